@@ -1,0 +1,146 @@
+//! CSRF protection for HTML forms (a per-session token in a hidden field) and for cookie-
+//! authenticated API writes (JSON content type and a same-origin `Origin`).
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::error::{AppError, AppResult};
+
+/// The form field that carries the token.
+pub const FIELD: &str = "_csrf";
+/// The header that may carry it instead (for scripts).
+pub const HEADER: &str = "x-csrf-token";
+const SESSION_KEY: &str = "csrf";
+/// Forms are small; a larger body is refused before it is read whole.
+const MAX_FORM_BYTES: usize = 1024 * 1024;
+
+fn session_err(e: tower_sessions::session::Error) -> AppError {
+    AppError::internal(anyhow::anyhow!("session: {e}"))
+}
+
+/// This session's token, made on first use.
+pub async fn token(session: &Session) -> AppResult<String> {
+    if let Some(t) = session
+        .get::<String>(SESSION_KEY)
+        .await
+        .map_err(session_err)?
+    {
+        return Ok(t);
+    }
+    renew(session).await
+}
+
+/// A new token, after signing in.
+pub async fn renew(session: &Session) -> AppResult<String> {
+    let t = uuid::Uuid::new_v4().simple().to_string();
+    session.insert(SESSION_KEY, &t).await.map_err(session_err)?;
+    Ok(t)
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+fn refused() -> Response {
+    AppError::forbidden(
+        "This form has expired or came from another site. Go back, reload the page and try again.",
+    )
+    .into_response()
+}
+
+/// Every state-changing request outside `/api` must carry the session's token, in the form
+/// field or the header. The body is read here and handed on unchanged.
+pub async fn guard_forms(session: Session, req: Request, next: Next) -> Response {
+    if is_safe(req.method()) || req.uri().path().starts_with("/api/") {
+        return next.run(req).await;
+    }
+    let expected = match session.get::<String>(SESSION_KEY).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return refused(),
+        Err(e) => return session_err(e).into_response(),
+    };
+    let (parts, body) = req.into_parts();
+    let header_token = parts
+        .headers
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let bytes = match to_bytes(body, MAX_FORM_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            return AppError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "The form is too large.",
+            )
+            .into_response();
+        }
+    };
+    let sent = header_token.or_else(|| {
+        let is_form = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+        if !is_form {
+            return None;
+        }
+        serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+            .ok()?
+            .into_iter()
+            .find(|(k, _)| k == FIELD)
+            .map(|(_, v)| v)
+    });
+    match sent {
+        Some(sent) if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        _ => {
+            tracing::warn!(path = %parts.uri.path(), "form refused: missing or wrong CSRF token");
+            refused()
+        }
+    }
+}
+
+/// Cookie-authenticated API writes: a browser on another site can neither send JSON without
+/// a CORS preflight (which we never grant) nor forge `Origin`. The Stripe webhook is exempt;
+/// its signature authenticates it.
+pub async fn guard_api(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if is_safe(req.method()) || !path.starts_with("/api/") || path.starts_with("/api/webhooks/") {
+        return next.run(req).await;
+    }
+    let headers = req.headers();
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        if origin.as_bytes() != state.config.app_origin().as_bytes() {
+            return AppError::forbidden("Requests from another site are refused.").into_response();
+        }
+    }
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site")
+    {
+        return AppError::forbidden("Requests from another site are refused.").into_response();
+    }
+    let needs_json = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH);
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if needs_json && !is_json {
+        return AppError::new(
+            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the body as JSON with Content-Type: application/json.",
+        )
+        .into_response();
+    }
+    next.run(req).await
+}

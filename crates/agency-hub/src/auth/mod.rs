@@ -1,0 +1,409 @@
+//! Users, sign-in (with its rate limit), sessions, roles and the extractors that enforce them.
+
+pub mod csrf;
+pub mod password;
+pub mod session_store;
+
+use std::time::Duration;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+};
+use serde::Serialize;
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::db::entities::{client, login_failure, user, user::Role};
+use crate::error::{AppError, AppResult};
+
+pub use session_store::USER_ID_KEY;
+
+/// Failed sign-ins allowed per email and address within [`FAILURE_WINDOW`].
+pub const MAX_FAILURES: u64 = 5;
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// An email address, trimmed and lower-cased: emails are unique case-insensitively.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let email = raw.trim().to_lowercase();
+        if email.is_empty() {
+            return Err("Enter an email address.".into());
+        }
+        if email.len() > 254 {
+            return Err("An email address has at most 254 characters.".into());
+        }
+        let valid = match email.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+            }
+            None => false,
+        };
+        if !valid {
+            return Err(format!(
+                "'{}' is not an email address (example: ana@example.com).",
+                raw.trim()
+            ));
+        }
+        Ok(Self(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A person's display name: 1 to 200 characters once trimmed.
+pub fn parse_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err("Enter a name.".into());
+    }
+    if name.chars().count() > 200 {
+        return Err("A name has at most 200 characters.".into());
+    }
+    Ok(name.to_string())
+}
+
+/// The signed-in user, as handlers and templates see them.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CurrentUser {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub client_id: Option<i64>,
+}
+
+impl From<user::Model> for CurrentUser {
+    fn from(u: user::Model) -> Self {
+        Self {
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            role: u.role,
+            client_id: u.client_id,
+        }
+    }
+}
+
+/// The user of this request, loaded once and kept in the request's extensions.
+#[derive(Clone)]
+struct Loaded(Option<CurrentUser>);
+
+impl CurrentUser {
+    /// The signed-in user, if any. A session whose user is gone or deactivated is ended.
+    pub async fn load(parts: &mut Parts, state: &AppState) -> AppResult<Option<Self>> {
+        if let Some(Loaded(user)) = parts.extensions.get::<Loaded>() {
+            return Ok(user.clone());
+        }
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|(_, msg)| AppError::internal(anyhow::anyhow!("session layer: {msg}")))?;
+        let user_id: Option<i64> = session
+            .get(USER_ID_KEY)
+            .await
+            .map_err(|e| AppError::internal(anyhow::anyhow!("reading the session: {e}")))?;
+        let user = match user_id {
+            None => None,
+            Some(id) => {
+                let found = user::Entity::find_by_id(id)
+                    .filter(user::Column::Active.eq(true))
+                    .one(&state.db)
+                    .await?;
+                if found.is_none() {
+                    session.flush().await.map_err(|e| {
+                        AppError::internal(anyhow::anyhow!("ending a session: {e}"))
+                    })?;
+                }
+                found.map(CurrentUser::from)
+            }
+        };
+        parts.extensions.insert(Loaded(user.clone()));
+        Ok(user)
+    }
+}
+
+fn is_api(parts: &Parts) -> bool {
+    parts.uri.path().starts_with("/api/")
+}
+
+/// Not signed in: pages go to the sign-in page (and come back), the API answers 401.
+fn sign_in_required(parts: &Parts) -> Response {
+    if is_api(parts) {
+        return AppError::unauthorized().into_response();
+    }
+    let next = parts
+        .uri
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/");
+    let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+    Redirect::to(&format!("/login?{query}")).into_response()
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match Self::load(parts, state).await {
+            Ok(Some(user)) => Ok(user),
+            Ok(None) => Err(sign_in_required(parts)),
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
+async fn require(
+    parts: &mut Parts,
+    state: &AppState,
+    allowed: fn(Role) -> bool,
+) -> Result<CurrentUser, Response> {
+    let user = CurrentUser::from_request_parts(parts, state).await?;
+    if allowed(user.role) {
+        Ok(user)
+    } else {
+        Err(AppError::forbidden("Your account cannot open this page.").into_response())
+    }
+}
+
+/// An ADMIN.
+pub struct RequireAdmin(pub CurrentUser);
+
+impl FromRequestParts<AppState> for RequireAdmin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        require(parts, state, |r| r == Role::Admin).await.map(Self)
+    }
+}
+
+/// Agency staff: a MANAGER or an ADMIN.
+pub struct RequireStaff(pub CurrentUser);
+
+impl FromRequestParts<AppState> for RequireStaff {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        require(parts, state, Role::is_staff).await.map(Self)
+    }
+}
+
+/// Why a sign-in was refused.
+#[derive(Debug)]
+pub enum SignInError {
+    /// Wrong email or password, or a deactivated account: the same answer for all three.
+    Invalid,
+    RateLimited,
+    Internal(AppError),
+}
+
+impl From<SignInError> for AppError {
+    fn from(e: SignInError) -> Self {
+        match e {
+            SignInError::Invalid => AppError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "The email or password is not right.",
+            ),
+            SignInError::RateLimited => AppError::too_many_requests(
+                "Too many failed sign-ins for this email. Wait 15 minutes and try again.",
+            ),
+            SignInError::Internal(e) => e,
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for SignInError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+/// Checks an email and password, counting failures per email and address.
+pub async fn sign_in<C: ConnectionTrait>(
+    conn: &C,
+    email: &str,
+    password: &str,
+    ip: &str,
+) -> Result<user::Model, SignInError> {
+    let email = email.trim().to_lowercase();
+    let since = Utc::now() - FAILURE_WINDOW;
+    let failures = login_failure::Entity::find()
+        .filter(login_failure::Column::Email.eq(&email))
+        .filter(login_failure::Column::Ip.eq(ip))
+        .filter(login_failure::Column::At.gt(since))
+        .count(conn)
+        .await?;
+    if failures >= MAX_FAILURES {
+        tracing::warn!(ip, "sign-in refused: too many failures");
+        return Err(SignInError::RateLimited);
+    }
+    let found = user::Entity::find()
+        .filter(user::Column::Email.eq(&email))
+        .one(conn)
+        .await?;
+    let stored = found.as_ref().map(|u| u.password_hash.clone());
+    let matches = password::verify(password.to_string(), stored).await;
+    match found {
+        Some(u) if matches && u.active => {
+            user::Entity::update_many()
+                .col_expr(user::Column::LastLoginAt, Expr::value(Utc::now()))
+                .filter(user::Column::Id.eq(u.id))
+                .exec(conn)
+                .await?;
+            Ok(u)
+        }
+        _ => {
+            login_failure::Entity::insert(login_failure::ActiveModel {
+                email: Set(email),
+                ip: Set(ip.to_string()),
+                at: Set(Utc::now()),
+                ..Default::default()
+            })
+            .exec_without_returning(conn)
+            .await?;
+            Err(SignInError::Invalid)
+        }
+    }
+}
+
+pub async fn purge_login_failures<C: ConnectionTrait>(conn: &C) -> Result<u64, sea_orm::DbErr> {
+    let res = login_failure::Entity::delete_many()
+        .filter(login_failure::Column::At.lte(Utc::now() - FAILURE_WINDOW))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// A user to create; the password is hashed by the caller (it is slow and must not hold a
+/// transaction open).
+pub struct NewUser {
+    pub email: Email,
+    pub name: String,
+    pub role: Role,
+    pub client_id: Option<i64>,
+    pub password_hash: String,
+}
+
+/// Creates a user. A CLIENT user needs a client company; staff have none.
+pub async fn create_user<C: ConnectionTrait>(conn: &C, new: NewUser) -> AppResult<user::Model> {
+    match (new.role, new.client_id) {
+        (Role::Client, None) => {
+            return Err(AppError::invalid(
+                "client",
+                "A client user needs a client company.",
+            ));
+        }
+        (Role::Admin | Role::Manager, Some(_)) => {
+            return Err(AppError::invalid(
+                "client",
+                "Only client users belong to a client company.",
+            ));
+        }
+        _ => {}
+    }
+    let exists = user::Entity::find()
+        .filter(user::Column::Email.eq(new.email.as_str()))
+        .count(conn)
+        .await?;
+    if exists > 0 {
+        let mut e = AppError::conflict(format!(
+            "A user with the email {} already exists.",
+            new.email.as_str()
+        ));
+        e.field = Some("email".into());
+        return Err(e);
+    }
+    let now = Utc::now();
+    let model = user::ActiveModel {
+        email: Set(new.email.as_str().to_string()),
+        name: Set(new.name),
+        password_hash: Set(new.password_hash),
+        role: Set(new.role),
+        client_id: Set(new.client_id),
+        active: Set(true),
+        last_login_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    Ok(user::Entity::insert(model)
+        .exec_with_returning(conn)
+        .await?)
+}
+
+/// The client company with this name (compared case-insensitively), created when missing.
+pub async fn find_or_create_client<C: ConnectionTrait>(
+    conn: &C,
+    name: &str,
+) -> AppResult<client::Model> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AppError::invalid(
+            "client",
+            "A company name has 1 to 200 characters.",
+        ));
+    }
+    let found = client::Entity::find()
+        .filter(Expr::expr(Func::lower(Expr::col(client::Column::Name))).eq(name.to_lowercase()))
+        .one(conn)
+        .await?;
+    if let Some(c) = found {
+        return Ok(c);
+    }
+    let now = Utc::now();
+    let model = client::ActiveModel {
+        name: Set(name.to_string()),
+        billing_email: Set(None),
+        notes: Set(String::new()),
+        stripe_customer_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    Ok(client::Entity::insert(model)
+        .exec_with_returning(conn)
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_and_lower_cased() {
+        assert_eq!(
+            Email::parse("  Ana@Example.COM ").unwrap().as_str(),
+            "ana@example.com"
+        );
+    }
+
+    #[test]
+    fn bad_emails_are_refused_with_a_reason() {
+        for bad in [
+            "",
+            "ana",
+            "ana@",
+            "@example.com",
+            "ana@example",
+            "a b@example.com",
+            "a@b@c.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+}

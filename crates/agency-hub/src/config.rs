@@ -1,0 +1,263 @@
+//! Typed settings read from the environment (and an optional `.env`), validated as a whole at start.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use url::Url;
+
+/// Which database a `DATABASE_URL` names. Anything else is refused at start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite://path/to/file.db`; the folder is created when missing.
+    Sqlite { url: String, path: PathBuf },
+    /// `postgres://user@host:port/db` (or `postgresql://`).
+    Postgres { url: String },
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if let Some(rest) = raw.strip_prefix("sqlite://") {
+            let path = rest.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                return Err("a sqlite:// URL needs a file path".into());
+            }
+            return Ok(Self::Sqlite {
+                url: raw.to_string(),
+                path: PathBuf::from(path),
+            });
+        }
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            Url::parse(raw).map_err(|e| format!("not a valid URL ({e})"))?;
+            return Ok(Self::Postgres {
+                url: raw.to_string(),
+            });
+        }
+        let scheme = raw.split("://").next().unwrap_or(raw);
+        Err(format!(
+            "unknown database scheme '{scheme}': use sqlite:// or postgres://"
+        ))
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Sqlite { url, .. } | Self::Postgres { url } => url,
+        }
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, Self::Sqlite { .. })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub database_url: DatabaseUrl,
+    pub bind: SocketAddr,
+    /// The public address of the app: links in emails, the Origin API writes must come from,
+    /// and whether the session cookie is `Secure`.
+    pub app_url: Url,
+    pub log_format: LogFormat,
+    /// Seed the demo data when `serve` starts on an empty database.
+    pub demo_data: bool,
+    /// The agency's name, shown in the layout and in emails.
+    pub agency_name: String,
+}
+
+/// Every configuration mistake found, one line each.
+#[derive(Debug)]
+pub struct ConfigError(pub Vec<String>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, line) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{line}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads the process environment, after loading `.env` when there is one.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any source of variables (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut errors = Vec::new();
+        let var = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+
+        let database_url =
+            var("DATABASE_URL").unwrap_or_else(|| "sqlite://data/agency-hub.db".into());
+        let database_url = DatabaseUrl::parse(&database_url)
+            .map_err(|e| {
+                errors.push(format!(
+                    "DATABASE_URL: {e} (example: sqlite://data/agency-hub.db or postgres://user@127.0.0.1:5432/agency_hub)"
+                ))
+            })
+            .ok();
+
+        let bind = var("BIND").unwrap_or_else(|| "127.0.0.1:3001".into());
+        let bind = bind
+            .parse::<SocketAddr>()
+            .map_err(|_| {
+                errors.push(format!(
+                    "BIND: '{bind}' is not an address and port (example: 127.0.0.1:3001)"
+                ))
+            })
+            .ok();
+
+        let app_url = var("APP_URL").unwrap_or_else(|| "http://localhost:3001".into());
+        let app_url = match Url::parse(&app_url) {
+            Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => {
+                Some(u)
+            }
+            _ => {
+                errors.push(format!(
+                    "APP_URL: '{app_url}' is not an http(s) URL (example: https://portal.example.com)"
+                ));
+                None
+            }
+        };
+
+        let log_format = match var("LOG_FORMAT")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("pretty") | Some("text") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                errors.push(format!(
+                    "LOG_FORMAT: '{other}' is not 'pretty' or 'json' (example: json)"
+                ));
+                LogFormat::Pretty
+            }
+        };
+
+        let default_demo = database_url.as_ref().is_none_or(DatabaseUrl::is_sqlite);
+        let demo_data = parse_bool(&mut errors, "DEMO_DATA", var("DEMO_DATA"), default_demo);
+
+        let agency_name = var("AGENCY_NAME").unwrap_or_else(|| "Agency Hub".into());
+        if agency_name.chars().count() > 100 {
+            errors
+                .push("AGENCY_NAME: longer than 100 characters (example: Northwind Studio)".into());
+        }
+
+        match (database_url, bind, app_url) {
+            (Some(database_url), Some(bind), Some(app_url)) if errors.is_empty() => Ok(Self {
+                database_url,
+                bind,
+                app_url,
+                log_format,
+                demo_data,
+                agency_name,
+            }),
+            _ => Err(ConfigError(errors)),
+        }
+    }
+
+    /// `scheme://host[:port]` of `APP_URL`, as browsers send it in `Origin`.
+    pub fn app_origin(&self) -> String {
+        self.app_url.origin().ascii_serialization()
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.app_url.scheme() == "https"
+    }
+
+    /// An absolute link to a path of the app, for emails and redirects to the outside.
+    pub fn url_for(&self, path: &str) -> String {
+        format!("{}{}", self.app_url.as_str().trim_end_matches('/'), path)
+    }
+}
+
+fn parse_bool(errors: &mut Vec<String>, name: &str, value: Option<String>, default: bool) -> bool {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => default,
+        Some("true" | "1" | "yes" | "on") => true,
+        Some("false" | "0" | "no" | "off") => false,
+        Some(other) => {
+            errors.push(format!(
+                "{name}: '{other}' is not true or false (example: {name}=false)"
+            ));
+            default
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_serve_sqlite_on_port_3001_with_demo_data() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.database_url.as_str(), "sqlite://data/agency-hub.db");
+        assert_eq!(c.bind.to_string(), "127.0.0.1:3001");
+        assert_eq!(c.app_origin(), "http://localhost:3001");
+        assert!(c.demo_data);
+        assert!(!c.secure_cookies());
+    }
+
+    #[test]
+    fn postgres_has_no_demo_data_unless_asked() {
+        let c = config(&[("DATABASE_URL", "postgres://u@127.0.0.1/db")]).unwrap();
+        assert!(!c.demo_data);
+        let c = config(&[
+            ("DATABASE_URL", "postgres://u@127.0.0.1/db"),
+            ("DEMO_DATA", "true"),
+        ])
+        .unwrap();
+        assert!(c.demo_data);
+    }
+
+    #[test]
+    fn every_mistake_is_reported_on_its_own_line() {
+        let err = config(&[
+            ("DATABASE_URL", "mysql://root@localhost/db"),
+            ("BIND", "localhost"),
+            ("APP_URL", "ftp://x"),
+            ("LOG_FORMAT", "xml"),
+            ("DEMO_DATA", "maybe"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.0.len(), 5, "{err}");
+        assert!(err.0[0].starts_with("DATABASE_URL: unknown database scheme 'mysql'"));
+        assert!(err.0[1].starts_with("BIND: 'localhost'"));
+        assert!(err.0[2].starts_with("APP_URL: 'ftp://x'"));
+        assert!(err.0[3].starts_with("LOG_FORMAT: 'xml'"));
+        assert!(err.0[4].starts_with("DEMO_DATA: 'maybe'"));
+        assert_eq!(err.to_string().lines().count(), 5);
+    }
+
+    #[test]
+    fn https_app_url_makes_cookies_secure() {
+        let c = config(&[("APP_URL", "https://portal.example.com/")]).unwrap();
+        assert!(c.secure_cookies());
+        assert_eq!(c.app_origin(), "https://portal.example.com");
+        assert_eq!(c.url_for("/login"), "https://portal.example.com/login");
+    }
+}

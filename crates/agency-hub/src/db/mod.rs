@@ -1,0 +1,59 @@
+//! The database: connecting to SQLite or PostgreSQL from one URL, migrations and entities.
+
+pub mod entities;
+pub mod migrations;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm_migration::MigratorTrait;
+
+use crate::config::DatabaseUrl;
+
+pub use migrations::Migrator;
+
+/// Opens a pool on the configured database. SQLite gets WAL, foreign keys and a busy timeout,
+/// and its folder is created when missing.
+pub async fn connect(url: &DatabaseUrl) -> anyhow::Result<DatabaseConnection> {
+    let mut opts = match url {
+        DatabaseUrl::Sqlite { url, path } => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating the database folder {}", dir.display()))?;
+            }
+            let mut opts = ConnectOptions::new(url.clone());
+            opts.map_sqlx_sqlite_opts(|o| {
+                o.create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10))
+            });
+            opts.max_connections(8);
+            opts
+        }
+        DatabaseUrl::Postgres { url } => {
+            let mut opts = ConnectOptions::new(url.clone());
+            opts.max_connections(16);
+            opts
+        }
+    };
+    opts.min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    Database::connect(opts)
+        .await
+        .context("connecting to the database (is DATABASE_URL right and the server up?)")
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None).await.context("running migrations")
+}
+
+/// How many migrations are not applied yet (for `/readyz`).
+pub async fn pending_migrations(db: &DatabaseConnection) -> anyhow::Result<usize> {
+    Ok(Migrator::get_pending_migrations(db).await?.len())
+}

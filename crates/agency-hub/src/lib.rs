@@ -1,0 +1,142 @@
+//! Agency Hub: a client portal and service store for agencies, served by one binary.
+//!
+//! [`App::build`] opens the database, migrates, seeds demo data when asked, binds the listener
+//! and assembles the router; [`App::run`] serves it with the background worker until shutdown.
+//! Tests start it on port 0.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod jobs;
+pub mod seed;
+pub mod telemetry;
+pub mod web;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use config::Config;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+}
+
+pub struct App {
+    listener: TcpListener,
+    router: axum::Router,
+    state: AppState,
+    worker: jobs::Worker,
+}
+
+/// Every job kind the app runs, with its handler: one place, checked against the queue at start.
+fn job_registry(_state: &AppState) -> jobs::Registry {
+    jobs::Registry::new()
+}
+
+impl App {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with(config, jobs::WorkerConfig::default()).await
+    }
+
+    pub async fn build_with(
+        config: Config,
+        worker_config: jobs::WorkerConfig,
+    ) -> anyhow::Result<Self> {
+        let db = db::connect(&config.database_url).await?;
+        db::migrate(&db).await?;
+        if config.demo_data && seed::seed_demo(&db).await? {
+            tracing::info!("the database was empty: demo data seeded");
+            seed::print_logins(&config);
+        }
+        let state = AppState {
+            db: db.clone(),
+            config: Arc::new(config),
+        };
+        let registry = job_registry(&state);
+        registry.check_queue(&db).await?;
+        let worker = jobs::Worker::new(db, Arc::new(registry), worker_config);
+        let listener = TcpListener::bind(state.config.bind)
+            .await
+            .with_context(|| {
+                format!(
+                    "binding {} (is another server on that port? set BIND)",
+                    state.config.bind
+                )
+            })?;
+        let router = web::router::build(state.clone());
+        Ok(Self {
+            listener,
+            router,
+            state,
+            worker,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, running the job worker and housekeeping alongside.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let worker = tokio::spawn(self.worker.run(stop_rx.clone()));
+        let housekeeping = tokio::spawn(housekeeping(self.state.db.clone(), stop_rx));
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        let _ = stop_tx.send(true);
+        let _ = tokio::join!(worker, housekeeping);
+        result.context("serving HTTP")
+    }
+}
+
+/// Deletes what has expired: sessions, old sign-in failures, finished jobs.
+async fn housekeeping(db: DatabaseConnection, mut stop: watch::Receiver<bool>) {
+    loop {
+        let purged = async {
+            let sessions = auth::session_store::purge_expired(&db).await?;
+            let failures = auth::purge_login_failures(&db).await?;
+            let jobs = jobs::purge_done(&db, Duration::from_secs(7 * 24 * 3600)).await?;
+            Ok::<_, sea_orm::DbErr>((sessions, failures, jobs))
+        }
+        .await;
+        match purged {
+            Ok((s, f, j)) if s + f + j > 0 => {
+                tracing::info!(
+                    sessions = s,
+                    login_failures = f,
+                    jobs = j,
+                    "housekeeping purged expired rows"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}

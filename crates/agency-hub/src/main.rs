@@ -1,0 +1,262 @@
+//! The `agency-hub` command: serve (the default), migrate, seed-demo, user add.
+
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+
+use agency_hub::auth::{self, Email, NewUser};
+use agency_hub::config::{Config, LogFormat};
+use agency_hub::db::entities::user::Role;
+use agency_hub::{App, db, seed, telemetry};
+use clap::{Args, Parser, Subcommand};
+use sea_orm::TransactionTrait;
+
+#[derive(Parser)]
+#[command(
+    name = "agency-hub",
+    version,
+    about = "A client portal and service store for agencies."
+)]
+#[command(
+    after_help = "Configuration comes from environment variables and an optional .env file; see the README."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the app and run its background jobs (the default). Migrates first; seeds demo
+    /// data into an empty database when DEMO_DATA is on.
+    Serve,
+    /// Apply pending database migrations, then exit.
+    Migrate,
+    /// Add demo users and service templates, if the database has no user yet.
+    SeedDemo,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user. Asks for the password twice unless --password-stdin is given.
+    Add(UserAdd),
+}
+
+#[derive(Args)]
+struct UserAdd {
+    /// Sign-in email (unique, compared case-insensitively).
+    #[arg(long)]
+    email: String,
+    /// Display name.
+    #[arg(long)]
+    name: String,
+    /// admin, manager or client.
+    #[arg(long)]
+    role: String,
+    /// The client company of a client user; created when it does not exist.
+    #[arg(long, value_name = "COMPANY")]
+    client: Option<String>,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+/// A mistake in what was asked: one line, exit code 2.
+struct UsageError(String);
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            let first = e.to_string().lines().next().unwrap_or_default().to_string();
+            eprintln!("{first} (see --help)");
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            for line in &e.0 {
+                eprintln!("error: {line}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let command = cli.command.unwrap_or(Command::Serve);
+    // Commands other than serve print their own result; their logs stay quiet.
+    if matches!(command, Command::Serve) || config.log_format == LogFormat::Json {
+        telemetry::init(config.log_format);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("starting the async runtime");
+    let result = runtime.block_on(async move {
+        match command {
+            Command::Serve => serve(config).await.map_err(Err),
+            Command::Migrate => migrate(config).await.map_err(Err),
+            Command::SeedDemo => seed_demo(config).await.map_err(Err),
+            Command::User(UserCommand::Add(args)) => add_user(config, args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Ok(UsageError(msg))) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Err(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let app_url = config.app_url.clone();
+    let app = App::build(config).await?;
+    tracing::info!(addr = %app.local_addr(), "listening");
+    println!("Agency Hub is running: open {app_url}");
+    app.run(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    let conn = db::connect(&config.database_url).await?;
+    let pending = db::pending_migrations(&conn).await?;
+    db::migrate(&conn).await?;
+    println!("Applied {pending} migration(s); the database is up to date.");
+    Ok(())
+}
+
+async fn seed_demo(config: Config) -> anyhow::Result<()> {
+    let conn = db::connect(&config.database_url).await?;
+    db::migrate(&conn).await?;
+    if seed::seed_demo(&conn).await? {
+        println!("Demo data seeded.");
+        seed::print_logins(&config);
+    } else {
+        println!("The database already has users: nothing seeded.");
+    }
+    Ok(())
+}
+
+async fn add_user(config: Config, args: UserAdd) -> Result<(), Result<UsageError, anyhow::Error>> {
+    let usage = |m: String| Err(Ok(UsageError(m)));
+    let email = match Email::parse(&args.email) {
+        Ok(e) => e,
+        Err(m) => return usage(format!("--email: {m}")),
+    };
+    let name = match auth::parse_name(&args.name) {
+        Ok(n) => n,
+        Err(m) => return usage(format!("--name: {m}")),
+    };
+    let Some(role) = Role::parse(&args.role) else {
+        return usage(format!(
+            "--role: '{}' is not admin, manager or client",
+            args.role
+        ));
+    };
+    match (role, args.client.as_deref()) {
+        (Role::Client, None) => {
+            return usage("--client: a client user needs --client COMPANY".into());
+        }
+        (Role::Admin | Role::Manager, Some(_)) => {
+            return usage("--client: only client users belong to a client company".into());
+        }
+        _ => {}
+    }
+    let password = read_password(args.password_stdin).map_err(Err)?;
+    let password = match password {
+        Ok(p) => p,
+        Err(m) => return usage(m),
+    };
+    if let Err(m) = auth::password::validate(&password) {
+        return usage(format!("password: {m}"));
+    }
+    let password_hash = auth::password::hash(password).await.map_err(Err)?;
+
+    let conn = db::connect(&config.database_url).await.map_err(Err)?;
+    db::migrate(&conn).await.map_err(Err)?;
+    let txn = conn.begin().await.map_err(|e| Err(e.into()))?;
+    let client = match args.client.as_deref() {
+        Some(company) => match auth::find_or_create_client(&txn, company).await {
+            Ok(c) => Some(c),
+            Err(e) if e.status.is_client_error() => {
+                return usage(format!("--client: {}", e.message));
+            }
+            Err(e) => return Err(Err(anyhow::anyhow!("{e}"))),
+        },
+        None => None,
+    };
+    let new = NewUser {
+        email,
+        name,
+        role,
+        client_id: client.as_ref().map(|c| c.id),
+        password_hash,
+    };
+    let user = match auth::create_user(&txn, new).await {
+        Ok(u) => u,
+        Err(e) if e.status.is_client_error() => {
+            return usage(format!(
+                "--{}: {}",
+                e.field.as_deref().unwrap_or("email"),
+                e.message
+            ));
+        }
+        Err(e) => return Err(Err(anyhow::anyhow!("{e}"))),
+    };
+    txn.commit().await.map_err(|e| Err(e.into()))?;
+    let company = client
+        .map(|c| format!(" of {}", c.name))
+        .unwrap_or_default();
+    println!(
+        "Created {} user {}{company}.",
+        user.role.as_str(),
+        user.email
+    );
+    Ok(())
+}
+
+/// The password from standard input's first line, or asked twice at the terminal.
+fn read_password(from_stdin: bool) -> anyhow::Result<Result<String, String>> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        return Ok(Ok(line.trim_end_matches(['\r', '\n']).to_string()));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Ok(Err(
+            "no terminal to ask for the password: pass --password-stdin and pipe it in".into(),
+        ));
+    }
+    let first = rpassword::prompt_password("Password: ")?;
+    let second = rpassword::prompt_password("Password again: ")?;
+    if first != second {
+        return Ok(Err("the two passwords differ".into()));
+    }
+    Ok(Ok(first))
+}

@@ -1,0 +1,225 @@
+//! Demo data: staff, two client companies with a user each, and service templates, so a
+//! fresh `cargo run` has something to sign in to.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveValue::Set, DatabaseConnection, EntityTrait, PaginatorTrait, TransactionTrait,
+};
+use serde_json::json;
+
+use crate::auth::{self, Email, NewUser};
+use crate::config::Config;
+use crate::db::entities::{service_template, user, user::Role};
+
+/// Every demo account shares this password.
+pub const DEMO_PASSWORD: &str = "demo1234";
+
+/// (email, name, role, company)
+pub const DEMO_USERS: [(&str, &str, Role, Option<&str>); 4] = [
+    ("admin@example.com", "Ada Admin", Role::Admin, None),
+    ("manager@example.com", "Max Manager", Role::Manager, None),
+    (
+        "client@acme.example",
+        "Ana Acme",
+        Role::Client,
+        Some("Acme Corp"),
+    ),
+    (
+        "client@globex.example",
+        "Gus Globex",
+        Role::Client,
+        Some("Globex Inc"),
+    ),
+];
+
+/// (category, name, description, [(task, description, due in days, client-visible)])
+type TemplateSeed = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str, Option<u32>, bool)],
+);
+
+const TEMPLATES: [TemplateSeed; 9] = [
+    (
+        "Design",
+        "Logo Design",
+        "A distinctive logo in three concepts, refined over two rounds, delivered in every format you need.",
+        &[
+            (
+                "Discovery questionnaire",
+                "Tell us about your brand, audience and taste.",
+                Some(2),
+                true,
+            ),
+            ("Three logo concepts", "", Some(7), true),
+            ("Two revision rounds", "", Some(12), true),
+            ("Final files (SVG, PNG, PDF)", "", Some(14), true),
+        ],
+    ),
+    (
+        "Design",
+        "Brand Identity Package",
+        "Logo, colour palette, typography and a short brand guide, so everything you publish looks like you.",
+        &[
+            (
+                "Brand workshop",
+                "A one-hour call to agree on direction.",
+                Some(3),
+                true,
+            ),
+            ("Moodboard", "", Some(7), true),
+            ("Palette and typography", "", Some(14), true),
+            ("Brand guide PDF", "", Some(21), true),
+            (
+                "Internal review",
+                "Senior designer checks consistency.",
+                Some(20),
+                false,
+            ),
+        ],
+    ),
+    (
+        "Design",
+        "Website Design Mockups",
+        "High-fidelity mockups of up to five pages for desktop and mobile.",
+        &[
+            ("Sitemap and wireframes", "", Some(5), true),
+            ("Desktop mockups", "", Some(12), true),
+            ("Mobile mockups", "", Some(15), true),
+            ("Design handoff", "", Some(18), false),
+        ],
+    ),
+    (
+        "Development",
+        "Landing Page Build",
+        "A fast, responsive landing page built from your design, with analytics and a contact form.",
+        &[
+            (
+                "Content and assets received",
+                "Send us copy, images and your domain details.",
+                Some(3),
+                true,
+            ),
+            ("Build the page", "", Some(10), false),
+            ("Client review", "", Some(12), true),
+            ("Launch", "", Some(14), true),
+        ],
+    ),
+    (
+        "Development",
+        "WordPress Website",
+        "A complete WordPress site of up to ten pages, with a theme tailored to your brand and training for your team.",
+        &[
+            ("Kick-off call", "", Some(2), true),
+            ("Theme setup", "", Some(10), false),
+            ("Page builds", "", Some(25), false),
+            ("Content entry", "", Some(30), true),
+            ("Training session", "", Some(35), true),
+        ],
+    ),
+    (
+        "Development",
+        "Website Maintenance (1 month)",
+        "Updates, backups, uptime monitoring and up to two hours of small changes for one month.",
+        &[
+            ("Initial health check", "", Some(3), true),
+            ("Weekly backups and updates", "", Some(30), false),
+            ("Monthly report", "", Some(30), true),
+        ],
+    ),
+    (
+        "Marketing",
+        "SEO Audit",
+        "A technical and content audit of your site with a prioritised list of fixes.",
+        &[
+            ("Crawl and technical audit", "", Some(5), false),
+            ("Keyword research", "", Some(7), false),
+            ("Audit report and call", "", Some(10), true),
+        ],
+    ),
+    (
+        "Marketing",
+        "Social Media Setup",
+        "Profiles on three networks set up and branded, with a month of planned posts.",
+        &[
+            ("Choose networks and handles", "", Some(2), true),
+            ("Profile design", "", Some(7), true),
+            ("Content calendar (30 days)", "", Some(12), true),
+        ],
+    ),
+    (
+        "Marketing",
+        "Google Ads Campaign Setup",
+        "A search campaign built around your goals: keywords, ads, conversion tracking and a first optimisation pass.",
+        &[
+            ("Goals and budget call", "", Some(2), true),
+            ("Keyword and ad build", "", Some(7), false),
+            ("Conversion tracking", "", Some(8), false),
+            ("First optimisation report", "", Some(21), true),
+        ],
+    ),
+];
+
+/// Seeds the demo data if the database has no user yet. Returns whether it did.
+pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<bool> {
+    if user::Entity::find().count(db).await? > 0 {
+        return Ok(false);
+    }
+    let hash = auth::password::hash(DEMO_PASSWORD.to_string()).await?;
+    let txn = db.begin().await?;
+    for (email, name, role, company) in DEMO_USERS {
+        let client_id = match company {
+            Some(company) => Some(auth::find_or_create_client(&txn, company).await?.id),
+            None => None,
+        };
+        auth::create_user(
+            &txn,
+            NewUser {
+                email: Email::parse(email).map_err(anyhow::Error::msg)?,
+                name: name.to_string(),
+                role,
+                client_id,
+                password_hash: hash.clone(),
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding {email}: {e}"))?;
+    }
+    let now = Utc::now();
+    for (category, name, description, tasks) in TEMPLATES {
+        let tasks: Vec<_> = tasks
+            .iter()
+            .map(|(name, description, due, visible)| {
+                json!({"name": name, "description": description, "due_in_days": due, "client_visible": visible})
+            })
+            .collect();
+        service_template::Entity::insert(service_template::ActiveModel {
+            name: Set(name.to_string()),
+            description: Set(description.to_string()),
+            category: Set(category.to_string()),
+            default_tasks: Set(json!(tasks)),
+            archived_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .exec_without_returning(&txn)
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// The demo sign-ins, on standard output, where a newcomer looks.
+pub fn print_logins(config: &Config) {
+    println!(
+        "\nDemo sign-ins at {} (password: {DEMO_PASSWORD})",
+        config.url_for("/login")
+    );
+    for (email, _, role, company) in DEMO_USERS {
+        let company = company.map(|c| format!(" of {c}")).unwrap_or_default();
+        println!("  {:<8} {email}{company}", role.as_str());
+    }
+    println!();
+}

@@ -1,0 +1,117 @@
+//! What every page's layout needs: the user, navigation by role, the CSRF token and flash
+//! messages. Pages take a [`PageCtx`] and hand it to their template as `ctx`.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::auth::{CurrentUser, csrf};
+use crate::db::entities::user::Role;
+use crate::error::AppError;
+
+const FLASH_KEY: &str = "flash";
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Flash {
+    /// `success`, `error` or `info`: the CSS class of the message.
+    pub kind: String,
+    pub message: String,
+}
+
+/// Shows `message` on the next page this session opens.
+pub async fn flash(
+    session: &Session,
+    kind: &str,
+    message: impl Into<String>,
+) -> Result<(), AppError> {
+    let mut all: Vec<Flash> = session
+        .get(FLASH_KEY)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    all.push(Flash {
+        kind: kind.to_string(),
+        message: message.into(),
+    });
+    session
+        .insert(FLASH_KEY, all)
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!("session: {e}")))
+}
+
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub active: bool,
+}
+
+pub struct PageCtx {
+    pub agency_name: String,
+    pub user: Option<CurrentUser>,
+    pub csrf: String,
+    pub flashes: Vec<Flash>,
+    pub nav: Vec<NavItem>,
+    pub css_href: String,
+    /// Demo accounts exist: the sign-in page shows them.
+    pub demo: bool,
+}
+
+/// The navigation for a role: (path, label). `active` marks the longest matching prefix.
+fn nav_for(role: Role) -> &'static [(&'static str, &'static str)] {
+    match role {
+        Role::Admin => &[("/dashboard", "Dashboard"), ("/admin/jobs", "Jobs")],
+        Role::Manager => &[("/dashboard", "Dashboard")],
+        Role::Client => &[("/dashboard", "Dashboard")],
+    }
+}
+
+impl FromRequestParts<AppState> for PageCtx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|(_, msg)| {
+                AppError::internal(anyhow::anyhow!("session layer: {msg}")).into_response()
+            })?;
+        let user = CurrentUser::load(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let csrf = csrf::token(&session)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let flashes: Vec<Flash> = session
+            .remove(FLASH_KEY)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let path = parts.uri.path();
+        let nav = user
+            .as_ref()
+            .map(|u| {
+                nav_for(u.role)
+                    .iter()
+                    .map(|&(href, label)| NavItem {
+                        href,
+                        label,
+                        active: path == href || path.starts_with(&format!("{href}/")),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Self {
+            agency_name: state.config.agency_name.clone(),
+            user,
+            csrf,
+            flashes,
+            nav,
+            css_href: super::assets::href("app.css"),
+            demo: state.config.demo_data,
+        })
+    }
+}

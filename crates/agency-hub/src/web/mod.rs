@@ -1,0 +1,11 @@
+//! HTTP: the router, middleware, the page layout, pages and the JSON API. Handlers are thin:
+//! parse, authorize, call the domain, render.
+
+pub mod api;
+pub mod assets;
+pub mod extract;
+pub mod health;
+pub mod layout;
+pub mod middleware;
+pub mod pages;
+pub mod router;

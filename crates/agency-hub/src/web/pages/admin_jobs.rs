@@ -1,0 +1,98 @@
+//! The admin's view of the job queue: what waits, what failed and why; retry a dead job.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::response::Redirect;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::auth::RequireAdmin;
+use crate::db::entities::job::JobStatus;
+use crate::error::{AppError, AppResult};
+use crate::jobs::{self, JobView};
+use crate::web::api::Pagination;
+use crate::web::extract::{PageParams, Query};
+use crate::web::layout::{PageCtx, flash};
+
+#[derive(Debug, Default, Deserialize)]
+pub struct JobFilter {
+    status: Option<String>,
+}
+
+impl JobFilter {
+    pub fn status(&self) -> AppResult<Option<JobStatus>> {
+        match self.status.as_deref().filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(raw) => JobStatus::parse(raw).map(Some).ok_or_else(|| {
+                AppError::invalid(
+                    "status",
+                    format!("Unknown job status '{raw}': use queued, running, done or dead."),
+                )
+            }),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/jobs.html")]
+pub struct JobsPage {
+    ctx: PageCtx,
+    jobs: Vec<JobView>,
+    status: String,
+    pagination: Pagination,
+    pager_base: String,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    RequireAdmin(_): RequireAdmin,
+    ctx: PageCtx,
+    Query(filter): Query<JobFilter>,
+    Query(paging): Query<PageParams>,
+) -> AppResult<JobsPage> {
+    let status = filter.status()?;
+    let (page, per_page) = (paging.page(), paging.per_page(50, 200));
+    let (jobs, total) = jobs::list(&state.db, status, page, per_page).await?;
+    let status = status
+        .map(JobStatus::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let pager_base = if status.is_empty() {
+        "/admin/jobs?".to_string()
+    } else {
+        format!("/admin/jobs?status={status}&")
+    };
+    Ok(JobsPage {
+        ctx,
+        jobs,
+        status,
+        pagination: Pagination::new(page, per_page, total),
+        pager_base,
+    })
+}
+
+pub async fn retry(
+    State(state): State<AppState>,
+    RequireAdmin(admin): RequireAdmin,
+    session: Session,
+    Path(id): Path<i64>,
+) -> AppResult<Redirect> {
+    if jobs::retry(&state.db, id).await? {
+        tracing::info!(
+            job.id = id,
+            user.id = admin.id,
+            "dead job put back on the queue"
+        );
+        flash(&session, "success", format!("Job {id} is queued again.")).await?;
+    } else {
+        flash(
+            &session,
+            "error",
+            format!("Job {id} is not dead, so there is nothing to retry."),
+        )
+        .await?;
+    }
+    Ok(Redirect::to("/admin/jobs"))
+}

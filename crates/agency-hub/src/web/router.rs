@@ -1,0 +1,96 @@
+//! Every route of the app, and the layers around them.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use super::{api, assets, health, middleware, pages};
+use crate::AppState;
+use crate::auth::{csrf, session_store::DbSessionStore};
+use crate::error::AppError;
+
+pub const SESSION_COOKIE: &str = "agency_hub_session";
+/// A session ends after this long without a change (sign-in, a form, a flash message).
+const SESSION_IDLE: Duration = Duration::from_secs(14 * 24 * 3600);
+const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+const CSP: &str = "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'";
+
+pub fn build(state: AppState) -> Router {
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.secure_cookies())
+        .with_expiry(Expiry::OnInactivity(
+            time::Duration::try_from(SESSION_IDLE).expect("a small duration"),
+        ));
+
+    let pages = Router::new()
+        .route("/", get(pages::home))
+        .route(
+            "/login",
+            get(pages::auth::show_login).post(pages::auth::login),
+        )
+        .route("/logout", post(pages::auth::logout))
+        .route("/dashboard", get(pages::dashboard::show))
+        .route("/admin/jobs", get(pages::admin_jobs::list))
+        .route("/admin/jobs/{id}/retry", post(pages::admin_jobs::retry));
+
+    let api = Router::new()
+        .route(
+            "/api/session",
+            post(api::session::create).delete(api::session::delete),
+        )
+        .route("/api/me", get(api::session::me))
+        .route("/api/admin/jobs", get(api::admin_jobs::list));
+
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(pages)
+        .merge(api)
+        .fallback(|| async { AppError::not_found() })
+        .layer(from_fn(csrf::guard_forms))
+        .layer(from_fn_with_state(state.clone(), csrf::guard_api))
+        .layer(sessions)
+        // Outside the session layer: these need no session.
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/static/{name}", get(assets::serve))
+        .layer(from_fn(middleware::html_errors))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
+                        let id = req
+                            .headers()
+                            .get("x-request-id")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                    }),
+                )
+                .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+                .layer(header_if_missing(header::CONTENT_SECURITY_POLICY, CSP))
+                .layer(header_if_missing(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                .layer(header_if_missing(header::X_FRAME_OPTIONS, "DENY"))
+                .layer(header_if_missing(header::REFERRER_POLICY, "strict-origin-when-cross-origin")),
+        )
+        .with_state(state)
+}
+
+fn header_if_missing(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
