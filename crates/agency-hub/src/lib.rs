@@ -35,7 +35,7 @@ pub struct App {
     listener: TcpListener,
     router: axum::Router,
     state: AppState,
-    worker: jobs::Worker,
+    worker: Option<jobs::Worker>,
 }
 
 /// Every job kind the app runs, with its handler: one place, checked against the queue at start.
@@ -78,7 +78,7 @@ impl App {
             listener,
             router,
             state,
-            worker,
+            worker: Some(worker),
         })
     }
 
@@ -86,6 +86,12 @@ impl App {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// Serve without running jobs (tests that look at the queue as requests left it).
+    pub fn without_worker(mut self) -> Self {
+        self.worker = None;
+        self
     }
 
     pub fn state(&self) -> &AppState {
@@ -98,7 +104,7 @@ impl App {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let worker = tokio::spawn(self.worker.run(stop_rx.clone()));
+        let worker = self.worker.map(|w| tokio::spawn(w.run(stop_rx.clone())));
         let housekeeping = tokio::spawn(housekeeping(self.state.db.clone(), stop_rx));
         let service = self
             .router
@@ -107,7 +113,10 @@ impl App {
             .with_graceful_shutdown(shutdown)
             .await;
         let _ = stop_tx.send(true);
-        let _ = tokio::join!(worker, housekeeping);
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
+        let _ = housekeeping.await;
         result.context("serving HTTP")
     }
 }

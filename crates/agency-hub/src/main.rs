@@ -70,8 +70,10 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {
-            let first = e.to_string().lines().next().unwrap_or_default().to_string();
-            eprintln!("{first} (see --help)");
+            // clap's message spans lines (the missing arguments, usage); keep it to one.
+            let text = e.to_string();
+            let message: Vec<&str> = text.lines().map(str::trim).take_while(|l| !l.is_empty()).collect();
+            eprintln!("{} (see --help)", message.join(" "));
             return ExitCode::from(2);
         }
         Err(e) => e.exit(),

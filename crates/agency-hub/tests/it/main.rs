@@ -1,0 +1,8 @@
+//! Integration tests: the real app over HTTP on a real database. They run on SQLite, and on
+//! PostgreSQL when `TEST_DATABASE_URL` is set, without being written twice.
+
+mod auth;
+mod cli;
+mod harness;
+mod jobs;
+mod web;
