@@ -118,15 +118,13 @@ pub async fn guard_api(State(state): State<AppState>, req: Request, next: Next) 
         return next.run(req).await;
     }
     let headers = req.headers();
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        if origin.as_bytes() != state.config.app_origin().as_bytes() {
-            return AppError::forbidden("Requests from another site are refused.").into_response();
-        }
-    }
-    if headers
+    let foreign_origin = headers
+        .get(header::ORIGIN)
+        .is_some_and(|o| o.as_bytes() != state.config.app_origin().as_bytes());
+    let cross_site = headers
         .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes() == b"cross-site")
-    {
+        .is_some_and(|v| v.as_bytes() == b"cross-site");
+    if foreign_origin || cross_site {
         return AppError::forbidden("Requests from another site are refused.").into_response();
     }
     let needs_json = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH);
