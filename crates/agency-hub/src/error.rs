@@ -134,6 +134,12 @@ impl From<DbErr> for AppError {
     }
 }
 
+impl From<tower_sessions::session::Error> for AppError {
+    fn from(err: tower_sessions::session::Error) -> Self {
+        Self::internal(anyhow::anyhow!("session store: {err}"))
+    }
+}
+
 impl From<anyhow::Error> for AppError {
     fn from(err: anyhow::Error) -> Self {
         Self::internal(err)

@@ -56,7 +56,6 @@ impl App {
         db::migrate(&db).await?;
         if config.demo_data && seed::seed_demo(&db).await? {
             tracing::info!("the database was empty: demo data seeded");
-            seed::print_logins(&config);
         }
         let state = AppState {
             db: db.clone(),

@@ -72,7 +72,11 @@ fn main() -> ExitCode {
         Err(e) if e.use_stderr() => {
             // clap's message spans lines (the missing arguments, usage); keep it to one.
             let text = e.to_string();
-            let message: Vec<&str> = text.lines().map(str::trim).take_while(|l| !l.is_empty()).collect();
+            let message: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.is_empty())
+                .collect();
             eprintln!("{} (see --help)", message.join(" "));
             return ExitCode::from(2);
         }
@@ -118,10 +122,12 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let app_url = config.app_url.clone();
-    let app = App::build(config).await?;
+    let app = App::build(config.clone()).await?;
     tracing::info!(addr = %app.local_addr(), "listening");
-    println!("Agency Hub is running: open {app_url}");
+    if config.demo_data {
+        seed::print_logins(&config);
+    }
+    println!("Agency Hub is running: open {}", config.app_url);
     app.run(shutdown_signal()).await
 }
 

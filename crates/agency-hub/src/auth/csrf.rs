@@ -20,17 +20,9 @@ const SESSION_KEY: &str = "csrf";
 /// Forms are small; a larger body is refused before it is read whole.
 const MAX_FORM_BYTES: usize = 1024 * 1024;
 
-fn session_err(e: tower_sessions::session::Error) -> AppError {
-    AppError::internal(anyhow::anyhow!("session: {e}"))
-}
-
 /// This session's token, made on first use.
 pub async fn token(session: &Session) -> AppResult<String> {
-    if let Some(t) = session
-        .get::<String>(SESSION_KEY)
-        .await
-        .map_err(session_err)?
-    {
+    if let Some(t) = session.get::<String>(SESSION_KEY).await? {
         return Ok(t);
     }
     renew(session).await
@@ -39,7 +31,7 @@ pub async fn token(session: &Session) -> AppResult<String> {
 /// A new token, after signing in.
 pub async fn renew(session: &Session) -> AppResult<String> {
     let t = uuid::Uuid::new_v4().simple().to_string();
-    session.insert(SESSION_KEY, &t).await.map_err(session_err)?;
+    session.insert(SESSION_KEY, &t).await?;
     Ok(t)
 }
 
@@ -63,7 +55,7 @@ pub async fn guard_forms(session: Session, req: Request, next: Next) -> Response
     let expected = match session.get::<String>(SESSION_KEY).await {
         Ok(Some(t)) => t,
         Ok(None) => return refused(),
-        Err(e) => return session_err(e).into_response(),
+        Err(e) => return AppError::from(e).into_response(),
     };
     let (parts, body) = req.into_parts();
     let header_token = parts

@@ -113,10 +113,7 @@ impl CurrentUser {
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|(_, msg)| AppError::internal(anyhow::anyhow!("session layer: {msg}")))?;
-        let user_id: Option<i64> = session
-            .get(USER_ID_KEY)
-            .await
-            .map_err(|e| AppError::internal(anyhow::anyhow!("reading the session: {e}")))?;
+        let user_id: Option<i64> = session.get(USER_ID_KEY).await?;
         let user = match user_id {
             None => None,
             Some(id) => {

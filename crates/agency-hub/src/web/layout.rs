@@ -37,10 +37,7 @@ pub async fn flash(
         kind: kind.to_string(),
         message: message.into(),
     });
-    session
-        .insert(FLASH_KEY, all)
-        .await
-        .map_err(|e| AppError::internal(anyhow::anyhow!("session: {e}")))
+    Ok(session.insert(FLASH_KEY, all).await?)
 }
 
 pub struct NavItem {

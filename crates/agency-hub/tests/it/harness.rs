@@ -20,10 +20,15 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new() -> Self {
-        match std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
             Some(admin_url) => {
                 let name = format!("ah_test_{}", uuid::Uuid::new_v4().simple());
-                let admin = Database::connect(&admin_url).await.expect("connecting to TEST_DATABASE_URL");
+                let admin = Database::connect(&admin_url)
+                    .await
+                    .expect("connecting to TEST_DATABASE_URL");
                 admin
                     .execute_unprepared(&format!("CREATE DATABASE {name}"))
                     .await
@@ -54,7 +59,9 @@ impl TestDb {
         let conn = db::connect(&agency_hub::config::DatabaseUrl::parse(&self.url).unwrap())
             .await
             .expect("connecting to the test database");
-        db::migrate(&conn).await.expect("migrating the test database");
+        db::migrate(&conn)
+            .await
+            .expect("migrating the test database");
         conn
     }
 }
@@ -66,7 +73,10 @@ impl Drop for TestDb {
         };
         // Drop runs outside async code: a thread with its own runtime drops the database.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 if let Ok(admin) = Database::connect(&admin_url).await {
                     let _ = admin
@@ -120,7 +130,9 @@ pub async fn spawn_app_without_worker() -> TestApp {
 
 async fn start(extra: &[(&str, &str)], worker: bool) -> TestApp {
     let test_db = TestDb::new().await;
-    let mut app = App::build(test_config(&test_db.url, extra)).await.expect("building the app");
+    let mut app = App::build(test_config(&test_db.url, extra))
+        .await
+        .expect("building the app");
     if !worker {
         app = app.without_worker();
     }
@@ -155,17 +167,40 @@ impl TestApp {
         self.client.get(self.url(path)).send().await.unwrap()
     }
 
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Posts a form as the page's own form would, with the session's CSRF token.
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         let token = self.csrf_token().await;
         let mut all: Vec<(&str, &str)> = vec![("_csrf", &token)];
         all.extend_from_slice(fields);
-        self.client.post(self.url(path)).form(&all).send().await.unwrap()
+        self.client
+            .post(self.url(path))
+            .form(&all)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Posts a form without any CSRF token, as another site could.
-    pub async fn post_form_without_token(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        self.client.post(self.url(path)).form(fields).send().await.unwrap()
+    pub async fn post_form_without_token(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// The CSRF token the sign-in page (or any page) carries for this client's session.
@@ -201,7 +236,8 @@ impl TestApp {
 
     /// Signs in through the sign-in form.
     pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
-        self.post_form("/login", &[("email", email), ("password", password)]).await
+        self.post_form("/login", &[("email", email), ("password", password)])
+            .await
     }
 
     /// A new user of `role`, signed in on this app's client.

@@ -8,7 +8,9 @@ use std::time::Duration;
 use agency_hub::App;
 use agency_hub::db::entities::job::{self, JobStatus};
 use agency_hub::jobs::{Enqueue, Registry, Worker, WorkerConfig};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,
+};
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -48,7 +50,11 @@ fn counting_registry(runs: Runs) -> Registry {
 }
 
 async fn jobs_with(db: &DatabaseConnection, status: JobStatus) -> u64 {
-    job::Entity::find().filter(job::Column::Status.eq(status)).count(db).await.unwrap()
+    job::Entity::find()
+        .filter(job::Column::Status.eq(status))
+        .count(db)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -56,10 +62,19 @@ async fn a_job_enqueued_in_a_rolled_back_transaction_never_runs() {
     let test_db = TestDb::new().await;
     let db = test_db.connect().await;
     let runs = Runs::default();
-    let worker = Worker::new(db.clone(), Arc::new(counting_registry(runs.clone())), fast());
+    let worker = Worker::new(
+        db.clone(),
+        Arc::new(counting_registry(runs.clone())),
+        fast(),
+    );
 
     let txn = db.begin().await.unwrap();
-    assert!(Enqueue::new("test.count", &json!({"n": 1})).insert(&txn).await.unwrap());
+    assert!(
+        Enqueue::new("test.count", &json!({"n": 1}))
+            .insert(&txn)
+            .await
+            .unwrap()
+    );
     txn.rollback().await.unwrap();
 
     assert_eq!(job::Entity::find().count(&db).await.unwrap(), 0);
@@ -68,7 +83,10 @@ async fn a_job_enqueued_in_a_rolled_back_transaction_never_runs() {
 
     // The same in a committed transaction runs once.
     let txn = db.begin().await.unwrap();
-    Enqueue::new("test.count", &json!({"n": 2})).insert(&txn).await.unwrap();
+    Enqueue::new("test.count", &json!({"n": 2}))
+        .insert(&txn)
+        .await
+        .unwrap();
     txn.commit().await.unwrap();
     drain(&worker).await;
     assert_eq!(runs.lock().unwrap().values().sum::<u32>(), 1);
@@ -79,9 +97,27 @@ async fn a_job_enqueued_in_a_rolled_back_transaction_never_runs() {
 async fn the_same_dedupe_key_queues_one_job() {
     let test_db = TestDb::new().await;
     let db = test_db.connect().await;
-    assert!(Enqueue::new("test.count", &json!({})).dedupe_key("order-confirmation:7").insert(&db).await.unwrap());
-    assert!(!Enqueue::new("test.count", &json!({})).dedupe_key("order-confirmation:7").insert(&db).await.unwrap());
-    assert!(Enqueue::new("test.count", &json!({})).dedupe_key("order-confirmation:8").insert(&db).await.unwrap());
+    assert!(
+        Enqueue::new("test.count", &json!({}))
+            .dedupe_key("order-confirmation:7")
+            .insert(&db)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !Enqueue::new("test.count", &json!({}))
+            .dedupe_key("order-confirmation:7")
+            .insert(&db)
+            .await
+            .unwrap()
+    );
+    assert!(
+        Enqueue::new("test.count", &json!({}))
+            .dedupe_key("order-confirmation:8")
+            .insert(&db)
+            .await
+            .unwrap()
+    );
     assert_eq!(job::Entity::find().count(&db).await.unwrap(), 2);
 }
 
@@ -94,7 +130,12 @@ async fn a_failing_job_retries_with_backoff_then_is_dead_with_its_last_error() {
     let registry = Registry::new()
         .register("test.fail", move |ctx| {
             seen.lock().unwrap().push(ctx.attempt);
-            async move { Err(anyhow::anyhow!("the mail server said no (attempt {})", ctx.attempt)) }
+            async move {
+                Err(anyhow::anyhow!(
+                    "the mail server said no (attempt {})",
+                    ctx.attempt
+                ))
+            }
         })
         .register("test.flaky", |ctx| async move {
             if ctx.attempt == 1 {
@@ -105,36 +146,76 @@ async fn a_failing_job_retries_with_backoff_then_is_dead_with_its_last_error() {
         .register("test.panic", |_| async move { panic!("handler bug") });
     let worker = Worker::new(db.clone(), Arc::new(registry), fast());
 
-    Enqueue::new("test.fail", &json!({})).max_attempts(3).insert(&db).await.unwrap();
-    Enqueue::new("test.flaky", &json!({})).insert(&db).await.unwrap();
-    Enqueue::new("test.panic", &json!({})).max_attempts(1).insert(&db).await.unwrap();
+    Enqueue::new("test.fail", &json!({}))
+        .max_attempts(3)
+        .insert(&db)
+        .await
+        .unwrap();
+    Enqueue::new("test.flaky", &json!({}))
+        .insert(&db)
+        .await
+        .unwrap();
+    Enqueue::new("test.panic", &json!({}))
+        .max_attempts(1)
+        .insert(&db)
+        .await
+        .unwrap();
 
     // After the first failure the job waits for its backoff, not run again at once.
     assert!(worker.run_next().await.unwrap());
-    let failing = job::Entity::find().filter(job::Column::Kind.eq("test.fail")).one(&db).await.unwrap().unwrap();
+    let failing = job::Entity::find()
+        .filter(job::Column::Kind.eq("test.fail"))
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(failing.status, JobStatus::Queued);
     assert_eq!(failing.attempts, 1);
-    assert!(failing.run_at > failing.created_at, "the retry is scheduled later");
+    assert!(
+        failing.run_at > failing.created_at,
+        "the retry is scheduled later"
+    );
 
     drain(&worker).await;
 
     assert_eq!(*calls.lock().unwrap(), vec![1, 2, 3]);
-    let failing = job::Entity::find().filter(job::Column::Kind.eq("test.fail")).one(&db).await.unwrap().unwrap();
+    let failing = job::Entity::find()
+        .filter(job::Column::Kind.eq("test.fail"))
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(failing.status, JobStatus::Dead);
     assert_eq!(failing.attempts, 3);
-    assert_eq!(failing.last_error.as_deref(), Some("the mail server said no (attempt 3)"));
+    assert_eq!(
+        failing.last_error.as_deref(),
+        Some("the mail server said no (attempt 3)")
+    );
 
-    let flaky = job::Entity::find().filter(job::Column::Kind.eq("test.flaky")).one(&db).await.unwrap().unwrap();
+    let flaky = job::Entity::find()
+        .filter(job::Column::Kind.eq("test.flaky"))
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(flaky.status, JobStatus::Done);
     assert_eq!(flaky.attempts, 2);
 
-    let panicked = job::Entity::find().filter(job::Column::Kind.eq("test.panic")).one(&db).await.unwrap().unwrap();
+    let panicked = job::Entity::find()
+        .filter(job::Column::Kind.eq("test.panic"))
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(panicked.status, JobStatus::Dead);
     assert!(panicked.last_error.unwrap().contains("panicked"));
 
     // An admin's retry gives the dead job a fresh set of attempts.
     assert!(agency_hub::jobs::retry(&db, failing.id).await.unwrap());
-    assert!(!agency_hub::jobs::retry(&db, flaky.id).await.unwrap(), "only dead jobs are retried");
+    assert!(
+        !agency_hub::jobs::retry(&db, flaky.id).await.unwrap(),
+        "only dead jobs are retried"
+    );
     drain(&worker).await;
     assert_eq!(calls.lock().unwrap().len(), 6);
 }
@@ -156,7 +237,10 @@ async fn two_workers_run_each_of_500_jobs_exactly_once() {
     }));
     let txn = db.begin().await.unwrap();
     for n in 0..500 {
-        Enqueue::new("test.count", &json!({ "n": n })).insert(&txn).await.unwrap();
+        Enqueue::new("test.count", &json!({ "n": n }))
+            .insert(&txn)
+            .await
+            .unwrap();
     }
     txn.commit().await.unwrap();
 
@@ -170,7 +254,10 @@ async fn two_workers_run_each_of_500_jobs_exactly_once() {
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     while jobs_with(&db, JobStatus::Done).await < 500 {
-        assert!(tokio::time::Instant::now() < deadline, "the workers did not finish in time");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the workers did not finish in time"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     stop.send(true).unwrap();
@@ -188,8 +275,14 @@ async fn two_workers_run_each_of_500_jobs_exactly_once() {
 async fn the_app_refuses_to_start_when_the_queue_holds_a_kind_it_cannot_run() {
     let test_db = TestDb::new().await;
     let db = test_db.connect().await;
-    Enqueue::new("mystery.kind", &json!({})).insert(&db).await.unwrap();
+    Enqueue::new("mystery.kind", &json!({}))
+        .insert(&db)
+        .await
+        .unwrap();
 
-    let err = App::build(test_config(&test_db.url, &[])).await.err().expect("the app must not start");
+    let err = App::build(test_config(&test_db.url, &[]))
+        .await
+        .err()
+        .expect("the app must not start");
     assert!(err.to_string().contains("mystery.kind"), "{err}");
 }

@@ -23,17 +23,25 @@ async fn an_unknown_page_is_a_404_page_and_an_unknown_api_route_a_json_404() {
 #[tokio::test]
 async fn bad_query_input_is_a_400_naming_the_field() {
     let app = spawn_app().await;
-    app.signed_in_as(agency_hub::db::entities::user::Role::Admin).await;
+    app.signed_in_as(agency_hub::db::entities::user::Role::Admin)
+        .await;
     let res = app.get("/api/admin/jobs?status=sleeping").await;
     assert_eq!(res.status(), 400);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["field"], "status");
-    assert!(body["error"]["message"].as_str().unwrap().contains("sleeping"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sleeping")
+    );
 
     let res = app.get("/api/admin/jobs?page=abc").await;
     assert_eq!(res.status(), 400);
 
-    let res = app.get("/api/admin/jobs?status=dead&page=1&perPage=10").await;
+    let res = app
+        .get("/api/admin/jobs?status=dead&page=1&perPage=10")
+        .await;
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["data"].as_array().unwrap().len(), 0);
@@ -59,7 +67,10 @@ async fn every_response_has_security_headers_and_a_request_id() {
     let h = res.headers();
     let csp = h["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
-    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["referrer-policy"], "strict-origin-when-cross-origin");
     assert!(!h["x-request-id"].is_empty());
@@ -69,11 +80,18 @@ async fn every_response_has_security_headers_and_a_request_id() {
 async fn the_stylesheet_is_served_with_a_long_cache_lifetime() {
     let app = spawn_app().await;
     let html = app.get("/login").await.text().await.unwrap();
-    let start = html.find("/static/app.css?v=").expect("the layout links the stylesheet");
+    let start = html
+        .find("/static/app.css?v=")
+        .expect("the layout links the stylesheet");
     let href = &html[start..html[start..].find('"').unwrap() + start];
     let res = app.get(href).await;
     assert_eq!(res.status(), 200);
     assert!(content_type(&res).starts_with("text/css"));
-    assert!(res.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    assert!(
+        res.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
     assert_eq!(app.get("/static/missing.css").await.status(), 404);
 }

@@ -9,17 +9,13 @@ use tower_sessions::Session;
 
 use crate::AppState;
 use crate::auth::{self, CurrentUser, csrf};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::web::extract::Json;
 
 #[derive(Deserialize)]
 pub struct Credentials {
     email: String,
     password: String,
-}
-
-fn session_err(e: tower_sessions::session::Error) -> AppError {
-    AppError::internal(anyhow::anyhow!("session: {e}"))
 }
 
 pub async fn create(
@@ -42,17 +38,14 @@ pub async fn create(
 
 /// A new session id for the signed-in user, so an id planted before sign-in is worthless.
 pub async fn start_session(session: &Session, user_id: i64) -> AppResult<()> {
-    session.cycle_id().await.map_err(session_err)?;
-    session
-        .insert(auth::USER_ID_KEY, user_id)
-        .await
-        .map_err(session_err)?;
+    session.cycle_id().await?;
+    session.insert(auth::USER_ID_KEY, user_id).await?;
     csrf::renew(session).await?;
     Ok(())
 }
 
 pub async fn delete(session: Session) -> AppResult<StatusCode> {
-    session.flush().await.map_err(session_err)?;
+    session.flush().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

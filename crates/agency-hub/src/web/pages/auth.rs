@@ -110,10 +110,7 @@ pub async fn login(
 }
 
 pub async fn logout(session: Session) -> AppResult<Redirect> {
-    session
-        .flush()
-        .await
-        .map_err(|e| AppError::internal(anyhow::anyhow!("session: {e}")))?;
+    session.flush().await?;
     flash(&session, "success", "You have signed out.").await?;
     Ok(Redirect::to("/login"))
 }
