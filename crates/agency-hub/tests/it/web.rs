@@ -95,3 +95,25 @@ async fn the_stylesheet_is_served_with_a_long_cache_lifetime() {
     );
     assert_eq!(app.get("/static/missing.css").await.status(), 404);
 }
+
+#[tokio::test]
+async fn an_internal_error_is_a_plain_500_that_does_not_show_its_cause() {
+    use sea_orm::ConnectionTrait;
+    let app = spawn_app().await;
+    app.signed_in_as(agency_hub::db::entities::user::Role::Admin)
+        .await;
+    app.db
+        .execute_unprepared("DROP TABLE service_templates")
+        .await
+        .unwrap();
+
+    let res = app.get("/dashboard").await;
+    assert_eq!(res.status(), 500);
+    assert!(content_type(&res).starts_with("text/html"));
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Something went wrong on our side"), "{html}");
+    assert!(
+        !html.contains("service_templates"),
+        "the cause stays in the log"
+    );
+}
