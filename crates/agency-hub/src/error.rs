@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sea_orm::{DbErr, SqlErr};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 #[derive(Debug)]
 pub struct AppError {
@@ -28,6 +29,32 @@ pub struct ErrorBody {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// Messages by form field name (`name`, `tasks`, `task-3-due`, …).
+#[derive(Clone, Debug, Default)]
+pub struct FieldErrors(pub BTreeMap<String, String>);
+
+impl FieldErrors {
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.entry(field.into()).or_insert_with(|| message.into());
+    }
+
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0.get(field).map(String::as_str)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The first problem, as an API error naming its field.
+    pub fn first(&self) -> AppError {
+        match self.0.iter().next() {
+            Some((field, message)) => AppError::invalid(field, message.clone()),
+            None => AppError::bad_request("The form is not valid."),
+        }
+    }
+}
 
 impl AppError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {

@@ -4,12 +4,17 @@
 //! and assembles the router; [`App::run`] serves it with the background worker until shutdown.
 //! Tests start it on port 0.
 
+pub mod activity;
 pub mod auth;
+pub mod catalog;
+pub mod clients;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod jobs;
+pub mod provisioning;
 pub mod seed;
+pub mod services;
 pub mod telemetry;
 pub mod web;
 

@@ -3,6 +3,7 @@
 pub mod csrf;
 pub mod password;
 pub mod session_store;
+pub mod users;
 
 use std::time::Duration;
 

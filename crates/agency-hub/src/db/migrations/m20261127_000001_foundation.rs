@@ -3,6 +3,8 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
+use super::index;
+
 pub struct Migration;
 
 impl MigrationName for Migration {
@@ -55,7 +57,7 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        index(m, "users", &["client_id"]).await?;
+        index(m, "users", &["client_id"], false).await?;
 
         m.create_table(
             Table::create()
@@ -73,8 +75,8 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        index(m, "sessions", &["user_id"]).await?;
-        index(m, "sessions", &["expires_at"]).await?;
+        index(m, "sessions", &["user_id"], false).await?;
+        index(m, "sessions", &["expires_at"], false).await?;
 
         m.create_table(
             Table::create()
@@ -86,8 +88,8 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        index(m, "login_failures", &["email", "ip", "at"]).await?;
-        index(m, "login_failures", &["at"]).await?;
+        index(m, "login_failures", &["email", "ip", "at"], false).await?;
+        index(m, "login_failures", &["at"], false).await?;
 
         m.create_table(
             Table::create()
@@ -107,7 +109,7 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        index(m, "jobs", &["status", "run_at"]).await?;
+        index(m, "jobs", &["status", "run_at"], false).await?;
 
         m.create_table(
             Table::create()
@@ -123,7 +125,7 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        index(m, "service_templates", &["category"]).await?;
+        index(m, "service_templates", &["category"], false).await?;
         Ok(())
     }
 
@@ -140,18 +142,4 @@ impl MigrationTrait for Migration {
         }
         Ok(())
     }
-}
-
-async fn index(
-    m: &SchemaManager<'_>,
-    table: &'static str,
-    cols: &[&'static str],
-) -> Result<(), DbErr> {
-    let mut stmt = Index::create();
-    stmt.name(format!("idx_{table}_{}", cols.join("_")))
-        .table(table);
-    for col in cols {
-        stmt.col(*col);
-    }
-    m.create_index(stmt.to_owned()).await
 }

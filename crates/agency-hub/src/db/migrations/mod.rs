@@ -3,12 +3,35 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_foundation;
+mod m20261127_000002_agency_core;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261127_000001_foundation::Migration)]
+        vec![
+            Box::new(m20261127_000001_foundation::Migration),
+            Box::new(m20261127_000002_agency_core::Migration),
+        ]
     }
+}
+
+/// `CREATE INDEX idx_{table}_{cols}` on both databases.
+pub(crate) async fn index(
+    m: &SchemaManager<'_>,
+    table: &'static str,
+    cols: &[&'static str],
+    unique: bool,
+) -> Result<(), DbErr> {
+    let mut stmt = Index::create();
+    stmt.name(format!("idx_{table}_{}", cols.join("_")))
+        .table(table);
+    if unique {
+        stmt.unique();
+    }
+    for col in cols {
+        stmt.col(*col);
+    }
+    m.create_index(stmt.to_owned()).await
 }

@@ -1,0 +1,311 @@
+//! User administration (ADMIN) and each user's own account: create, reset a password,
+//! deactivate (which ends the user's sessions), change one's own name and password.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::json;
+
+use super::{Email, NewUser, parse_name, password, session_store};
+use crate::activity::{self, Actor, Subject};
+use crate::db::entities::{client, user, user::Role};
+use crate::error::{AppError, AppResult, FieldErrors};
+
+/// A user in the admin's list, with their company's name.
+#[derive(Clone, Debug)]
+pub struct UserRow {
+    pub user: user::Model,
+    pub client_name: Option<String>,
+}
+
+/// One page of users by name, and the total: three queries.
+pub async fn list<C: ConnectionTrait>(
+    conn: &C,
+    role: Option<Role>,
+    page: u64,
+    per_page: u64,
+) -> Result<(Vec<UserRow>, u64), DbErr> {
+    let mut q = user::Entity::find()
+        .order_by_asc(user::Column::Name)
+        .order_by_asc(user::Column::Id);
+    if let Some(r) = role {
+        q = q.filter(user::Column::Role.eq(r));
+    }
+    let pages = q.paginate(conn, per_page);
+    let total = pages.num_items().await?;
+    let users = pages.fetch_page(page.saturating_sub(1)).await?;
+    let ids: Vec<i64> = users.iter().filter_map(|u| u.client_id).collect();
+    let names: HashMap<i64, String> = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        client::Entity::find()
+            .select_only()
+            .column(client::Column::Id)
+            .column(client::Column::Name)
+            .filter(client::Column::Id.is_in(ids))
+            .into_tuple::<(i64, String)>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let rows = users
+        .into_iter()
+        .map(|u| UserRow {
+            client_name: u.client_id.and_then(|id| names.get(&id).cloned()),
+            user: u,
+        })
+        .collect();
+    Ok((rows, total))
+}
+
+pub async fn get<C: ConnectionTrait>(conn: &C, id: i64) -> AppResult<user::Model> {
+    user::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or_else(AppError::not_found)
+}
+
+/// The new-user form as typed.
+#[derive(Clone, Debug, Default)]
+pub struct UserForm {
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub client_id: String,
+    pub password: String,
+}
+
+/// A new user that passed validation; the password is still to be hashed.
+pub struct ValidUser {
+    pub email: Email,
+    pub name: String,
+    pub role: Role,
+    pub client_id: Option<i64>,
+    pub password: String,
+}
+
+impl UserForm {
+    pub fn validate(&self) -> Result<ValidUser, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let email = Email::parse(&self.email)
+            .map_err(|m| errors.add("email", m))
+            .ok();
+        let name = parse_name(&self.name)
+            .map_err(|m| errors.add("name", m))
+            .ok();
+        let role = Role::parse(&self.role);
+        if role.is_none() {
+            errors.add("role", "Choose admin, manager or client.");
+        }
+        let client_id = match self.client_id.trim() {
+            "" => None,
+            raw => match raw.parse::<i64>() {
+                Ok(id) => Some(id),
+                Err(_) => {
+                    errors.add("client_id", "Choose a client company.");
+                    None
+                }
+            },
+        };
+        match (role, client_id) {
+            (Some(Role::Client), None) => errors.add(
+                "client_id",
+                "A client user belongs to a client company: choose one.",
+            ),
+            (Some(Role::Admin | Role::Manager), Some(_)) => {
+                errors.add("client_id", "Staff do not belong to a client company.")
+            }
+            _ => {}
+        }
+        if let Err(m) = password::validate(&self.password) {
+            errors.add("password", m);
+        }
+        match (email, name, role) {
+            (Some(email), Some(name), Some(role)) if errors.is_empty() => Ok(ValidUser {
+                email,
+                name,
+                role,
+                client_id,
+                password: self.password.clone(),
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+fn subject(u: &user::Model) -> Subject<'static> {
+    Subject {
+        entity_type: "user",
+        entity_id: u.id,
+        client_id: u.client_id,
+    }
+}
+
+/// Creates a user with a password the admin chose (the welcome email comes with notifications).
+pub async fn create<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    v: ValidUser,
+    password_hash: String,
+) -> AppResult<user::Model> {
+    if let Some(id) = v.client_id
+        && client::Entity::find_by_id(id).one(conn).await?.is_none()
+    {
+        return Err(AppError::invalid(
+            "client_id",
+            "There is no such client company.",
+        ));
+    }
+    let model = super::create_user(
+        conn,
+        NewUser {
+            email: v.email,
+            name: v.name,
+            role: v.role,
+            client_id: v.client_id,
+            password_hash,
+        },
+    )
+    .await?;
+    activity::record(
+        conn,
+        actor,
+        "user.created",
+        subject(&model),
+        json!({"email": model.email, "role": model.role}),
+    )
+    .await?;
+    Ok(model)
+}
+
+/// Sets a new password chosen by an admin, and ends the user's sessions.
+pub async fn reset_password<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    id: i64,
+    password_hash: String,
+) -> AppResult<user::Model> {
+    let current = get(conn, id).await?;
+    let mut active: user::ActiveModel = current.into();
+    active.password_hash = Set(password_hash);
+    active.updated_at = Set(Utc::now());
+    let model = active.update(conn).await?;
+    let ended = session_store::end_sessions_of(conn, id).await?;
+    activity::record(
+        conn,
+        actor,
+        "user.password_reset",
+        subject(&model),
+        json!({"sessions_ended": ended}),
+    )
+    .await?;
+    Ok(model)
+}
+
+/// Deactivates (the user can no longer sign in; their sessions end) or reactivates a user.
+pub async fn set_active<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    id: i64,
+    active_now: bool,
+) -> AppResult<user::Model> {
+    if !active_now && actor.user_id() == Some(id) {
+        return Err(AppError::invalid(
+            "active",
+            "You cannot deactivate your own account.",
+        ));
+    }
+    let current = get(conn, id).await?;
+    if current.active == active_now {
+        return Ok(current);
+    }
+    let mut active: user::ActiveModel = current.into();
+    active.active = Set(active_now);
+    active.updated_at = Set(Utc::now());
+    let model = active.update(conn).await?;
+    let ended = if active_now {
+        0
+    } else {
+        session_store::end_sessions_of(conn, id).await?
+    };
+    let action = if active_now {
+        "user.reactivated"
+    } else {
+        "user.deactivated"
+    };
+    activity::record(
+        conn,
+        actor,
+        action,
+        subject(&model),
+        json!({"sessions_ended": ended}),
+    )
+    .await?;
+    Ok(model)
+}
+
+/// A user renames themselves.
+pub async fn rename<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    id: i64,
+    name: String,
+) -> AppResult<user::Model> {
+    let current = get(conn, id).await?;
+    let old = current.name.clone();
+    let mut active: user::ActiveModel = current.into();
+    active.name = Set(name);
+    active.updated_at = Set(Utc::now());
+    let model = active.update(conn).await?;
+    activity::record(
+        conn,
+        actor,
+        "user.renamed",
+        subject(&model),
+        json!({"from": old, "to": model.name}),
+    )
+    .await?;
+    Ok(model)
+}
+
+/// A user changes their own password, proving the current one.
+pub async fn change_password<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    id: i64,
+    current_password: &str,
+    new_password: &str,
+) -> AppResult<()> {
+    let user = get(conn, id).await?;
+    if !password::verify(
+        current_password.to_string(),
+        Some(user.password_hash.clone()),
+    )
+    .await
+    {
+        return Err(AppError::invalid(
+            "current_password",
+            "Your current password is not right.",
+        ));
+    }
+    password::validate(new_password).map_err(|m| AppError::invalid("new_password", m))?;
+    let hash = password::hash(new_password.to_string()).await?;
+    let mut active: user::ActiveModel = user.clone().into();
+    active.password_hash = Set(hash);
+    active.updated_at = Set(Utc::now());
+    active.update(conn).await?;
+    activity::record(
+        conn,
+        actor,
+        "user.password_changed",
+        subject(&user),
+        json!({}),
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,217 @@
+//! Client companies: the agency's customers, whose users are CLIENT users.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::json;
+
+use crate::activity::{self, Actor, Subject};
+use crate::auth::Email;
+use crate::db::entities::{client, service, user};
+use crate::error::{AppError, AppResult, FieldErrors};
+
+/// The client form as typed.
+#[derive(Clone, Debug, Default)]
+pub struct ClientForm {
+    pub name: String,
+    pub billing_email: String,
+    pub notes: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct ValidClient {
+    pub name: String,
+    pub billing_email: Option<String>,
+    pub notes: String,
+}
+
+impl ClientForm {
+    pub fn from_model(c: &client::Model) -> Self {
+        Self {
+            name: c.name.clone(),
+            billing_email: c.billing_email.clone().unwrap_or_default(),
+            notes: c.notes.clone(),
+        }
+    }
+
+    pub fn validate(&self) -> Result<ValidClient, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let name = self.name.trim();
+        if name.is_empty() {
+            errors.add("name", "Enter the company's name.");
+        } else if name.chars().count() > 200 {
+            errors.add("name", "Use at most 200 characters.");
+        }
+        let billing_email = match self.billing_email.trim() {
+            "" => None,
+            raw => match Email::parse(raw) {
+                Ok(e) => Some(e.as_str().to_string()),
+                Err(m) => {
+                    errors.add("billing_email", m);
+                    None
+                }
+            },
+        };
+        if self.notes.chars().count() > 5000 {
+            errors.add("notes", "Use at most 5000 characters.");
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(ValidClient {
+            name: name.to_string(),
+            billing_email,
+            notes: self.notes.trim().to_string(),
+        })
+    }
+}
+
+/// Refuses a second company of the same name (compared case-insensitively).
+async fn ensure_unique_name<C: ConnectionTrait>(
+    conn: &C,
+    name: &str,
+    except: Option<i64>,
+) -> AppResult<()> {
+    let mut q = client::Entity::find()
+        .filter(Expr::expr(Func::lower(Expr::col(client::Column::Name))).eq(name.to_lowercase()));
+    if let Some(id) = except {
+        q = q.filter(client::Column::Id.ne(id));
+    }
+    if q.one(conn).await?.is_some() {
+        let mut e = AppError::conflict(format!("A client named {name} already exists."));
+        e.field = Some("name".into());
+        return Err(e);
+    }
+    Ok(())
+}
+
+fn subject(id: i64) -> Subject<'static> {
+    Subject {
+        entity_type: "client",
+        entity_id: id,
+        client_id: Some(id),
+    }
+}
+
+pub async fn create<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    v: ValidClient,
+) -> AppResult<client::Model> {
+    ensure_unique_name(conn, &v.name, None).await?;
+    let now = Utc::now();
+    let model = client::Entity::insert(client::ActiveModel {
+        name: Set(v.name),
+        billing_email: Set(v.billing_email),
+        notes: Set(v.notes),
+        stripe_customer_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec_with_returning(conn)
+    .await?;
+    activity::record(
+        conn,
+        actor,
+        "client.created",
+        subject(model.id),
+        json!({"name": model.name}),
+    )
+    .await?;
+    Ok(model)
+}
+
+pub async fn update<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    id: i64,
+    v: ValidClient,
+) -> AppResult<client::Model> {
+    let current = get(conn, id).await?;
+    ensure_unique_name(conn, &v.name, Some(id)).await?;
+    let mut active: client::ActiveModel = current.into();
+    active.name = Set(v.name);
+    active.billing_email = Set(v.billing_email);
+    active.notes = Set(v.notes);
+    active.updated_at = Set(Utc::now());
+    let model = active.update(conn).await?;
+    activity::record(
+        conn,
+        actor,
+        "client.updated",
+        subject(id),
+        json!({"name": model.name}),
+    )
+    .await?;
+    Ok(model)
+}
+
+pub async fn get<C: ConnectionTrait>(conn: &C, id: i64) -> AppResult<client::Model> {
+    client::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or_else(AppError::not_found)
+}
+
+/// A client with how many users and services it has.
+#[derive(Clone, Debug)]
+pub struct ClientRow {
+    pub client: client::Model,
+    pub users: i64,
+    pub services: i64,
+}
+
+/// Every client by name, with counts, in three queries.
+pub async fn list<C: ConnectionTrait>(conn: &C) -> Result<Vec<ClientRow>, DbErr> {
+    let clients = client::Entity::find()
+        .order_by_asc(client::Column::Name)
+        .all(conn)
+        .await?;
+    let users: HashMap<i64, i64> = user::Entity::find()
+        .select_only()
+        .column(user::Column::ClientId)
+        .column_as(user::Column::Id.count(), "n")
+        .filter(user::Column::ClientId.is_not_null())
+        .group_by(user::Column::ClientId)
+        .into_tuple::<(i64, i64)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let services: HashMap<i64, i64> = service::Entity::find()
+        .select_only()
+        .column(service::Column::ClientId)
+        .column_as(service::Column::Id.count(), "n")
+        .group_by(service::Column::ClientId)
+        .into_tuple::<(i64, i64)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(clients
+        .into_iter()
+        .map(|c| ClientRow {
+            users: users.get(&c.id).copied().unwrap_or(0),
+            services: services.get(&c.id).copied().unwrap_or(0),
+            client: c,
+        })
+        .collect())
+}
+
+/// (id, name) of every client, for choosing one.
+pub async fn names<C: ConnectionTrait>(conn: &C) -> Result<Vec<(i64, String)>, DbErr> {
+    client::Entity::find()
+        .select_only()
+        .column(client::Column::Id)
+        .column(client::Column::Name)
+        .order_by_asc(client::Column::Name)
+        .into_tuple()
+        .all(conn)
+        .await
+}

@@ -1,0 +1,115 @@
+//! Making services: one domain function creates a service for a client from a template, with
+//! one task per default task, inside the caller's transaction. Staff assignment calls it now;
+//! the store's fulfilment calls it for each unit bought.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use serde_json::json;
+
+use crate::activity::{self, Actor, Subject};
+use crate::db::entities::service::{ServiceOrigin, ServiceStatus};
+use crate::db::entities::task::TaskStatus;
+use crate::db::entities::{client, service, service_template, task};
+use crate::error::{AppError, AppResult};
+
+/// Why the service exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Assigned by staff.
+    Manual,
+    /// The `unit`-th unit (from 1) of a paid order item.
+    Purchase { order_item_id: i64, unit: i32 },
+}
+
+/// Creates the service and its tasks, due `due_in_days` after `now`, and records it.
+pub async fn provision_service<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    template: &service_template::Model,
+    client_id: i64,
+    origin: Origin,
+    now: DateTime<Utc>,
+) -> AppResult<service::Model> {
+    if origin == Origin::Manual && template.archived_at.is_some() {
+        return Err(AppError::invalid(
+            "template",
+            "This template is archived: restore it before assigning it.",
+        ));
+    }
+    if client::Entity::find_by_id(client_id)
+        .one(conn)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::invalid("client", "There is no such client."));
+    }
+    let (origin_kind, order_item_id, unit) = match origin {
+        Origin::Manual => (ServiceOrigin::Manual, None, None),
+        Origin::Purchase {
+            order_item_id,
+            unit,
+        } => (ServiceOrigin::Purchase, Some(order_item_id), Some(unit)),
+    };
+    let service = service::Entity::insert(service::ActiveModel {
+        client_id: Set(client_id),
+        template_id: Set(template.id),
+        name: Set(template.name.clone()),
+        description: Set(template.description.clone()),
+        status: Set(ServiceStatus::ToDo),
+        origin: Set(origin_kind),
+        order_item_id: Set(order_item_id),
+        unit: Set(unit),
+        created_by: Set(actor.user_id()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec_with_returning(conn)
+    .await?;
+
+    let tasks: Vec<task::ActiveModel> = template
+        .tasks()
+        .into_iter()
+        .enumerate()
+        .map(|(position, t)| task::ActiveModel {
+            service_id: Set(service.id),
+            position: Set(position as i32),
+            name: Set(t.name),
+            description: Set(t.description),
+            due_on: Set(t
+                .due_in_days
+                .map(|d| (now + chrono::Duration::days(i64::from(d))).date_naive())),
+            client_visible: Set(t.client_visible),
+            status: Set(TaskStatus::ToDo),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .collect();
+    let task_count = tasks.len();
+    if !tasks.is_empty() {
+        task::Entity::insert_many(tasks)
+            .exec_without_returning(conn)
+            .await?;
+    }
+    activity::record(
+        conn,
+        actor,
+        "service.created",
+        Subject {
+            entity_type: "service",
+            entity_id: service.id,
+            client_id: Some(client_id),
+        },
+        json!({
+            "name": service.name,
+            "template_id": template.id,
+            "origin": origin_kind,
+            "order_item_id": order_item_id,
+            "unit": unit,
+            "tasks": task_count,
+        }),
+    )
+    .await?;
+    Ok(service)
+}

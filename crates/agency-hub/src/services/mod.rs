@@ -1,0 +1,438 @@
+//! The service workflow: lists, the service and its tasks, status changes, tasks added by hand.
+//! Every read a client can reach is scoped to the client's id.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    FromQueryResult, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+};
+use serde_json::json;
+
+use crate::activity::{self, Actor, Subject};
+use crate::db::entities::service::ServiceStatus;
+use crate::db::entities::task::TaskStatus;
+use crate::db::entities::{client, service, service_template, task};
+use crate::error::{AppError, AppResult};
+
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub client_id: Option<i64>,
+    pub status: Option<ServiceStatus>,
+    pub template_id: Option<i64>,
+}
+
+/// A service in a list, with its client's and template's names and its progress.
+#[derive(Clone, Debug)]
+pub struct ServiceRow {
+    pub service: service::Model,
+    pub client_name: String,
+    pub template_name: String,
+    pub tasks_done: i64,
+    pub tasks_total: i64,
+}
+
+impl ServiceRow {
+    /// Done tasks as a whole percentage (0 with no task).
+    pub fn progress(&self) -> i64 {
+        if self.tasks_total == 0 {
+            0
+        } else {
+            self.tasks_done * 100 / self.tasks_total
+        }
+    }
+}
+
+/// Which tasks count: all of them (staff) or the client-visible ones (the client's view).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    Staff,
+    Client,
+}
+
+/// One page of services, newest first, and the total. Five queries whatever the page size:
+/// count, page, client names, template names, task counts.
+pub async fn list<C: ConnectionTrait>(
+    conn: &C,
+    filter: &Filter,
+    audience: Audience,
+    page: u64,
+    per_page: u64,
+) -> Result<(Vec<ServiceRow>, u64), DbErr> {
+    let mut q = service::Entity::find()
+        .order_by_desc(service::Column::CreatedAt)
+        .order_by_desc(service::Column::Id);
+    if let Some(c) = filter.client_id {
+        q = q.filter(service::Column::ClientId.eq(c));
+    }
+    if let Some(s) = filter.status {
+        q = q.filter(service::Column::Status.eq(s));
+    }
+    if let Some(t) = filter.template_id {
+        q = q.filter(service::Column::TemplateId.eq(t));
+    }
+    let pages = q.paginate(conn, per_page);
+    let total = pages.num_items().await?;
+    let services = pages.fetch_page(page.saturating_sub(1)).await?;
+    Ok((rows(conn, services, audience).await?, total))
+}
+
+/// Names and task counts for a set of services, in three queries.
+async fn rows<C: ConnectionTrait>(
+    conn: &C,
+    services: Vec<service::Model>,
+    audience: Audience,
+) -> Result<Vec<ServiceRow>, DbErr> {
+    if services.is_empty() {
+        return Ok(Vec::new());
+    }
+    let client_ids: Vec<i64> = services.iter().map(|s| s.client_id).collect();
+    let template_ids: Vec<i64> = services.iter().map(|s| s.template_id).collect();
+    let service_ids: Vec<i64> = services.iter().map(|s| s.id).collect();
+    let clients: HashMap<i64, String> = client::Entity::find()
+        .select_only()
+        .column(client::Column::Id)
+        .column(client::Column::Name)
+        .filter(client::Column::Id.is_in(client_ids))
+        .into_tuple::<(i64, String)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let templates: HashMap<i64, String> = service_template::Entity::find()
+        .select_only()
+        .column(service_template::Column::Id)
+        .column(service_template::Column::Name)
+        .filter(service_template::Column::Id.is_in(template_ids))
+        .into_tuple::<(i64, String)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let counts = task_counts(conn, service_ids, audience).await?;
+    Ok(services
+        .into_iter()
+        .map(|s| {
+            let (tasks_done, tasks_total) = counts.get(&s.id).copied().unwrap_or((0, 0));
+            ServiceRow {
+                client_name: clients.get(&s.client_id).cloned().unwrap_or_default(),
+                template_name: templates.get(&s.template_id).cloned().unwrap_or_default(),
+                tasks_done,
+                tasks_total,
+                service: s,
+            }
+        })
+        .collect())
+}
+
+/// (done, total) tasks per service, in one grouped query.
+async fn task_counts<C: ConnectionTrait>(
+    conn: &C,
+    service_ids: Vec<i64>,
+    audience: Audience,
+) -> Result<HashMap<i64, (i64, i64)>, DbErr> {
+    let mut q = task::Entity::find()
+        .select_only()
+        .column(task::Column::ServiceId)
+        .column_as(
+            Expr::cust("SUM(CASE WHEN \"status\" = 'DONE' THEN 1 ELSE 0 END)"),
+            "done",
+        )
+        .column_as(task::Column::Id.count(), "total")
+        .filter(task::Column::ServiceId.is_in(service_ids))
+        .group_by(task::Column::ServiceId);
+    if audience == Audience::Client {
+        q = q.filter(task::Column::ClientVisible.eq(true));
+    }
+    Ok(q.into_tuple::<(i64, i64, i64)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|(id, done, total)| (id, (done, total)))
+        .collect())
+}
+
+/// A service, for staff.
+pub async fn get<C: ConnectionTrait>(conn: &C, id: i64) -> AppResult<service::Model> {
+    service::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or_else(AppError::not_found)
+}
+
+/// A service of this client; another client's service is simply not found.
+pub async fn get_for_client<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    client_id: i64,
+) -> AppResult<service::Model> {
+    service::Entity::find_by_id(id)
+        .filter(service::Column::ClientId.eq(client_id))
+        .one(conn)
+        .await?
+        .ok_or_else(AppError::not_found)
+}
+
+/// The service's tasks in order; for a client, the client-visible ones only.
+pub async fn tasks<C: ConnectionTrait>(
+    conn: &C,
+    service_id: i64,
+    audience: Audience,
+) -> Result<Vec<task::Model>, DbErr> {
+    let mut q = task::Entity::find()
+        .filter(task::Column::ServiceId.eq(service_id))
+        .order_by_asc(task::Column::Position)
+        .order_by_asc(task::Column::Id);
+    if audience == Audience::Client {
+        q = q.filter(task::Column::ClientVisible.eq(true));
+    }
+    q.all(conn).await
+}
+
+fn subject(s: &service::Model) -> Subject<'static> {
+    Subject {
+        entity_type: "service",
+        entity_id: s.id,
+        client_id: Some(s.client_id),
+    }
+}
+
+/// Moves a service to another status, as the workflow allows, and records it.
+pub async fn set_status<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    service: service::Model,
+    to: ServiceStatus,
+) -> AppResult<service::Model> {
+    let from = service.status;
+    if from == to {
+        return Err(AppError::invalid(
+            "status",
+            format!("The service is already {}.", to.label()),
+        ));
+    }
+    if !from.can_move_to(to) {
+        return Err(AppError::invalid(
+            "status",
+            format!(
+                "A {} service cannot become {}: reopen it as To do first.",
+                from.label(),
+                to.label()
+            ),
+        ));
+    }
+    let subject = subject(&service);
+    let mut active: service::ActiveModel = service.into();
+    active.status = Set(to);
+    active.updated_at = Set(Utc::now());
+    let service = active.update(conn).await?;
+    activity::record(
+        conn,
+        actor,
+        "service.status_changed",
+        subject,
+        json!({"from": from, "to": to}),
+    )
+    .await?;
+    Ok(service)
+}
+
+/// Moves one of the service's tasks to another status. Starting or finishing a task of a
+/// service still TO_DO puts the service IN_PROGRESS.
+pub async fn set_task_status<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    service: service::Model,
+    task_id: i64,
+    to: TaskStatus,
+) -> AppResult<task::Model> {
+    let task = task::Entity::find_by_id(task_id)
+        .filter(task::Column::ServiceId.eq(service.id))
+        .one(conn)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let from = task.status;
+    if from == to {
+        return Err(AppError::invalid(
+            "status",
+            format!("The task is already {}.", to.label()),
+        ));
+    }
+    if service.status == ServiceStatus::Cancelled {
+        return Err(AppError::invalid(
+            "status",
+            "The service is cancelled: reopen it to work on its tasks.",
+        ));
+    }
+    let mut active: task::ActiveModel = task.into();
+    active.status = Set(to);
+    active.updated_at = Set(Utc::now());
+    let task = active.update(conn).await?;
+    activity::record(
+        conn,
+        actor,
+        "task.status_changed",
+        subject(&service),
+        json!({"task_id": task.id, "task": task.name, "from": from, "to": to}),
+    )
+    .await?;
+    if service.status == ServiceStatus::ToDo && to != TaskStatus::ToDo {
+        set_status(conn, actor, service, ServiceStatus::InProgress).await?;
+    }
+    Ok(task)
+}
+
+/// A task added by hand.
+#[derive(Clone, Debug)]
+pub struct NewTask {
+    pub name: String,
+    pub description: String,
+    pub due_on: Option<NaiveDate>,
+    pub client_visible: bool,
+}
+
+impl NewTask {
+    /// Reads the "add a task" form: name required, due date as YYYY-MM-DD.
+    pub fn parse(
+        name: &str,
+        description: &str,
+        due_on: &str,
+        client_visible: bool,
+    ) -> AppResult<Self> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(AppError::invalid("name", "Give the task a name."));
+        }
+        if name.chars().count() > 200 {
+            return Err(AppError::invalid("name", "Use at most 200 characters."));
+        }
+        if description.chars().count() > 10_000 {
+            return Err(AppError::invalid(
+                "description",
+                "Use at most 10000 characters.",
+            ));
+        }
+        let due_on = match due_on.trim() {
+            "" => None,
+            raw => Some(NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
+                AppError::invalid(
+                    "due_on",
+                    format!("'{raw}' is not a date (example: 2026-12-31)."),
+                )
+            })?),
+        };
+        Ok(Self {
+            name: name.to_string(),
+            description: description.trim().to_string(),
+            due_on,
+            client_visible,
+        })
+    }
+}
+
+pub async fn add_task<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    service: &service::Model,
+    new: NewTask,
+) -> AppResult<task::Model> {
+    let last: Option<i32> = task::Entity::find()
+        .select_only()
+        .column_as(task::Column::Position.max(), "p")
+        .filter(task::Column::ServiceId.eq(service.id))
+        .into_tuple::<Option<i32>>()
+        .one(conn)
+        .await?
+        .flatten();
+    let now = Utc::now();
+    let task = task::Entity::insert(task::ActiveModel {
+        service_id: Set(service.id),
+        position: Set(last.map_or(0, |p| p + 1)),
+        name: Set(new.name),
+        description: Set(new.description),
+        due_on: Set(new.due_on),
+        client_visible: Set(new.client_visible),
+        status: Set(TaskStatus::ToDo),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec_with_returning(conn)
+    .await?;
+    activity::record(
+        conn,
+        actor,
+        "task.added",
+        subject(service),
+        json!({"task_id": task.id, "task": task.name}),
+    )
+    .await?;
+    Ok(task)
+}
+
+/// How many services are in each status (of one client, or all).
+pub async fn count_by_status<C: ConnectionTrait>(
+    conn: &C,
+    client_id: Option<i64>,
+) -> Result<Vec<(ServiceStatus, i64)>, DbErr> {
+    let mut q = service::Entity::find()
+        .select_only()
+        .column(service::Column::Status)
+        .column_as(service::Column::Id.count(), "n")
+        .group_by(service::Column::Status);
+    if let Some(c) = client_id {
+        q = q.filter(service::Column::ClientId.eq(c));
+    }
+    let counts: HashMap<ServiceStatus, i64> = q
+        .into_tuple::<(ServiceStatus, i64)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(ServiceStatus::ALL
+        .into_iter()
+        .map(|s| (s, counts.get(&s).copied().unwrap_or(0)))
+        .collect())
+}
+
+/// An open task due soon, with its service and client.
+#[derive(Clone, Debug, FromQueryResult)]
+pub struct DueTask {
+    pub task_id: i64,
+    pub task_name: String,
+    pub due_on: NaiveDate,
+    pub service_id: i64,
+    pub service_name: String,
+    pub client_name: String,
+}
+
+/// Unfinished tasks of active services due from `from` to `until` (inclusive), soonest
+/// first, in one query.
+pub async fn tasks_due<C: ConnectionTrait>(
+    conn: &C,
+    from: NaiveDate,
+    until: NaiveDate,
+    limit: u64,
+) -> Result<Vec<DueTask>, DbErr> {
+    task::Entity::find()
+        .select_only()
+        .column_as(task::Column::Id, "task_id")
+        .column_as(task::Column::Name, "task_name")
+        .column(task::Column::DueOn)
+        .column(task::Column::ServiceId)
+        .column_as(service::Column::Name, "service_name")
+        .column_as(client::Column::Name, "client_name")
+        .join(JoinType::InnerJoin, task::Relation::Service.def())
+        .join(JoinType::InnerJoin, service::Relation::Client.def())
+        .filter(task::Column::DueOn.between(from, until))
+        .filter(task::Column::Status.ne(TaskStatus::Done))
+        .filter(service::Column::Status.is_in([ServiceStatus::ToDo, ServiceStatus::InProgress]))
+        .order_by_asc(task::Column::DueOn)
+        .order_by_asc(task::Column::Id)
+        .limit(limit)
+        .into_model::<DueTask>()
+        .all(conn)
+        .await
+}
