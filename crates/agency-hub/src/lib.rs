@@ -20,6 +20,7 @@ pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -34,6 +35,8 @@ pub use config::Config;
 pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
+    /// How many SQL statements the app has run (tests use it to prove a page's query count).
+    pub queries: Arc<AtomicU64>,
 }
 
 pub struct App {
@@ -57,7 +60,15 @@ impl App {
         config: Config,
         worker_config: jobs::WorkerConfig,
     ) -> anyhow::Result<Self> {
-        let db = db::connect(&config.database_url).await?;
+        let mut db = db::connect(&config.database_url).await?;
+        let queries = Arc::new(AtomicU64::new(0));
+        let counter = queries.clone();
+        db.set_metric_callback(move |info| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            if info.elapsed > Duration::from_millis(500) {
+                tracing::warn!(took_ms = info.elapsed.as_millis() as u64, sql = %info.statement.sql, "slow query");
+            }
+        });
         db::migrate(&db).await?;
         if config.demo_data && seed::seed_demo(&db).await? {
             tracing::info!("the database was empty: demo data seeded");
@@ -65,6 +76,7 @@ impl App {
         let state = AppState {
             db: db.clone(),
             config: Arc::new(config),
+            queries,
         };
         let registry = job_registry(&state);
         registry.check_queue(&db).await?;
@@ -92,8 +104,9 @@ impl App {
             .expect("a bound listener has an address")
     }
 
-    /// Serve without running jobs (tests that look at the queue as requests left it).
-    pub fn without_worker(mut self) -> Self {
+    /// Serve without the job worker and housekeeping: the database changes only through
+    /// requests (tests that look at the queue, or count a page's queries).
+    pub fn without_background_work(mut self) -> Self {
         self.worker = None;
         self
     }
@@ -108,8 +121,12 @@ impl App {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let worker = self.worker.map(|w| tokio::spawn(w.run(stop_rx.clone())));
-        let housekeeping = tokio::spawn(housekeeping(self.state.db.clone(), stop_rx));
+        let background = self.worker.map(|w| {
+            (
+                tokio::spawn(w.run(stop_rx.clone())),
+                tokio::spawn(housekeeping(self.state.db.clone(), stop_rx)),
+            )
+        });
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -117,10 +134,9 @@ impl App {
             .with_graceful_shutdown(shutdown)
             .await;
         let _ = stop_tx.send(true);
-        if let Some(worker) = worker {
-            let _ = worker.await;
+        if let Some((worker, housekeeping)) = background {
+            let _ = tokio::join!(worker, housekeeping);
         }
-        let _ = housekeeping.await;
         result.context("serving HTTP")
     }
 }

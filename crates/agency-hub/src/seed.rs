@@ -3,13 +3,19 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveValue::Set, DatabaseConnection, EntityTrait, PaginatorTrait, TransactionTrait,
+    ActiveValue::Set, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait,
+    TransactionTrait,
 };
 use serde_json::json;
 
+use crate::activity::Actor;
 use crate::auth::{self, Email, NewUser};
 use crate::config::Config;
+use crate::db::entities::service::ServiceStatus;
+use crate::db::entities::task::TaskStatus;
 use crate::db::entities::{service_template, user, user::Role};
+use crate::provisioning::{self, Origin};
+use crate::services::{self, Audience};
 
 /// Every demo account shares this password.
 pub const DEMO_PASSWORD: &str = "demo1234";
@@ -187,6 +193,7 @@ pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<bool> {
         .map_err(|e| anyhow::anyhow!("seeding {email}: {e}"))?;
     }
     let now = Utc::now();
+    let mut templates = Vec::new();
     for (category, name, description, tasks) in TEMPLATES {
         let tasks: Vec<_> = tasks
             .iter()
@@ -194,7 +201,7 @@ pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<bool> {
                 json!({"name": name, "description": description, "due_in_days": due, "client_visible": visible})
             })
             .collect();
-        service_template::Entity::insert(service_template::ActiveModel {
+        let template = service_template::Entity::insert(service_template::ActiveModel {
             name: Set(name.to_string()),
             description: Set(description.to_string()),
             category: Set(category.to_string()),
@@ -204,11 +211,69 @@ pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<bool> {
             updated_at: Set(now),
             ..Default::default()
         })
-        .exec_without_returning(&txn)
+        .exec_with_returning(&txn)
         .await?;
+        templates.push(template);
     }
+    seed_services(&txn, &templates).await?;
     txn.commit().await?;
     Ok(true)
+}
+
+/// (company, template name, status, how many of its first tasks are done)
+const SERVICES: [(&str, &str, ServiceStatus, usize); 5] = [
+    ("Acme Corp", "Logo Design", ServiceStatus::InProgress, 2),
+    ("Acme Corp", "SEO Audit", ServiceStatus::ToDo, 0),
+    (
+        "Globex Inc",
+        "WordPress Website",
+        ServiceStatus::InProgress,
+        1,
+    ),
+    ("Globex Inc", "Social Media Setup", ServiceStatus::Done, 3),
+    (
+        "Globex Inc",
+        "Google Ads Campaign Setup",
+        ServiceStatus::Cancelled,
+        0,
+    ),
+];
+
+/// A few services in different states, so the pages have something to show.
+async fn seed_services(
+    txn: &DatabaseTransaction,
+    templates: &[service_template::Model],
+) -> anyhow::Result<()> {
+    let actor = Actor::System;
+    for (company, template_name, status, done) in SERVICES {
+        let client = auth::find_or_create_client(txn, company).await?;
+        let template = templates
+            .iter()
+            .find(|t| t.name == template_name)
+            .ok_or_else(|| anyhow::anyhow!("no demo template {template_name}"))?;
+        let mut service = provisioning::provision_service(
+            txn,
+            &actor,
+            template,
+            client.id,
+            Origin::Manual,
+            Utc::now(),
+        )
+        .await?;
+        for task in services::tasks(txn, service.id, Audience::Staff)
+            .await?
+            .into_iter()
+            .take(done)
+        {
+            services::set_task_status(txn, &actor, service.clone(), task.id, TaskStatus::Done)
+                .await?;
+            service = services::get(txn, service.id).await?;
+        }
+        if service.status != status {
+            services::set_status(txn, &actor, service, status).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The demo sign-ins, on standard output, where a newcomer looks.

@@ -200,6 +200,23 @@ impl FromRequestParts<AppState> for RequireStaff {
     }
 }
 
+/// A CLIENT user, with their client company's id.
+pub struct RequireClient(pub CurrentUser, pub i64);
+
+impl FromRequestParts<AppState> for RequireClient {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let user = require(parts, state, |r| r == Role::Client).await?;
+        match user.client_id {
+            Some(client_id) => Ok(Self(user, client_id)),
+            None => Err(
+                AppError::forbidden("Your account belongs to no client company.").into_response(),
+            ),
+        }
+    }
+}
+
 /// Why a sign-in was refused.
 #[derive(Debug)]
 pub enum SignInError {

@@ -60,9 +60,17 @@ pub struct PageCtx {
 /// The navigation for a role: (path, label). `active` marks the longest matching prefix.
 fn nav_for(role: Role) -> &'static [(&'static str, &'static str)] {
     match role {
-        Role::Admin => &[("/dashboard", "Dashboard"), ("/admin/jobs", "Jobs")],
-        Role::Manager => &[("/dashboard", "Dashboard")],
-        Role::Client => &[("/dashboard", "Dashboard")],
+        Role::Admin => &[
+            ("/dashboard", "Dashboard"),
+            ("/services", "Services"),
+            ("/admin/clients", "Clients"),
+            ("/admin/users", "Users"),
+            ("/admin/templates", "Templates"),
+            ("/admin/activity", "Activity"),
+            ("/admin/jobs", "Jobs"),
+        ],
+        Role::Manager => &[("/dashboard", "Dashboard"), ("/services", "Services")],
+        Role::Client => &[("/dashboard", "Dashboard"), ("/my/services", "My services")],
     }
 }
 

@@ -44,6 +44,66 @@ pub fn build(state: AppState) -> Router {
         )
         .route("/logout", post(pages::auth::logout))
         .route("/dashboard", get(pages::dashboard::show))
+        .route("/account", get(pages::account::show))
+        .route("/account/name", post(pages::account::rename))
+        .route("/account/password", post(pages::account::change_password))
+        // Staff: the service workflow.
+        .route(
+            "/services",
+            get(pages::services::list).post(pages::services::assign),
+        )
+        .route("/services/new", get(pages::services::show_assign))
+        .route("/services/{id}", get(pages::services::show))
+        .route("/services/{id}/status", post(pages::services::set_status))
+        .route("/services/{id}/tasks", post(pages::services::add_task))
+        .route(
+            "/services/{id}/tasks/{task_id}/status",
+            post(pages::services::set_task_status),
+        )
+        // Clients: their own services.
+        .route("/my/services", get(pages::services::mine))
+        .route("/my/services/{id}", get(pages::services::my_service))
+        // Admin.
+        .route(
+            "/admin/clients",
+            get(pages::admin_clients::list).post(pages::admin_clients::create),
+        )
+        .route("/admin/clients/new", get(pages::admin_clients::show_new))
+        .route(
+            "/admin/clients/{id}",
+            get(pages::admin_clients::show_edit).post(pages::admin_clients::update),
+        )
+        .route(
+            "/admin/users",
+            get(pages::admin_users::list).post(pages::admin_users::create),
+        )
+        .route("/admin/users/new", get(pages::admin_users::show_new))
+        .route("/admin/users/{id}", get(pages::admin_users::show))
+        .route(
+            "/admin/users/{id}/password",
+            post(pages::admin_users::reset_password),
+        )
+        .route(
+            "/admin/users/{id}/active",
+            post(pages::admin_users::set_active),
+        )
+        .route(
+            "/admin/templates",
+            get(pages::admin_templates::list).post(pages::admin_templates::create),
+        )
+        .route(
+            "/admin/templates/new",
+            get(pages::admin_templates::show_new),
+        )
+        .route(
+            "/admin/templates/{id}",
+            get(pages::admin_templates::show_edit).post(pages::admin_templates::update),
+        )
+        .route(
+            "/admin/templates/{id}/archive",
+            post(pages::admin_templates::set_archived),
+        )
+        .route("/admin/activity", get(pages::admin_activity::list))
         .route("/admin/jobs", get(pages::admin_jobs::list))
         .route("/admin/jobs/{id}/retry", post(pages::admin_jobs::retry));
 

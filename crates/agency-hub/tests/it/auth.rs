@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{
     PASSWORD, browser, content_type, set_cookies, spawn_app, spawn_app_with,
-    spawn_app_without_worker,
+    spawn_app_without_background_work,
 };
 
 #[tokio::test]
@@ -41,7 +41,7 @@ async fn a_client_signs_in_and_sees_their_company_on_their_dashboard() {
     app.signed_in_as(Role::Client).await;
     let html = app.get("/dashboard").await.text().await.unwrap();
     assert!(html.contains("Acme Corp"), "{html}");
-    assert!(html.contains("Your services"));
+    assert!(html.contains("Your active services"));
     assert!(
         !html.contains("href=\"/admin/jobs\""),
         "clients have no admin navigation"
@@ -328,7 +328,7 @@ async fn a_client_gets_403_on_admin_pages_and_a_json_403_on_admin_api_routes() {
 
 #[tokio::test]
 async fn a_form_post_without_its_csrf_token_gets_403_and_changes_nothing() {
-    let app = spawn_app_without_worker().await;
+    let app = spawn_app_without_background_work().await;
     app.signed_in_as(Role::Admin).await;
     let id = dead_job(&app).await;
 

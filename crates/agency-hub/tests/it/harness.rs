@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use agency_hub::auth::{self, Email, NewUser};
 use agency_hub::db::entities::user::{self, Role};
@@ -92,6 +94,7 @@ impl Drop for TestDb {
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    pub queries: Arc<AtomicU64>,
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
     /// Dropped last: the database outlives the app's use of it.
@@ -123,8 +126,9 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     start(extra, true).await
 }
 
-/// The app without its job worker: jobs stay as requests left them.
-pub async fn spawn_app_without_worker() -> TestApp {
+/// The app without its job worker and housekeeping: the database changes only through
+/// requests.
+pub async fn spawn_app_without_background_work() -> TestApp {
     start(&[], false).await
 }
 
@@ -134,13 +138,15 @@ async fn start(extra: &[(&str, &str)], worker: bool) -> TestApp {
         .await
         .expect("building the app");
     if !worker {
-        app = app.without_worker();
+        app = app.without_background_work();
     }
     let addr = app.local_addr();
     let db = app.state().db.clone();
+    let queries = app.state().queries.clone();
     tokio::spawn(app.run(std::future::pending()));
     TestApp {
         addr,
+        queries,
         client: browser(),
         db,
         _test_db: test_db,
@@ -165,6 +171,27 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// Starts a second browser (its own cookies) for the next requests; returns the first.
+    pub fn switch_browser(&mut self, to: reqwest::Client) -> reqwest::Client {
+        std::mem::replace(&mut self.client, to)
+    }
+
+    /// The page's HTML, after checking it answered 200.
+    pub async fn page(&self, path: &str) -> String {
+        let res = self.get(path).await;
+        assert_eq!(res.status(), 200, "GET {path}");
+        res.text().await.unwrap()
+    }
+
+    /// How many SQL statements a GET of `path` runs (the app must run no background work).
+    pub async fn queries_for(&self, path: &str) -> u64 {
+        let before = self.queries.load(Ordering::SeqCst);
+        let res = self.get(path).await;
+        assert_eq!(res.status(), 200, "GET {path}");
+        res.bytes().await.unwrap();
+        self.queries.load(Ordering::SeqCst) - before
     }
 
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {

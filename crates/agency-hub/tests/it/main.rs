@@ -1,8 +1,11 @@
 //! Integration tests: the real app over HTTP on a real database. They run on SQLite, and on
 //! PostgreSQL when `TEST_DATABASE_URL` is set, without being written twice.
 
+mod admin;
 mod auth;
 mod cli;
+mod fixtures;
 mod harness;
 mod jobs;
+mod services;
 mod web;

@@ -102,10 +102,7 @@ async fn an_internal_error_is_a_plain_500_that_does_not_show_its_cause() {
     let app = spawn_app().await;
     app.signed_in_as(agency_hub::db::entities::user::Role::Admin)
         .await;
-    app.db
-        .execute_unprepared("DROP TABLE service_templates")
-        .await
-        .unwrap();
+    app.db.execute_unprepared("DROP TABLE tasks").await.unwrap();
 
     let res = app.get("/dashboard").await;
     assert_eq!(res.status(), 500);

@@ -92,6 +92,12 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
+impl Model {
+    pub fn from_purchase(&self) -> bool {
+        self.origin == ServiceOrigin::Purchase
+    }
+}
+
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
     #[sea_orm(

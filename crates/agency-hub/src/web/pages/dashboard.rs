@@ -1,20 +1,19 @@
-//! The dashboard: staff see the agency at a glance, a client sees their company's work.
+//! The dashboard: staff see services by status and the tasks due this week; a client sees
+//! their active services.
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use chrono::{Duration, Utc};
 
 use crate::AppState;
 use crate::auth::CurrentUser;
-use crate::db::entities::{client, service_template, user, user::Role};
+use crate::db::entities::service::ServiceStatus;
+use crate::db::entities::{client, user::Role};
 use crate::error::AppResult;
+use crate::services::{self, Audience, DueTask, Filter, ServiceRow};
 use crate::web::layout::PageCtx;
-
-pub struct CategoryCount {
-    pub category: String,
-    pub templates: i64,
-}
+use sea_orm::EntityTrait;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/dashboard.html")]
@@ -23,9 +22,10 @@ pub struct DashboardPage {
     user: CurrentUser,
     /// The client's company (client users only).
     company: Option<String>,
-    clients: u64,
-    client_users: u64,
-    categories: Vec<CategoryCount>,
+    by_status: Vec<(ServiceStatus, i64)>,
+    due: Vec<DueTask>,
+    /// A client's services still under way.
+    active: Vec<ServiceRow>,
 }
 
 pub async fn show(
@@ -36,41 +36,42 @@ pub async fn show(
     let mut page = DashboardPage {
         ctx,
         company: None,
-        clients: 0,
-        client_users: 0,
-        categories: Vec::new(),
+        by_status: Vec::new(),
+        due: Vec::new(),
+        active: Vec::new(),
         user: user.clone(),
     };
-    if user.role == Role::Client {
-        if let Some(client_id) = user.client_id {
+    match (user.role, user.client_id) {
+        (Role::Client, Some(client_id)) => {
             page.company = client::Entity::find_by_id(client_id)
                 .one(&state.db)
                 .await?
                 .map(|c| c.name);
+            for status in [ServiceStatus::InProgress, ServiceStatus::ToDo] {
+                let filter = Filter {
+                    client_id: Some(client_id),
+                    status: Some(status),
+                    ..Default::default()
+                };
+                page.active.extend(
+                    services::list(&state.db, &filter, Audience::Client, 1, 12)
+                        .await?
+                        .0,
+                );
+            }
         }
-        return Ok(page);
+        (Role::Client, None) => {}
+        _ => {
+            page.by_status = services::count_by_status(&state.db, None).await?;
+            let today = Utc::now().date_naive();
+            page.due = services::tasks_due(
+                &state.db,
+                today - Duration::days(30),
+                today + Duration::days(7),
+                20,
+            )
+            .await?;
+        }
     }
-    page.clients = client::Entity::find().count(&state.db).await?;
-    page.client_users = user::Entity::find()
-        .filter(user::Column::Role.eq(Role::Client))
-        .count(&state.db)
-        .await?;
-    let rows: Vec<(String, i64)> = service_template::Entity::find()
-        .select_only()
-        .column(service_template::Column::Category)
-        .column_as(service_template::Column::Id.count(), "n")
-        .filter(service_template::Column::ArchivedAt.is_null())
-        .group_by(service_template::Column::Category)
-        .order_by_asc(service_template::Column::Category)
-        .into_tuple()
-        .all(&state.db)
-        .await?;
-    page.categories = rows
-        .into_iter()
-        .map(|(category, templates)| CategoryCount {
-            category,
-            templates,
-        })
-        .collect();
     Ok(page)
 }

@@ -1,8 +1,14 @@
 //! Server-rendered pages.
 
+pub mod account;
+pub mod admin_activity;
+pub mod admin_clients;
 pub mod admin_jobs;
+pub mod admin_templates;
+pub mod admin_users;
 pub mod auth;
 pub mod dashboard;
+pub mod services;
 
 use axum::response::Redirect;
 

@@ -1,0 +1,155 @@
+//! Client companies (ADMIN): list, create, edit.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::activity::Actor;
+use crate::auth::RequireAdmin;
+use crate::clients::{self, ClientForm, ClientRow};
+use crate::error::{AppResult, FieldErrors};
+use crate::web::extract::Form;
+use crate::web::layout::{PageCtx, flash};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/clients.html")]
+pub struct ClientsPage {
+    ctx: PageCtx,
+    rows: Vec<ClientRow>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    RequireAdmin(_): RequireAdmin,
+    ctx: PageCtx,
+) -> AppResult<ClientsPage> {
+    Ok(ClientsPage {
+        ctx,
+        rows: clients::list(&state.db).await?,
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/client_form.html")]
+pub struct ClientFormPage {
+    ctx: PageCtx,
+    /// None for a new client.
+    id: Option<i64>,
+    form: ClientForm,
+    errors: FieldErrors,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ClientFields {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    billing_email: String,
+    #[serde(default)]
+    notes: String,
+}
+
+impl From<ClientFields> for ClientForm {
+    fn from(f: ClientFields) -> Self {
+        Self {
+            name: f.name,
+            billing_email: f.billing_email,
+            notes: f.notes,
+        }
+    }
+}
+
+pub async fn show_new(RequireAdmin(_): RequireAdmin, ctx: PageCtx) -> ClientFormPage {
+    ClientFormPage {
+        ctx,
+        id: None,
+        form: ClientForm::default(),
+        errors: FieldErrors::default(),
+    }
+}
+
+pub async fn show_edit(
+    State(state): State<AppState>,
+    RequireAdmin(_): RequireAdmin,
+    ctx: PageCtx,
+    Path(id): Path<i64>,
+) -> AppResult<ClientFormPage> {
+    let client = clients::get(&state.db, id).await?;
+    Ok(ClientFormPage {
+        ctx,
+        id: Some(id),
+        form: ClientForm::from_model(&client),
+        errors: FieldErrors::default(),
+    })
+}
+
+/// Saves a new client (`id` None) or changes one; bad input shows the form again, 400.
+async fn save(
+    state: &AppState,
+    admin: &crate::auth::CurrentUser,
+    session: &Session,
+    ctx: PageCtx,
+    id: Option<i64>,
+    form: ClientForm,
+) -> AppResult<Response> {
+    let refuse = |ctx, form, errors: FieldErrors, status: StatusCode| {
+        Ok((
+            status,
+            ClientFormPage {
+                ctx,
+                id,
+                form,
+                errors,
+            },
+        )
+            .into_response())
+    };
+    let valid = match form.validate() {
+        Ok(v) => v,
+        Err(errors) => return refuse(ctx, form, errors, StatusCode::BAD_REQUEST),
+    };
+    let actor = Actor::from(admin);
+    let saved = match id {
+        None => clients::create(&state.db, &actor, valid).await,
+        Some(id) => clients::update(&state.db, &actor, id, valid).await,
+    };
+    match saved {
+        Ok(client) => {
+            flash(session, "success", format!("{} was saved.", client.name)).await?;
+            Ok(Redirect::to("/admin/clients").into_response())
+        }
+        Err(e) if e.status.is_client_error() && e.field.is_some() => {
+            let mut errors = FieldErrors::default();
+            errors.add(e.field.clone().unwrap_or_default(), e.message.clone());
+            refuse(ctx, form, errors, e.status)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    RequireAdmin(admin): RequireAdmin,
+    session: Session,
+    ctx: PageCtx,
+    Form(fields): Form<ClientFields>,
+) -> AppResult<Response> {
+    save(&state, &admin, &session, ctx, None, fields.into()).await
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    RequireAdmin(admin): RequireAdmin,
+    session: Session,
+    ctx: PageCtx,
+    Path(id): Path<i64>,
+    Form(fields): Form<ClientFields>,
+) -> AppResult<Response> {
+    clients::get(&state.db, id).await?;
+    save(&state, &admin, &session, ctx, Some(id), fields.into()).await
+}

@@ -1,0 +1,213 @@
+//! Service templates (ADMIN): list, create, edit (tasks added, removed and reordered without
+//! JavaScript), archive and restore.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::activity::Actor;
+use crate::auth::{CurrentUser, RequireAdmin};
+use crate::catalog::{self, Intent, TemplateForm};
+use crate::db::entities::service_template;
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::web::extract::{Form, Query};
+use crate::web::layout::{PageCtx, flash};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/templates.html")]
+pub struct TemplatesPage {
+    ctx: PageCtx,
+    templates: Vec<service_template::Model>,
+    archived: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ArchivedQuery {
+    #[serde(default)]
+    archived: bool,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    RequireAdmin(_): RequireAdmin,
+    ctx: PageCtx,
+    Query(q): Query<ArchivedQuery>,
+) -> AppResult<TemplatesPage> {
+    Ok(TemplatesPage {
+        ctx,
+        templates: catalog::list(&state.db, q.archived).await?,
+        archived: q.archived,
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/template_form.html")]
+pub struct TemplateFormPage {
+    ctx: PageCtx,
+    /// None for a new template.
+    template: Option<service_template::Model>,
+    form: TemplateForm,
+    errors: FieldErrors,
+    categories: Vec<String>,
+}
+
+impl TemplateFormPage {
+    fn action(&self) -> String {
+        match &self.template {
+            Some(t) => format!("/admin/templates/{}", t.id),
+            None => "/admin/templates".into(),
+        }
+    }
+}
+
+async fn form_page(
+    state: &AppState,
+    ctx: PageCtx,
+    template: Option<service_template::Model>,
+    form: TemplateForm,
+    errors: FieldErrors,
+) -> AppResult<TemplateFormPage> {
+    let mut categories: Vec<String> = catalog::list(&state.db, false)
+        .await?
+        .into_iter()
+        .map(|t| t.category)
+        .collect();
+    categories.dedup();
+    Ok(TemplateFormPage {
+        ctx,
+        template,
+        form,
+        errors,
+        categories,
+    })
+}
+
+pub async fn show_new(
+    State(state): State<AppState>,
+    RequireAdmin(_): RequireAdmin,
+    ctx: PageCtx,
+) -> AppResult<TemplateFormPage> {
+    form_page(
+        &state,
+        ctx,
+        None,
+        TemplateForm::blank(),
+        FieldErrors::default(),
+    )
+    .await
+}
+
+pub async fn show_edit(
+    State(state): State<AppState>,
+    RequireAdmin(_): RequireAdmin,
+    ctx: PageCtx,
+    Path(id): Path<i64>,
+) -> AppResult<TemplateFormPage> {
+    let template = catalog::get(&state.db, id).await?;
+    let form = TemplateForm::from_model(&template);
+    form_page(&state, ctx, Some(template), form, FieldErrors::default()).await
+}
+
+/// Handles every button of the form: only "save" writes; the others show the form again
+/// with its rows rearranged.
+async fn submit(
+    state: &AppState,
+    admin: &CurrentUser,
+    session: &Session,
+    ctx: PageCtx,
+    template: Option<service_template::Model>,
+    pairs: Vec<(String, String)>,
+) -> AppResult<Response> {
+    let intent = Intent::parse(
+        pairs
+            .iter()
+            .find(|(k, _)| k == "intent")
+            .map(|(_, v)| v.as_str()),
+    );
+    let mut form = TemplateForm::from_pairs(&pairs);
+    if intent != Intent::Save {
+        form.apply(intent);
+        return Ok(
+            form_page(state, ctx, template, form, FieldErrors::default())
+                .await?
+                .into_response(),
+        );
+    }
+    let valid = match form.validate() {
+        Ok(v) => v,
+        Err(errors) => {
+            let page = form_page(state, ctx, template, form, errors).await?;
+            return Ok((StatusCode::BAD_REQUEST, page).into_response());
+        }
+    };
+    let actor = Actor::from(admin);
+    let saved = match &template {
+        None => catalog::create(&state.db, &actor, valid).await?,
+        Some(t) => catalog::update(&state.db, &actor, t.id, valid).await?,
+    };
+    flash(session, "success", format!("{} was saved.", saved.name)).await?;
+    Ok(Redirect::to("/admin/templates").into_response())
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    RequireAdmin(admin): RequireAdmin,
+    session: Session,
+    ctx: PageCtx,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    submit(&state, &admin, &session, ctx, None, pairs).await
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    RequireAdmin(admin): RequireAdmin,
+    session: Session,
+    ctx: PageCtx,
+    Path(id): Path<i64>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let template = catalog::get(&state.db, id).await?;
+    submit(&state, &admin, &session, ctx, Some(template), pairs).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ArchiveFields {
+    #[serde(default)]
+    archived: String,
+}
+
+pub async fn set_archived(
+    State(state): State<AppState>,
+    RequireAdmin(admin): RequireAdmin,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(f): Form<ArchiveFields>,
+) -> AppResult<Redirect> {
+    let archived = match f.archived.as_str() {
+        "true" => true,
+        "false" => false,
+        other => {
+            return Err(AppError::invalid(
+                "archived",
+                format!("'{other}' is not true or false."),
+            ));
+        }
+    };
+    let t = catalog::set_archived(&state.db, &Actor::from(&admin), id, archived).await?;
+    let message = if archived {
+        format!(
+            "{} is archived: it can no longer be assigned. Existing services keep it.",
+            t.name
+        )
+    } else {
+        format!("{} is restored.", t.name)
+    };
+    flash(&session, "success", message).await?;
+    Ok(Redirect::to("/admin/templates"))
+}

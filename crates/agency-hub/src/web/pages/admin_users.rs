@@ -1,0 +1,266 @@
+//! Users (ADMIN): list, create, reset a password, deactivate or reactivate.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::activity::Actor;
+use crate::auth::users::{self, UserForm, UserRow};
+use crate::auth::{RequireAdmin, password};
+use crate::clients;
+use crate::db::entities::user;
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::web::api::Pagination;
+use crate::web::extract::{Form, PageParams, Query};
+use crate::web::layout::{PageCtx, flash};
+
+const PER_PAGE: u64 = 50;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/users.html")]
+pub struct UsersPage {
+    ctx: PageCtx,
+    rows: Vec<UserRow>,
+    pagination: Pagination,
+    pager_base: String,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    RequireAdmin(_): RequireAdmin,
+    ctx: PageCtx,
+    Query(paging): Query<PageParams>,
+) -> AppResult<UsersPage> {
+    let page = paging.page();
+    let (rows, total) = users::list(&state.db, None, page, PER_PAGE).await?;
+    Ok(UsersPage {
+        ctx,
+        rows,
+        pagination: Pagination::new(page, PER_PAGE, total),
+        pager_base: "/admin/users?".into(),
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/user_new.html")]
+pub struct NewUserPage {
+    ctx: PageCtx,
+    form: UserForm,
+    clients: Vec<(i64, String)>,
+    errors: FieldErrors,
+}
+
+pub async fn show_new(
+    State(state): State<AppState>,
+    RequireAdmin(_): RequireAdmin,
+    ctx: PageCtx,
+) -> AppResult<NewUserPage> {
+    Ok(NewUserPage {
+        ctx,
+        form: UserForm {
+            role: "CLIENT".into(),
+            ..Default::default()
+        },
+        clients: clients::names(&state.db).await?,
+        errors: FieldErrors::default(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UserFields {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    RequireAdmin(admin): RequireAdmin,
+    session: Session,
+    ctx: PageCtx,
+    Form(f): Form<UserFields>,
+) -> AppResult<Response> {
+    let form = UserForm {
+        email: f.email,
+        name: f.name,
+        role: f.role,
+        client_id: f.client_id,
+        password: f.password,
+    };
+    let result = match form.validate() {
+        Err(errors) => Err((StatusCode::BAD_REQUEST, errors)),
+        Ok(valid) => {
+            let hash = password::hash(valid.password.clone()).await?;
+            match users::create(&state.db, &Actor::from(&admin), valid, hash).await {
+                Ok(user) => Ok(user),
+                Err(e) if e.status.is_client_error() => {
+                    let mut errors = FieldErrors::default();
+                    errors.add(
+                        e.field.clone().unwrap_or_else(|| "email".into()),
+                        e.message.clone(),
+                    );
+                    Err((e.status, errors))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    match result {
+        Ok(user) => {
+            flash(
+                &session,
+                "success",
+                format!("{} can now sign in as {}.", user.name, user.email),
+            )
+            .await?;
+            Ok(Redirect::to(&format!("/admin/users/{}", user.id)).into_response())
+        }
+        Err((status, errors)) => {
+            let form = UserForm {
+                password: String::new(),
+                ..form
+            };
+            let page = NewUserPage {
+                ctx,
+                form,
+                clients: clients::names(&state.db).await?,
+                errors,
+            };
+            Ok((status, page).into_response())
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/user_show.html")]
+pub struct UserPage {
+    ctx: PageCtx,
+    user: user::Model,
+    client_name: Option<String>,
+    is_me: bool,
+    error: Option<AppError>,
+}
+
+async fn user_page(
+    state: &AppState,
+    ctx: PageCtx,
+    me: i64,
+    id: i64,
+    error: Option<AppError>,
+) -> AppResult<UserPage> {
+    let user = users::get(&state.db, id).await?;
+    let client_name = match user.client_id {
+        Some(c) => Some(clients::get(&state.db, c).await?.name),
+        None => None,
+    };
+    Ok(UserPage {
+        ctx,
+        is_me: user.id == me,
+        user,
+        client_name,
+        error,
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    RequireAdmin(admin): RequireAdmin,
+    ctx: PageCtx,
+    Path(id): Path<i64>,
+) -> AppResult<UserPage> {
+    user_page(&state, ctx, admin.id, id, None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordFields {
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn reset_password(
+    State(state): State<AppState>,
+    RequireAdmin(admin): RequireAdmin,
+    session: Session,
+    ctx: PageCtx,
+    Path(id): Path<i64>,
+    Form(f): Form<PasswordFields>,
+) -> AppResult<Response> {
+    users::get(&state.db, id).await?;
+    if let Err(m) = password::validate(&f.password) {
+        let page = user_page(
+            &state,
+            ctx,
+            admin.id,
+            id,
+            Some(AppError::invalid("password", format!("New password: {m}"))),
+        )
+        .await?;
+        return Ok((StatusCode::BAD_REQUEST, page).into_response());
+    }
+    let hash = password::hash(f.password).await?;
+    let user = users::reset_password(&state.db, &Actor::from(&admin), id, hash).await?;
+    flash(
+        &session,
+        "success",
+        format!(
+            "{}'s password was changed; their sessions were ended.",
+            user.name
+        ),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ActiveFields {
+    #[serde(default)]
+    active: String,
+}
+
+pub async fn set_active(
+    State(state): State<AppState>,
+    RequireAdmin(admin): RequireAdmin,
+    session: Session,
+    ctx: PageCtx,
+    Path(id): Path<i64>,
+    Form(f): Form<ActiveFields>,
+) -> AppResult<Response> {
+    let active = match f.active.as_str() {
+        "true" => true,
+        "false" => false,
+        other => {
+            return Err(AppError::invalid(
+                "active",
+                format!("'{other}' is not true or false."),
+            ));
+        }
+    };
+    match users::set_active(&state.db, &Actor::from(&admin), id, active).await {
+        Ok(user) => {
+            let message = if active {
+                format!("{} can sign in again.", user.name)
+            } else {
+                format!("{} is deactivated and signed out everywhere.", user.name)
+            };
+            flash(&session, "success", message).await?;
+            Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
+        }
+        Err(e) if e.status.is_client_error() && e.status != StatusCode::NOT_FOUND => {
+            let status = e.status;
+            Ok((status, user_page(&state, ctx, admin.id, id, Some(e)).await?).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}

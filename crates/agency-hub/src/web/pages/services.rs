@@ -1,0 +1,470 @@
+//! Services: the staff's list, assignment and service page; the client's "My services".
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use sea_orm::{EntityTrait, TransactionTrait};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::activity::{self, Actor};
+use crate::auth::{RequireClient, RequireStaff};
+use crate::db::entities::service::ServiceStatus;
+use crate::db::entities::task::TaskStatus;
+use crate::db::entities::{activity as activity_entity, client, service, service_template, task};
+use crate::error::{AppError, AppResult};
+use crate::provisioning::{self, Origin};
+use crate::services::{self, Audience, Filter, NewTask, ServiceRow};
+use crate::web::api::Pagination;
+use crate::web::extract::{Form, PageParams, Query};
+use crate::web::layout::{PageCtx, flash};
+use crate::{catalog, clients};
+
+const PER_PAGE: u64 = 25;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct FilterQuery {
+    #[serde(default)]
+    client: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    template: String,
+}
+
+fn optional_id(field: &str, raw: &str) -> AppResult<Option<i64>> {
+    match raw.trim() {
+        "" => Ok(None),
+        raw => raw
+            .parse()
+            .map(Some)
+            .map_err(|_| AppError::invalid(field, format!("'{raw}' is not an id."))),
+    }
+}
+
+impl FilterQuery {
+    fn parse(&self) -> AppResult<Filter> {
+        let status = match self.status.trim() {
+            "" => None,
+            raw => Some(ServiceStatus::parse(raw).ok_or_else(|| {
+                AppError::invalid(
+                    "status",
+                    format!("Unknown status '{raw}': use TO_DO, IN_PROGRESS, DONE or CANCELLED."),
+                )
+            })?),
+        };
+        Ok(Filter {
+            client_id: optional_id("client", &self.client)?,
+            status,
+            template_id: optional_id("template", &self.template)?,
+        })
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "services/list.html")]
+pub struct ServicesPage {
+    ctx: PageCtx,
+    rows: Vec<ServiceRow>,
+    clients: Vec<(i64, String)>,
+    templates: Vec<(i64, String)>,
+    statuses: [ServiceStatus; 4],
+    filter_client: i64,
+    filter_status: String,
+    filter_template: i64,
+    pagination: Pagination,
+    pager_base: String,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    RequireStaff(_): RequireStaff,
+    ctx: PageCtx,
+    Query(q): Query<FilterQuery>,
+    Query(paging): Query<PageParams>,
+) -> AppResult<ServicesPage> {
+    let filter = q.parse()?;
+    let page = paging.page();
+    let (rows, total) = services::list(&state.db, &filter, Audience::Staff, page, PER_PAGE).await?;
+    let templates = catalog::list(&state.db, false)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t.name))
+        .collect();
+    let query = serde_urlencoded::to_string([
+        ("client", q.client.trim()),
+        ("status", q.status.trim()),
+        ("template", q.template.trim()),
+    ])
+    .unwrap_or_default();
+    Ok(ServicesPage {
+        ctx,
+        rows,
+        clients: clients::names(&state.db).await?,
+        templates,
+        statuses: ServiceStatus::ALL,
+        filter_client: filter.client_id.unwrap_or(0),
+        filter_status: filter
+            .status
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        filter_template: filter.template_id.unwrap_or(0),
+        pagination: Pagination::new(page, PER_PAGE, total),
+        pager_base: format!("/services?{query}&"),
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "services/assign.html")]
+pub struct AssignPage {
+    ctx: PageCtx,
+    clients: Vec<(i64, String)>,
+    templates: Vec<service_template::Model>,
+    client_id: i64,
+    template_id: i64,
+    error: Option<AppError>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AssignQuery {
+    client: Option<i64>,
+    template: Option<i64>,
+}
+
+async fn assign_page(
+    state: &AppState,
+    ctx: PageCtx,
+    client_id: i64,
+    template_id: i64,
+    error: Option<AppError>,
+) -> AppResult<AssignPage> {
+    Ok(AssignPage {
+        ctx,
+        clients: clients::names(&state.db).await?,
+        templates: catalog::list(&state.db, false).await?,
+        client_id,
+        template_id,
+        error,
+    })
+}
+
+pub async fn show_assign(
+    State(state): State<AppState>,
+    RequireStaff(_): RequireStaff,
+    ctx: PageCtx,
+    Query(q): Query<AssignQuery>,
+) -> AppResult<AssignPage> {
+    assign_page(
+        &state,
+        ctx,
+        q.client.unwrap_or(0),
+        q.template.unwrap_or(0),
+        None,
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AssignForm {
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
+    template_id: String,
+}
+
+fn required_id(field: &str, raw: &str, missing: &str) -> AppResult<i64> {
+    optional_id(field, raw)?.ok_or_else(|| AppError::invalid(field, missing))
+}
+
+async fn assign_service(
+    state: &AppState,
+    actor: &Actor,
+    form: &AssignForm,
+) -> AppResult<service::Model> {
+    let client_id = required_id("client_id", &form.client_id, "Choose a client.")?;
+    let template_id = required_id(
+        "template_id",
+        &form.template_id,
+        "Choose a service template.",
+    )?;
+    let txn = state.db.begin().await?;
+    let template = service_template::Entity::find_by_id(template_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::invalid("template_id", "There is no such template."))?;
+    let service = provisioning::provision_service(
+        &txn,
+        actor,
+        &template,
+        client_id,
+        Origin::Manual,
+        Utc::now(),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(service)
+}
+
+pub async fn assign(
+    State(state): State<AppState>,
+    RequireStaff(user): RequireStaff,
+    session: Session,
+    ctx: PageCtx,
+    Form(form): Form<AssignForm>,
+) -> AppResult<Response> {
+    match assign_service(&state, &Actor::from(&user), &form).await {
+        Ok(service) => {
+            tracing::info!(
+                service.id = service.id,
+                user.id = user.id,
+                "service assigned"
+            );
+            flash(
+                &session,
+                "success",
+                format!("{} was assigned.", service.name),
+            )
+            .await?;
+            Ok(Redirect::to(&format!("/services/{}", service.id)).into_response())
+        }
+        Err(e) if e.status.is_client_error() => {
+            let (client_id, template_id) = (
+                form.client_id.parse().unwrap_or(0),
+                form.template_id.parse().unwrap_or(0),
+            );
+            let status = e.status;
+            Ok((
+                status,
+                assign_page(&state, ctx, client_id, template_id, Some(e)).await?,
+            )
+                .into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "services/show.html")]
+pub struct ServicePage {
+    ctx: PageCtx,
+    service: service::Model,
+    client_name: String,
+    template_name: String,
+    tasks: Vec<task::Model>,
+    activity: Vec<activity_entity::Model>,
+    statuses: [ServiceStatus; 4],
+    task_statuses: [TaskStatus; 3],
+    error: Option<AppError>,
+}
+
+async fn service_page(
+    state: &AppState,
+    ctx: PageCtx,
+    service: service::Model,
+    error: Option<AppError>,
+) -> AppResult<ServicePage> {
+    let client_name = client::Entity::find_by_id(service.client_id)
+        .one(&state.db)
+        .await?
+        .map(|c| c.name)
+        .unwrap_or_default();
+    let template_name = service_template::Entity::find_by_id(service.template_id)
+        .one(&state.db)
+        .await?
+        .map(|t| t.name)
+        .unwrap_or_default();
+    Ok(ServicePage {
+        ctx,
+        tasks: services::tasks(&state.db, service.id, Audience::Staff).await?,
+        activity: activity::for_entity(&state.db, "service", service.id, 50).await?,
+        service,
+        client_name,
+        template_name,
+        statuses: ServiceStatus::ALL,
+        task_statuses: TaskStatus::ALL,
+        error,
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    RequireStaff(_): RequireStaff,
+    ctx: PageCtx,
+    Path(id): Path<i64>,
+) -> AppResult<ServicePage> {
+    let service = services::get(&state.db, id).await?;
+    service_page(&state, ctx, service, None).await
+}
+
+/// Runs a change to a service in a transaction: on success a flash message and back to the
+/// service page; on bad input the page again with the error, and nothing changed.
+async fn change_service<F>(
+    state: &AppState,
+    session: &Session,
+    ctx: PageCtx,
+    id: i64,
+    change: F,
+) -> AppResult<Response>
+where
+    F: AsyncFnOnce(&sea_orm::DatabaseTransaction, service::Model) -> AppResult<String>,
+{
+    let service = services::get(&state.db, id).await?;
+    let txn = state.db.begin().await?;
+    match change(&txn, service).await {
+        Ok(message) => {
+            txn.commit().await?;
+            flash(session, "success", message).await?;
+            Ok(Redirect::to(&format!("/services/{id}")).into_response())
+        }
+        Err(e) if e.status.is_client_error() => {
+            txn.rollback().await?;
+            let status: StatusCode = e.status;
+            let service = services::get(&state.db, id).await?;
+            Ok((status, service_page(state, ctx, service, Some(e)).await?).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StatusForm {
+    #[serde(default)]
+    status: String,
+}
+
+fn parse_service_status(raw: &str) -> AppResult<ServiceStatus> {
+    ServiceStatus::parse(raw)
+        .ok_or_else(|| AppError::invalid("status", format!("Unknown status '{raw}'.")))
+}
+
+pub async fn set_status(
+    State(state): State<AppState>,
+    RequireStaff(user): RequireStaff,
+    session: Session,
+    ctx: PageCtx,
+    Path(id): Path<i64>,
+    Form(form): Form<StatusForm>,
+) -> AppResult<Response> {
+    let actor = Actor::from(&user);
+    change_service(&state, &session, ctx, id, async |txn, service| {
+        let to = parse_service_status(&form.status)?;
+        services::set_status(txn, &actor, service, to).await?;
+        Ok(format!("The service is now {}.", to.label()))
+    })
+    .await
+}
+
+pub async fn set_task_status(
+    State(state): State<AppState>,
+    RequireStaff(user): RequireStaff,
+    session: Session,
+    ctx: PageCtx,
+    Path((id, task_id)): Path<(i64, i64)>,
+    Form(form): Form<StatusForm>,
+) -> AppResult<Response> {
+    let actor = Actor::from(&user);
+    change_service(&state, &session, ctx, id, async |txn, service| {
+        let to = TaskStatus::parse(&form.status).ok_or_else(|| {
+            AppError::invalid("status", format!("Unknown task status '{}'.", form.status))
+        })?;
+        let task = services::set_task_status(txn, &actor, service, task_id, to).await?;
+        Ok(format!("{} is now {}.", task.name, to.label()))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewTaskForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    due_on: String,
+    client_visible: Option<String>,
+}
+
+pub async fn add_task(
+    State(state): State<AppState>,
+    RequireStaff(user): RequireStaff,
+    session: Session,
+    ctx: PageCtx,
+    Path(id): Path<i64>,
+    Form(form): Form<NewTaskForm>,
+) -> AppResult<Response> {
+    let actor = Actor::from(&user);
+    change_service(&state, &session, ctx, id, async |txn, service| {
+        let new = NewTask::parse(
+            &form.name,
+            &form.description,
+            &form.due_on,
+            form.client_visible.is_some(),
+        )?;
+        let task = services::add_task(txn, &actor, &service, new).await?;
+        Ok(format!("Task {} was added.", task.name))
+    })
+    .await
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "services/mine.html")]
+pub struct MyServicesPage {
+    ctx: PageCtx,
+    rows: Vec<ServiceRow>,
+    pagination: Pagination,
+    pager_base: String,
+}
+
+pub async fn mine(
+    State(state): State<AppState>,
+    RequireClient(_, client_id): RequireClient,
+    ctx: PageCtx,
+    Query(paging): Query<PageParams>,
+) -> AppResult<MyServicesPage> {
+    let page = paging.page();
+    let filter = Filter {
+        client_id: Some(client_id),
+        ..Default::default()
+    };
+    let (rows, total) =
+        services::list(&state.db, &filter, Audience::Client, page, PER_PAGE).await?;
+    Ok(MyServicesPage {
+        ctx,
+        rows,
+        pagination: Pagination::new(page, PER_PAGE, total),
+        pager_base: "/my/services?".into(),
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "services/my_service.html")]
+pub struct MyServicePage {
+    ctx: PageCtx,
+    service: service::Model,
+    tasks: Vec<task::Model>,
+    done: usize,
+}
+
+pub async fn my_service(
+    State(state): State<AppState>,
+    RequireClient(_, client_id): RequireClient,
+    ctx: PageCtx,
+    Path(id): Path<i64>,
+) -> AppResult<MyServicePage> {
+    let service = services::get_for_client(&state.db, id, client_id).await?;
+    let tasks = services::tasks(&state.db, service.id, Audience::Client).await?;
+    let done = tasks
+        .iter()
+        .filter(|t| t.status == TaskStatus::Done)
+        .count();
+    Ok(MyServicePage {
+        ctx,
+        service,
+        tasks,
+        done,
+    })
+}

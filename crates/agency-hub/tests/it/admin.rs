@@ -1,0 +1,495 @@
+//! Administration: who may reach it, template forms, clients and users.
+
+use agency_hub::db::entities::user::Role;
+use agency_hub::db::entities::{activity, client, service_template, user};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+use crate::fixtures;
+use crate::harness::{PASSWORD, browser, spawn_app};
+
+#[tokio::test]
+async fn a_manager_cannot_reach_user_or_template_administration() {
+    let app = spawn_app().await;
+    app.signed_in_as(Role::Manager).await;
+    for path in [
+        "/admin/users",
+        "/admin/users/new",
+        "/admin/templates",
+        "/admin/templates/new",
+        "/admin/clients",
+        "/admin/activity",
+    ] {
+        assert_eq!(app.get(path).await.status(), 403, "{path}");
+    }
+    let res = app
+        .post_form("/admin/templates", &[("name", "Sneaky"), ("category", "X")])
+        .await;
+    assert_eq!(res.status(), 403);
+    let res = app
+        .post_form(
+            "/admin/users",
+            &[
+                ("email", "x@example.com"),
+                ("name", "X"),
+                ("role", "ADMIN"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        service_template::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(user::Entity::find().count(&app.db).await.unwrap(), 1);
+    // The workflow is theirs.
+    assert_eq!(app.get("/services").await.status(), 200);
+}
+
+#[tokio::test]
+async fn invalid_template_forms_are_refused_with_the_field_named_and_nothing_saved() {
+    let app = spawn_app().await;
+    app.signed_in_as(Role::Admin).await;
+
+    let res = app
+        .post_form(
+            "/admin/templates",
+            &[
+                ("name", ""),
+                ("category", "Design"),
+                ("task-0-name", "Sketch"),
+                ("task-0-due", "-3"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Give the template a name."), "{html}");
+    assert!(html.contains("Days cannot be negative"));
+    assert!(html.contains("value=\"Sketch\""), "what was typed is kept");
+
+    let long = "x".repeat(201);
+    let res = app
+        .post_form(
+            "/admin/templates",
+            &[("name", &long), ("category", "Design")],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("at most 200 characters"));
+
+    let mut fields: Vec<(String, String)> = vec![
+        ("name".into(), "Huge".into()),
+        ("category".into(), "Design".into()),
+    ];
+    for i in 0..101 {
+        fields.push((format!("task-{i}-name"), format!("Task {i}")));
+    }
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let res = app.post_form("/admin/templates", &refs).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("at most 100 tasks"));
+    assert_eq!(
+        service_template::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
+        0,
+        "nothing saved"
+    );
+
+    let res = app
+        .post_form(
+            "/admin/templates",
+            &[
+                ("name", "Logo Design"),
+                ("category", "Design"),
+                ("description", "Three concepts."),
+                ("task-0-name", "Brief"),
+                ("task-0-due", "2"),
+                ("task-0-visible", "on"),
+                ("task-1-name", "Internal check"),
+                ("task-2-name", ""),
+                ("intent", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let saved = service_template::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let tasks = saved.tasks();
+    assert_eq!(tasks.len(), 2);
+    assert_eq!(
+        (
+            tasks[0].name.as_str(),
+            tasks[0].due_in_days,
+            tasks[0].client_visible
+        ),
+        ("Brief", Some(2), true)
+    );
+    assert_eq!(
+        (
+            tasks[1].name.as_str(),
+            tasks[1].due_in_days,
+            tasks[1].client_visible
+        ),
+        ("Internal check", None, false)
+    );
+}
+
+#[tokio::test]
+async fn template_tasks_are_reordered_and_removed_without_javascript_and_saved_on_save() {
+    let app = spawn_app().await;
+    app.signed_in_as(Role::Admin).await;
+    let t = fixtures::template(
+        &app.db,
+        "Logo",
+        &[
+            ("First", Some(1), true),
+            ("Second", Some(2), true),
+            ("Third", None, false),
+        ],
+    )
+    .await;
+    let path = format!("/admin/templates/{}", t.id);
+    let fields = |intent: &'static str| {
+        vec![
+            ("name", "Logo"),
+            ("category", "Design"),
+            ("task-0-name", "First"),
+            ("task-1-name", "Second"),
+            ("task-2-name", "Third"),
+            ("intent", intent),
+        ]
+    };
+    let res = app.post_form(&path, &fields("down:0")).await;
+    assert_eq!(res.status(), 200, "the form comes back rearranged");
+    let html = res.text().await.unwrap();
+    let (a, b) = (
+        html.find("value=\"Second\"").unwrap(),
+        html.find("value=\"First\"").unwrap(),
+    );
+    assert!(a < b, "Second now comes first");
+    assert_eq!(
+        fixtures_tasks(&app, t.id).await,
+        ["First", "Second", "Third"],
+        "nothing saved yet"
+    );
+
+    let res = app.post_form(&path, &fields("remove:1")).await;
+    let html = res.text().await.unwrap();
+    assert!(!html.contains("value=\"Second\""));
+
+    let res = app
+        .post_form(
+            &path,
+            &[
+                ("name", "Logo"),
+                ("category", "Design"),
+                ("task-0-name", "Third"),
+                ("task-1-name", "First"),
+                ("intent", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(fixtures_tasks(&app, t.id).await, ["Third", "First"]);
+
+    // Archived templates cannot be assigned.
+    let res = app
+        .post_form(
+            &format!("/admin/templates/{}/archive", t.id),
+            &[("archived", "true")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let acme = fixtures::company(&app.db, "Acme Corp").await;
+    let res = app
+        .post_form(
+            "/services",
+            &[
+                ("client_id", &acme.id.to_string()),
+                ("template_id", &t.id.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("archived"));
+    assert!(
+        !app.page("/services/new").await.contains("Logo ("),
+        "archived templates are not offered"
+    );
+}
+
+async fn fixtures_tasks(app: &crate::harness::TestApp, id: i64) -> Vec<String> {
+    let t = service_template::Entity::find_by_id(id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    t.tasks().into_iter().map(|t| t.name).collect()
+}
+
+#[tokio::test]
+async fn an_admin_creates_a_client_and_a_client_user_who_can_sign_in() {
+    let mut app = spawn_app().await;
+    let admin = app.signed_in_as(Role::Admin).await;
+
+    let res = app
+        .post_form(
+            "/admin/clients",
+            &[("name", "Initech"), ("billing_email", "not-an-email")],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("is not an email address")
+    );
+    let res = app
+        .post_form(
+            "/admin/clients",
+            &[
+                ("name", "Initech"),
+                ("billing_email", "Billing@Initech.example"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let res = app
+        .post_form("/admin/clients", &[("name", "INITECH")])
+        .await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("already exists"));
+    let initech = client::Entity::find().one(&app.db).await.unwrap().unwrap();
+    assert_eq!(
+        initech.billing_email.as_deref(),
+        Some("billing@initech.example")
+    );
+    assert_eq!(client::Entity::find().count(&app.db).await.unwrap(), 1);
+
+    let res = app
+        .post_form(
+            "/admin/users",
+            &[
+                ("email", "peter@initech.example"),
+                ("name", "Peter"),
+                ("role", "CLIENT"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("choose one"));
+    let res = app
+        .post_form(
+            "/admin/users",
+            &[
+                ("email", "peter@initech.example"),
+                ("name", "Peter"),
+                ("role", "CLIENT"),
+                ("client_id", &initech.id.to_string()),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let actions: Vec<String> = activity::Entity::find()
+        .filter(activity::Column::ActorUserId.eq(admin.id))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    assert_eq!(actions, ["client.created", "user.created"]);
+
+    app.switch_browser(browser());
+    assert_eq!(
+        app.sign_in("peter@initech.example", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    assert!(app.page("/dashboard").await.contains("Initech"));
+}
+
+#[tokio::test]
+async fn a_deactivated_user_cannot_sign_in_and_their_sessions_end() {
+    let mut app = spawn_app().await;
+    let client_user = app.signed_in_as(Role::Client).await;
+    assert_eq!(app.get("/api/me").await.status(), 200);
+
+    let client_browser = app.switch_browser(browser());
+    app.signed_in_as(Role::Admin).await;
+    let res = app
+        .post_form(
+            &format!("/admin/users/{}/active", client_user.id),
+            &[("active", "false")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert!(
+        app.page(&format!("/admin/users/{}", client_user.id))
+            .await
+            .contains("Deactivated")
+    );
+
+    let admin_browser = app.switch_browser(client_browser);
+    assert_eq!(
+        app.get("/api/me").await.status(),
+        401,
+        "their session ended"
+    );
+    let res = app.sign_in("client@acme.example", PASSWORD).await;
+    assert_eq!(res.status(), 401);
+
+    app.switch_browser(admin_browser);
+    app.post_form(
+        &format!("/admin/users/{}/active", client_user.id),
+        &[("active", "true")],
+    )
+    .await;
+    app.switch_browser(browser());
+    assert_eq!(
+        app.sign_in("client@acme.example", PASSWORD).await.status(),
+        303
+    );
+}
+
+#[tokio::test]
+async fn an_admin_resets_a_password_and_cannot_deactivate_themselves() {
+    let mut app = spawn_app().await;
+    let manager = app.signed_in_as(Role::Manager).await;
+    let manager_browser = app.switch_browser(browser());
+    let admin = app.signed_in_as(Role::Admin).await;
+
+    let res = app
+        .post_form(
+            &format!("/admin/users/{}/password", manager.id),
+            &[("password", "short")],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    let res = app
+        .post_form(
+            &format!("/admin/users/{}/password", manager.id),
+            &[("password", "a-brand-new-password")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+
+    let res = app
+        .post_form(
+            &format!("/admin/users/{}/active", admin.id),
+            &[("active", "false")],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("cannot deactivate your own account")
+    );
+
+    app.switch_browser(manager_browser);
+    assert_eq!(
+        app.get("/api/me").await.status(),
+        401,
+        "a reset ends their sessions"
+    );
+    assert_eq!(
+        app.sign_in("manager@example.com", PASSWORD).await.status(),
+        401
+    );
+    assert_eq!(
+        app.sign_in("manager@example.com", "a-brand-new-password")
+            .await
+            .status(),
+        303
+    );
+}
+
+#[tokio::test]
+async fn users_change_their_own_name_and_password() {
+    let mut app = spawn_app().await;
+    let me = app.signed_in_as(Role::Client).await;
+
+    assert_eq!(
+        app.post_form("/account/name", &[("name", "Ana Lima")])
+            .await
+            .status(),
+        303
+    );
+    assert!(app.page("/account").await.contains("value=\"Ana Lima\""));
+
+    let res = app
+        .post_form(
+            "/account/password",
+            &[
+                ("current_password", "wrong-one"),
+                ("new_password", "another-password"),
+                ("confirm_password", "another-password"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("current password is not right")
+    );
+    let res = app
+        .post_form(
+            "/account/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "another-password"),
+                ("confirm_password", "different"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    let res = app
+        .post_form(
+            "/account/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "another-password"),
+                ("confirm_password", "another-password"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+
+    app.switch_browser(browser());
+    assert_eq!(
+        app.sign_in("client@acme.example", PASSWORD).await.status(),
+        401
+    );
+    assert_eq!(
+        app.sign_in("client@acme.example", "another-password")
+            .await
+            .status(),
+        303
+    );
+    let renamed = user::Entity::find_by_id(me.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(renamed.name, "Ana Lima");
+}
