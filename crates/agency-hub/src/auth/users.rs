@@ -25,17 +25,13 @@ pub struct UserRow {
 /// One page of users by name, and the total: three queries.
 pub async fn list<C: ConnectionTrait>(
     conn: &C,
-    role: Option<Role>,
     page: u64,
     per_page: u64,
 ) -> Result<(Vec<UserRow>, u64), DbErr> {
-    let mut q = user::Entity::find()
+    let pages = user::Entity::find()
         .order_by_asc(user::Column::Name)
-        .order_by_asc(user::Column::Id);
-    if let Some(r) = role {
-        q = q.filter(user::Column::Role.eq(r));
-    }
-    let pages = q.paginate(conn, per_page);
+        .order_by_asc(user::Column::Id)
+        .paginate(conn, per_page);
     let total = pages.num_items().await?;
     let users = pages.fetch_page(page.saturating_sub(1)).await?;
     let ids: Vec<i64> = users.iter().filter_map(|u| u.client_id).collect();

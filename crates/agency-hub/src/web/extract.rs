@@ -68,3 +68,15 @@ impl PageParams {
         self.per_page.unwrap_or(default).clamp(1, max)
     }
 }
+
+/// A form's `true`/`false` field (hidden inputs of toggle buttons).
+pub fn bool_field(field: &str, raw: &str) -> Result<bool, AppError> {
+    match raw {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(AppError::invalid(
+            field,
+            format!("'{other}' is not true or false."),
+        )),
+    }
+}

@@ -14,8 +14,8 @@ use crate::activity::Actor;
 use crate::auth::{CurrentUser, RequireAdmin};
 use crate::catalog::{self, Intent, TemplateForm};
 use crate::db::entities::service_template;
-use crate::error::{AppError, AppResult, FieldErrors};
-use crate::web::extract::{Form, Query};
+use crate::error::{AppResult, FieldErrors};
+use crate::web::extract::{Form, Query, bool_field};
 use crate::web::layout::{PageCtx, flash};
 
 #[derive(Template, WebTemplate)]
@@ -189,16 +189,7 @@ pub async fn set_archived(
     Path(id): Path<i64>,
     Form(f): Form<ArchiveFields>,
 ) -> AppResult<Redirect> {
-    let archived = match f.archived.as_str() {
-        "true" => true,
-        "false" => false,
-        other => {
-            return Err(AppError::invalid(
-                "archived",
-                format!("'{other}' is not true or false."),
-            ));
-        }
-    };
+    let archived = bool_field("archived", &f.archived)?;
     let t = catalog::set_archived(&state.db, &Actor::from(&admin), id, archived).await?;
     let message = if archived {
         format!(

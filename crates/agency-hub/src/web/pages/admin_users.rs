@@ -16,7 +16,7 @@ use crate::clients;
 use crate::db::entities::user;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::web::api::Pagination;
-use crate::web::extract::{Form, PageParams, Query};
+use crate::web::extract::{Form, PageParams, Query, bool_field};
 use crate::web::layout::{PageCtx, flash};
 
 const PER_PAGE: u64 = 50;
@@ -37,7 +37,7 @@ pub async fn list(
     Query(paging): Query<PageParams>,
 ) -> AppResult<UsersPage> {
     let page = paging.page();
-    let (rows, total) = users::list(&state.db, None, page, PER_PAGE).await?;
+    let (rows, total) = users::list(&state.db, page, PER_PAGE).await?;
     Ok(UsersPage {
         ctx,
         rows,
@@ -237,16 +237,7 @@ pub async fn set_active(
     Path(id): Path<i64>,
     Form(f): Form<ActiveFields>,
 ) -> AppResult<Response> {
-    let active = match f.active.as_str() {
-        "true" => true,
-        "false" => false,
-        other => {
-            return Err(AppError::invalid(
-                "active",
-                format!("'{other}' is not true or false."),
-            ));
-        }
-    };
+    let active = bool_field("active", &f.active)?;
     match users::set_active(&state.db, &Actor::from(&admin), id, active).await {
         Ok(user) => {
             let message = if active {
