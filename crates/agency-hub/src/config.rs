@@ -68,6 +68,8 @@ pub struct Config {
     pub demo_data: bool,
     /// The agency's name, shown in the layout and in emails.
     pub agency_name: String,
+    /// `STORE_ENABLED=false` hides the store: its pages and API routes answer 404.
+    pub store_enabled: bool,
 }
 
 /// Every configuration mistake found, one line each.
@@ -151,6 +153,7 @@ impl Config {
         let default_demo = database_url.as_ref().is_none_or(DatabaseUrl::is_sqlite);
         let demo_data = parse_bool(&mut errors, "DEMO_DATA", var("DEMO_DATA"), default_demo);
 
+        let store_enabled = parse_bool(&mut errors, "STORE_ENABLED", var("STORE_ENABLED"), true);
         let agency_name = var("AGENCY_NAME").unwrap_or_else(|| "Agency Hub".into());
         if agency_name.chars().count() > 100 {
             errors
@@ -165,6 +168,7 @@ impl Config {
                 log_format,
                 demo_data,
                 agency_name,
+                store_enabled,
             }),
             _ => Err(ConfigError(errors)),
         }

@@ -5,13 +5,16 @@
 //! Tests start it on port 0.
 
 pub mod activity;
+pub mod analytics;
 pub mod auth;
+pub mod cart;
 pub mod catalog;
 pub mod clients;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod jobs;
+pub mod money;
 pub mod provisioning;
 pub mod seed;
 pub mod services;
@@ -148,7 +151,8 @@ async fn housekeeping(db: DatabaseConnection, mut stop: watch::Receiver<bool>) {
             let sessions = auth::session_store::purge_expired(&db).await?;
             let failures = auth::purge_login_failures(&db).await?;
             let jobs = jobs::purge_done(&db, Duration::from_secs(7 * 24 * 3600)).await?;
-            Ok::<_, sea_orm::DbErr>((sessions, failures, jobs))
+            let carts = cart::purge_expired(&db).await?;
+            Ok::<_, sea_orm::DbErr>((sessions, failures, jobs + carts))
         }
         .await;
         match purged {

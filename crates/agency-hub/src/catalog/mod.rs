@@ -1,6 +1,8 @@
 //! Service templates: what the agency offers and the tasks each service starts with.
 //! The template form is parsed and validated here, field by field.
 
+pub mod store;
+
 use std::collections::BTreeMap;
 
 use chrono::Utc;
@@ -13,6 +15,7 @@ use serde_json::json;
 use crate::activity::{self, Actor, Subject};
 use crate::db::entities::service_template::{self, DefaultTask};
 use crate::error::{AppError, AppResult, FieldErrors};
+use crate::money::{Currency, Money};
 
 pub const MAX_NAME: usize = 200;
 pub const MAX_CATEGORY: usize = 100;
@@ -49,6 +52,167 @@ pub struct TemplateForm {
     pub tasks: Vec<TaskRow>,
     /// How many empty rows to offer below them, for new tasks.
     pub blank_rows: usize,
+    pub store: StoreForm,
+}
+
+/// The "Store settings" part of the template form, as typed.
+#[derive(Clone, Debug, Default)]
+pub struct StoreForm {
+    pub purchasable: bool,
+    pub price: String,
+    pub currency: String,
+    pub title: String,
+    pub description: String,
+    /// One URL a line.
+    pub images: String,
+    pub max_quantity: String,
+    pub sort_order: String,
+}
+
+impl StoreForm {
+    fn defaults() -> Self {
+        Self {
+            currency: "USD".into(),
+            max_quantity: "1".into(),
+            sort_order: "0".into(),
+            ..Default::default()
+        }
+    }
+
+    /// The price as typed, if it reads as one (for the card preview).
+    pub fn price_preview(&self) -> Option<String> {
+        let currency = Currency::parse(&self.currency)?;
+        Money::parse(&self.price, currency)
+            .ok()
+            .map(|m| m.display())
+    }
+
+    pub fn first_image(&self) -> Option<&str> {
+        self.images.lines().map(str::trim).find(|l| !l.is_empty())
+    }
+}
+
+pub const MAX_IMAGES: usize = 8;
+pub const MAX_QUANTITY: i32 = 100;
+
+impl StoreForm {
+    fn validate(&self, errors: &mut FieldErrors) -> Option<StoreSettings> {
+        let currency = Currency::parse(if self.currency.trim().is_empty() {
+            "USD"
+        } else {
+            &self.currency
+        });
+        if currency.is_none() {
+            errors.add(
+                "currency",
+                format!(
+                    "'{}' is not a currency the store accepts (example: USD).",
+                    self.currency.trim()
+                ),
+            );
+        }
+        let price = currency.and_then(|c| {
+            if self.price.trim().is_empty() && !self.purchasable {
+                return Some(Money::new(0, c));
+            }
+            Money::parse(&self.price, c)
+                .map_err(|m| errors.add("price", m))
+                .ok()
+        });
+        let title = self.title.trim();
+        if title.chars().count() > MAX_NAME {
+            errors.add("store_title", format!("Use at most {MAX_NAME} characters."));
+        }
+        if self.description.chars().count() > MAX_DESCRIPTION {
+            errors.add(
+                "store_description",
+                format!("Use at most {MAX_DESCRIPTION} characters."),
+            );
+        }
+        let images: Vec<String> = self
+            .images
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect();
+        if images.len() > MAX_IMAGES {
+            errors.add("store_images", format!("At most {MAX_IMAGES} images."));
+        }
+        for image in &images {
+            if !is_image_url(image) {
+                errors.add("store_images", format!("'{image}' is not an http(s) address (example: https://example.com/logo.png)."));
+            }
+        }
+        let max_quantity = parse_int(
+            errors,
+            "max_quantity",
+            &self.max_quantity,
+            1,
+            1,
+            MAX_QUANTITY,
+        );
+        let sort_order = parse_int(errors, "sort_order", &self.sort_order, 0, -100_000, 100_000);
+        Some(StoreSettings {
+            is_purchasable: self.purchasable,
+            price: price?,
+            title: title.to_string(),
+            description: self.description.trim().to_string(),
+            images,
+            max_quantity: max_quantity?,
+            sort_order: sort_order?,
+        })
+    }
+}
+
+/// An http(s) address with a host, or an image the app serves itself (`/static/...`).
+fn is_image_url(raw: &str) -> bool {
+    if raw.len() > 2000 {
+        return false;
+    }
+    if let Some(path) = raw.strip_prefix("/static/") {
+        return !path.is_empty() && !path.contains("..");
+    }
+    url::Url::parse(raw).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+}
+
+/// A whole number in `min..=max`; `default` when left empty.
+fn parse_int(
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: &str,
+    default: i32,
+    min: i32,
+    max: i32,
+) -> Option<i32> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Some(default);
+    }
+    match raw.parse::<i64>() {
+        Ok(n) if n >= i64::from(min) && n <= i64::from(max) => Some(n as i32),
+        Ok(_) => {
+            errors.add(field, format!("Use a whole number from {min} to {max}."));
+            None
+        }
+        Err(_) => {
+            errors.add(field, format!("'{raw}' is not a whole number."));
+            None
+        }
+    }
+}
+
+/// Store settings that passed validation.
+#[derive(Clone, Debug)]
+pub struct StoreSettings {
+    pub is_purchasable: bool,
+    pub price: Money,
+    /// The template's name when left empty in the form.
+    pub title: String,
+    pub description: String,
+    pub images: Vec<String>,
+    pub max_quantity: i32,
+    pub sort_order: i32,
 }
 
 /// A template that passed validation.
@@ -58,6 +222,7 @@ pub struct ValidTemplate {
     pub description: String,
     pub category: String,
     pub tasks: Vec<DefaultTask>,
+    pub store: StoreSettings,
 }
 
 /// What a button of the form asks for. Only `Save` writes; the others rearrange the rows
@@ -91,12 +256,21 @@ impl TemplateForm {
     /// back in their index order; empty rows only count towards `blank_rows`.
     pub fn from_pairs(pairs: &[(String, String)]) -> Self {
         let mut form = Self::default();
+        form.store.currency = "USD".into();
         let mut rows: BTreeMap<usize, TaskRow> = BTreeMap::new();
         for (key, value) in pairs {
             match key.as_str() {
                 "name" => form.name = value.clone(),
                 "description" => form.description = value.clone(),
                 "category" => form.category = value.clone(),
+                "purchasable" => form.store.purchasable = !value.is_empty(),
+                "price" => form.store.price = value.clone(),
+                "currency" => form.store.currency = value.clone(),
+                "store_title" => form.store.title = value.clone(),
+                "store_description" => form.store.description = value.clone(),
+                "store_images" => form.store.images = value.clone(),
+                "max_quantity" => form.store.max_quantity = value.clone(),
+                "sort_order" => form.store.sort_order = value.clone(),
                 _ => {
                     let Some(rest) = key.strip_prefix("task-") else {
                         continue;
@@ -142,6 +316,20 @@ impl TemplateForm {
                 })
                 .collect(),
             blank_rows: BLANK_ROWS,
+            store: StoreForm {
+                purchasable: t.is_purchasable,
+                price: t.price().plain(),
+                currency: t.price().currency.code().to_string(),
+                title: if t.store_title == t.name {
+                    String::new()
+                } else {
+                    t.store_title.clone()
+                },
+                description: t.store_description.clone(),
+                images: t.images().join("\n"),
+                max_quantity: t.max_quantity.to_string(),
+                sort_order: t.sort_order.to_string(),
+            },
         }
     }
 
@@ -149,6 +337,7 @@ impl TemplateForm {
     pub fn blank() -> Self {
         Self {
             blank_rows: BLANK_ROWS,
+            store: StoreForm::defaults(),
             ..Default::default()
         }
     }
@@ -259,15 +448,24 @@ impl TemplateForm {
                 client_visible: row.visible,
             });
         }
-        if !errors.is_empty() {
-            return Err(errors);
+        let store = self.store.validate(&mut errors);
+        match store {
+            Some(mut store) if errors.is_empty() => Ok(ValidTemplate {
+                store: StoreSettings {
+                    title: if store.title.is_empty() {
+                        name.to_string()
+                    } else {
+                        std::mem::take(&mut store.title)
+                    },
+                    ..store
+                },
+                name: name.to_string(),
+                description: self.description.trim().to_string(),
+                category: category.to_string(),
+                tasks,
+            }),
+            _ => Err(errors),
         }
-        Ok(ValidTemplate {
-            name: name.to_string(),
-            description: self.description.trim().to_string(),
-            category: category.to_string(),
-            tasks,
-        })
     }
 }
 
@@ -293,6 +491,14 @@ pub async fn create<C: ConnectionTrait>(
         archived_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        is_purchasable: Set(t.store.is_purchasable),
+        price_minor: Set(t.store.price.minor),
+        currency: Set(t.store.price.currency.code().to_string()),
+        store_title: Set(t.store.title),
+        store_description: Set(t.store.description),
+        store_images: Set(json!(t.store.images)),
+        max_quantity: Set(t.store.max_quantity),
+        sort_order: Set(t.store.sort_order),
         ..Default::default()
     })
     .exec_with_returning(conn)
@@ -321,6 +527,14 @@ pub async fn update<C: ConnectionTrait>(
     active.category = Set(t.category);
     active.default_tasks = Set(json!(t.tasks));
     active.updated_at = Set(Utc::now());
+    active.is_purchasable = Set(t.store.is_purchasable);
+    active.price_minor = Set(t.store.price.minor);
+    active.currency = Set(t.store.price.currency.code().to_string());
+    active.store_title = Set(t.store.title);
+    active.store_description = Set(t.store.description);
+    active.store_images = Set(json!(t.store.images));
+    active.max_quantity = Set(t.store.max_quantity);
+    active.sort_order = Set(t.store.sort_order);
     let model = active.update(conn).await?;
     activity::record(
         conn,
@@ -441,7 +655,7 @@ mod tests {
         let mut form = TemplateForm {
             name: "Big".into(),
             category: "X".into(),
-            ..Default::default()
+            ..TemplateForm::blank()
         };
         form.tasks = (0..101)
             .map(|i| TaskRow {

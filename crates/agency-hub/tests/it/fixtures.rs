@@ -1,7 +1,7 @@
 //! Data for tests, made through the domain functions.
 
 use agency_hub::activity::Actor;
-use agency_hub::catalog::{self, TaskRow, TemplateForm};
+use agency_hub::catalog::{self, StoreForm, TaskRow, TemplateForm};
 use agency_hub::db::entities::{client, service, service_template};
 use agency_hub::provisioning::{self, Origin};
 use sea_orm::DatabaseConnection;
@@ -25,7 +25,7 @@ pub async fn template(
                 visible: *visible,
             })
             .collect(),
-        blank_rows: 0,
+        ..TemplateForm::blank()
     };
     catalog::create(db, &Actor::System, form.validate().unwrap())
         .await
@@ -53,4 +53,37 @@ pub async fn service(
     )
     .await
     .unwrap()
+}
+
+/// A purchasable template: `price` as typed in the store settings ("49.00"), in `currency`.
+pub async fn for_sale(
+    db: &DatabaseConnection,
+    name: &str,
+    category: &str,
+    price: &str,
+    currency: &str,
+    max_quantity: i32,
+) -> service_template::Model {
+    let form = TemplateForm {
+        name: name.into(),
+        description: format!("{name}, done well."),
+        category: category.into(),
+        tasks: vec![TaskRow {
+            name: "Kick-off".into(),
+            visible: true,
+            ..Default::default()
+        }],
+        store: StoreForm {
+            purchasable: true,
+            price: price.into(),
+            currency: currency.into(),
+            max_quantity: max_quantity.to_string(),
+            sort_order: "0".into(),
+            ..Default::default()
+        },
+        ..TemplateForm::blank()
+    };
+    catalog::create(db, &Actor::System, form.validate().unwrap())
+        .await
+        .unwrap()
 }

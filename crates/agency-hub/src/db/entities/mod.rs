@@ -1,11 +1,14 @@
 //! SeaORM entities, one module a table.
 
 pub mod activity;
+pub mod cart;
+pub mod cart_item;
 pub mod client;
 pub mod job;
 pub mod login_failure;
 pub mod service;
 pub mod service_template;
 pub mod session;
+pub mod store_event;
 pub mod task;
 pub mod user;

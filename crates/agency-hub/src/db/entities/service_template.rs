@@ -29,11 +29,55 @@ pub struct Model {
     pub archived_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Store settings: whether clients can buy it, and how it shows in the store.
+    pub is_purchasable: bool,
+    pub price_minor: i64,
+    pub currency: String,
+    pub store_title: String,
+    pub store_description: String,
+    /// A JSON list of image URLs.
+    pub store_images: Json,
+    pub max_quantity: i32,
+    pub sort_order: i32,
 }
 
 impl Model {
     pub fn tasks(&self) -> Vec<DefaultTask> {
         serde_json::from_value(self.default_tasks.clone()).unwrap_or_default()
+    }
+
+    pub fn images(&self) -> Vec<String> {
+        serde_json::from_value(self.store_images.clone()).unwrap_or_default()
+    }
+
+    /// The price, in the template's currency (USD if the stored code is unknown).
+    pub fn price(&self) -> crate::money::Money {
+        let currency =
+            crate::money::Currency::parse(&self.currency).unwrap_or(crate::money::Currency::USD);
+        crate::money::Money::new(self.price_minor, currency)
+    }
+
+    /// Clients can buy it now: purchasable and not archived.
+    pub fn on_sale(&self) -> bool {
+        self.is_purchasable && self.archived_at.is_none()
+    }
+
+    /// The title the store shows (the template's name when no store title is set).
+    pub fn title(&self) -> &str {
+        if self.store_title.is_empty() {
+            &self.name
+        } else {
+            &self.store_title
+        }
+    }
+
+    /// The store description, else the template's description.
+    pub fn blurb(&self) -> &str {
+        if self.store_description.is_empty() {
+            &self.description
+        } else {
+            &self.store_description
+        }
     }
 }
 

@@ -1,0 +1,95 @@
+//! Store analytics: each step of the store journey recorded as it happens, for the metrics
+//! dashboard.
+
+use chrono::Utc;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
+use serde_json::{Value, json};
+
+use crate::db::entities::store_event;
+use crate::money::Money;
+
+/// What happened in the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    StoreView,
+    ProductView,
+    Search,
+    AddToCart,
+    RemoveFromCart,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StoreView => "store_view",
+            Self::ProductView => "product_view",
+            Self::Search => "search",
+            Self::AddToCart => "add_to_cart",
+            Self::RemoveFromCart => "remove_from_cart",
+        }
+    }
+}
+
+/// One event; the optional parts are set with the builder methods.
+#[derive(Clone, Debug)]
+pub struct Event {
+    kind: Kind,
+    client_id: Option<i64>,
+    user_id: Option<i64>,
+    template_id: Option<i64>,
+    quantity: Option<i32>,
+    amount: Option<Money>,
+    details: Value,
+}
+
+impl Event {
+    pub fn new(kind: Kind, client_id: Option<i64>, user_id: Option<i64>) -> Self {
+        Self {
+            kind,
+            client_id,
+            user_id,
+            template_id: None,
+            quantity: None,
+            amount: None,
+            details: json!({}),
+        }
+    }
+
+    pub fn template(mut self, id: i64) -> Self {
+        self.template_id = Some(id);
+        self
+    }
+
+    pub fn quantity(mut self, n: i32) -> Self {
+        self.quantity = Some(n);
+        self
+    }
+
+    pub fn amount(mut self, m: Money) -> Self {
+        self.amount = Some(m);
+        self
+    }
+
+    pub fn details(mut self, d: Value) -> Self {
+        self.details = d;
+        self
+    }
+
+    pub async fn record<C: ConnectionTrait>(self, conn: &C) -> Result<(), DbErr> {
+        store_event::Entity::insert(store_event::ActiveModel {
+            kind: Set(self.kind.as_str().to_string()),
+            client_id: Set(self.client_id),
+            user_id: Set(self.user_id),
+            template_id: Set(self.template_id),
+            quantity: Set(self.quantity),
+            amount_minor: Set(self.amount.map(|m| m.minor)),
+            currency: Set(self.amount.map(|m| m.currency.code().to_string())),
+            details: Set(self.details),
+            at: Set(Utc::now()),
+            ..Default::default()
+        })
+        .exec_without_returning(conn)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,433 @@
+//! The cart: one per client company, in the database, gone after 30 days without a change.
+//! Its rules: only what is on sale, 1 ≤ quantity ≤ the template's maximum (counting what is
+//! already in the cart), one currency per cart. A line whose template left the store or
+//! changed price since it was added is flagged, and blocks checkout until resolved.
+
+use std::collections::HashMap;
+
+use chrono::{Duration, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, JoinType,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+};
+use serde_json::Value;
+
+use crate::catalog::store;
+use crate::db::entities::{cart, cart_item, service_template};
+use crate::error::{AppError, AppResult};
+use crate::money::{Currency, Money};
+
+/// A cart with no change for this long is dropped.
+pub const LIFETIME: Duration = Duration::days(30);
+
+/// Why a line cannot go to checkout as it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// The template is no longer on sale.
+    Unavailable,
+    /// The price changed since the line was added.
+    PriceChanged { was: Money, now: Money },
+}
+
+#[derive(Clone, Debug)]
+pub struct Line {
+    pub item: cart_item::Model,
+    pub template: service_template::Model,
+    pub problem: Option<Problem>,
+}
+
+impl Line {
+    /// The current unit price (what checkout would charge).
+    pub fn unit_price(&self) -> Money {
+        self.template.price()
+    }
+
+    pub fn total(&self) -> Money {
+        self.unit_price()
+            .checked_mul(i64::from(self.item.quantity))
+            .unwrap_or(self.unit_price())
+    }
+
+    pub fn price_changed(&self) -> Option<(Money, Money)> {
+        match &self.problem {
+            Some(Problem::PriceChanged { was, now }) => Some((*was, *now)),
+            _ => None,
+        }
+    }
+
+    pub fn unavailable(&self) -> bool {
+        self.problem == Some(Problem::Unavailable)
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Cart {
+    pub lines: Vec<Line>,
+}
+
+impl Cart {
+    /// Units in the cart (the navigation badge).
+    pub fn count(&self) -> i64 {
+        self.lines.iter().map(|l| i64::from(l.item.quantity)).sum()
+    }
+
+    pub fn currency(&self) -> Option<Currency> {
+        self.lines.first().map(|l| l.unit_price().currency)
+    }
+
+    /// The total at current prices of the lines that can be bought.
+    pub fn total(&self) -> Option<Money> {
+        let currency = self.currency()?;
+        let minor = self
+            .lines
+            .iter()
+            .filter(|l| !l.unavailable())
+            .map(|l| l.total().minor)
+            .sum();
+        Some(Money::new(minor, currency))
+    }
+
+    /// Whether some line must be resolved before checkout.
+    pub fn has_problems(&self) -> bool {
+        self.lines.iter().any(|l| l.problem.is_some())
+    }
+}
+
+/// The client's cart row, if there is one that has not expired (an expired one is deleted).
+async fn find<C: ConnectionTrait>(conn: &C, client_id: i64) -> Result<Option<cart::Model>, DbErr> {
+    let Some(c) = cart::Entity::find()
+        .filter(cart::Column::ClientId.eq(client_id))
+        .one(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if c.expires_at <= Utc::now() {
+        cart::Entity::delete_by_id(c.id).exec(conn).await?;
+        return Ok(None);
+    }
+    Ok(Some(c))
+}
+
+/// The client's cart, made when missing, with its life renewed.
+async fn find_or_create<C: ConnectionTrait>(
+    conn: &C,
+    client_id: i64,
+) -> Result<cart::Model, DbErr> {
+    let now = Utc::now();
+    if let Some(c) = find(conn, client_id).await? {
+        let mut active: cart::ActiveModel = c.into();
+        active.expires_at = Set(now + LIFETIME);
+        active.updated_at = Set(now);
+        return active.update(conn).await;
+    }
+    // Two first requests at once: the unique client_id lets one insert win.
+    cart::Entity::insert(cart::ActiveModel {
+        client_id: Set(client_id),
+        expires_at: Set(now + LIFETIME),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::column(cart::Column::ClientId)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    cart::Entity::find()
+        .filter(cart::Column::ClientId.eq(client_id))
+        .one(conn)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("cart".into()))
+}
+
+/// The client's cart with its templates and problems, in three queries.
+pub async fn load<C: ConnectionTrait>(conn: &C, client_id: i64) -> Result<Cart, DbErr> {
+    let Some(c) = find(conn, client_id).await? else {
+        return Ok(Cart::default());
+    };
+    let items = cart_item::Entity::find()
+        .filter(cart_item::Column::CartId.eq(c.id))
+        .order_by_asc(cart_item::Column::CreatedAt)
+        .order_by_asc(cart_item::Column::Id)
+        .all(conn)
+        .await?;
+    let ids: Vec<i64> = items.iter().map(|i| i.template_id).collect();
+    let mut templates: HashMap<i64, service_template::Model> = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        service_template::Entity::find()
+            .filter(service_template::Column::Id.is_in(ids))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t))
+            .collect()
+    };
+    let lines = items
+        .into_iter()
+        .filter_map(|item| {
+            let template = templates.remove(&item.template_id)?;
+            let was = Money::new(
+                item.unit_price_minor,
+                Currency::parse(&item.currency).unwrap_or(Currency::USD),
+            );
+            let now = template.price();
+            let problem = if !template.on_sale() {
+                Some(Problem::Unavailable)
+            } else if was != now {
+                Some(Problem::PriceChanged { was, now })
+            } else {
+                None
+            };
+            Some(Line {
+                item,
+                template,
+                problem,
+            })
+        })
+        .collect();
+    Ok(Cart { lines })
+}
+
+/// Units in the client's cart, in one query (for the badge on every page).
+pub async fn count<C: ConnectionTrait>(conn: &C, client_id: i64) -> Result<i64, DbErr> {
+    let n: Option<Option<i64>> = cart_item::Entity::find()
+        .select_only()
+        .column_as(cart_item::Column::Quantity.sum(), "n")
+        .join(JoinType::InnerJoin, cart_item::Relation::Cart.def())
+        .filter(cart::Column::ClientId.eq(client_id))
+        .filter(cart::Column::ExpiresAt.gt(Utc::now()))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(n.flatten().unwrap_or(0))
+}
+
+/// A quantity as sent: a whole number (JSON number or form text).
+pub fn parse_quantity(value: Option<&Value>) -> AppResult<i64> {
+    match value {
+        None | Some(Value::Null) => Err(AppError::invalid("quantity", "Give a quantity.")),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .ok_or_else(|| AppError::invalid("quantity", format!("{n} is not a whole number."))),
+        Some(Value::String(s)) => s.trim().parse::<i64>().map_err(|_| {
+            AppError::invalid("quantity", format!("'{}' is not a whole number.", s.trim()))
+        }),
+        Some(other) => Err(AppError::invalid(
+            "quantity",
+            format!("{other} is not a whole number."),
+        )),
+    }
+}
+
+fn check_quantity(
+    template: &service_template::Model,
+    quantity: i64,
+    already: i64,
+) -> AppResult<i32> {
+    let max = i64::from(template.max_quantity);
+    if quantity < 1 {
+        return Err(AppError::invalid(
+            "quantity",
+            "The quantity must be at least 1.",
+        ));
+    }
+    let total = quantity.saturating_add(already);
+    if total > max {
+        let detail = if already > 0 {
+            format!(" ({already} already in your cart)")
+        } else {
+            String::new()
+        };
+        return Err(AppError::invalid(
+            "quantity",
+            format!(
+                "You can order at most {max} of {} at a time{detail}.",
+                template.title()
+            ),
+        ));
+    }
+    Ok(total as i32)
+}
+
+/// What an add or change did, for analytics.
+pub struct Added {
+    pub template: service_template::Model,
+    pub quantity: i32,
+}
+
+/// Adds `quantity` of a template; an existing line grows (within the maximum).
+pub async fn add<C: ConnectionTrait>(
+    conn: &C,
+    client_id: i64,
+    template_id: i64,
+    quantity: i64,
+) -> AppResult<Added> {
+    let template = store::get_on_sale(conn, template_id)
+        .await
+        .map_err(|mut e| {
+            e.field = Some("serviceTemplateId".into());
+            e
+        })?;
+    let current = load(conn, client_id).await?;
+    if let Some(other) = current
+        .lines
+        .iter()
+        .find(|l| l.template.id != template_id && !l.unavailable())
+        && other.unit_price().currency != template.price().currency
+    {
+        return Err(AppError::invalid(
+            "serviceTemplateId",
+            format!(
+                "Your cart is in {}, and {} is priced in {}: check out or empty your cart first.",
+                other.unit_price().currency,
+                template.title(),
+                template.price().currency
+            ),
+        ));
+    }
+    let existing = current
+        .lines
+        .iter()
+        .find(|l| l.template.id == template_id)
+        .map(|l| l.item.clone());
+    let total = check_quantity(
+        &template,
+        quantity,
+        existing.as_ref().map_or(0, |i| i64::from(i.quantity)),
+    )?;
+    let c = find_or_create(conn, client_id).await?;
+    let now = Utc::now();
+    match existing {
+        Some(item) => {
+            let mut active: cart_item::ActiveModel = item.into();
+            active.quantity = Set(total);
+            active.updated_at = Set(now);
+            active.update(conn).await?;
+        }
+        None => {
+            cart_item::Entity::insert(cart_item::ActiveModel {
+                cart_id: Set(c.id),
+                template_id: Set(template.id),
+                quantity: Set(total),
+                unit_price_minor: Set(template.price_minor),
+                currency: Set(template.price().currency.code().to_string()),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            })
+            .exec_without_returning(conn)
+            .await?;
+        }
+    }
+    Ok(Added {
+        quantity: quantity as i32,
+        template,
+    })
+}
+
+/// The line of this template in the client's cart; not found when it has none.
+async fn line<C: ConnectionTrait>(conn: &C, client_id: i64, template_id: i64) -> AppResult<Line> {
+    load(conn, client_id)
+        .await?
+        .lines
+        .into_iter()
+        .find(|l| l.template.id == template_id)
+        .ok_or_else(|| {
+            let mut e = AppError::not_found();
+            e.message = "That service is not in your cart.".into();
+            e.field = Some("serviceTemplateId".into());
+            e
+        })
+}
+
+/// Sets a line's quantity (within 1 and the maximum).
+pub async fn set_quantity<C: ConnectionTrait>(
+    conn: &C,
+    client_id: i64,
+    template_id: i64,
+    quantity: i64,
+) -> AppResult<Added> {
+    let line = line(conn, client_id, template_id).await?;
+    if line.unavailable() {
+        return Err(AppError::invalid(
+            "serviceTemplateId",
+            format!(
+                "{} is no longer in the store: remove it.",
+                line.template.title()
+            ),
+        ));
+    }
+    let quantity = check_quantity(&line.template, quantity, 0)?;
+    find_or_create(conn, client_id).await?;
+    let mut active: cart_item::ActiveModel = line.item.into();
+    active.quantity = Set(quantity);
+    active.updated_at = Set(Utc::now());
+    active.update(conn).await?;
+    Ok(Added {
+        template: line.template,
+        quantity,
+    })
+}
+
+/// Takes a line at the current price, resolving a price change.
+pub async fn accept_price<C: ConnectionTrait>(
+    conn: &C,
+    client_id: i64,
+    template_id: i64,
+) -> AppResult<()> {
+    let line = line(conn, client_id, template_id).await?;
+    if line.unavailable() {
+        return Err(AppError::invalid(
+            "serviceTemplateId",
+            format!(
+                "{} is no longer in the store: remove it.",
+                line.template.title()
+            ),
+        ));
+    }
+    find_or_create(conn, client_id).await?;
+    let price = line.template.price();
+    let mut active: cart_item::ActiveModel = line.item.into();
+    active.unit_price_minor = Set(price.minor);
+    active.currency = Set(price.currency.code().to_string());
+    active.updated_at = Set(Utc::now());
+    active.update(conn).await?;
+    Ok(())
+}
+
+/// Removes a line; returns what was removed.
+pub async fn remove<C: ConnectionTrait>(
+    conn: &C,
+    client_id: i64,
+    template_id: i64,
+) -> AppResult<Line> {
+    let line = line(conn, client_id, template_id).await?;
+    cart_item::Entity::delete_by_id(line.item.id)
+        .exec(conn)
+        .await?;
+    find_or_create(conn, client_id).await?;
+    Ok(line)
+}
+
+/// Empties the client's cart.
+pub async fn clear<C: ConnectionTrait>(conn: &C, client_id: i64) -> Result<(), DbErr> {
+    cart::Entity::delete_many()
+        .filter(cart::Column::ClientId.eq(client_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes carts that expired (housekeeping).
+pub async fn purge_expired<C: ConnectionTrait>(conn: &C) -> Result<u64, DbErr> {
+    let res = cart::Entity::delete_many()
+        .filter(cart::Column::ExpiresAt.lte(Utc::now()))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected)
+}

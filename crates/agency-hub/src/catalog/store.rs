@@ -1,0 +1,153 @@
+//! The store's listing: purchasable templates, searched, filtered, sorted and paged in two
+//! queries (the page and the count), on the `(is_purchasable, sort_order, store_title)` index.
+
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+
+use crate::db::entities::service_template;
+use crate::error::{AppError, AppResult};
+
+pub const PER_PAGE: u64 = 24;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sort {
+    /// The admin's sort order, then title.
+    #[default]
+    Featured,
+    PriceLow,
+    PriceHigh,
+    Name,
+}
+
+impl Sort {
+    pub const ALL: [Sort; 4] = [Sort::Featured, Sort::PriceLow, Sort::PriceHigh, Sort::Name];
+
+    pub fn parse(raw: &str) -> AppResult<Self> {
+        match raw.trim() {
+            "" | "featured" => Ok(Self::Featured),
+            "price_asc" => Ok(Self::PriceLow),
+            "price_desc" => Ok(Self::PriceHigh),
+            "name" => Ok(Self::Name),
+            other => Err(AppError::invalid(
+                "sort",
+                format!("Unknown sort '{other}': use featured, price_asc, price_desc or name."),
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Featured => "featured",
+            Self::PriceLow => "price_asc",
+            Self::PriceHigh => "price_desc",
+            Self::Name => "name",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Featured => "Featured",
+            Self::PriceLow => "Price: low to high",
+            Self::PriceHigh => "Price: high to low",
+            Self::Name => "Name",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct StoreQuery {
+    /// Matched case-insensitively in the title and description.
+    pub search: String,
+    pub category: String,
+    pub sort: Sort,
+    pub page: u64,
+}
+
+fn on_sale() -> Condition {
+    Condition::all()
+        .add(service_template::Column::IsPurchasable.eq(true))
+        .add(service_template::Column::ArchivedAt.is_null())
+}
+
+/// `%text%` with LIKE's own characters escaped.
+fn contains(text: &str) -> LikeExpr {
+    let escaped: String = text
+        .to_lowercase()
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    LikeExpr::new(format!("%{escaped}%")).escape('\\')
+}
+
+/// One page of what is on sale and how many match in all.
+pub async fn list<C: ConnectionTrait>(
+    conn: &C,
+    q: &StoreQuery,
+) -> Result<(Vec<service_template::Model>, u64), DbErr> {
+    let mut query = service_template::Entity::find().filter(on_sale());
+    let search = q.search.trim();
+    if !search.is_empty() {
+        let lower = |col| Expr::expr(Func::lower(Expr::col(col)));
+        query = query.filter(
+            Condition::any()
+                .add(lower(service_template::Column::StoreTitle).like(contains(search)))
+                .add(lower(service_template::Column::StoreDescription).like(contains(search)))
+                .add(lower(service_template::Column::Description).like(contains(search))),
+        );
+    }
+    if !q.category.trim().is_empty() {
+        query = query.filter(service_template::Column::Category.eq(q.category.trim()));
+    }
+    query = match q.sort {
+        Sort::Featured => query
+            .order_by_asc(service_template::Column::SortOrder)
+            .order_by_asc(service_template::Column::StoreTitle),
+        Sort::PriceLow => query
+            .order_by_asc(service_template::Column::PriceMinor)
+            .order_by_asc(service_template::Column::StoreTitle),
+        Sort::PriceHigh => query
+            .order_by_desc(service_template::Column::PriceMinor)
+            .order_by_asc(service_template::Column::StoreTitle),
+        Sort::Name => query.order_by_asc(service_template::Column::StoreTitle),
+    }
+    .order_by_asc(service_template::Column::Id);
+    let pages = query.paginate(conn, PER_PAGE);
+    let total = pages.num_items().await?;
+    let rows = pages.fetch_page(q.page.saturating_sub(1)).await?;
+    Ok((rows, total))
+}
+
+/// The categories that have something on sale.
+pub async fn categories<C: ConnectionTrait>(conn: &C) -> Result<Vec<String>, DbErr> {
+    service_template::Entity::find()
+        .select_only()
+        .column(service_template::Column::Category)
+        .distinct()
+        .filter(on_sale())
+        .order_by_asc(service_template::Column::Category)
+        .into_tuple()
+        .all(conn)
+        .await
+}
+
+/// A template a client may buy now; anything else is simply not in the store.
+pub async fn get_on_sale<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+) -> AppResult<service_template::Model> {
+    service_template::Entity::find_by_id(id)
+        .filter(on_sale())
+        .one(conn)
+        .await?
+        .ok_or_else(|| {
+            let mut e = AppError::not_found();
+            e.message = "That service is not in the store.".into();
+            e
+        })
+}

@@ -1,0 +1,35 @@
+//! A line of a cart: a service template and a quantity, with the price it had when added.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "cart_items")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub cart_id: i64,
+    pub template_id: i64,
+    pub quantity: i32,
+    pub unit_price_minor: i64,
+    pub currency: String,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::cart::Entity",
+        from = "Column::CartId",
+        to = "super::cart::Column::Id"
+    )]
+    Cart,
+}
+
+impl Related<super::cart::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Cart.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,24 @@
+//! A tracked step of the store journey, for the store's metrics.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "store_events")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub kind: String,
+    pub client_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub template_id: Option<i64>,
+    pub quantity: Option<i32>,
+    pub amount_minor: Option<i64>,
+    pub currency: Option<String>,
+    pub details: Json,
+    pub at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
