@@ -20,11 +20,15 @@ pub struct AppError {
     cause: Option<anyhow::Error>,
 }
 
-/// What an error response carries, for the HTML error page.
-#[derive(Clone, Debug, Serialize)]
+/// What an error response carries (and the HTML error page shows).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
+    /// A stable code: `bad_request`, `invalid_input`, `unauthorized`, `forbidden`, `not_found`, …
+    #[schema(example = "invalid_input")]
     pub code: &'static str,
+    /// For people: what was wrong and what to do.
     pub message: String,
+    /// The input at fault, if one is.
     pub field: Option<String>,
 }
 

@@ -79,7 +79,7 @@ pub fn parse_name(raw: &str) -> Result<String, String> {
 }
 
 /// The signed-in user, as handlers and templates see them.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CurrentUser {
     pub id: i64,

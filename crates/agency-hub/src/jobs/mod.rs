@@ -373,7 +373,7 @@ pub async fn purge_done<C: ConnectionTrait>(conn: &C, keep: Duration) -> Result<
 }
 
 /// A job as admins see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobView {
     pub id: i64,

@@ -9,6 +9,7 @@ use tower_sessions::Session;
 
 use crate::AppState;
 use crate::auth::{CurrentUser, csrf};
+use crate::cart;
 use crate::db::entities::user::Role;
 use crate::error::AppError;
 
@@ -44,6 +45,8 @@ pub struct NavItem {
     pub href: &'static str,
     pub label: &'static str,
     pub active: bool,
+    /// A count shown beside the label (the cart's units on "Store").
+    pub badge: Option<i64>,
 }
 
 pub struct PageCtx {
@@ -57,8 +60,8 @@ pub struct PageCtx {
     pub demo: bool,
 }
 
-/// The navigation for a role: (path, label). `active` marks the longest matching prefix.
-fn nav_for(role: Role) -> &'static [(&'static str, &'static str)] {
+/// The navigation for a role: (path, label).
+fn nav_for(role: Role, store: bool) -> &'static [(&'static str, &'static str)] {
     match role {
         Role::Admin => &[
             ("/dashboard", "Dashboard"),
@@ -70,6 +73,11 @@ fn nav_for(role: Role) -> &'static [(&'static str, &'static str)] {
             ("/admin/jobs", "Jobs"),
         ],
         Role::Manager => &[("/dashboard", "Dashboard"), ("/services", "Services")],
+        Role::Client if store => &[
+            ("/dashboard", "Dashboard"),
+            ("/store", "Store"),
+            ("/my/services", "My services"),
+        ],
         Role::Client => &[("/dashboard", "Dashboard"), ("/my/services", "My services")],
     }
 }
@@ -95,16 +103,30 @@ impl FromRequestParts<AppState> for PageCtx {
             .ok()
             .flatten()
             .unwrap_or_default();
+        let store = state.config.store_enabled;
+        let cart_count = match &user {
+            Some(CurrentUser {
+                role: Role::Client,
+                client_id: Some(client_id),
+                ..
+            }) if store => Some(
+                cart::count(&state.db, *client_id)
+                    .await
+                    .map_err(|e| AppError::from(e).into_response())?,
+            ),
+            _ => None,
+        };
         let path = parts.uri.path();
         let nav = user
             .as_ref()
             .map(|u| {
-                nav_for(u.role)
+                nav_for(u.role, store)
                     .iter()
                     .map(|&(href, label)| NavItem {
                         href,
                         label,
                         active: path == href || path.starts_with(&format!("{href}/")),
+                        badge: if href == "/store" { cart_count } else { None },
                     })
                     .collect()
             })

@@ -1,11 +1,13 @@
-//! Middleware of our own: error pages for HTML routes. (CSRF guards live in `auth::csrf`.)
+//! Middleware of our own: error pages for HTML routes, the store's feature flag. (CSRF guards
+//! live in `auth::csrf`.)
 
 use askama::Template;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::error::ErrorBody;
+use crate::AppState;
+use crate::error::{AppError, ErrorBody};
 
 #[derive(Template)]
 #[template(path = "error.html")]
@@ -39,5 +41,14 @@ pub async fn html_errors(req: Request, next: Next) -> Response {
             tracing::error!(error = %e, "rendering the error page");
             response
         }
+    }
+}
+
+/// The store's routes exist only while `STORE_ENABLED` is on.
+pub async fn store_enabled(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if state.config.store_enabled {
+        next.run(req).await
+    } else {
+        AppError::not_found().into_response()
     }
 }

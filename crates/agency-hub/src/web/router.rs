@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -107,18 +107,57 @@ pub fn build(state: AppState) -> Router {
         .route("/admin/jobs", get(pages::admin_jobs::list))
         .route("/admin/jobs/{id}/retry", post(pages::admin_jobs::retry));
 
+    // The store: every page and API route of it answers 404 when STORE_ENABLED=false.
+    let store = Router::new()
+        .route("/store", get(pages::store::index))
+        .route("/store/{id}", get(pages::store::show))
+        .route("/store/cart", get(pages::store::show_cart))
+        .route("/store/cart/items", post(pages::store::add))
+        .route(
+            "/store/cart/items/{template_id}",
+            post(pages::store::update),
+        )
+        .route(
+            "/store/cart/items/{template_id}/remove",
+            post(pages::store::remove),
+        )
+        .route(
+            "/store/cart/items/{template_id}/accept-price",
+            post(pages::store::accept_price),
+        )
+        .route("/store/cart/clear", post(pages::store::clear))
+        .route_layer(from_fn_with_state(state.clone(), middleware::store_enabled));
+
+    // Every /api route is described in `api::docs::ApiDoc` (a test holds the two together).
     let api = Router::new()
         .route(
             "/api/session",
             post(api::session::create).delete(api::session::delete),
         )
         .route("/api/me", get(api::session::me))
-        .route("/api/admin/jobs", get(api::admin_jobs::list));
+        .route("/api/admin/jobs", get(api::admin_jobs::list))
+        .route("/api/openapi.json", get(api::docs::openapi_json))
+        .route("/api/docs", get(api::docs::docs_page));
+    let store_api = Router::new()
+        .route("/api/store/services", get(api::store::list_services))
+        .route("/api/store/services/{id}", get(api::store::get_service))
+        .route(
+            "/api/cart",
+            get(api::store::get_cart).delete(api::store::clear_cart),
+        )
+        .route("/api/cart/items", post(api::store::add_item))
+        .route(
+            "/api/cart/items/{serviceTemplateId}",
+            patch(api::store::update_item).delete(api::store::remove_item),
+        )
+        .route_layer(from_fn_with_state(state.clone(), middleware::store_enabled));
 
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(pages)
+        .merge(store)
         .merge(api)
+        .merge(store_api)
         .fallback(|| async { AppError::not_found() })
         .layer(from_fn(csrf::guard_forms))
         .layer(from_fn_with_state(state.clone(), csrf::guard_api))

@@ -46,6 +46,14 @@ impl Model {
         serde_json::from_value(self.default_tasks.clone()).unwrap_or_default()
     }
 
+    /// The default tasks a client will see: what the store says is included.
+    pub fn client_visible_tasks(&self) -> Vec<DefaultTask> {
+        self.tasks()
+            .into_iter()
+            .filter(|t| t.client_visible)
+            .collect()
+    }
+
     pub fn images(&self) -> Vec<String> {
         serde_json::from_value(self.store_images.clone()).unwrap_or_default()
     }

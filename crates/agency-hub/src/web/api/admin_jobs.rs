@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 
-use super::{Paginated, Pagination};
+use super::{ErrorResponse, Paginated, Pagination};
 use crate::AppState;
 use crate::auth::RequireAdmin;
 use crate::error::AppResult;
@@ -10,6 +10,23 @@ use crate::jobs::{self, JobView};
 use crate::web::extract::{PageParams, Query};
 use crate::web::pages::admin_jobs::JobFilter;
 
+#[utoipa::path(
+    get,
+    path = "/api/admin/jobs",
+    tag = "admin",
+    summary = "Background jobs, newest first",
+    params(
+        ("status" = Option<String>, Query, description = "queued, running, done or dead"),
+        ("page" = Option<u64>, Query, description = "1-based page number"),
+        ("perPage" = Option<u64>, Query, description = "Page size, 1 to 200 (default 50)"),
+    ),
+    responses(
+        (status = 200, description = "One page of jobs", body = Paginated<JobView>),
+        (status = 400, description = "A bad parameter", body = ErrorResponse),
+        (status = 401, description = "Not signed in", body = ErrorResponse),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     RequireAdmin(_): RequireAdmin,

@@ -2,18 +2,29 @@
 //! The error envelope and the list shape are described in `docs/API.md`.
 
 pub mod admin_jobs;
+pub mod docs;
 pub mod session;
+pub mod store;
 
 use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::ErrorBody;
+
+/// Every error: `{"error": {"code", "message", "field"}}` (see docs/API.md for the codes).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorResponse {
+    pub error: ErrorBody,
+}
 
 /// The shape of every list answer: `{"data": [...], "pagination": {...}}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Paginated<T> {
     pub data: Vec<T>,
     pub pagination: Pagination,
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Pagination {
     pub page: u64,

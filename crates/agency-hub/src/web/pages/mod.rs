@@ -9,6 +9,7 @@ pub mod admin_users;
 pub mod auth;
 pub mod dashboard;
 pub mod services;
+pub mod store;
 
 use axum::response::Redirect;
 

@@ -1,0 +1,384 @@
+//! The store and the cart as JSON: the same domain functions as the pages.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use sea_orm::TransactionTrait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::{ErrorResponse, Paginated, Pagination};
+use crate::AppState;
+use crate::analytics::{Event, Kind};
+use crate::auth::RequireClient;
+use crate::cart::{self, Cart, Problem};
+use crate::catalog::store;
+use crate::db::entities::service_template;
+use crate::error::{AppError, AppResult};
+use crate::money::Money;
+use crate::web::extract::{Json, Query};
+use crate::web::pages::store::{StoreParams, add_to_cart, remove_line, track_browse};
+
+/// An amount in a currency's minor unit (cents; yen for JPY), with its display form.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MoneyBody {
+    /// Integer count of the currency's minor unit.
+    #[schema(example = 49900)]
+    pub amount_minor: i64,
+    #[schema(example = "USD")]
+    pub currency: String,
+    #[schema(example = "$499.00")]
+    pub formatted: String,
+}
+
+impl From<Money> for MoneyBody {
+    fn from(m: Money) -> Self {
+        Self {
+            amount_minor: m.minor,
+            currency: m.currency.code().to_string(),
+            formatted: m.display(),
+        }
+    }
+}
+
+/// A service in the store.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreItem {
+    pub id: i64,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub price: MoneyBody,
+    pub images: Vec<String>,
+    /// The most one order may hold.
+    pub max_quantity: i32,
+}
+
+impl From<&service_template::Model> for StoreItem {
+    fn from(t: &service_template::Model) -> Self {
+        Self {
+            id: t.id,
+            title: t.title().to_string(),
+            description: t.blurb().to_string(),
+            category: t.category.clone(),
+            price: t.price().into(),
+            images: t.images(),
+            max_quantity: t.max_quantity,
+        }
+    }
+}
+
+/// A step the client will see once the service starts.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IncludedStep {
+    pub name: String,
+    pub description: String,
+    pub due_in_days: Option<u32>,
+}
+
+/// A service's page: the item and what is included.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreItemDetail {
+    #[serde(flatten)]
+    pub item: StoreItem,
+    pub included: Vec<IncludedStep>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/store/services",
+    tag = "store",
+    summary = "List what is on sale",
+    description = "Purchasable services, 24 a page, ordered by the agency's sort order (or `sort`). `search` matches the title and description, case-insensitively.",
+    params(
+        ("search" = Option<String>, Query, description = "Text to find in the title or description"),
+        ("category" = Option<String>, Query, description = "Only this category"),
+        ("sort" = Option<String>, Query, description = "featured (default), price_asc, price_desc or name"),
+        ("page" = Option<u64>, Query, description = "1-based page number"),
+    ),
+    responses(
+        (status = 200, description = "One page of services", body = Paginated<StoreItem>),
+        (status = 400, description = "A bad parameter", body = ErrorResponse),
+        (status = 401, description = "Not signed in", body = ErrorResponse),
+        (status = 403, description = "Not a client user", body = ErrorResponse),
+        (status = 404, description = "The store is disabled", body = ErrorResponse),
+    ),
+)]
+pub async fn list_services(
+    State(state): State<AppState>,
+    RequireClient(user, _): RequireClient,
+    Query(q): Query<ApiStoreParams>,
+) -> AppResult<axum::Json<Paginated<StoreItem>>> {
+    let query = StoreParams {
+        q: q.search,
+        category: q.category,
+        sort: q.sort,
+        page: q.page,
+    }
+    .parse()?;
+    let (items, total) = store::list(&state.db, &query).await?;
+    track_browse(&state, &user, &query, total).await?;
+    Ok(axum::Json(Paginated {
+        data: items.iter().map(StoreItem::from).collect(),
+        pagination: Pagination::new(query.page, store::PER_PAGE, total),
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ApiStoreParams {
+    #[serde(default)]
+    search: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    sort: String,
+    page: Option<u64>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/store/services/{id}",
+    tag = "store",
+    summary = "A service in the store",
+    params(("id" = i64, Path, description = "The service template's id")),
+    responses(
+        (status = 200, description = "The service and what it includes", body = StoreItemDetail),
+        (status = 401, description = "Not signed in", body = ErrorResponse),
+        (status = 403, description = "Not a client user", body = ErrorResponse),
+        (status = 404, description = "Not in the store", body = ErrorResponse),
+    ),
+)]
+pub async fn get_service(
+    State(state): State<AppState>,
+    RequireClient(user, client_id): RequireClient,
+    Path(id): Path<i64>,
+) -> AppResult<axum::Json<StoreItemDetail>> {
+    let t = store::get_on_sale(&state.db, id).await?;
+    Event::new(Kind::ProductView, Some(client_id), Some(user.id))
+        .template(id)
+        .record(&state.db)
+        .await?;
+    Ok(axum::Json(StoreItemDetail {
+        item: StoreItem::from(&t),
+        included: t
+            .client_visible_tasks()
+            .into_iter()
+            .map(|d| IncludedStep {
+                name: d.name,
+                description: d.description,
+                due_in_days: d.due_in_days,
+            })
+            .collect(),
+    }))
+}
+
+/// A line of the cart.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CartLineBody {
+    pub service_template_id: i64,
+    pub title: String,
+    pub quantity: i32,
+    pub max_quantity: i32,
+    /// The current price, which checkout charges.
+    pub unit_price: MoneyBody,
+    pub total: MoneyBody,
+    /// `unavailable` (no longer on sale) or `price_changed`; null when the line is fine.
+    pub problem: Option<String>,
+    /// The price when the line was added, if it changed since.
+    pub previous_unit_price: Option<MoneyBody>,
+}
+
+/// The client's cart.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CartBody {
+    pub items: Vec<CartLineBody>,
+    /// Units in the cart.
+    pub count: i64,
+    pub total: Option<MoneyBody>,
+    /// False while a line is unavailable or changed price.
+    pub can_checkout: bool,
+}
+
+impl From<Cart> for CartBody {
+    fn from(cart: Cart) -> Self {
+        Self {
+            count: cart.count(),
+            total: cart.total().map(Into::into),
+            can_checkout: !cart.lines.is_empty() && !cart.has_problems(),
+            items: cart
+                .lines
+                .iter()
+                .map(|l| CartLineBody {
+                    service_template_id: l.template.id,
+                    title: l.template.title().to_string(),
+                    quantity: l.item.quantity,
+                    max_quantity: l.template.max_quantity,
+                    unit_price: l.unit_price().into(),
+                    total: l.total().into(),
+                    problem: l.problem.as_ref().map(|p| match p {
+                        Problem::Unavailable => "unavailable".to_string(),
+                        Problem::PriceChanged { .. } => "price_changed".to_string(),
+                    }),
+                    previous_unit_price: l.price_changed().map(|(was, _)| was.into()),
+                })
+                .collect(),
+        }
+    }
+}
+
+async fn cart_body(state: &AppState, client_id: i64) -> AppResult<axum::Json<CartBody>> {
+    Ok(axum::Json(cart::load(&state.db, client_id).await?.into()))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/cart",
+    tag = "cart",
+    summary = "The client company's cart",
+    responses(
+        (status = 200, description = "The cart (empty when there is none)", body = CartBody),
+        (status = 401, description = "Not signed in", body = ErrorResponse),
+        (status = 403, description = "Not a client user", body = ErrorResponse),
+    ),
+)]
+pub async fn get_cart(
+    State(state): State<AppState>,
+    RequireClient(_, client_id): RequireClient,
+) -> AppResult<axum::Json<CartBody>> {
+    cart_body(&state, client_id).await
+}
+
+/// What to add.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddItem {
+    #[schema(value_type = i64)]
+    service_template_id: Option<Value>,
+    /// 1 to the service's maximum, counting what is already in the cart.
+    #[schema(value_type = i64, example = 1)]
+    quantity: Option<Value>,
+}
+
+fn template_id(value: Option<&Value>) -> AppResult<i64> {
+    match value {
+        None | Some(Value::Null) => Err(AppError::invalid(
+            "serviceTemplateId",
+            "Give the id of the service to add.",
+        )),
+        Some(v) => v.as_i64().ok_or_else(|| {
+            AppError::invalid("serviceTemplateId", format!("{v} is not a service id."))
+        }),
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/cart/items",
+    tag = "cart",
+    summary = "Add a service to the cart",
+    description = "Adds to an existing line. The service must be on sale, the quantity within its maximum, and its currency the cart's.",
+    request_body = AddItem,
+    responses(
+        (status = 201, description = "The cart after the change", body = CartBody),
+        (status = 400, description = "A bad quantity, a second currency, or a missing field", body = ErrorResponse),
+        (status = 401, description = "Not signed in", body = ErrorResponse),
+        (status = 403, description = "Not a client user, or a cross-site request", body = ErrorResponse),
+        (status = 404, description = "No such service in the store", body = ErrorResponse),
+        (status = 415, description = "Not JSON", body = ErrorResponse),
+    ),
+)]
+pub async fn add_item(
+    State(state): State<AppState>,
+    RequireClient(user, client_id): RequireClient,
+    Json(body): Json<AddItem>,
+) -> AppResult<Response> {
+    let id = template_id(body.service_template_id.as_ref())?;
+    let quantity = cart::parse_quantity(body.quantity.as_ref())?;
+    add_to_cart(&state, &user, client_id, id, quantity).await?;
+    Ok((StatusCode::CREATED, cart_body(&state, client_id).await?).into_response())
+}
+
+/// The new quantity of a line.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SetQuantity {
+    #[schema(value_type = i64, example = 2)]
+    quantity: Option<Value>,
+}
+
+#[utoipa::path(
+    patch,
+    path = "/api/cart/items/{serviceTemplateId}",
+    tag = "cart",
+    summary = "Change a line's quantity",
+    params(("serviceTemplateId" = i64, Path, description = "The service's id")),
+    request_body = SetQuantity,
+    responses(
+        (status = 200, description = "The cart after the change", body = CartBody),
+        (status = 400, description = "A bad quantity", body = ErrorResponse),
+        (status = 401, description = "Not signed in", body = ErrorResponse),
+        (status = 403, description = "Not a client user", body = ErrorResponse),
+        (status = 404, description = "Not in your cart", body = ErrorResponse),
+    ),
+)]
+pub async fn update_item(
+    State(state): State<AppState>,
+    RequireClient(_, client_id): RequireClient,
+    Path(id): Path<i64>,
+    Json(body): Json<SetQuantity>,
+) -> AppResult<axum::Json<CartBody>> {
+    let quantity = cart::parse_quantity(body.quantity.as_ref())?;
+    let txn = state.db.begin().await?;
+    cart::set_quantity(&txn, client_id, id, quantity).await?;
+    txn.commit().await?;
+    cart_body(&state, client_id).await
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/cart/items/{serviceTemplateId}",
+    tag = "cart",
+    summary = "Remove a line",
+    params(("serviceTemplateId" = i64, Path, description = "The service's id")),
+    responses(
+        (status = 200, description = "The cart after the change", body = CartBody),
+        (status = 401, description = "Not signed in", body = ErrorResponse),
+        (status = 403, description = "Not a client user", body = ErrorResponse),
+        (status = 404, description = "Not in your cart", body = ErrorResponse),
+    ),
+)]
+pub async fn remove_item(
+    State(state): State<AppState>,
+    RequireClient(user, client_id): RequireClient,
+    Path(id): Path<i64>,
+) -> AppResult<axum::Json<CartBody>> {
+    let txn = state.db.begin().await?;
+    remove_line(&txn, &user, client_id, id).await?;
+    txn.commit().await?;
+    cart_body(&state, client_id).await
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/cart",
+    tag = "cart",
+    summary = "Empty the cart",
+    responses(
+        (status = 204, description = "The cart is empty"),
+        (status = 401, description = "Not signed in", body = ErrorResponse),
+        (status = 403, description = "Not a client user", body = ErrorResponse),
+    ),
+)]
+pub async fn clear_cart(
+    State(state): State<AppState>,
+    RequireClient(_, client_id): RequireClient,
+) -> AppResult<StatusCode> {
+    cart::clear(&state.db, client_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
