@@ -38,6 +38,25 @@ pub const DEMO_USERS: [(&str, &str, Role, Option<&str>); 4] = [
     ),
 ];
 
+/// How a demo template sells: (name, price in cents, max quantity, sort order, picture).
+/// Google Ads is not in the store, so the demo also shows a template that is not for sale.
+const STORE: [(&str, i64, i32, i32, &str); 8] = [
+    ("Logo Design", 49_900, 3, 1, "logo-design"),
+    ("Brand Identity Package", 149_000, 1, 2, "brand-identity"),
+    ("Website Design Mockups", 120_000, 2, 5, "website-mockups"),
+    ("Landing Page Build", 90_000, 3, 3, "landing-page"),
+    ("WordPress Website", 350_000, 1, 6, "wordpress-website"),
+    (
+        "Website Maintenance (1 month)",
+        14_900,
+        12,
+        4,
+        "website-maintenance",
+    ),
+    ("SEO Audit", 35_000, 5, 7, "seo-audit"),
+    ("Social Media Setup", 60_000, 3, 8, "social-media"),
+];
+
 /// (category, name, description, [(task, description, due in days, client-visible)])
 type TemplateSeed = (
     &'static str,
@@ -201,6 +220,7 @@ pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<bool> {
                 json!({"name": name, "description": description, "due_in_days": due, "client_visible": visible})
             })
             .collect();
+        let store = STORE.iter().find(|s| s.0 == name);
         let template = service_template::Entity::insert(service_template::ActiveModel {
             name: Set(name.to_string()),
             description: Set(description.to_string()),
@@ -209,6 +229,18 @@ pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<bool> {
             archived_at: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
+            is_purchasable: Set(store.is_some()),
+            price_minor: Set(store.map_or(0, |s| s.1)),
+            currency: Set("USD".into()),
+            store_title: Set(name.to_string()),
+            store_description: Set(String::new()),
+            store_images: Set(json!(
+                store
+                    .map(|s| vec![format!("/static/img/{}.svg", s.4)])
+                    .unwrap_or_default()
+            )),
+            max_quantity: Set(store.map_or(1, |s| s.2)),
+            sort_order: Set(store.map_or(0, |s| s.3)),
             ..Default::default()
         })
         .exec_with_returning(&txn)

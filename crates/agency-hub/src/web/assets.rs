@@ -9,11 +9,32 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::AppError;
 
-const FILES: &[(&str, &str, &[u8])] = &[(
-    "app.css",
-    "text/css; charset=utf-8",
-    include_bytes!("../../static/app.css"),
-)];
+macro_rules! svg {
+    ($name:literal) => {
+        (
+            concat!("img/", $name, ".svg"),
+            "image/svg+xml",
+            include_bytes!(concat!("../../static/img/", $name, ".svg")),
+        )
+    };
+}
+
+const FILES: &[(&str, &str, &[u8])] = &[
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/app.css"),
+    ),
+    // Pictures of the demo store.
+    svg!("logo-design"),
+    svg!("brand-identity"),
+    svg!("website-mockups"),
+    svg!("landing-page"),
+    svg!("wordpress-website"),
+    svg!("website-maintenance"),
+    svg!("seo-audit"),
+    svg!("social-media"),
+];
 
 /// FNV-1a of each file, as the `?v=` of its URL.
 static VERSIONS: LazyLock<Vec<String>> = LazyLock::new(|| {
@@ -37,11 +58,26 @@ pub fn href(name: &str) -> String {
 }
 
 pub async fn serve(Path(name): Path<String>) -> Response {
+    serve_file(&name)
+}
+
+/// `/static/img/{name}`: the router's path segments stop at slashes.
+pub async fn serve_image(Path(name): Path<String>) -> Response {
+    serve_file(&format!("img/{name}"))
+}
+
+fn serve_file(name: &str) -> Response {
+    // The stylesheet's links carry its hash; images are linked by name from the database.
+    let cache = if name.starts_with("img/") {
+        "public, max-age=86400"
+    } else {
+        "public, max-age=31536000, immutable"
+    };
     match FILES.iter().find(|(n, _, _)| *n == name) {
         Some((_, mime, bytes)) => (
             [
                 (header::CONTENT_TYPE, *mime),
-                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+                (header::CACHE_CONTROL, cache),
             ],
             *bytes,
         )

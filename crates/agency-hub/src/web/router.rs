@@ -166,6 +166,7 @@ pub fn build(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/static/{name}", get(assets::serve))
+        .route("/static/img/{name}", get(assets::serve_image))
         .layer(from_fn(middleware::html_errors))
         .layer(
             ServiceBuilder::new()

@@ -15,6 +15,7 @@ use crate::auth::{CurrentUser, RequireAdmin};
 use crate::catalog::{self, Intent, TemplateForm};
 use crate::db::entities::service_template;
 use crate::error::{AppResult, FieldErrors};
+use crate::money::Currency;
 use crate::web::extract::{Form, Query, bool_field};
 use crate::web::layout::{PageCtx, flash};
 
@@ -57,6 +58,28 @@ pub struct TemplateFormPage {
 }
 
 impl TemplateFormPage {
+    fn currencies(&self) -> Vec<Currency> {
+        Currency::all().collect()
+    }
+
+    fn preview_title(&self) -> &str {
+        let t = self.form.store.title.trim();
+        if t.is_empty() {
+            self.form.name.trim()
+        } else {
+            t
+        }
+    }
+
+    fn preview_blurb(&self) -> &str {
+        let d = self.form.store.description.trim();
+        if d.is_empty() {
+            self.form.description.trim()
+        } else {
+            d
+        }
+    }
+
     fn action(&self) -> String {
         match &self.template {
             Some(t) => format!("/admin/templates/{}", t.id),
