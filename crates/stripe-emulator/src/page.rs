@@ -1,0 +1,316 @@
+//! The hosted checkout page: what the customer sees at a session's `url`, working with plain
+//! form posts (no JavaScript).
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::api::App;
+use crate::checkout::{self, PayOutcome, PaymentChoice};
+use crate::model::{Session, SessionStatus};
+use crate::money;
+use crate::store::Store;
+
+struct LineView {
+    name: String,
+    quantity: i64,
+    amount: String,
+}
+
+#[derive(Template)]
+#[template(path = "checkout.html")]
+struct CheckoutPage {
+    session_id: String,
+    state: &'static str,
+    lines: Vec<LineView>,
+    subtotal: String,
+    discount: Option<String>,
+    promotion_code: Option<String>,
+    tax: Option<String>,
+    tax_rate: String,
+    total: String,
+    currency: String,
+    email: String,
+    email_locked: bool,
+    allow_promotion_codes: bool,
+    cancel_url: Option<String>,
+    success_url: String,
+    error: Option<String>,
+    notice: Option<String>,
+    method: String,
+    card_number: String,
+    card_expiry: String,
+    promotion_code_input: String,
+}
+
+/// The fields of the page's form.
+#[derive(Debug, Default, Deserialize)]
+pub struct PayForm {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    payment_method: String,
+    #[serde(default)]
+    card_number: String,
+    #[serde(default)]
+    card_expiry: String,
+    #[serde(default)]
+    card_cvc: String,
+    #[serde(default)]
+    promotion_code: String,
+}
+
+fn render(
+    store: &Store,
+    session: &Session,
+    form: &PayForm,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Html<String> {
+    let c = &session.currency;
+    let lines = session
+        .line_items
+        .iter()
+        .map(|l| LineView {
+            name: l.description.clone(),
+            quantity: l.quantity,
+            amount: money::format(l.amount_subtotal, c),
+        })
+        .collect();
+    let promotion_code = session
+        .promotion_code
+        .as_ref()
+        .and_then(|p| store.promotion_codes.get(p))
+        .map(|p| p.code.clone());
+    let bps = store.tax_rate_bps;
+    let page = CheckoutPage {
+        session_id: session.id.clone(),
+        state: session.status.as_str(),
+        lines,
+        subtotal: money::format(session.amount_subtotal(), c),
+        discount: (session.amount_discount() > 0)
+            .then(|| money::format(session.amount_discount(), c)),
+        promotion_code,
+        tax: session
+            .automatic_tax
+            .then(|| money::format(session.amount_tax(), c)),
+        tax_rate: format!("{}.{:02}%", bps / 100, bps % 100),
+        total: money::format(session.amount_total(), c),
+        currency: c.to_uppercase(),
+        email: if form.email.is_empty() {
+            session.customer_email.clone().unwrap_or_default()
+        } else {
+            form.email.clone()
+        },
+        email_locked: session.customer_email.is_some(),
+        allow_promotion_codes: session.allow_promotion_codes,
+        cancel_url: session.cancel_url.clone(),
+        success_url: checkout::success_redirect(session),
+        error,
+        notice,
+        method: if form.payment_method.is_empty() {
+            "card".into()
+        } else {
+            form.payment_method.clone()
+        },
+        card_number: form.card_number.clone(),
+        card_expiry: form.card_expiry.clone(),
+        promotion_code_input: form.promotion_code.clone(),
+    };
+    Html(
+        page.render()
+            .unwrap_or_else(|e| format!("template error: {e}")),
+    )
+}
+
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Html("<!doctype html><title>Not found</title><p>No such checkout session.</p>".to_string()),
+    )
+        .into_response()
+}
+
+pub async fn show(State(app): State<App>, Path(id): Path<String>) -> Response {
+    let store = app.store();
+    let Some(session) = store.sessions.get(&id) else {
+        return not_found();
+    };
+    let status = if session.status == SessionStatus::Expired {
+        StatusCode::GONE
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        render(&store, session, &PayForm::default(), None, None),
+    )
+        .into_response()
+}
+
+pub async fn submit(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Form(form): Form<PayForm>,
+) -> Response {
+    let mut store = app.store();
+    let Some(session) = store.sessions.get(&id).cloned() else {
+        return not_found();
+    };
+    let page =
+        |store: &Store, status: StatusCode, error: Option<String>, notice: Option<String>| {
+            let session = store.sessions.get(&id).unwrap_or(&session);
+            (status, render(store, session, &form, error, notice)).into_response()
+        };
+    if session.status != SessionStatus::Open {
+        let status = if session.status == SessionStatus::Expired {
+            StatusCode::GONE
+        } else {
+            StatusCode::CONFLICT
+        };
+        return page(&store, status, None, None);
+    }
+    match form.action.as_str() {
+        "apply_promotion_code" => {
+            return match checkout::apply_promotion_code(&mut store, &id, &form.promotion_code) {
+                Ok(()) => page(
+                    &store,
+                    StatusCode::OK,
+                    None,
+                    Some("Promotion code applied.".into()),
+                ),
+                Err(e) => page(&store, StatusCode::BAD_REQUEST, Some(e), None),
+            };
+        }
+        "remove_promotion_code" => {
+            checkout::remove_promotion_code(&mut store, &id);
+            return page(
+                &store,
+                StatusCode::OK,
+                None,
+                Some("Promotion code removed.".into()),
+            );
+        }
+        "pay" | "" => {}
+        other => {
+            return page(
+                &store,
+                StatusCode::BAD_REQUEST,
+                Some(format!("Unknown action: {other}")),
+                None,
+            );
+        }
+    }
+    let email = form.email.trim();
+    let email = if email.is_empty() {
+        session.customer_email.clone().unwrap_or_default()
+    } else {
+        email.to_string()
+    };
+    if !valid_email(&email) {
+        return page(
+            &store,
+            StatusCode::BAD_REQUEST,
+            Some("Enter a valid email address.".into()),
+            None,
+        );
+    }
+    let choice = match form.payment_method.as_str() {
+        "card" | "" => match parse_card(&form, store.clock.now()) {
+            Ok(choice) => choice,
+            Err(e) => return page(&store, StatusCode::BAD_REQUEST, Some(e), None),
+        },
+        "bank_debit" => PaymentChoice::BankDebit { succeeds: true },
+        "bank_debit_failing" => PaymentChoice::BankDebit { succeeds: false },
+        other => {
+            return page(
+                &store,
+                StatusCode::BAD_REQUEST,
+                Some(format!("Unknown payment method: {other}")),
+                None,
+            );
+        }
+    };
+    match checkout::pay(&mut store, &id, &email, choice) {
+        Ok(PayOutcome::Completed(url)) => {
+            (StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response()
+        }
+        Ok(PayOutcome::Declined(message)) => {
+            page(&store, StatusCode::PAYMENT_REQUIRED, Some(message), None)
+        }
+        Err(e) => page(&store, StatusCode::CONFLICT, Some(e), None),
+    }
+}
+
+fn valid_email(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !s.contains(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+/// Reads the card fields the way Checkout's form does: spaces in the number are ignored, the
+/// expiry is `MM / YY` (or `MM/YYYY`), and a past expiry or a bad CVC is refused before any
+/// charge is attempted.
+fn parse_card(form: &PayForm, now: i64) -> Result<PaymentChoice, String> {
+    let number: String = form
+        .card_number
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    if number.is_empty() {
+        return Err("Enter your card number.".into());
+    }
+    if !checkout::luhn_valid(&number) {
+        return Err("Your card number is invalid.".into());
+    }
+    let (mm, yy) = form
+        .card_expiry
+        .split_once('/')
+        .ok_or("Your card's expiration date is incomplete.")?;
+    let month: i64 = mm
+        .trim()
+        .parse()
+        .map_err(|_| "Your card's expiration date is invalid.")?;
+    let year: i64 = yy
+        .trim()
+        .parse()
+        .map_err(|_| "Your card's expiration date is invalid.")?;
+    let year = if year < 100 { 2000 + year } else { year };
+    if !(1..=12).contains(&month) {
+        return Err("Your card's expiration month is invalid.".into());
+    }
+    let today = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default();
+    let (this_year, this_month) = (
+        i64::from(chrono::Datelike::year(&today)),
+        i64::from(chrono::Datelike::month(&today)),
+    );
+    if (year, month) < (this_year, this_month) {
+        return Err("Your card's expiration date is in the past.".into());
+    }
+    let cvc = form.card_cvc.trim();
+    let cvc_len = if number.starts_with("34") || number.starts_with("37") {
+        4
+    } else {
+        3
+    };
+    if cvc.len() != cvc_len || !cvc.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("Your card's security code is invalid.".into());
+    }
+    Ok(PaymentChoice::Card {
+        number,
+        exp_month: month,
+        exp_year: year,
+    })
+}

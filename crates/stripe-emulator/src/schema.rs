@@ -1,0 +1,318 @@
+//! Which parameters each endpoint accepts: the single table both the validator and the
+//! conformance test read.
+
+use crate::params::{Ty, arr, obj, opt, req};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    CreateProduct,
+    RetrieveProduct,
+    UpdateProduct,
+    ListProducts,
+    CreatePrice,
+    RetrievePrice,
+    UpdatePrice,
+    ListPrices,
+    CreateCustomer,
+    RetrieveCustomer,
+    UpdateCustomer,
+    ListCustomers,
+    CreateSession,
+    RetrieveSession,
+    ListSessions,
+    ListLineItems,
+    ExpireSession,
+    RetrievePaymentIntent,
+    RetrieveCharge,
+    CreateRefund,
+    RetrieveRefund,
+    ListRefunds,
+    CreateCoupon,
+    RetrieveCoupon,
+    ListCoupons,
+    CreatePromotionCode,
+    RetrievePromotionCode,
+    ListPromotionCodes,
+    RetrieveEvent,
+    ListEvents,
+    CreateWebhookEndpoint,
+    RetrieveWebhookEndpoint,
+    ListWebhookEndpoints,
+    DeleteWebhookEndpoint,
+}
+
+impl Op {
+    pub const ALL: [Op; 34] = [
+        Op::CreateProduct,
+        Op::RetrieveProduct,
+        Op::UpdateProduct,
+        Op::ListProducts,
+        Op::CreatePrice,
+        Op::RetrievePrice,
+        Op::UpdatePrice,
+        Op::ListPrices,
+        Op::CreateCustomer,
+        Op::RetrieveCustomer,
+        Op::UpdateCustomer,
+        Op::ListCustomers,
+        Op::CreateSession,
+        Op::RetrieveSession,
+        Op::ListSessions,
+        Op::ListLineItems,
+        Op::ExpireSession,
+        Op::RetrievePaymentIntent,
+        Op::RetrieveCharge,
+        Op::CreateRefund,
+        Op::RetrieveRefund,
+        Op::ListRefunds,
+        Op::CreateCoupon,
+        Op::RetrieveCoupon,
+        Op::ListCoupons,
+        Op::CreatePromotionCode,
+        Op::RetrievePromotionCode,
+        Op::ListPromotionCodes,
+        Op::RetrieveEvent,
+        Op::ListEvents,
+        Op::CreateWebhookEndpoint,
+        Op::RetrieveWebhookEndpoint,
+        Op::ListWebhookEndpoints,
+        Op::DeleteWebhookEndpoint,
+    ];
+
+    /// The HTTP method and the path as Stripe's OpenAPI description spells it.
+    pub fn route(self) -> (&'static str, &'static str) {
+        use Op::*;
+        match self {
+            CreateProduct => ("post", "/v1/products"),
+            ListProducts => ("get", "/v1/products"),
+            RetrieveProduct => ("get", "/v1/products/{id}"),
+            UpdateProduct => ("post", "/v1/products/{id}"),
+            CreatePrice => ("post", "/v1/prices"),
+            ListPrices => ("get", "/v1/prices"),
+            RetrievePrice => ("get", "/v1/prices/{price}"),
+            UpdatePrice => ("post", "/v1/prices/{price}"),
+            CreateCustomer => ("post", "/v1/customers"),
+            ListCustomers => ("get", "/v1/customers"),
+            RetrieveCustomer => ("get", "/v1/customers/{customer}"),
+            UpdateCustomer => ("post", "/v1/customers/{customer}"),
+            CreateSession => ("post", "/v1/checkout/sessions"),
+            ListSessions => ("get", "/v1/checkout/sessions"),
+            RetrieveSession => ("get", "/v1/checkout/sessions/{session}"),
+            ListLineItems => ("get", "/v1/checkout/sessions/{session}/line_items"),
+            ExpireSession => ("post", "/v1/checkout/sessions/{session}/expire"),
+            RetrievePaymentIntent => ("get", "/v1/payment_intents/{intent}"),
+            RetrieveCharge => ("get", "/v1/charges/{charge}"),
+            CreateRefund => ("post", "/v1/refunds"),
+            ListRefunds => ("get", "/v1/refunds"),
+            RetrieveRefund => ("get", "/v1/refunds/{refund}"),
+            CreateCoupon => ("post", "/v1/coupons"),
+            ListCoupons => ("get", "/v1/coupons"),
+            RetrieveCoupon => ("get", "/v1/coupons/{coupon}"),
+            CreatePromotionCode => ("post", "/v1/promotion_codes"),
+            ListPromotionCodes => ("get", "/v1/promotion_codes"),
+            RetrievePromotionCode => ("get", "/v1/promotion_codes/{promotion_code}"),
+            RetrieveEvent => ("get", "/v1/events/{id}"),
+            ListEvents => ("get", "/v1/events"),
+            CreateWebhookEndpoint => ("post", "/v1/webhook_endpoints"),
+            ListWebhookEndpoints => ("get", "/v1/webhook_endpoints"),
+            RetrieveWebhookEndpoint => ("get", "/v1/webhook_endpoints/{webhook_endpoint}"),
+            DeleteWebhookEndpoint => ("delete", "/v1/webhook_endpoints/{webhook_endpoint}"),
+        }
+    }
+
+    /// The accepted parameters; every endpoint also takes `expand[]`.
+    pub fn params(self) -> Ty {
+        use Op::*;
+        let s = || Ty::Str;
+        let paging = || {
+            vec![
+                opt("limit", Ty::Int),
+                opt("starting_after", s()),
+                opt("ending_before", s()),
+            ]
+        };
+        let mut fields = match self {
+            CreateProduct => vec![
+                req("name", s()),
+                opt("active", Ty::Bool),
+                opt("description", s()),
+                opt("images", arr(s())),
+                opt("url", s()),
+                opt("metadata", Ty::Metadata),
+            ],
+            UpdateProduct => vec![
+                opt("name", s()),
+                opt("active", Ty::Bool),
+                opt("description", s()),
+                opt("images", arr(s())),
+                opt("url", s()),
+                opt("metadata", Ty::Metadata),
+            ],
+            ListProducts => [vec![opt("active", Ty::Bool)], paging()].concat(),
+            CreatePrice => vec![
+                req("currency", s()),
+                opt("unit_amount", Ty::Int),
+                opt("product", s()),
+                opt(
+                    "product_data",
+                    obj([
+                        req("name", s()),
+                        opt("active", Ty::Bool),
+                        opt("metadata", Ty::Metadata),
+                    ]),
+                ),
+                opt("active", Ty::Bool),
+                opt("nickname", s()),
+                opt("lookup_key", s()),
+                opt("metadata", Ty::Metadata),
+            ],
+            UpdatePrice => vec![
+                opt("active", Ty::Bool),
+                opt("nickname", s()),
+                opt("lookup_key", s()),
+                opt("metadata", Ty::Metadata),
+            ],
+            ListPrices => [
+                vec![
+                    opt("active", Ty::Bool),
+                    opt("product", s()),
+                    opt("currency", s()),
+                ],
+                paging(),
+            ]
+            .concat(),
+            CreateCustomer | UpdateCustomer => vec![
+                opt("email", s()),
+                opt("name", s()),
+                opt("phone", s()),
+                opt("description", s()),
+                opt("metadata", Ty::Metadata),
+            ],
+            ListCustomers => [vec![opt("email", s())], paging()].concat(),
+            CreateSession => vec![
+                req("success_url", s()),
+                opt("cancel_url", s()),
+                req("mode", Ty::Enum(&["payment", "setup", "subscription"])),
+                opt(
+                    "line_items",
+                    arr(obj([
+                        opt("price", s()),
+                        opt("quantity", Ty::Int),
+                        opt(
+                            "price_data",
+                            obj([
+                                req("currency", s()),
+                                opt("product", s()),
+                                opt(
+                                    "product_data",
+                                    obj([
+                                        req("name", s()),
+                                        opt("description", s()),
+                                        opt("images", arr(s())),
+                                        opt("metadata", Ty::Metadata),
+                                    ]),
+                                ),
+                                opt("unit_amount", Ty::Int),
+                            ]),
+                        ),
+                    ])),
+                ),
+                opt("client_reference_id", s()),
+                opt("customer", s()),
+                opt("customer_email", s()),
+                opt("metadata", Ty::Metadata),
+                opt(
+                    "payment_intent_data",
+                    obj([opt("description", s()), opt("metadata", Ty::Metadata)]),
+                ),
+                opt("allow_promotion_codes", Ty::Bool),
+                opt("automatic_tax", obj([req("enabled", Ty::Bool)])),
+                opt("expires_at", Ty::Int),
+            ],
+            ListSessions => [
+                vec![opt("payment_intent", s()), opt("customer", s())],
+                paging(),
+            ]
+            .concat(),
+            ListLineItems => paging(),
+            CreateRefund => vec![
+                opt("payment_intent", s()),
+                opt("charge", s()),
+                opt("amount", Ty::Int),
+                opt(
+                    "reason",
+                    Ty::Enum(&["duplicate", "fraudulent", "requested_by_customer"]),
+                ),
+                opt("metadata", Ty::Metadata),
+            ],
+            ListRefunds => [
+                vec![opt("payment_intent", s()), opt("charge", s())],
+                paging(),
+            ]
+            .concat(),
+            CreateCoupon => vec![
+                opt("id", s()),
+                opt("name", s()),
+                opt("percent_off", Ty::Hundredths),
+                opt("amount_off", Ty::Int),
+                opt("currency", s()),
+                opt("duration", Ty::Enum(&["once", "repeating", "forever"])),
+                opt("duration_in_months", Ty::Int),
+                opt("max_redemptions", Ty::Int),
+                opt("redeem_by", Ty::Int),
+                opt("metadata", Ty::Metadata),
+            ],
+            ListCoupons => paging(),
+            CreatePromotionCode => vec![
+                req("coupon", s()),
+                opt("code", s()),
+                opt("active", Ty::Bool),
+                opt("max_redemptions", Ty::Int),
+                opt("expires_at", Ty::Int),
+                opt(
+                    "restrictions",
+                    obj([
+                        opt("minimum_amount", Ty::Int),
+                        opt("minimum_amount_currency", s()),
+                    ]),
+                ),
+                opt("metadata", Ty::Metadata),
+            ],
+            ListPromotionCodes => [
+                vec![
+                    opt("code", s()),
+                    opt("coupon", s()),
+                    opt("active", Ty::Bool),
+                ],
+                paging(),
+            ]
+            .concat(),
+            ListEvents => [vec![opt("type", s())], paging()].concat(),
+            CreateWebhookEndpoint => vec![
+                req("url", s()),
+                req("enabled_events", arr(s())),
+                opt("description", s()),
+                opt("metadata", Ty::Metadata),
+            ],
+            ListWebhookEndpoints => paging(),
+            RetrieveProduct
+            | RetrievePrice
+            | RetrieveCustomer
+            | RetrieveSession
+            | ExpireSession
+            | RetrievePaymentIntent
+            | RetrieveCharge
+            | RetrieveRefund
+            | RetrieveCoupon
+            | RetrievePromotionCode
+            | RetrieveEvent
+            | RetrieveWebhookEndpoint
+            | DeleteWebhookEndpoint => vec![],
+        };
+        // Stripe's description has no `expand` on DELETE endpoints.
+        if self != DeleteWebhookEndpoint {
+            fields.push(opt("expand", arr(s())));
+        }
+        obj(fields)
+    }
+}
