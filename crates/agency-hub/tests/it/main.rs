@@ -8,4 +8,5 @@ mod fixtures;
 mod harness;
 mod jobs;
 mod services;
+mod store;
 mod web;

@@ -1,0 +1,670 @@
+//! The store and the cart: listing, search, the cart's rules on the pages and the API, the
+//! feature flag, analytics, the OpenAPI document and the query count.
+
+use agency_hub::db::entities::user::Role;
+use agency_hub::db::entities::{cart, cart_item, service_template, store_event};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter,
+};
+use serde_json::{Value, json};
+
+use crate::fixtures;
+use crate::harness::{TestApp, spawn_app, spawn_app_with, spawn_app_without_background_work};
+
+async fn cart_json(app: &TestApp) -> Value {
+    let res = app.get("/api/cart").await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+async fn events(app: &TestApp, kind: &str) -> u64 {
+    store_event::Entity::find()
+        .filter(store_event::Column::Kind.eq(kind))
+        .count(&app.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_store_lists_what_is_on_sale_searched_filtered_and_sorted() {
+    let app = spawn_app().await;
+    app.signed_in_as(Role::Client).await;
+    fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
+    fixtures::for_sale(&app.db, "SEO Audit", "Marketing", "350", "USD", 5).await;
+    fixtures::for_sale(&app.db, "Brand 100% Kit", "Design", "1490", "USD", 1).await;
+    fixtures::template(&app.db, "Internal Only", &[("x", None, true)]).await; // not for sale
+
+    let html = app.page("/store").await;
+    for shown in [
+        "Logo Design",
+        "SEO Audit",
+        "Brand 100% Kit",
+        "$499.00",
+        "$1,490.00",
+    ] {
+        assert!(html.contains(shown), "{shown} is in the store");
+    }
+    assert!(
+        !html.contains("Internal Only"),
+        "what is not for sale is not shown"
+    );
+
+    let html = app.page("/store?q=logo").await;
+    assert!(html.contains("Logo Design") && !html.contains("SEO Audit"));
+    let html = app.page("/store?q=100%25").await;
+    assert!(
+        html.contains("Brand 100% Kit") && !html.contains("Logo Design"),
+        "% is matched literally"
+    );
+    let html = app.page("/store?category=Marketing").await;
+    assert!(html.contains("SEO Audit") && !html.contains("Logo Design"));
+
+    let html = app.page("/store?q=xyz").await;
+    assert!(html.contains("No services match 'xyz'"), "{html}");
+    assert!(html.contains("href=\"/store\""), "a reset link");
+
+    let body: Value = app
+        .get("/api/store/services?sort=price_desc")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let titles: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Brand 100% Kit", "Logo Design", "SEO Audit"]);
+    assert_eq!(
+        body["data"][1]["price"],
+        json!({"amountMinor": 49900, "currency": "USD", "formatted": "$499.00"})
+    );
+    assert_eq!(body["pagination"]["totalItems"], 3);
+
+    let res = app.get("/api/store/services?sort=cheapest").await;
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "sort");
+
+    assert_eq!(
+        events(&app, "store_view").await,
+        6,
+        "the refused request records nothing"
+    );
+    assert_eq!(events(&app, "search").await, 3);
+}
+
+#[tokio::test]
+async fn the_store_pages_24_at_a_time_and_keeps_the_filters_in_the_links() {
+    let app = spawn_app().await;
+    app.signed_in_as(Role::Client).await;
+    for i in 0..30 {
+        fixtures::for_sale(
+            &app.db,
+            &format!("Design job {i:02}"),
+            "Design",
+            "10",
+            "USD",
+            1,
+        )
+        .await;
+    }
+    let html = app.page("/store?q=design&category=Design").await;
+    assert_eq!(html.matches("class=\"store-card\"").count(), 24);
+    assert!(
+        html.contains("href=\"/store?q=design&#38;category=Design&#38;sort=featured&#38;page=2\""),
+        "{html}"
+    );
+    let html = app.page("/store?q=design&category=Design&page=2").await;
+    assert_eq!(html.matches("class=\"store-card\"").count(), 6);
+}
+
+#[tokio::test]
+async fn a_service_page_shows_what_is_included_and_a_template_not_for_sale_is_a_404() {
+    let app = spawn_app().await;
+    app.signed_in_as(Role::Client).await;
+    let hidden = fixtures::template(&app.db, "Internal Only", &[("x", None, true)]).await;
+    let logo = fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
+
+    let html = app.page(&format!("/store/{}", logo.id)).await;
+    assert!(html.contains("Kick-off") && html.contains("max=\"3\"") && html.contains("$499.00"));
+    assert_eq!(
+        app.get(&format!("/store/{}", hidden.id)).await.status(),
+        404
+    );
+    assert_eq!(
+        app.get(&format!("/api/store/services/{}", hidden.id))
+            .await
+            .status(),
+        404
+    );
+    let body: Value = app
+        .get(&format!("/api/store/services/{}", logo.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["included"][0]["name"], "Kick-off");
+    assert_eq!(body["maxQuantity"], 3);
+    assert_eq!(events(&app, "product_view").await, 2);
+}
+
+#[tokio::test]
+async fn the_cart_adds_changes_and_removes_with_totals_and_a_badge() {
+    let app = spawn_app().await;
+    app.signed_in_as(Role::Client).await;
+    let logo = fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
+    let care = fixtures::for_sale(&app.db, "Care Plan", "Development", "149.50", "USD", 12).await;
+
+    let res = app
+        .post_form(
+            "/store/cart/items",
+            &[("template_id", &logo.id.to_string()), ("quantity", "1")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    app.post_form(
+        "/store/cart/items",
+        &[("template_id", &logo.id.to_string()), ("quantity", "1")],
+    )
+    .await;
+    app.post_form(
+        "/store/cart/items",
+        &[("template_id", &care.id.to_string()), ("quantity", "4")],
+    )
+    .await;
+
+    let html = app.page("/store/cart").await;
+    assert!(html.contains("$998.00"), "2 × $499.00");
+    assert!(html.contains("$598.00"), "4 × $149.50");
+    assert!(html.contains("$1,596.00"), "the total");
+    assert!(
+        html.contains("aria-label=\"6 in your cart\""),
+        "the badge counts units"
+    );
+
+    let res = app
+        .post_form(
+            &format!("/store/cart/items/{}", care.id),
+            &[("quantity", "2")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let res = app
+        .post_form(&format!("/store/cart/items/{}/remove", logo.id), &[])
+        .await;
+    assert_eq!(res.status(), 303);
+    let cart = cart_json(&app).await;
+    assert_eq!(cart["count"], 2);
+    assert_eq!(cart["total"]["amountMinor"], 29_900);
+    assert_eq!(cart["canCheckout"], true);
+
+    // The API does the same.
+    let res = app
+        .post_json(
+            "/api/cart/items",
+            &json!({"serviceTemplateId": logo.id, "quantity": 3}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let res = app
+        .client
+        .patch(app.url(&format!("/api/cart/items/{}", logo.id)))
+        .json(&json!({"quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cart: Value = res.json().await.unwrap();
+    assert_eq!(cart["count"], 3);
+    assert_eq!(cart["total"]["formatted"], "$798.00");
+    let res = app
+        .client
+        .delete(app.url(&format!("/api/cart/items/{}", care.id)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = app
+        .client
+        .delete(app.url("/api/cart"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(cart_json(&app).await["count"], 0);
+
+    assert_eq!(events(&app, "add_to_cart").await, 4);
+    assert_eq!(events(&app, "remove_from_cart").await, 2);
+}
+
+#[tokio::test]
+async fn bad_cart_input_is_a_4xx_naming_the_problem_and_the_cart_is_unchanged() {
+    let mut app = spawn_app().await;
+    // Another company's cart holds the Care Plan.
+    app.signed_in_as(Role::Manager).await;
+    let logo = fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
+    let care = fixtures::for_sale(&app.db, "Care Plan", "Development", "149", "USD", 12).await;
+    let euro = fixtures::for_sale(&app.db, "Euro Audit", "Marketing", "300", "EUR", 2).await;
+    let hidden = fixtures::template(&app.db, "Internal Only", &[("x", None, true)]).await;
+    let globex = fixtures::company(&app.db, "Globex Inc").await;
+    agency_hub::cart::add(&app.db, globex.id, care.id, 1)
+        .await
+        .unwrap();
+
+    app.switch_browser(crate::harness::browser());
+    app.signed_in_as(Role::Client).await;
+    let res = app
+        .post_json(
+            "/api/cart/items",
+            &json!({"serviceTemplateId": logo.id, "quantity": 2}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let before = cart_json(&app).await;
+
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (
+            json!({"serviceTemplateId": logo.id, "quantity": 0}),
+            400,
+            "quantity",
+        ),
+        (
+            json!({"serviceTemplateId": logo.id, "quantity": -1}),
+            400,
+            "quantity",
+        ),
+        (
+            json!({"serviceTemplateId": logo.id, "quantity": 1_000_000_000_000i64}),
+            400,
+            "quantity",
+        ),
+        (
+            json!({"serviceTemplateId": logo.id, "quantity": "two"}),
+            400,
+            "quantity",
+        ),
+        (
+            json!({"serviceTemplateId": logo.id, "quantity": 1.5}),
+            400,
+            "quantity",
+        ),
+        (json!({"serviceTemplateId": logo.id}), 400, "quantity"),
+        (json!({"quantity": 1}), 400, "serviceTemplateId"),
+        (
+            json!({"serviceTemplateId": "abc", "quantity": 1}),
+            400,
+            "serviceTemplateId",
+        ),
+        (
+            json!({"serviceTemplateId": 987654, "quantity": 1}),
+            404,
+            "serviceTemplateId",
+        ),
+        (
+            json!({"serviceTemplateId": hidden.id, "quantity": 1}),
+            404,
+            "serviceTemplateId",
+        ),
+        (
+            json!({"serviceTemplateId": euro.id, "quantity": 1}),
+            400,
+            "serviceTemplateId",
+        ),
+        // 2 in the cart already; the maximum is 3.
+        (
+            json!({"serviceTemplateId": logo.id, "quantity": 2}),
+            400,
+            "quantity",
+        ),
+    ];
+    for (body, status, field) in cases {
+        let res = app.post_json("/api/cart/items", &body).await;
+        assert_eq!(res.status(), status, "{body}");
+        let err: Value = res.json().await.unwrap();
+        assert_eq!(err["error"]["field"], field, "{body}: {err}");
+        assert!(!err["error"]["message"].as_str().unwrap().is_empty());
+    }
+    let res = app
+        .post_json(
+            "/api/cart/items",
+            &json!({"serviceTemplateId": logo.id, "quantity": 2}),
+        )
+        .await;
+    let err: Value = res.json().await.unwrap();
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 3"),
+        "{err}"
+    );
+    let res = app
+        .post_json(
+            "/api/cart/items",
+            &json!({"serviceTemplateId": euro.id, "quantity": 1}),
+        )
+        .await;
+    let err: Value = res.json().await.unwrap();
+    assert!(
+        err["error"]["message"].as_str().unwrap().contains("in USD"),
+        "{err}"
+    );
+
+    // Another company's cart line cannot be reached: it is not in ours.
+    let res = app
+        .client
+        .patch(app.url(&format!("/api/cart/items/{}", care.id)))
+        .json(&json!({"quantity": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = app
+        .client
+        .delete(app.url(&format!("/api/cart/items/{}", care.id)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let globex_cart = agency_hub::cart::load(&app.db, globex.id).await.unwrap();
+    assert_eq!(
+        globex_cart.count(),
+        1,
+        "the other company's cart is untouched"
+    );
+
+    let res = app
+        .client
+        .patch(app.url(&format!("/api/cart/items/{}", logo.id)))
+        .json(&json!({"quantity": 9}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let res = app
+        .client
+        .post(app.url("/api/cart/items"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+
+    // Form posts: without the CSRF token, and with a bad quantity.
+    let res = app
+        .post_form_without_token(
+            "/store/cart/items",
+            &[("template_id", &logo.id.to_string()), ("quantity", "1")],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    let res = app
+        .post_form(
+            "/store/cart/items",
+            &[("template_id", &logo.id.to_string()), ("quantity", "0")],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("at least 1"));
+    let res = app
+        .post_form(
+            &format!("/store/cart/items/{}", logo.id),
+            &[("quantity", "lots")],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("is not a whole number"));
+
+    assert_eq!(cart_json(&app).await, before, "the cart is unchanged");
+}
+
+#[tokio::test]
+async fn a_line_whose_price_changed_or_left_the_store_blocks_checkout_until_resolved() {
+    let app = spawn_app().await;
+    app.signed_in_as(Role::Client).await;
+    let logo = fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
+    let seo = fixtures::for_sale(&app.db, "SEO Audit", "Marketing", "350", "USD", 3).await;
+    app.post_json(
+        "/api/cart/items",
+        &json!({"serviceTemplateId": logo.id, "quantity": 1}),
+    )
+    .await;
+    app.post_json(
+        "/api/cart/items",
+        &json!({"serviceTemplateId": seo.id, "quantity": 1}),
+    )
+    .await;
+
+    let mut t: service_template::ActiveModel = logo.clone().into();
+    t.price_minor = Set(55_000);
+    t.update(&app.db).await.unwrap();
+    let mut t: service_template::ActiveModel = seo.clone().into();
+    t.is_purchasable = Set(false);
+    t.update(&app.db).await.unwrap();
+
+    let cart = cart_json(&app).await;
+    assert_eq!(cart["canCheckout"], false);
+    assert_eq!(cart["items"][0]["problem"], "price_changed");
+    assert_eq!(cart["items"][0]["previousUnitPrice"]["amountMinor"], 49_900);
+    assert_eq!(cart["items"][1]["problem"], "unavailable");
+    let html = app.page("/store/cart").await;
+    assert!(html.contains("The price changed from $499.00 to $550.00"));
+    assert!(html.contains("No longer available"));
+    assert!(html.contains("Resolve the flagged items before checkout."));
+
+    assert_eq!(
+        app.post_form(&format!("/store/cart/items/{}/accept-price", logo.id), &[])
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(
+        app.post_form(&format!("/store/cart/items/{}/remove", seo.id), &[])
+            .await
+            .status(),
+        303
+    );
+    let cart = cart_json(&app).await;
+    assert_eq!(cart["canCheckout"], true);
+    assert_eq!(cart["total"]["amountMinor"], 55_000);
+}
+
+#[tokio::test]
+async fn a_cart_left_for_30_days_is_gone() {
+    let app = spawn_app().await;
+    let me = app.signed_in_as(Role::Client).await;
+    let logo = fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
+    app.post_json(
+        "/api/cart/items",
+        &json!({"serviceTemplateId": logo.id, "quantity": 1}),
+    )
+    .await;
+    let row = cart::Entity::find()
+        .filter(cart::Column::ClientId.eq(me.client_id.unwrap()))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(row.expires_at > chrono::Utc::now() + chrono::Duration::days(29));
+    let mut active: cart::ActiveModel = row.into();
+    active.expires_at = Set(chrono::Utc::now() - chrono::Duration::seconds(1));
+    active.update(&app.db).await.unwrap();
+
+    assert_eq!(cart_json(&app).await["count"], 0);
+    assert_eq!(cart_item::Entity::find().count(&app.db).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn with_the_store_disabled_its_pages_and_api_are_404_and_the_navigation_hides_it() {
+    let app = spawn_app_with(&[("STORE_ENABLED", "false")]).await;
+    app.signed_in_as(Role::Client).await;
+    let logo = fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
+    for path in [
+        "/store",
+        "/store/cart",
+        &format!("/store/{}", logo.id),
+        "/api/store/services",
+        "/api/cart",
+    ] {
+        assert_eq!(app.get(path).await.status(), 404, "{path}");
+    }
+    let res = app
+        .post_json(
+            "/api/cart/items",
+            &json!({"serviceTemplateId": logo.id, "quantity": 1}),
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+    assert!(!app.page("/dashboard").await.contains("href=\"/store\""));
+}
+
+#[tokio::test]
+async fn staff_cannot_use_the_store_and_clients_see_it_in_their_navigation() {
+    let mut app = spawn_app().await;
+    app.signed_in_as(Role::Admin).await;
+    assert_eq!(app.get("/store").await.status(), 403);
+    assert_eq!(app.get("/api/cart").await.status(), 403);
+    app.switch_browser(crate::harness::browser());
+    app.signed_in_as(Role::Client).await;
+    assert!(app.page("/dashboard").await.contains("href=\"/store\""));
+}
+
+#[tokio::test]
+async fn every_api_route_of_the_router_is_in_the_openapi_document() {
+    let app = spawn_app().await;
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+
+    let router = include_str!("../../src/web/router.rs");
+    let mut found = 0;
+    for chunk in router.split(".route(").skip(1) {
+        let Some(path) = chunk
+            .trim_start()
+            .strip_prefix('"')
+            .and_then(|c| c.split('"').next())
+        else {
+            continue;
+        };
+        if !path.starts_with("/api/") {
+            continue;
+        }
+        let handlers = chunk.split(".route(").next().unwrap();
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if handlers.contains(&format!("{method}(")) || handlers.contains(&format!(".{method}("))
+            {
+                found += 1;
+                let op = &paths
+                    .get(path)
+                    .unwrap_or_else(|| panic!("{path} is missing from the OpenAPI document"))
+                    [method];
+                assert!(
+                    op.is_object(),
+                    "{method} {path} is missing from the OpenAPI document"
+                );
+                let responses = op["responses"].as_object().unwrap();
+                if path != "/api/openapi.json" && path != "/api/docs" {
+                    assert!(
+                        responses.keys().any(|s| s.starts_with('4')),
+                        "{method} {path} documents its errors"
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        found >= 13,
+        "the scan found the router's API routes ({found})"
+    );
+
+    // And the other way: every documented path is routed (not the fallback's 404).
+    for path in paths.keys() {
+        let concrete = path
+            .replace("{id}", "1")
+            .replace("{serviceTemplateId}", "1");
+        let res = app.get(&concrete).await;
+        let routed = res.status() != 404
+            || !res
+                .text()
+                .await
+                .unwrap()
+                .contains("There is nothing at this address.");
+        assert!(
+            routed || path.contains('{'),
+            "{path} is documented but not routed"
+        );
+    }
+    let docs = app.page("/api/docs").await;
+    assert!(
+        docs.contains("/api/cart/items/{serviceTemplateId}")
+            && docs.contains("Add a service to the cart")
+    );
+}
+
+#[tokio::test]
+async fn the_store_list_runs_two_catalog_queries_whatever_its_size_and_uses_an_index() {
+    let app = spawn_app_without_background_work().await;
+    app.signed_in_as(Role::Client).await;
+    for i in 0..3 {
+        fixtures::for_sale(&app.db, &format!("Job {i}"), "Design", "10", "USD", 1).await;
+    }
+    let few = (
+        app.queries_for("/store").await,
+        app.queries_for("/api/store/services").await,
+    );
+    for i in 3..40 {
+        fixtures::for_sale(&app.db, &format!("Job {i}"), "Design", "10", "USD", 1).await;
+    }
+    let many = (
+        app.queries_for("/store").await,
+        app.queries_for("/api/store/services").await,
+    );
+    assert_eq!(few, many);
+
+    use sea_orm::{QueryFilter as _, QueryOrder as _, QueryTrait as _};
+    let backend = app.db.get_database_backend();
+    let sql = service_template::Entity::find()
+        .filter(service_template::Column::IsPurchasable.eq(true))
+        .filter(service_template::Column::ArchivedAt.is_null())
+        .order_by_asc(service_template::Column::SortOrder)
+        .order_by_asc(service_template::Column::StoreTitle)
+        .build(backend)
+        .to_string();
+    let plan: Vec<String> = if backend == sea_orm::DbBackend::Sqlite {
+        app.db
+            .query_all_raw(sea_orm::Statement::from_string(
+                backend,
+                format!("EXPLAIN QUERY PLAN {sql}"),
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get::<String>("", "detail").unwrap())
+            .collect()
+    } else {
+        use sea_orm::TransactionTrait;
+        let txn = app.db.begin().await.unwrap();
+        txn.execute_unprepared("SET LOCAL enable_seqscan = off")
+            .await
+            .unwrap();
+        let rows = txn
+            .query_all_raw(sea_orm::Statement::from_string(
+                backend,
+                format!("EXPLAIN {sql}"),
+            ))
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| r.try_get::<String>("", "QUERY PLAN").unwrap())
+            .collect()
+    };
+    let plan = plan.join("\n");
+    assert!(
+        plan.contains("idx_service_templates_is_purchasable_sort_order_store_title"),
+        "{plan}"
+    );
+}
