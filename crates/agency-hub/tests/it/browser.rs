@@ -1,0 +1,250 @@
+//! Browser tests: headless Chromium driven through ChromeDriver (WebDriver), against the real
+//! app. `.ci/run` installs Debian's `chromium` and `chromium-driver` and sets
+//! `REQUIRE_BROWSER=1`, so a missing browser fails CI; elsewhere the test says it is skipped.
+//! Screenshots go to `target/tmp/screenshots/` (not committed).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use agency_hub::db::entities::user::Role;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::fixtures;
+use crate::harness::{PASSWORD, TestApp, spawn_app};
+
+/// A running ChromeDriver, stopped when dropped.
+pub struct Driver {
+    child: Child,
+    pub url: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find(env: &str, candidates: &[&str]) -> Option<PathBuf> {
+    std::env::var(env)
+        .ok()
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(candidates.iter().map(PathBuf::from))
+        .find(|p| p.exists())
+}
+
+/// ChromeDriver and a headless Chromium session, or `None` (with a note) when this machine has
+/// no browser and `REQUIRE_BROWSER` is not set.
+pub async fn browser_session() -> Option<(Driver, Client)> {
+    let driver = find("CHROMEDRIVER", &["/usr/bin/chromedriver"]);
+    let chromium = find(
+        "CHROMIUM",
+        &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
+    );
+    let (Some(driver), Some(chromium)) = (driver, chromium) else {
+        assert!(
+            std::env::var("REQUIRE_BROWSER").is_err(),
+            "REQUIRE_BROWSER is set but chromium or chromedriver is missing"
+        );
+        eprintln!(
+            "skipped: no chromium/chromedriver here (apt-get install chromium chromium-driver)"
+        );
+        return None;
+    };
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting chromedriver");
+    let profile = tempfile::tempdir().unwrap();
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _profile: profile,
+    };
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--window-size=1280,1000",
+                format!("--user-data-dir={}", driver._profile.path().display()),
+            ],
+        }),
+    );
+    let mut last_error = String::new();
+    for _ in 0..50 {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector)
+            .capabilities(caps.clone())
+            .connect(&driver.url)
+            .await
+        {
+            Ok(client) => return Some((driver, client)),
+            Err(e) => last_error = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("could not start a browser session: {last_error}");
+}
+
+pub async fn screenshot(client: &Client, name: &str) {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+/// Signs in through the sign-in page.
+pub async fn sign_in(client: &Client, app: &TestApp, email: &str) {
+    client.goto(&app.url("/login")).await.unwrap();
+    client
+        .find(Locator::Css("input[name=email]"))
+        .await
+        .unwrap()
+        .send_keys(email)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("form[action='/login'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_client_searches_the_store_adds_a_service_twice_and_sees_the_badge_and_total() {
+    let Some((_driver, client)) = browser_session().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    app.create_user(Role::Client, "client@acme.example", Some("Acme Corp"))
+        .await;
+    fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
+    fixtures::for_sale(&app.db, "SEO Audit", "Marketing", "350", "USD", 5).await;
+    fixtures::for_sale(
+        &app.db,
+        "Website Care Plan",
+        "Development",
+        "149.50",
+        "USD",
+        12,
+    )
+    .await;
+
+    sign_in(&client, &app, "client@acme.example").await;
+    client.goto(&app.url("/store")).await.unwrap();
+    assert_eq!(
+        client
+            .find_all(Locator::Css(".store-card"))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    screenshot(&client, "store").await;
+
+    client
+        .find(Locator::Css("input[name=q]"))
+        .await
+        .unwrap()
+        .send_keys("logo")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("form[role=search] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let cards = client
+        .find_all(Locator::Css(".store-card h2 a"))
+        .await
+        .unwrap();
+    assert_eq!(cards.len(), 1);
+    assert_eq!(cards[0].text().await.unwrap(), "Logo Design");
+    cards[0].click().await.unwrap();
+
+    for _ in 0..2 {
+        assert!(
+            client
+                .current_url()
+                .await
+                .unwrap()
+                .path()
+                .starts_with("/store/")
+        );
+        client
+            .find(Locator::Css(".buy-box button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert_eq!(client.current_url().await.unwrap().path(), "/store/cart");
+        client.back().await.unwrap();
+    }
+    client.goto(&app.url("/store/cart")).await.unwrap();
+    let badge = client
+        .find(Locator::Css(".nav-badge"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(badge, "2");
+    let total = client
+        .find(Locator::Css("[data-cart-total]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(total, "$998.00");
+    screenshot(&client, "cart").await;
+
+    // Changing the quantity updates the total.
+    let qty = client.find(Locator::Css("input.qty")).await.unwrap();
+    qty.clear().await.unwrap();
+    qty.send_keys("3").await.unwrap();
+    client
+        .find(Locator::Css("form.inline button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let total = client
+        .find(Locator::Css("[data-cart-total]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(total, "$1,497.00");
+    client.close().await.unwrap();
+}
