@@ -1,0 +1,466 @@
+//! Conformance with Stripe's OpenAPI description: the objects the emulator returns carry the
+//! required fields with the right JSON types, and every parameter it accepts exists there.
+
+use std::sync::LazyLock;
+
+use serde_json::Value;
+use stripe_emulator::Ty;
+use stripe_emulator::schema::Op;
+
+use crate::helpers::{eventually, harness};
+
+static SPEC: LazyLock<Value> = LazyLock::new(|| {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/stripe/spec3.json"
+    );
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    serde_json::from_str(&text).expect("spec3.json parses")
+});
+
+fn schema_named(name: &str) -> &'static Value {
+    SPEC["components"]["schemas"]
+        .get(name)
+        .unwrap_or_else(|| panic!("no schema {name}"))
+}
+
+fn resolve(schema: &Value) -> &Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(r) => schema_named(r.rsplit('/').next().unwrap()),
+        None => schema,
+    }
+}
+
+/// Checks `value` against `schema`, collecting every mismatch with its JSON path.
+fn check(value: &Value, schema: &Value, path: &str, errors: &mut Vec<String>) {
+    let schema = resolve(schema);
+    if value.is_null() {
+        if schema.get("nullable") != Some(&Value::Bool(true)) {
+            errors.push(format!("{path}: null but not nullable"));
+        }
+        return;
+    }
+    if let Some(options) = schema.get("anyOf").and_then(Value::as_array) {
+        let fits = options.iter().any(|o| {
+            let mut e = Vec::new();
+            check(value, o, path, &mut e);
+            e.is_empty()
+        });
+        if !fits {
+            errors.push(format!("{path}: matches none of anyOf ({value})"));
+        }
+        return;
+    }
+    let ty = schema
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("object");
+    let ok = match ty {
+        "string" => value.is_string(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        _ => true,
+    };
+    if !ok {
+        errors.push(format!("{path}: expected {ty}, got {value}"));
+        return;
+    }
+    if let (Some(allowed), Some(s)) = (schema.get("enum").and_then(Value::as_array), value.as_str())
+        && !allowed.iter().any(|a| a == s)
+    {
+        errors.push(format!("{path}: {s} is not one of {allowed:?}"));
+    }
+    if let (Some(items), Some(values)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in values.iter().enumerate() {
+            check(v, items, &format!("{path}[{i}]"), errors);
+        }
+    }
+    if let (Some(props), Some(obj)) = (
+        schema.get("properties").and_then(Value::as_object),
+        value.as_object(),
+    ) {
+        for req in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = req.as_str().unwrap();
+            if !obj.contains_key(name) {
+                errors.push(format!("{path}: missing required field {name}"));
+            }
+        }
+        for (k, v) in obj {
+            match props.get(k) {
+                Some(s) => check(v, s, &format!("{path}.{k}"), errors),
+                None => errors.push(format!("{path}: field {k} is not in the description")),
+            }
+        }
+    }
+}
+
+/// Checks an object by its own `object` name, and every object it embeds.
+fn check_object(value: &Value, errors: &mut Vec<String>) {
+    let name = value["object"].as_str().unwrap_or_default();
+    if name == "list" {
+        for key in ["data", "has_more", "url"] {
+            if value.get(key).is_none() {
+                errors.push(format!("list: missing {key}"));
+            }
+        }
+        for item in value["data"].as_array().into_iter().flatten() {
+            check_object(item, errors);
+        }
+        return;
+    }
+    check(value, schema_named(name), name, errors);
+    if name == "event" {
+        check_object(&value["data"]["object"], errors);
+    }
+}
+
+#[tokio::test]
+async fn every_returned_object_has_the_fields_stripe_requires() {
+    let h = harness().await;
+    let mut objects = Vec::new();
+    let customer = h
+        .ok_post("/v1/customers", &[("email", "a@b.co"), ("name", "Ana")])
+        .await;
+    objects.push(customer.clone());
+    let product = h
+        .ok_post(
+            "/v1/products",
+            &[
+                ("name", "Audit"),
+                ("description", "Full audit"),
+                ("metadata[k]", "v"),
+            ],
+        )
+        .await;
+    objects.push(product.clone());
+    let price = h
+        .ok_post(
+            "/v1/prices",
+            &[
+                ("currency", "usd"),
+                ("unit_amount", "5000"),
+                ("product", product["id"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    objects.push(price.clone());
+    let percent = h
+        .ok_post(
+            "/v1/coupons",
+            &[("percent_off", "12.5"), ("duration", "once")],
+        )
+        .await;
+    objects.push(percent.clone());
+    let fixed = h
+        .ok_post(
+            "/v1/coupons",
+            &[
+                ("amount_off", "500"),
+                ("currency", "usd"),
+                ("max_redemptions", "5"),
+                ("duration", "forever"),
+            ],
+        )
+        .await;
+    objects.push(fixed);
+    let promo = h
+        .ok_post(
+            "/v1/promotion_codes",
+            &[
+                ("coupon", percent["id"].as_str().unwrap()),
+                ("code", "SAVE"),
+                ("restrictions[minimum_amount]", "1000"),
+                ("restrictions[minimum_amount_currency]", "usd"),
+            ],
+        )
+        .await;
+    objects.push(promo);
+    let (url, _) = crate::helpers::start_receiver(vec![]).await;
+    objects.push(
+        h.ok_post(
+            "/v1/webhook_endpoints",
+            &[("url", &url), ("enabled_events[]", "*")],
+        )
+        .await,
+    );
+
+    // Paid with a card, with a customer, discount and tax.
+    let session = h
+        .session(&[
+            ("line_items[0][price]", price["id"].as_str().unwrap()),
+            ("line_items[0][quantity]", "2"),
+            ("customer", customer["id"].as_str().unwrap()),
+            ("allow_promotion_codes", "true"),
+            ("automatic_tax[enabled]", "true"),
+        ])
+        .await;
+    objects.push(session.clone());
+    let sid = session["id"].as_str().unwrap();
+    h.submit(
+        sid,
+        &[
+            ("action", "apply_promotion_code"),
+            ("promotion_code", "SAVE"),
+        ],
+    )
+    .await;
+    h.pay_card(sid, "4000000000000002").await;
+    h.pay_card(sid, "4242424242424242").await;
+    let paid = h.ok_get(&format!("/v1/checkout/sessions/{sid}?expand[]=line_items&expand[]=payment_intent.latest_charge&expand[]=customer")).await;
+    objects.push(paid.clone());
+    let pi = &paid["payment_intent"];
+    objects.push(
+        h.ok_get(&format!(
+            "/v1/payment_intents/{}",
+            pi["id"].as_str().unwrap()
+        ))
+        .await,
+    );
+    let refund = h
+        .ok_post(
+            "/v1/refunds",
+            &[
+                ("payment_intent", pi["id"].as_str().unwrap()),
+                ("amount", "100"),
+            ],
+        )
+        .await;
+    objects.push(refund);
+    objects.push(
+        h.ok_get(&format!(
+            "/v1/charges/{}",
+            pi["latest_charge"]["id"].as_str().unwrap()
+        ))
+        .await,
+    );
+
+    // Paid by a bank debit that fails, and one left to expire.
+    let debit = h
+        .session(&[
+            ("line_items[0][price]", price["id"].as_str().unwrap()),
+            ("line_items[0][quantity]", "1"),
+        ])
+        .await;
+    let did = debit["id"].as_str().unwrap();
+    h.submit(
+        did,
+        &[
+            ("email", "a@b.co"),
+            ("payment_method", "bank_debit_failing"),
+        ],
+    )
+    .await;
+    eventually("debit settles", || async {
+        h.event_types()
+            .await
+            .contains(&"checkout.session.async_payment_failed".to_string())
+    })
+    .await;
+    let expiring = h
+        .session(&[
+            ("line_items[0][price]", price["id"].as_str().unwrap()),
+            ("line_items[0][quantity]", "1"),
+        ])
+        .await;
+    objects.push(
+        h.ok_post(
+            &format!(
+                "/v1/checkout/sessions/{}/expire",
+                expiring["id"].as_str().unwrap()
+            ),
+            &[],
+        )
+        .await,
+    );
+    h.ok_post(
+        &format!("/v1/products/{}", product["id"].as_str().unwrap()),
+        &[("active", "false")],
+    )
+    .await;
+
+    for list in [
+        "/v1/products",
+        "/v1/prices",
+        "/v1/customers",
+        "/v1/checkout/sessions",
+        "/v1/refunds",
+        "/v1/coupons",
+        "/v1/promotion_codes",
+        "/v1/webhook_endpoints",
+    ] {
+        objects.push(h.ok_get(list).await);
+    }
+    objects.push(
+        h.ok_get(&format!("/v1/checkout/sessions/{sid}/line_items"))
+            .await,
+    );
+    let events = h.ok_get("/v1/events?limit=100").await;
+    let kinds: std::collections::BTreeSet<&str> = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["object"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.len(), 1);
+    objects.push(events.clone());
+
+    let mut errors = Vec::new();
+    for object in &objects {
+        check_object(object, &mut errors);
+    }
+    assert!(
+        errors.is_empty(),
+        "{} mismatches:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
+
+    // The checker itself must be able to fail.
+    let mut broken = paid.clone();
+    broken.as_object_mut().unwrap().remove("payment_status");
+    broken["amount_total"] = Value::String("61.88".into());
+    let mut errors = Vec::new();
+    check_object(&broken, &mut errors);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+}
+
+/// The form schema of an endpoint's body, or its query parameters as one object schema.
+fn spec_params(method: &str, path: &str) -> Value {
+    let op = &SPEC["paths"][path][method];
+    assert!(op.is_object(), "{method} {path} is not in the description");
+    if method == "post" {
+        op["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"].clone()
+    } else {
+        let mut props = serde_json::Map::new();
+        for p in op["parameters"].as_array().into_iter().flatten() {
+            if p["in"] == "query" {
+                props.insert(p["name"].as_str().unwrap().to_string(), p["schema"].clone());
+            }
+        }
+        serde_json::json!({ "type": "object", "properties": props })
+    }
+}
+
+/// The schemas a spec node may take: itself, or each option of its `anyOf`.
+fn alternatives(schema: &Value) -> Vec<&Value> {
+    let schema = resolve(schema);
+    match schema.get("anyOf").and_then(Value::as_array) {
+        Some(options) => options.iter().flat_map(alternatives).collect(),
+        None => vec![schema],
+    }
+}
+
+fn type_of(schema: &Value) -> &str {
+    schema
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or(if schema.get("properties").is_some() {
+            "object"
+        } else {
+            ""
+        })
+}
+
+fn check_param(ty: &Ty, spec: &Value, path: &str, errors: &mut Vec<String>) {
+    let options = alternatives(spec);
+    let with = |t: &str| {
+        options
+            .iter()
+            .copied()
+            .filter(move |o| type_of(o) == t)
+            .collect::<Vec<_>>()
+    };
+    match ty {
+        Ty::Str => {
+            if with("string").is_empty() {
+                errors.push(format!("{path}: the description has no string form"));
+            }
+        }
+        Ty::Int => {
+            if with("integer").is_empty() {
+                errors.push(format!("{path}: the description has no integer form"));
+            }
+        }
+        Ty::Bool => {
+            if with("boolean").is_empty() {
+                errors.push(format!("{path}: the description has no boolean form"));
+            }
+        }
+        Ty::Hundredths => {
+            if with("number").is_empty() {
+                errors.push(format!("{path}: the description has no number form"));
+            }
+        }
+        Ty::Enum(values) => {
+            let allowed: Vec<&Value> = with("string")
+                .iter()
+                .flat_map(|o| o["enum"].as_array().into_iter().flatten())
+                .collect();
+            for v in *values {
+                if !allowed.iter().any(|a| a.as_str() == Some(v)) {
+                    errors.push(format!("{path}: value {v} is not in the description"));
+                }
+            }
+        }
+        Ty::Metadata => {
+            if with("object").is_empty() {
+                errors.push(format!("{path}: the description has no hash form"));
+            }
+        }
+        Ty::Arr(item) => match with("array").first() {
+            Some(a) => check_param(item, &a["items"], &format!("{path}[]"), errors),
+            None => errors.push(format!("{path}: the description has no array form")),
+        },
+        Ty::Obj(fields) => {
+            let objects = with("object");
+            for field in fields {
+                let found = objects
+                    .iter()
+                    .find_map(|o| o.get("properties").and_then(|p| p.get(field.name)));
+                let child = format!("{path}[{}]", field.name);
+                match found {
+                    Some(s) => check_param(&field.ty, s, &child, errors),
+                    None => errors.push(format!("{child}: not in the description")),
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_accepted_parameter_exists_in_the_description() {
+    let mut errors = Vec::new();
+    let mut checked = 0;
+    for op in Op::ALL {
+        let (method, path) = op.route();
+        let spec = spec_params(method, path);
+        let Ty::Obj(fields) = op.params() else {
+            unreachable!()
+        };
+        for field in &fields {
+            checked += 1;
+            match spec["properties"].get(field.name) {
+                Some(s) => check_param(
+                    &field.ty,
+                    s,
+                    &format!("{method} {path} {}", field.name),
+                    &mut errors,
+                ),
+                None => errors.push(format!(
+                    "{method} {path}: {} is not in the description",
+                    field.name
+                )),
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} parameters checked");
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}

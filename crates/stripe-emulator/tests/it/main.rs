@@ -1,0 +1,7 @@
+//! Drives the emulator over real HTTP the way a Stripe client and a browser would.
+
+mod api;
+mod checkout;
+mod conformance;
+mod helpers;
+mod webhooks;
