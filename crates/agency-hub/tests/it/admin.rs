@@ -493,3 +493,104 @@ async fn users_change_their_own_name_and_password() {
         .unwrap();
     assert_eq!(renamed.name, "Ana Lima");
 }
+
+#[tokio::test]
+async fn store_settings_are_validated_field_by_field_and_saved_in_minor_units() {
+    let app = spawn_app().await;
+    app.signed_in_as(Role::Admin).await;
+    let base = [
+        ("name", "Logo Design"),
+        ("category", "Design"),
+        ("purchasable", "on"),
+    ];
+    let cases: [(&[(&str, &str)], &str); 8] = [
+        (&[("price", "-5")], "cannot be negative"),
+        (&[("price", "12.345")], "at most 2 decimals"),
+        (&[("price", "")], "Enter a price."),
+        (
+            &[("price", "10"), ("currency", "XYZ")],
+            "is not a currency the store accepts",
+        ),
+        (
+            &[("price", "10"), ("store_images", "javascript:alert(1)")],
+            "is not an http(s) address",
+        ),
+        (&[("price", "10"), ("max_quantity", "0")], "from 1 to 100"),
+        (&[("price", "10"), ("max_quantity", "101")], "from 1 to 100"),
+        (
+            &[("price", "5000.5"), ("currency", "JPY")],
+            "JPY has no decimals",
+        ),
+    ];
+    for (fields, message) in cases {
+        let mut all: Vec<(&str, &str)> = base.to_vec();
+        all.extend_from_slice(fields);
+        let res = app.post_form("/admin/templates", &all).await;
+        assert_eq!(res.status(), 400, "{fields:?}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains(message), "{fields:?} should say {message:?}");
+    }
+    assert_eq!(
+        service_template::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
+        0,
+        "nothing saved"
+    );
+
+    let mut all: Vec<(&str, &str)> = base.to_vec();
+    all.extend_from_slice(&[
+        ("price", "1,250.50"),
+        ("currency", "usd"),
+        (
+            "store_images",
+            "https://cdn.example.com/a.png\n\n/static/img/logo-design.svg",
+        ),
+        ("max_quantity", "3"),
+        ("sort_order", "-2"),
+    ]);
+    assert_eq!(app.post_form("/admin/templates", &all).await.status(), 303);
+    let t = service_template::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            t.price_minor,
+            t.currency.as_str(),
+            t.max_quantity,
+            t.sort_order
+        ),
+        (125_050, "USD", 3, -2)
+    );
+    assert_eq!(
+        t.images(),
+        [
+            "https://cdn.example.com/a.png",
+            "/static/img/logo-design.svg"
+        ]
+    );
+    assert_eq!(
+        t.store_title, "Logo Design",
+        "the name stands in for an empty store title"
+    );
+    assert!(t.on_sale());
+
+    let mut all: Vec<(&str, &str)> = vec![
+        ("name", "Yen Audit"),
+        ("category", "Design"),
+        ("purchasable", "on"),
+    ];
+    all.extend_from_slice(&[("price", "5000"), ("currency", "JPY")]);
+    assert_eq!(app.post_form("/admin/templates", &all).await.status(), 303);
+    let yen = service_template::Entity::find()
+        .filter(service_template::Column::Name.eq("Yen Audit"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(yen.price_minor, 5000);
+    assert_eq!(yen.price().display(), "¥5,000");
+}
