@@ -1,6 +1,27 @@
 //! A local, stateful server that speaks the subset of Stripe's API the app uses, serves a hosted
 //! checkout page and delivers signed webhooks. Start it in-process with [`Emulator::start`] or
 //! run the `stripe-emulator` binary.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use stripe_emulator::{Config, Emulator, WebhookEndpointConfig};
+//!
+//! # async fn demo() -> Result<(), stripe_emulator::StartError> {
+//! let running = Emulator::start(Config {
+//!     webhook_endpoints: vec![WebhookEndpointConfig {
+//!         url: "http://127.0.0.1:8080/api/webhooks/stripe".into(),
+//!         secret: "whsec_local".into(),
+//!     }],
+//!     settlement_delay: Duration::from_millis(200),
+//!     ..Config::default()
+//! })
+//! .await?;
+//! // Send Stripe requests to running.base_url() instead of https://api.stripe.com,
+//! // with any `sk_test_...` key.
+//! println!("{}", running.base_url());
+//! # Ok(())
+//! # }
+//! ```
 
 #![recursion_limit = "256"]
 
@@ -146,7 +167,8 @@ impl Emulator {
             api_key: config.api_key.clone(),
             api_version: API_VERSION.to_string(),
             retry: config.retry.clone(),
-            http: reqwest::Client::builder().build()?,
+            // Deliveries go to local receivers: an HTTP proxy from the environment must not intercept them.
+            http: reqwest::Client::builder().no_proxy().build()?,
             idempotency: tokio::sync::Mutex::new(HashMap::new()),
             shutdown: shutdown_rx.clone(),
         });
