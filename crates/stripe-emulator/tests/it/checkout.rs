@@ -745,7 +745,7 @@ async fn zero_decimal_currencies_show_no_cents() {
 }
 
 #[tokio::test]
-async fn a_cancel_link_and_mixed_currencies() {
+async fn mixed_currencies_are_refused_and_create_nothing() {
     let h = harness().await;
     let (status, err) = h
         .post(
