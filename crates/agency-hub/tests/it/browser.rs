@@ -133,6 +133,30 @@ pub async fn sign_in(client: &Client, app: &TestApp, email: &str) {
         .click()
         .await
         .unwrap();
+    // The dashboard, signed in.
+    client
+        .wait()
+        .for_element(Locator::Css(".me-name"))
+        .await
+        .unwrap();
+}
+
+/// Waits until the address bar's query has `needle` (after a form submits).
+async fn wait_for_query(client: &Client, needle: &str) {
+    for _ in 0..100 {
+        if client
+            .current_url()
+            .await
+            .unwrap()
+            .query()
+            .unwrap_or_default()
+            .contains(needle)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the page never reached a query with {needle}");
 }
 
 #[tokio::test]
@@ -181,6 +205,7 @@ async fn a_client_searches_the_store_adds_a_service_twice_and_sees_the_badge_and
         .click()
         .await
         .unwrap();
+    wait_for_query(&client, "q=logo").await;
     let cards = client
         .find_all(Locator::Css(".store-card h2 a"))
         .await
@@ -190,19 +215,16 @@ async fn a_client_searches_the_store_adds_a_service_twice_and_sees_the_badge_and
     cards[0].click().await.unwrap();
 
     for _ in 0..2 {
-        assert!(
-            client
-                .current_url()
-                .await
-                .unwrap()
-                .path()
-                .starts_with("/store/")
-        );
-        client
-            .find(Locator::Css(".buy-box button"))
+        // Clicks that submit a form return before the next page is there: wait for it.
+        let button = client
+            .wait()
+            .for_element(Locator::Css(".buy-box button"))
             .await
-            .unwrap()
-            .click()
+            .unwrap();
+        button.click().await.unwrap();
+        client
+            .wait()
+            .for_element(Locator::Css(".flash-success"))
             .await
             .unwrap();
         assert_eq!(client.current_url().await.unwrap().path(), "/store/cart");
@@ -238,6 +260,12 @@ async fn a_client_searches_the_store_adds_a_service_twice_and_sees_the_badge_and
         .click()
         .await
         .unwrap();
+    let flash = client
+        .wait()
+        .for_element(Locator::Css(".flash-success"))
+        .await
+        .unwrap();
+    assert!(flash.text().await.unwrap().contains("3 × Logo Design"));
     let total = client
         .find(Locator::Css("[data-cart-total]"))
         .await
