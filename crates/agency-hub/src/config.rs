@@ -70,6 +70,11 @@ pub struct Config {
     pub agency_name: String,
     /// `STORE_ENABLED=false` hides the store: its pages and API routes answer 404.
     pub store_enabled: bool,
+    /// `smtp://` or `smtps://`; without it emails are stored for the admin's Emails page.
+    pub smtp_url: Option<Url>,
+    /// The sender of every email, e.g. `Northwind Studio <hello@northwind.example>`.
+    pub mail_from: String,
+    pub mail_reply_to: Option<String>,
 }
 
 /// Every configuration mistake found, one line each.
@@ -153,6 +158,29 @@ impl Config {
         let default_demo = database_url.as_ref().is_none_or(DatabaseUrl::is_sqlite);
         let demo_data = parse_bool(&mut errors, "DEMO_DATA", var("DEMO_DATA"), default_demo);
 
+        let smtp_url = var("SMTP_URL").and_then(|raw| match Url::parse(&raw) {
+            Ok(u) if matches!(u.scheme(), "smtp" | "smtps") && u.host_str().is_some() => Some(u),
+            _ => {
+                errors.push(format!(
+                    "SMTP_URL: '{}' is not an smtp:// or smtps:// address (example: smtp://user:password@mail.example.com:587)",
+                    redact(&raw)
+                ));
+                None
+            }
+        });
+        let mail_from =
+            var("MAIL_FROM").unwrap_or_else(|| "Agency Hub <no-reply@localhost>".into());
+        if mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            errors.push(format!("MAIL_FROM: '{mail_from}' is not a mailbox (example: Northwind Studio <hello@northwind.example>)"));
+        }
+        let mail_reply_to = var("MAIL_REPLY_TO");
+        if let Some(r) = &mail_reply_to
+            && r.parse::<lettre::message::Mailbox>().is_err()
+        {
+            errors.push(format!(
+                "MAIL_REPLY_TO: '{r}' is not a mailbox (example: support@northwind.example)"
+            ));
+        }
         let store_enabled = parse_bool(&mut errors, "STORE_ENABLED", var("STORE_ENABLED"), true);
         let agency_name = var("AGENCY_NAME").unwrap_or_else(|| "Agency Hub".into());
         if agency_name.chars().count() > 100 {
@@ -169,6 +197,9 @@ impl Config {
                 demo_data,
                 agency_name,
                 store_enabled,
+                smtp_url,
+                mail_from,
+                mail_reply_to,
             }),
             _ => Err(ConfigError(errors)),
         }
@@ -186,6 +217,17 @@ impl Config {
     /// An absolute link to a path of the app, for emails and redirects to the outside.
     pub fn url_for(&self, path: &str) -> String {
         format!("{}{}", self.app_url.as_str().trim_end_matches('/'), path)
+    }
+}
+
+/// A URL with its password hidden, for error messages.
+fn redact(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => raw.to_string(),
     }
 }
 
@@ -255,6 +297,27 @@ mod tests {
         assert!(err.0[3].starts_with("LOG_FORMAT: 'xml'"));
         assert!(err.0[4].starts_with("DEMO_DATA: 'maybe'"));
         assert_eq!(err.to_string().lines().count(), 5);
+    }
+
+    #[test]
+    fn mail_settings_are_checked_and_passwords_never_echoed() {
+        let err = config(&[
+            ("SMTP_URL", "http://user:s3cret@mail.example.com"),
+            ("MAIL_FROM", "not a mailbox"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.0.len(), 2, "{err}");
+        assert!(
+            err.0[0].starts_with("SMTP_URL:") && !err.0[0].contains("s3cret"),
+            "{err}"
+        );
+        assert!(err.0[1].starts_with("MAIL_FROM:"));
+        let c = config(&[
+            ("SMTP_URL", "smtps://u:p@mail.example.com"),
+            ("MAIL_FROM", "Studio <hi@studio.example>"),
+        ])
+        .unwrap();
+        assert_eq!(c.smtp_url.unwrap().scheme(), "smtps");
     }
 
     #[test]

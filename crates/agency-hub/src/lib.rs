@@ -15,6 +15,7 @@ pub mod db;
 pub mod error;
 pub mod jobs;
 pub mod money;
+pub mod notify;
 pub mod provisioning;
 pub mod seed;
 pub mod services;
@@ -40,6 +41,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// How many SQL statements the app has run (tests use it to prove a page's query count).
     pub queries: Arc<AtomicU64>,
+    pub mailer: notify::Mailer,
 }
 
 pub struct App {
@@ -50,8 +52,12 @@ pub struct App {
 }
 
 /// Every job kind the app runs, with its handler: one place, checked against the queue at start.
-fn job_registry(_state: &AppState) -> jobs::Registry {
-    jobs::Registry::new()
+fn job_registry(state: &AppState) -> jobs::Registry {
+    let s = state.clone();
+    jobs::Registry::new().register(notify::SEND_JOB, move |ctx| {
+        let s = s.clone();
+        async move { notify::run_send_job(&s.db, &s.config, &s.mailer, ctx).await }
+    })
 }
 
 impl App {
@@ -76,10 +82,12 @@ impl App {
         if config.demo_data && seed::seed_demo(&db).await? {
             tracing::info!("the database was empty: demo data seeded");
         }
+        let mailer = notify::Mailer::from_config(&config)?;
         let state = AppState {
             db: db.clone(),
             config: Arc::new(config),
             queries,
+            mailer,
         };
         let registry = job_registry(&state);
         registry.check_queue(&db).await?;

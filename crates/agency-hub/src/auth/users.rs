@@ -12,8 +12,10 @@ use serde_json::json;
 
 use super::{Email, NewUser, parse_name, password, session_store};
 use crate::activity::{self, Actor, Subject};
-use crate::db::entities::{client, user, user::Role};
+use crate::db::entities::{client, password_token, user, user::Role};
 use crate::error::{AppError, AppResult, FieldErrors};
+use crate::notify::{self, Message};
+use sha2::{Digest, Sha256};
 
 /// A user in the admin's list, with their company's name.
 #[derive(Clone, Debug)]
@@ -82,7 +84,8 @@ pub struct ValidUser {
     pub name: String,
     pub role: Role,
     pub client_id: Option<i64>,
-    pub password: String,
+    /// None: the user sets it through the link in their welcome email.
+    pub password: Option<String>,
 }
 
 impl UserForm {
@@ -118,7 +121,9 @@ impl UserForm {
             }
             _ => {}
         }
-        if let Err(m) = password::validate(&self.password) {
+        if !self.password.is_empty()
+            && let Err(m) = password::validate(&self.password)
+        {
             errors.add("password", m);
         }
         match (email, name, role) {
@@ -127,7 +132,7 @@ impl UserForm {
                 name,
                 role,
                 client_id,
-                password: self.password.clone(),
+                password: (!self.password.is_empty()).then(|| self.password.clone()),
             }),
             _ => Err(errors),
         }
@@ -142,13 +147,15 @@ fn subject(u: &user::Model) -> Subject<'static> {
     }
 }
 
-/// Creates a user with a password the admin chose (the welcome email comes with notifications).
+/// Creates a user and queues their welcome email: with a one-time link to set their password
+/// when the admin chose none (`password_hash` is then an unusable random one).
 pub async fn create<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
     v: ValidUser,
     password_hash: String,
 ) -> AppResult<user::Model> {
+    let needs_password = v.password.is_none();
     if let Some(id) = v.client_id
         && client::Entity::find_by_id(id).one(conn).await?.is_none()
     {
@@ -174,6 +181,111 @@ pub async fn create<C: ConnectionTrait>(
         "user.created",
         subject(&model),
         json!({"email": model.email, "role": model.role}),
+    )
+    .await?;
+    let set_password_token = if needs_password {
+        Some(issue_password_token(conn, model.id).await?)
+    } else {
+        None
+    };
+    let welcome = Message::Welcome {
+        name: model.name.clone(),
+        email: model.email.clone(),
+        set_password_token,
+    };
+    notify::enqueue(
+        conn,
+        &model.email,
+        &welcome,
+        &format!("welcome:{}", model.id),
+    )
+    .await?;
+    Ok(model)
+}
+
+/// How long a set-password link works.
+pub const TOKEN_LIFETIME: chrono::Duration = chrono::Duration::days(7);
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A new one-time set-password token for the user; only its hash is stored.
+pub async fn issue_password_token<C: ConnectionTrait>(
+    conn: &C,
+    user_id: i64,
+) -> Result<String, DbErr> {
+    let token = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let now = Utc::now();
+    password_token::Entity::insert(password_token::ActiveModel {
+        user_id: Set(user_id),
+        token_hash: Set(token_hash(&token)),
+        expires_at: Set(now + TOKEN_LIFETIME),
+        used_at: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec_without_returning(conn)
+    .await?;
+    Ok(token)
+}
+
+/// The user a set-password token is for, if it is unused and unexpired.
+pub async fn token_user<C: ConnectionTrait>(conn: &C, token: &str) -> AppResult<user::Model> {
+    let expired = || {
+        AppError::invalid(
+            "token",
+            "This link has expired or was used already. Ask the agency for a new one.",
+        )
+    };
+    let row = password_token::Entity::find()
+        .filter(password_token::Column::TokenHash.eq(token_hash(token)))
+        .filter(password_token::Column::UsedAt.is_null())
+        .filter(password_token::Column::ExpiresAt.gt(Utc::now()))
+        .one(conn)
+        .await?
+        .ok_or_else(expired)?;
+    let user = get(conn, row.user_id).await?;
+    if !user.active {
+        return Err(expired());
+    }
+    Ok(user)
+}
+
+/// Sets the password through a one-time link and spends the link.
+pub async fn set_password_with_token<C: ConnectionTrait>(
+    conn: &C,
+    token: &str,
+    password_hash: String,
+) -> AppResult<user::Model> {
+    let user = token_user(conn, token).await?;
+    password_token::Entity::update_many()
+        .col_expr(
+            password_token::Column::UsedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
+        .filter(password_token::Column::TokenHash.eq(token_hash(token)))
+        .exec(conn)
+        .await?;
+    let mut active: user::ActiveModel = user.into();
+    active.password_hash = Set(password_hash);
+    active.updated_at = Set(Utc::now());
+    let model = active.update(conn).await?;
+    session_store::end_sessions_of(conn, model.id).await?;
+    let actor = Actor::User {
+        id: model.id,
+        name: model.name.clone(),
+    };
+    activity::record(
+        conn,
+        &actor,
+        "user.password_set",
+        subject(&model),
+        json!({}),
     )
     .await?;
     Ok(model)

@@ -70,6 +70,7 @@ fn nav_for(role: Role, store: bool) -> &'static [(&'static str, &'static str)] {
             ("/admin/users", "Users"),
             ("/admin/templates", "Templates"),
             ("/admin/activity", "Activity"),
+            ("/admin/emails", "Emails"),
             ("/admin/jobs", "Jobs"),
         ],
         Role::Manager => &[("/dashboard", "Dashboard"), ("/services", "Services")],

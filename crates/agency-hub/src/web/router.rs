@@ -44,6 +44,10 @@ pub fn build(state: AppState) -> Router {
         )
         .route("/logout", post(pages::auth::logout))
         .route("/dashboard", get(pages::dashboard::show))
+        .route(
+            "/password/set",
+            get(pages::password::show).post(pages::password::set),
+        )
         .route("/account", get(pages::account::show))
         .route("/account/name", post(pages::account::rename))
         .route("/account/password", post(pages::account::change_password))
@@ -104,6 +108,13 @@ pub fn build(state: AppState) -> Router {
             post(pages::admin_templates::set_archived),
         )
         .route("/admin/activity", get(pages::admin_activity::list))
+        .route("/admin/emails", get(pages::admin_emails::list))
+        .route("/admin/emails/{id}", get(pages::admin_emails::show))
+        .route("/admin/emails/{id}/html", get(pages::admin_emails::html))
+        .route(
+            "/admin/emails/{id}/resend",
+            post(pages::admin_emails::resend),
+        )
         .route("/admin/jobs", get(pages::admin_jobs::list))
         .route("/admin/jobs/{id}/retry", post(pages::admin_jobs::retry));
 

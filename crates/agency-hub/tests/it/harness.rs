@@ -9,9 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use agency_hub::auth::{self, Email, NewUser};
 use agency_hub::db::entities::user::{self, Role};
+use agency_hub::jobs::WorkerConfig;
 use agency_hub::{App, Config, db};
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use std::time::Duration;
 
 /// A database of its own for one test, gone when dropped.
 pub struct TestDb {
@@ -132,11 +134,34 @@ pub async fn spawn_app_without_background_work() -> TestApp {
     start(&[], false).await
 }
 
+/// Jobs retry within milliseconds in tests.
+pub fn fast_worker() -> WorkerConfig {
+    WorkerConfig {
+        poll_interval: Duration::from_millis(20),
+        backoff_base: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(200),
+        lock_for: Duration::from_secs(60),
+    }
+}
+
+/// The app with its own job timings.
+pub async fn spawn_app_with_worker(extra: &[(&str, &str)], worker: WorkerConfig) -> TestApp {
+    start_with(extra, Some(worker)).await
+}
+
 async fn start(extra: &[(&str, &str)], worker: bool) -> TestApp {
+    start_with(extra, worker.then(fast_worker)).await
+}
+
+async fn start_with(extra: &[(&str, &str)], worker: Option<WorkerConfig>) -> TestApp {
     let test_db = TestDb::new().await;
-    let mut app = App::build(test_config(&test_db.url, extra))
-        .await
-        .expect("building the app");
+    let mut app = App::build_with(
+        test_config(&test_db.url, extra),
+        worker.clone().unwrap_or_else(fast_worker),
+    )
+    .await
+    .expect("building the app");
+    let worker = worker.is_some();
     if !worker {
         app = app.without_background_work();
     }

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 mod m20261127_000001_foundation;
 mod m20261127_000002_agency_core;
 mod m20261127_000003_store;
+mod m20261127_000004_emails;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_foundation::Migration),
             Box::new(m20261127_000002_agency_core::Migration),
             Box::new(m20261127_000003_store::Migration),
+            Box::new(m20261127_000004_emails::Migration),
         ]
     }
 }

@@ -102,7 +102,13 @@ pub async fn create(
     let result = match form.validate() {
         Err(errors) => Err((StatusCode::BAD_REQUEST, errors)),
         Ok(valid) => {
-            let hash = password::hash(valid.password.clone()).await?;
+            // Without a password from the admin, an unusable random one until the user sets
+            // theirs through the welcome email's link.
+            let chosen = valid
+                .password
+                .clone()
+                .unwrap_or_else(|| format!("{}{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4()));
+            let hash = password::hash(chosen).await?;
             match users::create(&state.db, &Actor::from(&admin), valid, hash).await {
                 Ok(user) => Ok(user),
                 Err(e) if e.status.is_client_error() => {

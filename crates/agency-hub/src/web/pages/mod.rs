@@ -3,11 +3,13 @@
 pub mod account;
 pub mod admin_activity;
 pub mod admin_clients;
+pub mod admin_emails;
 pub mod admin_jobs;
 pub mod admin_templates;
 pub mod admin_users;
 pub mod auth;
 pub mod dashboard;
+pub mod password;
 pub mod services;
 pub mod store;
 

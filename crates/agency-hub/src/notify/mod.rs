@@ -1,0 +1,267 @@
+//! Transactional email through a durable outbox. Enqueuing an email writes an `emails` row and
+//! an `email.send` job in the caller's transaction (a rolled-back change sends nothing; the same
+//! dedupe key twice queues once). The worker renders the email from its templates and sends it
+//! over SMTP, or, without `SMTP_URL`, stores it for the admin's Emails page.
+
+pub mod messages;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder,
+};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::db::entities::email::{self, EmailStatus};
+use crate::jobs::{Enqueue, JobContext};
+
+pub use messages::Message;
+
+/// The job that sends one email.
+pub const SEND_JOB: &str = "email.send";
+/// Attempts before an email is marked failed (with the worker's exponential backoff between).
+pub const MAX_ATTEMPTS: i32 = 5;
+
+/// Where emails go: an SMTP server, or nowhere (stored for the admin to read).
+#[derive(Clone)]
+pub struct Mailer {
+    smtp: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    from: Mailbox,
+    reply_to: Option<Mailbox>,
+}
+
+impl Mailer {
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let smtp = match &config.smtp_url {
+            None => None,
+            Some(url) => Some(smtp_transport(url)?),
+        };
+        Ok(Self {
+            smtp,
+            from: config.mail_from.parse().context("MAIL_FROM")?,
+            reply_to: config
+                .mail_reply_to
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .context("MAIL_REPLY_TO")?,
+        })
+    }
+
+    pub fn sends(&self) -> bool {
+        self.smtp.is_some()
+    }
+}
+
+/// `smtp://[user:password@]host[:port]` speaks STARTTLS when the server offers it (add
+/// `?tls=required` to insist); `smtps://` is TLS from the first byte.
+fn smtp_transport(url: &url::Url) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
+    let host = url.host_str().context("SMTP_URL has no host")?.to_string();
+    let implicit = url.scheme() == "smtps";
+    let required = url
+        .query_pairs()
+        .any(|(k, v)| k == "tls" && v == "required");
+    let params = TlsParameters::new(host.clone()).context("TLS for SMTP")?;
+    let tls = match (implicit, required) {
+        (true, _) => Tls::Wrapper(params),
+        (false, true) => Tls::Required(params),
+        (false, false) => Tls::Opportunistic(params),
+    };
+    let port = url.port().unwrap_or(if implicit { 465 } else { 587 });
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        .port(port)
+        .tls(tls)
+        .timeout(Some(Duration::from_secs(20)));
+    if !url.username().is_empty() {
+        let user = percent_decode(url.username());
+        let password = percent_decode(url.password().unwrap_or_default());
+        builder = builder.credentials(Credentials::new(user, password));
+    }
+    Ok(builder.build())
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// Queues `message` to `to` in the caller's transaction. Returns false when an email with the
+/// same dedupe key exists already.
+pub async fn enqueue<C: ConnectionTrait>(
+    conn: &C,
+    to: &str,
+    message: &Message,
+    dedupe_key: &str,
+) -> Result<bool, DbErr> {
+    let inserted = email::Entity::insert(email::ActiveModel {
+        dedupe_key: Set(dedupe_key.to_string()),
+        kind: Set(message.kind().to_string()),
+        to_address: Set(to.to_string()),
+        payload: Set(serde_json::to_value(message).unwrap_or_default()),
+        subject: Set(String::new()),
+        html: Set(String::new()),
+        text: Set(String::new()),
+        status: Set(EmailStatus::Queued),
+        attempts: Set(0),
+        last_error: Set(None),
+        created_at: Set(Utc::now()),
+        sent_at: Set(None),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::column(email::Column::DedupeKey)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+    let id = email::Entity::find()
+        .filter(email::Column::DedupeKey.eq(dedupe_key))
+        .one(conn)
+        .await?
+        .map(|e| e.id)
+        .ok_or_else(|| DbErr::RecordNotFound("email".into()))?;
+    send_job(conn, id, format!("email:{id}")).await?;
+    Ok(true)
+}
+
+async fn send_job<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    dedupe_key: String,
+) -> Result<bool, DbErr> {
+    Enqueue::new(SEND_JOB, &json!({ "email_id": id }))
+        .dedupe_key(dedupe_key)
+        .max_attempts(MAX_ATTEMPTS)
+        .insert(conn)
+        .await
+}
+
+/// The `email.send` job: renders, sends (or stores) and records the outcome. A failure is
+/// returned so the queue retries with backoff; the last one marks the email failed.
+pub async fn run_send_job(
+    db: &sea_orm::DatabaseConnection,
+    config: &Config,
+    mailer: &Mailer,
+    ctx: JobContext,
+) -> anyhow::Result<()> {
+    let id = ctx.payload["email_id"]
+        .as_i64()
+        .context("email.send without email_id")?;
+    let Some(row) = email::Entity::find_by_id(id).one(db).await? else {
+        anyhow::bail!("email {id} does not exist");
+    };
+    if matches!(row.status, EmailStatus::Sent | EmailStatus::Stored) {
+        return Ok(());
+    }
+    let message: Message =
+        serde_json::from_value(row.payload.clone()).context("reading the email's payload")?;
+    let rendered = message.render(config).context("rendering the email")?;
+    let outcome = match &mailer.smtp {
+        None => Ok(EmailStatus::Stored),
+        Some(smtp) => deliver(smtp, mailer, &row.to_address, &rendered)
+            .await
+            .map(|()| EmailStatus::Sent),
+    };
+    let attempts = row.attempts + 1;
+    let mut active: email::ActiveModel = row.into();
+    active.subject = Set(rendered.subject);
+    active.html = Set(rendered.html);
+    active.text = Set(rendered.text);
+    active.attempts = Set(attempts);
+    match outcome {
+        Ok(status) => {
+            active.status = Set(status);
+            active.sent_at = Set(Some(Utc::now()));
+            active.last_error = Set(None);
+            active.update(db).await?;
+            tracing::info!(email.id = id, status = status.as_str(), "email done");
+            Ok(())
+        }
+        Err(err) => {
+            let error = format!("{err:#}");
+            active.last_error = Set(Some(error.clone()));
+            if ctx.attempt >= MAX_ATTEMPTS {
+                active.status = Set(EmailStatus::Failed);
+            }
+            active.update(db).await?;
+            Err(err)
+        }
+    }
+}
+
+async fn deliver(
+    smtp: &AsyncSmtpTransport<Tokio1Executor>,
+    mailer: &Mailer,
+    to: &str,
+    r: &messages::Rendered,
+) -> anyhow::Result<()> {
+    let mut builder = lettre::Message::builder()
+        .from(mailer.from.clone())
+        .to(to.parse().with_context(|| format!("the address {to}"))?)
+        .subject(&r.subject);
+    if let Some(reply_to) = &mailer.reply_to {
+        builder = builder.reply_to(reply_to.clone());
+    }
+    let email = builder
+        .multipart(MultiPart::alternative_plain_html(
+            r.text.clone(),
+            r.html.clone(),
+        ))
+        .context("building the email")?;
+    smtp.send(email).await.context("the SMTP server")?;
+    Ok(())
+}
+
+/// Puts a failed email back on the queue with fresh attempts. Returns false if it is not failed.
+pub async fn resend<C: ConnectionTrait>(conn: &C, id: i64) -> Result<bool, DbErr> {
+    let Some(row) = email::Entity::find_by_id(id).one(conn).await? else {
+        return Ok(false);
+    };
+    if row.status != EmailStatus::Failed {
+        return Ok(false);
+    }
+    let mut active: email::ActiveModel = row.into();
+    active.status = Set(EmailStatus::Queued);
+    active.attempts = Set(0);
+    active.update(conn).await?;
+    send_job(
+        conn,
+        id,
+        format!("email:{id}:resend:{}", uuid::Uuid::new_v4().simple()),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Recent emails, newest first, optionally of one status.
+pub async fn list<C: ConnectionTrait>(
+    conn: &C,
+    status: Option<EmailStatus>,
+    page: u64,
+    per_page: u64,
+) -> Result<(Vec<email::Model>, u64), DbErr> {
+    let mut q = email::Entity::find()
+        .order_by_desc(email::Column::CreatedAt)
+        .order_by_desc(email::Column::Id);
+    if let Some(s) = status {
+        q = q.filter(email::Column::Status.eq(s));
+    }
+    let pages = q.paginate(conn, per_page);
+    let total = pages.num_items().await?;
+    Ok((pages.fetch_page(page.saturating_sub(1)).await?, total))
+}

@@ -1,0 +1,138 @@
+//! The admin's Emails page: what was sent, stored or failed, each email's rendering, and
+//! resending a failed one.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use sea_orm::EntityTrait;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::auth::RequireAdmin;
+use crate::db::entities::email::{self, EmailStatus};
+use crate::error::{AppError, AppResult};
+use crate::notify;
+use crate::web::api::Pagination;
+use crate::web::extract::{PageParams, Query};
+use crate::web::layout::{PageCtx, flash};
+
+const PER_PAGE: u64 = 50;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct StatusQuery {
+    #[serde(default)]
+    status: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/emails.html")]
+pub struct EmailsPage {
+    ctx: PageCtx,
+    emails: Vec<email::Model>,
+    status: String,
+    sends: bool,
+    pagination: Pagination,
+    pager_base: String,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    RequireAdmin(_): RequireAdmin,
+    ctx: PageCtx,
+    Query(q): Query<StatusQuery>,
+    Query(paging): Query<PageParams>,
+) -> AppResult<EmailsPage> {
+    let status = match q.status.trim() {
+        "" => None,
+        raw => Some(EmailStatus::parse(raw).ok_or_else(|| {
+            AppError::invalid(
+                "status",
+                format!("Unknown status '{raw}': use queued, sent, stored or failed."),
+            )
+        })?),
+    };
+    let page = paging.page();
+    let (emails, total) = notify::list(&state.db, status, page, PER_PAGE).await?;
+    let status = status
+        .map(EmailStatus::as_str)
+        .unwrap_or_default()
+        .to_string();
+    Ok(EmailsPage {
+        ctx,
+        emails,
+        pager_base: format!("/admin/emails?status={status}&"),
+        status,
+        sends: state.mailer.sends(),
+        pagination: Pagination::new(page, PER_PAGE, total),
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/email_show.html")]
+pub struct EmailPage {
+    ctx: PageCtx,
+    email: email::Model,
+}
+
+async fn find(state: &AppState, id: i64) -> AppResult<email::Model> {
+    email::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(AppError::not_found)
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    RequireAdmin(_): RequireAdmin,
+    ctx: PageCtx,
+    Path(id): Path<i64>,
+) -> AppResult<EmailPage> {
+    Ok(EmailPage {
+        ctx,
+        email: find(&state, id).await?,
+    })
+}
+
+/// The HTML part as the recipient's mail program would show it, in a sandbox: no script, no
+/// form, nothing of the app's origin.
+pub async fn html(
+    State(state): State<AppState>,
+    RequireAdmin(_): RequireAdmin,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let email = find(&state, id).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "sandbox; default-src 'none'; img-src https: data:; style-src 'unsafe-inline'",
+            ),
+        ],
+        email.html,
+    )
+        .into_response())
+}
+
+pub async fn resend(
+    State(state): State<AppState>,
+    RequireAdmin(_): RequireAdmin,
+    session: Session,
+    Path(id): Path<i64>,
+) -> AppResult<Redirect> {
+    find(&state, id).await?;
+    if notify::resend(&state.db, id).await? {
+        flash(&session, "success", format!("Email {id} is queued again.")).await?;
+    } else {
+        flash(
+            &session,
+            "error",
+            format!("Email {id} has not failed, so there is nothing to resend."),
+        )
+        .await?;
+    }
+    Ok(Redirect::to(&format!("/admin/emails/{id}")))
+}
