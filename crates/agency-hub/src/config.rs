@@ -75,6 +75,28 @@ pub struct Config {
     /// The sender of every email, e.g. `Northwind Studio <hello@northwind.example>`.
     pub mail_from: String,
     pub mail_reply_to: Option<String>,
+    pub stripe: StripeSettings,
+}
+
+/// How the app reaches Stripe. Without `STRIPE_SECRET_KEY`, `serve` runs the built-in emulator.
+#[derive(Clone, Debug)]
+pub struct StripeSettings {
+    pub secret_key: Option<String>,
+    pub publishable_key: Option<String>,
+    /// Several, comma-separated, while a secret is being rotated.
+    pub webhook_secrets: Vec<String>,
+    pub api_base: String,
+    pub api_version: String,
+    pub allow_promotion_codes: bool,
+    pub automatic_tax: bool,
+}
+
+impl StripeSettings {
+    pub fn live(&self) -> bool {
+        self.secret_key
+            .as_deref()
+            .is_some_and(|k| k.starts_with("sk_live_") || k.starts_with("rk_live_"))
+    }
 }
 
 /// Every configuration mistake found, one line each.
@@ -181,6 +203,57 @@ impl Config {
                 "MAIL_REPLY_TO: '{r}' is not a mailbox (example: support@northwind.example)"
             ));
         }
+        let secret_key = var("STRIPE_SECRET_KEY");
+        if let Some(k) = &secret_key
+            && !(k.starts_with("sk_") || k.starts_with("rk_"))
+        {
+            errors.push(
+                "STRIPE_SECRET_KEY: not a Stripe secret key (it starts with sk_test_ or sk_live_)"
+                    .into(),
+            );
+        }
+        let webhook_secrets: Vec<String> = var("STRIPE_WEBHOOK_SECRET")
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if webhook_secrets.iter().any(|s| !s.starts_with("whsec_")) {
+            errors.push("STRIPE_WEBHOOK_SECRET: each secret starts with whsec_ (example: whsec_abc,whsec_def while rotating)".into());
+        }
+        let api_base = var("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".into());
+        if !matches!(Url::parse(&api_base), Ok(u) if matches!(u.scheme(), "http" | "https")) {
+            errors.push(format!("STRIPE_API_BASE: '{api_base}' is not an http(s) URL (example: https://api.stripe.com)"));
+        }
+        let stripe = StripeSettings {
+            secret_key,
+            publishable_key: var("STRIPE_PUBLISHABLE_KEY"),
+            webhook_secrets,
+            api_base: api_base.trim_end_matches('/').to_string(),
+            api_version: var("STRIPE_API_VERSION").unwrap_or_else(|| "2023-10-16".into()),
+            allow_promotion_codes: parse_bool(
+                &mut errors,
+                "STRIPE_ALLOW_PROMOTION_CODES",
+                var("STRIPE_ALLOW_PROMOTION_CODES"),
+                true,
+            ),
+            automatic_tax: parse_bool(
+                &mut errors,
+                "STRIPE_AUTOMATIC_TAX",
+                var("STRIPE_AUTOMATIC_TAX"),
+                false,
+            ),
+        };
+        if stripe.live() {
+            if app_url.as_ref().is_some_and(|u| u.scheme() != "https") {
+                errors.push("STRIPE_SECRET_KEY: a live key needs an https APP_URL (example: APP_URL=https://portal.example.com)".into());
+            }
+            if stripe.webhook_secrets.is_empty() {
+                errors.push("STRIPE_WEBHOOK_SECRET: a live key needs the webhook's signing secret (example: whsec_...)".into());
+            }
+        }
         let store_enabled = parse_bool(&mut errors, "STORE_ENABLED", var("STORE_ENABLED"), true);
         let agency_name = var("AGENCY_NAME").unwrap_or_else(|| "Agency Hub".into());
         if agency_name.chars().count() > 100 {
@@ -200,6 +273,7 @@ impl Config {
                 smtp_url,
                 mail_from,
                 mail_reply_to,
+                stripe,
             }),
             _ => Err(ConfigError(errors)),
         }

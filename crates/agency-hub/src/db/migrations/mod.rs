@@ -6,6 +6,7 @@ mod m20261127_000001_foundation;
 mod m20261127_000002_agency_core;
 mod m20261127_000003_store;
 mod m20261127_000004_emails;
+mod m20261127_000005_orders;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_agency_core::Migration),
             Box::new(m20261127_000003_store::Migration),
             Box::new(m20261127_000004_emails::Migration),
+            Box::new(m20261127_000005_orders::Migration),
         ]
     }
 }

@@ -1,0 +1,22 @@
+//! A Stripe event as received: the dedupe record and the audit log of every delivery.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "stripe_events")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub event_type: String,
+    pub order_id: Option<i64>,
+    /// `processed`, `ignored` (a type we do not act on, or a move the order refuses).
+    pub outcome: String,
+    pub error: Option<String>,
+    pub received_at: DateTimeUtc,
+    pub processed_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
