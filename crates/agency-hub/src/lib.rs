@@ -19,6 +19,7 @@ pub mod notify;
 pub mod provisioning;
 pub mod seed;
 pub mod services;
+pub mod stripe;
 pub mod telemetry;
 pub mod web;
 

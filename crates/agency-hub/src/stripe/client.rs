@@ -1,0 +1,339 @@
+//! Our HTTP client for the few Stripe endpoints we use: form-encoded with Stripe's bracket
+//! notation, the pinned `Stripe-Version`, an `Idempotency-Key` on every POST derived from our
+//! ids, and retries only where Stripe says they are safe (network errors and 5xx, with the same
+//! key). Stripe's objects are read leniently: only the fields we use, unknown ones ignored.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::config::StripeSettings;
+
+/// Why a call to Stripe failed, with a message a person can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StripeError {
+    /// Stripe answered with its error envelope.
+    #[error("Stripe refused the request ({status}): {message}")]
+    Api {
+        status: u16,
+        kind: String,
+        code: Option<String>,
+        param: Option<String>,
+        message: String,
+    },
+    /// Stripe could not be reached, or kept failing.
+    #[error("Stripe could not be reached: {0}")]
+    Network(String),
+    /// Stripe answered something we could not read.
+    #[error("Stripe's answer could not be read: {0}")]
+    Decode(String),
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    error: ErrorBody,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(rename = "type", default)]
+    kind: String,
+    code: Option<String>,
+    param: Option<String>,
+    #[serde(default)]
+    message: String,
+}
+
+#[derive(Clone)]
+pub struct StripeClient {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+    version: String,
+}
+
+/// A reference Stripe may expand into the object.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Expandable<T> {
+    Id(String),
+    Object(Box<T>),
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct IdOnly {
+    pub id: String,
+}
+
+impl<T: HasId> Expandable<T> {
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Id(id) => id,
+            Self::Object(o) => o.id(),
+        }
+    }
+}
+
+pub trait HasId {
+    fn id(&self) -> &str;
+}
+
+impl HasId for IdOnly {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct TotalDetails {
+    #[serde(default)]
+    pub amount_discount: i64,
+    #[serde(default)]
+    pub amount_tax: i64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct PaymentIntent {
+    pub id: String,
+    #[serde(default)]
+    pub payment_method_types: Vec<String>,
+}
+
+impl HasId for PaymentIntent {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// The parts of a Checkout Session we read.
+#[derive(Clone, Debug, Deserialize)]
+pub struct CheckoutSession {
+    pub id: String,
+    pub url: Option<String>,
+    /// open, complete or expired.
+    pub status: Option<String>,
+    /// paid, unpaid or no_payment_required.
+    pub payment_status: String,
+    pub amount_subtotal: Option<i64>,
+    pub amount_total: Option<i64>,
+    pub currency: Option<String>,
+    pub total_details: Option<TotalDetails>,
+    pub payment_intent: Option<Expandable<PaymentIntent>>,
+    pub client_reference_id: Option<String>,
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
+    #[serde(default)]
+    pub payment_method_types: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Customer {
+    pub id: String,
+}
+
+/// What a checkout needs from Stripe.
+pub struct NewCheckout<'a> {
+    pub order_id: i64,
+    pub order_number: &'a str,
+    pub client_id: i64,
+    pub customer: Option<&'a str>,
+    pub customer_email: Option<&'a str>,
+    pub currency: &'a str,
+    /// (name, unit amount in minor units, quantity)
+    pub lines: Vec<(String, i64, i64)>,
+    pub success_url: String,
+    pub cancel_url: String,
+    pub allow_promotion_codes: bool,
+    pub automatic_tax: bool,
+}
+
+impl StripeClient {
+    pub fn new(settings: &StripeSettings, key: &str) -> Result<Self, StripeError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| StripeError::Network(e.to_string()))?;
+        Ok(Self {
+            http,
+            base: settings.api_base.clone(),
+            key: key.to_string(),
+            version: settings.api_version.clone(),
+        })
+    }
+
+    /// Points the client somewhere else (the built-in emulator).
+    pub fn with_base(mut self, base: &str) -> Self {
+        self.base = base.trim_end_matches('/').to_string();
+        self
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        params: &[(String, String)],
+        idempotency_key: Option<&str>,
+    ) -> Result<T, StripeError> {
+        let url = format!("{}{}", self.base, path);
+        let mut last = StripeError::Network("no attempt".into());
+        for attempt in 0..3u32 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(250 * 3u64.pow(attempt - 1))).await;
+            }
+            let mut req = self
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(&self.key)
+                .header("Stripe-Version", &self.version);
+            req = if method == reqwest::Method::GET {
+                req.query(params)
+            } else {
+                req.form(params)
+            };
+            if let Some(key) = idempotency_key {
+                req = req.header("Idempotency-Key", key);
+            }
+            let started = std::time::Instant::now();
+            let res = match req.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(%path, attempt, error = %e, "Stripe unreachable");
+                    last = StripeError::Network(e.to_string());
+                    continue;
+                }
+            };
+            let status = res.status();
+            let body = res
+                .bytes()
+                .await
+                .map_err(|e| StripeError::Network(e.to_string()))?;
+            tracing::debug!(%path, status = status.as_u16(), took_ms = started.elapsed().as_millis() as u64, "Stripe call");
+            if status.is_success() {
+                return serde_json::from_slice(&body)
+                    .map_err(|e| StripeError::Decode(format!("{path}: {e}")));
+            }
+            let err = match serde_json::from_slice::<Envelope>(&body) {
+                Ok(env) => StripeError::Api {
+                    status: status.as_u16(),
+                    kind: env.error.kind,
+                    code: env.error.code,
+                    param: env.error.param,
+                    message: env.error.message,
+                },
+                Err(_) => StripeError::Api {
+                    status: status.as_u16(),
+                    kind: "api_error".into(),
+                    code: None,
+                    param: None,
+                    message: String::from_utf8_lossy(&body).chars().take(300).collect(),
+                },
+            };
+            // Only a server error may be retried (with the same idempotency key).
+            if status.is_server_error() {
+                last = err;
+                continue;
+            }
+            return Err(err);
+        }
+        Err(last)
+    }
+
+    pub async fn create_customer(
+        &self,
+        client_id: i64,
+        name: &str,
+        email: Option<&str>,
+    ) -> Result<Customer, StripeError> {
+        let mut p = vec![
+            ("name".to_string(), name.to_string()),
+            ("metadata[client_id]".to_string(), client_id.to_string()),
+        ];
+        if let Some(e) = email {
+            p.push(("email".into(), e.into()));
+        }
+        self.send(
+            reqwest::Method::POST,
+            "/v1/customers",
+            &p,
+            Some(&format!("customer-client-{client_id}")),
+        )
+        .await
+    }
+
+    pub async fn create_checkout_session(
+        &self,
+        c: &NewCheckout<'_>,
+    ) -> Result<CheckoutSession, StripeError> {
+        let mut p: Vec<(String, String)> = vec![
+            ("mode".into(), "payment".into()),
+            ("success_url".into(), c.success_url.clone()),
+            ("cancel_url".into(), c.cancel_url.clone()),
+            ("client_reference_id".into(), c.order_id.to_string()),
+            ("metadata[order_id]".into(), c.order_id.to_string()),
+            ("metadata[order_number]".into(), c.order_number.to_string()),
+            ("metadata[client_id]".into(), c.client_id.to_string()),
+            (
+                "payment_intent_data[metadata][order_id]".into(),
+                c.order_id.to_string(),
+            ),
+            (
+                "allow_promotion_codes".into(),
+                c.allow_promotion_codes.to_string(),
+            ),
+            ("automatic_tax[enabled]".into(), c.automatic_tax.to_string()),
+        ];
+        match (c.customer, c.customer_email) {
+            (Some(id), _) => p.push(("customer".into(), id.into())),
+            (None, Some(email)) => p.push(("customer_email".into(), email.into())),
+            (None, None) => {}
+        }
+        for (i, (name, amount, quantity)) in c.lines.iter().enumerate() {
+            p.push((format!("line_items[{i}][quantity]"), quantity.to_string()));
+            p.push((
+                format!("line_items[{i}][price_data][currency]"),
+                c.currency.to_ascii_lowercase(),
+            ));
+            p.push((
+                format!("line_items[{i}][price_data][unit_amount]"),
+                amount.to_string(),
+            ));
+            p.push((
+                format!("line_items[{i}][price_data][product_data][name]"),
+                name.clone(),
+            ));
+        }
+        self.send(
+            reqwest::Method::POST,
+            "/v1/checkout/sessions",
+            &p,
+            Some(&format!("checkout-order-{}", c.order_id)),
+        )
+        .await
+    }
+
+    pub async fn retrieve_checkout_session(
+        &self,
+        id: &str,
+    ) -> Result<CheckoutSession, StripeError> {
+        self.send(
+            reqwest::Method::GET,
+            &format!("/v1/checkout/sessions/{id}"),
+            &[("expand[]".into(), "payment_intent".into())],
+            None,
+        )
+        .await
+    }
+
+    pub async fn expire_checkout_session(&self, id: &str) -> Result<CheckoutSession, StripeError> {
+        self.send(
+            reqwest::Method::POST,
+            &format!("/v1/checkout/sessions/{id}/expire"),
+            &[],
+            Some(&format!("expire-{id}")),
+        )
+        .await
+    }
+}
