@@ -16,6 +16,7 @@ pub mod error;
 pub mod jobs;
 pub mod money;
 pub mod notify;
+pub mod orders;
 pub mod provisioning;
 pub mod seed;
 pub mod services;
@@ -43,6 +44,11 @@ pub struct AppState {
     /// How many SQL statements the app has run (tests use it to prove a page's query count).
     pub queries: Arc<AtomicU64>,
     pub mailer: notify::Mailer,
+    pub stripe: stripe::StripeClient,
+    /// Payments go to the built-in emulator (no `STRIPE_SECRET_KEY`): pages say TEST MODE.
+    pub test_mode: bool,
+    /// The built-in emulator, kept running as long as the app.
+    pub emulator: Option<Arc<stripe_emulator::Running>>,
 }
 
 pub struct App {
@@ -67,9 +73,39 @@ impl App {
     }
 
     pub async fn build_with(
-        config: Config,
+        mut config: Config,
         worker_config: jobs::WorkerConfig,
     ) -> anyhow::Result<Self> {
+        stripe::install_tls_provider();
+        let listener = TcpListener::bind(config.bind).await.with_context(|| {
+            format!(
+                "binding {} (is another server on that port? set BIND)",
+                config.bind
+            )
+        })?;
+        let addr = listener.local_addr()?;
+        // Without a key, payments go to the emulator inside this process; it delivers its
+        // signed webhooks to this app with a secret made up now.
+        let (stripe_client, emulator) = match config.stripe.secret_key.clone() {
+            Some(key) => (stripe::StripeClient::new(&config.stripe, &key)?, None),
+            None => {
+                let secret = format!("whsec_{}", uuid::Uuid::new_v4().simple());
+                let running = stripe_emulator::Emulator::start(stripe_emulator::Config {
+                    webhook_endpoints: vec![stripe_emulator::WebhookEndpointConfig {
+                        url: format!("http://{addr}/api/webhooks/stripe"),
+                        secret: secret.clone(),
+                    }],
+                    ..stripe_emulator::Config::default()
+                })
+                .await
+                .context("starting the built-in Stripe emulator")?;
+                config.stripe.webhook_secrets.push(secret);
+                let client = stripe::StripeClient::new(&config.stripe, "sk_test_emulator")?
+                    .with_base(running.base_url());
+                tracing::info!(url = %running.base_url(), "TEST MODE: payments go to the built-in Stripe emulator");
+                (client, Some(Arc::new(running)))
+            }
+        };
         let mut db = db::connect(&config.database_url).await?;
         let queries = Arc::new(AtomicU64::new(0));
         let counter = queries.clone();
@@ -89,18 +125,13 @@ impl App {
             config: Arc::new(config),
             queries,
             mailer,
+            stripe: stripe_client,
+            test_mode: emulator.is_some(),
+            emulator,
         };
         let registry = job_registry(&state);
         registry.check_queue(&db).await?;
         let worker = jobs::Worker::new(db, Arc::new(registry), worker_config);
-        let listener = TcpListener::bind(state.config.bind)
-            .await
-            .with_context(|| {
-                format!(
-                    "binding {} (is another server on that port? set BIND)",
-                    state.config.bind
-                )
-            })?;
         let router = web::router::build(state.clone());
         Ok(Self {
             listener,

@@ -4,7 +4,6 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveValue::Set, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait,
-    TransactionTrait,
 };
 use serde_json::json;
 
@@ -192,7 +191,7 @@ pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<bool> {
         return Ok(false);
     }
     let hash = auth::password::hash(DEMO_PASSWORD.to_string()).await?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     for (email, name, role, company) in DEMO_USERS {
         let client_id = match company {
             Some(company) => Some(auth::find_or_create_client(&txn, company).await?.id),

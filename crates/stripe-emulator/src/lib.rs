@@ -55,6 +55,13 @@ use crate::api::IdempotencyCache;
 use crate::model::WebhookEndpoint;
 use crate::store::{Store, new_id};
 
+/// Installs ring as the process's TLS crypto provider unless one is installed already. The
+/// workspace builds reqwest without a provider of its own, so that a process holds one provider
+/// (ring, which lettre and sqlx use too); whoever builds a reqwest client calls this first.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The API version the emulator speaks (that of the OpenAPI description it is checked against).
 pub const API_VERSION: &str = "2023-08-16";
 
@@ -134,6 +141,7 @@ pub struct Emulator;
 impl Emulator {
     /// Binds, starts serving and returns once requests can be made.
     pub async fn start(config: Config) -> Result<Running, StartError> {
+        install_tls_provider();
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
             .map_err(|source| StartError::Bind {

@@ -151,6 +151,7 @@ pub struct NewCheckout<'a> {
 
 impl StripeClient {
     pub fn new(settings: &StripeSettings, key: &str) -> Result<Self, StripeError> {
+        super::install_tls_provider();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .connect_timeout(Duration::from_secs(5))

@@ -1,6 +1,16 @@
 //! Stripe: the HTTP client, webhook signatures, checkout, event handling and fulfilment.
 
+pub mod checkout;
 pub mod client;
+pub mod events;
+pub mod fulfil;
 pub mod signature;
 
 pub use client::{StripeClient, StripeError};
+
+/// Installs ring as the process's TLS crypto provider unless one is installed already.
+/// reqwest is built without a provider of its own so that the process holds one (ring, which
+/// lettre and sqlx use too): every reqwest client is built after this.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

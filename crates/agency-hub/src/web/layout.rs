@@ -58,6 +58,8 @@ pub struct PageCtx {
     pub css_href: String,
     /// Demo accounts exist: the sign-in page shows them.
     pub demo: bool,
+    /// Payments go to the built-in emulator.
+    pub test_mode: bool,
 }
 
 /// The navigation for a role: (path, label).
@@ -140,6 +142,7 @@ impl FromRequestParts<AppState> for PageCtx {
             nav,
             css_href: super::assets::href("app.css"),
             demo: state.config.demo_data,
+            test_mode: state.test_mode,
         })
     }
 }

@@ -137,6 +137,8 @@ pub fn build(state: AppState) -> Router {
             post(pages::store::accept_price),
         )
         .route("/store/cart/clear", post(pages::store::clear))
+        .route("/store/checkout", post(pages::store::checkout))
+        .route("/store/success", get(pages::store::success))
         .route_layer(from_fn_with_state(state.clone(), middleware::store_enabled));
 
     // Every /api route is described in `api::docs::ApiDoc` (a test holds the two together).
@@ -148,7 +150,8 @@ pub fn build(state: AppState) -> Router {
         .route("/api/me", get(api::session::me))
         .route("/api/admin/jobs", get(api::admin_jobs::list))
         .route("/api/openapi.json", get(api::docs::openapi_json))
-        .route("/api/docs", get(api::docs::docs_page));
+        .route("/api/docs", get(api::docs::docs_page))
+        .route("/api/webhooks/stripe", post(api::webhook::receive));
     let store_api = Router::new()
         .route("/api/store/services", get(api::store::list_services))
         .route("/api/store/services/{id}", get(api::store::get_service))
@@ -157,6 +160,7 @@ pub fn build(state: AppState) -> Router {
             get(api::store::get_cart).delete(api::store::clear_cart),
         )
         .route("/api/cart/items", post(api::store::add_item))
+        .route("/api/store/checkout", post(api::store::checkout))
         .route(
             "/api/cart/items/{serviceTemplateId}",
             patch(api::store::update_item).delete(api::store::remove_item),

@@ -154,6 +154,10 @@ async fn start(extra: &[(&str, &str)], worker: bool) -> TestApp {
 }
 
 async fn start_with(extra: &[(&str, &str)], worker: Option<WorkerConfig>) -> TestApp {
+    // TEST_LOG=1 shows the app's logs (with RUST_LOG as usual).
+    if std::env::var("TEST_LOG").is_ok() {
+        agency_hub::telemetry::init(agency_hub::config::LogFormat::Pretty);
+    }
     let test_db = TestDb::new().await;
     let mut app = App::build_with(
         test_config(&test_db.url, extra),
@@ -180,6 +184,7 @@ async fn start_with(extra: &[(&str, &str)], worker: Option<WorkerConfig>) -> Tes
 
 /// A client like a browser: its own cookie jar, redirects not followed (tests assert them).
 pub fn browser() -> reqwest::Client {
+    agency_hub::stripe::install_tls_provider();
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())

@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod browser;
+mod checkout;
 mod cli;
 mod email;
 mod fixtures;

@@ -504,6 +504,7 @@ async fn the_binary_prints_its_base_url_and_serves() {
     let mut lines = tokio::io::BufReader::new(stdout).lines();
     let base = lines.next_line().await.unwrap().unwrap();
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    stripe_emulator::install_tls_provider();
     let res = reqwest::Client::new()
         .post(format!("{base}/v1/products"))
         .bearer_auth(KEY)

@@ -141,10 +141,11 @@ pub struct Model {
 }
 
 impl Model {
-    pub fn money(&self, minor: i64) -> crate::money::Money {
+    /// An amount of this order's currency (templates pass references, code passes values).
+    pub fn money(&self, minor: impl std::borrow::Borrow<i64>) -> crate::money::Money {
         let currency =
             crate::money::Currency::parse(&self.currency).unwrap_or(crate::money::Currency::USD);
-        crate::money::Money::new(minor, currency)
+        crate::money::Money::new(*minor.borrow(), currency)
     }
 }
 

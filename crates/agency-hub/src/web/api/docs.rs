@@ -8,7 +8,7 @@ use serde_json::Value;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{ErrorResponse, admin_jobs, session, store};
+use super::{ErrorResponse, admin_jobs, session, store, webhook};
 use crate::web::router::SESSION_COOKIE;
 
 #[derive(OpenApi)]
@@ -29,6 +29,8 @@ use crate::web::router::SESSION_COOKIE;
         store::update_item,
         store::remove_item,
         store::clear_cart,
+        store::checkout,
+        webhook::receive,
         openapi_json,
         docs_page,
     ),
@@ -39,6 +41,7 @@ use crate::web::router::SESSION_COOKIE;
         (name = "store", description = "What clients can buy"),
         (name = "cart", description = "The client company's cart"),
         (name = "admin", description = "Administration"),
+        (name = "stripe", description = "Stripe's calls to us"),
         (name = "docs", description = "This description"),
     ),
 )]

@@ -5,6 +5,7 @@ pub mod admin_jobs;
 pub mod docs;
 pub mod session;
 pub mod store;
+pub mod webhook;
 
 use serde::Serialize;
 use utoipa::ToSchema;

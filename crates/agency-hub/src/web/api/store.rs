@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use sea_orm::TransactionTrait;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -334,7 +334,7 @@ pub async fn update_item(
     Json(body): Json<SetQuantity>,
 ) -> AppResult<axum::Json<CartBody>> {
     let quantity = cart::parse_quantity(body.quantity.as_ref())?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin(&state.db).await?;
     cart::set_quantity(&txn, client_id, id, quantity).await?;
     txn.commit().await?;
     cart_body(&state, client_id).await
@@ -358,7 +358,7 @@ pub async fn remove_item(
     RequireClient(user, client_id): RequireClient,
     Path(id): Path<i64>,
 ) -> AppResult<axum::Json<CartBody>> {
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin(&state.db).await?;
     remove_line(&txn, &user, client_id, id).await?;
     txn.commit().await?;
     cart_body(&state, client_id).await
@@ -381,4 +381,37 @@ pub async fn clear_cart(
 ) -> AppResult<StatusCode> {
     cart::clear(&state.db, client_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Where to send the client to pay.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckoutStarted {
+    pub checkout_url: String,
+    pub order_id: i64,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/store/checkout",
+    tag = "cart",
+    summary = "Check out the cart",
+    description = "Re-reads every price, writes the order, expires the company's earlier open checkout, and answers the Stripe Checkout URL. The cart is emptied when the payment succeeds.",
+    responses(
+        (status = 200, description = "The order and the URL of the payment page", body = CheckoutStarted),
+        (status = 400, description = "An empty cart or one with flagged lines", body = ErrorResponse),
+        (status = 401, description = "Not signed in", body = ErrorResponse),
+        (status = 403, description = "Not a client user, or a cross-site request", body = ErrorResponse),
+        (status = 502, description = "Stripe could not be reached; nothing was charged", body = ErrorResponse),
+    ),
+)]
+pub async fn checkout(
+    State(state): State<AppState>,
+    RequireClient(user, client_id): RequireClient,
+) -> AppResult<axum::Json<CheckoutStarted>> {
+    let (order, url) = crate::stripe::checkout::start(&state, &user, client_id).await?;
+    Ok(axum::Json(CheckoutStarted {
+        checkout_url: url,
+        order_id: order.id,
+    }))
 }

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
-use sea_orm::{EntityTrait, TransactionTrait};
+use sea_orm::EntityTrait;
 use serde::Deserialize;
 use tower_sessions::Session;
 
@@ -191,7 +191,7 @@ async fn assign_service(
         &form.template_id,
         "Choose a service template.",
     )?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin(&state.db).await?;
     let template = service_template::Entity::find_by_id(template_id)
         .one(&txn)
         .await?
@@ -313,7 +313,7 @@ where
     F: AsyncFnOnce(&sea_orm::DatabaseTransaction, service::Model) -> AppResult<String>,
 {
     let service = services::get(&state.db, id).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin(&state.db).await?;
     match change(&txn, service).await {
         Ok(message) => {
             txn.commit().await?;

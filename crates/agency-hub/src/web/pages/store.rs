@@ -6,7 +6,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use sea_orm::TransactionTrait;
+
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_sessions::Session;
@@ -161,6 +161,7 @@ pub struct CartPage {
     ctx: PageCtx,
     cart: Cart,
     error: Option<AppError>,
+    cancelled: bool,
 }
 
 async fn cart_page(
@@ -173,15 +174,101 @@ async fn cart_page(
         ctx,
         cart: cart::load(&state.db, client_id).await?,
         error,
+        cancelled: false,
     })
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CartQuery {
+    #[serde(default)]
+    cancelled: Option<String>,
 }
 
 pub async fn show_cart(
     State(state): State<AppState>,
     RequireClient(_, client_id): RequireClient,
     ctx: PageCtx,
+    Query(q): Query<CartQuery>,
 ) -> AppResult<CartPage> {
-    cart_page(&state, ctx, client_id, None).await
+    let mut page = cart_page(&state, ctx, client_id, None).await?;
+    page.cancelled = q.cancelled.is_some();
+    Ok(page)
+}
+
+/// The cart's Checkout button: to Stripe's payment page, or back to the cart with the reason.
+pub async fn checkout(
+    State(state): State<AppState>,
+    RequireClient(user, client_id): RequireClient,
+    ctx: PageCtx,
+) -> AppResult<Response> {
+    match crate::stripe::checkout::start(&state, &user, client_id).await {
+        Ok((_, url)) => Ok(Redirect::to(&url).into_response()),
+        Err(e) if e.status.is_client_error() || e.status == StatusCode::BAD_GATEWAY => {
+            let status = e.status;
+            Ok((status, cart_page(&state, ctx, client_id, Some(e)).await?).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "store/success.html")]
+pub struct SuccessPage {
+    ctx: PageCtx,
+    order: crate::db::entities::order::Model,
+    items: Vec<crate::db::entities::order_item::Model>,
+    services: Vec<crate::db::entities::service::Model>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SuccessQuery {
+    #[serde(default)]
+    session_id: String,
+}
+
+/// Where Stripe sends the client after paying: it fulfils the order itself if the webhook has
+/// not yet (the same idempotent function), then shows the order.
+pub async fn success(
+    State(state): State<AppState>,
+    RequireClient(_, client_id): RequireClient,
+    ctx: PageCtx,
+    Query(q): Query<SuccessQuery>,
+) -> AppResult<SuccessPage> {
+    use crate::db::entities::{order, service};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let order = order::Entity::find()
+        .filter(order::Column::StripeSessionId.eq(q.session_id.trim()))
+        .filter(order::Column::ClientId.eq(client_id))
+        .one(&state.db)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    match state.stripe.retrieve_checkout_session(&q.session_id).await {
+        Ok(session) => {
+            let txn = crate::db::begin(&state.db).await?;
+            crate::stripe::fulfil::fulfill_checkout(&txn, &session).await?;
+            txn.commit().await?;
+        }
+        // The webhook will do it; the page shows what is known.
+        Err(e) => {
+            tracing::warn!(error = %e, order.id = order.id, "success page: the session could not be read")
+        }
+    }
+    let order = order::Entity::find_by_id(order.id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let items = crate::orders::items_of(&state.db, order.id).await?;
+    let item_ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+    let services = service::Entity::find()
+        .filter(service::Column::OrderItemId.is_in(item_ids))
+        .all(&state.db)
+        .await?;
+    Ok(SuccessPage {
+        ctx,
+        order,
+        items,
+        services,
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -200,7 +287,7 @@ pub async fn add_to_cart(
     template_id: i64,
     quantity: i64,
 ) -> AppResult<cart::Added> {
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin(&state.db).await?;
     let added = cart::add(&txn, client_id, template_id, quantity).await?;
     Event::new(Kind::AddToCart, Some(client_id), Some(user.id))
         .template(template_id)
@@ -280,7 +367,7 @@ async fn change_cart<F>(
 where
     F: AsyncFnOnce(&sea_orm::DatabaseTransaction) -> AppResult<String>,
 {
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin(&state.db).await?;
     match change(&txn).await {
         Ok(message) => {
             txn.commit().await?;

@@ -1,0 +1,173 @@
+//! Orders: made from the cart with every price read again from the database, and read back
+//! scoped to their client.
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+};
+
+use crate::cart::Cart;
+use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
+use crate::db::entities::order_item;
+use crate::error::{AppError, AppResult};
+
+/// The cart's currency if it can go to checkout: not empty, no flagged line.
+pub fn ready_for_checkout(cart: &Cart) -> AppResult<crate::money::Currency> {
+    if cart.has_problems() {
+        return Err(AppError::invalid(
+            "cart",
+            "Resolve the flagged items in your cart before checkout.",
+        ));
+    }
+    cart.currency()
+        .ok_or_else(|| AppError::invalid("cart", "Your cart is empty."))
+}
+
+/// Writes the order and its items from the cart (prices as they are now), in the caller's
+/// transaction. The cart must be checkout-ready.
+pub async fn create_from_cart<C: ConnectionTrait>(
+    conn: &C,
+    client_id: i64,
+    user_id: i64,
+    cart: &Cart,
+) -> AppResult<(order::Model, Vec<order_item::Model>)> {
+    let currency = ready_for_checkout(cart)?;
+    let subtotal = cart
+        .lines
+        .iter()
+        .try_fold(0i64, |sum, l| sum.checked_add(l.total().minor))
+        .ok_or_else(|| AppError::invalid("cart", "The order is too large."))?;
+    let now = Utc::now();
+    // The readable number comes from the id, so the row is written first with a placeholder.
+    let placeholder = format!("new-{}", uuid::Uuid::new_v4().simple());
+    let order = order::Entity::insert(order::ActiveModel {
+        order_number: Set(placeholder),
+        client_id: Set(client_id),
+        user_id: Set(Some(user_id)),
+        status: Set(OrderStatus::Pending),
+        payment_status: Set(PaymentStatus::Pending),
+        currency: Set(currency.code().to_string()),
+        subtotal_minor: Set(subtotal),
+        discount_minor: Set(0),
+        tax_minor: Set(0),
+        total_minor: Set(subtotal),
+        refunded_minor: Set(0),
+        stripe_session_id: Set(None),
+        stripe_payment_intent_id: Set(None),
+        payment_method: Set(None),
+        paid_at: Set(None),
+        review_reason: Set(None),
+        notes: Set(String::new()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec_with_returning(conn)
+    .await?;
+    let number = format!("AH-{:06}", order.id);
+    order::Entity::update_many()
+        .col_expr(order::Column::OrderNumber, Expr::value(number.clone()))
+        .filter(order::Column::Id.eq(order.id))
+        .exec(conn)
+        .await?;
+    let items: Vec<order_item::ActiveModel> = cart
+        .lines
+        .iter()
+        .map(|l| order_item::ActiveModel {
+            order_id: Set(order.id),
+            template_id: Set(l.template.id),
+            service_name: Set(l.template.title().to_string()),
+            unit_price_minor: Set(l.unit_price().minor),
+            quantity: Set(l.item.quantity),
+            total_minor: Set(l.total().minor),
+            ..Default::default()
+        })
+        .collect();
+    order_item::Entity::insert_many(items)
+        .exec_without_returning(conn)
+        .await?;
+    let order = order::Model {
+        order_number: number,
+        ..order
+    };
+    let items = items_of(conn, order.id).await?;
+    Ok((order, items))
+}
+
+pub async fn items_of<C: ConnectionTrait>(
+    conn: &C,
+    order_id: i64,
+) -> Result<Vec<order_item::Model>, DbErr> {
+    order_item::Entity::find()
+        .filter(order_item::Column::OrderId.eq(order_id))
+        .order_by_asc(order_item::Column::Id)
+        .all(conn)
+        .await
+}
+
+/// An order of this client; another client's is not found.
+pub async fn get_for_client<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    client_id: i64,
+) -> AppResult<order::Model> {
+    order::Entity::find_by_id(id)
+        .filter(order::Column::ClientId.eq(client_id))
+        .one(conn)
+        .await?
+        .ok_or_else(AppError::not_found)
+}
+
+/// The client's orders still waiting on an open Checkout Session.
+pub async fn open_checkouts<C: ConnectionTrait>(
+    conn: &C,
+    client_id: i64,
+) -> Result<Vec<order::Model>, DbErr> {
+    order::Entity::find()
+        .filter(order::Column::ClientId.eq(client_id))
+        .filter(order::Column::Status.eq(OrderStatus::Pending))
+        .filter(order::Column::StripeSessionId.is_not_null())
+        .all(conn)
+        .await
+}
+
+/// Moves an order (and its payment) if the status machines allow it; returns whether it moved.
+pub async fn transition<C: ConnectionTrait>(
+    conn: &C,
+    order: &order::Model,
+    status: OrderStatus,
+    payment: PaymentStatus,
+) -> Result<bool, DbErr> {
+    if !order.status.can_move_to(status) || !order.payment_status.can_move_to(payment) {
+        tracing::info!(
+            order.id = order.id,
+            from = order.status.as_str(),
+            to = status.as_str(),
+            "order move refused"
+        );
+        return Ok(false);
+    }
+    order::Entity::update_many()
+        .col_expr(order::Column::Status, Expr::value(status))
+        .col_expr(order::Column::PaymentStatus, Expr::value(payment))
+        .col_expr(order::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(order::Column::Id.eq(order.id))
+        .exec(conn)
+        .await?;
+    Ok(true)
+}
+
+/// Takes the order's row lock for the rest of the transaction (an UPDATE that changes nothing:
+/// a row lock on PostgreSQL, the write lock on SQLite), then reads it.
+pub async fn lock<C: ConnectionTrait>(conn: &C, id: i64) -> Result<Option<order::Model>, DbErr> {
+    order::Entity::update_many()
+        .col_expr(
+            order::Column::UpdatedAt,
+            Expr::col(order::Column::UpdatedAt),
+        )
+        .filter(order::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    order::Entity::find_by_id(id).one(conn).await
+}

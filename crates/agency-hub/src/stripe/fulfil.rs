@@ -1,0 +1,268 @@
+//! Fulfilment: the one idempotent function that turns a paid Checkout Session into a paid order
+//! with its services. The webhook and the success page both call it; run twice, or by two
+//! instances at once, it provisions once: it holds the order's lock, returns early for an order
+//! already paid, and each unit's service is unique per (order item, unit).
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+
+use super::client::CheckoutSession;
+use crate::activity::{self, Actor, Subject};
+use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
+use crate::db::entities::{client, service_template, user, user::Role};
+use crate::error::AppResult;
+use crate::notify::{self, Message, messages::OrderLine};
+use crate::provisioning::{self, Origin};
+use crate::{cart, orders};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Paid now: services made, emails queued, cart emptied.
+    Fulfilled,
+    /// Paid before (by the other caller): nothing done.
+    AlreadyFulfilled,
+    /// Completed with a method that settles later.
+    Processing,
+    /// Not paid (yet): nothing done.
+    NotPaid,
+    /// Stripe's amount or currency does not match the order: flagged, nothing provisioned.
+    Flagged,
+    /// The session names no order of ours.
+    UnknownOrder,
+}
+
+/// The order a session is for (`client_reference_id`, else `metadata.order_id`).
+pub fn order_id_of(session: &CheckoutSession) -> Option<i64> {
+    session
+        .client_reference_id
+        .as_deref()
+        .or(session.metadata.get("order_id").map(String::as_str))
+        .and_then(|s| s.parse().ok())
+}
+
+/// Fulfils the checkout `session` in the caller's transaction.
+pub async fn fulfill_checkout<C: ConnectionTrait>(
+    conn: &C,
+    session: &CheckoutSession,
+) -> AppResult<Outcome> {
+    let Some(order_id) = order_id_of(session) else {
+        return Ok(Outcome::UnknownOrder);
+    };
+    let Some(order) = orders::lock(conn, order_id).await? else {
+        return Ok(Outcome::UnknownOrder);
+    };
+    if matches!(order.status, OrderStatus::Completed | OrderStatus::Refunded) {
+        return Ok(Outcome::AlreadyFulfilled);
+    }
+    match session.payment_status.as_str() {
+        "paid" | "no_payment_required" => {}
+        "unpaid" if session.status.as_deref() == Some("complete") => {
+            orders::transition(
+                conn,
+                &order,
+                OrderStatus::Processing,
+                PaymentStatus::Processing,
+            )
+            .await?;
+            return Ok(Outcome::Processing);
+        }
+        _ => return Ok(Outcome::NotPaid),
+    }
+    if order.status == OrderStatus::Cancelled {
+        // Paid for an order we had given up on (an expiry raced the payment): keep the money
+        // visible to staff rather than provisioning silently.
+        flag(
+            conn,
+            &order,
+            "Stripe reports a payment for an order that was cancelled.",
+        )
+        .await?;
+        return Ok(Outcome::Flagged);
+    }
+    let currency_matches = session
+        .currency
+        .as_deref()
+        .is_some_and(|c| c.eq_ignore_ascii_case(&order.currency));
+    if !currency_matches || session.amount_subtotal != Some(order.subtotal_minor) {
+        let reason = format!(
+            "Stripe charged {} {:?} for a subtotal of {} {} in the order.",
+            session.currency.as_deref().unwrap_or("?"),
+            session.amount_subtotal,
+            order.subtotal_minor,
+            order.currency
+        );
+        flag(conn, &order, &reason).await?;
+        return Ok(Outcome::Flagged);
+    }
+
+    let details = session.total_details.clone().unwrap_or_default();
+    let total = session.amount_total.unwrap_or(order.subtotal_minor);
+    let method = session
+        .payment_method_types
+        .first()
+        .cloned()
+        .or_else(|| match &session.payment_intent {
+            Some(super::client::Expandable::Object(pi)) => pi.payment_method_types.first().cloned(),
+            _ => None,
+        })
+        .unwrap_or_else(|| "card".into());
+    let now = Utc::now();
+    order::Entity::update_many()
+        .col_expr(order::Column::Status, Expr::value(OrderStatus::Completed))
+        .col_expr(
+            order::Column::PaymentStatus,
+            Expr::value(PaymentStatus::Succeeded),
+        )
+        .col_expr(
+            order::Column::DiscountMinor,
+            Expr::value(details.amount_discount),
+        )
+        .col_expr(order::Column::TaxMinor, Expr::value(details.amount_tax))
+        .col_expr(order::Column::TotalMinor, Expr::value(total))
+        .col_expr(
+            order::Column::StripePaymentIntentId,
+            Expr::value(session.payment_intent.as_ref().map(|p| p.id().to_string())),
+        )
+        .col_expr(order::Column::PaymentMethod, Expr::value(method))
+        .col_expr(order::Column::PaidAt, Expr::value(now))
+        .col_expr(order::Column::UpdatedAt, Expr::value(now))
+        .filter(order::Column::Id.eq(order.id))
+        .exec(conn)
+        .await?;
+
+    let items = orders::items_of(conn, order.id).await?;
+    let template_ids: Vec<i64> = items.iter().map(|i| i.template_id).collect();
+    let templates = service_template::Entity::find()
+        .filter(service_template::Column::Id.is_in(template_ids))
+        .all(conn)
+        .await?;
+    let mut services = Vec::new();
+    for item in &items {
+        let Some(template) = templates.iter().find(|t| t.id == item.template_id) else {
+            continue;
+        };
+        for unit in 1..=item.quantity {
+            let origin = Origin::Purchase {
+                order_item_id: item.id,
+                unit,
+            };
+            services.push(
+                provisioning::provision_service(
+                    conn,
+                    &Actor::System,
+                    template,
+                    order.client_id,
+                    origin,
+                    now,
+                )
+                .await?,
+            );
+        }
+    }
+    activity::record(
+        conn,
+        &Actor::System,
+        "order.paid",
+        Subject {
+            entity_type: "order",
+            entity_id: order.id,
+            client_id: Some(order.client_id),
+        },
+        json!({"order_number": order.order_number, "total_minor": total, "currency": order.currency, "services": services.len()}),
+    )
+    .await?;
+
+    // Emails: the client's confirmation, and each manager and admin about each new service.
+    let company = client::Entity::find_by_id(order.client_id)
+        .one(conn)
+        .await?;
+    let buyer = match order.user_id {
+        Some(id) => user::Entity::find_by_id(id).one(conn).await?,
+        None => None,
+    };
+    let recipient = buyer
+        .as_ref()
+        .map(|u| (u.email.clone(), u.name.clone()))
+        .or_else(|| {
+            company
+                .as_ref()
+                .and_then(|c| c.billing_email.clone().map(|e| (e, c.name.clone())))
+        });
+    if let Some((to, name)) = recipient {
+        let money = |m: i64| order.money(m).display();
+        let message = Message::OrderConfirmation {
+            name,
+            order_id: order.id,
+            order_number: order.order_number.clone(),
+            items: items
+                .iter()
+                .map(|i| OrderLine {
+                    name: i.service_name.clone(),
+                    quantity: i64::from(i.quantity),
+                    unit_price: money(i.unit_price_minor),
+                    total: money(i.total_minor),
+                })
+                .collect(),
+            subtotal: money(order.subtotal_minor),
+            discount: (details.amount_discount > 0).then(|| money(-details.amount_discount)),
+            tax: (details.amount_tax > 0).then(|| money(details.amount_tax)),
+            total: money(total),
+        };
+        notify::enqueue(
+            conn,
+            &to,
+            &message,
+            &format!("order-confirmation:{}", order.id),
+        )
+        .await?;
+    }
+    let staff = user::Entity::find()
+        .filter(user::Column::Role.is_in([Role::Admin, Role::Manager]))
+        .filter(user::Column::Active.eq(true))
+        .all(conn)
+        .await?;
+    let client_name = company.map(|c| c.name).unwrap_or_default();
+    for service in &services {
+        for member in &staff {
+            let message = Message::NewServiceFromPurchase {
+                client_name: client_name.clone(),
+                service_id: service.id,
+                service_name: service.name.clone(),
+                order_number: order.order_number.clone(),
+            };
+            notify::enqueue(
+                conn,
+                &member.email,
+                &message,
+                &format!("new-service:{}:{}", service.id, member.id),
+            )
+            .await?;
+        }
+    }
+    cart::clear(conn, order.client_id).await?;
+    Ok(Outcome::Fulfilled)
+}
+
+async fn flag<C: ConnectionTrait>(conn: &C, order: &order::Model, reason: &str) -> AppResult<()> {
+    tracing::warn!(order.id = order.id, reason, "order flagged for review");
+    order::Entity::update_many()
+        .col_expr(order::Column::ReviewReason, Expr::value(reason))
+        .filter(order::Column::Id.eq(order.id))
+        .exec(conn)
+        .await?;
+    activity::record(
+        conn,
+        &Actor::System,
+        "order.flagged",
+        Subject {
+            entity_type: "order",
+            entity_id: order.id,
+            client_id: Some(order.client_id),
+        },
+        json!({"reason": reason}),
+    )
+    .await?;
+    Ok(())
+}
