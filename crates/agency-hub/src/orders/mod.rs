@@ -40,7 +40,8 @@ pub async fn create_from_cart<C: ConnectionTrait>(
         .ok_or_else(|| AppError::invalid("cart", "The order is too large."))?;
     let now = Utc::now();
     // The readable number comes from the id, so the row is written first with a placeholder.
-    let placeholder = format!("new-{}", uuid::Uuid::new_v4().simple());
+    // Fits order_number (32 characters) on PostgreSQL, where the length is enforced.
+    let placeholder = format!("new-{}", &uuid::Uuid::new_v4().simple().to_string()[..24]);
     let order = order::Entity::insert(order::ActiveModel {
         order_number: Set(placeholder),
         client_id: Set(client_id),
