@@ -247,3 +247,266 @@ async fn a_webhook_with_a_bad_signature_is_refused_and_nothing_is_stored() {
         0
     );
 }
+
+/// The emulator's events of a type, newest first.
+async fn emulator_events(app: &TestApp, kind: &str) -> Vec<Value> {
+    let list: Value = crate::harness::browser()
+        .get(format!("{}/v1/events?type={kind}&limit=100", app.emulator))
+        .bearer_auth("sk_test_tests")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list["data"].as_array().cloned().unwrap_or_default()
+}
+
+async fn control(app: &TestApp, path: &str, form: &[(&str, &str)]) {
+    let res = crate::harness::browser()
+        .post(format!("{}/_emulator/{path}", app.emulator))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{path}: {}", res.status());
+}
+
+/// Signs and posts an event as Stripe would, with the tests' webhook secret.
+async fn post_event(app: &TestApp, event: &Value) -> reqwest::Response {
+    signed_post(
+        &app.client,
+        &app.url("/api/webhooks/stripe"),
+        event.to_string(),
+    )
+    .await
+}
+
+async fn signed_post(client: &reqwest::Client, url: &str, body: String) -> reqwest::Response {
+    use hmac::{Hmac, KeyInit, Mac};
+    let t = chrono::Utc::now().timestamp();
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(crate::harness::WEBHOOK_SECRET.as_bytes()).unwrap();
+    mac.update(format!("{t}.{body}").as_bytes());
+    let sig = hex::encode(mac.finalize().into_bytes());
+    client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("stripe-signature", format!("t={t},v1={sig}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_same_completed_event_delivered_20_times_at_once_provisions_once() {
+    let app = spawn_app().await;
+    shopping(&app).await;
+    let (order_id, url) = start_checkout(&app).await;
+    assert_eq!(pay(&url, "4242424242424242").await.status(), 303);
+    wait_for_order(&app, order_id, OrderStatus::Completed).await;
+    let event = emulator_events(&app, "checkout.session.completed")
+        .await
+        .remove(0);
+    control(
+        &app,
+        &format!("events/{}/deliver", event["id"].as_str().unwrap()),
+        &[("times", "20")],
+    )
+    .await;
+    // And the same body 20 times from here, all on the wire at once.
+    let body = event.to_string();
+    let handles: Vec<_> = (0..20)
+        .map(|_| {
+            let (client, url, body) = (
+                app.client.clone(),
+                app.url("/api/webhooks/stripe"),
+                body.clone(),
+            );
+            tokio::spawn(async move { signed_post(&client, &url, body).await.status() })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.await.unwrap(), 200);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        service::Entity::find().count(&app.db).await.unwrap(),
+        3,
+        "one set of services"
+    );
+    assert_eq!(
+        email::Entity::find()
+            .filter(email::Column::Kind.eq("order_confirmation"))
+            .count(&app.db)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        stripe_event::Entity::find()
+            .filter(stripe_event::Column::Id.eq(event["id"].as_str().unwrap()))
+            .count(&app.db)
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_success_page_before_the_webhook_provisions_once_and_a_later_expiry_changes_nothing() {
+    let app = spawn_app().await;
+    shopping(&app).await;
+    control(&app, "webhooks/hold", &[]).await;
+    let (order_id, url) = start_checkout(&app).await;
+    let res = pay(&url, "4242424242424242").await;
+    let success = res.headers()["location"].to_str().unwrap().to_string();
+    let html = app
+        .page(&success[success.find("/store/success").unwrap()..])
+        .await;
+    assert!(
+        html.contains("your order is paid"),
+        "the success page fulfils by itself"
+    );
+    assert_eq!(service::Entity::find().count(&app.db).await.unwrap(), 3);
+
+    control(&app, "webhooks/release", &[]).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        service::Entity::find().count(&app.db).await.unwrap(),
+        3,
+        "the webhook after it changes nothing"
+    );
+
+    let order = order::Entity::find_by_id(order_id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let expired = json!({
+        "id": "evt_late_expiry", "object": "event", "type": "checkout.session.expired",
+        "data": {"object": {"id": order.stripe_session_id, "object": "checkout.session", "status": "expired",
+            "payment_status": "unpaid", "client_reference_id": order_id.to_string(), "metadata": {}}}
+    });
+    assert_eq!(post_event(&app, &expired).await.status(), 200);
+    let after = order::Entity::find_by_id(order_id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (after.status, after.payment_status),
+        (OrderStatus::Completed, PaymentStatus::Succeeded),
+        "still paid"
+    );
+}
+
+#[tokio::test]
+async fn an_amount_that_does_not_match_the_order_is_flagged_and_provisions_nothing() {
+    let app = spawn_app().await;
+    shopping(&app).await;
+    control(&app, "webhooks/hold", &[]).await;
+    let (order_id, _) = start_checkout(&app).await;
+    let order = order::Entity::find_by_id(order_id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let forged = json!({
+        "id": "evt_mismatch", "object": "event", "type": "checkout.session.completed",
+        "data": {"object": {"id": order.stripe_session_id, "object": "checkout.session", "status": "complete",
+            "payment_status": "paid", "amount_subtotal": 100, "amount_total": 100, "currency": "usd",
+            "client_reference_id": order_id.to_string(), "metadata": {}}}
+    });
+    assert_eq!(post_event(&app, &forged).await.status(), 200);
+    let after = order::Entity::find_by_id(order_id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.status, OrderStatus::Pending);
+    assert!(after.review_reason.unwrap().contains("100"));
+    assert_eq!(service::Entity::find().count(&app.db).await.unwrap(), 0);
+}
+
+/// Pays on the hosted page with a bank debit that settles later (or fails).
+async fn pay_by_debit(url: &str, method: &str) -> reqwest::Response {
+    crate::harness::browser()
+        .post(url)
+        .form(&[
+            ("action", "pay"),
+            ("email", "client@acme.example"),
+            ("payment_method", method),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_bank_debit_is_processing_then_paid_or_failed() {
+    let app = spawn_app().await;
+    shopping(&app).await;
+    let (order_id, url) = start_checkout(&app).await;
+    assert_eq!(pay_by_debit(&url, "bank_debit").await.status(), 303);
+    let processing = wait_for_order(&app, order_id, OrderStatus::Processing).await;
+    assert_eq!(processing.payment_status, PaymentStatus::Processing);
+    assert_eq!(
+        service::Entity::find().count(&app.db).await.unwrap(),
+        0,
+        "nothing before the money arrives"
+    );
+    control(
+        &app,
+        &format!(
+            "checkout/sessions/{}/settle",
+            processing.stripe_session_id.unwrap()
+        ),
+        &[],
+    )
+    .await;
+    wait_for_order(&app, order_id, OrderStatus::Completed).await;
+    assert_eq!(service::Entity::find().count(&app.db).await.unwrap(), 3);
+
+    // The failing kind: the order fails and the client is told.
+    let templates: Vec<i64> = agency_hub::db::entities::service_template::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    app.post_json(
+        "/api/cart/items",
+        &json!({"serviceTemplateId": templates[0], "quantity": 1}),
+    )
+    .await;
+    let (failing, url) = start_checkout(&app).await;
+    assert_eq!(pay_by_debit(&url, "bank_debit_failing").await.status(), 303);
+    let waiting = wait_for_order(&app, failing, OrderStatus::Processing).await;
+    control(
+        &app,
+        &format!(
+            "checkout/sessions/{}/settle",
+            waiting.stripe_session_id.unwrap()
+        ),
+        &[],
+    )
+    .await;
+    let failed = wait_for_order(&app, failing, OrderStatus::Cancelled).await;
+    assert_eq!(failed.payment_status, PaymentStatus::Failed);
+    assert_eq!(
+        email::Entity::find()
+            .filter(email::Column::Kind.eq("payment_failed"))
+            .count(&app.db)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        service::Entity::find().count(&app.db).await.unwrap(),
+        3,
+        "no service for the failed one"
+    );
+}

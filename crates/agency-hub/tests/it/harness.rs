@@ -96,6 +96,8 @@ impl Drop for TestDb {
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The built-in Stripe emulator's base URL.
+    pub emulator: String,
     pub queries: Arc<AtomicU64>,
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
@@ -110,6 +112,8 @@ pub fn test_config(db_url: &str, extra: &[(&str, &str)]) -> Config {
         ("BIND", "127.0.0.1:0"),
         ("APP_URL", "http://127.0.0.1:3001"),
         ("DEMO_DATA", "false"),
+        // Tests sign their own events with it (the built-in emulator's secret is added to it).
+        ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -172,9 +176,16 @@ async fn start_with(extra: &[(&str, &str)], worker: Option<WorkerConfig>) -> Tes
     let addr = app.local_addr();
     let db = app.state().db.clone();
     let queries = app.state().queries.clone();
+    let emulator = app
+        .state()
+        .emulator
+        .as_ref()
+        .map(|e| e.base_url().to_string())
+        .unwrap_or_default();
     tokio::spawn(app.run(std::future::pending()));
     TestApp {
         addr,
+        emulator,
         queries,
         client: browser(),
         db,
@@ -193,6 +204,7 @@ pub fn browser() -> reqwest::Client {
 }
 
 pub const PASSWORD: &str = "a-good-password";
+pub const WEBHOOK_SECRET: &str = "whsec_tests";
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
