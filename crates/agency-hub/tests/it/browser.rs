@@ -276,3 +276,142 @@ async fn a_client_searches_the_store_adds_a_service_twice_and_sees_the_badge_and
     assert_eq!(total, "$1,497.00");
     client.close().await.unwrap();
 }
+
+/// Waits until the browser is on a page whose path starts with `prefix`.
+async fn wait_for_path(client: &Client, prefix: &str) {
+    for _ in 0..100 {
+        if client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .starts_with(prefix)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the browser never reached {prefix}");
+}
+
+async fn fill(client: &Client, css: &str, text: &str) {
+    let field = client.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+/// Checks out the cart and fills Stripe's page (the emulator's) with `card`.
+async fn pay_with(client: &Client, app: &TestApp, card: &str) {
+    client.goto(&app.url("/store/cart")).await.unwrap();
+    client
+        .find(Locator::Css("form[action='/store/checkout'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("#pay-button"))
+        .await
+        .unwrap();
+    screenshot(client, "stripe-checkout").await;
+    fill(client, "input[name=card_number]", card).await;
+    fill(client, "input[name=card_expiry]", "12 / 34").await;
+    fill(client, "input[name=card_cvc]", "123").await;
+    client
+        .find(Locator::Css("#pay-button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_purchase_journey_from_the_store_to_the_new_service_and_a_declined_card() {
+    let Some((_driver, client)) = browser_session().await else {
+        return;
+    };
+    let app = crate::harness::spawn_app_at_its_own_url().await;
+    app.create_user(Role::Client, "client@acme.example", Some("Acme Corp"))
+        .await;
+    app.create_user(Role::Manager, "manager@example.com", None)
+        .await;
+    fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
+
+    sign_in(&client, &app, "client@acme.example").await;
+    client.goto(&app.url("/store?q=logo")).await.unwrap();
+    client
+        .find(Locator::Css(".store-card form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css(".flash-success"))
+        .await
+        .unwrap();
+
+    // A declined card: the page says so, nothing is paid, the cart is intact.
+    pay_with(&client, &app, "4000 0000 0000 0002").await;
+    let page = client
+        .wait()
+        .for_element(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.to_lowercase().contains("declined"), "{page}");
+    client.goto(&app.url("/store/cart")).await.unwrap();
+    let badge = client
+        .find(Locator::Css(".nav-badge"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(badge, "1");
+
+    // 4242 pays: the success page shows the order paid with its service.
+    pay_with(&client, &app, "4242 4242 4242 4242").await;
+    wait_for_path(&client, "/store/success").await;
+    let heading = client
+        .wait()
+        .for_element(Locator::Css("h1"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(heading, "Thank you: your order is paid");
+    screenshot(&client, "success").await;
+    client
+        .find(Locator::Css("a[href^='/my/services/']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(&client, "/my/services/").await;
+    let title = client
+        .find(Locator::Css("h1"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(title, "Logo Design");
+    assert!(
+        client
+            .find_all(Locator::Css(".nav-badge"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "the cart is empty"
+    );
+    client.close().await.unwrap();
+}

@@ -132,6 +132,19 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     start(extra, true).await
 }
 
+/// The app whose APP_URL is its real address, so redirects from Stripe's page come back to
+/// it (browser journeys).
+pub async fn spawn_app_at_its_own_url() -> TestApp {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bind = format!("127.0.0.1:{port}");
+    let url = format!("http://127.0.0.1:{port}");
+    start(&[("BIND", &bind), ("APP_URL", &url)], true).await
+}
+
 /// The app without its job worker and housekeeping: the database changes only through
 /// requests.
 pub async fn spawn_app_without_background_work() -> TestApp {
