@@ -510,3 +510,82 @@ async fn a_bank_debit_is_processing_then_paid_or_failed() {
         "no service for the failed one"
     );
 }
+
+#[tokio::test]
+async fn stripe_being_down_gives_a_clear_message_and_leaves_no_half_made_order() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{dead}");
+    let app = crate::harness::spawn_app_with(&[
+        ("STRIPE_SECRET_KEY", "sk_test_unreachable"),
+        ("STRIPE_API_BASE", &base),
+    ])
+    .await;
+    shopping(&app).await;
+    let res = app.post_json("/api/store/checkout", &json!({})).await;
+    assert_eq!(res.status(), 502);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "payment_provider_unavailable");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Your cart is unchanged")
+    );
+    assert_eq!(
+        app.get("/api/cart").await.json::<Value>().await.unwrap()["count"],
+        3
+    );
+    let open = order::Entity::find()
+        .filter(order::Column::Status.ne(OrderStatus::Cancelled))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(open, 0, "no order waits for a payment that cannot happen");
+}
+
+/// Two app instances on one PostgreSQL database receive the same event at once.
+#[tokio::test]
+async fn two_instances_receiving_the_same_event_at_once_provision_once() {
+    let app = spawn_app().await;
+    shopping(&app).await;
+    control(&app, "webhooks/hold", &[]).await;
+    let (order_id, url) = start_checkout(&app).await;
+    assert_eq!(pay(&url, "4242424242424242").await.status(), 303);
+    let event = emulator_events(&app, "checkout.session.completed")
+        .await
+        .remove(0);
+
+    // A second instance on the same database, as behind a load balancer.
+    let second = agency_hub::App::build(crate::harness::test_config(&app.database_url(), &[]))
+        .await
+        .unwrap();
+    let second_url = format!("http://{}/api/webhooks/stripe", second.local_addr());
+    tokio::spawn(second.run(std::future::pending()));
+
+    let body = event.to_string();
+    let handles: Vec<_> = (0..10)
+        .flat_map(|_| [app.url("/api/webhooks/stripe"), second_url.clone()])
+        .map(|url| {
+            let (client, body) = (app.client.clone(), body.clone());
+            tokio::spawn(async move { signed_post(&client, &url, body).await.status() })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.await.unwrap(), 200);
+    }
+    let paid = order::Entity::find_by_id(order_id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(paid.status, OrderStatus::Completed);
+    assert_eq!(
+        service::Entity::find().count(&app.db).await.unwrap(),
+        3,
+        "one set of services"
+    );
+}

@@ -175,11 +175,19 @@ async fn a_server_that_is_down_leaves_the_email_queued_then_failed_and_visible_t
         "{:?}",
         row.last_error
     );
-    let dead = job::Entity::find()
-        .filter(job::Column::Status.eq(job::JobStatus::Dead))
-        .count(&app.db)
-        .await
-        .unwrap();
+    // The job is marked dead just after the email is marked failed.
+    let mut dead = 0;
+    for _ in 0..100 {
+        dead = job::Entity::find()
+            .filter(job::Column::Status.eq(job::JobStatus::Dead))
+            .count(&app.db)
+            .await
+            .unwrap();
+        if dead == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(dead, 1);
 
     let page = app.page("/admin/emails?status=failed").await;

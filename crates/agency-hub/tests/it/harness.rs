@@ -220,6 +220,11 @@ pub const PASSWORD: &str = "a-good-password";
 pub const WEBHOOK_SECRET: &str = "whsec_tests";
 
 impl TestApp {
+    /// The database this app uses (for a second instance on it).
+    pub fn database_url(&self) -> String {
+        self._test_db.url.clone()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
