@@ -1,0 +1,185 @@
+//! How many paid orders per second the app provisions through its real webhook endpoint:
+//! signed `checkout.session.completed` events for pre-created orders of a 5-task template,
+//! posted by 16 concurrent senders over HTTP to the app on 127.0.0.1. Prints orders/s and the
+//! p50/p99 latency of one event, and checks every order was provisioned exactly once.
+//!
+//! `cargo bench --bench fulfilment` runs it on SQLite; with `BENCH_DATABASE_URL=postgres://…`
+//! (a database it may create databases from) on PostgreSQL. `BENCH_ORDERS` sets the count.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use agency_hub::activity::Actor;
+use agency_hub::catalog::{self, StoreForm, TaskRow, TemplateForm};
+use agency_hub::db::entities::order::{self, OrderStatus, PaymentStatus};
+use agency_hub::db::entities::{order_item, service, task};
+use agency_hub::{App, Config};
+use chrono::Utc;
+use hmac::{Hmac, KeyInit, Mac};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, Database, EntityTrait, PaginatorTrait};
+
+const SECRET: &str = "whsec_bench";
+const SENDERS: usize = 16;
+
+fn sign(body: &str) -> String {
+    let t = Utc::now().timestamp();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(format!("{t}.{body}").as_bytes());
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let orders: usize = std::env::var("BENCH_ORDERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2000);
+    let dir = tempfile::tempdir()?;
+    let (db_url, pg) = match std::env::var("BENCH_DATABASE_URL") {
+        Ok(admin) => {
+            let name = format!("ah_bench_{}", uuid::Uuid::new_v4().simple());
+            let conn = Database::connect(&admin).await?;
+            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await?;
+            let mut url = url::Url::parse(&admin)?;
+            url.set_path(&format!("/{name}"));
+            (url.to_string(), Some((admin, name)))
+        }
+        Err(_) => (format!("sqlite://{}/bench.db", dir.path().display()), None),
+    };
+    let vars: HashMap<&str, String> = [
+        ("DATABASE_URL", db_url.clone()),
+        ("BIND", "127.0.0.1:0".into()),
+        ("DEMO_DATA", "false".into()),
+        ("STRIPE_WEBHOOK_SECRET", SECRET.into()),
+    ]
+    .into();
+    let config =
+        Config::from_lookup(|k| vars.get(k).cloned()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let app = App::build(config).await?;
+    let db = app.state().db.clone();
+    let url = format!("http://{}/api/webhooks/stripe", app.local_addr());
+    tokio::spawn(app.run(std::future::pending()));
+
+    // A 5-task template, one client, and the orders waiting for their payment.
+    let form = TemplateForm {
+        name: "Bench service".into(),
+        category: "Bench".into(),
+        tasks: (1..=5)
+            .map(|i| TaskRow {
+                name: format!("Task {i}"),
+                due: i.to_string(),
+                visible: true,
+                ..Default::default()
+            })
+            .collect(),
+        store: StoreForm {
+            purchasable: true,
+            price: "100".into(),
+            currency: "USD".into(),
+            ..Default::default()
+        },
+        ..TemplateForm::blank()
+    };
+    let template = catalog::create(
+        &db,
+        &Actor::System,
+        form.validate().map_err(|e| anyhow::anyhow!("{:?}", e.0))?,
+    )
+    .await?;
+    let client = agency_hub::auth::find_or_create_client(&db, "Bench Co").await?;
+    let now = Utc::now();
+    let mut ids = Vec::with_capacity(orders);
+    for i in 0..orders {
+        let o = order::Entity::insert(order::ActiveModel {
+            order_number: Set(format!("B-{i:07}")),
+            client_id: Set(client.id),
+            user_id: Set(None),
+            status: Set(OrderStatus::Pending),
+            payment_status: Set(PaymentStatus::Pending),
+            currency: Set("USD".into()),
+            subtotal_minor: Set(10_000),
+            total_minor: Set(10_000),
+            notes: Set(String::new()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .exec_with_returning(&db)
+        .await?;
+        order_item::Entity::insert(order_item::ActiveModel {
+            order_id: Set(o.id),
+            template_id: Set(template.id),
+            service_name: Set("Bench service".into()),
+            unit_price_minor: Set(10_000),
+            quantity: Set(1),
+            total_minor: Set(10_000),
+            ..Default::default()
+        })
+        .exec_without_returning(&db)
+        .await?;
+        ids.push(o.id);
+    }
+
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    let chunks: Vec<Vec<i64>> = ids
+        .chunks(orders.div_ceil(SENDERS))
+        .map(|c| c.to_vec())
+        .collect();
+    let mut handles = Vec::new();
+    for chunk in chunks {
+        let (http, url) = (http.clone(), url.clone());
+        handles.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(chunk.len());
+            for id in chunk {
+                let body = serde_json::json!({
+                    "id": format!("evt_bench_{id}"), "object": "event", "type": "checkout.session.completed",
+                    "data": {"object": {"id": format!("cs_bench_{id}"), "object": "checkout.session", "status": "complete",
+                        "payment_status": "paid", "amount_subtotal": 10_000, "amount_total": 10_000, "currency": "usd",
+                        "client_reference_id": id.to_string(), "payment_intent": format!("pi_bench_{id}"), "metadata": {}}}
+                })
+                .to_string();
+                let t = Instant::now();
+                let res = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("stripe-signature", sign(&body))
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("the app answers");
+                assert_eq!(res.status(), 200, "{}", res.text().await.unwrap_or_default());
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies: Vec<Duration> = Vec::new();
+    for h in handles {
+        latencies.extend(h.await?);
+    }
+    let took = started.elapsed();
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+
+    let services = service::Entity::find().count(&db).await?;
+    let tasks = task::Entity::find().count(&db).await?;
+    assert_eq!(services as usize, orders, "every order provisioned once");
+    assert_eq!(tasks as usize, orders * 5);
+    println!(
+        "{} backend: {orders} paid orders in {:.2} s = {:.0} orders/s with {SENDERS} senders; latency p50 {:.1} ms, p99 {:.1} ms",
+        if pg.is_some() { "PostgreSQL" } else { "SQLite" },
+        took.as_secs_f64(),
+        orders as f64 / took.as_secs_f64(),
+        pct(0.50).as_secs_f64() * 1000.0,
+        pct(0.99).as_secs_f64() * 1000.0,
+    );
+    if let Some((admin, name)) = pg {
+        drop(db);
+        let conn = Database::connect(&admin).await?;
+        conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await?;
+    }
+    Ok(())
+}
