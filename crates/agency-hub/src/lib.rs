@@ -61,10 +61,16 @@ pub struct App {
 /// Every job kind the app runs, with its handler: one place, checked against the queue at start.
 fn job_registry(state: &AppState) -> jobs::Registry {
     let s = state.clone();
-    jobs::Registry::new().register(notify::SEND_JOB, move |ctx| {
-        let s = s.clone();
-        async move { notify::run_send_job(&s.db, &s.config, &s.mailer, ctx).await }
-    })
+    let s2 = state.clone();
+    jobs::Registry::new()
+        .register(notify::SEND_JOB, move |ctx| {
+            let s = s.clone();
+            async move { notify::run_send_job(&s.db, &s.config, &s.mailer, ctx).await }
+        })
+        .register(stripe::catalog::SYNC_JOB, move |ctx| {
+            let s = s2.clone();
+            async move { stripe::catalog::run_sync_job(&s.db, &s.stripe, ctx).await }
+        })
 }
 
 impl App {

@@ -511,6 +511,7 @@ pub async fn create<C: ConnectionTrait>(
         json!({"name": model.name}),
     )
     .await?;
+    sync_if_needed(conn, &model).await?;
     Ok(model)
 }
 
@@ -544,7 +545,19 @@ pub async fn update<C: ConnectionTrait>(
         json!({"name": model.name}),
     )
     .await?;
+    sync_if_needed(conn, &model).await?;
     Ok(model)
+}
+
+/// Queues the Stripe sync of a template that is on sale, or has a Product to update.
+async fn sync_if_needed<C: ConnectionTrait>(
+    conn: &C,
+    t: &service_template::Model,
+) -> AppResult<()> {
+    if t.on_sale() || t.stripe_product_id.is_some() {
+        crate::stripe::catalog::enqueue_sync(conn, t.id).await?;
+    }
+    Ok(())
 }
 
 /// Archives (hides from new assignments) or restores a template. Existing services keep it.
@@ -575,6 +588,7 @@ pub async fn set_archived<C: ConnectionTrait>(
         json!({"name": model.name}),
     )
     .await?;
+    sync_if_needed(conn, &model).await?;
     Ok(model)
 }
 

@@ -133,6 +133,12 @@ pub struct Customer {
     pub id: String,
 }
 
+/// A Product or a Price: we keep only the id.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Created {
+    pub id: String,
+}
+
 /// What a checkout needs from Stripe.
 pub struct NewCheckout<'a> {
     pub order_id: i64,
@@ -311,6 +317,85 @@ impl StripeClient {
             "/v1/checkout/sessions",
             &p,
             Some(&format!("checkout-order-{}", c.order_id)),
+        )
+        .await
+    }
+
+    /// The template's Product, made once (the key holds for a day; the id is stored after).
+    pub async fn create_product(
+        &self,
+        template_id: i64,
+        name: &str,
+        description: &str,
+    ) -> Result<Created, StripeError> {
+        let mut p = vec![
+            ("name".to_string(), name.to_string()),
+            ("metadata[template_id]".to_string(), template_id.to_string()),
+        ];
+        if !description.is_empty() {
+            p.push((
+                "description".into(),
+                description.chars().take(500).collect(),
+            ));
+        }
+        self.send(
+            reqwest::Method::POST,
+            "/v1/products",
+            &p,
+            Some(&format!("product-template-{template_id}")),
+        )
+        .await
+    }
+
+    pub async fn update_product(
+        &self,
+        id: &str,
+        name: &str,
+        active: bool,
+    ) -> Result<Created, StripeError> {
+        let p = vec![
+            ("name".to_string(), name.to_string()),
+            ("active".to_string(), active.to_string()),
+        ];
+        let key = format!("product-{id}-{active}-{}", uuid::Uuid::new_v4().simple());
+        self.send(
+            reqwest::Method::POST,
+            &format!("/v1/products/{id}"),
+            &p,
+            Some(&key),
+        )
+        .await
+    }
+
+    /// A Price of the product; the key names the amount, so the same price is made once.
+    pub async fn create_price(
+        &self,
+        template_id: i64,
+        product: &str,
+        unit_amount: i64,
+        currency: &str,
+    ) -> Result<Created, StripeError> {
+        let p = vec![
+            ("product".to_string(), product.to_string()),
+            ("unit_amount".to_string(), unit_amount.to_string()),
+            ("currency".to_string(), currency.to_ascii_lowercase()),
+            ("metadata[template_id]".to_string(), template_id.to_string()),
+        ];
+        let key = format!(
+            "price-template-{template_id}-{unit_amount}-{}",
+            currency.to_ascii_lowercase()
+        );
+        self.send(reqwest::Method::POST, "/v1/prices", &p, Some(&key))
+            .await
+    }
+
+    pub async fn archive_price(&self, id: &str) -> Result<Created, StripeError> {
+        let p = vec![("active".to_string(), "false".to_string())];
+        self.send(
+            reqwest::Method::POST,
+            &format!("/v1/prices/{id}"),
+            &p,
+            Some(&format!("archive-{id}")),
         )
         .await
     }

@@ -1,5 +1,6 @@
 //! Stripe: the HTTP client, webhook signatures, checkout, event handling and fulfilment.
 
+pub mod catalog;
 pub mod checkout;
 pub mod client;
 pub mod events;

@@ -589,3 +589,174 @@ async fn two_instances_receiving_the_same_event_at_once_provision_once() {
         "one set of services"
     );
 }
+
+async fn template_when(
+    app: &TestApp,
+    id: i64,
+    status: &str,
+) -> agency_hub::db::entities::service_template::Model {
+    for _ in 0..200 {
+        let t = agency_hub::db::entities::service_template::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        if t.stripe_sync_status == status {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("template {id} never reached sync status {status}");
+}
+
+async fn emulator_get(app: &TestApp, path: &str) -> Value {
+    crate::harness::browser()
+        .get(format!("{}{path}", app.emulator))
+        .bearer_auth("sk_test_tests")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_purchasable_template_gets_its_stripe_product_and_a_new_price_when_its_price_changes() {
+    let app = spawn_app().await;
+    app.signed_in_as(Role::Admin).await;
+    let fields = |price: &'static str| {
+        vec![
+            ("name", "Logo Design"),
+            ("category", "Design"),
+            ("purchasable", "on"),
+            ("price", price),
+            ("currency", "USD"),
+            ("intent", "save"),
+        ]
+    };
+    assert_eq!(
+        app.post_form("/admin/templates", &fields("499"))
+            .await
+            .status(),
+        303
+    );
+    let id = agency_hub::db::entities::service_template::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let first = template_when(&app, id, "synced").await;
+    let product = first.stripe_product_id.clone().unwrap();
+    let price = first.stripe_price_id.clone().unwrap();
+    assert_eq!(
+        emulator_get(&app, &format!("/v1/products/{product}")).await["name"],
+        "Logo Design"
+    );
+    assert_eq!(
+        emulator_get(&app, &format!("/v1/prices/{price}")).await["unit_amount"],
+        49_900
+    );
+
+    assert_eq!(
+        app.post_form(&format!("/admin/templates/{id}"), &fields("550"))
+            .await
+            .status(),
+        303
+    );
+    let mut second = template_when(&app, id, "synced").await;
+    for _ in 0..100 {
+        if second.stripe_price_id != Some(price.clone()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        second = template_when(&app, id, "synced").await;
+    }
+    let new_price = second.stripe_price_id.clone().unwrap();
+    assert_ne!(new_price, price, "a new Price");
+    assert_eq!(
+        second.stripe_product_id.as_deref(),
+        Some(product.as_str()),
+        "the same Product"
+    );
+    assert_eq!(
+        emulator_get(&app, &format!("/v1/prices/{new_price}")).await["unit_amount"],
+        55_000
+    );
+    assert_eq!(
+        emulator_get(&app, &format!("/v1/prices/{price}")).await["active"],
+        false,
+        "the old Price is archived"
+    );
+
+    assert_eq!(
+        app.post_form(
+            &format!("/admin/templates/{id}/archive"),
+            &[("archived", "true")]
+        )
+        .await
+        .status(),
+        303
+    );
+    for _ in 0..100 {
+        if emulator_get(&app, &format!("/v1/products/{product}")).await["active"] == false {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        emulator_get(&app, &format!("/v1/products/{product}")).await["active"],
+        false,
+        "archiving deactivates the Product"
+    );
+    assert!(
+        app.page("/admin/templates?archived=true")
+            .await
+            .contains("synced")
+    );
+}
+
+#[tokio::test]
+async fn a_stripe_outage_never_blocks_saving_a_template_and_the_admin_sees_why() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{dead}");
+    let app = crate::harness::spawn_app_with(&[
+        ("STRIPE_SECRET_KEY", "sk_test_unreachable"),
+        ("STRIPE_API_BASE", &base),
+    ])
+    .await;
+    app.signed_in_as(Role::Admin).await;
+    let res = app
+        .post_form(
+            "/admin/templates",
+            &[
+                ("name", "SEO Audit"),
+                ("category", "Marketing"),
+                ("purchasable", "on"),
+                ("price", "350"),
+                ("intent", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "saved");
+    let id = agency_hub::db::entities::service_template::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let failed = template_when(&app, id, "failed").await;
+    assert!(
+        failed
+            .stripe_sync_error
+            .unwrap()
+            .contains("could not be reached")
+    );
+    let page = app.page("/admin/templates").await;
+    assert!(page.contains("failed") && page.contains("could not be reached"));
+}

@@ -39,6 +39,13 @@ pub struct Model {
     pub store_images: Json,
     pub max_quantity: i32,
     pub sort_order: i32,
+    pub stripe_product_id: Option<String>,
+    pub stripe_price_id: Option<String>,
+    pub stripe_price_minor: Option<i64>,
+    pub stripe_price_currency: Option<String>,
+    /// none, pending, synced or failed (with `stripe_sync_error`).
+    pub stripe_sync_status: String,
+    pub stripe_sync_error: Option<String>,
 }
 
 impl Model {

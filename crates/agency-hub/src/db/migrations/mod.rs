@@ -7,6 +7,7 @@ mod m20261127_000002_agency_core;
 mod m20261127_000003_store;
 mod m20261127_000004_emails;
 mod m20261127_000005_orders;
+mod m20261127_000006_catalog_sync;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_store::Migration),
             Box::new(m20261127_000004_emails::Migration),
             Box::new(m20261127_000005_orders::Migration),
+            Box::new(m20261127_000006_catalog_sync::Migration),
         ]
     }
 }

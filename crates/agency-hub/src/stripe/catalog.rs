@@ -1,0 +1,136 @@
+//! Catalog sync: each purchasable template gets a Stripe Product and Price. Prices are
+//! immutable, so a new amount or currency makes a new Price and archives the old one; a template
+//! that leaves the store deactivates its Product. It runs as a job, so a Stripe outage never
+//! blocks saving a template; the admin sees the sync state and the last error.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use serde_json::json;
+
+use super::StripeClient;
+use crate::db::entities::service_template;
+use crate::jobs::{Enqueue, JobContext};
+
+pub const SYNC_JOB: &str = "stripe.sync_template";
+
+/// Queues a sync of the template in the caller's transaction and marks it pending.
+pub async fn enqueue_sync<C: ConnectionTrait>(conn: &C, template_id: i64) -> Result<(), DbErr> {
+    service_template::Entity::update_many()
+        .col_expr(
+            service_template::Column::StripeSyncStatus,
+            Expr::value("pending"),
+        )
+        .filter(service_template::Column::Id.eq(template_id))
+        .exec(conn)
+        .await?;
+    Enqueue::new(SYNC_JOB, &json!({ "template_id": template_id }))
+        .insert(conn)
+        .await?;
+    Ok(())
+}
+
+async fn record(
+    db: &DatabaseConnection,
+    id: i64,
+    status: &str,
+    error: Option<String>,
+) -> Result<(), DbErr> {
+    service_template::Entity::update_many()
+        .col_expr(
+            service_template::Column::StripeSyncStatus,
+            Expr::value(status),
+        )
+        .col_expr(
+            service_template::Column::StripeSyncError,
+            Expr::value(error),
+        )
+        .filter(service_template::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The job: brings Stripe's Product and Price in line with the template as it is now.
+pub async fn run_sync_job(
+    db: &DatabaseConnection,
+    stripe: &StripeClient,
+    ctx: JobContext,
+) -> anyhow::Result<()> {
+    let id = ctx.payload["template_id"]
+        .as_i64()
+        .ok_or_else(|| anyhow::anyhow!("sync without template_id"))?;
+    let Some(t) = service_template::Entity::find_by_id(id).one(db).await? else {
+        return Ok(());
+    };
+    match sync(db, stripe, &t).await {
+        Ok(()) => {
+            record(db, id, "synced", None).await?;
+            Ok(())
+        }
+        Err(e) => {
+            record(db, id, "failed", Some(e.to_string())).await?;
+            Err(e)
+        }
+    }
+}
+
+async fn sync(
+    db: &DatabaseConnection,
+    stripe: &StripeClient,
+    t: &service_template::Model,
+) -> anyhow::Result<()> {
+    let set = |col: service_template::Column, value: Option<String>| {
+        service_template::Entity::update_many()
+            .col_expr(col, Expr::value(value))
+            .filter(service_template::Column::Id.eq(t.id))
+    };
+    if !t.on_sale() {
+        if let Some(product) = &t.stripe_product_id {
+            stripe.update_product(product, t.title(), false).await?;
+        }
+        return Ok(());
+    }
+    let product = match &t.stripe_product_id {
+        Some(p) => {
+            stripe.update_product(p, t.title(), true).await?;
+            p.clone()
+        }
+        None => {
+            let p = stripe.create_product(t.id, t.title(), t.blurb()).await?.id;
+            set(service_template::Column::StripeProductId, Some(p.clone()))
+                .exec(db)
+                .await?;
+            p
+        }
+    };
+    let price = t.price();
+    let current = t.stripe_price_minor == Some(price.minor)
+        && t.stripe_price_currency.as_deref() == Some(price.currency.code())
+        && t.stripe_price_id.is_some();
+    if !current {
+        let new_price = stripe
+            .create_price(t.id, &product, price.minor, price.currency.code())
+            .await?
+            .id;
+        service_template::Entity::update_many()
+            .col_expr(
+                service_template::Column::StripePriceId,
+                Expr::value(Some(new_price)),
+            )
+            .col_expr(
+                service_template::Column::StripePriceMinor,
+                Expr::value(Some(price.minor)),
+            )
+            .col_expr(
+                service_template::Column::StripePriceCurrency,
+                Expr::value(Some(price.currency.code().to_string())),
+            )
+            .filter(service_template::Column::Id.eq(t.id))
+            .exec(db)
+            .await?;
+        if let Some(old) = &t.stripe_price_id {
+            stripe.archive_price(old).await?;
+        }
+    }
+    Ok(())
+}
