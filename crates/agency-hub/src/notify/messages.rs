@@ -44,6 +44,12 @@ pub enum Message {
         service_name: String,
         order_number: String,
     },
+    /// To every admin: Stripe's amount does not match an order, which is held for review.
+    OrderFlagged {
+        order_id: i64,
+        order_number: String,
+        reason: String,
+    },
     /// To the client: the payment did not go through.
     PaymentFailed {
         name: String,
@@ -146,6 +152,24 @@ struct NewServiceText<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "emails/order_flagged.html")]
+struct FlaggedHtml<'a> {
+    f: Frame<'a>,
+    order_number: &'a str,
+    reason: &'a str,
+    order_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "emails/order_flagged.txt")]
+struct FlaggedText<'a> {
+    f: Frame<'a>,
+    order_number: &'a str,
+    reason: &'a str,
+    order_url: String,
+}
+
+#[derive(Template)]
 #[template(path = "emails/payment_failed.html")]
 struct PaymentFailedHtml<'a> {
     f: Frame<'a>,
@@ -196,6 +220,7 @@ impl Message {
             Self::Welcome { .. } => "welcome",
             Self::OrderConfirmation { .. } => "order_confirmation",
             Self::NewServiceFromPurchase { .. } => "new_service",
+            Self::OrderFlagged { .. } => "order_flagged",
             Self::PaymentFailed { .. } => "payment_failed",
             Self::RefundIssued { .. } => "refund_issued",
         }
@@ -303,6 +328,31 @@ impl Message {
                         service_name,
                         order_number,
                         service_url,
+                    }
+                    .render()?,
+                )
+            }
+            Self::OrderFlagged {
+                order_id: _,
+                order_number,
+                reason,
+            } => {
+                // The admin order page comes with order management; the activity log shows it now.
+                let order_url = config.url_for("/admin/activity?entity=order");
+                (
+                    format!("Order {order_number} needs a review"),
+                    FlaggedHtml {
+                        f: frame(),
+                        order_number,
+                        reason,
+                        order_url: order_url.clone(),
+                    }
+                    .render()?,
+                    FlaggedText {
+                        f: frame(),
+                        order_number,
+                        reason,
+                        order_url,
                     }
                     .render()?,
                 )

@@ -252,6 +252,25 @@ async fn flag<C: ConnectionTrait>(conn: &C, order: &order::Model, reason: &str) 
         .filter(order::Column::Id.eq(order.id))
         .exec(conn)
         .await?;
+    let admins = user::Entity::find()
+        .filter(user::Column::Role.eq(Role::Admin))
+        .filter(user::Column::Active.eq(true))
+        .all(conn)
+        .await?;
+    for admin in admins {
+        let message = Message::OrderFlagged {
+            order_id: order.id,
+            order_number: order.order_number.clone(),
+            reason: reason.to_string(),
+        };
+        notify::enqueue(
+            conn,
+            &admin.email,
+            &message,
+            &format!("order-flagged:{}:{}", order.id, admin.id),
+        )
+        .await?;
+    }
     activity::record(
         conn,
         &Actor::System,

@@ -405,6 +405,8 @@ async fn the_success_page_before_the_webhook_provisions_once_and_a_later_expiry_
 #[tokio::test]
 async fn an_amount_that_does_not_match_the_order_is_flagged_and_provisions_nothing() {
     let app = spawn_app().await;
+    app.create_user(Role::Admin, "admin@example.com", None)
+        .await;
     shopping(&app).await;
     control(&app, "webhooks/hold", &[]).await;
     let (order_id, _) = start_checkout(&app).await;
@@ -428,6 +430,13 @@ async fn an_amount_that_does_not_match_the_order_is_flagged_and_provisions_nothi
     assert_eq!(after.status, OrderStatus::Pending);
     assert!(after.review_reason.unwrap().contains("100"));
     assert_eq!(service::Entity::find().count(&app.db).await.unwrap(), 0);
+    let told = email::Entity::find()
+        .filter(email::Column::Kind.eq("order_flagged"))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(told.len(), 1, "the admin is told");
+    assert_eq!(told[0].to_address, "admin@example.com");
 }
 
 /// Pays on the hosted page with a bank debit that settles later (or fails).
