@@ -49,6 +49,9 @@ pub struct AppState {
     pub test_mode: bool,
     /// The built-in emulator, kept running as long as the app.
     pub emulator: Option<Arc<stripe_emulator::Running>>,
+    /// On SQLite, webhook work queues here rather than in SQLite's busy handler, which sleeps in
+    /// growing steps and makes slow outliers under load. None on PostgreSQL.
+    pub sqlite_writer: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 pub struct App {
@@ -126,6 +129,7 @@ impl App {
             tracing::info!("the database was empty: demo data seeded");
         }
         let mailer = notify::Mailer::from_config(&config)?;
+        let config_is_sqlite = config.database_url.is_sqlite();
         let state = AppState {
             db: db.clone(),
             config: Arc::new(config),
@@ -134,6 +138,7 @@ impl App {
             stripe: stripe_client,
             test_mode: emulator.is_some(),
             emulator,
+            sqlite_writer: config_is_sqlite.then(|| Arc::new(tokio::sync::Mutex::new(()))),
         };
         let registry = job_registry(&state);
         registry.check_queue(&db).await?;

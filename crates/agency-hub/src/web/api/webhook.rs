@@ -44,7 +44,13 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         }
     };
     let started = std::time::Instant::now();
-    match events::handle(&state.db, &event).await {
+    let gate = match &state.sqlite_writer {
+        Some(m) => Some(m.lock().await),
+        None => None,
+    };
+    let handled = events::handle(&state.db, &event).await;
+    drop(gate);
+    match handled {
         Ok(Handled::Processed(outcome)) => {
             tracing::info!(stripe.event_id = %event.id, stripe.event_type = %event.kind, outcome, took_ms = started.elapsed().as_millis() as u64, "Stripe event handled");
             (
