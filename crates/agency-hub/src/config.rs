@@ -395,6 +395,34 @@ mod tests {
     }
 
     #[test]
+    fn a_live_stripe_key_needs_https_and_a_webhook_secret() {
+        let err = config(&[("STRIPE_SECRET_KEY", "sk_live_abc")]).unwrap_err();
+        assert_eq!(err.0.len(), 2, "{err}");
+        assert!(
+            err.0[0].contains("https APP_URL") && err.0[1].starts_with("STRIPE_WEBHOOK_SECRET:"),
+            "{err}"
+        );
+        let ok = config(&[
+            ("STRIPE_SECRET_KEY", "sk_live_abc"),
+            ("APP_URL", "https://portal.example.com"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_a, whsec_b"),
+        ])
+        .unwrap();
+        assert!(ok.stripe.live());
+        assert_eq!(ok.stripe.webhook_secrets, ["whsec_a", "whsec_b"]);
+        assert!(
+            config(&[("STRIPE_SECRET_KEY", "pk_test_abc")])
+                .unwrap_err()
+                .0[0]
+                .starts_with("STRIPE_SECRET_KEY:")
+        );
+        assert!(config(&[("STRIPE_WEBHOOK_SECRET", "nope")]).is_err());
+        let test = config(&[("STRIPE_SECRET_KEY", "sk_test_abc")]).unwrap();
+        assert!(!test.stripe.live(), "a test key works over http");
+        assert_eq!(test.stripe.api_version, "2023-10-16");
+    }
+
+    #[test]
     fn https_app_url_makes_cookies_secure() {
         let c = config(&[("APP_URL", "https://portal.example.com/")]).unwrap();
         assert!(c.secure_cookies());
