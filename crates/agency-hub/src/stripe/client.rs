@@ -62,11 +62,6 @@ pub enum Expandable<T> {
     Object(Box<T>),
 }
 
-#[derive(Clone, Debug, Deserialize)]
-pub struct IdOnly {
-    pub id: String,
-}
-
 impl<T: HasId> Expandable<T> {
     pub fn id(&self) -> &str {
         match self {
@@ -78,12 +73,6 @@ impl<T: HasId> Expandable<T> {
 
 pub trait HasId {
     fn id(&self) -> &str;
-}
-
-impl HasId for IdOnly {
-    fn id(&self) -> &str {
-        &self.id
-    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -128,12 +117,7 @@ pub struct CheckoutSession {
     pub payment_method_types: Vec<String>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
-pub struct Customer {
-    pub id: String,
-}
-
-/// A Product or a Price: we keep only the id.
+/// A Customer, Product or Price: we keep only the id.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Created {
     pub id: String,
@@ -253,7 +237,7 @@ impl StripeClient {
         client_id: i64,
         name: &str,
         email: Option<&str>,
-    ) -> Result<Customer, StripeError> {
+    ) -> Result<Created, StripeError> {
         let mut p = vec![
             ("name".to_string(), name.to_string()),
             ("metadata[client_id]".to_string(), client_id.to_string()),

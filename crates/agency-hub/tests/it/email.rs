@@ -218,6 +218,13 @@ async fn a_server_that_is_down_leaves_the_email_queued_then_failed_and_visible_t
         2,
         "a new job"
     );
+    let resent = job::Entity::find()
+        .filter(job::Column::DedupeKey.starts_with(format!("email:{}:resend:", row.id)))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("the resend's job");
+    assert_eq!(resent.payload["email_id"], row.id);
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-use super::index;
+use super::{index, ts};
 
 pub struct Migration;
 
@@ -11,10 +11,6 @@ impl MigrationName for Migration {
     fn name(&self) -> &str {
         "m20261127_000005_orders"
     }
-}
-
-fn ts(col: &'static str) -> ColumnDef {
-    timestamp_with_time_zone(col)
 }
 
 #[async_trait::async_trait]

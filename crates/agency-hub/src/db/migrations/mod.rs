@@ -43,3 +43,8 @@ pub(crate) async fn index(
     }
     m.create_index(stmt.to_owned()).await
 }
+
+/// A `timestamp with time zone` column that is required.
+pub(crate) fn ts(col: &'static str) -> ColumnDef {
+    sea_orm_migration::schema::timestamp_with_time_zone(col)
+}

@@ -112,32 +112,15 @@ pub struct StoreItemDetail {
 pub async fn list_services(
     State(state): State<AppState>,
     RequireClient(user, _): RequireClient,
-    Query(q): Query<ApiStoreParams>,
+    Query(params): Query<StoreParams>,
 ) -> AppResult<axum::Json<Paginated<StoreItem>>> {
-    let query = StoreParams {
-        q: q.search,
-        category: q.category,
-        sort: q.sort,
-        page: q.page,
-    }
-    .parse()?;
+    let query = params.parse()?;
     let (items, total) = store::list(&state.db, &query).await?;
     track_browse(&state, &user, &query, total).await?;
     Ok(axum::Json(Paginated {
         data: items.iter().map(StoreItem::from).collect(),
         pagination: Pagination::new(query.page, store::PER_PAGE, total),
     }))
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct ApiStoreParams {
-    #[serde(default)]
-    search: String,
-    #[serde(default)]
-    category: String,
-    #[serde(default)]
-    sort: String,
-    page: Option<u64>,
 }
 
 #[utoipa::path(

@@ -24,7 +24,8 @@ use crate::web::layout::{PageCtx, flash};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct StoreParams {
-    #[serde(default)]
+    /// `q` on the page, `search` in the API.
+    #[serde(default, alias = "search")]
     pub q: String,
     #[serde(default)]
     pub category: String,
