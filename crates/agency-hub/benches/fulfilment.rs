@@ -1,18 +1,21 @@
 //! How many paid orders per second the app provisions through its real webhook endpoint:
-//! signed `checkout.session.completed` events for pre-created orders of a 5-task template,
-//! posted by 16 concurrent senders over HTTP to the app on 127.0.0.1. Prints orders/s and the
+//! signed `checkout.session.completed` events for pre-created orders of a 5-task template
+//! (each with a buyer to confirm to and an admin to tell), posted by 16 concurrent senders over HTTP to the app on 127.0.0.1. Prints orders/s and the
 //! p50/p99 latency of one event, and checks every order was provisioned exactly once.
 //!
 //! `cargo bench --bench fulfilment` runs it on SQLite; with `BENCH_DATABASE_URL=postgres://…`
 //! (a database it may create databases from) on PostgreSQL. `BENCH_ORDERS` sets the count.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use agency_hub::activity::Actor;
+use agency_hub::auth::NewUser;
 use agency_hub::catalog::{self, StoreForm, TaskRow, TemplateForm};
 use agency_hub::db::entities::order::{self, OrderStatus, PaymentStatus};
-use agency_hub::db::entities::{order_item, service, task};
+use agency_hub::db::entities::user::Role;
+use agency_hub::db::entities::{email, order_item, service, task};
 use agency_hub::{App, Config};
 use chrono::Utc;
 use hmac::{Hmac, KeyInit, Mac};
@@ -58,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
         Config::from_lookup(|k| vars.get(k).cloned()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let app = App::build(config).await?;
     let db = app.state().db.clone();
+    let app_queries = app.state().queries.clone();
     let url = format!("http://{}/api/webhooks/stripe", app.local_addr());
     tokio::spawn(app.run(std::future::pending()));
 
@@ -88,13 +92,30 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     let client = agency_hub::auth::find_or_create_client(&db, "Bench Co").await?;
+    // A buyer (who gets the order confirmation) and an admin (told of each new service), as in
+    // a real store.
+    let mut people = Vec::new();
+    for (email, role, client_id) in [
+        ("buyer@bench.test", Role::Client, Some(client.id)),
+        ("admin@bench.test", Role::Admin, None),
+    ] {
+        let new = NewUser {
+            email: agency_hub::auth::Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?,
+            name: email.into(),
+            role,
+            client_id,
+            password_hash: String::new(),
+        };
+        people.push(agency_hub::auth::create_user(&db, new).await?);
+    }
+    let buyer = people[0].id;
     let now = Utc::now();
     let mut ids = Vec::with_capacity(orders);
     for i in 0..orders {
         let o = order::Entity::insert(order::ActiveModel {
             order_number: Set(format!("B-{i:07}")),
             client_id: Set(client.id),
-            user_id: Set(None),
+            user_id: Set(Some(buyer)),
             status: Set(OrderStatus::Pending),
             payment_status: Set(PaymentStatus::Pending),
             currency: Set("USD".into()),
@@ -122,6 +143,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let http = reqwest::Client::new();
+    let queries_before = app_queries.load(Ordering::Relaxed);
     let started = Instant::now();
     let chunks: Vec<Vec<i64>> = ids
         .chunks(orders.div_ceil(SENDERS))
@@ -160,6 +182,7 @@ async fn main() -> anyhow::Result<()> {
         latencies.extend(h.await?);
     }
     let took = started.elapsed();
+    let statements = (app_queries.load(Ordering::Relaxed) - queries_before) as f64 / orders as f64;
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
 
@@ -167,8 +190,14 @@ async fn main() -> anyhow::Result<()> {
     let tasks = task::Entity::find().count(&db).await?;
     assert_eq!(services as usize, orders, "every order provisioned once");
     assert_eq!(tasks as usize, orders * 5);
+    let emails = email::Entity::find().count(&db).await?;
+    assert_eq!(
+        emails as usize,
+        orders * 2,
+        "a confirmation and an admin's email per order"
+    );
     println!(
-        "{} backend: {orders} paid orders in {:.2} s = {:.0} orders/s with {SENDERS} senders; latency p50 {:.1} ms, p99 {:.1} ms",
+        "{} backend: {orders} paid orders in {:.2} s = {:.0} orders/s with {SENDERS} senders; latency p50 {:.1} ms, p99 {:.1} ms; {statements:.1} SQL statements per event",
         if pg.is_some() { "PostgreSQL" } else { "SQLite" },
         took.as_secs_f64(),
         orders as f64 / took.as_secs_f64(),

@@ -71,8 +71,31 @@ impl Enqueue {
     /// Writes the job on `conn` (pass the caller's transaction). Returns false when a job with
     /// the same dedupe key already exists.
     pub async fn insert<C: ConnectionTrait>(self, conn: &C) -> Result<bool, DbErr> {
+        Ok(Self::insert_many(conn, [self]).await? > 0)
+    }
+
+    /// Writes several jobs in one statement; returns how many were new (see `dedupe_key`).
+    pub async fn insert_many<C: ConnectionTrait>(
+        conn: &C,
+        jobs: impl IntoIterator<Item = Self>,
+    ) -> Result<u64, DbErr> {
         let now = Utc::now();
-        let row = job::ActiveModel {
+        let rows: Vec<job::ActiveModel> = jobs.into_iter().map(|j| j.row(now)).collect();
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        job::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::column(job::Column::DedupeKey)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(conn)
+            .await
+    }
+
+    fn row(self, now: chrono::DateTime<Utc>) -> job::ActiveModel {
+        job::ActiveModel {
             kind: Set(self.kind),
             payload: Set(self.payload),
             status: Set(JobStatus::Queued),
@@ -85,16 +108,7 @@ impl Enqueue {
             created_at: Set(now),
             finished_at: Set(None),
             ..Default::default()
-        };
-        let inserted = job::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(job::Column::DedupeKey)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(conn)
-            .await?;
-        Ok(inserted > 0)
+        }
     }
 }
 

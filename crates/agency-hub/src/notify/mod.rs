@@ -96,6 +96,14 @@ fn percent_decode(s: &str) -> String {
         .unwrap_or_default()
 }
 
+/// One email to queue: to whom, what, and the key that makes it unique (the same key twice
+/// queues once).
+pub struct Outgoing {
+    pub to: String,
+    pub message: Message,
+    pub dedupe_key: String,
+}
+
 /// Queues `message` to `to` in the caller's transaction. Returns false when an email with the
 /// same dedupe key exists already.
 pub async fn enqueue<C: ConnectionTrait>(
@@ -104,51 +112,61 @@ pub async fn enqueue<C: ConnectionTrait>(
     message: &Message,
     dedupe_key: &str,
 ) -> Result<bool, DbErr> {
-    let inserted = email::Entity::insert(email::ActiveModel {
-        dedupe_key: Set(dedupe_key.to_string()),
-        kind: Set(message.kind().to_string()),
-        to_address: Set(to.to_string()),
-        payload: Set(serde_json::to_value(message).unwrap_or_default()),
+    let email = Outgoing {
+        to: to.to_string(),
+        message: message.clone(),
+        dedupe_key: dedupe_key.to_string(),
+    };
+    Ok(enqueue_many(conn, vec![email]).await? == 1)
+}
+
+/// Queues several emails in the caller's transaction with two statements (the emails, then
+/// their send jobs), whatever their number. Returns how many were new.
+pub async fn enqueue_many<C: ConnectionTrait>(
+    conn: &C,
+    emails: Vec<Outgoing>,
+) -> Result<usize, DbErr> {
+    if emails.is_empty() {
+        return Ok(0);
+    }
+    let now = Utc::now();
+    let rows = emails.into_iter().map(|e| email::ActiveModel {
+        dedupe_key: Set(e.dedupe_key),
+        kind: Set(e.message.kind().to_string()),
+        to_address: Set(e.to),
+        payload: Set(serde_json::to_value(&e.message).unwrap_or_default()),
         subject: Set(String::new()),
         html: Set(String::new()),
         text: Set(String::new()),
         status: Set(EmailStatus::Queued),
         attempts: Set(0),
         last_error: Set(None),
-        created_at: Set(Utc::now()),
+        created_at: Set(now),
         sent_at: Set(None),
         ..Default::default()
-    })
-    .on_conflict(
-        OnConflict::column(email::Column::DedupeKey)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(conn)
-    .await?;
-    if inserted == 0 {
-        return Ok(false);
-    }
-    let id = email::Entity::find()
-        .filter(email::Column::DedupeKey.eq(dedupe_key))
-        .one(conn)
-        .await?
-        .map(|e| e.id)
-        .ok_or_else(|| DbErr::RecordNotFound("email".into()))?;
-    send_job(conn, id, format!("email:{id}")).await?;
-    Ok(true)
+    });
+    let inserted = email::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::column(email::Column::DedupeKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_with_returning_keys(conn)
+        .await;
+    // Every one a duplicate: nothing returned.
+    let ids = match inserted {
+        Ok(ids) => ids,
+        Err(DbErr::RecordNotInserted) => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    Enqueue::insert_many(conn, ids.iter().map(|&id| send_job(id))).await?;
+    Ok(ids.len())
 }
 
-async fn send_job<C: ConnectionTrait>(
-    conn: &C,
-    id: i64,
-    dedupe_key: String,
-) -> Result<bool, DbErr> {
-    Enqueue::new(SEND_JOB, &json!({ "email_id": id }))
-        .dedupe_key(dedupe_key)
+fn send_job(email_id: i64) -> Enqueue {
+    Enqueue::new(SEND_JOB, &json!({ "email_id": email_id }))
+        .dedupe_key(format!("email:{email_id}"))
         .max_attempts(MAX_ATTEMPTS)
-        .insert(conn)
-        .await
 }
 
 /// The `email.send` job: renders, sends (or stores) and records the outcome. A failure is
@@ -239,12 +257,13 @@ pub async fn resend<C: ConnectionTrait>(conn: &C, id: i64) -> Result<bool, DbErr
     active.status = Set(EmailStatus::Queued);
     active.attempts = Set(0);
     active.update(conn).await?;
-    send_job(
-        conn,
-        id,
-        format!("email:{id}:resend:{}", uuid::Uuid::new_v4().simple()),
-    )
-    .await?;
+    send_job(id)
+        .dedupe_key(format!(
+            "email:{id}:resend:{}",
+            uuid::Uuid::new_v4().simple()
+        ))
+        .insert(conn)
+        .await?;
     Ok(true)
 }
 

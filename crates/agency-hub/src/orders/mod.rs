@@ -5,6 +5,7 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use crate::cart::Cart;
@@ -159,16 +160,12 @@ pub async fn transition<C: ConnectionTrait>(
     Ok(true)
 }
 
-/// Takes the order's row lock for the rest of the transaction (an UPDATE that changes nothing:
-/// a row lock on PostgreSQL, the write lock on SQLite), then reads it.
+/// Reads the order holding its lock for the rest of the transaction: `SELECT … FOR UPDATE` on
+/// PostgreSQL. SQLite has no row locks and ignores the clause: there the transaction must be
+/// begun with `db::begin` (IMMEDIATE), which holds the database's write lock from its start.
 pub async fn lock<C: ConnectionTrait>(conn: &C, id: i64) -> Result<Option<order::Model>, DbErr> {
-    order::Entity::update_many()
-        .col_expr(
-            order::Column::UpdatedAt,
-            Expr::col(order::Column::UpdatedAt),
-        )
-        .filter(order::Column::Id.eq(id))
-        .exec(conn)
-        .await?;
-    order::Entity::find_by_id(id).one(conn).await
+    order::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(conn)
+        .await
 }

@@ -36,10 +36,12 @@ pub async fn provision_service<C: ConnectionTrait>(
             "This template is archived: restore it before assigning it.",
         ));
     }
-    if client::Entity::find_by_id(client_id)
-        .one(conn)
-        .await?
-        .is_none()
+    // A purchase's client is the order's (a foreign key): no need to read it again.
+    if origin == Origin::Manual
+        && client::Entity::find_by_id(client_id)
+            .one(conn)
+            .await?
+            .is_none()
     {
         return Err(AppError::invalid("client", "There is no such client."));
     }

@@ -5,7 +5,7 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 use super::client::CheckoutSession;
@@ -13,7 +13,7 @@ use crate::activity::{self, Actor, Subject};
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
 use crate::db::entities::{client, service_template, user, user::Role};
 use crate::error::AppResult;
-use crate::notify::{self, Message, messages::OrderLine};
+use crate::notify::{self, Message, Outgoing, messages::OrderLine};
 use crate::provisioning::{self, Origin};
 use crate::{cart, orders};
 
@@ -178,18 +178,23 @@ pub async fn fulfill_checkout<C: ConnectionTrait>(
     let company = client::Entity::find_by_id(order.client_id)
         .one(conn)
         .await?;
-    let buyer = match order.user_id {
-        Some(id) => user::Entity::find_by_id(id).one(conn).await?,
-        None => None,
-    };
+    // The buyer and the active staff in one read.
+    let mut people = Condition::all()
+        .add(user::Column::Role.is_in([Role::Admin, Role::Manager]))
+        .add(user::Column::Active.eq(true));
+    if let Some(buyer) = order.user_id {
+        people = Condition::any().add(people).add(user::Column::Id.eq(buyer));
+    }
+    let people = user::Entity::find().filter(people).all(conn).await?;
+    let buyer = people.iter().find(|u| Some(u.id) == order.user_id);
     let recipient = buyer
-        .as_ref()
         .map(|u| (u.email.clone(), u.name.clone()))
         .or_else(|| {
             company
                 .as_ref()
                 .and_then(|c| c.billing_email.clone().map(|e| (e, c.name.clone())))
         });
+    let mut emails = Vec::new();
     if let Some((to, name)) = recipient {
         let money = |m: i64| order.money(m).display();
         let message = Message::OrderConfirmation {
@@ -210,37 +215,31 @@ pub async fn fulfill_checkout<C: ConnectionTrait>(
             tax: (details.amount_tax > 0).then(|| money(details.amount_tax)),
             total: money(total),
         };
-        notify::enqueue(
-            conn,
-            &to,
-            &message,
-            &format!("order-confirmation:{}", order.id),
-        )
-        .await?;
+        emails.push(Outgoing {
+            to,
+            message,
+            dedupe_key: format!("order-confirmation:{}", order.id),
+        });
     }
-    let staff = user::Entity::find()
-        .filter(user::Column::Role.is_in([Role::Admin, Role::Manager]))
-        .filter(user::Column::Active.eq(true))
-        .all(conn)
-        .await?;
     let client_name = company.map(|c| c.name).unwrap_or_default();
-    for service in &services {
-        for member in &staff {
-            let message = Message::NewServiceFromPurchase {
-                client_name: client_name.clone(),
-                service_id: service.id,
-                service_name: service.name.clone(),
-                order_number: order.order_number.clone(),
-            };
-            notify::enqueue(
-                conn,
-                &member.email,
-                &message,
-                &format!("new-service:{}:{}", service.id, member.id),
-            )
-            .await?;
+    let staff = people
+        .iter()
+        .filter(|u| u.active && matches!(u.role, Role::Admin | Role::Manager));
+    for member in staff {
+        for service in &services {
+            emails.push(Outgoing {
+                to: member.email.clone(),
+                message: Message::NewServiceFromPurchase {
+                    client_name: client_name.clone(),
+                    service_id: service.id,
+                    service_name: service.name.clone(),
+                    order_number: order.order_number.clone(),
+                },
+                dedupe_key: format!("new-service:{}:{}", service.id, member.id),
+            });
         }
     }
+    notify::enqueue_many(conn, emails).await?;
     cart::clear(conn, order.client_id).await?;
     Ok(Outcome::Fulfilled)
 }
@@ -257,20 +256,19 @@ async fn flag<C: ConnectionTrait>(conn: &C, order: &order::Model, reason: &str) 
         .filter(user::Column::Active.eq(true))
         .all(conn)
         .await?;
-    for admin in admins {
-        let message = Message::OrderFlagged {
-            order_id: order.id,
-            order_number: order.order_number.clone(),
-            reason: reason.to_string(),
-        };
-        notify::enqueue(
-            conn,
-            &admin.email,
-            &message,
-            &format!("order-flagged:{}:{}", order.id, admin.id),
-        )
-        .await?;
-    }
+    let emails = admins
+        .into_iter()
+        .map(|admin| Outgoing {
+            dedupe_key: format!("order-flagged:{}:{}", order.id, admin.id),
+            to: admin.email,
+            message: Message::OrderFlagged {
+                order_id: order.id,
+                order_number: order.order_number.clone(),
+                reason: reason.to_string(),
+            },
+        })
+        .collect();
+    notify::enqueue_many(conn, emails).await?;
     activity::record(
         conn,
         &Actor::System,
