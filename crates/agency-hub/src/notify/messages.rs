@@ -56,6 +56,17 @@ pub enum Message {
         order_number: String,
         reason: String,
     },
+    /// To every manager and admin: an order was refunded; the services it cancelled, and those
+    /// whose work had started, left for them to decide.
+    OrderRefunded {
+        order_id: i64,
+        order_number: String,
+        client_name: String,
+        amount: String,
+        full: bool,
+        cancelled: Vec<String>,
+        to_review: Vec<String>,
+    },
     /// To the client: money came back, and which services it affects.
     RefundIssued {
         name: String,
@@ -213,6 +224,32 @@ struct RefundText<'a> {
     order_url: String,
 }
 
+#[derive(Template)]
+#[template(path = "emails/order_refunded.html")]
+struct OrderRefundedHtml<'a> {
+    f: Frame<'a>,
+    order_number: &'a str,
+    client_name: &'a str,
+    amount: &'a str,
+    full: bool,
+    cancelled: &'a [String],
+    to_review: &'a [String],
+    order_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "emails/order_refunded.txt")]
+struct OrderRefundedText<'a> {
+    f: Frame<'a>,
+    order_number: &'a str,
+    client_name: &'a str,
+    amount: &'a str,
+    full: bool,
+    cancelled: &'a [String],
+    to_review: &'a [String],
+    order_url: String,
+}
+
 impl Message {
     /// The kind, as stored in the outbox.
     pub fn kind(&self) -> &'static str {
@@ -223,6 +260,7 @@ impl Message {
             Self::OrderFlagged { .. } => "order_flagged",
             Self::PaymentFailed { .. } => "payment_failed",
             Self::RefundIssued { .. } => "refund_issued",
+            Self::OrderRefunded { .. } => "order_refunded",
         }
     }
 
@@ -333,12 +371,11 @@ impl Message {
                 )
             }
             Self::OrderFlagged {
-                order_id: _,
+                order_id,
                 order_number,
                 reason,
             } => {
-                // The admin order page comes with order management; the activity log shows it now.
-                let order_url = config.url_for("/admin/activity?entity=order");
+                let order_url = config.url_for(&format!("/admin/orders/{order_id}"));
                 (
                     format!("Order {order_number} needs a review"),
                     FlaggedHtml {
@@ -379,6 +416,42 @@ impl Message {
                         order_number,
                         reason,
                         cart_url,
+                    }
+                    .render()?,
+                )
+            }
+            Self::OrderRefunded {
+                order_id,
+                order_number,
+                client_name,
+                amount,
+                full,
+                cancelled,
+                to_review,
+            } => {
+                let order_url = config.url_for(&format!("/admin/orders/{order_id}"));
+                (
+                    format!("Order {order_number} was refunded {amount}"),
+                    OrderRefundedHtml {
+                        f: frame(),
+                        order_number,
+                        client_name,
+                        amount,
+                        full: *full,
+                        cancelled,
+                        to_review,
+                        order_url: order_url.clone(),
+                    }
+                    .render()?,
+                    OrderRefundedText {
+                        f: frame(),
+                        order_number,
+                        client_name,
+                        amount,
+                        full: *full,
+                        cancelled,
+                        to_review,
+                        order_url,
                     }
                     .render()?,
                 )

@@ -1,6 +1,8 @@
 //! Orders: made from the cart with every price read again from the database, and read back
 //! scoped to their client.
 
+pub mod refunds;
+
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{

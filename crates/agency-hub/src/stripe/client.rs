@@ -123,6 +123,27 @@ pub struct Created {
     pub id: String,
 }
 
+/// A Refund.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Refund {
+    pub id: String,
+    pub amount: i64,
+}
+
+/// A Charge, as `charge.refunded` carries it: `amount_refunded` is the total refunded so far.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Charge {
+    pub id: String,
+    pub payment_intent: Option<String>,
+    pub amount: i64,
+    #[serde(default)]
+    pub amount_refunded: i64,
+    pub currency: String,
+}
+
+/// Why a refund is made, in Stripe's words.
+pub const REFUND_REASONS: [&str; 3] = ["requested_by_customer", "duplicate", "fraudulent"];
+
 /// What a checkout needs from Stripe.
 pub struct NewCheckout<'a> {
     pub order_id: i64,
@@ -382,6 +403,26 @@ impl StripeClient {
             Some(&format!("archive-{id}")),
         )
         .await
+    }
+
+    /// Refunds `amount` of a payment. `key` makes a repeated request (a double click, a retry)
+    /// the same refund.
+    pub async fn create_refund(
+        &self,
+        payment_intent: &str,
+        amount: i64,
+        reason: &str,
+        order_id: i64,
+        key: &str,
+    ) -> Result<Refund, StripeError> {
+        let p = vec![
+            ("payment_intent".to_string(), payment_intent.to_string()),
+            ("amount".to_string(), amount.to_string()),
+            ("reason".to_string(), reason.to_string()),
+            ("metadata[order_id]".to_string(), order_id.to_string()),
+        ];
+        self.send(reqwest::Method::POST, "/v1/refunds", &p, Some(key))
+            .await
     }
 
     pub async fn retrieve_checkout_session(

@@ -2,18 +2,22 @@
 //! transaction as the work, so a duplicate does nothing and a failure leaves nothing behind.
 
 use chrono::Utc;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::client::CheckoutSession;
+use super::client::{Charge, CheckoutSession};
 use super::fulfil::{self, Outcome};
+use crate::activity::Actor;
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
 use crate::db::entities::{stripe_event, user};
 use crate::error::{AppError, AppResult};
 use crate::notify::{self, Message};
 use crate::orders;
+use crate::orders::refunds;
 
 #[derive(Debug, Deserialize)]
 pub struct Event {
@@ -41,9 +45,21 @@ fn session_of(event: &Event) -> AppResult<CheckoutSession> {
     })
 }
 
-/// Records and handles one event.
-pub async fn handle(db: &DatabaseConnection, event: &Event) -> AppResult<Handled> {
+/// Records and handles one event. `raw` is the event as received: kept with a failure, so an
+/// admin can run it again.
+pub async fn handle(db: &DatabaseConnection, event: &Event, raw: &str) -> AppResult<Handled> {
+    let handled = run(db, event).await;
+    if let Err(e) = &handled
+        && let Err(record) = record_failure(db, event, raw, &e.to_string()).await
+    {
+        tracing::error!(stripe.event_id = %event.id, error = %record, "could not record the failed event");
+    }
+    handled
+}
+
+async fn run(db: &DatabaseConnection, event: &Event) -> AppResult<Handled> {
     let txn = crate::db::begin(db).await?;
+    // A new id, or one whose handling failed before, is ours to handle now.
     let inserted = stripe_event::Entity::insert(stripe_event::ActiveModel {
         id: Set(event.id.clone()),
         event_type: Set(event.kind.clone()),
@@ -52,10 +68,14 @@ pub async fn handle(db: &DatabaseConnection, event: &Event) -> AppResult<Handled
         error: Set(None),
         received_at: Set(Utc::now()),
         processed_at: Set(None),
+        payload: Set(None),
     })
     .on_conflict(
         OnConflict::column(stripe_event::Column::Id)
-            .do_nothing()
+            .update_columns([stripe_event::Column::Outcome, stripe_event::Column::Error])
+            .action_and_where(
+                Expr::col((stripe_event::Entity, stripe_event::Column::Outcome)).eq(FAILED),
+            )
             .to_owned(),
     )
     .exec_without_returning(&txn)
@@ -71,12 +91,72 @@ pub async fn handle(db: &DatabaseConnection, event: &Event) -> AppResult<Handled
         order_id: Set(order_id),
         outcome: Set(outcome.to_string()),
         processed_at: Set(Some(Utc::now())),
+        payload: Set(None),
         ..Default::default()
     })
     .exec(&txn)
     .await?;
     txn.commit().await?;
     Ok(Handled::Processed(outcome))
+}
+
+/// The outcome of an event whose handling failed (and was rolled back).
+pub const FAILED: &str = "failed";
+
+/// Keeps a failed event with its error and body, outside the rolled-back transaction. An event
+/// handled meanwhile (by another delivery) stays as it is.
+async fn record_failure(
+    db: &DatabaseConnection,
+    event: &Event,
+    raw: &str,
+    error: &str,
+) -> Result<(), sea_orm::DbErr> {
+    stripe_event::Entity::insert(stripe_event::ActiveModel {
+        id: Set(event.id.clone()),
+        event_type: Set(event.kind.clone()),
+        order_id: Set(None),
+        outcome: Set(FAILED.into()),
+        error: Set(Some(error.to_string())),
+        received_at: Set(Utc::now()),
+        processed_at: Set(None),
+        payload: Set(Some(raw.to_string())),
+    })
+    .on_conflict(
+        OnConflict::column(stripe_event::Column::Id)
+            .update_columns([
+                stripe_event::Column::Outcome,
+                stripe_event::Column::Error,
+                stripe_event::Column::Payload,
+            ])
+            .action_and_where(
+                Expr::col((stripe_event::Entity, stripe_event::Column::Outcome))
+                    .is_in([FAILED, "received"]),
+            )
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// Runs a failed event again from its stored body (the admin's retry button).
+pub async fn retry(db: &DatabaseConnection, id: &str) -> AppResult<Handled> {
+    let row = stripe_event::Entity::find_by_id(id.to_string())
+        .one(db)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let payload = match (row.outcome.as_str(), row.payload) {
+        (FAILED, Some(p)) => p,
+        _ => {
+            return Err(AppError::conflict(format!(
+                "Event {id} did not fail (it is {}): there is nothing to retry.",
+                row.outcome
+            )));
+        }
+    };
+    let event: Event = serde_json::from_str(&payload)
+        .map_err(|e| AppError::bad_request(format!("The stored event does not read: {e}")))?;
+    handle(db, &event, &payload).await
 }
 
 async fn process<C: ConnectionTrait>(
@@ -147,6 +227,37 @@ async fn process<C: ConnectionTrait>(
                 .as_str()
                 .and_then(|s| s.parse().ok());
             Ok(("recorded", order_id))
+        }
+        // A refund, made by our admin or in Stripe's dashboard: the charge carries the total
+        // refunded so far.
+        "charge.refunded" => {
+            let charge: Charge =
+                serde_json::from_value(event.data.object.clone()).map_err(|e| {
+                    AppError::bad_request(format!("The event's charge does not read: {e}"))
+                })?;
+            let Some(pi) = charge.payment_intent else {
+                return Ok(("unknown_order", None));
+            };
+            let Some(found) = order::Entity::find()
+                .filter(order::Column::StripePaymentIntentId.eq(pi))
+                .one(conn)
+                .await?
+            else {
+                return Ok(("unknown_order", None));
+            };
+            let Some(order) = orders::lock(conn, found.id).await? else {
+                return Ok(("unknown_order", None));
+            };
+            let applied =
+                refunds::apply(conn, &order, charge.amount_refunded, &Actor::System).await?;
+            Ok((
+                if applied.is_some() {
+                    "refunded"
+                } else {
+                    "ignored"
+                },
+                Some(order.id),
+            ))
         }
         _ => Ok(("ignored", None)),
     }

@@ -9,6 +9,7 @@ pub mod job;
 pub mod login_failure;
 pub mod order;
 pub mod order_item;
+pub mod order_note;
 pub mod password_token;
 pub mod service;
 pub mod service_template;

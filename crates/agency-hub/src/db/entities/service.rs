@@ -90,6 +90,9 @@ pub struct Model {
     pub created_by: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Set when a manager must decide what becomes of it (its order was refunded while its work
+    /// had started).
+    pub review_reason: Option<String>,
 }
 
 impl Model {

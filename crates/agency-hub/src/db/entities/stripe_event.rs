@@ -9,11 +9,13 @@ pub struct Model {
     pub id: String,
     pub event_type: String,
     pub order_id: Option<i64>,
-    /// `processed`, `ignored` (a type we do not act on, or a move the order refuses).
+    /// What handling it did (`fulfilled`, `refunded`, `ignored`…), or `failed` (with `error` and
+    /// the `payload` to run it again).
     pub outcome: String,
     pub error: Option<String>,
     pub received_at: DateTimeUtc,
     pub processed_at: Option<DateTimeUtc>,
+    pub payload: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,7 @@ mod m20261127_000003_store;
 mod m20261127_000004_emails;
 mod m20261127_000005_orders;
 mod m20261127_000006_catalog_sync;
+mod m20261127_000007_order_admin;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_emails::Migration),
             Box::new(m20261127_000005_orders::Migration),
             Box::new(m20261127_000006_catalog_sync::Migration),
+            Box::new(m20261127_000007_order_admin::Migration),
         ]
     }
 }

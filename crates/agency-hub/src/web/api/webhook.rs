@@ -48,7 +48,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         Some(m) => Some(m.lock().await),
         None => None,
     };
-    let handled = events::handle(&state.db, &event).await;
+    let handled = events::handle(&state.db, &event, &String::from_utf8_lossy(&body)).await;
     drop(gate);
     match handled {
         Ok(Handled::Processed(outcome)) => {

@@ -1,0 +1,212 @@
+//! Refunds, from the admin's button or from Stripe's dashboard alike: Stripe's `charge.refunded`
+//! carries the total refunded so far, and `apply` brings the order to it. Refunds only grow, so a
+//! figure at or below what the order already shows (a duplicate, an event overtaken by a later
+//! one) changes nothing.
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+
+use crate::activity::{self, Actor, Subject};
+use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
+use crate::db::entities::service::ServiceStatus;
+use crate::db::entities::task::TaskStatus;
+use crate::db::entities::user::Role;
+use crate::db::entities::{client, order_item, service, task, user};
+use crate::error::AppResult;
+use crate::notify::{self, Message, Outgoing};
+
+/// What a refund did to the order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Refunded by this change (minor units).
+    pub amount: i64,
+    pub full: bool,
+    /// Services cancelled: none of their work had started.
+    pub cancelled: Vec<String>,
+    /// Services left for a manager to decide: their work had started.
+    pub to_review: Vec<String>,
+}
+
+/// The order's services (those its purchase made).
+pub fn services_of(order_id: i64) -> Condition {
+    Condition::all().add(
+        service::Column::OrderItemId.in_subquery(
+            Query::select()
+                .column(order_item::Column::Id)
+                .from(order_item::Entity)
+                .and_where(order_item::Column::OrderId.eq(order_id))
+                .to_owned(),
+        ),
+    )
+}
+
+/// Brings the locked `order` to Stripe's `refunded_total`. A full refund makes the order and its
+/// payment REFUNDED, cancels its services whose work has not started and flags the others;
+/// the client and the staff are emailed. Returns `None` when there was nothing new.
+pub async fn apply<C: ConnectionTrait>(
+    conn: &C,
+    order: &order::Model,
+    refunded_total: i64,
+    actor: &Actor,
+) -> AppResult<Option<Applied>> {
+    let refunded_total = refunded_total.min(order.total_minor);
+    if refunded_total <= order.refunded_minor {
+        return Ok(None);
+    }
+    let amount = refunded_total - order.refunded_minor;
+    let full = refunded_total >= order.total_minor;
+    let now = Utc::now();
+    let mut update = order::Entity::update_many()
+        .col_expr(order::Column::RefundedMinor, Expr::value(refunded_total))
+        .col_expr(order::Column::UpdatedAt, Expr::value(now));
+    if full
+        && order.status.can_move_to(OrderStatus::Refunded)
+        && order.payment_status.can_move_to(PaymentStatus::Refunded)
+    {
+        update = update
+            .col_expr(order::Column::Status, Expr::value(OrderStatus::Refunded))
+            .col_expr(
+                order::Column::PaymentStatus,
+                Expr::value(PaymentStatus::Refunded),
+            );
+    }
+    update
+        .filter(order::Column::Id.eq(order.id))
+        .exec(conn)
+        .await?;
+
+    let (mut cancelled, mut to_review) = (Vec::new(), Vec::new());
+    if full {
+        let services = service::Entity::find()
+            .filter(services_of(order.id))
+            .filter(service::Column::Status.ne(ServiceStatus::Cancelled))
+            .all(conn)
+            .await?;
+        let ids: Vec<i64> = services.iter().map(|s| s.id).collect();
+        let started: Vec<i64> = task::Entity::find()
+            .filter(task::Column::ServiceId.is_in(ids))
+            .filter(task::Column::Status.ne(TaskStatus::ToDo))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|t| t.service_id)
+            .collect();
+        let reason = format!(
+            "Order {} was refunded while this service's work had started: finish it or cancel it.",
+            order.order_number
+        );
+        let (mut cancel_ids, mut review_ids) = (Vec::new(), Vec::new());
+        for s in services {
+            if s.status == ServiceStatus::ToDo && !started.contains(&s.id) {
+                cancel_ids.push(s.id);
+                cancelled.push(s.name);
+            } else {
+                review_ids.push(s.id);
+                to_review.push(s.name);
+            }
+        }
+        if !cancel_ids.is_empty() {
+            service::Entity::update_many()
+                .col_expr(
+                    service::Column::Status,
+                    Expr::value(ServiceStatus::Cancelled),
+                )
+                .col_expr(service::Column::UpdatedAt, Expr::value(now))
+                .filter(service::Column::Id.is_in(cancel_ids))
+                .exec(conn)
+                .await?;
+        }
+        if !review_ids.is_empty() {
+            service::Entity::update_many()
+                .col_expr(service::Column::ReviewReason, Expr::value(reason))
+                .col_expr(service::Column::UpdatedAt, Expr::value(now))
+                .filter(service::Column::Id.is_in(review_ids))
+                .exec(conn)
+                .await?;
+        }
+    }
+    activity::record(
+        conn,
+        actor,
+        "order.refunded",
+        Subject {
+            entity_type: "order",
+            entity_id: order.id,
+            client_id: Some(order.client_id),
+        },
+        json!({
+            "order_number": order.order_number,
+            "amount_minor": amount,
+            "refunded_minor": refunded_total,
+            "full": full,
+            "cancelled": cancelled,
+            "to_review": to_review,
+        }),
+    )
+    .await?;
+
+    // The client (the buyer, else the company's billing address) and the staff.
+    let company = client::Entity::find_by_id(order.client_id)
+        .one(conn)
+        .await?;
+    let mut people = Condition::all()
+        .add(user::Column::Role.is_in([Role::Admin, Role::Manager]))
+        .add(user::Column::Active.eq(true));
+    if let Some(buyer) = order.user_id {
+        people = Condition::any().add(people).add(user::Column::Id.eq(buyer));
+    }
+    let people = user::Entity::find().filter(people).all(conn).await?;
+    let money = order.money(amount).display();
+    let mut emails = Vec::new();
+    let recipient = people
+        .iter()
+        .find(|u| Some(u.id) == order.user_id)
+        .map(|u| (u.email.clone(), u.name.clone()))
+        .or_else(|| {
+            company
+                .as_ref()
+                .and_then(|c| c.billing_email.clone().map(|e| (e, c.name.clone())))
+        });
+    if let Some((to, name)) = recipient {
+        emails.push(Outgoing {
+            to,
+            message: Message::RefundIssued {
+                name,
+                order_id: order.id,
+                order_number: order.order_number.clone(),
+                amount: money.clone(),
+                full,
+                services_affected: cancelled.clone(),
+            },
+            dedupe_key: format!("refund:{}:{refunded_total}", order.id),
+        });
+    }
+    let client_name = company.map(|c| c.name).unwrap_or_default();
+    for member in people
+        .iter()
+        .filter(|u| u.active && matches!(u.role, Role::Admin | Role::Manager))
+    {
+        emails.push(Outgoing {
+            to: member.email.clone(),
+            message: Message::OrderRefunded {
+                order_id: order.id,
+                order_number: order.order_number.clone(),
+                client_name: client_name.clone(),
+                amount: money.clone(),
+                full,
+                cancelled: cancelled.clone(),
+                to_review: to_review.clone(),
+            },
+            dedupe_key: format!("order-refunded:{}:{refunded_total}:{}", order.id, member.id),
+        });
+    }
+    notify::enqueue_many(conn, emails).await?;
+    Ok(Some(Applied {
+        amount,
+        full,
+        cancelled,
+        to_review,
+    }))
+}
