@@ -1,7 +1,9 @@
 //! The store's listing: purchasable templates, searched, filtered, sorted and paged in two
 //! queries (the page and the count), on the `(is_purchasable, sort_order, store_title)` index.
 
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+
+use crate::db::contains;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -70,19 +72,6 @@ fn on_sale() -> Condition {
     Condition::all()
         .add(service_template::Column::IsPurchasable.eq(true))
         .add(service_template::Column::ArchivedAt.is_null())
-}
-
-/// `%text%` with LIKE's own characters escaped.
-fn contains(text: &str) -> LikeExpr {
-    let escaped: String = text
-        .to_lowercase()
-        .chars()
-        .flat_map(|c| match c {
-            '%' | '_' | '\\' => vec!['\\', c],
-            c => vec![c],
-        })
-        .collect();
-    LikeExpr::new(format!("%{escaped}%")).escape('\\')
 }
 
 /// One page of what is on sale and how many match in all.

@@ -72,3 +72,17 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
 pub async fn pending_migrations(db: &DatabaseConnection) -> anyhow::Result<usize> {
     Ok(Migrator::get_pending_migrations(db).await?.len())
 }
+
+/// `%text%`, lower-cased, with LIKE's own characters escaped: compare it with `LOWER(column)`
+/// for a case-insensitive "contains" on both databases.
+pub fn contains(text: &str) -> sea_orm::sea_query::LikeExpr {
+    let escaped: String = text
+        .to_lowercase()
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\')
+}

@@ -1,6 +1,7 @@
 //! Orders: made from the cart with every price read again from the database, and read back
 //! scoped to their client.
 
+pub mod listing;
 pub mod refunds;
 
 use chrono::Utc;
@@ -10,9 +11,10 @@ use sea_orm::{
     QuerySelect,
 };
 
+use crate::activity;
 use crate::cart::Cart;
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
-use crate::db::entities::order_item;
+use crate::db::entities::{order_item, service};
 use crate::error::{AppError, AppResult};
 
 /// The cart's currency if it can go to checkout: not empty, no flagged line.
@@ -108,6 +110,85 @@ pub async fn items_of<C: ConnectionTrait>(
         .order_by_asc(order_item::Column::Id)
         .all(conn)
         .await
+}
+
+/// A step in an order's life, for its timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub at: chrono::DateTime<Utc>,
+    pub label: String,
+}
+
+/// An order with its items, the services it made and its timeline.
+#[derive(Clone, Debug)]
+pub struct Detail {
+    pub order: order::Model,
+    pub items: Vec<order_item::Model>,
+    pub services: Vec<service::Model>,
+    pub timeline: Vec<Step>,
+}
+
+impl Detail {
+    /// Services a refund left for a manager to decide on.
+    pub fn services_to_review(&self) -> Vec<&service::Model> {
+        self.services
+            .iter()
+            .filter(|s| s.review_reason.is_some())
+            .collect()
+    }
+}
+
+/// Reads everything an order page shows, in four queries.
+pub async fn detail<C: ConnectionTrait>(conn: &C, order: order::Model) -> Result<Detail, DbErr> {
+    let items = items_of(conn, order.id).await?;
+    let services = service::Entity::find()
+        .filter(refunds::services_of(order.id))
+        .order_by_asc(service::Column::Id)
+        .all(conn)
+        .await?;
+    let mut timeline = vec![Step {
+        at: order.created_at,
+        label: format!(
+            "Order placed ({})",
+            order.money(order.total_minor).display()
+        ),
+    }];
+    if let Some(paid) = order.paid_at {
+        timeline.push(Step {
+            at: paid,
+            label: format!(
+                "Paid by {}",
+                order.payment_method.as_deref().unwrap_or("card")
+            ),
+        });
+    }
+    let events = activity::for_entity(conn, "order", order.id, 100).await?;
+    for e in events.iter().rev() {
+        let label = match e.action.as_str() {
+            "order.refunded" => format!(
+                "Refunded {}",
+                order
+                    .money(e.details["amount_minor"].as_i64().unwrap_or(0))
+                    .display()
+            ),
+            "order.cancelled" => "Cancelled".to_string(),
+            _ => continue,
+        };
+        timeline.push(Step { at: e.at, label });
+    }
+    if order.status == OrderStatus::Cancelled && !timeline.iter().any(|s| s.label == "Cancelled") {
+        timeline.push(Step {
+            at: order.updated_at,
+            label: "Cancelled".into(),
+        });
+    }
+    timeline.sort_by_key(|s| s.at);
+    Ok(Detail {
+        order,
+        items,
+        services,
+        timeline,
+    })
 }
 
 /// An order of this client; another client's is not found.

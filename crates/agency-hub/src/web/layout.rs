@@ -80,6 +80,7 @@ fn nav_for(role: Role, store: bool) -> &'static [(&'static str, &'static str)] {
             ("/dashboard", "Dashboard"),
             ("/store", "Store"),
             ("/my/services", "My services"),
+            ("/store/orders", "Orders"),
         ],
         Role::Client => &[("/dashboard", "Dashboard"), ("/my/services", "My services")],
     }
@@ -120,15 +121,23 @@ impl FromRequestParts<AppState> for PageCtx {
             _ => None,
         };
         let path = parts.uri.path();
+        let under = |href: &str| path == href || path.starts_with(&format!("{href}/"));
         let nav = user
             .as_ref()
             .map(|u| {
-                nav_for(u.role, store)
+                let items = nav_for(u.role, store);
+                // The most specific entry is the active one (/store/orders, not /store).
+                let active = items
+                    .iter()
+                    .filter(|(href, _)| under(href))
+                    .map(|(href, _)| *href)
+                    .max_by_key(|href| href.len());
+                items
                     .iter()
                     .map(|&(href, label)| NavItem {
                         href,
                         label,
-                        active: path == href || path.starts_with(&format!("{href}/")),
+                        active: Some(href) == active,
                         badge: if href == "/store" { cart_count } else { None },
                     })
                     .collect()

@@ -139,6 +139,9 @@ pub fn build(state: AppState) -> Router {
         .route("/store/cart/clear", post(pages::store::clear))
         .route("/store/checkout", post(pages::store::checkout))
         .route("/store/success", get(pages::store::success))
+        .route("/store/orders", get(pages::orders::list))
+        .route("/store/orders/{id}", get(pages::orders::show))
+        .route("/store/orders/{id}/receipt", get(pages::orders::receipt))
         .route_layer(from_fn_with_state(state.clone(), middleware::store_enabled));
 
     // Every /api route is described in `api::docs::ApiDoc` (a test holds the two together).
@@ -161,6 +164,8 @@ pub fn build(state: AppState) -> Router {
         )
         .route("/api/cart/items", post(api::store::add_item))
         .route("/api/store/checkout", post(api::store::checkout))
+        .route("/api/store/orders", get(api::orders::list))
+        .route("/api/store/orders/{id}", get(api::orders::get))
         .route(
             "/api/cart/items/{serviceTemplateId}",
             patch(api::store::update_item).delete(api::store::remove_item),

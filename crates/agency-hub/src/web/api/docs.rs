@@ -8,7 +8,7 @@ use serde_json::Value;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{ErrorResponse, admin_jobs, session, store, webhook};
+use super::{ErrorResponse, admin_jobs, orders, session, store, webhook};
 use crate::web::router::SESSION_COOKIE;
 
 #[derive(OpenApi)]
@@ -30,6 +30,8 @@ use crate::web::router::SESSION_COOKIE;
         store::remove_item,
         store::clear_cart,
         store::checkout,
+        orders::list,
+        orders::get,
         webhook::receive,
         openapi_json,
         docs_page,
@@ -40,6 +42,7 @@ use crate::web::router::SESSION_COOKIE;
         (name = "session", description = "Signing in and out"),
         (name = "store", description = "What clients can buy"),
         (name = "cart", description = "The client company's cart"),
+        (name = "orders", description = "The client company's orders"),
         (name = "admin", description = "Administration"),
         (name = "stripe", description = "Stripe's calls to us"),
         (name = "docs", description = "This description"),

@@ -3,6 +3,7 @@
 
 pub mod admin_jobs;
 pub mod docs;
+pub mod orders;
 pub mod session;
 pub mod store;
 pub mod webhook;

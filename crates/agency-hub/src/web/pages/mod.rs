@@ -9,6 +9,7 @@ pub mod admin_templates;
 pub mod admin_users;
 pub mod auth;
 pub mod dashboard;
+pub mod orders;
 pub mod password;
 pub mod services;
 pub mod store;

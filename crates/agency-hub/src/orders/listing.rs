@@ -1,0 +1,263 @@
+//! Reading orders back: the client's history and the admin's filtered list, each page read
+//! with a fixed number of queries (the page, its item counts, its client names).
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select,
+};
+
+use crate::db::contains;
+use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
+use crate::db::entities::{client, order_item, user};
+
+/// An order in a list, with what the list shows beside it.
+#[derive(Clone, Debug)]
+pub struct OrderRow {
+    pub order: order::Model,
+    /// Units bought (the sum of the items' quantities).
+    pub units: i64,
+    pub client_name: String,
+}
+
+/// How the admin's list is ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sort {
+    #[default]
+    Newest,
+    Oldest,
+    TotalHigh,
+    TotalLow,
+}
+
+impl Sort {
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "" | "newest" => Self::Newest,
+            "oldest" => Self::Oldest,
+            "total_desc" => Self::TotalHigh,
+            "total_asc" => Self::TotalLow,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Newest => "newest",
+            Self::Oldest => "oldest",
+            Self::TotalHigh => "total_desc",
+            Self::TotalLow => "total_asc",
+        }
+    }
+}
+
+/// The admin's filters; every one optional. Dates are whole days in UTC, both included.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub status: Option<OrderStatus>,
+    pub payment: Option<PaymentStatus>,
+    pub client_id: Option<i64>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    /// Matched in the order number, the client's name and the buyer's email.
+    pub search: String,
+    pub sort: Sort,
+}
+
+impl Filter {
+    fn condition(&self) -> Condition {
+        let mut c = Condition::all();
+        if let Some(s) = self.status {
+            c = c.add(order::Column::Status.eq(s));
+        }
+        if let Some(p) = self.payment {
+            c = c.add(order::Column::PaymentStatus.eq(p));
+        }
+        if let Some(id) = self.client_id {
+            c = c.add(order::Column::ClientId.eq(id));
+        }
+        if let Some(from) = self.from {
+            c = c.add(order::Column::CreatedAt.gte(Utc.from_utc_datetime(&from.into())));
+        }
+        if let Some(to) = self.to.and_then(|d| d.succ_opt()) {
+            c = c.add(order::Column::CreatedAt.lt(Utc.from_utc_datetime(&to.into())));
+        }
+        let search = self.search.trim();
+        if !search.is_empty() {
+            let like = || contains(search);
+            c = c.add(
+                Condition::any()
+                    .add(
+                        Expr::expr(Func::lower(Expr::col(order::Column::OrderNumber))).like(like()),
+                    )
+                    .add(
+                        order::Column::ClientId.in_subquery(
+                            Query::select()
+                                .column(client::Column::Id)
+                                .from(client::Entity)
+                                .and_where(
+                                    Expr::expr(Func::lower(Expr::col(client::Column::Name)))
+                                        .like(like()),
+                                )
+                                .to_owned(),
+                        ),
+                    )
+                    .add(
+                        order::Column::UserId.in_subquery(
+                            Query::select()
+                                .column(user::Column::Id)
+                                .from(user::Entity)
+                                .and_where(Expr::col(user::Column::Email).like(like()))
+                                .to_owned(),
+                        ),
+                    ),
+            );
+        }
+        c
+    }
+
+    /// The filtered orders in the chosen order (id last, so pages never overlap).
+    pub fn select(&self) -> Select<order::Entity> {
+        let q = order::Entity::find().filter(self.condition());
+        match self.sort {
+            Sort::Newest => q
+                .order_by_desc(order::Column::CreatedAt)
+                .order_by_desc(order::Column::Id),
+            Sort::Oldest => q
+                .order_by_asc(order::Column::CreatedAt)
+                .order_by_asc(order::Column::Id),
+            Sort::TotalHigh => q
+                .order_by_desc(order::Column::TotalMinor)
+                .order_by_desc(order::Column::Id),
+            Sort::TotalLow => q
+                .order_by_asc(order::Column::TotalMinor)
+                .order_by_asc(order::Column::Id),
+        }
+    }
+
+    /// Whether any filter or search narrows the list.
+    pub fn is_narrowed(&self) -> bool {
+        self.status.is_some()
+            || self.payment.is_some()
+            || self.client_id.is_some()
+            || self.from.is_some()
+            || self.to.is_some()
+            || !self.search.trim().is_empty()
+    }
+}
+
+/// Sums of a set of orders in one currency.
+#[derive(Clone, Debug, PartialEq, Eq, FromQueryResult)]
+pub struct Totals {
+    pub currency: String,
+    pub orders: i64,
+    pub total_minor: i64,
+    pub refunded_minor: i64,
+}
+
+/// The filtered set's count and sums, per currency.
+pub async fn totals<C: ConnectionTrait>(conn: &C, filter: &Filter) -> Result<Vec<Totals>, DbErr> {
+    order::Entity::find()
+        .filter(filter.condition())
+        .select_only()
+        .column(order::Column::Currency)
+        .column_as(order::Column::Id.count(), "orders")
+        .column_as(
+            // PostgreSQL sums BIGINTs as NUMERIC.
+            Expr::expr(Func::coalesce([
+                Expr::col(order::Column::TotalMinor).sum(),
+                Expr::val(0i64).into(),
+            ]))
+            .cast_as("BIGINT"),
+            "total_minor",
+        )
+        .column_as(
+            // PostgreSQL sums BIGINTs as NUMERIC.
+            Expr::expr(Func::coalesce([
+                Expr::col(order::Column::RefundedMinor).sum(),
+                Expr::val(0i64).into(),
+            ]))
+            .cast_as("BIGINT"),
+            "refunded_minor",
+        )
+        .group_by(order::Column::Currency)
+        .order_by_asc(order::Column::Currency)
+        .into_model::<Totals>()
+        .all(conn)
+        .await
+}
+
+/// One page of the admin's list and the number of orders in the filtered set.
+pub async fn admin_page<C: ConnectionTrait>(
+    conn: &C,
+    filter: &Filter,
+    page: u64,
+    per_page: u64,
+) -> Result<(Vec<OrderRow>, u64), DbErr> {
+    let pages = filter.select().paginate(conn, per_page);
+    let total = pages.num_items().await?;
+    let orders = pages.fetch_page(page.saturating_sub(1)).await?;
+    Ok((rows(conn, orders).await?, total))
+}
+
+/// One page of a client company's orders, newest first, and how many it has.
+pub async fn client_page<C: ConnectionTrait>(
+    conn: &C,
+    client_id: i64,
+    page: u64,
+    per_page: u64,
+) -> Result<(Vec<OrderRow>, u64), DbErr> {
+    let filter = Filter {
+        client_id: Some(client_id),
+        ..Default::default()
+    };
+    admin_page(conn, &filter, page, per_page).await
+}
+
+/// The list's extra columns for a page of orders: two queries, whatever the page's size.
+pub async fn rows<C: ConnectionTrait>(
+    conn: &C,
+    orders: Vec<order::Model>,
+) -> Result<Vec<OrderRow>, DbErr> {
+    let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
+    let units: HashMap<i64, i64> = order_item::Entity::find()
+        .select_only()
+        .column(order_item::Column::OrderId)
+        .column_as(
+            Expr::col(order_item::Column::Quantity)
+                .sum()
+                .cast_as("BIGINT"),
+            "units",
+        )
+        .filter(order_item::Column::OrderId.is_in(ids))
+        .group_by(order_item::Column::OrderId)
+        .into_tuple::<(i64, i64)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let mut client_ids: Vec<i64> = orders.iter().map(|o| o.client_id).collect();
+    client_ids.sort_unstable();
+    client_ids.dedup();
+    let names: HashMap<i64, String> = client::Entity::find()
+        .select_only()
+        .column(client::Column::Id)
+        .column(client::Column::Name)
+        .filter(client::Column::Id.is_in(client_ids))
+        .into_tuple::<(i64, String)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(orders
+        .into_iter()
+        .map(|order| OrderRow {
+            units: units.get(&order.id).copied().unwrap_or(0),
+            client_name: names.get(&order.client_id).cloned().unwrap_or_default(),
+            order,
+        })
+        .collect())
+}
