@@ -1,6 +1,8 @@
 //! Orders: made from the cart with every price read again from the database, and read back
 //! scoped to their client.
 
+pub mod actions;
+pub mod health;
 pub mod listing;
 pub mod refunds;
 

@@ -3,6 +3,8 @@
 //! instances at once, it provisions once: it holds the order's lock, returns early for an order
 //! already paid, and each unit's service is unique per (order item, unit).
 
+use std::collections::HashSet;
+
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
@@ -11,9 +13,10 @@ use serde_json::json;
 use super::client::CheckoutSession;
 use crate::activity::{self, Actor, Subject};
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
-use crate::db::entities::{client, service_template, user, user::Role};
+use crate::db::entities::{client, order_item, service, service_template, user, user::Role};
 use crate::error::AppResult;
 use crate::notify::{self, Message, Outgoing, messages::OrderLine};
+use crate::orders::refunds;
 use crate::provisioning::{self, Origin};
 use crate::{cart, orders};
 
@@ -53,8 +56,12 @@ pub async fn fulfill_checkout<C: ConnectionTrait>(
     let Some(order) = orders::lock(conn, order_id).await? else {
         return Ok(Outcome::UnknownOrder);
     };
-    if matches!(order.status, OrderStatus::Completed | OrderStatus::Refunded) {
+    if order.status == OrderStatus::Refunded {
         return Ok(Outcome::AlreadyFulfilled);
+    }
+    if order.status == OrderStatus::Completed {
+        // Paid before: make only what is missing (nothing, unless services were lost).
+        return complete_missing(conn, &order).await;
     }
     match session.payment_status.as_str() {
         "paid" | "no_payment_required" => {}
@@ -133,34 +140,7 @@ pub async fn fulfill_checkout<C: ConnectionTrait>(
         .await?;
 
     let items = orders::items_of(conn, order.id).await?;
-    let template_ids: Vec<i64> = items.iter().map(|i| i.template_id).collect();
-    let templates = service_template::Entity::find()
-        .filter(service_template::Column::Id.is_in(template_ids))
-        .all(conn)
-        .await?;
-    let mut services = Vec::new();
-    for item in &items {
-        let Some(template) = templates.iter().find(|t| t.id == item.template_id) else {
-            continue;
-        };
-        for unit in 1..=item.quantity {
-            let origin = Origin::Purchase {
-                order_item_id: item.id,
-                unit,
-            };
-            services.push(
-                provisioning::provision_service(
-                    conn,
-                    &Actor::System,
-                    template,
-                    order.client_id,
-                    origin,
-                    now,
-                )
-                .await?,
-            );
-        }
-    }
+    let services = provision_units(conn, &order, &items, &HashSet::new(), now).await?;
     activity::record(
         conn,
         &Actor::System,
@@ -225,22 +205,127 @@ pub async fn fulfill_checkout<C: ConnectionTrait>(
     let staff = people
         .iter()
         .filter(|u| u.active && matches!(u.role, Role::Admin | Role::Manager));
+    emails.extend(new_service_emails(
+        staff,
+        &services,
+        &client_name,
+        &order.order_number,
+    ));
+    notify::enqueue_many(conn, emails).await?;
+    cart::clear(conn, order.client_id).await?;
+    Ok(Outcome::Fulfilled)
+}
+
+/// One service per unit of each item, skipping the (item, unit) pairs in `existing`.
+async fn provision_units<C: ConnectionTrait>(
+    conn: &C,
+    order: &order::Model,
+    items: &[order_item::Model],
+    existing: &HashSet<(i64, i32)>,
+    now: chrono::DateTime<Utc>,
+) -> AppResult<Vec<service::Model>> {
+    let template_ids: Vec<i64> = items.iter().map(|i| i.template_id).collect();
+    let templates = service_template::Entity::find()
+        .filter(service_template::Column::Id.is_in(template_ids))
+        .all(conn)
+        .await?;
+    let mut services = Vec::new();
+    for item in items {
+        let Some(template) = templates.iter().find(|t| t.id == item.template_id) else {
+            tracing::error!(
+                order.id = order.id,
+                template.id = item.template_id,
+                "an order item's template is gone: not provisioned"
+            );
+            continue;
+        };
+        for unit in (1..=item.quantity).filter(|u| !existing.contains(&(item.id, *u))) {
+            let origin = Origin::Purchase {
+                order_item_id: item.id,
+                unit,
+            };
+            services.push(
+                provisioning::provision_service(
+                    conn,
+                    &Actor::System,
+                    template,
+                    order.client_id,
+                    origin,
+                    now,
+                )
+                .await?,
+            );
+        }
+    }
+    Ok(services)
+}
+
+fn new_service_emails<'a>(
+    staff: impl Iterator<Item = &'a user::Model>,
+    services: &[service::Model],
+    client_name: &str,
+    order_number: &str,
+) -> Vec<Outgoing> {
+    let mut emails = Vec::new();
     for member in staff {
-        for service in &services {
+        for service in services {
             emails.push(Outgoing {
                 to: member.email.clone(),
                 message: Message::NewServiceFromPurchase {
-                    client_name: client_name.clone(),
+                    client_name: client_name.to_string(),
                     service_id: service.id,
                     service_name: service.name.clone(),
-                    order_number: order.order_number.clone(),
+                    order_number: order_number.to_string(),
                 },
                 dedupe_key: format!("new-service:{}:{}", service.id, member.id),
             });
         }
     }
+    emails
+}
+
+/// A paid order: provisions the units that have no service (none, normally), and tells the staff.
+async fn complete_missing<C: ConnectionTrait>(
+    conn: &C,
+    order: &order::Model,
+) -> AppResult<Outcome> {
+    let items = orders::items_of(conn, order.id).await?;
+    let existing: HashSet<(i64, i32)> = service::Entity::find()
+        .filter(refunds::services_of(order.id))
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter_map(|s| Some((s.order_item_id?, s.unit?)))
+        .collect();
+    let units: i64 = items.iter().map(|i| i64::from(i.quantity)).sum();
+    if existing.len() as i64 >= units {
+        return Ok(Outcome::AlreadyFulfilled);
+    }
+    let services = provision_units(conn, order, &items, &existing, Utc::now()).await?;
+    activity::record(
+        conn,
+        &Actor::System,
+        "order.provisioned",
+        Subject {
+            entity_type: "order",
+            entity_id: order.id,
+            client_id: Some(order.client_id),
+        },
+        json!({"order_number": order.order_number, "services": services.len()}),
+    )
+    .await?;
+    let staff = user::Entity::find()
+        .filter(user::Column::Role.is_in([Role::Admin, Role::Manager]))
+        .filter(user::Column::Active.eq(true))
+        .all(conn)
+        .await?;
+    let client_name = client::Entity::find_by_id(order.client_id)
+        .one(conn)
+        .await?
+        .map(|c| c.name)
+        .unwrap_or_default();
+    let emails = new_service_emails(staff.iter(), &services, &client_name, &order.order_number);
     notify::enqueue_many(conn, emails).await?;
-    cart::clear(conn, order.client_id).await?;
     Ok(Outcome::Fulfilled)
 }
 

@@ -68,6 +68,7 @@ fn nav_for(role: Role, store: bool) -> &'static [(&'static str, &'static str)] {
         Role::Admin => &[
             ("/dashboard", "Dashboard"),
             ("/services", "Services"),
+            ("/admin/orders", "Orders"),
             ("/admin/clients", "Clients"),
             ("/admin/users", "Users"),
             ("/admin/templates", "Templates"),
@@ -75,7 +76,11 @@ fn nav_for(role: Role, store: bool) -> &'static [(&'static str, &'static str)] {
             ("/admin/emails", "Emails"),
             ("/admin/jobs", "Jobs"),
         ],
-        Role::Manager => &[("/dashboard", "Dashboard"), ("/services", "Services")],
+        Role::Manager => &[
+            ("/dashboard", "Dashboard"),
+            ("/services", "Services"),
+            ("/admin/orders", "Orders"),
+        ],
         Role::Client if store => &[
             ("/dashboard", "Dashboard"),
             ("/store", "Store"),

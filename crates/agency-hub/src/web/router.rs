@@ -107,6 +107,36 @@ pub fn build(state: AppState) -> Router {
             "/admin/templates/{id}/archive",
             post(pages::admin_templates::set_archived),
         )
+        .route("/admin/orders", get(pages::admin_orders::list))
+        .route(
+            "/admin/orders/export.csv",
+            get(pages::admin_orders::export_csv),
+        )
+        .route("/admin/orders/{id}", get(pages::admin_orders::show))
+        .route(
+            "/admin/orders/{id}/notes",
+            post(pages::admin_orders::add_note),
+        )
+        .route(
+            "/admin/orders/{id}/refund",
+            post(pages::admin_orders::refund),
+        )
+        .route(
+            "/admin/orders/{id}/cancel",
+            post(pages::admin_orders::cancel),
+        )
+        .route(
+            "/admin/orders/{id}/fulfil",
+            post(pages::admin_orders::rerun),
+        )
+        .route(
+            "/admin/orders/{id}/reviewed",
+            post(pages::admin_orders::reviewed),
+        )
+        .route(
+            "/admin/stripe-events/{id}/retry",
+            post(pages::admin_orders::retry_event),
+        )
         .route("/admin/activity", get(pages::admin_activity::list))
         .route("/admin/emails", get(pages::admin_emails::list))
         .route("/admin/emails/{id}", get(pages::admin_emails::show))

@@ -58,6 +58,9 @@ impl MigrationTrait for Migration {
         // The admin's list: newest first, by payment status, by date.
         index(m, "orders", &["created_at"], false).await?;
         index(m, "orders", &["payment_status", "created_at"], false).await?;
+        // Webhook health: paid orders of the last days without services, flagged orders.
+        index(m, "orders", &["paid_at"], false).await?;
+        index(m, "orders", &["review_reason"], false).await?;
         Ok(())
     }
 

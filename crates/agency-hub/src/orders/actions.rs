@@ -1,0 +1,275 @@
+//! What staff do to an order from its page: refund (through Stripe), cancel a pending order,
+//! run fulfilment again, note, and clear a review flag. Each is logged with its author.
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+
+use super::refunds::{self, Applied};
+use crate::AppState;
+use crate::activity::{self, Actor, Subject};
+use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
+use crate::db::entities::order_note;
+use crate::error::{AppError, AppResult};
+use crate::stripe::client::{REFUND_REASONS, StripeError};
+use crate::stripe::fulfil::{self, Outcome};
+
+fn subject(order: &order::Model) -> Subject<'static> {
+    Subject {
+        entity_type: "order",
+        entity_id: order.id,
+        client_id: Some(order.client_id),
+    }
+}
+
+fn stripe_failed(e: StripeError) -> AppError {
+    match e {
+        // Stripe's own words say what to change (an amount too large, an already refunded charge).
+        StripeError::Api {
+            status: 400..=499,
+            message,
+            ..
+        } => AppError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "stripe_refused",
+            format!("Stripe refused: {message}"),
+        ),
+        e => {
+            tracing::error!(error = %e, "Stripe failed during an order action");
+            AppError::new(
+                axum::http::StatusCode::BAD_GATEWAY,
+                "payment_provider_unavailable",
+                "We could not reach Stripe. Nothing changed: try again in a moment.",
+            )
+        }
+    }
+}
+
+async fn find(state: &AppState, id: i64) -> AppResult<order::Model> {
+    order::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(AppError::not_found)
+}
+
+/// What can still be refunded, or why nothing can.
+pub fn refundable(order: &order::Model) -> Result<i64, String> {
+    if order.status != OrderStatus::Completed || order.stripe_payment_intent_id.is_none() {
+        return Err(format!(
+            "Only a paid order can be refunded; this one is {}.",
+            order.status.label().to_lowercase()
+        ));
+    }
+    let remaining = order.total_minor - order.refunded_minor;
+    if remaining <= 0 {
+        return Err("This order is refunded in full already.".into());
+    }
+    Ok(remaining)
+}
+
+/// Checks a refund before it is confirmed: its amount (more than remains is refused) and reason.
+pub fn check_refund(order: &order::Model, amount: i64, reason: &str) -> AppResult<()> {
+    let remaining = refundable(order).map_err(AppError::conflict)?;
+    if amount <= 0 {
+        return Err(AppError::invalid("amount", "Enter an amount above zero."));
+    }
+    if amount > remaining {
+        return Err(AppError::invalid(
+            "amount",
+            format!(
+                "At most {} remains to refund on this order.",
+                order.money(remaining).display()
+            ),
+        ));
+    }
+    if !REFUND_REASONS.contains(&reason) {
+        return Err(AppError::invalid(
+            "reason",
+            "Choose a reason: requested by the customer, duplicate or fraudulent.",
+        ));
+    }
+    Ok(())
+}
+
+/// Refunds `amount` through Stripe and applies it at once (the `charge.refunded` event that
+/// follows finds it applied, or applies it if it comes first). Returns what changed.
+pub async fn refund(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    amount: i64,
+    reason: &str,
+) -> AppResult<Option<Applied>> {
+    let order = find(state, id).await?;
+    check_refund(&order, amount, reason)?;
+    let pi = order.stripe_payment_intent_id.clone().unwrap_or_default();
+    // The same refund asked twice (a double click) is one refund at Stripe.
+    let key = format!("refund-{}-{}-{amount}", order.id, order.refunded_minor);
+    let made = state
+        .stripe
+        .create_refund(&pi, amount, reason, order.id, &key)
+        .await
+        .map_err(stripe_failed)?;
+    let txn = crate::db::begin(&state.db).await?;
+    let locked = super::lock(&txn, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    activity::record(
+        &txn,
+        actor,
+        "order.refund_requested",
+        subject(&locked),
+        json!({"refund_id": made.id, "amount_minor": made.amount, "reason": reason}),
+    )
+    .await?;
+    let applied = refunds::apply(&txn, &locked, order.refunded_minor + made.amount, actor).await?;
+    txn.commit().await?;
+    Ok(applied)
+}
+
+/// Cancels a pending order: its Checkout Session is expired first, so it can no longer be paid.
+pub async fn cancel(state: &AppState, actor: &Actor, id: i64) -> AppResult<()> {
+    let order = find(state, id).await?;
+    if order.status != OrderStatus::Pending {
+        return Err(AppError::conflict(format!(
+            "Only an order awaiting payment can be cancelled; this one is {}.",
+            order.status.label().to_lowercase()
+        )));
+    }
+    if let Some(session) = &order.stripe_session_id {
+        let expired = state
+            .stripe
+            .expire_checkout_session(session)
+            .await
+            .map_err(stripe_failed);
+        if let Err(e) = expired {
+            // Already expired is fine; already paid is not (the webhook will fulfil it).
+            let paid = state
+                .stripe
+                .retrieve_checkout_session(session)
+                .await
+                .map(|s| s.status.as_deref() == Some("complete"))
+                .unwrap_or(false);
+            if paid {
+                return Err(AppError::conflict(
+                    "The client has just paid this order: it cannot be cancelled. Refund it instead.",
+                ));
+            }
+            if e.status.is_server_error() {
+                return Err(e);
+            }
+        }
+    }
+    let txn = crate::db::begin(&state.db).await?;
+    let locked = super::lock(&txn, id)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    if !super::transition(
+        &txn,
+        &locked,
+        OrderStatus::Cancelled,
+        PaymentStatus::Cancelled,
+    )
+    .await?
+    {
+        return Err(AppError::conflict(
+            "The order changed meanwhile and can no longer be cancelled.",
+        ));
+    }
+    activity::record(
+        &txn,
+        actor,
+        "order.cancelled",
+        subject(&locked),
+        json!({"order_number": locked.order_number}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Runs fulfilment again from Stripe's view of the session (the same idempotent function as the
+/// webhook): a paid order gets the services it is missing; anything else changes nothing.
+pub async fn rerun_fulfilment(state: &AppState, actor: &Actor, id: i64) -> AppResult<Outcome> {
+    let order = find(state, id).await?;
+    let Some(session_id) = order.stripe_session_id.clone() else {
+        return Err(AppError::conflict(
+            "This order has no Checkout Session: there is nothing to fulfil.",
+        ));
+    };
+    let session = state
+        .stripe
+        .retrieve_checkout_session(&session_id)
+        .await
+        .map_err(stripe_failed)?;
+    let txn = crate::db::begin(&state.db).await?;
+    let outcome = fulfil::fulfill_checkout(&txn, &session).await?;
+    activity::record(
+        &txn,
+        actor,
+        "order.fulfilment_rerun",
+        subject(&order),
+        json!({"outcome": format!("{outcome:?}")}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(outcome)
+}
+
+/// Adds an internal note.
+pub async fn add_note(state: &AppState, actor: &Actor, id: i64, body: &str) -> AppResult<()> {
+    let body = body.trim();
+    if body.is_empty() {
+        return Err(AppError::invalid("body", "Write the note first."));
+    }
+    if body.chars().count() > 5000 {
+        return Err(AppError::invalid(
+            "body",
+            "A note has at most 5,000 characters.",
+        ));
+    }
+    let order = find(state, id).await?;
+    let (author_user_id, author_name) = match actor {
+        Actor::User { id, name } => (Some(*id), name.clone()),
+        Actor::System => (None, "System".to_string()),
+    };
+    order_note::Entity::insert(order_note::ActiveModel {
+        order_id: Set(order.id),
+        author_user_id: Set(author_user_id),
+        author_name: Set(author_name),
+        body: Set(body.to_string()),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    })
+    .exec_without_returning(&state.db)
+    .await?;
+    Ok(())
+}
+
+/// Clears the order's review flag once someone has looked at it.
+pub async fn mark_reviewed(state: &AppState, actor: &Actor, id: i64) -> AppResult<()> {
+    let order = find(state, id).await?;
+    let Some(reason) = order.review_reason.clone() else {
+        return Err(AppError::conflict("This order is not flagged."));
+    };
+    let txn = crate::db::begin(&state.db).await?;
+    order::Entity::update_many()
+        .col_expr(
+            order::Column::ReviewReason,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(order::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    activity::record(
+        &txn,
+        actor,
+        "order.reviewed",
+        subject(&order),
+        json!({"reason": reason}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,593 @@
+//! The staff's orders: the filtered list with its totals and a CSV export, and each order's
+//! page with its Stripe side, notes and actions. Managers read and write notes; refunds,
+//! cancelling, re-running fulfilment and retrying events are the admins'.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::NaiveDate;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::activity::{self, Actor};
+use crate::auth::{RequireAdmin, RequireStaff};
+use crate::db::entities::order::{OrderStatus, PaymentStatus};
+use crate::db::entities::user::Role;
+use crate::db::entities::{activity as activity_entity, client, order_note, stripe_event, user};
+use crate::error::{AppError, AppResult};
+use crate::money::{Currency, Money};
+use crate::orders::health::{self, WebhookHealth};
+use crate::orders::listing::{self, Filter, OrderRow, Sort, Totals};
+use crate::orders::{self, Detail, actions};
+use crate::stripe::client::REFUND_REASONS;
+use crate::stripe::events::{self, Handled};
+use crate::stripe::fulfil::Outcome;
+use crate::web::api::Pagination;
+use crate::web::extract::{Form, PageParams, Query};
+use crate::web::layout::{PageCtx, flash};
+
+const PER_PAGE: u64 = 50;
+/// Rows read at a time while the CSV streams.
+const CSV_CHUNK: u64 = 500;
+
+/// The list's query string, as typed; `filter()` checks it.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+pub struct OrdersQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    payment: String,
+    #[serde(default)]
+    client: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    sort: String,
+}
+
+impl OrdersQuery {
+    pub fn filter(&self) -> AppResult<Filter> {
+        let date = |field: &str, raw: &str| -> AppResult<Option<NaiveDate>> {
+            match raw.trim() {
+                "" => Ok(None),
+                raw => NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                    .map(Some)
+                    .map_err(|_| {
+                        AppError::invalid(field, format!("'{raw}' is not a date (YYYY-MM-DD)."))
+                    }),
+            }
+        };
+        let status = match self.status.trim() {
+            "" => None,
+            raw => Some(
+                OrderStatus::ALL
+                    .into_iter()
+                    .find(|s| s.as_str().eq_ignore_ascii_case(raw))
+                    .ok_or_else(|| {
+                        AppError::invalid("status", format!("Unknown order status '{raw}'."))
+                    })?,
+            ),
+        };
+        let payment = match self.payment.trim() {
+            "" => None,
+            raw => Some(
+                PaymentStatus::ALL
+                    .into_iter()
+                    .find(|s| s.as_str().eq_ignore_ascii_case(raw))
+                    .ok_or_else(|| {
+                        AppError::invalid("payment", format!("Unknown payment status '{raw}'."))
+                    })?,
+            ),
+        };
+        let client_id = match self.client.trim() {
+            "" => None,
+            raw => Some(raw.parse::<i64>().map_err(|_| {
+                AppError::invalid("client", format!("'{raw}' is not a client id."))
+            })?),
+        };
+        let (from, to) = (date("from", &self.from)?, date("to", &self.to)?);
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            return Err(AppError::invalid(
+                "to",
+                "The end date is before the start date.",
+            ));
+        }
+        let sort = Sort::parse(self.sort.trim()).ok_or_else(|| {
+            AppError::invalid("sort", "Sort by newest, oldest, total_desc or total_asc.")
+        })?;
+        Ok(Filter {
+            status,
+            payment,
+            client_id,
+            from,
+            to,
+            search: self.q.trim().to_string(),
+            sort,
+        })
+    }
+
+    /// The filters as a query string (empty ones left out), for links that keep them.
+    fn encoded(&self) -> String {
+        let pairs: Vec<(&str, &str)> = [
+            ("status", &self.status),
+            ("payment", &self.payment),
+            ("client", &self.client),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("q", &self.q),
+            ("sort", &self.sort),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.trim()))
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+        serde_urlencoded::to_string(pairs).unwrap_or_default()
+    }
+}
+
+/// A currency's totals, formatted.
+pub struct TotalsRow {
+    pub currency: String,
+    pub orders: i64,
+    pub total: String,
+    pub refunded: String,
+    pub net: String,
+}
+
+fn totals_rows(totals: Vec<Totals>) -> Vec<TotalsRow> {
+    totals
+        .into_iter()
+        .map(|t| {
+            let c = Currency::parse(&t.currency).unwrap_or(Currency::USD);
+            TotalsRow {
+                orders: t.orders,
+                total: Money::new(t.total_minor, c).display(),
+                refunded: Money::new(t.refunded_minor, c).display(),
+                net: Money::new(t.total_minor - t.refunded_minor, c).display(),
+                currency: t.currency,
+            }
+        })
+        .collect()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/orders.html")]
+pub struct OrdersPage {
+    ctx: PageCtx,
+    q: OrdersQuery,
+    narrowed: bool,
+    rows: Vec<OrderRow>,
+    totals: Vec<TotalsRow>,
+    clients: Vec<(i64, String)>,
+    health: WebhookHealth,
+    is_admin: bool,
+    csv_url: String,
+    pagination: Pagination,
+    pager_base: String,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    RequireStaff(user): RequireStaff,
+    ctx: PageCtx,
+    Query(q): Query<OrdersQuery>,
+    Query(paging): Query<PageParams>,
+) -> AppResult<OrdersPage> {
+    let filter = q.filter()?;
+    let page = paging.page();
+    let (rows, total) = listing::admin_page(&state.db, &filter, page, PER_PAGE).await?;
+    let totals = totals_rows(listing::totals(&state.db, &filter).await?);
+    let clients = crate::clients::names(&state.db).await?;
+    let health = health::webhook_health(&state.db).await?;
+    let encoded = q.encoded();
+    let pager_base = if encoded.is_empty() {
+        "/admin/orders?".to_string()
+    } else {
+        format!("/admin/orders?{encoded}&")
+    };
+    Ok(OrdersPage {
+        ctx,
+        narrowed: filter.is_narrowed(),
+        csv_url: format!("/admin/orders/export.csv?{encoded}"),
+        q,
+        rows,
+        totals,
+        clients,
+        health,
+        is_admin: user.role == Role::Admin,
+        pagination: Pagination::new(page, PER_PAGE, total),
+        pager_base,
+    })
+}
+
+/// The filtered list as CSV, streamed a chunk of rows at a time.
+pub async fn export_csv(
+    State(state): State<AppState>,
+    RequireStaff(user): RequireStaff,
+    Query(q): Query<OrdersQuery>,
+) -> AppResult<Response> {
+    let filter = q.filter()?;
+    tracing::info!(user.id = user.id, "orders exported as CSV");
+    let stream = futures_util::stream::unfold(Some(0u64), move |offset| {
+        let (db, filter) = (state.db.clone(), filter.clone());
+        async move {
+            let offset = offset?;
+            let chunk = async {
+                let orders = filter
+                    .select()
+                    .offset(offset)
+                    .limit(CSV_CHUNK)
+                    .all(&db)
+                    .await?;
+                let n = orders.len() as u64;
+                let rows = listing::rows(&db, orders).await?;
+                Ok::<_, anyhow::Error>((csv_chunk(&rows, offset == 0)?, n))
+            }
+            .await;
+            match chunk {
+                Ok((bytes, n)) => {
+                    let next = (n == CSV_CHUNK).then_some(offset + CSV_CHUNK);
+                    Some((Ok::<Bytes, std::io::Error>(bytes), next))
+                }
+                Err(e) => {
+                    // The status is sent already: cut the file short and say why in the log.
+                    tracing::error!(error = %e, "the orders CSV stopped");
+                    Some((Err(std::io::Error::other(e.to_string())), None))
+                }
+            }
+        }
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"orders.csv\"",
+            ),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// A spreadsheet runs a cell that starts with one of these as a formula: keep it text.
+fn cell(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+fn csv_chunk(rows: &[OrderRow], header: bool) -> anyhow::Result<Bytes> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    if header {
+        w.write_record([
+            "order_number",
+            "created_at",
+            "client",
+            "status",
+            "payment_status",
+            "units",
+            "currency",
+            "subtotal",
+            "discount",
+            "tax",
+            "total",
+            "refunded",
+            "paid_at",
+            "payment_method",
+        ])?;
+    }
+    for r in rows {
+        let o = &r.order;
+        let m = |minor: i64| o.money(minor).plain();
+        w.write_record([
+            cell(&o.order_number),
+            o.created_at.to_rfc3339(),
+            cell(&r.client_name),
+            o.status.as_str().to_string(),
+            o.payment_status.as_str().to_string(),
+            r.units.to_string(),
+            o.currency.clone(),
+            m(o.subtotal_minor),
+            m(o.discount_minor),
+            m(o.tax_minor),
+            m(o.total_minor),
+            m(o.refunded_minor),
+            o.paid_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            o.payment_method.clone().unwrap_or_default(),
+        ])?;
+    }
+    Ok(Bytes::from(w.into_inner()?))
+}
+
+/// A refund waiting for its confirmation.
+pub struct RefundDraft {
+    pub amount: String,
+    pub amount_display: String,
+    pub reason: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/order.html")]
+pub struct OrderPage {
+    ctx: PageCtx,
+    d: Detail,
+    client_name: String,
+    buyer: Option<user::Model>,
+    events: Vec<stripe_event::Model>,
+    activity: Vec<activity_entity::Model>,
+    notes: Vec<order_note::Model>,
+    is_admin: bool,
+    /// Stripe's dashboard, when a real key is configured (none with the emulator).
+    dashboard: Option<&'static str>,
+    refundable: Option<String>,
+    refund_amount: String,
+    refund_reason: String,
+    refund_error: Option<String>,
+    confirm: Option<RefundDraft>,
+    reasons: [&'static str; 3],
+}
+
+async fn order_page(state: &AppState, ctx: PageCtx, id: i64) -> AppResult<OrderPage> {
+    let order = crate::db::entities::order::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let d = orders::detail(&state.db, order).await?;
+    let client_name = client::Entity::find_by_id(d.order.client_id)
+        .one(&state.db)
+        .await?
+        .map(|c| c.name)
+        .unwrap_or_default();
+    let buyer = match d.order.user_id {
+        Some(uid) => user::Entity::find_by_id(uid).one(&state.db).await?,
+        None => None,
+    };
+    let events = stripe_event::Entity::find()
+        .filter(stripe_event::Column::OrderId.eq(id))
+        .order_by_desc(stripe_event::Column::ReceivedAt)
+        .limit(50)
+        .all(&state.db)
+        .await?;
+    let activity = activity::for_entity(&state.db, "order", id, 50).await?;
+    let notes = order_note::Entity::find()
+        .filter(order_note::Column::OrderId.eq(id))
+        .order_by_desc(order_note::Column::CreatedAt)
+        .all(&state.db)
+        .await?;
+    let stripe = &state.config.stripe;
+    let dashboard = match (&stripe.secret_key, state.test_mode) {
+        (Some(_), false) if stripe.live() => Some("https://dashboard.stripe.com"),
+        (Some(_), false) => Some("https://dashboard.stripe.com/test"),
+        _ => None,
+    };
+    let remaining = actions::refundable(&d.order).ok();
+    Ok(OrderPage {
+        is_admin: ctx.user.as_ref().is_some_and(|u| u.role == Role::Admin),
+        ctx,
+        refundable: remaining.map(|r| d.order.money(r).display()),
+        refund_amount: remaining
+            .map(|r| d.order.money(r).plain())
+            .unwrap_or_default(),
+        refund_reason: REFUND_REASONS[0].into(),
+        refund_error: None,
+        confirm: None,
+        reasons: REFUND_REASONS,
+        d,
+        client_name,
+        buyer,
+        events,
+        activity,
+        notes,
+        dashboard,
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    RequireStaff(_): RequireStaff,
+    ctx: PageCtx,
+    Path(id): Path<i64>,
+) -> AppResult<OrderPage> {
+    order_page(&state, ctx, id).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct NoteForm {
+    #[serde(default)]
+    body: String,
+}
+
+pub async fn add_note(
+    State(state): State<AppState>,
+    RequireStaff(user): RequireStaff,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<NoteForm>,
+) -> AppResult<Redirect> {
+    actions::add_note(&state, &Actor::from(&user), id, &form.body).await?;
+    flash(&session, "success", "Note added.").await?;
+    Ok(Redirect::to(&format!("/admin/orders/{id}#notes")))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RefundForm {
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    reason: String,
+    /// "yes" on the confirmation step.
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Two steps: the form shows a confirmation of what will be refunded; confirming refunds.
+pub async fn refund(
+    State(state): State<AppState>,
+    RequireAdmin(admin): RequireAdmin,
+    ctx: PageCtx,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<RefundForm>,
+) -> AppResult<Response> {
+    let mut page = order_page(&state, ctx, id).await?;
+    page.refund_amount = form.amount.trim().to_string();
+    page.refund_reason = form.reason.trim().to_string();
+    let currency = Currency::parse(&page.d.order.currency).unwrap_or(Currency::USD);
+    let checked = Money::parse(&form.amount, currency)
+        .map_err(|msg| AppError::invalid("amount", msg))
+        .and_then(|m| {
+            actions::check_refund(&page.d.order, m.minor, form.reason.trim()).map(|()| m)
+        });
+    let amount = match checked {
+        Ok(m) => m,
+        Err(e) => {
+            page.refund_error = Some(e.message.clone());
+            return Ok((e.status, page).into_response());
+        }
+    };
+    if form.confirm != "yes" {
+        page.confirm = Some(RefundDraft {
+            amount: amount.plain(),
+            amount_display: amount.display(),
+            reason: form.reason.trim().to_string(),
+        });
+        return Ok(page.into_response());
+    }
+    match actions::refund(
+        &state,
+        &Actor::from(&admin),
+        id,
+        amount.minor,
+        form.reason.trim(),
+    )
+    .await
+    {
+        Ok(_) => {
+            tracing::info!(
+                order.id = id,
+                user.id = admin.id,
+                amount_minor = amount.minor,
+                "refund made"
+            );
+            flash(
+                &session,
+                "success",
+                format!("Refunded {}.", amount.display()),
+            )
+            .await?;
+            Ok(Redirect::to(&format!("/admin/orders/{id}")).into_response())
+        }
+        Err(e) if e.status.is_client_error() => {
+            let mut page = order_page(&state, page.ctx, id).await?;
+            page.refund_error = Some(e.message.clone());
+            Ok((e.status, page).into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    RequireAdmin(admin): RequireAdmin,
+    session: Session,
+    Path(id): Path<i64>,
+) -> AppResult<Redirect> {
+    actions::cancel(&state, &Actor::from(&admin), id).await?;
+    flash(
+        &session,
+        "success",
+        "Order cancelled: it can no longer be paid.",
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/admin/orders/{id}")))
+}
+
+pub async fn rerun(
+    State(state): State<AppState>,
+    RequireAdmin(admin): RequireAdmin,
+    session: Session,
+    Path(id): Path<i64>,
+) -> AppResult<Redirect> {
+    let outcome = actions::rerun_fulfilment(&state, &Actor::from(&admin), id).await?;
+    let message = match outcome {
+        Outcome::Fulfilled => "Fulfilment ran: the missing services are made.",
+        Outcome::AlreadyFulfilled => "Nothing to do: every service of this order exists.",
+        Outcome::Processing => "Stripe says the payment is still processing.",
+        Outcome::NotPaid => "Stripe says this order is not paid: nothing was made.",
+        Outcome::Flagged => {
+            "Stripe's amount does not match the order: it is flagged, nothing made."
+        }
+        Outcome::UnknownOrder => "Stripe's session does not name this order.",
+    };
+    flash(&session, "info", message).await?;
+    Ok(Redirect::to(&format!("/admin/orders/{id}")))
+}
+
+pub async fn reviewed(
+    State(state): State<AppState>,
+    RequireAdmin(admin): RequireAdmin,
+    session: Session,
+    Path(id): Path<i64>,
+) -> AppResult<Redirect> {
+    actions::mark_reviewed(&state, &Actor::from(&admin), id).await?;
+    flash(&session, "success", "Marked as reviewed.").await?;
+    Ok(Redirect::to(&format!("/admin/orders/{id}")))
+}
+
+/// Runs a failed Stripe event again from its stored body.
+pub async fn retry_event(
+    State(state): State<AppState>,
+    RequireAdmin(admin): RequireAdmin,
+    session: Session,
+    Path(id): Path<String>,
+) -> AppResult<Redirect> {
+    let gate = match &state.sqlite_writer {
+        Some(m) => Some(m.lock().await),
+        None => None,
+    };
+    let handled = events::retry(&state.db, &id).await;
+    drop(gate);
+    match handled {
+        Ok(Handled::Processed(outcome)) => {
+            tracing::info!(stripe.event_id = %id, user.id = admin.id, outcome, "failed Stripe event retried");
+            flash(
+                &session,
+                "success",
+                format!("Event {id} handled: {outcome}."),
+            )
+            .await?
+        }
+        Ok(Handled::Duplicate) => {
+            flash(
+                &session,
+                "info",
+                format!("Event {id} was handled meanwhile."),
+            )
+            .await?
+        }
+        Err(e) if e.status.is_client_error() => flash(&session, "error", e.message).await?,
+        Err(e) => {
+            flash(
+                &session,
+                "error",
+                format!("Event {id} failed again: {}", e.message),
+            )
+            .await?
+        }
+    }
+    Ok(Redirect::to("/admin/orders#webhook-health"))
+}
