@@ -165,14 +165,16 @@ pub async fn cancel(state: &AppState, actor: &Actor, id: i64) -> AppResult<()> {
     let locked = super::lock(&txn, id)
         .await?
         .ok_or_else(AppError::not_found)?;
-    if !super::transition(
-        &txn,
-        &locked,
-        OrderStatus::Cancelled,
-        PaymentStatus::Cancelled,
-    )
-    .await?
-    {
+    // The expiry's webhook may have cancelled it already.
+    let cancelled = locked.status == OrderStatus::Cancelled
+        || super::transition(
+            &txn,
+            &locked,
+            OrderStatus::Cancelled,
+            PaymentStatus::Cancelled,
+        )
+        .await?;
+    if !cancelled {
         return Err(AppError::conflict(
             "The order changed meanwhile and can no longer be cancelled.",
         ));

@@ -12,7 +12,7 @@ use crate::fixtures;
 use crate::harness::{TestApp, spawn_app};
 
 /// A client with Logo Design ×1 and SEO Audit ×2 in the cart, and a manager to be told.
-async fn shopping(app: &TestApp) -> (i64, i64) {
+pub async fn shopping(app: &TestApp) -> (i64, i64) {
     app.create_user(Role::Manager, "manager@example.com", None)
         .await;
     app.signed_in_as(Role::Client).await;
@@ -39,7 +39,7 @@ async fn shopping(app: &TestApp) -> (i64, i64) {
     (logo.id, seo.id)
 }
 
-async fn start_checkout(app: &TestApp) -> (i64, String) {
+pub async fn start_checkout(app: &TestApp) -> (i64, String) {
     let res = app.post_json("/api/store/checkout", &json!({})).await;
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
@@ -50,7 +50,7 @@ async fn start_checkout(app: &TestApp) -> (i64, String) {
 }
 
 /// Pays on the emulator's hosted page as a person would (a plain form post).
-async fn pay(url: &str, card: &str) -> reqwest::Response {
+pub async fn pay(url: &str, card: &str) -> reqwest::Response {
     let browser = crate::harness::browser();
     let page = browser.get(url).send().await.unwrap();
     assert_eq!(page.status(), 200);
@@ -69,7 +69,7 @@ async fn pay(url: &str, card: &str) -> reqwest::Response {
         .unwrap()
 }
 
-async fn wait_for_order(app: &TestApp, id: i64, status: OrderStatus) -> order::Model {
+pub async fn wait_for_order(app: &TestApp, id: i64, status: OrderStatus) -> order::Model {
     for _ in 0..200 {
         let o = order::Entity::find_by_id(id)
             .one(&app.db)
@@ -249,7 +249,7 @@ async fn a_webhook_with_a_bad_signature_is_refused_and_nothing_is_stored() {
 }
 
 /// The emulator's events of a type, newest first.
-async fn emulator_events(app: &TestApp, kind: &str) -> Vec<Value> {
+pub async fn emulator_events(app: &TestApp, kind: &str) -> Vec<Value> {
     let list: Value = crate::harness::browser()
         .get(format!("{}/v1/events?type={kind}&limit=100", app.emulator))
         .bearer_auth("sk_test_tests")
@@ -262,7 +262,7 @@ async fn emulator_events(app: &TestApp, kind: &str) -> Vec<Value> {
     list["data"].as_array().cloned().unwrap_or_default()
 }
 
-async fn control(app: &TestApp, path: &str, form: &[(&str, &str)]) {
+pub async fn control(app: &TestApp, path: &str, form: &[(&str, &str)]) {
     let res = crate::harness::browser()
         .post(format!("{}/_emulator/{path}", app.emulator))
         .form(form)
@@ -273,7 +273,7 @@ async fn control(app: &TestApp, path: &str, form: &[(&str, &str)]) {
 }
 
 /// Signs and posts an event as Stripe would, with the tests' webhook secret.
-async fn post_event(app: &TestApp, event: &Value) -> reqwest::Response {
+pub async fn post_event(app: &TestApp, event: &Value) -> reqwest::Response {
     signed_post(
         &app.client,
         &app.url("/api/webhooks/stripe"),
@@ -282,7 +282,7 @@ async fn post_event(app: &TestApp, event: &Value) -> reqwest::Response {
     .await
 }
 
-async fn signed_post(client: &reqwest::Client, url: &str, body: String) -> reqwest::Response {
+pub async fn signed_post(client: &reqwest::Client, url: &str, body: String) -> reqwest::Response {
     use hmac::{Hmac, KeyInit, Mac};
     let t = chrono::Utc::now().timestamp();
     let mut mac =
@@ -618,7 +618,7 @@ async fn template_when(
     panic!("template {id} never reached sync status {status}");
 }
 
-async fn emulator_get(app: &TestApp, path: &str) -> Value {
+pub async fn emulator_get(app: &TestApp, path: &str) -> Value {
     crate::harness::browser()
         .get(format!("{}{path}", app.emulator))
         .bearer_auth("sk_test_tests")

@@ -104,7 +104,13 @@ impl OrdersQuery {
             ));
         }
         let sort = Sort::parse(self.sort.trim()).ok_or_else(|| {
-            AppError::invalid("sort", "Sort by newest, oldest, total_desc or total_asc.")
+            AppError::invalid(
+                "sort",
+                format!(
+                    "Unknown sort '{}': use newest, oldest, total_desc or total_asc.",
+                    self.sort.trim()
+                ),
+            )
         })?;
         Ok(Filter {
             status,

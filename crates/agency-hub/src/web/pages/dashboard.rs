@@ -11,6 +11,7 @@ use crate::auth::CurrentUser;
 use crate::db::entities::service::ServiceStatus;
 use crate::db::entities::{client, user::Role};
 use crate::error::AppResult;
+use crate::orders::health::{self, WebhookHealth};
 use crate::services::{self, Audience, DueTask, Filter, ServiceRow};
 use crate::web::layout::PageCtx;
 use sea_orm::EntityTrait;
@@ -26,6 +27,9 @@ pub struct DashboardPage {
     due: Vec<DueTask>,
     /// A client's services still under way.
     active: Vec<ServiceRow>,
+    /// Staff: is Stripe still talking to us (when the store is on).
+    health: Option<WebhookHealth>,
+    is_admin: bool,
 }
 
 pub async fn show(
@@ -39,6 +43,8 @@ pub async fn show(
         by_status: Vec::new(),
         due: Vec::new(),
         active: Vec::new(),
+        health: None,
+        is_admin: user.role == Role::Admin,
         user: user.clone(),
     };
     match (user.role, user.client_id) {
@@ -71,6 +77,9 @@ pub async fn show(
                 20,
             )
             .await?;
+            if state.config.store_enabled {
+                page.health = Some(health::webhook_health(&state.db).await?);
+            }
         }
     }
     Ok(page)
