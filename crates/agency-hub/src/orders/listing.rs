@@ -149,13 +149,22 @@ impl Filter {
     }
 }
 
-/// Sums of a set of orders in one currency.
+/// Sums of a set of orders in one currency: how many, and the money of those that were paid
+/// (completed or refunded; a cancelled or unpaid order's total is no revenue).
 #[derive(Clone, Debug, PartialEq, Eq, FromQueryResult)]
 pub struct Totals {
     pub currency: String,
     pub orders: i64,
-    pub total_minor: i64,
+    pub paid_minor: i64,
     pub refunded_minor: i64,
+}
+
+/// `COALESCE(SUM(CASE WHEN paid THEN col ELSE 0 END), 0)` as a BIGINT (PostgreSQL sums
+/// BIGINTs as NUMERIC).
+fn paid_sum(col: order::Column) -> Expr {
+    let paid = order::Column::Status.is_in([OrderStatus::Completed, OrderStatus::Refunded]);
+    let case: Expr = Expr::case(paid, Expr::col(col)).finally(0i64).into();
+    Expr::expr(Func::coalesce([case.sum(), Expr::val(0i64).into()])).cast_as("BIGINT")
 }
 
 /// The filtered set's count and sums, per currency.
@@ -165,24 +174,8 @@ pub async fn totals<C: ConnectionTrait>(conn: &C, filter: &Filter) -> Result<Vec
         .select_only()
         .column(order::Column::Currency)
         .column_as(order::Column::Id.count(), "orders")
-        .column_as(
-            // PostgreSQL sums BIGINTs as NUMERIC.
-            Expr::expr(Func::coalesce([
-                Expr::col(order::Column::TotalMinor).sum(),
-                Expr::val(0i64).into(),
-            ]))
-            .cast_as("BIGINT"),
-            "total_minor",
-        )
-        .column_as(
-            // PostgreSQL sums BIGINTs as NUMERIC.
-            Expr::expr(Func::coalesce([
-                Expr::col(order::Column::RefundedMinor).sum(),
-                Expr::val(0i64).into(),
-            ]))
-            .cast_as("BIGINT"),
-            "refunded_minor",
-        )
+        .column_as(paid_sum(order::Column::TotalMinor), "paid_minor")
+        .column_as(paid_sum(order::Column::RefundedMinor), "refunded_minor")
         .group_by(order::Column::Currency)
         .order_by_asc(order::Column::Currency)
         .into_model::<Totals>()

@@ -413,5 +413,80 @@ async fn the_purchase_journey_from_the_store_to_the_new_service_and_a_declined_c
             .is_empty(),
         "the cart is empty"
     );
+
+    // An admin refunds the order in full, confirming the amount...
+    app.create_user(Role::Admin, "admin@example.com", None)
+        .await;
+    client.delete_all_cookies().await.unwrap();
+    sign_in(&client, &app, "admin@example.com").await;
+    client.goto(&app.url("/admin/orders")).await.unwrap();
+    screenshot(&client, "admin-orders").await;
+    client
+        .find(Locator::Css(".orders-table a[href^='/admin/orders/']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("#refund-button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let confirm = client
+        .wait()
+        .for_element(Locator::Css("#confirm-refund"))
+        .await
+        .unwrap();
+    assert_eq!(
+        confirm.text().await.unwrap(),
+        "Confirm the refund of $499.00"
+    );
+    screenshot(&client, "admin-refund-confirm").await;
+    confirm.click().await.unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css(".flash-success"))
+        .await
+        .unwrap();
+    let status = client
+        .find(Locator::Css("[data-order-status]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(status, "Refunded");
+    let order_path = client.current_url().await.unwrap().path().to_string();
+    screenshot(&client, "admin-order-refunded").await;
+
+    // ...and the client sees it refunded in their orders.
+    client.delete_all_cookies().await.unwrap();
+    sign_in(&client, &app, "client@acme.example").await;
+    client
+        .goto(&app.url(&order_path.replace("/admin/orders", "/store/orders")))
+        .await
+        .unwrap();
+    let status = client
+        .wait()
+        .for_element(Locator::Css("[data-order-status]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(status, "Refunded");
+    let refunded = client
+        .find(Locator::Css("[data-order-refunded]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(refunded, "-$499.00");
+    screenshot(&client, "client-order-refunded").await;
     client.close().await.unwrap();
 }

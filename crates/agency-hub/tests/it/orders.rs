@@ -316,6 +316,12 @@ async fn the_staff_list_filters_searches_sorts_and_exports_what_it_shows() {
     for cell in [">2<", "$400.00", "$50.00", "$350.00"] {
         assert!(totals.contains(cell), "{cell} in {totals}");
     }
+    // All orders: five of them, but only the paid ones' money ($100 + $200 + $300).
+    let totals = &all[all.find("data-totals=\"USD\"").unwrap()..];
+    let totals = &totals[..totals.find("</tr>").unwrap()];
+    for cell in [">5<", "$600.00", "$250.00", "$350.00"] {
+        assert!(totals.contains(cell), "{cell} in {totals}");
+    }
     let csv = app
         .get("/admin/orders/export.csv?q=T-0004")
         .await

@@ -146,7 +146,7 @@ impl OrdersQuery {
 pub struct TotalsRow {
     pub currency: String,
     pub orders: i64,
-    pub total: String,
+    pub paid: String,
     pub refunded: String,
     pub net: String,
 }
@@ -158,9 +158,9 @@ fn totals_rows(totals: Vec<Totals>) -> Vec<TotalsRow> {
             let c = Currency::parse(&t.currency).unwrap_or(Currency::USD);
             TotalsRow {
                 orders: t.orders,
-                total: Money::new(t.total_minor, c).display(),
+                paid: Money::new(t.paid_minor, c).display(),
                 refunded: Money::new(t.refunded_minor, c).display(),
-                net: Money::new(t.total_minor - t.refunded_minor, c).display(),
+                net: Money::new(t.paid_minor - t.refunded_minor, c).display(),
                 currency: t.currency,
             }
         })
