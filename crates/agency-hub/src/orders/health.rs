@@ -87,12 +87,16 @@ pub async fn webhook_health<C: ConnectionTrait>(conn: &C) -> Result<WebhookHealt
         .limit(LIMIT)
         .all(conn)
         .await?;
-    let flagged = order::Entity::find()
+    // Ordered by the flag itself so that SQLite reads its index (ordered by date, it would
+    // scan every order for the few flagged); the newest shown first.
+    let mut flagged = order::Entity::find()
         .filter(order::Column::ReviewReason.is_not_null())
-        .order_by_desc(order::Column::CreatedAt)
-        .limit(LIMIT)
+        .order_by_asc(order::Column::ReviewReason)
+        .limit(200)
         .all(conn)
         .await?;
+    flagged.sort_by_key(|o| std::cmp::Reverse(o.created_at));
+    flagged.truncate(LIMIT as usize);
     Ok(WebhookHealth {
         last_event_at,
         failed,

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, TimeZone, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, Select,
 };
 
 use crate::db::contains;
@@ -183,17 +183,52 @@ pub async fn totals<C: ConnectionTrait>(conn: &C, filter: &Filter) -> Result<Vec
         .await
 }
 
-/// One page of the admin's list and the number of orders in the filtered set.
+/// A page of a list, and whether another follows.
+#[derive(Clone, Debug)]
+pub struct Page {
+    pub rows: Vec<OrderRow>,
+    pub has_next: bool,
+    /// How many orders in all, when counted.
+    pub total: Option<u64>,
+}
+
+/// One page of the filtered list (an indexed offset: one row more than the page tells whether
+/// another follows). Counting the whole set costs a scan of it, so it is asked for only where
+/// the set is bounded (a client's orders, a filter).
 pub async fn admin_page<C: ConnectionTrait>(
     conn: &C,
     filter: &Filter,
     page: u64,
     per_page: u64,
-) -> Result<(Vec<OrderRow>, u64), DbErr> {
-    let pages = filter.select().paginate(conn, per_page);
-    let total = pages.num_items().await?;
-    let orders = pages.fetch_page(page.saturating_sub(1)).await?;
-    Ok((rows(conn, orders).await?, total))
+    count: bool,
+) -> Result<Page, DbErr> {
+    let mut orders = filter
+        .select()
+        .offset(page.saturating_sub(1) * per_page)
+        .limit(per_page + 1)
+        .all(conn)
+        .await?;
+    let has_next = orders.len() as u64 > per_page;
+    orders.truncate(per_page as usize);
+    let total = if count {
+        Some(
+            order::Entity::find()
+                .filter(filter.condition())
+                .select_only()
+                .column_as(order::Column::Id.count(), "n")
+                .into_tuple::<i64>()
+                .one(conn)
+                .await?
+                .unwrap_or(0) as u64,
+        )
+    } else {
+        None
+    };
+    Ok(Page {
+        rows: rows(conn, orders).await?,
+        has_next,
+        total,
+    })
 }
 
 /// One page of a client company's orders, newest first, and how many it has.
@@ -207,7 +242,8 @@ pub async fn client_page<C: ConnectionTrait>(
         client_id: Some(client_id),
         ..Default::default()
     };
-    admin_page(conn, &filter, page, per_page).await
+    let p = admin_page(conn, &filter, page, per_page, true).await?;
+    Ok((p.rows, p.total.unwrap_or(0)))
 }
 
 /// The list's extra columns for a page of orders: two queries, whatever the page's size.

@@ -144,7 +144,7 @@ async fn a_client_sees_its_companys_orders_and_no_one_elses() {
 }
 
 struct Row {
-    number: &'static str,
+    number: String,
     client: i64,
     user: Option<i64>,
     status: OrderStatus,
@@ -159,7 +159,7 @@ async fn insert(app: &TestApp, template_id: i64, r: Row) {
         .with_ymd_and_hms(2026, r.day.0, r.day.1, 12, 0, 0)
         .unwrap();
     let o = order::Entity::insert(order::ActiveModel {
-        order_number: Set(r.number.into()),
+        order_number: Set(r.number),
         client_id: Set(r.client),
         user_id: Set(r.user),
         status: Set(r.status),
@@ -218,7 +218,7 @@ async fn the_staff_list_filters_searches_sorts_and_exports_what_it_shows() {
     use PaymentStatus as P;
     for r in [
         Row {
-            number: "T-0001",
+            number: "T-0001".into(),
             client: acme,
             user: None,
             status: O::Completed,
@@ -228,7 +228,7 @@ async fn the_staff_list_filters_searches_sorts_and_exports_what_it_shows() {
             day: (1, 10),
         },
         Row {
-            number: "T-0002",
+            number: "T-0002".into(),
             client: acme,
             user: None,
             status: O::Pending,
@@ -238,7 +238,7 @@ async fn the_staff_list_filters_searches_sorts_and_exports_what_it_shows() {
             day: (2, 1),
         },
         Row {
-            number: "T-0003",
+            number: "T-0003".into(),
             client: acme,
             user: None,
             status: O::Refunded,
@@ -248,7 +248,7 @@ async fn the_staff_list_filters_searches_sorts_and_exports_what_it_shows() {
             day: (3, 5),
         },
         Row {
-            number: "T-0004",
+            number: "T-0004".into(),
             client: globex,
             user: Some(buyer),
             status: O::Completed,
@@ -258,7 +258,7 @@ async fn the_staff_list_filters_searches_sorts_and_exports_what_it_shows() {
             day: (2, 15),
         },
         Row {
-            number: "T-0005",
+            number: "T-0005".into(),
             client: globex,
             user: None,
             status: O::Cancelled,
@@ -316,8 +316,12 @@ async fn the_staff_list_filters_searches_sorts_and_exports_what_it_shows() {
     for cell in [">2<", "$400.00", "$50.00", "$350.00"] {
         assert!(totals.contains(cell), "{cell} in {totals}");
     }
-    // All orders: five of them, but only the paid ones' money ($100 + $200 + $300).
-    let totals = &all[all.find("data-totals=\"USD\"").unwrap()..];
+    // The whole year: five orders, but only the paid ones' money ($100 + $200 + $300).
+    assert!(all.contains("to see the totals") && !all.contains("data-totals"));
+    let year = app
+        .page("/admin/orders?from=2026-01-01&to=2026-12-31")
+        .await;
+    let totals = &year[year.find("data-totals=\"USD\"").unwrap()..];
     let totals = &totals[..totals.find("</tr>").unwrap()];
     for cell in [">5<", "$600.00", "$250.00", "$350.00"] {
         assert!(totals.contains(cell), "{cell} in {totals}");
@@ -350,6 +354,42 @@ async fn the_staff_list_filters_searches_sorts_and_exports_what_it_shows() {
     }
     let empty = app.page("/admin/orders?q=nobody").await;
     assert!(empty.contains("No order matches these filters"), "{empty}");
+}
+
+#[tokio::test]
+async fn the_staff_list_pages_through_many_orders() {
+    let app = spawn_app().await;
+    let t = fixtures::for_sale(&app.db, "Logo Design", "Design", "50", "USD", 5).await;
+    let acme = fixtures::company(&app.db, "Acme Corp").await.id;
+    for i in 0..51u32 {
+        let r = Row {
+            number: format!("P-{i:04}"),
+            client: acme,
+            user: None,
+            status: OrderStatus::Completed,
+            payment: PaymentStatus::Succeeded,
+            total: 1_000,
+            refunded: 0,
+            day: (1 + i / 28, 1 + i % 28),
+        };
+        insert(&app, t.id, r).await;
+    }
+    app.signed_in_as(Role::Admin).await;
+    let first = app.page("/admin/orders").await;
+    assert_eq!(first.matches("<td><a href=\"/admin/orders/").count(), 50);
+    assert!(first.contains("P-0050") && !first.contains("P-0000"));
+    assert!(first.contains("Next →") && !first.contains("← Previous"));
+    let second = app.page("/admin/orders?page=2").await;
+    assert_eq!(second.matches("<td><a href=\"/admin/orders/").count(), 1);
+    assert!(
+        second.contains("P-0000") && second.contains("← Previous") && !second.contains("Next →")
+    );
+    let filtered = app.page("/admin/orders?status=COMPLETED&page=2").await;
+    assert!(filtered.contains("51 orders match"), "{filtered}");
+    assert!(
+        filtered.contains("href=\"/admin/orders?status=COMPLETED&#38;page=1\""),
+        "{filtered}"
+    );
 }
 
 #[tokio::test]

@@ -59,7 +59,7 @@ impl MigrationTrait for Migration {
         index(m, "orders", &["created_at"], false).await?;
         index(m, "orders", &["payment_status", "created_at"], false).await?;
         // Webhook health: paid orders of the last days without services, flagged orders.
-        index(m, "orders", &["paid_at"], false).await?;
+        index(m, "orders", &["status", "paid_at"], false).await?;
         index(m, "orders", &["review_reason"], false).await?;
         Ok(())
     }
