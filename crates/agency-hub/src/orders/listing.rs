@@ -164,7 +164,7 @@ pub struct Totals {
 fn paid_sum(col: order::Column) -> Expr {
     let paid = order::Column::Status.is_in([OrderStatus::Completed, OrderStatus::Refunded]);
     let case: Expr = Expr::case(paid, Expr::col(col)).finally(0i64).into();
-    Expr::expr(Func::coalesce([case.sum(), Expr::val(0i64).into()])).cast_as("BIGINT")
+    Expr::expr(Func::coalesce([case.sum(), Expr::val(0i64)])).cast_as("BIGINT")
 }
 
 /// The filtered set's count and sums, per currency.
