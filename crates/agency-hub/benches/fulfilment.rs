@@ -6,20 +6,16 @@
 //! `cargo bench --bench fulfilment` runs it on SQLite; with `BENCH_DATABASE_URL=postgres://…`
 //! (a database it may create databases from) on PostgreSQL. `BENCH_ORDERS` sets the count.
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use agency_hub::activity::Actor;
 use agency_hub::auth::NewUser;
-use agency_hub::catalog::{self, StoreForm, TaskRow, TemplateForm};
 use agency_hub::db::entities::order::{self, OrderStatus, PaymentStatus};
 use agency_hub::db::entities::user::Role;
 use agency_hub::db::entities::{email, order_item, service, task};
-use agency_hub::{App, Config};
 use chrono::Utc;
 use hmac::{Hmac, KeyInit, Mac};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, Database, EntityTrait, PaginatorTrait};
+use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait};
 
 const SECRET: &str = "whsec_bench";
 const SENDERS: usize = 16;
@@ -31,66 +27,21 @@ fn sign(body: &str) -> String {
     format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+mod support;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let orders: usize = std::env::var("BENCH_ORDERS")
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(2000);
-    let dir = tempfile::tempdir()?;
-    let (db_url, pg) = match std::env::var("BENCH_DATABASE_URL") {
-        Ok(admin) => {
-            let name = format!("ah_bench_{}", uuid::Uuid::new_v4().simple());
-            let conn = Database::connect(&admin).await?;
-            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await?;
-            let mut url = url::Url::parse(&admin)?;
-            url.set_path(&format!("/{name}"));
-            (url.to_string(), Some((admin, name)))
-        }
-        Err(_) => (format!("sqlite://{}/bench.db", dir.path().display()), None),
-    };
-    let vars: HashMap<&str, String> = [
-        ("DATABASE_URL", db_url.clone()),
-        ("BIND", "127.0.0.1:0".into()),
-        ("DEMO_DATA", "false".into()),
-        ("STRIPE_WEBHOOK_SECRET", SECRET.into()),
-    ]
-    .into();
-    let config =
-        Config::from_lookup(|k| vars.get(k).cloned()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let app = App::build(config).await?;
-    let db = app.state().db.clone();
-    let app_queries = app.state().queries.clone();
-    let url = format!("http://{}/api/webhooks/stripe", app.local_addr());
-    tokio::spawn(app.run(std::future::pending()));
+    let bench = support::BenchApp::start(SECRET).await?;
+    let db = bench.db.clone();
+    let app_queries = bench.state.queries.clone();
+    let url = format!("{}/api/webhooks/stripe", bench.base);
 
     // A 5-task template, one client, and the orders waiting for their payment.
-    let form = TemplateForm {
-        name: "Bench service".into(),
-        category: "Bench".into(),
-        tasks: (1..=5)
-            .map(|i| TaskRow {
-                name: format!("Task {i}"),
-                due: i.to_string(),
-                visible: true,
-                ..Default::default()
-            })
-            .collect(),
-        store: StoreForm {
-            purchasable: true,
-            price: "100".into(),
-            currency: "USD".into(),
-            ..Default::default()
-        },
-        ..TemplateForm::blank()
-    };
-    let template = catalog::create(
-        &db,
-        &Actor::System,
-        form.validate().map_err(|e| anyhow::anyhow!("{:?}", e.0))?,
-    )
-    .await?;
+    let template = bench.template(5).await?;
     let client = agency_hub::auth::find_or_create_client(&db, "Bench Co").await?;
     // A buyer (who gets the order confirmation) and an admin (told of each new service), as in
     // a real store.
@@ -198,17 +149,12 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "{} backend: {orders} paid orders in {:.2} s = {:.0} orders/s with {SENDERS} senders; latency p50 {:.1} ms, p99 {:.1} ms; {statements:.1} SQL statements per event",
-        if pg.is_some() { "PostgreSQL" } else { "SQLite" },
+        bench.backend,
         took.as_secs_f64(),
         orders as f64 / took.as_secs_f64(),
         pct(0.50).as_secs_f64() * 1000.0,
         pct(0.99).as_secs_f64() * 1000.0,
     );
-    if let Some((admin, name)) = pg {
-        drop(db);
-        let conn = Database::connect(&admin).await?;
-        conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await?;
-    }
+    bench.finish().await?;
     Ok(())
 }

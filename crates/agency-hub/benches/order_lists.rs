@@ -6,17 +6,14 @@
 //! `cargo bench --bench order_lists` runs it on SQLite; with `BENCH_DATABASE_URL=postgres://…`
 //! on PostgreSQL.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use agency_hub::auth::{self, Email, NewUser};
-use agency_hub::catalog::{self, StoreForm, TaskRow, TemplateForm};
 use agency_hub::db::entities::order::{self, OrderStatus, PaymentStatus};
 use agency_hub::db::entities::order_item;
 use agency_hub::db::entities::user::Role;
-use agency_hub::{App, Config};
 use chrono::{Duration as Days, Utc};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, Database, DatabaseConnection, EntityTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait};
 
 const PASSWORD: &str = "a-good-password";
 const SAMPLES: usize = 60;
@@ -137,57 +134,13 @@ async fn time(http: &reqwest::Client, url: &str) -> anyhow::Result<(Duration, Du
     Ok((took[took.len() / 2], took[took.len() * 95 / 100]))
 }
 
+mod support;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let (db_url, pg) = match std::env::var("BENCH_DATABASE_URL") {
-        Ok(admin) => {
-            let name = format!("ah_bench_{}", uuid::Uuid::new_v4().simple());
-            let conn = Database::connect(&admin).await?;
-            conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await?;
-            let mut url = url::Url::parse(&admin)?;
-            url.set_path(&format!("/{name}"));
-            (url.to_string(), Some((admin, name)))
-        }
-        Err(_) => (format!("sqlite://{}/bench.db", dir.path().display()), None),
-    };
-    let vars: HashMap<&str, String> = [
-        ("DATABASE_URL", db_url.clone()),
-        ("BIND", "127.0.0.1:0".into()),
-        ("DEMO_DATA", "false".into()),
-        ("STRIPE_WEBHOOK_SECRET", "whsec_bench".into()),
-    ]
-    .into();
-    let config =
-        Config::from_lookup(|k| vars.get(k).cloned()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let app = App::build(config).await?;
-    let db = app.state().db.clone();
-    let base = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run(std::future::pending()));
-
-    let form = TemplateForm {
-        name: "Bench service".into(),
-        category: "Bench".into(),
-        tasks: vec![TaskRow {
-            name: "Task".into(),
-            visible: true,
-            ..Default::default()
-        }],
-        store: StoreForm {
-            purchasable: true,
-            price: "100".into(),
-            currency: "USD".into(),
-            ..Default::default()
-        },
-        ..TemplateForm::blank()
-    };
-    let template = catalog::create(
-        &db,
-        &agency_hub::activity::Actor::System,
-        form.validate().map_err(|e| anyhow::anyhow!("{:?}", e.0))?,
-    )
-    .await?;
+    let bench = support::BenchApp::start("whsec_bench").await?;
+    let (db, base) = (bench.db.clone(), bench.base.clone());
+    let template = bench.template(1).await?;
     let mut clients = Vec::new();
     for i in 0..50 {
         clients.push(
@@ -218,14 +171,14 @@ async fn main() -> anyhow::Result<()> {
     for size in [1_000, 100_000] {
         add_orders(&db, have, size, &clients, template.id).await?;
         have = size;
-        if pg.is_some() {
+        if bench.backend == "PostgreSQL" {
             db.execute_unprepared("ANALYZE").await?;
         }
         let a = time(&admin, &format!("{base}/admin/orders")).await?;
         let c = time(&client, &format!("{base}/store/orders")).await?;
         println!(
             "{} with {size} orders: /admin/orders median {:.2} ms p95 {:.2} ms; /store/orders median {:.2} ms p95 {:.2} ms",
-            if pg.is_some() { "PostgreSQL" } else { "SQLite" },
+            bench.backend,
             a.0.as_secs_f64() * 1e3,
             a.1.as_secs_f64() * 1e3,
             c.0.as_secs_f64() * 1e3,
@@ -241,11 +194,6 @@ async fn main() -> anyhow::Result<()> {
         ratio(|m| m.0),
         ratio(|m| m.1)
     );
-    if let Some((admin, name)) = pg {
-        drop(db);
-        let conn = Database::connect(&admin).await?;
-        conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await?;
-    }
+    bench.finish().await?;
     Ok(())
 }

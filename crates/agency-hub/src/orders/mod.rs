@@ -9,14 +9,15 @@ pub mod refunds;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use crate::activity;
 use crate::cart::Cart;
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
-use crate::db::entities::{order_item, service};
+use crate::db::entities::user::Role;
+use crate::db::entities::{client, order_item, service, user};
 use crate::error::{AppError, AppResult};
 
 /// The cart's currency if it can go to checkout: not empty, no flagged line.
@@ -190,6 +191,51 @@ pub async fn detail<C: ConnectionTrait>(conn: &C, order: order::Model) -> Result
         items,
         services,
         timeline,
+    })
+}
+
+/// Who hears about an order: the client (the buyer, else the company's billing address) and the
+/// active staff, read in two queries.
+#[derive(Clone, Debug, Default)]
+pub struct Audience {
+    /// (email, name)
+    pub client: Option<(String, String)>,
+    pub client_name: String,
+    /// Active admins and managers.
+    pub staff: Vec<user::Model>,
+}
+
+pub async fn audience<C: ConnectionTrait>(
+    conn: &C,
+    order: &order::Model,
+) -> Result<Audience, DbErr> {
+    let company = client::Entity::find_by_id(order.client_id)
+        .one(conn)
+        .await?;
+    let mut who = Condition::all()
+        .add(user::Column::Role.is_in([Role::Admin, Role::Manager]))
+        .add(user::Column::Active.eq(true));
+    if let Some(buyer) = order.user_id {
+        who = Condition::any().add(who).add(user::Column::Id.eq(buyer));
+    }
+    let people = user::Entity::find().filter(who).all(conn).await?;
+    let client = people
+        .iter()
+        .find(|u| Some(u.id) == order.user_id)
+        .map(|u| (u.email.clone(), u.name.clone()))
+        .or_else(|| {
+            company
+                .as_ref()
+                .and_then(|c| c.billing_email.clone().map(|e| (e, c.name.clone())))
+        });
+    let staff = people
+        .into_iter()
+        .filter(|u| u.active && matches!(u.role, Role::Admin | Role::Manager))
+        .collect();
+    Ok(Audience {
+        client,
+        client_name: company.map(|c| c.name).unwrap_or_default(),
+        staff,
     })
 }
 

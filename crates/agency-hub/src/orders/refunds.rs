@@ -12,8 +12,7 @@ use crate::activity::{self, Actor, Subject};
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
 use crate::db::entities::service::ServiceStatus;
 use crate::db::entities::task::TaskStatus;
-use crate::db::entities::user::Role;
-use crate::db::entities::{client, order_item, service, task, user};
+use crate::db::entities::{order_item, service, task};
 use crate::error::AppResult;
 use crate::notify::{self, Message, Outgoing};
 
@@ -147,29 +146,10 @@ pub async fn apply<C: ConnectionTrait>(
     )
     .await?;
 
-    // The client (the buyer, else the company's billing address) and the staff.
-    let company = client::Entity::find_by_id(order.client_id)
-        .one(conn)
-        .await?;
-    let mut people = Condition::all()
-        .add(user::Column::Role.is_in([Role::Admin, Role::Manager]))
-        .add(user::Column::Active.eq(true));
-    if let Some(buyer) = order.user_id {
-        people = Condition::any().add(people).add(user::Column::Id.eq(buyer));
-    }
-    let people = user::Entity::find().filter(people).all(conn).await?;
+    let audience = super::audience(conn, order).await?;
     let money = order.money(amount).display();
     let mut emails = Vec::new();
-    let recipient = people
-        .iter()
-        .find(|u| Some(u.id) == order.user_id)
-        .map(|u| (u.email.clone(), u.name.clone()))
-        .or_else(|| {
-            company
-                .as_ref()
-                .and_then(|c| c.billing_email.clone().map(|e| (e, c.name.clone())))
-        });
-    if let Some((to, name)) = recipient {
+    if let Some((to, name)) = audience.client {
         emails.push(Outgoing {
             to,
             message: Message::RefundIssued {
@@ -183,17 +163,13 @@ pub async fn apply<C: ConnectionTrait>(
             dedupe_key: format!("refund:{}:{refunded_total}", order.id),
         });
     }
-    let client_name = company.map(|c| c.name).unwrap_or_default();
-    for member in people
-        .iter()
-        .filter(|u| u.active && matches!(u.role, Role::Admin | Role::Manager))
-    {
+    for member in &audience.staff {
         emails.push(Outgoing {
             to: member.email.clone(),
             message: Message::OrderRefunded {
                 order_id: order.id,
                 order_number: order.order_number.clone(),
-                client_name: client_name.clone(),
+                client_name: audience.client_name.clone(),
                 amount: money.clone(),
                 full,
                 cancelled: cancelled.clone(),

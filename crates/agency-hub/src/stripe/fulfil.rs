@@ -7,13 +7,13 @@ use std::collections::HashSet;
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 use super::client::CheckoutSession;
 use crate::activity::{self, Actor, Subject};
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
-use crate::db::entities::{client, order_item, service, service_template, user, user::Role};
+use crate::db::entities::{order_item, service, service_template, user, user::Role};
 use crate::error::AppResult;
 use crate::notify::{self, Message, Outgoing, messages::OrderLine};
 use crate::orders::refunds;
@@ -155,27 +155,9 @@ pub async fn fulfill_checkout<C: ConnectionTrait>(
     .await?;
 
     // Emails: the client's confirmation, and each manager and admin about each new service.
-    let company = client::Entity::find_by_id(order.client_id)
-        .one(conn)
-        .await?;
-    // The buyer and the active staff in one read.
-    let mut people = Condition::all()
-        .add(user::Column::Role.is_in([Role::Admin, Role::Manager]))
-        .add(user::Column::Active.eq(true));
-    if let Some(buyer) = order.user_id {
-        people = Condition::any().add(people).add(user::Column::Id.eq(buyer));
-    }
-    let people = user::Entity::find().filter(people).all(conn).await?;
-    let buyer = people.iter().find(|u| Some(u.id) == order.user_id);
-    let recipient = buyer
-        .map(|u| (u.email.clone(), u.name.clone()))
-        .or_else(|| {
-            company
-                .as_ref()
-                .and_then(|c| c.billing_email.clone().map(|e| (e, c.name.clone())))
-        });
+    let audience = orders::audience(conn, &order).await?;
     let mut emails = Vec::new();
-    if let Some((to, name)) = recipient {
+    if let Some((to, name)) = audience.client {
         let money = |m: i64| order.money(m).display();
         let message = Message::OrderConfirmation {
             name,
@@ -201,14 +183,10 @@ pub async fn fulfill_checkout<C: ConnectionTrait>(
             dedupe_key: format!("order-confirmation:{}", order.id),
         });
     }
-    let client_name = company.map(|c| c.name).unwrap_or_default();
-    let staff = people
-        .iter()
-        .filter(|u| u.active && matches!(u.role, Role::Admin | Role::Manager));
     emails.extend(new_service_emails(
-        staff,
+        audience.staff.iter(),
         &services,
-        &client_name,
+        &audience.client_name,
         &order.order_number,
     ));
     notify::enqueue_many(conn, emails).await?;
@@ -314,17 +292,13 @@ async fn complete_missing<C: ConnectionTrait>(
         json!({"order_number": order.order_number, "services": services.len()}),
     )
     .await?;
-    let staff = user::Entity::find()
-        .filter(user::Column::Role.is_in([Role::Admin, Role::Manager]))
-        .filter(user::Column::Active.eq(true))
-        .all(conn)
-        .await?;
-    let client_name = client::Entity::find_by_id(order.client_id)
-        .one(conn)
-        .await?
-        .map(|c| c.name)
-        .unwrap_or_default();
-    let emails = new_service_emails(staff.iter(), &services, &client_name, &order.order_number);
+    let audience = orders::audience(conn, order).await?;
+    let emails = new_service_emails(
+        audience.staff.iter(),
+        &services,
+        &audience.client_name,
+        &order.order_number,
+    );
     notify::enqueue_many(conn, emails).await?;
     Ok(Outcome::Fulfilled)
 }
