@@ -1,6 +1,9 @@
 //! Store analytics: each step of the store journey recorded as it happens, for the metrics
 //! dashboard.
 
+pub mod charts;
+pub mod dashboard;
+
 use chrono::Utc;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
 use serde_json::{Value, json};
@@ -16,9 +19,32 @@ pub enum Kind {
     Search,
     AddToCart,
     RemoveFromCart,
+    /// An order and its Checkout Session were made.
+    CheckoutStarted,
+    /// An order was paid (and provisioned).
+    Paid,
+    /// A payment was declined or a bank debit failed.
+    PaymentFailed,
+    /// A Checkout Session expired unpaid.
+    CheckoutExpired,
+    /// Money went back (the amount of this refund).
+    Refunded,
 }
 
 impl Kind {
+    pub const ALL: [Self; 10] = [
+        Self::StoreView,
+        Self::ProductView,
+        Self::Search,
+        Self::AddToCart,
+        Self::RemoveFromCart,
+        Self::CheckoutStarted,
+        Self::Paid,
+        Self::PaymentFailed,
+        Self::CheckoutExpired,
+        Self::Refunded,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::StoreView => "store_view",
@@ -26,6 +52,11 @@ impl Kind {
             Self::Search => "search",
             Self::AddToCart => "add_to_cart",
             Self::RemoveFromCart => "remove_from_cart",
+            Self::CheckoutStarted => "checkout_started",
+            Self::Paid => "paid",
+            Self::PaymentFailed => "payment_failed",
+            Self::CheckoutExpired => "checkout_expired",
+            Self::Refunded => "refunded",
         }
     }
 }
@@ -40,6 +71,7 @@ pub struct Event {
     quantity: Option<i32>,
     amount: Option<Money>,
     details: Value,
+    at: Option<chrono::DateTime<Utc>>,
 }
 
 impl Event {
@@ -52,6 +84,7 @@ impl Event {
             quantity: None,
             amount: None,
             details: json!({}),
+            at: None,
         }
     }
 
@@ -70,6 +103,19 @@ impl Event {
         self
     }
 
+    /// When it happened, if not now (imports, tests).
+    pub fn at(mut self, at: chrono::DateTime<Utc>) -> Self {
+        self.at = Some(at);
+        self
+    }
+
+    /// The order it is about (kept in the details).
+    pub fn order(self, order: &crate::db::entities::order::Model) -> Self {
+        let amount = order.money(order.total_minor);
+        self.amount(amount)
+            .details(json!({"order_id": order.id, "order_number": order.order_number}))
+    }
+
     pub fn details(mut self, d: Value) -> Self {
         self.details = d;
         self
@@ -85,7 +131,7 @@ impl Event {
             amount_minor: Set(self.amount.map(|m| m.minor)),
             currency: Set(self.amount.map(|m| m.currency.code().to_string())),
             details: Set(self.details),
-            at: Set(Utc::now()),
+            at: Set(self.at.unwrap_or_else(Utc::now)),
             ..Default::default()
         })
         .exec_without_returning(conn)

@@ -9,6 +9,7 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter}
 use serde_json::json;
 
 use crate::activity::{self, Actor, Subject};
+use crate::analytics::{Event, Kind};
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
 use crate::db::entities::service::ServiceStatus;
 use crate::db::entities::task::TaskStatus;
@@ -146,6 +147,11 @@ pub async fn apply<C: ConnectionTrait>(
     )
     .await?;
 
+    Event::new(Kind::Refunded, Some(order.client_id), order.user_id)
+        .amount(order.money(amount))
+        .details(json!({"order_id": order.id, "order_number": order.order_number, "full": full}))
+        .record(conn)
+        .await?;
     let audience = super::audience(conn, order).await?;
     let money = order.money(amount).display();
     let mut emails = Vec::new();

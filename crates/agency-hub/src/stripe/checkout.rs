@@ -6,6 +6,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use super::client::{NewCheckout, StripeError};
 use crate::AppState;
+use crate::analytics::{Event, Kind};
 use crate::auth::CurrentUser;
 use crate::db::entities::client;
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
@@ -133,13 +134,19 @@ pub async fn start(
             "the Checkout Session has no url".into(),
         ))
     })?;
+    let txn = crate::db::begin(&state.db).await?;
     order::Entity::update(order::ActiveModel {
         id: Set(order.id),
         stripe_session_id: Set(Some(session.id.clone())),
         ..Default::default()
     })
-    .exec(&state.db)
+    .exec(&txn)
     .await?;
+    Event::new(Kind::CheckoutStarted, Some(client_id), Some(user.id))
+        .order(&order)
+        .record(&txn)
+        .await?;
+    txn.commit().await?;
     tracing::info!(order.id = order.id, stripe.session_id = %session.id, "checkout started");
     Ok((
         order::Model {

@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::client::{Charge, CheckoutSession};
 use super::fulfil::{self, Outcome};
 use crate::activity::Actor;
+use crate::analytics::{self, Kind};
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
 use crate::db::entities::{stripe_event, user};
 use crate::error::{AppError, AppResult};
@@ -185,6 +186,12 @@ async fn process<C: ConnectionTrait>(
             let moved =
                 orders::transition(conn, &order, OrderStatus::Cancelled, PaymentStatus::Failed)
                     .await?;
+            if moved {
+                analytics::Event::new(Kind::PaymentFailed, Some(order.client_id), order.user_id)
+                    .order(&order)
+                    .record(conn)
+                    .await?;
+            }
             if moved
                 && let Some(user_id) = order.user_id
                 && let Some(buyer) = user::Entity::find_by_id(user_id).one(conn).await?
@@ -219,13 +226,29 @@ async fn process<C: ConnectionTrait>(
                 PaymentStatus::Cancelled,
             )
             .await?;
+            if moved {
+                analytics::Event::new(Kind::CheckoutExpired, Some(order.client_id), order.user_id)
+                    .order(&order)
+                    .record(conn)
+                    .await?;
+            }
             Ok((if moved { "cancelled" } else { "ignored" }, Some(order.id)))
         }
         // A declined card: the session stays open and the client may try again.
         "payment_intent.payment_failed" => {
-            let order_id = event.data.object["metadata"]["order_id"]
+            let order_id: Option<i64> = event.data.object["metadata"]["order_id"]
                 .as_str()
                 .and_then(|s| s.parse().ok());
+            let order = match order_id {
+                Some(id) => order::Entity::find_by_id(id).one(conn).await?,
+                None => None,
+            };
+            if let Some(order) = &order {
+                analytics::Event::new(Kind::PaymentFailed, Some(order.client_id), order.user_id)
+                    .order(order)
+                    .record(conn)
+                    .await?;
+            }
             Ok(("recorded", order_id))
         }
         // A refund, made by our admin or in Stripe's dashboard: the charge carries the total

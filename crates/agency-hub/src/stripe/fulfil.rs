@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::client::CheckoutSession;
 use crate::activity::{self, Actor, Subject};
+use crate::analytics::{Event, Kind};
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
 use crate::db::entities::{order_item, service, service_template, user, user::Role};
 use crate::error::AppResult;
@@ -141,6 +142,11 @@ pub async fn fulfill_checkout<C: ConnectionTrait>(
 
     let items = orders::items_of(conn, order.id).await?;
     let services = provision_units(conn, &order, &items, &HashSet::new(), now).await?;
+    Event::new(Kind::Paid, Some(order.client_id), order.user_id)
+        .amount(order.money(total))
+        .details(json!({"order_id": order.id, "order_number": order.order_number}))
+        .record(conn)
+        .await?;
     activity::record(
         conn,
         &Actor::System,

@@ -69,6 +69,7 @@ fn nav_for(role: Role, store: bool) -> &'static [(&'static str, &'static str)] {
             ("/dashboard", "Dashboard"),
             ("/services", "Services"),
             ("/admin/orders", "Orders"),
+            ("/admin/metrics", "Metrics"),
             ("/admin/clients", "Clients"),
             ("/admin/users", "Users"),
             ("/admin/templates", "Templates"),

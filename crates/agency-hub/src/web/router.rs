@@ -107,6 +107,7 @@ pub fn build(state: AppState) -> Router {
             "/admin/templates/{id}/archive",
             post(pages::admin_templates::set_archived),
         )
+        .route("/admin/metrics", get(pages::admin_metrics::show_page))
         .route("/admin/orders", get(pages::admin_orders::list))
         .route(
             "/admin/orders/export.csv",

@@ -10,6 +10,7 @@ mod email;
 mod fixtures;
 mod harness;
 mod jobs;
+mod metrics;
 mod orders;
 mod services;
 mod smtp;

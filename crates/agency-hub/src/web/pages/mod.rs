@@ -5,6 +5,7 @@ pub mod admin_activity;
 pub mod admin_clients;
 pub mod admin_emails;
 pub mod admin_jobs;
+pub mod admin_metrics;
 pub mod admin_orders;
 pub mod admin_templates;
 pub mod admin_users;

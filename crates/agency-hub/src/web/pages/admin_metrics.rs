@@ -1,0 +1,355 @@
+//! The admin's store dashboard: a period's figures beside the previous period's, with the
+//! revenue and orders charts and the funnel drawn as SVG on the server.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use chrono::{NaiveDate, Utc};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::analytics::charts::{self, Bar};
+use crate::analytics::dashboard::{self, Figures, Period, TopService, show};
+use crate::auth::RequireAdmin;
+use crate::error::{AppError, AppResult};
+use crate::money::{Currency, Money};
+use crate::web::extract::Query;
+use crate::web::layout::PageCtx;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PeriodQuery {
+    /// 7, 30 (default), 90 or custom.
+    #[serde(default)]
+    period: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+}
+
+impl PeriodQuery {
+    fn period(&self) -> AppResult<(String, Period)> {
+        let now = Utc::now();
+        let date = |field: &str, raw: &str| {
+            NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").map_err(|_| {
+                AppError::invalid(
+                    field,
+                    format!("'{}' is not a date (YYYY-MM-DD).", raw.trim()),
+                )
+            })
+        };
+        match self.period.trim() {
+            "" | "30" => Ok(("30".into(), Period::last_days(30, now))),
+            "7" => Ok(("7".into(), Period::last_days(7, now))),
+            "90" => Ok(("90".into(), Period::last_days(90, now))),
+            "custom" => {
+                let (from, to) = (date("from", &self.from)?, date("to", &self.to)?);
+                if from > to {
+                    return Err(AppError::invalid(
+                        "to",
+                        "The end date is before the start date.",
+                    ));
+                }
+                if (to - from).num_days() > 3 * 366 {
+                    return Err(AppError::invalid("from", "Choose at most three years."));
+                }
+                Ok(("custom".into(), Period::dates(from, to)))
+            }
+            other => Err(AppError::invalid(
+                "period",
+                format!("Unknown period '{other}': use 7, 30, 90 or custom."),
+            )),
+        }
+    }
+}
+
+/// One figure and how it moved since the previous period.
+pub struct Stat {
+    pub label: &'static str,
+    pub value: String,
+    pub previous: String,
+    /// "+25%", "−10 pts"…, when both periods have a figure.
+    pub change: Option<String>,
+    /// Whether the move is good news (for its colour).
+    pub good: Option<bool>,
+    pub help: &'static str,
+}
+
+fn pct(r: Option<f64>) -> String {
+    r.map_or("—".into(), |r| format!("{:.1}%", r * 100.0))
+}
+
+fn count_stat(
+    label: &'static str,
+    now: i64,
+    before: i64,
+    help: &'static str,
+    up_is_good: bool,
+) -> Stat {
+    let change = (before > 0).then(|| {
+        let d = (now - before) as f64 / before as f64 * 100.0;
+        format!("{d:+.0}%")
+    });
+    Stat {
+        label,
+        value: now.to_string(),
+        previous: before.to_string(),
+        good: (now != before && before > 0).then_some((now > before) == up_is_good),
+        change,
+        help,
+    }
+}
+
+fn rate_stat(
+    label: &'static str,
+    now: Option<f64>,
+    before: Option<f64>,
+    help: &'static str,
+    up_is_good: bool,
+) -> Stat {
+    let change = now
+        .zip(before)
+        .map(|(a, b)| format!("{:+.1} pts", (a - b) * 100.0));
+    Stat {
+        label,
+        value: pct(now),
+        previous: pct(before),
+        good: now
+            .zip(before)
+            .filter(|(a, b)| (a - b).abs() > f64::EPSILON)
+            .map(|(a, b)| (a > b) == up_is_good),
+        change,
+        help,
+    }
+}
+
+fn money_stat(
+    label: &'static str,
+    now: &dashboard::PerCurrency,
+    before: &dashboard::PerCurrency,
+    main: &str,
+    help: &'static str,
+) -> Stat {
+    let (a, b) = (now.get(main).copied(), before.get(main).copied());
+    let change = match (a, b) {
+        (Some(a), Some(b)) if b != 0 => {
+            Some(format!("{:+.0}%", (a - b) as f64 / b.abs() as f64 * 100.0))
+        }
+        _ => None,
+    };
+    Stat {
+        label,
+        value: show(now),
+        previous: show(before),
+        good: a.zip(b).filter(|(a, b)| a != b).map(|(a, b)| a > b),
+        change,
+        help,
+    }
+}
+
+pub struct TopRow {
+    pub name: String,
+    pub units: i64,
+    pub revenue: String,
+}
+
+fn top_rows(top: &[TopService]) -> Vec<TopRow> {
+    top.iter()
+        .map(|t| TopRow {
+            name: t.name.clone(),
+            units: t.units,
+            revenue: Money::new(
+                t.revenue_minor,
+                Currency::parse(&t.currency).unwrap_or(Currency::USD),
+            )
+            .display(),
+        })
+        .collect()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/metrics.html")]
+pub struct MetricsPage {
+    ctx: PageCtx,
+    period: String,
+    from: String,
+    to: String,
+    range: String,
+    stats: Vec<Stat>,
+    revenue_chart: String,
+    orders_chart: String,
+    funnel_chart: String,
+    top_by_revenue: Vec<TopRow>,
+    top_by_units: Vec<TopRow>,
+    webhook: String,
+    webhook_previous: String,
+    empty: bool,
+}
+
+pub fn stats(now: &Figures, before: &Figures) -> Vec<Stat> {
+    let main = now.main_currency.as_str();
+    vec![
+        money_stat(
+            "Revenue",
+            &now.net,
+            &before.net,
+            main,
+            "Paid, less refunds made in the period, per currency.",
+        ),
+        count_stat(
+            "Orders",
+            now.orders,
+            before.orders,
+            "Orders paid in the period.",
+            true,
+        ),
+        money_stat(
+            "Average order",
+            &now.average_order,
+            &before.average_order,
+            main,
+            "Paid divided by orders.",
+        ),
+        rate_stat(
+            "Store conversion",
+            now.conversion(),
+            before.conversion(),
+            "Client users who viewed the store and paid an order.",
+            true,
+        ),
+        rate_stat(
+            "Checkout abandonment",
+            now.checkout_abandonment(),
+            before.checkout_abandonment(),
+            "Checkouts started and not paid.",
+            false,
+        ),
+        rate_stat(
+            "Cart abandonment",
+            now.cart_abandonment(),
+            before.cart_abandonment(),
+            "Companies that filled a cart and did not check out.",
+            false,
+        ),
+        rate_stat(
+            "Payment success",
+            now.payment_success(),
+            before.payment_success(),
+            "Paid orders per Checkout Session made.",
+            true,
+        ),
+        rate_stat(
+            "Service activation",
+            now.activation(),
+            before.activation(),
+            "Services bought in the period whose work has started.",
+            true,
+        ),
+        count_stat(
+            "Refunds",
+            now.refunds,
+            before.refunds,
+            "Refunds made in the period.",
+            false,
+        ),
+        money_stat(
+            "Refunded",
+            &now.refunded,
+            &before.refunded,
+            main,
+            "Money refunded in the period.",
+        ),
+    ]
+}
+
+fn webhook(f: &Figures) -> String {
+    match (f.webhook_p50_ms, f.webhook_p95_ms) {
+        (Some(p50), Some(p95)) => format!("p50 {p50} ms · p95 {p95} ms"),
+        _ => "no events".into(),
+    }
+}
+
+pub async fn show_page(
+    State(state): State<AppState>,
+    RequireAdmin(_): RequireAdmin,
+    ctx: PageCtx,
+    Query(q): Query<PeriodQuery>,
+) -> AppResult<MetricsPage> {
+    let (period, p) = q.period()?;
+    let previous = p.previous();
+    let (now, before) = tokio::try_join!(
+        dashboard::figures(&state.db, &p),
+        dashboard::figures(&state.db, &previous)
+    )?;
+    let currency = Currency::parse(&now.main_currency).unwrap_or(Currency::USD);
+    let label = |d: &dashboard::Day| d.date.format("%b %-d").to_string();
+    let revenue: Vec<Bar> = now
+        .series
+        .iter()
+        .map(|d| Bar {
+            label: label(d),
+            value: d.revenue_minor,
+            shown: Money::new(d.revenue_minor, currency).display(),
+        })
+        .collect();
+    let orders: Vec<Bar> = now
+        .series
+        .iter()
+        .map(|d| Bar {
+            label: label(d),
+            value: d.orders,
+            shown: format!("{} order{}", d.orders, if d.orders == 1 { "" } else { "s" }),
+        })
+        .collect();
+    let range = format!(
+        "{} to {}",
+        p.from.format("%Y-%m-%d"),
+        (p.to - chrono::Duration::seconds(1)).format("%Y-%m-%d")
+    );
+    Ok(MetricsPage {
+        ctx,
+        from: if q.from.is_empty() {
+            p.from.format("%Y-%m-%d").to_string()
+        } else {
+            q.from.clone()
+        },
+        to: if q.to.is_empty() {
+            p.to.format("%Y-%m-%d").to_string()
+        } else {
+            q.to.clone()
+        },
+        period,
+        stats: stats(&now, &before),
+        revenue_chart: charts::bars(
+            &format!("Revenue per day ({})", currency.code()),
+            &format!(
+                "Money paid each day from {range}; total {}.",
+                show(&now.paid)
+            ),
+            &revenue,
+            "#4263eb",
+        ),
+        orders_chart: charts::bars(
+            "Orders per day",
+            &format!("Orders paid each day from {range}; {} in all.", now.orders),
+            &orders,
+            "#2b8a3e",
+        ),
+        funnel_chart: charts::funnel(
+            "Conversion funnel (client users)",
+            &[
+                ("Viewed the store", now.funnel[0]),
+                ("Viewed a service", now.funnel[1]),
+                ("Added to cart", now.funnel[2]),
+                ("Started checkout", now.funnel[3]),
+                ("Paid", now.funnel[4]),
+            ],
+        ),
+        top_by_revenue: top_rows(&now.top_by_revenue),
+        top_by_units: top_rows(&now.top_by_units),
+        webhook: webhook(&now),
+        webhook_previous: webhook(&before),
+        empty: now.funnel[0] == 0 && now.orders == 0 && now.checkouts == 0,
+        range,
+    })
+}

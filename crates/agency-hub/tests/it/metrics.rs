@@ -1,0 +1,400 @@
+//! The store dashboard's figures from a known data set, and the journey's events tracked.
+
+use agency_hub::activity::Actor;
+use agency_hub::analytics::dashboard::{self, Period};
+use agency_hub::analytics::{Event, Kind};
+use agency_hub::db::entities::order::{self, OrderStatus, PaymentStatus};
+use agency_hub::db::entities::service::ServiceStatus;
+use agency_hub::db::entities::user::Role;
+use agency_hub::db::entities::{order_item, service, store_event, stripe_event};
+use agency_hub::money::{Currency, Money};
+use agency_hub::provisioning::{self, Origin};
+use chrono::{Duration, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::fixtures;
+use crate::harness::{TestApp, spawn_app};
+
+fn usd(minor: i64) -> Money {
+    Money::new(minor, Currency::USD)
+}
+
+async fn paid_order(
+    app: &TestApp,
+    number: &str,
+    client: i64,
+    user: i64,
+    at: chrono::DateTime<Utc>,
+    lines: &[(i64, &str, i32, i64)],
+) -> Vec<order_item::Model> {
+    let total: i64 = lines.iter().map(|l| i64::from(l.2) * l.3).sum();
+    let o = order::Entity::insert(order::ActiveModel {
+        order_number: Set(number.into()),
+        client_id: Set(client),
+        user_id: Set(Some(user)),
+        status: Set(OrderStatus::Completed),
+        payment_status: Set(PaymentStatus::Succeeded),
+        currency: Set("USD".into()),
+        subtotal_minor: Set(total),
+        total_minor: Set(total),
+        paid_at: Set(Some(at)),
+        notes: Set(String::new()),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    })
+    .exec_with_returning(&app.db)
+    .await
+    .unwrap();
+    let mut items = Vec::new();
+    for &(template, name, quantity, unit) in lines {
+        items.push(
+            order_item::Entity::insert(order_item::ActiveModel {
+                order_id: Set(o.id),
+                template_id: Set(template),
+                service_name: Set(name.into()),
+                unit_price_minor: Set(unit),
+                quantity: Set(quantity),
+                total_minor: Set(i64::from(quantity) * unit),
+                ..Default::default()
+            })
+            .exec_with_returning(&app.db)
+            .await
+            .unwrap(),
+        );
+    }
+    items
+}
+
+/// Ten store views by five client users, four carts, three checkouts, two paid, one refunded
+/// in the last 30 days; one visitor who bought before that.
+async fn known_data(app: &TestApp) {
+    let now = Utc::now();
+    let (t, old) = (now - Duration::days(2), now - Duration::days(40));
+    let logo = fixtures::for_sale(&app.db, "Logo Design", "Design", "100", "USD", 5).await;
+    let seo = fixtures::for_sale(&app.db, "SEO Audit", "Marketing", "100", "USD", 5).await;
+    let mut people = Vec::new();
+    for i in 1..=5 {
+        let u = app
+            .create_user(
+                Role::Client,
+                &format!("u{i}@example.com"),
+                Some(&format!("Company {i}")),
+            )
+            .await;
+        people.push((u.id, u.client_id.unwrap()));
+    }
+    let ev = |kind: Kind, i: usize| Event::new(kind, Some(people[i].1), Some(people[i].0)).at(t);
+    for (i, views) in [3, 2, 2, 2, 1].into_iter().enumerate() {
+        for _ in 0..views {
+            ev(Kind::StoreView, i).record(&app.db).await.unwrap();
+        }
+    }
+    for i in 0..4 {
+        ev(Kind::ProductView, i)
+            .template(logo.id)
+            .record(&app.db)
+            .await
+            .unwrap();
+        ev(Kind::AddToCart, i)
+            .template(logo.id)
+            .quantity(1)
+            .amount(usd(10_000))
+            .record(&app.db)
+            .await
+            .unwrap();
+    }
+    for (i, amount) in [(0, 10_000), (1, 20_000), (2, 30_000)] {
+        ev(Kind::CheckoutStarted, i)
+            .amount(usd(amount))
+            .record(&app.db)
+            .await
+            .unwrap();
+    }
+    ev(Kind::Paid, 0)
+        .amount(usd(10_000))
+        .record(&app.db)
+        .await
+        .unwrap();
+    ev(Kind::Paid, 1)
+        .amount(usd(20_000))
+        .record(&app.db)
+        .await
+        .unwrap();
+    ev(Kind::PaymentFailed, 2)
+        .amount(usd(30_000))
+        .record(&app.db)
+        .await
+        .unwrap();
+    ev(Kind::Refunded, 1)
+        .amount(usd(5_000))
+        .record(&app.db)
+        .await
+        .unwrap();
+    // The period before: one visitor who bought for $80.
+    for kind in [
+        Kind::StoreView,
+        Kind::ProductView,
+        Kind::AddToCart,
+        Kind::CheckoutStarted,
+    ] {
+        Event::new(kind, Some(people[0].1), Some(people[0].0))
+            .at(old)
+            .amount(usd(8_000))
+            .record(&app.db)
+            .await
+            .unwrap();
+    }
+    Event::new(Kind::Paid, Some(people[0].1), Some(people[0].0))
+        .at(old)
+        .amount(usd(8_000))
+        .record(&app.db)
+        .await
+        .unwrap();
+
+    // The two paid orders (for the top services), and their services: one started.
+    let a = paid_order(
+        app,
+        "M-1",
+        people[0].1,
+        people[0].0,
+        t,
+        &[(seo.id, "SEO Audit", 1, 10_000)],
+    )
+    .await;
+    let b = paid_order(
+        app,
+        "M-2",
+        people[1].1,
+        people[1].0,
+        t,
+        &[(logo.id, "Logo Design", 2, 10_000)],
+    )
+    .await;
+    for (item, template) in [(&a[0], &seo), (&b[0], &logo)] {
+        provisioning::provision_service(
+            &app.db,
+            &Actor::System,
+            template,
+            if item.id == a[0].id {
+                people[0].1
+            } else {
+                people[1].1
+            },
+            Origin::Purchase {
+                order_item_id: item.id,
+                unit: 1,
+            },
+            t,
+        )
+        .await
+        .unwrap();
+    }
+    service::Entity::update_many()
+        .col_expr(
+            service::Column::Status,
+            Expr::value(ServiceStatus::InProgress),
+        )
+        .filter(service::Column::Name.eq("Logo Design"))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    // Five Stripe events handled in 10, 20, 30, 40 and 100 ms.
+    for (i, ms) in [10, 20, 30, 40, 100].into_iter().enumerate() {
+        stripe_event::Entity::insert(stripe_event::ActiveModel {
+            id: Set(format!("evt_m{i}")),
+            event_type: Set("checkout.session.completed".into()),
+            order_id: Set(None),
+            outcome: Set("fulfilled".into()),
+            error: Set(None),
+            received_at: Set(t),
+            processed_at: Set(Some(t + Duration::milliseconds(ms))),
+            payload: Set(None),
+        })
+        .exec_without_returning(&app.db)
+        .await
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn every_dashboard_figure_comes_from_a_known_data_set() {
+    // No background work: no catalog sync, so no Stripe event but the five below.
+    let app = crate::harness::spawn_app_without_background_work().await;
+    known_data(&app).await;
+    let p = Period::last_days(30, Utc::now() + Duration::seconds(1));
+    let f = dashboard::figures(&app.db, &p).await.unwrap();
+    let usd_only = |m: i64| std::collections::BTreeMap::from([("USD".to_string(), m)]);
+    assert_eq!(f.paid, usd_only(30_000));
+    assert_eq!(f.refunded, usd_only(5_000));
+    assert_eq!(f.net, usd_only(25_000));
+    assert_eq!(f.orders, 2);
+    assert_eq!(f.average_order, usd_only(15_000));
+    assert_eq!((f.visitors, f.buyers), (5, 2));
+    assert_eq!(f.conversion(), Some(0.4));
+    assert_eq!(f.checkouts, 3);
+    assert_eq!(f.payment_success(), Some(2.0 / 3.0));
+    assert_eq!(f.checkout_abandonment(), Some(1.0 / 3.0));
+    assert_eq!((f.carts, f.carts_left), (4, 1));
+    assert_eq!(f.cart_abandonment(), Some(0.25));
+    assert_eq!((f.services_bought, f.services_started), (2, 1));
+    assert_eq!(f.refunds, 1);
+    assert_eq!(f.payment_failures, 1);
+    assert_eq!((f.webhook_p50_ms, f.webhook_p95_ms), (Some(30), Some(100)));
+    assert_eq!(f.funnel, [5, 4, 4, 3, 2]);
+    let top: Vec<(&str, i64, i64)> = f
+        .top_by_revenue
+        .iter()
+        .map(|t| (t.name.as_str(), t.units, t.revenue_minor))
+        .collect();
+    assert_eq!(top, [("Logo Design", 2, 20_000), ("SEO Audit", 1, 10_000)]);
+    assert_eq!(f.series.iter().map(|d| d.orders).sum::<i64>(), 2);
+    assert_eq!(
+        f.series.iter().map(|d| d.revenue_minor).sum::<i64>(),
+        30_000
+    );
+    assert!(f.series.len() >= 30, "a bar a day");
+
+    let before = dashboard::figures(&app.db, &p.previous()).await.unwrap();
+    assert_eq!(
+        (
+            before.orders,
+            before.net.clone(),
+            before.visitors,
+            before.buyers
+        ),
+        (1, usd_only(8_000), 1, 1)
+    );
+
+    // The page shows them, with the previous period beside.
+    app.signed_in_as(Role::Admin).await;
+    let html = app.page("/admin/metrics?period=30").await;
+    let stat = |label: &str| {
+        let start = html
+            .find(&format!("data-stat=\"{label}\""))
+            .unwrap_or_else(|| panic!("{label}"));
+        let rest = &html[start..];
+        rest[..rest.find("</div>").unwrap()].to_string()
+    };
+    for (label, parts) in [
+        ("Revenue", vec!["$250.00", "before: $80.00", "+212%"]),
+        ("Orders", vec![">2<", "before: 1", "+100%"]),
+        ("Average order", vec!["$150.00", "before: $80.00"]),
+        (
+            "Store conversion",
+            vec!["40.0%", "before: 100.0%", "-60.0 pts"],
+        ),
+        ("Checkout abandonment", vec!["33.3%", "before: 0.0%"]),
+        ("Cart abandonment", vec!["25.0%", "before: 0.0%"]),
+        ("Payment success", vec!["66.7%", "before: 100.0%"]),
+        ("Service activation", vec!["50.0%", "before: —"]),
+        ("Refunds", vec![">1<", "before: 0"]),
+        ("Refunded", vec!["$50.00"]),
+        ("Webhook", vec!["p50 30 ms · p95 100 ms"]),
+    ] {
+        let s = stat(label);
+        for part in parts {
+            assert!(s.contains(part), "{label}: {part} in {s}");
+        }
+    }
+    for text in [
+        "5 · 100%",
+        "4 · 80%",
+        "3 · 60%",
+        "2 · 40%",
+        "<title id=\"funnel-t\">",
+        "Revenue per day (USD)",
+    ] {
+        assert!(html.contains(text), "{text}");
+    }
+    let revenue_table = &html[html.find("Top services by revenue").unwrap()..];
+    assert!(revenue_table.find("Logo Design").unwrap() < revenue_table.find("SEO Audit").unwrap());
+
+    // Other periods and bad input.
+    assert!(
+        app.page("/admin/metrics?period=7")
+            .await
+            .contains("data-stat=\"Orders\"")
+    );
+    let custom = app
+        .page("/admin/metrics?period=custom&from=2026-01-01&to=2026-01-31")
+        .await;
+    assert!(
+        custom.contains("2026-01-01 to 2026-01-31") && custom.contains("Nothing happened"),
+        "{custom}"
+    );
+    for (query, field) in [
+        ("period=12", "period"),
+        ("period=custom&from=x&to=2026-01-01", "date"),
+        ("period=custom&from=2026-02-01&to=2026-01-01", "before"),
+    ] {
+        let res = app.get(&format!("/admin/metrics?{query}")).await;
+        assert_eq!(res.status(), 400, "{query}");
+        assert!(res.text().await.unwrap().contains(field), "{query}");
+    }
+}
+
+#[tokio::test]
+async fn only_admins_see_the_store_dashboard() {
+    let app = spawn_app().await;
+    app.signed_in_as(Role::Manager).await;
+    assert_eq!(app.get("/admin/metrics").await.status(), 403);
+}
+
+#[tokio::test]
+async fn the_journey_is_tracked_from_the_cart_to_the_refund() {
+    let app = spawn_app().await;
+    crate::checkout::shopping(&app).await;
+    assert_eq!(app.get("/store").await.status(), 200);
+    let (order_id, url) = crate::checkout::start_checkout(&app).await;
+    assert_eq!(
+        crate::checkout::pay(&url, "4242 4242 4242 4242")
+            .await
+            .status(),
+        303
+    );
+    let paid = crate::checkout::wait_for_order(&app, order_id, OrderStatus::Completed).await;
+    let res = crate::harness::browser()
+        .post(format!("{}/v1/refunds", app.emulator))
+        .bearer_auth("sk_test_tests")
+        .form(&[
+            (
+                "payment_intent",
+                paid.stripe_payment_intent_id.unwrap().as_str(),
+            ),
+            ("amount", "5000"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    for _ in 0..100 {
+        if order::Entity::find_by_id(order_id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .refunded_minor
+            == 5_000
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let events = store_event::Entity::find().all(&app.db).await.unwrap();
+    let count = |k: Kind| events.iter().filter(|e| e.kind == k.as_str()).count();
+    assert_eq!(count(Kind::StoreView), 1);
+    assert_eq!(count(Kind::AddToCart), 2);
+    assert_eq!(count(Kind::CheckoutStarted), 1);
+    assert_eq!(count(Kind::Paid), 1);
+    assert_eq!(count(Kind::Refunded), 1);
+    let paid_event = events.iter().find(|e| e.kind == "paid").unwrap();
+    assert_eq!(
+        (paid_event.amount_minor, paid_event.currency.as_deref()),
+        (Some(119_900), Some("USD"))
+    );
+    assert!(paid_event.client_id.is_some() && paid_event.user_id.is_some());
+    let refunded = events.iter().find(|e| e.kind == "refunded").unwrap();
+    assert_eq!(refunded.amount_minor, Some(5_000));
+}
