@@ -76,6 +76,8 @@ pub struct Config {
     pub mail_from: String,
     pub mail_reply_to: Option<String>,
     pub stripe: StripeSettings,
+    /// When set, `GET /metrics` wants `Authorization: Bearer <token>`.
+    pub metrics_token: Option<String>,
 }
 
 /// How the app reaches Stripe. Without `STRIPE_SECRET_KEY`, `serve` runs the built-in emulator.
@@ -195,6 +197,7 @@ impl Config {
         if mail_from.parse::<lettre::message::Mailbox>().is_err() {
             errors.push(format!("MAIL_FROM: '{mail_from}' is not a mailbox (example: Northwind Studio <hello@northwind.example>)"));
         }
+        let metrics_token = var("METRICS_TOKEN").filter(|t| !t.trim().is_empty());
         let mail_reply_to = var("MAIL_REPLY_TO");
         if let Some(r) = &mail_reply_to
             && r.parse::<lettre::message::Mailbox>().is_err()
@@ -274,6 +277,7 @@ impl Config {
                 mail_from,
                 mail_reply_to,
                 stripe,
+                metrics_token,
             }),
             _ => Err(ConfigError(errors)),
         }

@@ -14,6 +14,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod jobs;
+pub mod metrics;
 pub mod money;
 pub mod notify;
 pub mod orders;
@@ -60,6 +61,9 @@ pub struct App {
     state: AppState,
     worker: Option<jobs::Worker>,
 }
+
+/// The job kinds `job_registry` runs.
+pub const JOB_KINDS: [&str; 2] = [notify::SEND_JOB, stripe::catalog::SYNC_JOB];
 
 /// Every job kind the app runs, with its handler: one place, checked against the queue at start.
 fn job_registry(state: &AppState) -> jobs::Registry {
@@ -115,6 +119,7 @@ impl App {
                 (client, Some(Arc::new(running)))
             }
         };
+        metrics::handle();
         let mut db = db::connect(&config.database_url).await?;
         let queries = Arc::new(AtomicU64::new(0));
         let counter = queries.clone();

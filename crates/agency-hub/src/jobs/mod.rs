@@ -337,6 +337,8 @@ impl Worker {
             Err(err) => {
                 let error = format!("{err:#}");
                 let dead = !known_kind || job.attempts >= job.max_attempts;
+                metrics::counter!(crate::metrics::JOB_FAILURES, "kind" => job.kind.clone(), "dead" => dead.to_string())
+                    .increment(1);
                 if dead {
                     tracing::error!(job.id = job.id, job.kind = %job.kind, attempts = job.attempts, error = %error, "job failed for the last time");
                     update = update

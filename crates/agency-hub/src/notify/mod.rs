@@ -208,14 +208,18 @@ pub async fn run_send_job(
             active.last_error = Set(None);
             active.update(db).await?;
             tracing::info!(email.id = id, status = status.as_str(), "email done");
+            metrics::counter!(crate::metrics::EMAILS, "outcome" => status.as_str()).increment(1);
             Ok(())
         }
         Err(err) => {
             let error = format!("{err:#}");
             active.last_error = Set(Some(error.clone()));
-            if ctx.attempt >= MAX_ATTEMPTS {
+            let last = ctx.attempt >= MAX_ATTEMPTS;
+            if last {
                 active.status = Set(EmailStatus::Failed);
             }
+            metrics::counter!(crate::metrics::EMAILS, "outcome" => if last { "failed" } else { "retry" })
+                .increment(1);
             active.update(db).await?;
             Err(err)
         }

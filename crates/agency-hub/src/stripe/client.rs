@@ -209,7 +209,19 @@ impl StripeClient {
                 req = req.header("Idempotency-Key", key);
             }
             let started = std::time::Instant::now();
-            let res = match req.send().await {
+            let endpoint = format!("{} {}", method, crate::metrics::stripe_endpoint(path));
+            let sent = req.send().await;
+            metrics::histogram!(crate::metrics::STRIPE_DURATION, "endpoint" => endpoint.clone())
+                .record(started.elapsed().as_secs_f64());
+            let outcome = match &sent {
+                Ok(r) if r.status().is_success() => "ok",
+                Ok(r) if r.status().is_server_error() => "server_error",
+                Ok(_) => "refused",
+                Err(_) => "unreachable",
+            };
+            metrics::counter!(crate::metrics::STRIPE_CALLS, "endpoint" => endpoint, "outcome" => outcome)
+                .increment(1);
+            let res = match sent {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::warn!(%path, attempt, error = %e, "Stripe unreachable");

@@ -167,7 +167,10 @@ async fn process<C: ConnectionTrait>(
     match event.kind.as_str() {
         "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
             let session = session_of(event)?;
+            let started = std::time::Instant::now();
             let outcome = fulfil::fulfill_checkout(conn, &session).await?;
+            metrics::histogram!(crate::metrics::FULFILMENT_DURATION, "outcome" => format!("{outcome:?}"))
+                .record(started.elapsed().as_secs_f64());
             let label = match outcome {
                 Outcome::Fulfilled => "fulfilled",
                 Outcome::AlreadyFulfilled => "already_fulfilled",

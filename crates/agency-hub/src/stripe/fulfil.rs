@@ -51,6 +51,7 @@ pub async fn fulfill_checkout<C: ConnectionTrait>(
     conn: &C,
     session: &CheckoutSession,
 ) -> AppResult<Outcome> {
+    let started = std::time::Instant::now();
     let Some(order_id) = order_id_of(session) else {
         return Ok(Outcome::UnknownOrder);
     };
@@ -197,6 +198,15 @@ pub async fn fulfill_checkout<C: ConnectionTrait>(
     ));
     notify::enqueue_many(conn, emails).await?;
     cart::clear(conn, order.client_id).await?;
+    tracing::info!(
+        order.id = order.id,
+        order.number = %order.order_number,
+        amount_minor = total,
+        currency = %order.currency,
+        services = services.len(),
+        took_ms = started.elapsed().as_millis() as u64,
+        "order paid"
+    );
     Ok(Outcome::Fulfilled)
 }
 

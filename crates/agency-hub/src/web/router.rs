@@ -214,11 +214,13 @@ pub fn build(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), csrf::guard_api))
         .layer(sessions)
         // Outside the session layer: these need no session.
+        .route("/metrics", get(crate::metrics::serve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/static/{name}", get(assets::serve))
         .route("/static/img/{name}", get(assets::serve_image))
         .layer(from_fn(middleware::html_errors))
+        .layer(from_fn(crate::metrics::track_http))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))

@@ -11,6 +11,7 @@ mod fixtures;
 mod harness;
 mod jobs;
 mod metrics;
+mod observability;
 mod orders;
 mod services;
 mod smtp;

@@ -10,6 +10,7 @@ use serde_json::json;
 use super::ErrorResponse;
 use crate::AppState;
 use crate::error::AppError;
+use crate::metrics::WEBHOOK_EVENTS;
 use crate::stripe::events::{self, Handled};
 use crate::stripe::signature;
 
@@ -33,6 +34,8 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     let now = chrono::Utc::now().timestamp();
     if let Err(e) = signature::verify(&body, header, &state.config.stripe.webhook_secrets, now) {
         tracing::warn!(reason = %e, "Stripe webhook refused");
+        metrics::counter!(WEBHOOK_EVENTS, "type" => "unknown", "outcome" => "invalid_signature")
+            .increment(1);
         return AppError::new(StatusCode::BAD_REQUEST, "invalid_signature", e.to_string())
             .into_response();
     }
@@ -50,6 +53,14 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     };
     let handled = events::handle(&state.db, &event, &String::from_utf8_lossy(&body)).await;
     drop(gate);
+    let outcome = match &handled {
+        Ok(Handled::Processed(outcome)) => outcome,
+        Ok(Handled::Duplicate) => "duplicate",
+        Err(e) if e.status.is_client_error() => "refused",
+        Err(_) => "error",
+    };
+    metrics::counter!(WEBHOOK_EVENTS, "type" => event.kind.clone(), "outcome" => outcome)
+        .increment(1);
     match handled {
         Ok(Handled::Processed(outcome)) => {
             tracing::info!(stripe.event_id = %event.id, stripe.event_type = %event.kind, outcome, took_ms = started.elapsed().as_millis() as u64, "Stripe event handled");
