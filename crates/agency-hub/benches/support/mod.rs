@@ -2,12 +2,22 @@
 //! PostgreSQL database when `BENCH_DATABASE_URL` names a server), the app serving on it, and a
 //! purchasable template.
 
+// Each benchmark uses part of this.
+#![allow(dead_code)]
+
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use agency_hub::catalog::{self, StoreForm, TaskRow, TemplateForm};
-use agency_hub::db::entities::service_template;
+use agency_hub::db::entities::order::{self, OrderStatus, PaymentStatus};
+use agency_hub::db::entities::{order_item, service_template};
 use agency_hub::{App, Config};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use chrono::{Duration as Days, Utc};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, Database, DatabaseConnection, EntityTrait};
+
+pub const PASSWORD: &str = "a-good-password";
+/// Requests timed per page.
+const SAMPLES: usize = 60;
 
 pub struct BenchApp {
     pub db: DatabaseConnection,
@@ -100,4 +110,123 @@ impl BenchApp {
         }
         Ok(())
     }
+}
+
+/// Orders `from..to` (numbered B-…), 15 minutes apart up to now, across `clients`: half paid,
+/// the rest cancelled, refunded or pending, each with one item of `template`.
+pub async fn add_orders(
+    db: &DatabaseConnection,
+    from: usize,
+    to: usize,
+    clients: &[i64],
+    template: i64,
+) -> anyhow::Result<()> {
+    let now = Utc::now();
+    let statuses = [
+        (OrderStatus::Completed, PaymentStatus::Succeeded),
+        (OrderStatus::Completed, PaymentStatus::Succeeded),
+        (OrderStatus::Completed, PaymentStatus::Succeeded),
+        (OrderStatus::Cancelled, PaymentStatus::Cancelled),
+        (OrderStatus::Refunded, PaymentStatus::Refunded),
+        (OrderStatus::Pending, PaymentStatus::Pending),
+    ];
+    for chunk_start in (from..to).step_by(1000) {
+        let chunk_end = (chunk_start + 1000).min(to);
+        let txn = agency_hub::db::begin(db).await?;
+        let orders: Vec<order::ActiveModel> = (chunk_start..chunk_end)
+            .map(|i| {
+                // Older first, so the newest orders are the last added.
+                let at = now - Days::minutes(((to - i) as i64) * 15);
+                let (status, payment) = statuses[i % statuses.len()];
+                let paid = matches!(status, OrderStatus::Completed | OrderStatus::Refunded);
+                order::ActiveModel {
+                    order_number: Set(format!("B-{i:07}")),
+                    client_id: Set(clients[i % clients.len()]),
+                    user_id: Set(None),
+                    status: Set(status),
+                    payment_status: Set(payment),
+                    currency: Set("USD".into()),
+                    subtotal_minor: Set(10_000),
+                    total_minor: Set(10_000),
+                    refunded_minor: Set(if status == OrderStatus::Refunded {
+                        10_000
+                    } else {
+                        0
+                    }),
+                    paid_at: Set(paid.then_some(at)),
+                    notes: Set(String::new()),
+                    created_at: Set(at),
+                    updated_at: Set(at),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let first = order::Entity::insert_many(orders)
+            .exec_with_returning_keys(&txn)
+            .await?;
+        let items: Vec<order_item::ActiveModel> = first
+            .into_iter()
+            .map(|id| order_item::ActiveModel {
+                order_id: Set(id),
+                template_id: Set(template),
+                service_name: Set("Bench service".into()),
+                unit_price_minor: Set(10_000),
+                quantity: Set(1),
+                total_minor: Set(10_000),
+                ..Default::default()
+            })
+            .collect();
+        order_item::Entity::insert_many(items)
+            .exec_without_returning(&txn)
+            .await?;
+        txn.commit().await?;
+    }
+    Ok(())
+}
+
+/// A browser signed in as `email` (password [`PASSWORD`]).
+pub async fn signed_in(base: &str, email: &str) -> anyhow::Result<reqwest::Client> {
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let login = http
+        .get(format!("{base}/login"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let marker = "name=\"_csrf\" value=\"";
+    let start = login
+        .find(marker)
+        .ok_or_else(|| anyhow::anyhow!("no CSRF token"))?
+        + marker.len();
+    let token = &login[start..start + login[start..].find('"').unwrap_or(0)];
+    let res = http
+        .post(format!("{base}/login"))
+        .form(&[("_csrf", token), ("email", email), ("password", PASSWORD)])
+        .send()
+        .await?;
+    anyhow::ensure!(
+        res.status() == 303,
+        "signing in as {email}: {}",
+        res.status()
+    );
+    Ok(http)
+}
+
+/// Median and p95 of GET `path`, after a few warm-up requests.
+pub async fn time(http: &reqwest::Client, url: &str) -> anyhow::Result<(Duration, Duration)> {
+    let mut took = Vec::with_capacity(SAMPLES);
+    for i in 0..SAMPLES + 5 {
+        let t = Instant::now();
+        let res = http.get(url).send().await?;
+        anyhow::ensure!(res.status() == 200, "GET {url}: {}", res.status());
+        res.bytes().await?;
+        if i >= 5 {
+            took.push(t.elapsed());
+        }
+    }
+    took.sort();
+    Ok((took[took.len() / 2], took[took.len() * 95 / 100]))
 }
