@@ -68,7 +68,8 @@ async fn main() -> anyhow::Result<()> {
         .flat_map(|(k, n)| std::iter::repeat_n(*k, *n))
         .collect();
     let now = Utc::now();
-    let step = (365 * 24 * 3600 * 1000) as f64 / events as f64;
+    // Milliseconds between two events for a year of them.
+    let step = 365.0 * 24.0 * 3600.0 * 1000.0 / events as f64;
     for chunk in (0..events).collect::<Vec<_>>().chunks(2_000) {
         let txn = agency_hub::db::begin(&db).await?;
         let rows = chunk.iter().map(|&i| {
@@ -95,6 +96,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if bench.backend == "PostgreSQL" {
         db.execute_unprepared("ANALYZE").await?;
+    } else {
+        db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await?;
     }
     println!(
         "{}: {events} events and {orders} orders written in {:.0} s",

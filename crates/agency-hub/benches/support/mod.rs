@@ -41,7 +41,11 @@ impl BenchApp {
                 url.set_path(&format!("/{name}"));
                 (url.to_string(), Some((admin, name)))
             }
-            Err(_) => (format!("sqlite://{}/bench.db", dir.path().display()), None),
+            Err(_) => match std::env::var("BENCH_SQLITE_FILE") {
+                // Kept after the run, to look into.
+                Ok(file) => (format!("sqlite://{file}"), None),
+                Err(_) => (format!("sqlite://{}/bench.db", dir.path().display()), None),
+            },
         };
         let vars: HashMap<&str, String> = [
             ("DATABASE_URL", db_url),

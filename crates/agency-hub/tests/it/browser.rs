@@ -463,6 +463,27 @@ async fn the_purchase_journey_from_the_store_to_the_new_service_and_a_declined_c
     let order_path = client.current_url().await.unwrap().path().to_string();
     screenshot(&client, "admin-order-refunded").await;
 
+    // The store dashboard counts the sale and the refund.
+    client.goto(&app.url("/admin/metrics")).await.unwrap();
+    let orders = client
+        .wait()
+        .for_element(Locator::Css("[data-stat='Orders'] .stat-value"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(orders, "1");
+    let refunded = client
+        .find(Locator::Css("[data-stat='Refunded'] .stat-value"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(refunded, "$499.00");
+    screenshot(&client, "admin-metrics").await;
+
     // ...and the client sees it refunded in their orders.
     client.delete_all_cookies().await.unwrap();
     sign_in(&client, &app, "client@acme.example").await;

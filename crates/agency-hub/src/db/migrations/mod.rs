@@ -9,6 +9,7 @@ mod m20261127_000004_emails;
 mod m20261127_000005_orders;
 mod m20261127_000006_catalog_sync;
 mod m20261127_000007_order_admin;
+mod m20261127_000008_metrics;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_orders::Migration),
             Box::new(m20261127_000006_catalog_sync::Migration),
             Box::new(m20261127_000007_order_admin::Migration),
+            Box::new(m20261127_000008_metrics::Migration),
         ]
     }
 }
