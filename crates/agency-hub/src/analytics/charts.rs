@@ -60,7 +60,7 @@ pub fn bars(title: &str, description: &str, bars: &[Bar], color: &str) -> String
         if i % every == 0 {
             let _ = write!(
                 svg,
-                r##"<text x="{cx:.1}" y="{ty}" font-size="11" text-anchor="middle" fill="#5c6670">{}</text>"##,
+                r##"<text x="{cx:.1}" y="{ty}" font-size="13" text-anchor="middle" fill="#5c6670">{}</text>"##,
                 esc(&b.label),
                 cx = x + slot * 0.35,
                 ty = H - 10.0
@@ -71,7 +71,7 @@ pub fn bars(title: &str, description: &str, bars: &[Bar], color: &str) -> String
     if let Some(top) = top.filter(|b| b.value > 0) {
         let _ = write!(
             svg,
-            r##"<text x="{PAD_L}" y="14" font-size="12" fill="#5c6670">Highest: {} ({})</text>"##,
+            r##"<text x="{PAD_L}" y="15" font-size="14" fill="#5c6670">Highest: {} ({})</text>"##,
             esc(&top.shown),
             esc(&top.label)
         );
@@ -100,7 +100,7 @@ pub fn funnel(title: &str, steps: &[(&str, i64)]) -> String {
         let share = *n as f64 / first * 100.0;
         let _ = write!(
             svg,
-            r##"<text x="0" y="{ty:.1}" font-size="13" fill="#1b1f24">{}</text><rect x="{label_w}" y="{y:.1}" width="{w:.1}" height="24" fill="#4263eb" rx="3"/><text x="{tx:.1}" y="{ty:.1}" font-size="13" fill="#1b1f24">{n} · {share:.0}%</text>"##,
+            r##"<text x="0" y="{ty:.1}" font-size="15" fill="#1b1f24">{}</text><rect x="{label_w}" y="{y:.1}" width="{w:.1}" height="24" fill="#4263eb" rx="3"/><text x="{tx:.1}" y="{ty:.1}" font-size="15" fill="#1b1f24">{n} · {share:.0}%</text>"##,
             esc(label),
             ty = y + 17.0,
             tx = label_w + w + 8.0
