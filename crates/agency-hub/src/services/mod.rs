@@ -226,6 +226,8 @@ pub async fn set_status<C: ConnectionTrait>(
     let subject = subject(&service);
     let mut active: service::ActiveModel = service.into();
     active.status = Set(to);
+    // Moving it is the decision a refund's flag asked for.
+    active.review_reason = Set(None);
     active.updated_at = Set(Utc::now());
     let service = active.update(conn).await?;
     activity::record(
@@ -237,6 +239,33 @@ pub async fn set_status<C: ConnectionTrait>(
     )
     .await?;
     Ok(service)
+}
+
+/// Clears the flag a refund left: the service goes on as it is.
+pub async fn keep_after_refund<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    service: service::Model,
+) -> AppResult<()> {
+    let Some(reason) = service.review_reason.clone() else {
+        return Err(AppError::conflict(
+            "This service is not waiting for a decision.",
+        ));
+    };
+    let subject = subject(&service);
+    let mut active: service::ActiveModel = service.into();
+    active.review_reason = Set(None);
+    active.updated_at = Set(Utc::now());
+    active.update(conn).await?;
+    activity::record(
+        conn,
+        actor,
+        "service.kept_after_refund",
+        subject,
+        json!({"reason": reason}),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Moves one of the service's tasks to another status. Starting or finishing a task of a

@@ -59,6 +59,7 @@ pub fn build(state: AppState) -> Router {
         .route("/services/new", get(pages::services::show_assign))
         .route("/services/{id}", get(pages::services::show))
         .route("/services/{id}/status", post(pages::services::set_status))
+        .route("/services/{id}/keep", post(pages::services::keep))
         .route("/services/{id}/tasks", post(pages::services::add_task))
         .route(
             "/services/{id}/tasks/{task_id}/status",

@@ -529,6 +529,36 @@ async fn a_partial_then_a_full_refund_from_the_admin_cancels_unstarted_services_
     );
     assert_eq!(actions_on(&app, o.id, "order.refunded").await.len(), 2);
 
+    // A manager decides on the flagged service from its page: going on clears the flag, once.
+    let service_page = app.page(&format!("/services/{logo}")).await;
+    assert!(service_page.contains("data-review") && service_page.contains("Go on with the work"));
+    assert_eq!(
+        app.post_form(&format!("/services/{logo}/keep"), &[])
+            .await
+            .status(),
+        303
+    );
+    let kept = service::Entity::find_by_id(logo)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (kept.status, kept.review_reason),
+        (ServiceStatus::ToDo, None)
+    );
+    assert_eq!(
+        app.post_form(&format!("/services/{logo}/keep"), &[])
+            .await
+            .status(),
+        409
+    );
+    assert!(
+        !app.page(&format!("/services/{logo}"))
+            .await
+            .contains("data-review")
+    );
+
     // The client sees it refunded.
     app.switch_browser(client_browser);
     let mine = app.page(&format!("/store/orders/{}", o.id)).await;

@@ -358,6 +358,22 @@ pub async fn set_status(
     .await
 }
 
+/// A manager decides to go on with a service its order's refund flagged.
+pub async fn keep(
+    State(state): State<AppState>,
+    RequireStaff(user): RequireStaff,
+    session: Session,
+    ctx: PageCtx,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let actor = Actor::from(&user);
+    change_service(&state, &session, ctx, id, async |txn, service| {
+        services::keep_after_refund(txn, &actor, service).await?;
+        Ok("Decided: the work goes on.".to_string())
+    })
+    .await
+}
+
 pub async fn set_task_status(
     State(state): State<AppState>,
     RequireStaff(user): RequireStaff,
