@@ -30,14 +30,7 @@ async fn main() -> anyhow::Result<()> {
     let bench = support::BenchApp::start("whsec_bench").await?;
     let db = bench.db.clone();
     let template = bench.template(1).await?;
-    let mut clients = Vec::new();
-    for i in 0..50 {
-        clients.push(
-            auth::find_or_create_client(&db, &format!("Client {i:02}"))
-                .await?
-                .id,
-        );
-    }
+    let clients = support::clients(&db, 50).await?;
     auth::create_user(
         &db,
         NewUser {

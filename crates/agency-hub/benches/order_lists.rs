@@ -19,14 +19,7 @@ async fn main() -> anyhow::Result<()> {
     let bench = support::BenchApp::start("whsec_bench").await?;
     let (db, base) = (bench.db.clone(), bench.base.clone());
     let template = bench.template(1).await?;
-    let mut clients = Vec::new();
-    for i in 0..50 {
-        clients.push(
-            auth::find_or_create_client(&db, &format!("Client {i:02}"))
-                .await?
-                .id,
-        );
-    }
+    let clients = support::clients(&db, 50).await?;
     let hash = auth::password::hash(support::PASSWORD.into()).await?;
     for (email, role, client_id) in [
         ("admin@bench.test", Role::Admin, None),

@@ -234,3 +234,16 @@ pub async fn time(http: &reqwest::Client, url: &str) -> anyhow::Result<(Duration
     took.sort();
     Ok((took[took.len() / 2], took[took.len() * 95 / 100]))
 }
+
+/// `n` client companies ("Client 00"…), their ids.
+pub async fn clients(db: &DatabaseConnection, n: usize) -> anyhow::Result<Vec<i64>> {
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        ids.push(
+            agency_hub::auth::find_or_create_client(db, &format!("Client {i:02}"))
+                .await?
+                .id,
+        );
+    }
+    Ok(ids)
+}
