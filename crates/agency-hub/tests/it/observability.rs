@@ -73,9 +73,33 @@ async fn metrics_are_prometheus_text_behind_their_token_and_move_with_a_purchase
     let (order_id, url) = start_checkout(&app).await;
     assert_eq!(pay(&url, "4242 4242 4242 4242").await.status(), 303);
     wait_for_order(&app, order_id, OrderStatus::Completed).await;
-    // The emails go out through the queue.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let after = scrape(&app).await;
+    // The webhook's counter moves just after its transaction commits, and the emails go out
+    // through the queue: scrape until both show.
+    let mut after = scrape(&app).await;
+    for _ in 0..150 {
+        let sent = total(&after, "agency_emails_total", &[("outcome", "stored")])
+            - total(&before, "agency_emails_total", &[("outcome", "stored")]);
+        let fulfilled = total(
+            &after,
+            "agency_stripe_webhook_events_total",
+            &[
+                ("type", "checkout.session.completed"),
+                ("outcome", "fulfilled"),
+            ],
+        ) - total(
+            &before,
+            "agency_stripe_webhook_events_total",
+            &[
+                ("type", "checkout.session.completed"),
+                ("outcome", "fulfilled"),
+            ],
+        );
+        if sent >= 2.0 && fulfilled >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        after = scrape(&app).await;
+    }
 
     let moved = |metric: &str, labels: &[(&str, &str)]| {
         total(&after, metric, labels) - total(&before, metric, labels)
