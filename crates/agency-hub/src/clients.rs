@@ -215,3 +215,23 @@ pub async fn names<C: ConnectionTrait>(conn: &C) -> Result<Vec<(i64, String)>, D
         .all(conn)
         .await
 }
+
+/// The names of these client companies, by id (one query, for lists).
+pub async fn names_of<C: ConnectionTrait>(
+    conn: &C,
+    ids: impl IntoIterator<Item = i64>,
+) -> Result<std::collections::HashMap<i64, String>, DbErr> {
+    let mut ids: Vec<i64> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(client::Entity::find()
+        .select_only()
+        .column(client::Column::Id)
+        .column(client::Column::Name)
+        .filter(client::Column::Id.is_in(ids))
+        .into_tuple::<(i64, String)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect())
+}

@@ -55,6 +55,17 @@ pub struct AppState {
     pub sqlite_writer: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
+impl AppState {
+    /// On SQLite, waits for the in-process writer turn (see `sqlite_writer`); on PostgreSQL,
+    /// nothing to wait for.
+    pub async fn sqlite_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.sqlite_writer {
+            Some(m) => Some(m.lock().await),
+            None => None,
+        }
+    }
+}
+
 pub struct App {
     listener: TcpListener,
     router: axum::Router,

@@ -49,10 +49,6 @@ impl Period {
             to: self.from,
         }
     }
-
-    pub fn days(&self) -> i64 {
-        ((self.to - self.from).num_hours() + 23) / 24
-    }
 }
 
 /// Money per currency, the currencies in order.

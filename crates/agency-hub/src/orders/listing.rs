@@ -268,19 +268,7 @@ pub async fn rows<C: ConnectionTrait>(
         .await?
         .into_iter()
         .collect();
-    let mut client_ids: Vec<i64> = orders.iter().map(|o| o.client_id).collect();
-    client_ids.sort_unstable();
-    client_ids.dedup();
-    let names: HashMap<i64, String> = client::Entity::find()
-        .select_only()
-        .column(client::Column::Id)
-        .column(client::Column::Name)
-        .filter(client::Column::Id.is_in(client_ids))
-        .into_tuple::<(i64, String)>()
-        .all(conn)
-        .await?
-        .into_iter()
-        .collect();
+    let names = crate::clients::names_of(conn, orders.iter().map(|o| o.client_id)).await?;
     Ok(orders
         .into_iter()
         .map(|order| OrderRow {

@@ -88,19 +88,9 @@ async fn rows<C: ConnectionTrait>(
     if services.is_empty() {
         return Ok(Vec::new());
     }
-    let client_ids: Vec<i64> = services.iter().map(|s| s.client_id).collect();
     let template_ids: Vec<i64> = services.iter().map(|s| s.template_id).collect();
     let service_ids: Vec<i64> = services.iter().map(|s| s.id).collect();
-    let clients: HashMap<i64, String> = client::Entity::find()
-        .select_only()
-        .column(client::Column::Id)
-        .column(client::Column::Name)
-        .filter(client::Column::Id.is_in(client_ids))
-        .into_tuple::<(i64, String)>()
-        .all(conn)
-        .await?
-        .into_iter()
-        .collect();
+    let clients = crate::clients::names_of(conn, services.iter().map(|s| s.client_id)).await?;
     let templates: HashMap<i64, String> = service_template::Entity::find()
         .select_only()
         .column(service_template::Column::Id)

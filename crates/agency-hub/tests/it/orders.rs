@@ -453,6 +453,23 @@ async fn a_partial_then_a_full_refund_from_the_admin_cancels_unstarted_services_
             .all(|s| s.status == ServiceStatus::ToDo && s.review_reason.is_none())
     );
 
+    // An amount that is not one, and a reason Stripe does not know, are refused by name.
+    for (amount, reason, says) in [
+        ("lots", "duplicate", "is not an amount"),
+        ("0", "duplicate", "above zero"),
+        ("10", "whim", "Choose a reason"),
+    ] {
+        let res = app
+            .post_form(
+                &path,
+                &[("amount", amount), ("reason", reason), ("confirm", "yes")],
+            )
+            .await;
+        assert_eq!(res.status(), 400, "{amount} {reason}");
+        assert!(res.text().await.unwrap().contains(says), "{says}");
+    }
+    assert_eq!(reload(&app, o.id).await.refunded_minor, 10_000);
+
     // More than remains is refused, with what remains.
     let res = app
         .post_form(
@@ -718,6 +735,20 @@ async fn an_admin_cancels_a_pending_order_and_runs_fulfilment_again_and_both_are
             .await
             .contains("without their services")
     );
+
+    // A flagged order is shown until an admin marks it reviewed (once).
+    order::Entity::update_many()
+        .col_expr(order::Column::ReviewReason, Expr::value("Checked by hand."))
+        .filter(order::Column::Id.eq(paid.id))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    assert!(app.page("/admin/orders").await.contains("Checked by hand."));
+    let reviewed = format!("/admin/orders/{}/reviewed", paid.id);
+    assert_eq!(app.post_form(&reviewed, &[]).await.status(), 303);
+    assert_eq!(reload(&app, paid.id).await.review_reason, None);
+    assert_eq!(actions_on(&app, paid.id, "order.reviewed").await.len(), 1);
+    assert_eq!(app.post_form(&reviewed, &[]).await.status(), 409);
 }
 
 #[tokio::test]

@@ -572,10 +572,7 @@ pub async fn retry_event(
     session: Session,
     Path(id): Path<String>,
 ) -> AppResult<Redirect> {
-    let gate = match &state.sqlite_writer {
-        Some(m) => Some(m.lock().await),
-        None => None,
-    };
+    let gate = state.sqlite_turn().await;
     let handled = events::retry(&state.db, &id).await;
     drop(gate);
     match handled {
