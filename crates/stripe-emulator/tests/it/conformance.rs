@@ -9,13 +9,14 @@ use stripe_emulator::schema::Op;
 
 use crate::helpers::{eventually, harness};
 
+/// The part of Stripe's description these tests read, kept in the crate so that a clone of the
+/// repository alone can run them; spec/README.md says where it came from and how to remake it.
 static SPEC: LazyLock<Value> = LazyLock::new(|| {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/stripe/spec3.json"
-    );
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-    serde_json::from_str(&text).expect("spec3.json parses")
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/spec/stripe-subset.json");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!("read {path}: {e} (regenerate it with spec/extract.py, see spec/README.md)")
+    });
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} parses: {e}"))
 });
 
 fn schema_named(name: &str) -> &'static Value {
