@@ -206,12 +206,7 @@ pub async fn submit(
             );
         }
     }
-    let email = form.email.trim();
-    let email = if email.is_empty() {
-        session.customer_email.clone().unwrap_or_default()
-    } else {
-        email.to_string()
-    };
+    let email = payer_email(&form, &session);
     if !valid_email(&email) {
         return page(
             &store,
@@ -220,21 +215,9 @@ pub async fn submit(
             None,
         );
     }
-    let choice = match form.payment_method.as_str() {
-        "card" | "" => match parse_card(&form, store.clock.now()) {
-            Ok(choice) => choice,
-            Err(e) => return page(&store, StatusCode::BAD_REQUEST, Some(e), None),
-        },
-        "bank_debit" => PaymentChoice::BankDebit { succeeds: true },
-        "bank_debit_failing" => PaymentChoice::BankDebit { succeeds: false },
-        other => {
-            return page(
-                &store,
-                StatusCode::BAD_REQUEST,
-                Some(format!("Unknown payment method: {other}")),
-                None,
-            );
-        }
+    let choice = match payment_choice(&form, store.clock.now()) {
+        Ok(choice) => choice,
+        Err(e) => return page(&store, StatusCode::BAD_REQUEST, Some(e), None),
     };
     match checkout::pay(&mut store, &id, &email, choice) {
         Ok(PayOutcome::Completed(url)) => {
@@ -244,6 +227,25 @@ pub async fn submit(
             page(&store, StatusCode::PAYMENT_REQUIRED, Some(message), None)
         }
         Err(e) => page(&store, StatusCode::CONFLICT, Some(e), None),
+    }
+}
+
+/// The email typed, or the one the session was created with.
+fn payer_email(form: &PayForm, session: &Session) -> String {
+    let email = form.email.trim();
+    if email.is_empty() {
+        session.customer_email.clone().unwrap_or_default()
+    } else {
+        email.to_string()
+    }
+}
+
+fn payment_choice(form: &PayForm, now: i64) -> Result<PaymentChoice, String> {
+    match form.payment_method.as_str() {
+        "card" | "" => parse_card(form, now),
+        "bank_debit" => Ok(PaymentChoice::BankDebit { succeeds: true }),
+        "bank_debit_failing" => Ok(PaymentChoice::BankDebit { succeeds: false }),
+        other => Err(format!("Unknown payment method: {other}")),
     }
 }
 

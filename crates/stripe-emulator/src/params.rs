@@ -169,17 +169,7 @@ fn validate_fields(
 }
 
 fn validate_node(node: &Node, ty: &Ty, path: &str) -> ApiResult<Value> {
-    let leaf = |what: &str| -> ApiResult<&str> {
-        match node {
-            Node::Leaf(s) if s.is_empty() => Err(ApiError::invalid(format!(
-                "You passed an empty string for '{path}'. We assume empty values are an attempt to unset a parameter; however '{path}' cannot be unset."
-            ))
-            .code("parameter_invalid_empty")
-            .param(path)),
-            Node::Leaf(s) => Ok(s.as_str()),
-            Node::Tree(_) => Err(ApiError::invalid(format!("Invalid {what} for {path}: expected a {what}, got an object")).param(path)),
-        }
-    };
+    let leaf = |what: &str| leaf(node, what, path);
     match ty {
         Ty::Str => Ok(Value::String(leaf("string")?.to_string())),
         Ty::Int => {
@@ -214,39 +204,7 @@ fn validate_node(node: &Node, ty: &Ty, path: &str) -> ApiResult<Value> {
                 .param(path))
             }
         }
-        Ty::Metadata => match node {
-            Node::Leaf(s) if s.is_empty() => Ok(Value::String(String::new())),
-            Node::Leaf(_) => Err(ApiError::invalid(format!(
-                "Invalid {path}: expected a hash of string keys and values"
-            ))
-            .param(path)),
-            Node::Tree(map) => {
-                if map.len() > 50 {
-                    return Err(ApiError::invalid(format!(
-                        "Invalid {path}: at most 50 keys are allowed"
-                    ))
-                    .param(path));
-                }
-                let mut out = Map::new();
-                for (k, v) in map {
-                    let item = format!("{path}[{k}]");
-                    let Node::Leaf(v) = v else {
-                        return Err(ApiError::invalid(format!(
-                            "Invalid {item}: metadata values must be strings"
-                        ))
-                        .param(item));
-                    };
-                    if k.chars().count() > 40 || v.chars().count() > 500 {
-                        return Err(ApiError::invalid(format!(
-                            "Invalid {item}: keys are limited to 40 characters and values to 500"
-                        ))
-                        .param(item));
-                    }
-                    out.insert(k.clone(), Value::String(v.clone()));
-                }
-                Ok(Value::Object(out))
-            }
-        },
+        Ty::Metadata => validate_metadata(node, path),
         Ty::Obj(fields) => match node {
             Node::Tree(map) => Ok(Value::Object(validate_fields(map, fields, Some(path))?)),
             Node::Leaf(_) => Err(ApiError::invalid(format!(
@@ -254,31 +212,84 @@ fn validate_node(node: &Node, ty: &Ty, path: &str) -> ApiResult<Value> {
             ))
             .param(path)),
         },
-        Ty::Arr(item) => {
-            let Node::Tree(map) = node else {
-                return Err(ApiError::invalid(format!(
-                    "Invalid array for {path}: use {path}[]=value or {path}[0]=value"
-                ))
-                .param(path));
-            };
-            let mut indexed = Vec::with_capacity(map.len());
-            for (k, v) in map {
-                let i: usize = k.parse().map_err(|_| {
-                    ApiError::invalid(format!(
-                        "Invalid array for {path}: index '{k}' is not a number"
-                    ))
-                    .param(format!("{path}[{k}]"))
-                })?;
-                indexed.push((i, v));
-            }
-            indexed.sort_by_key(|(i, _)| *i);
-            let mut out = Vec::with_capacity(indexed.len());
-            for (i, v) in indexed {
-                out.push(validate_node(v, item, &format!("{path}[{i}]"))?);
-            }
-            Ok(Value::Array(out))
-        }
+        Ty::Arr(item) => validate_array(node, item, path),
     }
+}
+
+/// The single value a scalar parameter must be; `what` names its type in the error.
+fn leaf<'a>(node: &'a Node, what: &str, path: &str) -> ApiResult<&'a str> {
+    match node {
+        Node::Leaf(s) if s.is_empty() => Err(ApiError::invalid(format!(
+            "You passed an empty string for '{path}'. We assume empty values are an attempt to unset a parameter; however '{path}' cannot be unset."
+        ))
+        .code("parameter_invalid_empty")
+        .param(path)),
+        Node::Leaf(s) => Ok(s.as_str()),
+        Node::Tree(_) => Err(ApiError::invalid(format!("Invalid {what} for {path}: expected a {what}, got an object")).param(path)),
+    }
+}
+
+/// A `metadata` hash of short strings; an empty string (to clear it) stays as it is.
+fn validate_metadata(node: &Node, path: &str) -> ApiResult<Value> {
+    let map = match node {
+        Node::Leaf(s) if s.is_empty() => return Ok(Value::String(String::new())),
+        Node::Leaf(_) => {
+            return Err(ApiError::invalid(format!(
+                "Invalid {path}: expected a hash of string keys and values"
+            ))
+            .param(path));
+        }
+        Node::Tree(map) => map,
+    };
+    if map.len() > 50 {
+        return Err(
+            ApiError::invalid(format!("Invalid {path}: at most 50 keys are allowed")).param(path),
+        );
+    }
+    let mut out = Map::new();
+    for (k, v) in map {
+        let item = format!("{path}[{k}]");
+        let Node::Leaf(v) = v else {
+            return Err(ApiError::invalid(format!(
+                "Invalid {item}: metadata values must be strings"
+            ))
+            .param(item));
+        };
+        if k.chars().count() > 40 || v.chars().count() > 500 {
+            return Err(ApiError::invalid(format!(
+                "Invalid {item}: keys are limited to 40 characters and values to 500"
+            ))
+            .param(item));
+        }
+        out.insert(k.clone(), Value::String(v.clone()));
+    }
+    Ok(Value::Object(out))
+}
+
+/// An array given as `path[]=` or `path[i]=`, in index order, each element checked as `item`.
+fn validate_array(node: &Node, item: &Ty, path: &str) -> ApiResult<Value> {
+    let Node::Tree(map) = node else {
+        return Err(ApiError::invalid(format!(
+            "Invalid array for {path}: use {path}[]=value or {path}[0]=value"
+        ))
+        .param(path));
+    };
+    let mut indexed = Vec::with_capacity(map.len());
+    for (k, v) in map {
+        let i: usize = k.parse().map_err(|_| {
+            ApiError::invalid(format!(
+                "Invalid array for {path}: index '{k}' is not a number"
+            ))
+            .param(format!("{path}[{k}]"))
+        })?;
+        indexed.push((i, v));
+    }
+    indexed.sort_by_key(|(i, _)| *i);
+    let mut out = Vec::with_capacity(indexed.len());
+    for (i, v) in indexed {
+        out.push(validate_node(v, item, &format!("{path}[{i}]"))?);
+    }
+    Ok(Value::Array(out))
 }
 
 fn parse_hundredths(s: &str) -> Option<i64> {

@@ -1,7 +1,7 @@
 //! Which parameters each endpoint accepts: the single table both the validator and the
 //! conformance test read.
 
-use crate::params::{Ty, arr, obj, opt, req};
+use crate::params::{Field, Ty, arr, obj, opt, req};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -123,55 +123,12 @@ impl Op {
     /// The accepted parameters; every endpoint also takes `expand[]`.
     pub fn params(self) -> Ty {
         use Op::*;
-        let s = || Ty::Str;
-        let paging = || {
-            vec![
-                opt("limit", Ty::Int),
-                opt("starting_after", s()),
-                opt("ending_before", s()),
-            ]
-        };
         let mut fields = match self {
-            CreateProduct => vec![
-                req("name", s()),
-                opt("active", Ty::Bool),
-                opt("description", s()),
-                opt("images", arr(s())),
-                opt("url", s()),
-                opt("metadata", Ty::Metadata),
-            ],
-            UpdateProduct => vec![
-                opt("name", s()),
-                opt("active", Ty::Bool),
-                opt("description", s()),
-                opt("images", arr(s())),
-                opt("url", s()),
-                opt("metadata", Ty::Metadata),
-            ],
+            CreateProduct => create_product(),
+            UpdateProduct => update_product(),
             ListProducts => [vec![opt("active", Ty::Bool)], paging()].concat(),
-            CreatePrice => vec![
-                req("currency", s()),
-                opt("unit_amount", Ty::Int),
-                opt("product", s()),
-                opt(
-                    "product_data",
-                    obj([
-                        req("name", s()),
-                        opt("active", Ty::Bool),
-                        opt("metadata", Ty::Metadata),
-                    ]),
-                ),
-                opt("active", Ty::Bool),
-                opt("nickname", s()),
-                opt("lookup_key", s()),
-                opt("metadata", Ty::Metadata),
-            ],
-            UpdatePrice => vec![
-                opt("active", Ty::Bool),
-                opt("nickname", s()),
-                opt("lookup_key", s()),
-                opt("metadata", Ty::Metadata),
-            ],
+            CreatePrice => create_price(),
+            UpdatePrice => update_price(),
             ListPrices => [
                 vec![
                     opt("active", Ty::Bool),
@@ -181,103 +138,24 @@ impl Op {
                 paging(),
             ]
             .concat(),
-            CreateCustomer | UpdateCustomer => vec![
-                opt("email", s()),
-                opt("name", s()),
-                opt("phone", s()),
-                opt("description", s()),
-                opt("metadata", Ty::Metadata),
-            ],
+            CreateCustomer | UpdateCustomer => customer(),
             ListCustomers => [vec![opt("email", s())], paging()].concat(),
-            CreateSession => vec![
-                req("success_url", s()),
-                opt("cancel_url", s()),
-                req("mode", Ty::Enum(&["payment", "setup", "subscription"])),
-                opt(
-                    "line_items",
-                    arr(obj([
-                        opt("price", s()),
-                        opt("quantity", Ty::Int),
-                        opt(
-                            "price_data",
-                            obj([
-                                req("currency", s()),
-                                opt("product", s()),
-                                opt(
-                                    "product_data",
-                                    obj([
-                                        req("name", s()),
-                                        opt("description", s()),
-                                        opt("images", arr(s())),
-                                        opt("metadata", Ty::Metadata),
-                                    ]),
-                                ),
-                                opt("unit_amount", Ty::Int),
-                            ]),
-                        ),
-                    ])),
-                ),
-                opt("client_reference_id", s()),
-                opt("customer", s()),
-                opt("customer_email", s()),
-                opt("metadata", Ty::Metadata),
-                opt(
-                    "payment_intent_data",
-                    obj([opt("description", s()), opt("metadata", Ty::Metadata)]),
-                ),
-                opt("allow_promotion_codes", Ty::Bool),
-                opt("automatic_tax", obj([req("enabled", Ty::Bool)])),
-                opt("expires_at", Ty::Int),
-            ],
+            CreateSession => create_session(),
             ListSessions => [
                 vec![opt("payment_intent", s()), opt("customer", s())],
                 paging(),
             ]
             .concat(),
             ListLineItems => paging(),
-            CreateRefund => vec![
-                opt("payment_intent", s()),
-                opt("charge", s()),
-                opt("amount", Ty::Int),
-                opt(
-                    "reason",
-                    Ty::Enum(&["duplicate", "fraudulent", "requested_by_customer"]),
-                ),
-                opt("metadata", Ty::Metadata),
-            ],
+            CreateRefund => create_refund(),
             ListRefunds => [
                 vec![opt("payment_intent", s()), opt("charge", s())],
                 paging(),
             ]
             .concat(),
-            CreateCoupon => vec![
-                opt("id", s()),
-                opt("name", s()),
-                opt("percent_off", Ty::Hundredths),
-                opt("amount_off", Ty::Int),
-                opt("currency", s()),
-                opt("duration", Ty::Enum(&["once", "repeating", "forever"])),
-                opt("duration_in_months", Ty::Int),
-                opt("max_redemptions", Ty::Int),
-                opt("redeem_by", Ty::Int),
-                opt("metadata", Ty::Metadata),
-            ],
+            CreateCoupon => create_coupon(),
             ListCoupons => paging(),
-            CreatePromotionCode => vec![
-                req("coupon", s()),
-                opt("code", s()),
-                opt("active", Ty::Bool),
-                opt("max_redemptions", Ty::Int),
-                opt("expires_at", Ty::Int),
-                opt(
-                    "restrictions",
-                    obj([
-                        opt("minimum_amount", Ty::Int),
-                        opt("minimum_amount_currency", s()),
-                    ]),
-                ),
-                opt("metadata", Ty::Metadata),
-            ],
+            CreatePromotionCode => create_promotion_code(),
             ListPromotionCodes => [
                 vec![
                     opt("code", s()),
@@ -288,12 +166,7 @@ impl Op {
             ]
             .concat(),
             ListEvents => [vec![opt("type", s())], paging()].concat(),
-            CreateWebhookEndpoint => vec![
-                req("url", s()),
-                req("enabled_events", arr(s())),
-                opt("description", s()),
-                opt("metadata", Ty::Metadata),
-            ],
+            CreateWebhookEndpoint => create_webhook_endpoint(),
             ListWebhookEndpoints => paging(),
             RetrieveProduct
             | RetrievePrice
@@ -315,4 +188,180 @@ impl Op {
         }
         obj(fields)
     }
+}
+
+/// Most parameters are strings.
+fn s() -> Ty {
+    Ty::Str
+}
+
+/// The cursors every list endpoint takes.
+fn paging() -> Vec<Field> {
+    vec![
+        opt("limit", Ty::Int),
+        opt("starting_after", s()),
+        opt("ending_before", s()),
+    ]
+}
+
+fn create_product() -> Vec<Field> {
+    vec![
+        req("name", s()),
+        opt("active", Ty::Bool),
+        opt("description", s()),
+        opt("images", arr(s())),
+        opt("url", s()),
+        opt("metadata", Ty::Metadata),
+    ]
+}
+
+fn update_product() -> Vec<Field> {
+    vec![
+        opt("name", s()),
+        opt("active", Ty::Bool),
+        opt("description", s()),
+        opt("images", arr(s())),
+        opt("url", s()),
+        opt("metadata", Ty::Metadata),
+    ]
+}
+
+fn create_price() -> Vec<Field> {
+    vec![
+        req("currency", s()),
+        opt("unit_amount", Ty::Int),
+        opt("product", s()),
+        opt(
+            "product_data",
+            obj([
+                req("name", s()),
+                opt("active", Ty::Bool),
+                opt("metadata", Ty::Metadata),
+            ]),
+        ),
+        opt("active", Ty::Bool),
+        opt("nickname", s()),
+        opt("lookup_key", s()),
+        opt("metadata", Ty::Metadata),
+    ]
+}
+
+fn update_price() -> Vec<Field> {
+    vec![
+        opt("active", Ty::Bool),
+        opt("nickname", s()),
+        opt("lookup_key", s()),
+        opt("metadata", Ty::Metadata),
+    ]
+}
+
+/// Creating and updating a customer take the same parameters.
+fn customer() -> Vec<Field> {
+    vec![
+        opt("email", s()),
+        opt("name", s()),
+        opt("phone", s()),
+        opt("description", s()),
+        opt("metadata", Ty::Metadata),
+    ]
+}
+
+fn create_session() -> Vec<Field> {
+    vec![
+        req("success_url", s()),
+        opt("cancel_url", s()),
+        req("mode", Ty::Enum(&["payment", "setup", "subscription"])),
+        opt("line_items", arr(obj(session_line_item()))),
+        opt("client_reference_id", s()),
+        opt("customer", s()),
+        opt("customer_email", s()),
+        opt("metadata", Ty::Metadata),
+        opt(
+            "payment_intent_data",
+            obj([opt("description", s()), opt("metadata", Ty::Metadata)]),
+        ),
+        opt("allow_promotion_codes", Ty::Bool),
+        opt("automatic_tax", obj([req("enabled", Ty::Bool)])),
+        opt("expires_at", Ty::Int),
+    ]
+}
+
+/// One of a session's `line_items[]`.
+fn session_line_item() -> Vec<Field> {
+    vec![
+        opt("price", s()),
+        opt("quantity", Ty::Int),
+        opt(
+            "price_data",
+            obj([
+                req("currency", s()),
+                opt("product", s()),
+                opt(
+                    "product_data",
+                    obj([
+                        req("name", s()),
+                        opt("description", s()),
+                        opt("images", arr(s())),
+                        opt("metadata", Ty::Metadata),
+                    ]),
+                ),
+                opt("unit_amount", Ty::Int),
+            ]),
+        ),
+    ]
+}
+
+fn create_refund() -> Vec<Field> {
+    vec![
+        opt("payment_intent", s()),
+        opt("charge", s()),
+        opt("amount", Ty::Int),
+        opt(
+            "reason",
+            Ty::Enum(&["duplicate", "fraudulent", "requested_by_customer"]),
+        ),
+        opt("metadata", Ty::Metadata),
+    ]
+}
+
+fn create_coupon() -> Vec<Field> {
+    vec![
+        opt("id", s()),
+        opt("name", s()),
+        opt("percent_off", Ty::Hundredths),
+        opt("amount_off", Ty::Int),
+        opt("currency", s()),
+        opt("duration", Ty::Enum(&["once", "repeating", "forever"])),
+        opt("duration_in_months", Ty::Int),
+        opt("max_redemptions", Ty::Int),
+        opt("redeem_by", Ty::Int),
+        opt("metadata", Ty::Metadata),
+    ]
+}
+
+fn create_promotion_code() -> Vec<Field> {
+    vec![
+        req("coupon", s()),
+        opt("code", s()),
+        opt("active", Ty::Bool),
+        opt("max_redemptions", Ty::Int),
+        opt("expires_at", Ty::Int),
+        opt(
+            "restrictions",
+            obj([
+                opt("minimum_amount", Ty::Int),
+                opt("minimum_amount_currency", s()),
+            ]),
+        ),
+        opt("metadata", Ty::Metadata),
+    ]
+}
+
+fn create_webhook_endpoint() -> Vec<Field> {
+    vec![
+        req("url", s()),
+        req("enabled_events", arr(s())),
+        opt("description", s()),
+        opt("metadata", Ty::Metadata),
+    ]
 }

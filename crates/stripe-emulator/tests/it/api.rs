@@ -3,11 +3,40 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{KEY, harness};
+use crate::helpers::{Harness, KEY, harness};
 
 #[tokio::test]
 async fn products_prices_and_customers_round_trip_with_events() {
     let h = harness().await;
+    let product = product_round_trip(&h).await;
+    price_round_trip(&h, &product).await;
+    customer_round_trip(&h).await;
+
+    assert_eq!(
+        h.event_types().await,
+        [
+            "product.created",
+            "product.updated",
+            "price.created",
+            "price.updated",
+            "customer.created",
+            "customer.updated"
+        ]
+    );
+    let events = h.ok_get("/v1/events?type=product.updated").await;
+    let event = &events["data"][0];
+    assert_eq!(event["data"]["previous_attributes"]["active"], true);
+    assert_eq!(event["data"]["object"]["active"], false);
+    assert_eq!(event["api_version"], stripe_emulator::API_VERSION);
+    let again = h
+        .ok_get(&format!("/v1/events/{}", event["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(again["id"], event["id"]);
+    assert!(again["pending_webhooks"].is_u64());
+}
+
+/// Creates a product, archives it and drops one metadata key; returns its id.
+async fn product_round_trip(h: &Harness) -> String {
     let product = h
         .ok_post(
             "/v1/products",
@@ -37,7 +66,11 @@ async fn products_prices_and_customers_round_trip_with_events() {
         h.ok_get(&format!("/v1/products/{id}")).await["active"],
         false
     );
+    id.to_string()
+}
 
+/// A price for product `id`: amounts cannot change, the rest can, and it expands its product.
+async fn price_round_trip(h: &Harness, id: &str) {
     let price = h
         .ok_post(
             "/v1/prices",
@@ -76,7 +109,9 @@ async fn products_prices_and_customers_round_trip_with_events() {
         .await;
     assert_eq!(expanded["product"]["id"], id);
     assert_eq!(expanded["product"]["name"], "Website audit");
+}
 
+async fn customer_round_trip(h: &Harness) {
     let customer = h
         .ok_post(
             "/v1/customers",
@@ -90,28 +125,6 @@ async fn products_prices_and_customers_round_trip_with_events() {
         .await;
     assert_eq!(customer["name"], "Ana B.");
     assert_eq!(customer["email"], "ana@example.com");
-
-    assert_eq!(
-        h.event_types().await,
-        [
-            "product.created",
-            "product.updated",
-            "price.created",
-            "price.updated",
-            "customer.created",
-            "customer.updated"
-        ]
-    );
-    let events = h.ok_get("/v1/events?type=product.updated").await;
-    let event = &events["data"][0];
-    assert_eq!(event["data"]["previous_attributes"]["active"], true);
-    assert_eq!(event["data"]["object"]["active"], false);
-    assert_eq!(event["api_version"], stripe_emulator::API_VERSION);
-    let again = h
-        .ok_get(&format!("/v1/events/{}", event["id"].as_str().unwrap()))
-        .await;
-    assert_eq!(again["id"], event["id"]);
-    assert!(again["pending_webhooks"].is_u64());
 }
 
 #[tokio::test]
@@ -157,161 +170,13 @@ type BadCase<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str, Option<&'a str>);
 async fn bad_parameters_are_400_naming_the_parameter_and_change_nothing() {
     let h = harness().await;
     let price = h.price("Logo", "usd", 1000).await;
-    let cases: Vec<BadCase> = vec![
-        (
-            "/v1/products",
-            vec![("name", "X"), ("colour", "red")],
-            "colour",
-            Some("parameter_unknown"),
-        ),
-        (
-            "/v1/products",
-            vec![("description", "no name")],
-            "name",
-            Some("parameter_missing"),
-        ),
-        (
-            "/v1/products",
-            vec![("name", "X"), ("active", "maybe")],
-            "active",
-            None,
-        ),
-        (
-            "/v1/prices",
-            vec![
-                ("currency", "usd"),
-                ("unit_amount", "12.5"),
-                ("product_data[name]", "X"),
-            ],
-            "unit_amount",
-            Some("parameter_invalid_integer"),
-        ),
-        (
-            "/v1/checkout/sessions",
-            vec![
-                ("mode", "payment"),
-                ("line_items[0][price]", &price),
-                ("line_items[0][quantity]", "1"),
-            ],
-            "success_url",
-            Some("parameter_missing"),
-        ),
-        (
-            "/v1/checkout/sessions",
-            vec![
-                ("mode", "payment"),
-                ("success_url", "http://shop.test/ok"),
-                ("line_items[0][price_data][currency]", "usd"),
-                ("line_items[0][price_data][unit_amount]", "ten"),
-                ("line_items[0][price_data][product_data][name]", "X"),
-                ("line_items[0][quantity]", "1"),
-            ],
-            "line_items[0][price_data][unit_amount]",
-            Some("parameter_invalid_integer"),
-        ),
-        (
-            "/v1/checkout/sessions",
-            vec![
-                ("mode", "payment"),
-                ("success_url", "http://shop.test/ok"),
-                ("line_items[0][price]", &price),
-                ("line_items[0][quantity]", "1"),
-                ("line_items[0][price_data][tax_behavior]", "inclusive"),
-            ],
-            "line_items[0][price_data][tax_behavior]",
-            Some("parameter_unknown"),
-        ),
-        (
-            "/v1/checkout/sessions",
-            vec![
-                ("mode", "payment"),
-                ("success_url", "http://shop.test/ok"),
-                ("line_items[0][price]", &price),
-            ],
-            "line_items[0][quantity]",
-            Some("parameter_missing"),
-        ),
-        (
-            "/v1/checkout/sessions",
-            vec![
-                ("mode", "payment"),
-                ("success_url", "http://shop.test/ok"),
-                ("line_items[0][price]", "price_nope"),
-                ("line_items[0][quantity]", "1"),
-            ],
-            "line_items[0][price]",
-            Some("resource_missing"),
-        ),
-        (
-            "/v1/checkout/sessions",
-            vec![
-                ("mode", "payment"),
-                ("success_url", "http://shop.test/ok"),
-                ("line_items[0][price]", &price),
-                ("line_items[0][quantity]", "1"),
-                ("expires_at", "1"),
-            ],
-            "expires_at",
-            None,
-        ),
-        (
-            "/v1/checkout/sessions",
-            vec![
-                ("mode", "subscription"),
-                ("success_url", "http://shop.test/ok"),
-                ("line_items[0][price]", &price),
-                ("line_items[0][quantity]", "1"),
-            ],
-            "mode",
-            None,
-        ),
-        (
-            "/v1/checkout/sessions",
-            vec![
-                ("mode", "payment"),
-                ("success_url", "http://shop.test/ok"),
-                ("line_items[0][price]", &price),
-                ("line_items[0][quantity]", "1"),
-                ("customer", "cus_missing"),
-            ],
-            "customer",
-            Some("resource_missing"),
-        ),
-        (
-            "/v1/checkout/sessions",
-            vec![
-                ("mode", "payment"),
-                ("success_url", "http://shop.test/ok"),
-                ("line_items[0][price]", &price),
-                ("line_items[0][quantity]", "1"),
-                ("automatic_tax[enabled]", "yes"),
-            ],
-            "automatic_tax[enabled]",
-            None,
-        ),
-        (
-            "/v1/checkout/sessions",
-            vec![
-                ("mode", "payment"),
-                ("success_url", "http://shop.test/ok"),
-                ("line_items", "x"),
-            ],
-            "line_items",
-            None,
-        ),
-        (
-            "/v1/refunds",
-            vec![("payment_intent", "pi_missing")],
-            "payment_intent",
-            Some("resource_missing"),
-        ),
-        (
-            "/v1/coupons",
-            vec![("percent_off", "12.345")],
-            "percent_off",
-            None,
-        ),
-    ];
+    let cases = [
+        product_and_price_cases(),
+        session_param_cases(&price),
+        session_rule_cases(&price),
+        refund_and_coupon_cases(),
+    ]
+    .concat();
     for (path, form, param, code) in cases {
         let (status, body) = h.post(path, &form).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {form:?}: {body}");
@@ -341,6 +206,182 @@ async fn bad_parameters_are_400_naming_the_parameter_and_change_nothing() {
             .len(),
         0
     );
+}
+
+/// Unknown, missing and mistyped parameters of products and prices.
+fn product_and_price_cases() -> Vec<BadCase<'static>> {
+    vec![
+        (
+            "/v1/products",
+            vec![("name", "X"), ("colour", "red")],
+            "colour",
+            Some("parameter_unknown"),
+        ),
+        (
+            "/v1/products",
+            vec![("description", "no name")],
+            "name",
+            Some("parameter_missing"),
+        ),
+        (
+            "/v1/products",
+            vec![("name", "X"), ("active", "maybe")],
+            "active",
+            None,
+        ),
+        (
+            "/v1/prices",
+            vec![
+                ("currency", "usd"),
+                ("unit_amount", "12.5"),
+                ("product_data[name]", "X"),
+            ],
+            "unit_amount",
+            Some("parameter_invalid_integer"),
+        ),
+    ]
+}
+
+/// Session parameters the schema refuses, and a line item's missing price.
+fn session_param_cases(price: &str) -> Vec<BadCase<'_>> {
+    vec![
+        (
+            "/v1/checkout/sessions",
+            vec![
+                ("mode", "payment"),
+                ("line_items[0][price]", price),
+                ("line_items[0][quantity]", "1"),
+            ],
+            "success_url",
+            Some("parameter_missing"),
+        ),
+        (
+            "/v1/checkout/sessions",
+            vec![
+                ("mode", "payment"),
+                ("success_url", "http://shop.test/ok"),
+                ("line_items[0][price_data][currency]", "usd"),
+                ("line_items[0][price_data][unit_amount]", "ten"),
+                ("line_items[0][price_data][product_data][name]", "X"),
+                ("line_items[0][quantity]", "1"),
+            ],
+            "line_items[0][price_data][unit_amount]",
+            Some("parameter_invalid_integer"),
+        ),
+        (
+            "/v1/checkout/sessions",
+            vec![
+                ("mode", "payment"),
+                ("success_url", "http://shop.test/ok"),
+                ("line_items[0][price]", price),
+                ("line_items[0][quantity]", "1"),
+                ("line_items[0][price_data][tax_behavior]", "inclusive"),
+            ],
+            "line_items[0][price_data][tax_behavior]",
+            Some("parameter_unknown"),
+        ),
+        (
+            "/v1/checkout/sessions",
+            vec![
+                ("mode", "payment"),
+                ("success_url", "http://shop.test/ok"),
+                ("line_items[0][price]", price),
+            ],
+            "line_items[0][quantity]",
+            Some("parameter_missing"),
+        ),
+        (
+            "/v1/checkout/sessions",
+            vec![
+                ("mode", "payment"),
+                ("success_url", "http://shop.test/ok"),
+                ("line_items[0][price]", "price_nope"),
+                ("line_items[0][quantity]", "1"),
+            ],
+            "line_items[0][price]",
+            Some("resource_missing"),
+        ),
+    ]
+}
+
+/// Session parameters of the right type that break one of Checkout's rules.
+fn session_rule_cases(price: &str) -> Vec<BadCase<'_>> {
+    vec![
+        (
+            "/v1/checkout/sessions",
+            vec![
+                ("mode", "payment"),
+                ("success_url", "http://shop.test/ok"),
+                ("line_items[0][price]", price),
+                ("line_items[0][quantity]", "1"),
+                ("expires_at", "1"),
+            ],
+            "expires_at",
+            None,
+        ),
+        (
+            "/v1/checkout/sessions",
+            vec![
+                ("mode", "subscription"),
+                ("success_url", "http://shop.test/ok"),
+                ("line_items[0][price]", price),
+                ("line_items[0][quantity]", "1"),
+            ],
+            "mode",
+            None,
+        ),
+        (
+            "/v1/checkout/sessions",
+            vec![
+                ("mode", "payment"),
+                ("success_url", "http://shop.test/ok"),
+                ("line_items[0][price]", price),
+                ("line_items[0][quantity]", "1"),
+                ("customer", "cus_missing"),
+            ],
+            "customer",
+            Some("resource_missing"),
+        ),
+        (
+            "/v1/checkout/sessions",
+            vec![
+                ("mode", "payment"),
+                ("success_url", "http://shop.test/ok"),
+                ("line_items[0][price]", price),
+                ("line_items[0][quantity]", "1"),
+                ("automatic_tax[enabled]", "yes"),
+            ],
+            "automatic_tax[enabled]",
+            None,
+        ),
+        (
+            "/v1/checkout/sessions",
+            vec![
+                ("mode", "payment"),
+                ("success_url", "http://shop.test/ok"),
+                ("line_items", "x"),
+            ],
+            "line_items",
+            None,
+        ),
+    ]
+}
+
+fn refund_and_coupon_cases() -> Vec<BadCase<'static>> {
+    vec![
+        (
+            "/v1/refunds",
+            vec![("payment_intent", "pi_missing")],
+            "payment_intent",
+            Some("resource_missing"),
+        ),
+        (
+            "/v1/coupons",
+            vec![("percent_off", "12.345")],
+            "percent_off",
+            None,
+        ),
+    ]
 }
 
 #[tokio::test]

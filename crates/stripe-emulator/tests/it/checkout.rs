@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{eventually, fast_config, harness, harness_with};
+use crate::helpers::{Harness, eventually, fast_config, harness, harness_with};
 
 fn redirect(res: &reqwest::Response) -> String {
     res.headers()["location"].to_str().unwrap().to_string()
@@ -14,9 +14,30 @@ fn redirect(res: &reqwest::Response) -> String {
 async fn a_paid_checkout_redirects_to_success_and_emits_its_events() {
     let h = harness().await;
     let price = h.price("Website audit", "usd", 5000).await;
+    let session = order_session(&h, &price).await;
+    let id = session["id"].as_str().unwrap();
+    page_shows_the_order(&h, session["url"].as_str().unwrap()).await;
+
+    let res = h.pay_card(id, "4242 4242 4242 4242").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        redirect(&res),
+        format!("http://shop.test/thanks?session={id}")
+    );
+
+    the_order_is_paid(&h, id, &price).await;
+    the_payment_emits_its_events(&h, id).await;
+
+    // The page of a completed session says so and cannot be paid twice.
+    let again = h.pay_card(id, "4242424242424242").await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+}
+
+/// An open session for the order of two lines, one by price and one inline, by email.
+async fn order_session(h: &Harness, price: &str) -> Value {
     let session = h
         .session(&[
-            ("line_items[0][price]", &price),
+            ("line_items[0][price]", price),
             ("line_items[0][quantity]", "1"),
             ("line_items[1][price_data][currency]", "usd"),
             ("line_items[1][price_data][unit_amount]", "1250"),
@@ -41,7 +62,10 @@ async fn a_paid_checkout_redirects_to_success_and_emits_its_events() {
     assert_eq!(session["payment_intent"], Value::Null);
     let url = session["url"].as_str().unwrap();
     assert_eq!(url, h.url(&format!("/c/pay/{id}")));
+    session
+}
 
+async fn page_shows_the_order(h: &Harness, url: &str) {
     let page = h.http.get(url).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
@@ -65,14 +89,10 @@ async fn a_paid_checkout_redirects_to_success_and_emits_its_events() {
         !html.contains("name=\"promotion_code\""),
         "no promotion field unless allowed"
     );
+}
 
-    let res = h.pay_card(id, "4242 4242 4242 4242").await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        redirect(&res),
-        format!("http://shop.test/thanks?session={id}")
-    );
-
+/// The paid session, its PaymentIntent, charge and line items, as an app reads them after.
+async fn the_order_is_paid(h: &Harness, id: &str, price: &str) {
     let done = h
         .ok_get(&format!(
             "/v1/checkout/sessions/{id}?expand[]=line_items&expand[]=payment_intent.latest_charge"
@@ -106,7 +126,10 @@ async fn a_paid_checkout_redirects_to_success_and_emits_its_events() {
         .await;
     assert_eq!(items["has_more"], true);
     assert_eq!(items["data"][0]["price"]["id"], price);
+}
 
+/// Only the payment's events after the catalogue's, and the completion delivered by webhook.
+async fn the_payment_emits_its_events(h: &Harness, id: &str) {
     let types = h.event_types().await;
     let tail: Vec<&str> = types
         .iter()
@@ -135,10 +158,6 @@ async fn a_paid_checkout_redirects_to_success_and_emits_its_events() {
         .unwrap();
     assert_eq!(completed["data"]["object"]["id"], id);
     assert_eq!(completed["data"]["object"]["payment_status"], "paid");
-
-    // The page of a completed session says so and cannot be paid twice.
-    let again = h.pay_card(id, "4242424242424242").await;
-    assert_eq!(again.status(), StatusCode::CONFLICT);
 }
 
 #[tokio::test]
@@ -567,98 +586,10 @@ async fn refunds_partial_then_full_and_never_more_than_remains() {
 #[tokio::test]
 async fn a_promotion_code_and_automatic_tax_make_the_totals() {
     let h = harness().await;
-    let coupon = h
-        .ok_post(
-            "/v1/coupons",
-            &[
-                ("percent_off", "25"),
-                ("duration", "once"),
-                ("name", "Launch"),
-            ],
-        )
-        .await;
-    assert_eq!(coupon["percent_off"], 25.0);
-    assert_eq!(coupon["valid"], true);
-    let promo = h
-        .ok_post(
-            "/v1/promotion_codes",
-            &[
-                ("coupon", coupon["id"].as_str().unwrap()),
-                ("code", "LAUNCH25"),
-            ],
-        )
-        .await;
-    assert!(promo["id"].as_str().unwrap().starts_with("promo_"));
-    assert_eq!(promo["coupon"]["id"], coupon["id"]);
-    let euro_off = h
-        .ok_post("/v1/coupons", &[("amount_off", "500"), ("currency", "eur")])
-        .await;
-    h.ok_post(
-        "/v1/promotion_codes",
-        &[
-            ("coupon", euro_off["id"].as_str().unwrap()),
-            ("code", "FIVEEUR"),
-        ],
-    )
-    .await;
-
-    let price = h.price("Website audit", "usd", 5000).await;
-    let session = h
-        .session(&[
-            ("line_items[0][price]", &price),
-            ("line_items[0][quantity]", "1"),
-            ("line_items[1][price_data][currency]", "usd"),
-            ("line_items[1][price_data][unit_amount]", "1250"),
-            ("line_items[1][price_data][product_data][name]", "Hosting"),
-            ("line_items[1][quantity]", "2"),
-            ("allow_promotion_codes", "true"),
-            ("automatic_tax[enabled]", "true"),
-        ])
-        .await;
-    let id = session["id"].as_str().unwrap();
-    // 10 % tax on 7500.
-    assert_eq!(session["total_details"]["amount_tax"], 750);
-    assert_eq!(session["amount_total"], 8250);
-    let html = h
-        .http
-        .get(h.url(&format!("/c/pay/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(html.contains("name=\"promotion_code\""));
-    assert!(html.contains("Tax (10.00%)"));
-    assert!(html.contains("$82.50"));
-
-    let wrong_currency = h
-        .submit(
-            id,
-            &[
-                ("action", "apply_promotion_code"),
-                ("promotion_code", "FIVEEUR"),
-            ],
-        )
-        .await;
-    assert_eq!(wrong_currency.status(), StatusCode::BAD_REQUEST);
-    assert!(
-        wrong_currency
-            .text()
-            .await
-            .unwrap()
-            .contains("not valid for this currency")
-    );
-    let unknown = h
-        .submit(
-            id,
-            &[
-                ("action", "apply_promotion_code"),
-                ("promotion_code", "NOPE"),
-            ],
-        )
-        .await;
-    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+    let promo = launch_codes(&h).await;
+    let id = taxed_session(&h).await;
+    let id = id.as_str();
+    codes_that_do_not_fit_are_refused(&h, id).await;
 
     let applied = h
         .submit(
@@ -710,6 +641,110 @@ async fn a_promotion_code_and_automatic_tax_make_the_totals() {
         .await;
     assert_eq!(promo["times_redeemed"], 1);
     assert_eq!(promo["coupon"]["times_redeemed"], 1);
+}
+
+/// `LAUNCH25` (25 % off, returned) and `FIVEEUR` (5 EUR off, for the wrong currency).
+async fn launch_codes(h: &Harness) -> Value {
+    let coupon = h
+        .ok_post(
+            "/v1/coupons",
+            &[
+                ("percent_off", "25"),
+                ("duration", "once"),
+                ("name", "Launch"),
+            ],
+        )
+        .await;
+    assert_eq!(coupon["percent_off"], 25.0);
+    assert_eq!(coupon["valid"], true);
+    let promo = h
+        .ok_post(
+            "/v1/promotion_codes",
+            &[
+                ("coupon", coupon["id"].as_str().unwrap()),
+                ("code", "LAUNCH25"),
+            ],
+        )
+        .await;
+    assert!(promo["id"].as_str().unwrap().starts_with("promo_"));
+    assert_eq!(promo["coupon"]["id"], coupon["id"]);
+    let euro_off = h
+        .ok_post("/v1/coupons", &[("amount_off", "500"), ("currency", "eur")])
+        .await;
+    h.ok_post(
+        "/v1/promotion_codes",
+        &[
+            ("coupon", euro_off["id"].as_str().unwrap()),
+            ("code", "FIVEEUR"),
+        ],
+    )
+    .await;
+    promo
+}
+
+/// A code for another currency, and an unknown one, leave the session as it was.
+async fn codes_that_do_not_fit_are_refused(h: &Harness, id: &str) {
+    let wrong_currency = h
+        .submit(
+            id,
+            &[
+                ("action", "apply_promotion_code"),
+                ("promotion_code", "FIVEEUR"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong_currency.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        wrong_currency
+            .text()
+            .await
+            .unwrap()
+            .contains("not valid for this currency")
+    );
+    let unknown = h
+        .submit(
+            id,
+            &[
+                ("action", "apply_promotion_code"),
+                ("promotion_code", "NOPE"),
+            ],
+        )
+        .await;
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+}
+
+/// A 75.00 USD session that allows codes, with 10 % tax; returns its id.
+async fn taxed_session(h: &Harness) -> String {
+    let price = h.price("Website audit", "usd", 5000).await;
+    let session = h
+        .session(&[
+            ("line_items[0][price]", &price),
+            ("line_items[0][quantity]", "1"),
+            ("line_items[1][price_data][currency]", "usd"),
+            ("line_items[1][price_data][unit_amount]", "1250"),
+            ("line_items[1][price_data][product_data][name]", "Hosting"),
+            ("line_items[1][quantity]", "2"),
+            ("allow_promotion_codes", "true"),
+            ("automatic_tax[enabled]", "true"),
+        ])
+        .await;
+    let id = session["id"].as_str().unwrap();
+    // 10 % tax on 7500.
+    assert_eq!(session["total_details"]["amount_tax"], 750);
+    assert_eq!(session["amount_total"], 8250);
+    let html = h
+        .http
+        .get(h.url(&format!("/c/pay/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("name=\"promotion_code\""));
+    assert!(html.contains("Tax (10.00%)"));
+    assert!(html.contains("$82.50"));
+    id.to_string()
 }
 
 #[tokio::test]

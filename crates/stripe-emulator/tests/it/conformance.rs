@@ -7,7 +7,7 @@ use serde_json::Value;
 use stripe_emulator::Ty;
 use stripe_emulator::schema::Op;
 
-use crate::helpers::{eventually, harness};
+use crate::helpers::{Harness, eventually, harness};
 
 /// The part of Stripe's description these tests read, kept in the crate so that a clone of the
 /// repository alone can run them; spec/README.md says where it came from and how to remake it.
@@ -127,6 +127,41 @@ fn check_object(value: &Value, errors: &mut Vec<String>) {
 async fn every_returned_object_has_the_fields_stripe_requires() {
     let h = harness().await;
     let mut objects = Vec::new();
+    let catalogue = make_catalogue(&h, &mut objects).await;
+    let paid = pay_a_session(&h, &catalogue, &mut objects).await;
+    leave_sessions_unpaid(&h, &catalogue, &mut objects).await;
+    list_everything(&h, paid["id"].as_str().unwrap(), &mut objects).await;
+
+    let mut errors = Vec::new();
+    for object in &objects {
+        check_object(object, &mut errors);
+    }
+    assert!(
+        errors.is_empty(),
+        "{} mismatches:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
+
+    // The checker itself must be able to fail.
+    let mut broken = paid.clone();
+    broken.as_object_mut().unwrap().remove("payment_status");
+    broken["amount_total"] = Value::String("61.88".into());
+    let mut errors = Vec::new();
+    check_object(&broken, &mut errors);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+}
+
+/// What the sessions of the conformance scenario are made of.
+struct Catalogue {
+    customer: Value,
+    product: Value,
+    price: Value,
+}
+
+/// A customer, a product and its price, coupons of both kinds, a promotion code (`SAVE`) and a
+/// webhook endpoint, each kept in `objects` as created.
+async fn make_catalogue(h: &Harness, objects: &mut Vec<Value>) -> Catalogue {
     let customer = h
         .ok_post("/v1/customers", &[("email", "a@b.co"), ("name", "Ana")])
         .await;
@@ -153,6 +188,24 @@ async fn every_returned_object_has_the_fields_stripe_requires() {
         )
         .await;
     objects.push(price.clone());
+    make_discounts(h, objects).await;
+    let (url, _) = crate::helpers::start_receiver(vec![]).await;
+    objects.push(
+        h.ok_post(
+            "/v1/webhook_endpoints",
+            &[("url", &url), ("enabled_events[]", "*")],
+        )
+        .await,
+    );
+    Catalogue {
+        customer,
+        product,
+        price,
+    }
+}
+
+/// A percent coupon with the promotion code `SAVE`, and an amount coupon.
+async fn make_discounts(h: &Harness, objects: &mut Vec<Value>) {
     let percent = h
         .ok_post(
             "/v1/coupons",
@@ -184,21 +237,19 @@ async fn every_returned_object_has_the_fields_stripe_requires() {
         )
         .await;
     objects.push(promo);
-    let (url, _) = crate::helpers::start_receiver(vec![]).await;
-    objects.push(
-        h.ok_post(
-            "/v1/webhook_endpoints",
-            &[("url", &url), ("enabled_events[]", "*")],
-        )
-        .await,
-    );
+}
 
-    // Paid with a card, with a customer, discount and tax.
+/// A session paid with a card after a decline, with a customer, discount and tax, then partly
+/// refunded; returns the paid session with its line items, payment and customer expanded.
+async fn pay_a_session(h: &Harness, catalogue: &Catalogue, objects: &mut Vec<Value>) -> Value {
     let session = h
         .session(&[
-            ("line_items[0][price]", price["id"].as_str().unwrap()),
+            (
+                "line_items[0][price]",
+                catalogue.price["id"].as_str().unwrap(),
+            ),
             ("line_items[0][quantity]", "2"),
-            ("customer", customer["id"].as_str().unwrap()),
+            ("customer", catalogue.customer["id"].as_str().unwrap()),
             ("allow_promotion_codes", "true"),
             ("automatic_tax[enabled]", "true"),
         ])
@@ -242,11 +293,15 @@ async fn every_returned_object_has_the_fields_stripe_requires() {
         ))
         .await,
     );
+    paid
+}
 
-    // Paid by a bank debit that fails, and one left to expire.
+/// A session paid by a bank debit that fails, one expired, and the product archived.
+async fn leave_sessions_unpaid(h: &Harness, catalogue: &Catalogue, objects: &mut Vec<Value>) {
+    let price = catalogue.price["id"].as_str().unwrap();
     let debit = h
         .session(&[
-            ("line_items[0][price]", price["id"].as_str().unwrap()),
+            ("line_items[0][price]", price),
             ("line_items[0][quantity]", "1"),
         ])
         .await;
@@ -267,7 +322,7 @@ async fn every_returned_object_has_the_fields_stripe_requires() {
     .await;
     let expiring = h
         .session(&[
-            ("line_items[0][price]", price["id"].as_str().unwrap()),
+            ("line_items[0][price]", price),
             ("line_items[0][quantity]", "1"),
         ])
         .await;
@@ -282,11 +337,14 @@ async fn every_returned_object_has_the_fields_stripe_requires() {
         .await,
     );
     h.ok_post(
-        &format!("/v1/products/{}", product["id"].as_str().unwrap()),
+        &format!("/v1/products/{}", catalogue.product["id"].as_str().unwrap()),
         &[("active", "false")],
     )
     .await;
+}
 
+/// Every list endpoint, the paid session's line items, and every event so far.
+async fn list_everything(h: &Harness, sid: &str, objects: &mut Vec<Value>) {
     for list in [
         "/v1/products",
         "/v1/prices",
@@ -312,25 +370,6 @@ async fn every_returned_object_has_the_fields_stripe_requires() {
         .collect();
     assert_eq!(kinds.len(), 1);
     objects.push(events.clone());
-
-    let mut errors = Vec::new();
-    for object in &objects {
-        check_object(object, &mut errors);
-    }
-    assert!(
-        errors.is_empty(),
-        "{} mismatches:\n{}",
-        errors.len(),
-        errors.join("\n")
-    );
-
-    // The checker itself must be able to fail.
-    let mut broken = paid.clone();
-    broken.as_object_mut().unwrap().remove("payment_status");
-    broken["amount_total"] = Value::String("61.88".into());
-    let mut errors = Vec::new();
-    check_object(&broken, &mut errors);
-    assert_eq!(errors.len(), 2, "{errors:?}");
 }
 
 /// The form schema of an endpoint's body, or its query parameters as one object schema.

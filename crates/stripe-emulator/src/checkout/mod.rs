@@ -1,0 +1,159 @@
+//! The payment journey: a checkout session's totals (discount and tax), its promotion code, its
+//! expiry and what the clock makes happen; creating sessions, paying (with settlement) and
+//! refunding each have a submodule.
+
+mod payment;
+mod refund;
+mod session;
+
+pub use payment::{PayOutcome, PaymentChoice, luhn_valid, pay, settle};
+pub use refund::create_refund;
+pub use session::create_session;
+
+use crate::error::{ApiError, ApiResult};
+use crate::model::{CouponOff, Session, SessionStatus};
+use crate::money;
+use crate::store::Store;
+
+/// Spreads the discount over the lines in proportion and adds tax per line at the configured
+/// rate, so that line totals always add up to the session's totals.
+pub fn recompute_totals(store: &Store, session: &mut Session) {
+    let subtotals: Vec<i64> = session
+        .line_items
+        .iter()
+        .map(|l| l.amount_subtotal)
+        .collect();
+    let subtotal: i64 = subtotals.iter().sum();
+    let discount = session
+        .promotion_code
+        .as_ref()
+        .and_then(|p| store.promotion_codes.get(p))
+        .and_then(|p| store.coupons.get(&p.coupon))
+        .map(|c| match &c.off {
+            CouponOff::Percent(h) => money::apply_basis_points(subtotal, *h),
+            CouponOff::Amount { minor, .. } => (*minor).min(subtotal),
+        })
+        .unwrap_or(0);
+    let discounts = money::allocate(discount, &subtotals);
+    for (line, d) in session.line_items.iter_mut().zip(discounts) {
+        line.amount_discount = d;
+        line.amount_tax = if session.automatic_tax {
+            money::apply_basis_points(line.amount_subtotal - d, store.tax_rate_bps)
+        } else {
+            0
+        };
+    }
+}
+
+/// Finds an active promotion code by what the customer typed and checks it fits the session.
+pub fn apply_promotion_code(store: &mut Store, session_id: &str, code: &str) -> Result<(), String> {
+    let now = store.now();
+    let session = store.sessions.get(session_id).ok_or("Unknown session")?;
+    if !session.allow_promotion_codes {
+        return Err("This checkout does not accept promotion codes.".into());
+    }
+    let code = code.trim();
+    let promo = store
+        .promotion_codes
+        .values()
+        .find(|p| p.active && p.code.eq_ignore_ascii_case(code))
+        .ok_or_else(|| format!("The code {code} is invalid."))?;
+    let coupon = store
+        .coupons
+        .get(&promo.coupon)
+        .ok_or_else(|| format!("The code {code} is invalid."))?;
+    if promo.expires_at.is_some_and(|t| now >= t)
+        || promo
+            .max_redemptions
+            .is_some_and(|m| promo.times_redeemed >= m)
+        || !coupon.valid(now)
+    {
+        return Err(format!("The code {code} has expired or been used up."));
+    }
+    if let CouponOff::Amount { currency, .. } = &coupon.off
+        && *currency != session.currency
+    {
+        return Err(format!("The code {code} is not valid for this currency."));
+    }
+    if let Some((minimum, currency)) = &promo.minimum_amount
+        && (*currency != session.currency || session.amount_subtotal() < *minimum)
+    {
+        return Err(format!(
+            "The code {code} needs an order of at least {}.",
+            money::format(*minimum, currency)
+        ));
+    }
+    let promo_id = promo.id.clone();
+    let mut session = session.clone();
+    session.promotion_code = Some(promo_id);
+    recompute_totals(store, &mut session);
+    store.sessions.insert(session.id.clone(), session);
+    Ok(())
+}
+
+pub fn remove_promotion_code(store: &mut Store, session_id: &str) {
+    if let Some(mut session) = store.sessions.get(session_id).cloned() {
+        session.promotion_code = None;
+        recompute_totals(store, &mut session);
+        store.sessions.insert(session.id.clone(), session);
+    }
+}
+
+pub fn success_redirect(session: &Session) -> String {
+    session
+        .success_url
+        .replace("{CHECKOUT_SESSION_ID}", &session.id)
+}
+
+pub fn expire(store: &mut Store, session_id: &str) -> ApiResult<Session> {
+    let mut session = store
+        .sessions
+        .get(session_id)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found("checkout.session", session_id))?;
+    if session.status != SessionStatus::Open {
+        return Err(ApiError::invalid(format!(
+            "Only Checkout Sessions with a status of `open` can be expired. This session has a status of `{}`.",
+            session.status.as_str()
+        ))
+        .param("session"));
+    }
+    session.status = SessionStatus::Expired;
+    store.sessions.insert(session.id.clone(), session.clone());
+    if let Some(pi_id) = &session.payment_intent
+        && let Some(pi) = store.payment_intents.get_mut(pi_id)
+        && pi.status == "requires_payment_method"
+    {
+        pi.status = "canceled";
+        pi.canceled_at = Some(store.clock.now());
+        let json = pi.to_json();
+        store.emit("payment_intent.canceled", json, None);
+    }
+    store.emit("checkout.session.expired", session.to_json(), None);
+    Ok(session)
+}
+
+/// Runs what time makes happen: open sessions past `expires_at` expire and due bank debits settle.
+pub fn tick(store: &mut Store) {
+    let now = store.now();
+    let now_ms = store.clock.now_ms();
+    let expired: Vec<String> = store
+        .sessions
+        .values()
+        .filter(|s| s.status == SessionStatus::Open && now >= s.expires_at)
+        .map(|s| s.id.clone())
+        .collect();
+    for id in expired {
+        // Only open sessions were collected, so expiring cannot fail here.
+        let _ = expire(store, &id);
+    }
+    let due: Vec<String> = store
+        .sessions
+        .values()
+        .filter(|s| s.pending_settlement.is_some_and(|p| now_ms >= p.due_ms))
+        .map(|s| s.id.clone())
+        .collect();
+    for id in due {
+        settle(store, &id);
+    }
+}

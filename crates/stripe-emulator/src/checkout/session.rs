@@ -1,0 +1,372 @@
+//! Creating checkout sessions: checking their parameters and line items, then storing the
+//! session with any inline prices and products its lines need.
+
+use serde_json::{Map, Value};
+
+use crate::error::{ApiError, ApiResult};
+use crate::model::{LineItem, PaymentStatus, Price, Product, Session, SessionStatus};
+use crate::money;
+use crate::params::{Params, merge_metadata};
+use crate::store::{Store, new_id};
+
+use super::recompute_totals;
+
+const MIN_EXPIRY_SECS: i64 = 30 * 60;
+const MAX_EXPIRY_SECS: i64 = 24 * 60 * 60;
+
+fn is_url(s: &str) -> bool {
+    (s.starts_with("http://") || s.starts_with("https://")) && s.len() > "https://".len()
+}
+
+pub fn create_session(store: &mut Store, p: &Params) -> ApiResult<Session> {
+    check_session_params(store, p)?;
+    let now = store.now();
+    let expires_at = expires_at(p, now)?;
+    let resolved = resolve_line_items(store, p)?;
+    let currency = resolved[0].price.currency.clone();
+    let line_items = resolved
+        .into_iter()
+        .map(|line| create_line_item(store, line, now))
+        .collect();
+    let mut session = new_session(store, p, now, expires_at, currency, line_items);
+    recompute_totals(store, &mut session);
+    store.sessions.insert(session.id.clone(), session.clone());
+    Ok(session)
+}
+
+/// The session's own parameters, checked in the order Stripe reports them.
+fn check_session_params(store: &Store, p: &Params) -> ApiResult<()> {
+    if p.str("mode") != Some("payment") {
+        return Err(ApiError::invalid(
+            "The emulator supports Checkout Sessions in `payment` mode only.",
+        )
+        .param("mode"));
+    }
+    if !is_url(p.str("success_url").unwrap_or_default()) {
+        return Err(ApiError::invalid("Not a valid URL").param("success_url"));
+    }
+    if let Some(cancel) = p.str("cancel_url")
+        && !is_url(cancel)
+    {
+        return Err(ApiError::invalid("Not a valid URL").param("cancel_url"));
+    }
+    if p.has("customer") && p.has("customer_email") {
+        return Err(ApiError::invalid(
+            "You may only specify one of these parameters: customer, customer_email.",
+        )
+        .code("parameters_exclusive")
+        .param("customer_email"));
+    }
+    if let Some(customer) = p.str("customer")
+        && !store.customers.contains_key(customer)
+    {
+        return Err(ApiError::no_such("customer", customer, "customer"));
+    }
+    Ok(())
+}
+
+fn expires_at(p: &Params, now: i64) -> ApiResult<i64> {
+    let expires_at = p.int("expires_at").unwrap_or(now + MAX_EXPIRY_SECS);
+    if expires_at < now + MIN_EXPIRY_SECS || expires_at > now + MAX_EXPIRY_SECS {
+        return Err(ApiError::invalid(
+            "The `expires_at` timestamp must be between 30 minutes and 24 hours from Checkout Session creation.",
+        )
+        .param("expires_at"));
+    }
+    Ok(expires_at)
+}
+
+/// Where a line's price comes from.
+enum PriceSource {
+    Existing(String),
+    /// `price_data`: a price made for this session only.
+    Inline {
+        currency: String,
+        unit_amount: i64,
+        product: ProductSource,
+    },
+}
+
+/// Where an inline price's product comes from.
+enum ProductSource {
+    Existing(String),
+    /// `product_data`: a product made with the price.
+    Inline {
+        name: String,
+        data: Params,
+    },
+}
+
+/// A line's price as checked against the store, before anything is created.
+struct LinePrice {
+    source: PriceSource,
+    currency: String,
+    unit_amount: i64,
+    /// The product's name, which becomes the line's description.
+    name: String,
+}
+
+/// A line item checked against the store but not created yet.
+struct ResolvedLine {
+    price: LinePrice,
+    quantity: i64,
+    subtotal: i64,
+}
+
+/// Resolves every line before creating anything, so a bad line leaves no inline price behind.
+fn resolve_line_items(store: &Store, p: &Params) -> ApiResult<Vec<ResolvedLine>> {
+    let raw_items = p.list("line_items");
+    if raw_items.is_empty() {
+        return Err(ApiError::missing_param("line_items"));
+    }
+    let mut resolved = Vec::with_capacity(raw_items.len());
+    for (i, raw) in raw_items.iter().enumerate() {
+        let item = Params(raw.as_object().cloned().unwrap_or_default());
+        resolved.push(resolve_line_item(store, i, &item)?);
+    }
+    let currency = resolved[0].price.currency.clone();
+    if let Some(i) = resolved.iter().position(|r| r.price.currency != currency) {
+        return Err(
+            ApiError::invalid("All line items must use the same currency.")
+                .param(format!("line_items[{i}]")),
+        );
+    }
+    resolved
+        .iter()
+        .try_fold(0i64, |acc, r| acc.checked_add(r.subtotal))
+        .ok_or_else(|| ApiError::invalid("The total amount is too large.").param("line_items"))?;
+    Ok(resolved)
+}
+
+/// Checks line `i`: its quantity, then its `price` or `price_data`.
+fn resolve_line_item(store: &Store, i: usize, item: &Params) -> ApiResult<ResolvedLine> {
+    let at = |k: &str| format!("line_items[{i}][{k}]");
+    let quantity = item
+        .int("quantity")
+        .ok_or_else(|| ApiError::missing_param(&at("quantity")))?;
+    if !(1..=999_999).contains(&quantity) {
+        return Err(
+            ApiError::invalid("Quantity must be between 1 and 999999.").param(at("quantity"))
+        );
+    }
+    let price = match (item.str("price"), item.obj("price_data")) {
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(ApiError::invalid(
+                "Each line item needs exactly one of `price` or `price_data`.",
+            )
+            .param(format!("line_items[{i}]")));
+        }
+        (Some(price_id), None) => existing_price(store, i, price_id)?,
+        (None, Some(data)) => inline_price(store, i, &data)?,
+    };
+    let subtotal = price.unit_amount.checked_mul(quantity).ok_or_else(|| {
+        ApiError::invalid("The line item amount is too large.").param(format!("line_items[{i}]"))
+    })?;
+    Ok(ResolvedLine {
+        price,
+        quantity,
+        subtotal,
+    })
+}
+
+/// Line `i`'s `price`, which must exist and be active.
+fn existing_price(store: &Store, i: usize, price_id: &str) -> ApiResult<LinePrice> {
+    let at = |k: &str| format!("line_items[{i}][{k}]");
+    let price = store
+        .prices
+        .get(price_id)
+        .ok_or_else(|| ApiError::no_such("price", price_id, &at("price")))?;
+    if !price.active {
+        return Err(ApiError::invalid(
+            "The price specified is inactive. This field only accepts active prices.",
+        )
+        .param(at("price")));
+    }
+    let name = store
+        .products
+        .get(&price.product)
+        .map(|p| p.name.clone())
+        .unwrap_or_default();
+    Ok(LinePrice {
+        source: PriceSource::Existing(price.id.clone()),
+        currency: price.currency.clone(),
+        unit_amount: price.unit_amount,
+        name,
+    })
+}
+
+/// Line `i`'s `price_data`, with an existing active `product` or a new `product_data`.
+fn inline_price(store: &Store, i: usize, data: &Params) -> ApiResult<LinePrice> {
+    let at = |k: &str| format!("line_items[{i}][price_data][{k}]");
+    let currency =
+        money::parse_currency(data.str("currency").unwrap_or_default()).ok_or_else(|| {
+            ApiError::invalid("Invalid currency: must be a three-letter ISO code")
+                .param(at("currency"))
+        })?;
+    let unit_amount = data
+        .int("unit_amount")
+        .ok_or_else(|| ApiError::missing_param(&at("unit_amount")))?;
+    if unit_amount < 0 {
+        return Err(
+            ApiError::invalid("This value must be greater than or equal to 0.")
+                .param(at("unit_amount")),
+        );
+    }
+    let (product, name) = match (data.str("product"), data.obj("product_data")) {
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(ApiError::invalid(
+                "price_data needs exactly one of `product` or `product_data`.",
+            )
+            .param(format!("line_items[{i}][price_data]")));
+        }
+        (Some(id), None) => {
+            let product = store
+                .products
+                .get(id)
+                .ok_or_else(|| ApiError::no_such("product", id, &at("product")))?;
+            if !product.active {
+                return Err(
+                    ApiError::invalid("The product specified is inactive.").param(at("product"))
+                );
+            }
+            (
+                ProductSource::Existing(id.to_string()),
+                product.name.clone(),
+            )
+        }
+        (None, Some(pd)) => {
+            let name = pd.str("name").unwrap_or_default().to_string();
+            (
+                ProductSource::Inline {
+                    name: name.clone(),
+                    data: pd,
+                },
+                name,
+            )
+        }
+    };
+    Ok(LinePrice {
+        source: PriceSource::Inline {
+            currency: currency.clone(),
+            unit_amount,
+            product,
+        },
+        currency,
+        unit_amount,
+        name,
+    })
+}
+
+/// Stores what a resolved line needs (an inline price, and its product) and makes the line.
+fn create_line_item(store: &mut Store, line: ResolvedLine, now: i64) -> LineItem {
+    let price_id = match line.price.source {
+        PriceSource::Existing(id) => id,
+        PriceSource::Inline {
+            currency,
+            unit_amount,
+            product,
+        } => {
+            let product = match product {
+                ProductSource::Existing(id) => id,
+                ProductSource::Inline { name, data } => {
+                    create_inline_product(store, name, &data, now)
+                }
+            };
+            // Like Stripe, an inline price exists only for this session and is not
+            // offered for reuse.
+            let price = Price {
+                id: new_id("price_"),
+                created: now,
+                product,
+                currency,
+                unit_amount,
+                active: false,
+                nickname: None,
+                lookup_key: None,
+                metadata: Map::new(),
+            };
+            let id = price.id.clone();
+            store.prices.insert(id.clone(), price);
+            id
+        }
+    };
+    LineItem {
+        id: new_id("li_"),
+        price: price_id,
+        quantity: line.quantity,
+        description: line.price.name,
+        currency: line.price.currency,
+        amount_subtotal: line.subtotal,
+        amount_discount: 0,
+        amount_tax: 0,
+    }
+}
+
+fn create_inline_product(store: &mut Store, name: String, pd: &Params, now: i64) -> String {
+    let product = Product {
+        id: new_id("prod_"),
+        created: now,
+        updated: now,
+        name,
+        active: true,
+        description: pd.str("description").map(str::to_string),
+        images: pd.strings("images"),
+        url: None,
+        metadata: pd
+            .raw("metadata")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default(),
+    };
+    let id = product.id.clone();
+    store.products.insert(id.clone(), product);
+    id
+}
+
+/// An open, unpaid session from checked parameters; its totals are not computed yet.
+fn new_session(
+    store: &Store,
+    p: &Params,
+    now: i64,
+    expires_at: i64,
+    currency: String,
+    line_items: Vec<LineItem>,
+) -> Session {
+    let id = format!("cs_test_{}", uuid::Uuid::new_v4().simple());
+    let mut metadata = Map::new();
+    merge_metadata(&mut metadata, p.raw("metadata"));
+    let pid = p.obj("payment_intent_data").unwrap_or_default();
+    let mut pi_metadata = Map::new();
+    merge_metadata(&mut pi_metadata, pid.raw("metadata"));
+    let customer_email = match p.str("customer") {
+        Some(c) => store.customers.get(c).and_then(|c| c.email.clone()),
+        None => p.str("customer_email").map(str::to_string),
+    };
+    Session {
+        url: format!("{}/c/pay/{id}", store.base_url),
+        id,
+        created: now,
+        expires_at,
+        status: SessionStatus::Open,
+        payment_status: PaymentStatus::Unpaid,
+        currency,
+        line_items,
+        success_url: p.str("success_url").unwrap_or_default().to_string(),
+        cancel_url: p.str("cancel_url").map(str::to_string),
+        client_reference_id: p.str("client_reference_id").map(str::to_string),
+        customer: p.str("customer").map(str::to_string),
+        customer_email,
+        paid_email: None,
+        metadata,
+        payment_intent_metadata: pi_metadata,
+        payment_intent_description: pid.str("description").map(str::to_string),
+        allow_promotion_codes: p.bool("allow_promotion_codes").unwrap_or(false),
+        automatic_tax: p
+            .obj("automatic_tax")
+            .and_then(|t| t.bool("enabled"))
+            .unwrap_or(false),
+        promotion_code: None,
+        payment_intent: None,
+        pending_settlement: None,
+    }
+}
