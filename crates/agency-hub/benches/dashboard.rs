@@ -64,7 +64,7 @@ async fn main() -> anyhow::Result<()> {
     // Milliseconds between two events for a year of them.
     let step = 365.0 * 24.0 * 3600.0 * 1000.0 / events as f64;
     for chunk in (0..events).collect::<Vec<_>>().chunks(2_000) {
-        let txn = agency_hub::db::begin(&db).await?;
+        let txn = db.write().await?;
         let rows = chunk.iter().map(|&i| {
             let kind = wheel[(i * 7919) % wheel.len()];
             let user = (i * 104_729) % 2_000;

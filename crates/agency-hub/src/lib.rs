@@ -31,7 +31,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -40,7 +39,7 @@ pub use config::Config;
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub db: DatabaseConnection,
+    pub db: db::Db,
     pub config: Arc<Config>,
     /// How many SQL statements the app has run (tests use it to prove a page's query count).
     pub queries: Arc<AtomicU64>,
@@ -50,20 +49,6 @@ pub struct AppState {
     pub test_mode: bool,
     /// The built-in emulator, kept running as long as the app.
     pub emulator: Option<Arc<stripe_emulator::Running>>,
-    /// On SQLite, webhook work queues here rather than in SQLite's busy handler, which sleeps in
-    /// growing steps and makes slow outliers under load. None on PostgreSQL.
-    pub sqlite_writer: Option<Arc<tokio::sync::Mutex<()>>>,
-}
-
-impl AppState {
-    /// On SQLite, waits for the in-process writer turn (see `sqlite_writer`); on PostgreSQL,
-    /// nothing to wait for.
-    pub async fn sqlite_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &self.sqlite_writer {
-            Some(m) => Some(m.lock().await),
-            None => None,
-        }
-    }
 }
 
 pub struct App {
@@ -145,7 +130,6 @@ impl App {
             tracing::info!("the database was empty: demo data seeded");
         }
         let mailer = notify::Mailer::from_config(&config)?;
-        let config_is_sqlite = config.database_url.is_sqlite();
         let state = AppState {
             db: db.clone(),
             config: Arc::new(config),
@@ -154,7 +138,6 @@ impl App {
             stripe: stripe_client,
             test_mode: emulator.is_some(),
             emulator,
-            sqlite_writer: config_is_sqlite.then(|| Arc::new(tokio::sync::Mutex::new(()))),
         };
         let registry = job_registry(&state);
         registry.check_queue(&db).await?;
@@ -212,7 +195,7 @@ impl App {
 }
 
 /// Deletes what has expired: sessions, old sign-in failures, finished jobs.
-async fn housekeeping(db: DatabaseConnection, mut stop: watch::Receiver<bool>) {
+async fn housekeeping(db: db::Db, mut stop: watch::Receiver<bool>) {
     loop {
         let purged = async {
             let sessions = auth::session_store::purge_expired(&db).await?;

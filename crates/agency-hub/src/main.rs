@@ -8,7 +8,6 @@ use agency_hub::config::{Config, LogFormat};
 use agency_hub::db::entities::user::Role;
 use agency_hub::{App, db, seed, telemetry};
 use clap::{Args, Parser, Subcommand};
-use sea_orm::TransactionTrait;
 
 #[derive(Parser)]
 #[command(
@@ -208,7 +207,7 @@ async fn add_user(config: Config, args: UserAdd) -> Result<(), Result<UsageError
 
     let conn = db::connect(&config.database_url).await.map_err(Err)?;
     db::migrate(&conn).await.map_err(Err)?;
-    let txn = conn.begin().await.map_err(|e| Err(e.into()))?;
+    let txn = conn.write().await.map_err(|e| Err(e.into()))?;
     let client = match args.client.as_deref() {
         Some(company) => match auth::find_or_create_client(&txn, company).await {
             Ok(c) => Some(c),

@@ -2,9 +2,7 @@
 //! fresh `cargo run` has something to sign in to.
 
 use chrono::Utc;
-use sea_orm::{
-    ActiveValue::Set, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait,
-};
+use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait};
 use serde_json::json;
 
 use crate::activity::Actor;
@@ -13,6 +11,7 @@ use crate::config::Config;
 use crate::db::entities::service::ServiceStatus;
 use crate::db::entities::task::TaskStatus;
 use crate::db::entities::{service_template, user, user::Role};
+use crate::db::{Db, Txn};
 use crate::provisioning::{self, Origin};
 use crate::services::{self, Audience};
 
@@ -186,12 +185,12 @@ const TEMPLATES: [TemplateSeed; 9] = [
 ];
 
 /// Seeds the demo data if the database has no user yet. Returns whether it did.
-pub async fn seed_demo(db: &DatabaseConnection) -> anyhow::Result<bool> {
+pub async fn seed_demo(db: &Db) -> anyhow::Result<bool> {
     if user::Entity::find().count(db).await? > 0 {
         return Ok(false);
     }
     let hash = auth::password::hash(DEMO_PASSWORD.to_string()).await?;
-    let txn = crate::db::begin(db).await?;
+    let txn = db.write().await?;
     for (email, name, role, company) in DEMO_USERS {
         let client_id = match company {
             Some(company) => Some(auth::find_or_create_client(&txn, company).await?.id),
@@ -271,10 +270,7 @@ const SERVICES: [(&str, &str, ServiceStatus, usize); 5] = [
 ];
 
 /// A few services in different states, so the pages have something to show.
-async fn seed_services(
-    txn: &DatabaseTransaction,
-    templates: &[service_template::Model],
-) -> anyhow::Result<()> {
+async fn seed_services(txn: &Txn, templates: &[service_template::Model]) -> anyhow::Result<()> {
     let actor = Actor::System;
     for (company, template_name, status, done) in SERVICES {
         let client = auth::find_or_create_client(txn, company).await?;

@@ -9,18 +9,19 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use agency_hub::catalog::{self, StoreForm, TaskRow, TemplateForm};
+use agency_hub::db::Db;
 use agency_hub::db::entities::order::{self, OrderStatus, PaymentStatus};
 use agency_hub::db::entities::{order_item, service_template};
 use agency_hub::{App, Config};
 use chrono::{Duration as Days, Utc};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, Database, DatabaseConnection, EntityTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, Database, EntityTrait};
 
 pub const PASSWORD: &str = "a-good-password";
 /// Requests timed per page.
 const SAMPLES: usize = 60;
 
 pub struct BenchApp {
-    pub db: DatabaseConnection,
+    pub db: Db,
     pub state: agency_hub::AppState,
     pub base: String,
     pub backend: &'static str,
@@ -119,7 +120,7 @@ impl BenchApp {
 /// Orders `from..to` (numbered B-…), 15 minutes apart up to now, across `clients`: half paid,
 /// the rest cancelled, refunded or pending, each with one item of `template`.
 pub async fn add_orders(
-    db: &DatabaseConnection,
+    db: &Db,
     from: usize,
     to: usize,
     clients: &[i64],
@@ -136,7 +137,7 @@ pub async fn add_orders(
     ];
     for chunk_start in (from..to).step_by(1000) {
         let chunk_end = (chunk_start + 1000).min(to);
-        let txn = agency_hub::db::begin(db).await?;
+        let txn = db.write().await?;
         let orders: Vec<order::ActiveModel> = (chunk_start..chunk_end)
             .map(|i| {
                 // Older first, so the newest orders are the last added.
@@ -236,7 +237,7 @@ pub async fn time(http: &reqwest::Client, url: &str) -> anyhow::Result<(Duration
 }
 
 /// `n` client companies ("Client 00"…), their ids.
-pub async fn clients(db: &DatabaseConnection, n: usize) -> anyhow::Result<Vec<i64>> {
+pub async fn clients(db: &Db, n: usize) -> anyhow::Result<Vec<i64>> {
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         ids.push(

@@ -4,13 +4,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
+use crate::db::Db;
 use crate::db::entities::session;
 
 /// The session key holding the signed-in user's id.
@@ -18,11 +16,11 @@ pub const USER_ID_KEY: &str = "user_id";
 
 #[derive(Clone, Debug)]
 pub struct DbSessionStore {
-    db: DatabaseConnection,
+    db: Db,
 }
 
 impl DbSessionStore {
-    pub fn new(db: DatabaseConnection) -> Self {
+    pub fn new(db: Db) -> Self {
         Self { db }
     }
 }

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::{Email, NewUser, parse_name, password, session_store};
 use crate::activity::{self, Actor, Subject};
+use crate::db::Db;
 use crate::db::entities::{client, password_token, user, user::Role};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::notify::{self, Message};
@@ -381,15 +382,16 @@ pub async fn rename<C: ConnectionTrait>(
     Ok(model)
 }
 
-/// A user changes their own password, proving the current one.
-pub async fn change_password<C: ConnectionTrait>(
-    conn: &C,
+/// A user changes their own password, proving the current one. The hashing is slow, so it
+/// happens before the write transaction begins.
+pub async fn change_password(
+    db: &Db,
     actor: &Actor,
     id: i64,
     current_password: &str,
     new_password: &str,
 ) -> AppResult<()> {
-    let user = get(conn, id).await?;
+    let user = get(db, id).await?;
     if !password::verify(
         current_password.to_string(),
         Some(user.password_hash.clone()),
@@ -403,17 +405,19 @@ pub async fn change_password<C: ConnectionTrait>(
     }
     password::validate(new_password).map_err(|m| AppError::invalid("new_password", m))?;
     let hash = password::hash(new_password.to_string()).await?;
+    let txn = db.write().await?;
     let mut active: user::ActiveModel = user.clone().into();
     active.password_hash = Set(hash);
     active.updated_at = Set(Utc::now());
-    active.update(conn).await?;
+    active.update(&txn).await?;
     activity::record(
-        conn,
+        &txn,
         actor,
         "user.password_changed",
         subject(&user),
         json!({}),
     )
     .await?;
+    txn.commit().await?;
     Ok(())
 }

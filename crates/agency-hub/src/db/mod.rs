@@ -3,23 +3,163 @@
 pub mod entities;
 pub mod migrations;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, ExecResult, QueryResult, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::config::DatabaseUrl;
 
 pub use migrations::Migrator;
 
+/// The database: a connection pool for reads and single statements, and [`Db::write`], the one
+/// way to begin a transaction that writes.
+///
+/// The rule it keeps: on SQLite a write transaction begins `IMMEDIATE` and waits its turn in
+/// this process first. A deferred transaction that reads first and writes later fails with
+/// "database is locked" when another writer committed in between (the busy timeout cannot help
+/// it); and SQLite's busy handler sleeps in growing steps, so writers queued there make slow
+/// outliers under load, where a queue in the process hands the lock on at once. PostgreSQL
+/// needs neither: row locks (`SELECT … FOR UPDATE`) order its writers.
+///
+/// `clippy.toml` forbids beginning a transaction any other way.
+#[derive(Clone, Debug)]
+pub struct Db {
+    conn: DatabaseConnection,
+    /// SQLite's writers take turns here; None on PostgreSQL.
+    writers: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction from [`Db::write`]: commit it, or drop it to roll back. On SQLite it
+/// holds the process's writer turn until then.
+pub struct Txn {
+    // Declared first, so dropped first: the turn passes on after the transaction has ended.
+    txn: DatabaseTransaction,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl Db {
+    pub fn new(conn: DatabaseConnection) -> Self {
+        let writers =
+            (conn.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        Self { conn, writers }
+    }
+
+    /// The pool itself, for what only it does (ping, migrations).
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.writers.is_some()
+    }
+
+    /// Calls `callback` after every statement (query counts and slow-query logs).
+    pub fn set_metric_callback<F>(&mut self, callback: F)
+    where
+        F: Fn(&sea_orm::metric::Info<'_>) + Send + Sync + 'static,
+    {
+        self.conn.set_metric_callback(callback);
+    }
+
+    /// Begins a transaction that writes (see [`Db`] for the rule it keeps).
+    pub async fn write(&self) -> Result<Txn, DbErr> {
+        let turn = match &self.writers {
+            Some(writers) => Some(writers.clone().lock_owned().await),
+            None => None,
+        };
+        #[allow(clippy::disallowed_methods)] // the one place a transaction begins
+        let txn = self
+            .conn
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await?;
+        Ok(Txn { txn, _turn: turn })
+    }
+
+    /// Runs `change` in a write transaction, committed when it returns `Ok` and rolled back
+    /// when it returns `Err`.
+    pub async fn in_transaction<T, E: From<DbErr>>(
+        &self,
+        change: impl AsyncFnOnce(&Txn) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let txn = self.write().await?;
+        let done = change(&txn).await?;
+        txn.commit().await?;
+        Ok(done)
+    }
+}
+
+impl Txn {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
+}
+
+/// Reads and single statements go to the pool.
+#[async_trait::async_trait]
+impl ConnectionTrait for Db {
+    fn get_database_backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.conn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.conn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.conn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.conn.query_all_raw(stmt).await
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Txn {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+}
+
 /// Opens a pool on the configured database. SQLite gets WAL, foreign keys and a busy timeout,
 /// and its folder is created when missing.
-pub async fn connect(url: &DatabaseUrl) -> anyhow::Result<DatabaseConnection> {
+pub async fn connect(url: &DatabaseUrl) -> anyhow::Result<Db> {
     let mut opts = match url {
         DatabaseUrl::Sqlite { url, path } => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -46,31 +186,22 @@ pub async fn connect(url: &DatabaseUrl) -> anyhow::Result<DatabaseConnection> {
     opts.min_connections(1)
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
-    Database::connect(opts)
+    let conn = Database::connect(opts)
         .await
-        .context("connecting to the database (is DATABASE_URL right and the server up?)")
-}
-
-/// Starts a transaction that writes. On SQLite it takes the write lock at once (`BEGIN
-/// IMMEDIATE`): a deferred transaction that reads first and writes later fails with "database is
-/// locked" when another writer committed in between, and the busy timeout cannot help it.
-/// PostgreSQL ignores the option.
-pub async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, sea_orm::DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
+        .context("connecting to the database (is DATABASE_URL right and the server up?)")?;
+    Ok(Db::new(conn))
 }
 
 /// Applies every pending migration.
-pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
-    Migrator::up(db, None).await.context("running migrations")
+pub async fn migrate(db: &Db) -> anyhow::Result<()> {
+    Migrator::up(db.conn(), None)
+        .await
+        .context("running migrations")
 }
 
 /// How many migrations are not applied yet (for `/readyz`).
-pub async fn pending_migrations(db: &DatabaseConnection) -> anyhow::Result<usize> {
-    Ok(Migrator::get_pending_migrations(db).await?.len())
+pub async fn pending_migrations(db: &Db) -> anyhow::Result<usize> {
+    Ok(Migrator::get_pending_migrations(db.conn()).await?.len())
 }
 
 /// `%text%`, lower-cased, with LIKE's own characters escaped: compare it with `LOWER(column)`

@@ -20,13 +20,14 @@ use anyhow::bail;
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, Order, QueryFilter, QuerySelect, sea_query::OnConflict,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, Order,
+    QueryFilter, QuerySelect, sea_query::OnConflict,
 };
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::watch;
 
+use crate::db::Db;
 use crate::db::entities::job::{self, JobStatus};
 
 pub const DEFAULT_MAX_ATTEMPTS: i32 = 8;
@@ -155,7 +156,7 @@ impl Registry {
 
     /// Refuses to start when the queue holds jobs of a kind no handler runs, rather than
     /// letting them die one by one.
-    pub async fn check_queue(&self, db: &DatabaseConnection) -> anyhow::Result<()> {
+    pub async fn check_queue(&self, db: &Db) -> anyhow::Result<()> {
         let kinds: Vec<String> = job::Entity::find()
             .select_only()
             .column(job::Column::Kind)
@@ -209,13 +210,13 @@ impl WorkerConfig {
 
 #[derive(Clone)]
 pub struct Worker {
-    db: DatabaseConnection,
+    db: Db,
     registry: Arc<Registry>,
     config: WorkerConfig,
 }
 
 impl Worker {
-    pub fn new(db: DatabaseConnection, registry: Arc<Registry>, config: WorkerConfig) -> Self {
+    pub fn new(db: Db, registry: Arc<Registry>, config: WorkerConfig) -> Self {
         Self {
             db,
             registry,

@@ -172,7 +172,7 @@ fn send_job(email_id: i64) -> Enqueue {
 /// The `email.send` job: renders, sends (or stores) and records the outcome. A failure is
 /// returned so the queue retries with backoff; the last one marks the email failed.
 pub async fn run_send_job(
-    db: &sea_orm::DatabaseConnection,
+    db: &crate::db::Db,
     config: &Config,
     mailer: &Mailer,
     ctx: JobContext,

@@ -111,7 +111,7 @@ pub async fn refund(
         .create_refund(&pi, amount, reason, order.id, &key)
         .await
         .map_err(stripe_failed)?;
-    let txn = crate::db::begin(&state.db).await?;
+    let txn = state.db.write().await?;
     let locked = super::lock(&txn, id)
         .await?
         .ok_or_else(AppError::not_found)?;
@@ -161,7 +161,7 @@ pub async fn cancel(state: &AppState, actor: &Actor, id: i64) -> AppResult<()> {
             }
         }
     }
-    let txn = crate::db::begin(&state.db).await?;
+    let txn = state.db.write().await?;
     let locked = super::lock(&txn, id)
         .await?
         .ok_or_else(AppError::not_found)?;
@@ -205,7 +205,7 @@ pub async fn rerun_fulfilment(state: &AppState, actor: &Actor, id: i64) -> AppRe
         .retrieve_checkout_session(&session_id)
         .await
         .map_err(stripe_failed)?;
-    let txn = crate::db::begin(&state.db).await?;
+    let txn = state.db.write().await?;
     let outcome = fulfil::fulfill_checkout(&txn, &session).await?;
     activity::record(
         &txn,
@@ -255,7 +255,7 @@ pub async fn mark_reviewed(state: &AppState, actor: &Actor, id: i64) -> AppResul
     let Some(reason) = order.review_reason.clone() else {
         return Err(AppError::conflict("This order is not flagged."));
     };
-    let txn = crate::db::begin(&state.db).await?;
+    let txn = state.db.write().await?;
     order::Entity::update_many()
         .col_expr(
             order::Column::ReviewReason,

@@ -293,7 +293,7 @@ pub async fn transition<C: ConnectionTrait>(
 
 /// Reads the order holding its lock for the rest of the transaction: `SELECT … FOR UPDATE` on
 /// PostgreSQL. SQLite has no row locks and ignores the clause: there the transaction must be
-/// begun with `db::begin` (IMMEDIATE), which holds the database's write lock from its start.
+/// begun with `Db::write` (IMMEDIATE), which holds the database's write lock from its start.
 pub async fn lock<C: ConnectionTrait>(conn: &C, id: i64) -> Result<Option<order::Model>, DbErr> {
     order::Entity::find_by_id(id)
         .lock_exclusive()

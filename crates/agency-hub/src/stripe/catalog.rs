@@ -4,10 +4,11 @@
 //! blocks saving a template; the admin sees the sync state and the last error.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use serde_json::json;
 
 use super::StripeClient;
+use crate::db::Db;
 use crate::db::entities::service_template;
 use crate::jobs::{Enqueue, JobContext};
 
@@ -29,12 +30,7 @@ pub async fn enqueue_sync<C: ConnectionTrait>(conn: &C, template_id: i64) -> Res
     Ok(())
 }
 
-async fn record(
-    db: &DatabaseConnection,
-    id: i64,
-    status: &str,
-    error: Option<String>,
-) -> Result<(), DbErr> {
+async fn record(db: &Db, id: i64, status: &str, error: Option<String>) -> Result<(), DbErr> {
     service_template::Entity::update_many()
         .col_expr(
             service_template::Column::StripeSyncStatus,
@@ -51,11 +47,7 @@ async fn record(
 }
 
 /// The job: brings Stripe's Product and Price in line with the template as it is now.
-pub async fn run_sync_job(
-    db: &DatabaseConnection,
-    stripe: &StripeClient,
-    ctx: JobContext,
-) -> anyhow::Result<()> {
+pub async fn run_sync_job(db: &Db, stripe: &StripeClient, ctx: JobContext) -> anyhow::Result<()> {
     let id = ctx.payload["template_id"]
         .as_i64()
         .ok_or_else(|| anyhow::anyhow!("sync without template_id"))?;
@@ -74,11 +66,7 @@ pub async fn run_sync_job(
     }
 }
 
-async fn sync(
-    db: &DatabaseConnection,
-    stripe: &StripeClient,
-    t: &service_template::Model,
-) -> anyhow::Result<()> {
+async fn sync(db: &Db, stripe: &StripeClient, t: &service_template::Model) -> anyhow::Result<()> {
     let set = |col: service_template::Column, value: Option<String>| {
         service_template::Entity::update_many()
             .col_expr(col, Expr::value(value))

@@ -44,7 +44,7 @@ pub async fn start(
             }) => continue,
             Err(e) => return Err(unavailable(e)),
         }
-        let txn = crate::db::begin(&state.db).await?;
+        let txn = state.db.write().await?;
         if let Some(locked) = orders::lock(&txn, open.id).await? {
             orders::transition(
                 &txn,
@@ -84,7 +84,7 @@ pub async fn start(
         }
     };
 
-    let txn = crate::db::begin(&state.db).await?;
+    let txn = state.db.write().await?;
     let current = cart::load(&txn, client_id).await?;
     let (order, items) = orders::create_from_cart(&txn, client_id, user.id, &current).await?;
     txn.commit().await?;
@@ -117,7 +117,7 @@ pub async fn start(
         Ok(s) => s,
         Err(e) => {
             // No half-made order: it is cancelled, and the cart stays as it was.
-            let txn = crate::db::begin(&state.db).await?;
+            let txn = state.db.write().await?;
             orders::transition(
                 &txn,
                 &order,
@@ -134,7 +134,7 @@ pub async fn start(
             "the Checkout Session has no url".into(),
         ))
     })?;
-    let txn = crate::db::begin(&state.db).await?;
+    let txn = state.db.write().await?;
     order::Entity::update(order::ActiveModel {
         id: Set(order.id),
         stripe_session_id: Set(Some(session.id.clone())),

@@ -3,9 +3,7 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -48,7 +46,7 @@ fn session_of(event: &Event) -> AppResult<CheckoutSession> {
 
 /// Records and handles one event. `raw` is the event as received: kept with a failure, so an
 /// admin can run it again.
-pub async fn handle(db: &DatabaseConnection, event: &Event, raw: &str) -> AppResult<Handled> {
+pub async fn handle(db: &crate::db::Db, event: &Event, raw: &str) -> AppResult<Handled> {
     let handled = run(db, event).await;
     if let Err(e) = &handled
         && let Err(record) = record_failure(db, event, raw, &e.to_string()).await
@@ -58,8 +56,8 @@ pub async fn handle(db: &DatabaseConnection, event: &Event, raw: &str) -> AppRes
     handled
 }
 
-async fn run(db: &DatabaseConnection, event: &Event) -> AppResult<Handled> {
-    let txn = crate::db::begin(db).await?;
+async fn run(db: &crate::db::Db, event: &Event) -> AppResult<Handled> {
+    let txn = db.write().await?;
     // A new id, or one whose handling failed before, is ours to handle now.
     let inserted = stripe_event::Entity::insert(stripe_event::ActiveModel {
         id: Set(event.id.clone()),
@@ -107,7 +105,7 @@ pub const FAILED: &str = "failed";
 /// Keeps a failed event with its error and body, outside the rolled-back transaction. An event
 /// handled meanwhile (by another delivery) stays as it is.
 async fn record_failure(
-    db: &DatabaseConnection,
+    db: &crate::db::Db,
     event: &Event,
     raw: &str,
     error: &str,
@@ -141,7 +139,7 @@ async fn record_failure(
 }
 
 /// Runs a failed event again from its stored body (the admin's retry button).
-pub async fn retry(db: &DatabaseConnection, id: &str) -> AppResult<Handled> {
+pub async fn retry(db: &crate::db::Db, id: &str) -> AppResult<Handled> {
     let row = stripe_event::Entity::find_by_id(id.to_string())
         .one(db)
         .await?

@@ -12,7 +12,7 @@ pub async fn healthz() -> Json<Value> {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    if let Err(e) = state.db.ping().await {
+    if let Err(e) = state.db.conn().ping().await {
         tracing::warn!(error = %e, "readiness: database unreachable");
         return (
             StatusCode::SERVICE_UNAVAILABLE,

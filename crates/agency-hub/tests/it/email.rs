@@ -3,14 +3,13 @@
 
 use std::time::Duration;
 
+use agency_hub::db::Db;
 use agency_hub::db::entities::email::{self, EmailStatus};
 use agency_hub::db::entities::{job, user::Role};
 use agency_hub::jobs::WorkerConfig;
 use agency_hub::notify::{self, Message};
 use mail_parser::MessageParser;
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::harness::{
     PASSWORD, TestApp, browser, spawn_app, spawn_app_with, spawn_app_with_worker,
@@ -18,7 +17,7 @@ use crate::harness::{
 use crate::smtp::SmtpServer;
 
 /// Waits (up to 20 s) until the email to `to` reaches one of `statuses`.
-async fn email_to(db: &DatabaseConnection, to: &str, statuses: &[EmailStatus]) -> email::Model {
+async fn email_to(db: &Db, to: &str, statuses: &[EmailStatus]) -> email::Model {
     for _ in 0..400 {
         if let Some(e) = email::Entity::find()
             .filter(email::Column::ToAddress.eq(to))
@@ -276,7 +275,7 @@ async fn the_same_dedupe_key_queues_one_email_and_a_rolled_back_change_queues_no
             .await
             .unwrap()
     );
-    let txn = app.db.begin().await.unwrap();
+    let txn = app.db.write().await.unwrap();
     assert!(
         notify::enqueue(&txn, "bo@acme.example", &message, "payment-failed:2")
             .await

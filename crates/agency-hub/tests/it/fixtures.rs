@@ -2,13 +2,13 @@
 
 use agency_hub::activity::Actor;
 use agency_hub::catalog::{self, StoreForm, TaskRow, TemplateForm};
+use agency_hub::db::Db;
 use agency_hub::db::entities::{client, service, service_template};
 use agency_hub::provisioning::{self, Origin};
-use sea_orm::DatabaseConnection;
 
 /// A template with these tasks: (name, due in days, client-visible).
 pub async fn template(
-    db: &DatabaseConnection,
+    db: &Db,
     name: &str,
     tasks: &[(&str, Option<u32>, bool)],
 ) -> service_template::Model {
@@ -32,14 +32,14 @@ pub async fn template(
         .unwrap()
 }
 
-pub async fn company(db: &DatabaseConnection, name: &str) -> client::Model {
+pub async fn company(db: &Db, name: &str) -> client::Model {
     agency_hub::auth::find_or_create_client(db, name)
         .await
         .unwrap()
 }
 
 pub async fn service(
-    db: &DatabaseConnection,
+    db: &Db,
     template: &service_template::Model,
     client: &client::Model,
 ) -> service::Model {
@@ -57,7 +57,7 @@ pub async fn service(
 
 /// A purchasable template: `price` as typed in the store settings ("49.00"), in `currency`.
 pub async fn for_sale(
-    db: &DatabaseConnection,
+    db: &Db,
     name: &str,
     category: &str,
     price: &str,

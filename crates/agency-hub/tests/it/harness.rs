@@ -12,7 +12,7 @@ use agency_hub::db::entities::user::{self, Role};
 use agency_hub::jobs::WorkerConfig;
 use agency_hub::{App, Config, db};
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectionTrait, Database};
 use std::time::Duration;
 
 /// A database of its own for one test, gone when dropped.
@@ -59,7 +59,7 @@ impl TestDb {
     }
 
     /// A migrated connection of its own.
-    pub async fn connect(&self) -> DatabaseConnection {
+    pub async fn connect(&self) -> db::Db {
         let conn = db::connect(&agency_hub::config::DatabaseUrl::parse(&self.url).unwrap())
             .await
             .expect("connecting to the test database");
@@ -100,7 +100,7 @@ pub struct TestApp {
     pub emulator: String,
     pub queries: Arc<AtomicU64>,
     pub client: reqwest::Client,
-    pub db: DatabaseConnection,
+    pub db: db::Db,
     /// Dropped last: the database outlives the app's use of it.
     _test_db: TestDb,
 }

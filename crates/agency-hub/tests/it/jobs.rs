@@ -6,11 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agency_hub::App;
+use agency_hub::db::Db;
 use agency_hub::db::entities::job::{self, JobStatus};
 use agency_hub::jobs::{Enqueue, Registry, Worker, WorkerConfig};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -49,7 +48,7 @@ fn counting_registry(runs: Runs) -> Registry {
     })
 }
 
-async fn jobs_with(db: &DatabaseConnection, status: JobStatus) -> u64 {
+async fn jobs_with(db: &Db, status: JobStatus) -> u64 {
     job::Entity::find()
         .filter(job::Column::Status.eq(status))
         .count(db)
@@ -68,7 +67,7 @@ async fn a_job_enqueued_in_a_rolled_back_transaction_never_runs() {
         fast(),
     );
 
-    let txn = db.begin().await.unwrap();
+    let txn = db.write().await.unwrap();
     assert!(
         Enqueue::new("test.count", &json!({"n": 1}))
             .insert(&txn)
@@ -82,7 +81,7 @@ async fn a_job_enqueued_in_a_rolled_back_transaction_never_runs() {
     assert!(runs.lock().unwrap().is_empty());
 
     // The same in a committed transaction runs once.
-    let txn = db.begin().await.unwrap();
+    let txn = db.write().await.unwrap();
     Enqueue::new("test.count", &json!({"n": 2}))
         .insert(&txn)
         .await
@@ -235,7 +234,7 @@ async fn two_workers_run_each_of_500_jobs_exactly_once() {
             Ok(())
         }
     }));
-    let txn = db.begin().await.unwrap();
+    let txn = db.write().await.unwrap();
     for n in 0..500 {
         Enqueue::new("test.count", &json!({ "n": n }))
             .insert(&txn)

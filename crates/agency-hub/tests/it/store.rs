@@ -646,8 +646,7 @@ async fn the_store_list_runs_two_catalog_queries_whatever_its_size_and_uses_an_i
             .map(|r| r.try_get::<String>("", "detail").unwrap())
             .collect()
     } else {
-        use sea_orm::TransactionTrait;
-        let txn = app.db.begin().await.unwrap();
+        let txn = app.db.write().await.unwrap();
         txn.execute_unprepared("SET LOCAL enable_seqscan = off")
             .await
             .unwrap();

@@ -317,7 +317,7 @@ pub async fn update_item(
     Json(body): Json<SetQuantity>,
 ) -> AppResult<axum::Json<CartBody>> {
     let quantity = cart::parse_quantity(body.quantity.as_ref())?;
-    let txn = crate::db::begin(&state.db).await?;
+    let txn = state.db.write().await?;
     cart::set_quantity(&txn, client_id, id, quantity).await?;
     txn.commit().await?;
     cart_body(&state, client_id).await
@@ -341,7 +341,7 @@ pub async fn remove_item(
     RequireClient(user, client_id): RequireClient,
     Path(id): Path<i64>,
 ) -> AppResult<axum::Json<CartBody>> {
-    let txn = crate::db::begin(&state.db).await?;
+    let txn = state.db.write().await?;
     remove_line(&txn, &user, client_id, id).await?;
     txn.commit().await?;
     cart_body(&state, client_id).await

@@ -47,9 +47,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         }
     };
     let started = std::time::Instant::now();
-    let gate = state.sqlite_turn().await;
     let handled = events::handle(&state.db, &event, &String::from_utf8_lossy(&body)).await;
-    drop(gate);
     let outcome = match &handled {
         Ok(Handled::Processed(outcome)) => outcome,
         Ok(Handled::Duplicate) => "duplicate",

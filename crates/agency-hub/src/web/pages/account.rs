@@ -60,7 +60,10 @@ pub async fn rename(
         Ok(n) => n,
         Err(m) => return Ok(refuse(ctx, user, AppError::invalid("name", m))),
     };
-    users::rename(&state.db, &Actor::from(&user), user.id, name).await?;
+    state
+        .db
+        .in_transaction(async |txn| users::rename(txn, &Actor::from(&user), user.id, name).await)
+        .await?;
     flash(&session, "success", "Your name was saved.").await?;
     Ok(Redirect::to("/account").into_response())
 }

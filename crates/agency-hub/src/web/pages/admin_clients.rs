@@ -115,8 +115,18 @@ async fn save(
     };
     let actor = Actor::from(admin);
     let saved = match id {
-        None => clients::create(&state.db, &actor, valid).await,
-        Some(id) => clients::update(&state.db, &actor, id, valid).await,
+        None => {
+            state
+                .db
+                .in_transaction(async |txn| clients::create(txn, &actor, valid).await)
+                .await
+        }
+        Some(id) => {
+            state
+                .db
+                .in_transaction(async |txn| clients::update(txn, &actor, id, valid).await)
+                .await
+        }
     };
     match saved {
         Ok(client) => {

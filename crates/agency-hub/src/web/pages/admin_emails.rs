@@ -124,7 +124,11 @@ pub async fn resend(
     Path(id): Path<i64>,
 ) -> AppResult<Redirect> {
     find(&state, id).await?;
-    if notify::resend(&state.db, id).await? {
+    if state
+        .db
+        .in_transaction(async |txn| notify::resend(txn, id).await)
+        .await?
+    {
         flash(&session, "success", format!("Email {id} is queued again.")).await?;
     } else {
         flash(

@@ -572,9 +572,7 @@ pub async fn retry_event(
     session: Session,
     Path(id): Path<String>,
 ) -> AppResult<Redirect> {
-    let gate = state.sqlite_turn().await;
     let handled = events::retry(&state.db, &id).await;
-    drop(gate);
     match handled {
         Ok(Handled::Processed(outcome)) => {
             tracing::info!(stripe.event_id = %id, user.id = admin.id, outcome, "failed Stripe event retried");

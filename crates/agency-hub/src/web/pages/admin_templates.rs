@@ -169,10 +169,13 @@ async fn submit(
         }
     };
     let actor = Actor::from(admin);
-    let saved = match &template {
-        None => catalog::create(&state.db, &actor, valid).await?,
-        Some(t) => catalog::update(&state.db, &actor, t.id, valid).await?,
-    };
+    let saved = state
+        .db
+        .in_transaction(async |txn| match &template {
+            None => catalog::create(txn, &actor, valid).await,
+            Some(t) => catalog::update(txn, &actor, t.id, valid).await,
+        })
+        .await?;
     flash(session, "success", format!("{} was saved.", saved.name)).await?;
     Ok(Redirect::to("/admin/templates").into_response())
 }
@@ -213,7 +216,12 @@ pub async fn set_archived(
     Form(f): Form<ArchiveFields>,
 ) -> AppResult<Redirect> {
     let archived = bool_field("archived", &f.archived)?;
-    let t = catalog::set_archived(&state.db, &Actor::from(&admin), id, archived).await?;
+    let t = state
+        .db
+        .in_transaction(async |txn| {
+            catalog::set_archived(txn, &Actor::from(&admin), id, archived).await
+        })
+        .await?;
     let message = if archived {
         format!(
             "{} is archived: it can no longer be assigned. Existing services keep it.",

@@ -109,7 +109,13 @@ pub async fn create(
                 .clone()
                 .unwrap_or_else(|| format!("{}{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4()));
             let hash = password::hash(chosen).await?;
-            match users::create(&state.db, &Actor::from(&admin), valid, hash).await {
+            match state
+                .db
+                .in_transaction(async |txn| {
+                    users::create(txn, &Actor::from(&admin), valid, hash).await
+                })
+                .await
+            {
                 Ok(user) => Ok(user),
                 Err(e) if e.status.is_client_error() => {
                     let mut errors = FieldErrors::default();
@@ -216,7 +222,12 @@ pub async fn reset_password(
         return Ok((StatusCode::BAD_REQUEST, page).into_response());
     }
     let hash = password::hash(f.password).await?;
-    let user = users::reset_password(&state.db, &Actor::from(&admin), id, hash).await?;
+    let user = state
+        .db
+        .in_transaction(async |txn| {
+            users::reset_password(txn, &Actor::from(&admin), id, hash).await
+        })
+        .await?;
     flash(
         &session,
         "success",
@@ -244,7 +255,11 @@ pub async fn set_active(
     Form(f): Form<ActiveFields>,
 ) -> AppResult<Response> {
     let active = bool_field("active", &f.active)?;
-    match users::set_active(&state.db, &Actor::from(&admin), id, active).await {
+    match state
+        .db
+        .in_transaction(async |txn| users::set_active(txn, &Actor::from(&admin), id, active).await)
+        .await
+    {
         Ok(user) => {
             let message = if active {
                 format!("{} can sign in again.", user.name)

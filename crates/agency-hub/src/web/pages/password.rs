@@ -104,7 +104,10 @@ pub async fn set(
         return refuse(ctx, Some(user.email), AppError::invalid("new_password", m));
     }
     let hash = password::hash(f.new_password.clone()).await?;
-    let user = users::set_password_with_token(&state.db, &f.token, hash).await?;
+    let user = state
+        .db
+        .in_transaction(async |txn| users::set_password_with_token(txn, &f.token, hash).await)
+        .await?;
     flash(
         &session,
         "success",

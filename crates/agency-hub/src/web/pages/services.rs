@@ -191,7 +191,7 @@ async fn assign_service(
         &form.template_id,
         "Choose a service template.",
     )?;
-    let txn = crate::db::begin(&state.db).await?;
+    let txn = state.db.write().await?;
     let template = service_template::Entity::find_by_id(template_id)
         .one(&txn)
         .await?
@@ -310,10 +310,10 @@ async fn change_service<F>(
     change: F,
 ) -> AppResult<Response>
 where
-    F: AsyncFnOnce(&sea_orm::DatabaseTransaction, service::Model) -> AppResult<String>,
+    F: AsyncFnOnce(&crate::db::Txn, service::Model) -> AppResult<String>,
 {
     let service = services::get(&state.db, id).await?;
-    let txn = crate::db::begin(&state.db).await?;
+    let txn = state.db.write().await?;
     match change(&txn, service).await {
         Ok(message) => {
             txn.commit().await?;

@@ -245,7 +245,7 @@ pub async fn success(
         .ok_or_else(AppError::not_found)?;
     match state.stripe.retrieve_checkout_session(&q.session_id).await {
         Ok(session) => {
-            let txn = crate::db::begin(&state.db).await?;
+            let txn = state.db.write().await?;
             crate::stripe::fulfil::fulfill_checkout(&txn, &session).await?;
             txn.commit().await?;
         }
@@ -288,7 +288,7 @@ pub async fn add_to_cart(
     template_id: i64,
     quantity: i64,
 ) -> AppResult<cart::Added> {
-    let txn = crate::db::begin(&state.db).await?;
+    let txn = state.db.write().await?;
     let added = cart::add(&txn, client_id, template_id, quantity).await?;
     Event::new(Kind::AddToCart, Some(client_id), Some(user.id))
         .template(template_id)
@@ -366,9 +366,9 @@ async fn change_cart<F>(
     change: F,
 ) -> AppResult<Response>
 where
-    F: AsyncFnOnce(&sea_orm::DatabaseTransaction) -> AppResult<String>,
+    F: AsyncFnOnce(&crate::db::Txn) -> AppResult<String>,
 {
-    let txn = crate::db::begin(&state.db).await?;
+    let txn = state.db.write().await?;
     match change(&txn).await {
         Ok(message) => {
             txn.commit().await?;
