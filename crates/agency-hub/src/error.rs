@@ -17,6 +17,8 @@ pub struct AppError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// Every field at fault, when a whole form was checked (`field` is the first of them).
+    fields: FieldErrors,
     cause: Option<anyhow::Error>,
 }
 
@@ -58,6 +60,26 @@ impl FieldErrors {
             None => AppError::bad_request("The form is not valid."),
         }
     }
+
+    /// The fields an error names, to show them in its form: every one of a checked form, or
+    /// the error's own field (`fallback` when it names none).
+    pub fn of(e: &AppError, fallback: &str) -> Self {
+        if !e.fields.is_empty() {
+            return e.fields.clone();
+        }
+        let mut errors = Self::default();
+        errors.add(e.field.as_deref().unwrap_or(fallback), e.message.clone());
+        errors
+    }
+}
+
+/// A form that did not pass its checks: a 400 naming its first field and keeping them all.
+impl From<FieldErrors> for AppError {
+    fn from(errors: FieldErrors) -> Self {
+        let mut e = errors.first();
+        e.fields = errors;
+        e
+    }
 }
 
 impl AppError {
@@ -67,6 +89,7 @@ impl AppError {
             code,
             message: message.into(),
             field: None,
+            fields: FieldErrors::default(),
             cause: None,
         }
     }
@@ -127,6 +150,12 @@ impl AppError {
         );
         e.cause = Some(cause.into());
         e
+    }
+
+    /// An error the person can act on: bad input, a conflict, something not found, or a
+    /// payment provider that could not be reached (try again). A form shows it in place.
+    pub fn is_correctable(&self) -> bool {
+        self.status.is_client_error() || self.status == StatusCode::BAD_GATEWAY
     }
 
     pub fn body(&self) -> ErrorBody {

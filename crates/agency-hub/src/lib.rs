@@ -22,6 +22,7 @@ pub mod provisioning;
 pub mod seed;
 pub mod services;
 pub mod stripe;
+pub mod stripe_events;
 pub mod telemetry;
 pub mod web;
 

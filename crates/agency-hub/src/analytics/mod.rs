@@ -61,6 +61,26 @@ impl Kind {
     }
 }
 
+/// Records that the store was browsed (and searched, with how many results).
+pub async fn record_browse<C: ConnectionTrait>(
+    conn: &C,
+    client_id: Option<i64>,
+    user_id: i64,
+    search: &str,
+    results: u64,
+) -> Result<(), DbErr> {
+    Event::new(Kind::StoreView, client_id, Some(user_id))
+        .record(conn)
+        .await?;
+    if !search.is_empty() {
+        Event::new(Kind::Search, client_id, Some(user_id))
+            .details(json!({"query": search, "results": results}))
+            .record(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// One event; the optional parts are set with the builder methods.
 #[derive(Clone, Debug)]
 pub struct Event {

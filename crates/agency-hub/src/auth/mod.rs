@@ -1,24 +1,19 @@
-//! Users, sign-in (with its rate limit), sessions, roles and the extractors that enforce them.
+//! Users, sign-in (with its rate limit), passwords and the session store. (The extractors that
+//! load the signed-in user and enforce roles are `web::auth`'s.)
 
-pub mod csrf;
 pub mod password;
 pub mod session_store;
 pub mod users;
 
 use std::time::Duration;
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
 };
 use serde::Serialize;
-use tower_sessions::Session;
 
-use crate::AppState;
 use crate::db::entities::{client, login_failure, user, user::Role};
 use crate::error::{AppError, AppResult};
 
@@ -101,120 +96,15 @@ impl From<user::Model> for CurrentUser {
     }
 }
 
-/// The user of this request, loaded once and kept in the request's extensions.
-#[derive(Clone)]
-struct Loaded(Option<CurrentUser>);
-
-impl CurrentUser {
-    /// The signed-in user, if any. A session whose user is gone or deactivated is ended.
-    pub async fn load(parts: &mut Parts, state: &AppState) -> AppResult<Option<Self>> {
-        if let Some(Loaded(user)) = parts.extensions.get::<Loaded>() {
-            return Ok(user.clone());
-        }
-        let session = Session::from_request_parts(parts, state)
-            .await
-            .map_err(|(_, msg)| AppError::internal(anyhow::anyhow!("session layer: {msg}")))?;
-        let user_id: Option<i64> = session.get(USER_ID_KEY).await?;
-        let user = match user_id {
-            None => None,
-            Some(id) => {
-                let found = user::Entity::find_by_id(id)
-                    .filter(user::Column::Active.eq(true))
-                    .one(&state.db)
-                    .await?;
-                if found.is_none() {
-                    session.flush().await.map_err(|e| {
-                        AppError::internal(anyhow::anyhow!("ending a session: {e}"))
-                    })?;
-                }
-                found.map(CurrentUser::from)
-            }
-        };
-        parts.extensions.insert(Loaded(user.clone()));
-        Ok(user)
-    }
-}
-
-fn is_api(parts: &Parts) -> bool {
-    parts.uri.path().starts_with("/api/")
-}
-
-/// Not signed in: pages go to the sign-in page (and come back), the API answers 401.
-fn sign_in_required(parts: &Parts) -> Response {
-    if is_api(parts) {
-        return AppError::unauthorized().into_response();
-    }
-    let next = parts
-        .uri
-        .path_and_query()
-        .map(|pq| pq.as_str())
-        .unwrap_or("/");
-    let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
-    Redirect::to(&format!("/login?{query}")).into_response()
-}
-
-impl FromRequestParts<AppState> for CurrentUser {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        match Self::load(parts, state).await {
-            Ok(Some(user)) => Ok(user),
-            Ok(None) => Err(sign_in_required(parts)),
-            Err(e) => Err(e.into_response()),
-        }
-    }
-}
-
-async fn require(
-    parts: &mut Parts,
-    state: &AppState,
-    allowed: fn(Role) -> bool,
-) -> Result<CurrentUser, Response> {
-    let user = CurrentUser::from_request_parts(parts, state).await?;
-    if allowed(user.role) {
-        Ok(user)
-    } else {
-        Err(AppError::forbidden("Your account cannot open this page.").into_response())
-    }
-}
-
-/// An ADMIN.
-pub struct RequireAdmin(pub CurrentUser);
-
-impl FromRequestParts<AppState> for RequireAdmin {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        require(parts, state, |r| r == Role::Admin).await.map(Self)
-    }
-}
-
-/// Agency staff: a MANAGER or an ADMIN.
-pub struct RequireStaff(pub CurrentUser);
-
-impl FromRequestParts<AppState> for RequireStaff {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        require(parts, state, Role::is_staff).await.map(Self)
-    }
-}
-
-/// A CLIENT user, with their client company's id.
-pub struct RequireClient(pub CurrentUser, pub i64);
-
-impl FromRequestParts<AppState> for RequireClient {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let user = require(parts, state, |r| r == Role::Client).await?;
-        match user.client_id {
-            Some(client_id) => Ok(Self(user, client_id)),
-            None => Err(
-                AppError::forbidden("Your account belongs to no client company.").into_response(),
-            ),
-        }
-    }
+/// The user with this id, if they may still sign in.
+pub async fn active_user<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+) -> Result<Option<user::Model>, sea_orm::DbErr> {
+    user::Entity::find_by_id(id)
+        .filter(user::Column::Active.eq(true))
+        .one(conn)
+        .await
 }
 
 /// Why a sign-in was refused.

@@ -1,7 +1,8 @@
 //! The cart: one per client company, in the database, gone after 30 days without a change.
 //! Its rules: only what is on sale, 1 ≤ quantity ≤ the template's maximum (counting what is
 //! already in the cart), one currency per cart. A line whose template left the store or
-//! changed price since it was added is flagged, and blocks checkout until resolved.
+//! changed price since it was added is flagged, and blocks checkout until resolved. Adding and
+//! removing are recorded for the store's metrics in the same transaction.
 
 use std::collections::HashMap;
 
@@ -13,6 +14,7 @@ use sea_orm::{
 };
 use serde_json::Value;
 
+use crate::analytics::{Event, Kind};
 use crate::catalog::store;
 use crate::db::entities::{cart, cart_item, service_template};
 use crate::error::{AppError, AppResult};
@@ -207,28 +209,51 @@ pub async fn count<C: ConnectionTrait>(conn: &C, client_id: i64) -> Result<i64, 
     Ok(n.flatten().unwrap_or(0))
 }
 
-/// A quantity as sent: a whole number (JSON number or form text).
-pub fn parse_quantity(value: Option<&Value>) -> AppResult<i64> {
-    match value {
-        None | Some(Value::Null) => Err(AppError::invalid("quantity", "Give a quantity.")),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .ok_or_else(|| AppError::invalid("quantity", format!("{n} is not a whole number."))),
-        Some(Value::String(s)) => s.trim().parse::<i64>().map_err(|_| {
-            AppError::invalid("quantity", format!("'{}' is not a whole number.", s.trim()))
-        }),
-        Some(other) => Err(AppError::invalid(
-            "quantity",
-            format!("{other} is not a whole number."),
-        )),
+/// A quantity as a client asked for it: a whole number, not yet checked against the service's
+/// limits (that happens when it is added).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quantity(i64);
+
+impl Quantity {
+    /// Form text: a whole number.
+    pub fn parse(raw: &str) -> AppResult<Self> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(AppError::invalid("quantity", "Give a quantity."));
+        }
+        raw.parse()
+            .map(Self)
+            .map_err(|_| AppError::invalid("quantity", format!("'{raw}' is not a whole number.")))
+    }
+
+    /// A JSON body's field: a whole number, or text holding one.
+    pub fn from_json(value: Option<&Value>) -> AppResult<Self> {
+        match value {
+            None | Some(Value::Null) => Err(AppError::invalid("quantity", "Give a quantity.")),
+            Some(Value::Number(n)) => n.as_i64().map(Self).ok_or_else(|| {
+                AppError::invalid("quantity", format!("{n} is not a whole number."))
+            }),
+            Some(Value::String(s)) => Self::parse(s),
+            Some(other) => Err(AppError::invalid(
+                "quantity",
+                format!("{other} is not a whole number."),
+            )),
+        }
+    }
+
+    pub const ONE: Self = Self(1);
+
+    pub fn get(self) -> i64 {
+        self.0
     }
 }
 
 fn check_quantity(
     template: &service_template::Model,
-    quantity: i64,
+    quantity: Quantity,
     already: i64,
 ) -> AppResult<i32> {
+    let quantity = quantity.get();
     let max = i64::from(template.max_quantity);
     if quantity < 1 {
         return Err(AppError::invalid(
@@ -260,12 +285,14 @@ pub struct Added {
     pub quantity: i32,
 }
 
-/// Adds `quantity` of a template; an existing line grows (within the maximum).
+/// Adds `quantity` of a template for the client's `user_id`; an existing line grows (within
+/// the maximum).
 pub async fn add<C: ConnectionTrait>(
     conn: &C,
+    user_id: i64,
     client_id: i64,
     template_id: i64,
-    quantity: i64,
+    quantity: Quantity,
 ) -> AppResult<Added> {
     let template = store::get_on_sale(conn, template_id)
         .await
@@ -324,10 +351,15 @@ pub async fn add<C: ConnectionTrait>(
             .await?;
         }
     }
-    Ok(Added {
-        quantity: quantity as i32,
-        template,
-    })
+    // Within the maximum (an i32) once checked.
+    let quantity = quantity.get() as i32;
+    Event::new(Kind::AddToCart, Some(client_id), Some(user_id))
+        .template(template_id)
+        .quantity(quantity)
+        .amount(template.price())
+        .record(conn)
+        .await?;
+    Ok(Added { quantity, template })
 }
 
 /// The line of this template in the client's cart; not found when it has none.
@@ -350,7 +382,7 @@ pub async fn set_quantity<C: ConnectionTrait>(
     conn: &C,
     client_id: i64,
     template_id: i64,
-    quantity: i64,
+    quantity: Quantity,
 ) -> AppResult<Added> {
     let line = line(conn, client_id, template_id).await?;
     if line.unavailable() {
@@ -400,9 +432,10 @@ pub async fn accept_price<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Removes a line; returns what was removed.
+/// Removes a line for the client's `user_id`; returns what was removed.
 pub async fn remove<C: ConnectionTrait>(
     conn: &C,
+    user_id: i64,
     client_id: i64,
     template_id: i64,
 ) -> AppResult<Line> {
@@ -411,6 +444,11 @@ pub async fn remove<C: ConnectionTrait>(
         .exec(conn)
         .await?;
     find_or_create(conn, client_id).await?;
+    Event::new(Kind::RemoveFromCart, Some(client_id), Some(user_id))
+        .template(template_id)
+        .quantity(line.item.quantity)
+        .record(conn)
+        .await?;
     Ok(line)
 }
 

@@ -59,6 +59,33 @@ impl Sort {
     }
 }
 
+/// The store's query string as typed (the page's and the API's).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct StoreParams {
+    /// `q` on the page, `search` in the API.
+    #[serde(default, alias = "search")]
+    pub q: String,
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub sort: String,
+    pub page: Option<u64>,
+}
+
+impl StoreParams {
+    pub fn parse(&self) -> AppResult<StoreQuery> {
+        if self.q.chars().count() > 200 {
+            return Err(AppError::invalid("q", "Search for at most 200 characters."));
+        }
+        Ok(StoreQuery {
+            search: self.q.trim().to_string(),
+            category: self.category.trim().to_string(),
+            sort: Sort::parse(&self.sort)?,
+            page: Ord::max(self.page.unwrap_or(1), 1),
+        })
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct StoreQuery {
     /// Matched case-insensitively in the title and description.

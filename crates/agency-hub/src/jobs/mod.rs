@@ -441,6 +441,39 @@ impl JobStatus {
     }
 }
 
+/// The job lists' `?status=` (the admin's page and the API).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct JobFilter {
+    status: Option<String>,
+}
+
+impl JobFilter {
+    pub fn status(&self) -> crate::error::AppResult<Option<JobStatus>> {
+        match self.status.as_deref().filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(raw) => JobStatus::parse(raw).map(Some).ok_or_else(|| {
+                crate::error::AppError::invalid(
+                    "status",
+                    format!("Unknown job status '{raw}': use queued, running, done or dead."),
+                )
+            }),
+        }
+    }
+}
+
+/// How many jobs wait (queued or running), by kind.
+pub async fn waiting_by_kind<C: ConnectionTrait>(conn: &C) -> Result<Vec<(String, i64)>, DbErr> {
+    job::Entity::find()
+        .select_only()
+        .column(job::Column::Kind)
+        .column_as(job::Column::Id.count(), "n")
+        .filter(job::Column::Status.is_in([JobStatus::Queued, JobStatus::Running]))
+        .group_by(job::Column::Kind)
+        .into_tuple()
+        .all(conn)
+        .await
+}
+
 /// Jobs, newest first, optionally of one status; one page of them and the total.
 pub async fn list<C: ConnectionTrait>(
     conn: &C,

@@ -1,19 +1,21 @@
 //! What staff do to an order from its page: refund (through Stripe), cancel a pending order,
-//! run fulfilment again, note, and clear a review flag. Each is logged with its author.
+//! run fulfilment again, note, and clear a review flag. Each is logged with its author. Those
+//! that call Stripe take the database itself, to write only after Stripe has answered; the
+//! others take the caller's transaction.
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
+use super::fulfil::{self, Outcome};
 use super::refunds::{self, Applied};
-use crate::AppState;
 use crate::activity::{self, Actor, Subject};
+use crate::db::Db;
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
 use crate::db::entities::order_note;
 use crate::error::{AppError, AppResult};
-use crate::stripe::client::{REFUND_REASONS, StripeError};
-use crate::stripe::fulfil::{self, Outcome};
+use crate::stripe::client::{REFUND_REASONS, StripeClient, StripeError};
 
 fn subject(order: &order::Model) -> Subject<'static> {
     Subject {
@@ -46,9 +48,9 @@ fn stripe_failed(e: StripeError) -> AppError {
     }
 }
 
-async fn find(state: &AppState, id: i64) -> AppResult<order::Model> {
+async fn find<C: ConnectionTrait>(conn: &C, id: i64) -> AppResult<order::Model> {
     order::Entity::find_by_id(id)
-        .one(&state.db)
+        .one(conn)
         .await?
         .ok_or_else(AppError::not_found)
 }
@@ -95,23 +97,23 @@ pub fn check_refund(order: &order::Model, amount: i64, reason: &str) -> AppResul
 /// Refunds `amount` through Stripe and applies it at once (the `charge.refunded` event that
 /// follows finds it applied, or applies it if it comes first). Returns what changed.
 pub async fn refund(
-    state: &AppState,
+    db: &Db,
+    stripe: &StripeClient,
     actor: &Actor,
     id: i64,
     amount: i64,
     reason: &str,
 ) -> AppResult<Option<Applied>> {
-    let order = find(state, id).await?;
+    let order = find(db, id).await?;
     check_refund(&order, amount, reason)?;
     let pi = order.stripe_payment_intent_id.clone().unwrap_or_default();
     // The same refund asked twice (a double click) is one refund at Stripe.
     let key = format!("refund-{}-{}-{amount}", order.id, order.refunded_minor);
-    let made = state
-        .stripe
+    let made = stripe
         .create_refund(&pi, amount, reason, order.id, &key)
         .await
         .map_err(stripe_failed)?;
-    let txn = state.db.write().await?;
+    let txn = db.write().await?;
     let locked = super::lock(&txn, id)
         .await?
         .ok_or_else(AppError::not_found)?;
@@ -129,8 +131,8 @@ pub async fn refund(
 }
 
 /// Cancels a pending order: its Checkout Session is expired first, so it can no longer be paid.
-pub async fn cancel(state: &AppState, actor: &Actor, id: i64) -> AppResult<()> {
-    let order = find(state, id).await?;
+pub async fn cancel(db: &Db, stripe: &StripeClient, actor: &Actor, id: i64) -> AppResult<()> {
+    let order = find(db, id).await?;
     if order.status != OrderStatus::Pending {
         return Err(AppError::conflict(format!(
             "Only an order awaiting payment can be cancelled; this one is {}.",
@@ -138,15 +140,13 @@ pub async fn cancel(state: &AppState, actor: &Actor, id: i64) -> AppResult<()> {
         )));
     }
     if let Some(session) = &order.stripe_session_id {
-        let expired = state
-            .stripe
+        let expired = stripe
             .expire_checkout_session(session)
             .await
             .map_err(stripe_failed);
         if let Err(e) = expired {
             // Already expired is fine; already paid is not (the webhook will fulfil it).
-            let paid = state
-                .stripe
+            let paid = stripe
                 .retrieve_checkout_session(session)
                 .await
                 .map(|s| s.status.as_deref() == Some("complete"))
@@ -161,7 +161,7 @@ pub async fn cancel(state: &AppState, actor: &Actor, id: i64) -> AppResult<()> {
             }
         }
     }
-    let txn = state.db.write().await?;
+    let txn = db.write().await?;
     let locked = super::lock(&txn, id)
         .await?
         .ok_or_else(AppError::not_found)?;
@@ -193,20 +193,24 @@ pub async fn cancel(state: &AppState, actor: &Actor, id: i64) -> AppResult<()> {
 
 /// Runs fulfilment again from Stripe's view of the session (the same idempotent function as the
 /// webhook): a paid order gets the services it is missing; anything else changes nothing.
-pub async fn rerun_fulfilment(state: &AppState, actor: &Actor, id: i64) -> AppResult<Outcome> {
-    let order = find(state, id).await?;
+pub async fn rerun_fulfilment(
+    db: &Db,
+    stripe: &StripeClient,
+    actor: &Actor,
+    id: i64,
+) -> AppResult<Outcome> {
+    let order = find(db, id).await?;
     let Some(session_id) = order.stripe_session_id.clone() else {
         return Err(AppError::conflict(
             "This order has no Checkout Session: there is nothing to fulfil.",
         ));
     };
-    let session = state
-        .stripe
+    let session = stripe
         .retrieve_checkout_session(&session_id)
         .await
         .map_err(stripe_failed)?;
-    let txn = state.db.write().await?;
-    let outcome = fulfil::fulfill_checkout(&txn, &session).await?;
+    let txn = db.write().await?;
+    let outcome = fulfil::fulfil_checkout(&txn, &session).await?;
     activity::record(
         &txn,
         actor,
@@ -220,7 +224,12 @@ pub async fn rerun_fulfilment(state: &AppState, actor: &Actor, id: i64) -> AppRe
 }
 
 /// Adds an internal note.
-pub async fn add_note(state: &AppState, actor: &Actor, id: i64, body: &str) -> AppResult<()> {
+pub async fn add_note<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    id: i64,
+    body: &str,
+) -> AppResult<()> {
     let body = body.trim();
     if body.is_empty() {
         return Err(AppError::invalid("body", "Write the note first."));
@@ -231,7 +240,7 @@ pub async fn add_note(state: &AppState, actor: &Actor, id: i64, body: &str) -> A
             "A note has at most 5,000 characters.",
         ));
     }
-    let order = find(state, id).await?;
+    let order = find(conn, id).await?;
     let (author_user_id, author_name) = match actor {
         Actor::User { id, name } => (Some(*id), name.clone()),
         Actor::System => (None, "System".to_string()),
@@ -244,34 +253,32 @@ pub async fn add_note(state: &AppState, actor: &Actor, id: i64, body: &str) -> A
         created_at: Set(Utc::now()),
         ..Default::default()
     })
-    .exec_without_returning(&state.db)
+    .exec_without_returning(conn)
     .await?;
     Ok(())
 }
 
 /// Clears the order's review flag once someone has looked at it.
-pub async fn mark_reviewed(state: &AppState, actor: &Actor, id: i64) -> AppResult<()> {
-    let order = find(state, id).await?;
+pub async fn mark_reviewed<C: ConnectionTrait>(conn: &C, actor: &Actor, id: i64) -> AppResult<()> {
+    let order = find(conn, id).await?;
     let Some(reason) = order.review_reason.clone() else {
         return Err(AppError::conflict("This order is not flagged."));
     };
-    let txn = state.db.write().await?;
     order::Entity::update_many()
         .col_expr(
             order::Column::ReviewReason,
             Expr::value(Option::<String>::None),
         )
         .filter(order::Column::Id.eq(id))
-        .exec(&txn)
+        .exec(conn)
         .await?;
     activity::record(
-        &txn,
+        conn,
         actor,
         "order.reviewed",
         subject(&order),
         json!({"reason": reason}),
     )
     .await?;
-    txn.commit().await?;
     Ok(())
 }

@@ -9,8 +9,8 @@ use sea_orm::{
 };
 
 use crate::db::entities::order::{self, OrderStatus};
-use crate::db::entities::{order_item, service, stripe_event};
-use crate::stripe::events::FAILED;
+use crate::db::entities::stripe_event::{self, FAILED};
+use crate::db::entities::{order_item, service};
 
 /// How far back paid orders are checked for their services.
 pub const PAID_WINDOW_DAYS: i64 = 30;

@@ -14,6 +14,9 @@ use crate::db::contains;
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
 use crate::db::entities::{client, order_item, user};
 
+/// Orders a page of the client's history shows (the page and the API alike).
+pub const CLIENT_PER_PAGE: u64 = 20;
+
 /// An order in a list, with what the list shows beside it.
 #[derive(Clone, Debug)]
 pub struct OrderRow {

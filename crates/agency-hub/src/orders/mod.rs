@@ -1,7 +1,10 @@
-//! Orders: made from the cart with every price read again from the database, and read back
-//! scoped to their client.
+//! Orders: made from the cart with every price read again from the database, paid through
+//! Stripe Checkout and fulfilled exactly once, refunded, and read back scoped to their client.
+//! Stripe's events about an order are dispatched here (`crate::stripe_events`).
 
 pub mod actions;
+pub mod checkout;
+pub mod fulfil;
 pub mod health;
 pub mod listing;
 pub mod refunds;
@@ -17,8 +20,41 @@ use crate::activity;
 use crate::cart::Cart;
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
 use crate::db::entities::user::Role;
+use crate::db::entities::{activity as activity_entity, order_note, stripe_event};
 use crate::db::entities::{client, order_item, service, user};
 use crate::error::{AppError, AppResult};
+
+/// What a Stripe event did to an order: the outcome recorded with the event, and the order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Effect {
+    pub outcome: &'static str,
+    pub order_id: Option<i64>,
+}
+
+impl Effect {
+    fn on(order: &order::Model, outcome: &'static str) -> Self {
+        Self {
+            outcome,
+            order_id: Some(order.id),
+        }
+    }
+
+    /// The event names no order of ours.
+    fn unknown_order() -> Self {
+        Self {
+            outcome: "unknown_order",
+            order_id: None,
+        }
+    }
+}
+
+/// An order as the success page shows it after payment: its items and the services made.
+#[derive(Clone, Debug)]
+pub struct Paid {
+    pub order: order::Model,
+    pub items: Vec<order_item::Model>,
+    pub services: Vec<service::Model>,
+}
 
 /// The cart's currency if it can go to checkout: not empty, no flagged line.
 pub fn ready_for_checkout(cart: &Cart) -> AppResult<crate::money::Currency> {
@@ -191,6 +227,66 @@ pub async fn detail<C: ConnectionTrait>(conn: &C, order: order::Model) -> Result
         items,
         services,
         timeline,
+    })
+}
+
+/// The company's order `id`, with everything its pages show; another company's is not found.
+pub async fn client_detail<C: ConnectionTrait>(
+    conn: &C,
+    client_id: i64,
+    id: i64,
+) -> AppResult<Detail> {
+    let order = get_for_client(conn, id, client_id).await?;
+    Ok(detail(conn, order).await?)
+}
+
+/// An order as the staff's page shows it: the detail, who bought it, Stripe's events about it,
+/// its activity and its internal notes.
+#[derive(Clone, Debug)]
+pub struct StaffDetail {
+    pub detail: Detail,
+    pub client_name: String,
+    pub buyer: Option<user::Model>,
+    pub events: Vec<stripe_event::Model>,
+    pub activity: Vec<activity_entity::Model>,
+    pub notes: Vec<order_note::Model>,
+}
+
+/// Reads what the staff's order page shows (the events and activity, 50 of each at most).
+pub async fn staff_detail<C: ConnectionTrait>(conn: &C, id: i64) -> AppResult<StaffDetail> {
+    let order = order::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let detail = detail(conn, order).await?;
+    let client_name = client::Entity::find_by_id(detail.order.client_id)
+        .one(conn)
+        .await?
+        .map(|c| c.name)
+        .unwrap_or_default();
+    let buyer = match detail.order.user_id {
+        Some(uid) => user::Entity::find_by_id(uid).one(conn).await?,
+        None => None,
+    };
+    let events = stripe_event::Entity::find()
+        .filter(stripe_event::Column::OrderId.eq(id))
+        .order_by_desc(stripe_event::Column::ReceivedAt)
+        .limit(50)
+        .all(conn)
+        .await?;
+    let activity = activity::for_entity(conn, "order", id, 50).await?;
+    let notes = order_note::Entity::find()
+        .filter(order_note::Column::OrderId.eq(id))
+        .order_by_desc(order_note::Column::CreatedAt)
+        .all(conn)
+        .await?;
+    Ok(StaffDetail {
+        detail,
+        client_name,
+        buyer,
+        events,
+        activity,
+        notes,
     })
 }
 

@@ -16,6 +16,9 @@ use crate::db::entities::task::TaskStatus;
 use crate::db::entities::{order_item, service, task};
 use crate::error::AppResult;
 use crate::notify::{self, Message, Outgoing};
+use crate::stripe::client::Charge;
+
+use super::Effect;
 
 /// What a refund did to the order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +43,33 @@ pub fn services_of(order_id: i64) -> Condition {
                 .to_owned(),
         ),
     )
+}
+
+/// `charge.refunded`: a refund made by our admin or in Stripe's dashboard. The charge carries
+/// the total refunded so far.
+pub async fn charge_refunded<C: ConnectionTrait>(conn: &C, charge: &Charge) -> AppResult<Effect> {
+    let Some(pi) = &charge.payment_intent else {
+        return Ok(Effect::unknown_order());
+    };
+    let Some(found) = order::Entity::find()
+        .filter(order::Column::StripePaymentIntentId.eq(pi.as_str()))
+        .one(conn)
+        .await?
+    else {
+        return Ok(Effect::unknown_order());
+    };
+    let Some(order) = super::lock(conn, found.id).await? else {
+        return Ok(Effect::unknown_order());
+    };
+    let applied = apply(conn, &order, charge.amount_refunded, &Actor::System).await?;
+    Ok(Effect::on(
+        &order,
+        if applied.is_some() {
+            "refunded"
+        } else {
+            "ignored"
+        },
+    ))
 }
 
 /// Brings the locked `order` to Stripe's `refunded_total`. A full refund makes the order and its

@@ -21,6 +21,21 @@ pub enum Origin {
     Purchase { order_item_id: i64, unit: i32 },
 }
 
+/// Staff assign a service of `template_id` to `client_id` by hand.
+pub async fn assign<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    client_id: i64,
+    template_id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<service::Model> {
+    let template = service_template::Entity::find_by_id(template_id)
+        .one(conn)
+        .await?
+        .ok_or_else(|| AppError::invalid("template_id", "There is no such template."))?;
+    provision_service(conn, actor, &template, client_id, Origin::Manual, now).await
+}
+
 /// Creates the service and its tasks, due `due_in_days` after `now`, and records it.
 pub async fn provision_service<C: ConnectionTrait>(
     conn: &C,

@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::activity::{self, Actor, Subject};
 use crate::db::entities::service::ServiceStatus;
 use crate::db::entities::task::TaskStatus;
-use crate::db::entities::{client, service, service_template, task};
+use crate::db::entities::{activity as activity_entity, client, service, service_template, task};
 use crate::error::{AppError, AppResult};
 
 #[derive(Clone, Debug, Default)]
@@ -153,6 +153,38 @@ pub async fn get<C: ConnectionTrait>(conn: &C, id: i64) -> AppResult<service::Mo
 }
 
 /// A service of this client; another client's service is simply not found.
+/// A service as the staff's page shows it: its client's and template's names, its tasks (all of
+/// them) and its activity (the latest 50).
+#[derive(Clone, Debug)]
+pub struct StaffDetail {
+    pub service: service::Model,
+    pub client_name: String,
+    pub template_name: String,
+    pub tasks: Vec<task::Model>,
+    pub activity: Vec<activity_entity::Model>,
+}
+
+pub async fn staff_detail<C: ConnectionTrait>(conn: &C, id: i64) -> AppResult<StaffDetail> {
+    let service = get(conn, id).await?;
+    let client_name = client::Entity::find_by_id(service.client_id)
+        .one(conn)
+        .await?
+        .map(|c| c.name)
+        .unwrap_or_default();
+    let template_name = service_template::Entity::find_by_id(service.template_id)
+        .one(conn)
+        .await?
+        .map(|t| t.name)
+        .unwrap_or_default();
+    Ok(StaffDetail {
+        tasks: tasks(conn, service.id, Audience::Staff).await?,
+        activity: activity::for_entity(conn, "service", service.id, 50).await?,
+        service,
+        client_name,
+        template_name,
+    })
+}
+
 pub async fn get_for_client<C: ConnectionTrait>(
     conn: &C,
     id: i64,

@@ -1,10 +1,9 @@
-//! Stripe: the HTTP client, webhook signatures, checkout, event handling and fulfilment.
+//! Stripe: our HTTP client, webhook signatures, the events' decoding and the catalog's sync.
+//! What an event means for an order is decided in `orders` (dispatched by `stripe_events`).
 
 pub mod catalog;
-pub mod checkout;
 pub mod client;
 pub mod events;
-pub mod fulfil;
 pub mod signature;
 
 pub use client::{StripeClient, StripeError};

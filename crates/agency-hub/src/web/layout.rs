@@ -8,24 +8,43 @@ use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use crate::AppState;
-use crate::auth::{CurrentUser, csrf};
+use crate::auth::CurrentUser;
 use crate::cart;
 use crate::db::entities::user::Role;
 use crate::error::AppError;
+use crate::web::csrf;
 
 const FLASH_KEY: &str = "flash";
 
+/// What a flash message tells: it names its CSS class (`flash-success`, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlashKind {
+    Success,
+    Error,
+    Info,
+}
+
+impl std::fmt::Display for FlashKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Success => "success",
+            Self::Error => "error",
+            Self::Info => "info",
+        })
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Flash {
-    /// `success`, `error` or `info`: the CSS class of the message.
-    pub kind: String,
+    pub kind: FlashKind,
     pub message: String,
 }
 
 /// Shows `message` on the next page this session opens.
 pub async fn flash(
     session: &Session,
-    kind: &str,
+    kind: FlashKind,
     message: impl Into<String>,
 ) -> Result<(), AppError> {
     let mut all: Vec<Flash> = session
@@ -35,7 +54,7 @@ pub async fn flash(
         .flatten()
         .unwrap_or_default();
     all.push(Flash {
-        kind: kind.to_string(),
+        kind,
         message: message.into(),
     });
     Ok(session.insert(FLASH_KEY, all).await?)
@@ -101,7 +120,7 @@ impl FromRequestParts<AppState> for PageCtx {
             .map_err(|(_, msg)| {
                 AppError::internal(anyhow::anyhow!("session layer: {msg}")).into_response()
             })?;
-        let user = CurrentUser::load(parts, state)
+        let user = crate::web::auth::load_user(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
         let csrf = csrf::token(&session)

@@ -3,9 +3,13 @@
 
 pub mod api;
 pub mod assets;
+pub mod auth;
+pub mod csrf;
 pub mod extract;
+pub mod form;
 pub mod health;
 pub mod layout;
+pub mod metrics;
 pub mod middleware;
 pub mod pages;
 pub mod router;

@@ -14,9 +14,10 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
+use super::csrf;
 use super::{api, assets, health, middleware, pages};
 use crate::AppState;
-use crate::auth::{csrf, session_store::DbSessionStore};
+use crate::auth::session_store::DbSessionStore;
 use crate::error::AppError;
 
 pub const SESSION_COOKIE: &str = "agency_hub_session";
@@ -215,13 +216,13 @@ pub fn build(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), csrf::guard_api))
         .layer(sessions)
         // Outside the session layer: these need no session.
-        .route("/metrics", get(crate::metrics::serve))
+        .route("/metrics", get(super::metrics::serve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/static/{name}", get(assets::serve))
         .route("/static/img/{name}", get(assets::serve_image))
         .layer(from_fn(middleware::html_errors))
-        .layer(from_fn(crate::metrics::track_http))
+        .layer(from_fn(super::metrics::track_http))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))

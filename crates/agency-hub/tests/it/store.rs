@@ -1,6 +1,7 @@
 //! The store and the cart: listing, search, the cart's rules on the pages and the API, the
 //! feature flag, analytics, the OpenAPI document and the query count.
 
+use agency_hub::cart::Quantity;
 use agency_hub::db::entities::user::Role;
 use agency_hub::db::entities::{cart, cart_item, service_template, store_event};
 use sea_orm::{
@@ -244,13 +245,13 @@ async fn the_cart_adds_changes_and_removes_with_totals_and_a_badge() {
 async fn bad_cart_input_is_a_4xx_naming_the_problem_and_the_cart_is_unchanged() {
     let mut app = spawn_app().await;
     // Another company's cart holds the Care Plan.
-    app.signed_in_as(Role::Manager).await;
+    let manager = app.signed_in_as(Role::Manager).await;
     let logo = fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
     let care = fixtures::for_sale(&app.db, "Care Plan", "Development", "149", "USD", 12).await;
     let euro = fixtures::for_sale(&app.db, "Euro Audit", "Marketing", "300", "EUR", 2).await;
     let hidden = fixtures::template(&app.db, "Internal Only", &[("x", None, true)]).await;
     let globex = fixtures::company(&app.db, "Globex Inc").await;
-    agency_hub::cart::add(&app.db, globex.id, care.id, 1)
+    agency_hub::cart::add(&app.db, manager.id, globex.id, care.id, Quantity::ONE)
         .await
         .unwrap();
 

@@ -2,6 +2,11 @@
 
 use sea_orm::entity::prelude::*;
 
+/// The outcome of a delivery being handled (in the transaction of its work).
+pub const RECEIVED: &str = "received";
+/// The outcome of an event whose handling failed (and was rolled back).
+pub const FAILED: &str = "failed";
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "stripe_events")]
 pub struct Model {

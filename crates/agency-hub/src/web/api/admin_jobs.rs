@@ -4,11 +4,10 @@ use axum::extract::State;
 
 use super::{ErrorResponse, Paginated, Pagination};
 use crate::AppState;
-use crate::auth::RequireAdmin;
 use crate::error::AppResult;
-use crate::jobs::{self, JobView};
+use crate::jobs::{self, JobFilter, JobView};
+use crate::web::auth::RequireAdmin;
 use crate::web::extract::{PageParams, Query};
-use crate::web::pages::admin_jobs::JobFilter;
 
 #[utoipa::path(
     get,

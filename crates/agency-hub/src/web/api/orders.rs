@@ -8,12 +8,14 @@ use utoipa::ToSchema;
 use super::store::MoneyBody;
 use super::{ErrorResponse, Paginated, Pagination};
 use crate::AppState;
-use crate::auth::RequireClient;
 use crate::db::entities::order;
 use crate::error::AppResult;
-use crate::orders::listing::{self, OrderRow};
+use crate::orders::{
+    self,
+    listing::{self, CLIENT_PER_PAGE, OrderRow},
+};
+use crate::web::auth::RequireClient;
 use crate::web::extract::{PageParams, Query};
-use crate::web::pages::orders::{PER_PAGE, client_detail};
 
 /// An order in a list.
 #[derive(Debug, Serialize, ToSchema)]
@@ -111,10 +113,10 @@ pub async fn list(
     Query(paging): Query<PageParams>,
 ) -> AppResult<axum::Json<Paginated<OrderSummary>>> {
     let page = paging.page();
-    let (rows, total) = listing::client_page(&state.db, client_id, page, PER_PAGE).await?;
+    let (rows, total) = listing::client_page(&state.db, client_id, page, CLIENT_PER_PAGE).await?;
     Ok(axum::Json(Paginated {
         data: rows.iter().map(OrderSummary::from).collect(),
-        pagination: Pagination::new(page, PER_PAGE, total),
+        pagination: Pagination::new(page, CLIENT_PER_PAGE, total),
     }))
 }
 
@@ -136,7 +138,7 @@ pub async fn get(
     RequireClient(_, client_id): RequireClient,
     Path(id): Path<i64>,
 ) -> AppResult<axum::Json<OrderDetailBody>> {
-    let d = client_detail(&state, client_id, id).await?;
+    let d = orders::client_detail(&state.db, client_id, id).await?;
     let o = &d.order;
     let units = d.items.iter().map(|i| i64::from(i.quantity)).sum();
     Ok(axum::Json(OrderDetailBody {

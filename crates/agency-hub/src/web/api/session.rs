@@ -8,9 +8,10 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::AppState;
-use crate::auth::{self, CurrentUser, csrf};
+use crate::auth::{self, CurrentUser};
 use crate::error::AppResult;
 use crate::web::api::ErrorResponse;
+use crate::web::auth::start_session;
 use crate::web::extract::Json;
 
 /// An email and password.
@@ -52,14 +53,6 @@ pub async fn create(
     start_session(&session, user.id).await?;
     tracing::info!(user.id = user.id, "signed in through the API");
     Ok(axum::Json(user.into()))
-}
-
-/// A new session id for the signed-in user, so an id planted before sign-in is worthless.
-pub async fn start_session(session: &Session, user_id: i64) -> AppResult<()> {
-    session.cycle_id().await?;
-    session.insert(auth::USER_ID_KEY, user_id).await?;
-    csrf::renew(session).await?;
-    Ok(())
 }
 
 #[utoipa::path(

@@ -10,15 +10,15 @@ use utoipa::ToSchema;
 
 use super::{ErrorResponse, Paginated, Pagination};
 use crate::AppState;
-use crate::analytics::{Event, Kind};
-use crate::auth::RequireClient;
-use crate::cart::{self, Cart, Problem};
-use crate::catalog::store;
+use crate::analytics::{self, Event, Kind};
+use crate::cart::{self, Cart, Problem, Quantity};
+use crate::catalog::store::{self, StoreParams};
 use crate::db::entities::service_template;
 use crate::error::{AppError, AppResult};
 use crate::money::Money;
+use crate::orders;
+use crate::web::auth::RequireClient;
 use crate::web::extract::{Json, Query};
-use crate::web::pages::store::{StoreParams, add_to_cart, remove_line, track_browse};
 
 /// An amount in a currency's minor unit (cents; yen for JPY), with its display form.
 #[derive(Debug, Serialize, ToSchema)]
@@ -116,7 +116,7 @@ pub async fn list_services(
 ) -> AppResult<axum::Json<Paginated<StoreItem>>> {
     let query = params.parse()?;
     let (items, total) = store::list(&state.db, &query).await?;
-    track_browse(&state, &user, &query, total).await?;
+    analytics::record_browse(&state.db, user.client_id, user.id, &query.search, total).await?;
     Ok(axum::Json(Paginated {
         data: items.iter().map(StoreItem::from).collect(),
         pagination: Pagination::new(query.page, store::PER_PAGE, total),
@@ -283,8 +283,11 @@ pub async fn add_item(
     Json(body): Json<AddItem>,
 ) -> AppResult<Response> {
     let id = template_id(body.service_template_id.as_ref())?;
-    let quantity = cart::parse_quantity(body.quantity.as_ref())?;
-    add_to_cart(&state, &user, client_id, id, quantity).await?;
+    let quantity = Quantity::from_json(body.quantity.as_ref())?;
+    state
+        .db
+        .in_transaction(async |txn| cart::add(txn, user.id, client_id, id, quantity).await)
+        .await?;
     Ok((StatusCode::CREATED, cart_body(&state, client_id).await?).into_response())
 }
 
@@ -316,10 +319,11 @@ pub async fn update_item(
     Path(id): Path<i64>,
     Json(body): Json<SetQuantity>,
 ) -> AppResult<axum::Json<CartBody>> {
-    let quantity = cart::parse_quantity(body.quantity.as_ref())?;
-    let txn = state.db.write().await?;
-    cart::set_quantity(&txn, client_id, id, quantity).await?;
-    txn.commit().await?;
+    let quantity = Quantity::from_json(body.quantity.as_ref())?;
+    state
+        .db
+        .in_transaction(async |txn| cart::set_quantity(txn, client_id, id, quantity).await)
+        .await?;
     cart_body(&state, client_id).await
 }
 
@@ -341,9 +345,10 @@ pub async fn remove_item(
     RequireClient(user, client_id): RequireClient,
     Path(id): Path<i64>,
 ) -> AppResult<axum::Json<CartBody>> {
-    let txn = state.db.write().await?;
-    remove_line(&txn, &user, client_id, id).await?;
-    txn.commit().await?;
+    state
+        .db
+        .in_transaction(async |txn| cart::remove(txn, user.id, client_id, id).await)
+        .await?;
     cart_body(&state, client_id).await
 }
 
@@ -392,7 +397,8 @@ pub async fn checkout(
     State(state): State<AppState>,
     RequireClient(user, client_id): RequireClient,
 ) -> AppResult<axum::Json<CheckoutStarted>> {
-    let (order, url) = crate::stripe::checkout::start(&state, &user, client_id).await?;
+    let (order, url) =
+        orders::checkout::start(&state.db, &state.stripe, &state.config, &user, client_id).await?;
     Ok(axum::Json(CheckoutStarted {
         checkout_url: url,
         order_id: order.id,

@@ -11,8 +11,9 @@ use super::ErrorResponse;
 use crate::AppState;
 use crate::error::AppError;
 use crate::metrics::WEBHOOK_EVENTS;
-use crate::stripe::events::{self, Handled};
+use crate::stripe::events::Event;
 use crate::stripe::signature;
+use crate::stripe_events::{self, Handled};
 
 #[utoipa::path(
     post,
@@ -39,7 +40,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         return AppError::new(StatusCode::BAD_REQUEST, "invalid_signature", e.to_string())
             .into_response();
     }
-    let event: events::Event = match serde_json::from_slice(&body) {
+    let event: Event = match serde_json::from_slice(&body) {
         Ok(e) => e,
         Err(e) => {
             return AppError::bad_request(format!("The body is not a Stripe event: {e}"))
@@ -47,7 +48,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         }
     };
     let started = std::time::Instant::now();
-    let handled = events::handle(&state.db, &event, &String::from_utf8_lossy(&body)).await;
+    let handled = stripe_events::handle(&state.db, &event, &String::from_utf8_lossy(&body)).await;
     let outcome = match &handled {
         Ok(Handled::Processed(outcome)) => outcome,
         Ok(Handled::Duplicate) => "duplicate",

@@ -3,7 +3,6 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -13,7 +12,8 @@ use crate::activity::Actor;
 use crate::auth::{CurrentUser, parse_name, users};
 use crate::error::{AppError, AppResult};
 use crate::web::extract::Form;
-use crate::web::layout::{PageCtx, flash};
+use crate::web::form::settle;
+use crate::web::layout::{FlashKind, PageCtx, flash};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/account.html")]
@@ -31,16 +31,13 @@ pub async fn show(user: CurrentUser, ctx: PageCtx) -> AccountPage {
     }
 }
 
-fn refuse(ctx: PageCtx, user: CurrentUser, e: AppError) -> Response {
-    (
-        e.status,
-        AccountPage {
-            ctx,
-            user,
-            error: Some(e),
-        },
-    )
-        .into_response()
+/// The page again with what was wrong.
+fn again(ctx: PageCtx, user: CurrentUser, e: AppError) -> AccountPage {
+    AccountPage {
+        ctx,
+        user,
+        error: Some(e),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,16 +53,25 @@ pub async fn rename(
     ctx: PageCtx,
     Form(f): Form<NameFields>,
 ) -> AppResult<Response> {
-    let name = match parse_name(&f.name) {
-        Ok(n) => n,
-        Err(m) => return Ok(refuse(ctx, user, AppError::invalid("name", m))),
+    let actor = Actor::from(&user);
+    let renamed = match parse_name(&f.name) {
+        Err(m) => Err(AppError::invalid("name", m)),
+        Ok(name) => {
+            state
+                .db
+                .in_transaction(async |txn| users::rename(txn, &actor, user.id, name).await)
+                .await
+        }
     };
-    state
-        .db
-        .in_transaction(async |txn| users::rename(txn, &Actor::from(&user), user.id, name).await)
-        .await?;
-    flash(&session, "success", "Your name was saved.").await?;
-    Ok(Redirect::to("/account").into_response())
+    settle(
+        renamed,
+        async |_| {
+            flash(&session, FlashKind::Success, "Your name was saved.").await?;
+            Ok(Redirect::to("/account").into_response())
+        },
+        async |e| Ok(again(ctx, user, e)),
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,27 +91,28 @@ pub async fn change_password(
     ctx: PageCtx,
     Form(f): Form<PasswordFields>,
 ) -> AppResult<Response> {
-    if f.new_password != f.confirm_password {
-        return Ok(refuse(
-            ctx,
-            user,
-            AppError::invalid("confirm_password", "The two new passwords differ."),
-        ));
-    }
-    match users::change_password(
-        &state.db,
-        &Actor::from(&user),
-        user.id,
-        &f.current_password,
-        &f.new_password,
+    let changed = if f.new_password != f.confirm_password {
+        Err(AppError::invalid(
+            "confirm_password",
+            "The two new passwords differ.",
+        ))
+    } else {
+        users::change_password(
+            &state.db,
+            &Actor::from(&user),
+            user.id,
+            &f.current_password,
+            &f.new_password,
+        )
+        .await
+    };
+    settle(
+        changed,
+        async |()| {
+            flash(&session, FlashKind::Success, "Your password was changed.").await?;
+            Ok(Redirect::to("/account").into_response())
+        },
+        async |e| Ok(again(ctx, user, e)),
     )
     .await
-    {
-        Ok(()) => {
-            flash(&session, "success", "Your password was changed.").await?;
-            Ok(Redirect::to("/account").into_response())
-        }
-        Err(e) if e.status == StatusCode::BAD_REQUEST => Ok(refuse(ctx, user, e)),
-        Err(e) => Err(e),
-    }
 }

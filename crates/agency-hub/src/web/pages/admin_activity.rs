@@ -6,10 +6,10 @@ use axum::extract::State;
 use serde::Deserialize;
 
 use crate::activity::{self, Filter};
-use crate::auth::RequireAdmin;
 use crate::db::entities::activity as entry;
 use crate::error::{AppError, AppResult};
 use crate::web::api::Pagination;
+use crate::web::auth::RequireAdmin;
 use crate::web::extract::{PageParams, Query};
 use crate::web::layout::PageCtx;
 use crate::{AppState, clients};

@@ -3,18 +3,18 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::AppState;
 use crate::activity::Actor;
-use crate::auth::RequireAdmin;
 use crate::clients::{self, ClientForm, ClientRow};
 use crate::error::{AppResult, FieldErrors};
+use crate::web::auth::RequireAdmin;
 use crate::web::extract::Form;
-use crate::web::layout::{PageCtx, flash};
+use crate::web::form::settle;
+use crate::web::layout::{FlashKind, PageCtx, flash};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/clients.html")]
@@ -97,49 +97,36 @@ async fn save(
     id: Option<i64>,
     form: ClientForm,
 ) -> AppResult<Response> {
-    let refuse = |ctx, form, errors: FieldErrors, status: StatusCode| {
-        Ok((
-            status,
-            ClientFormPage {
+    let actor = Actor::from(admin);
+    let saved = match form.validate() {
+        Err(errors) => Err(errors.into()),
+        Ok(valid) => {
+            state
+                .db
+                .in_transaction(async |txn| match id {
+                    None => clients::create(txn, &actor, valid).await,
+                    Some(id) => clients::update(txn, &actor, id, valid).await,
+                })
+                .await
+        }
+    };
+    settle(
+        saved,
+        async |client| {
+            let message = format!("{} was saved.", client.name);
+            flash(session, FlashKind::Success, message).await?;
+            Ok(Redirect::to("/admin/clients").into_response())
+        },
+        async |e| {
+            Ok(ClientFormPage {
                 ctx,
                 id,
+                errors: FieldErrors::of(&e, "name"),
                 form,
-                errors,
-            },
-        )
-            .into_response())
-    };
-    let valid = match form.validate() {
-        Ok(v) => v,
-        Err(errors) => return refuse(ctx, form, errors, StatusCode::BAD_REQUEST),
-    };
-    let actor = Actor::from(admin);
-    let saved = match id {
-        None => {
-            state
-                .db
-                .in_transaction(async |txn| clients::create(txn, &actor, valid).await)
-                .await
-        }
-        Some(id) => {
-            state
-                .db
-                .in_transaction(async |txn| clients::update(txn, &actor, id, valid).await)
-                .await
-        }
-    };
-    match saved {
-        Ok(client) => {
-            flash(session, "success", format!("{} was saved.", client.name)).await?;
-            Ok(Redirect::to("/admin/clients").into_response())
-        }
-        Err(e) if e.status.is_client_error() && e.field.is_some() => {
-            let mut errors = FieldErrors::default();
-            errors.add(e.field.clone().unwrap_or_default(), e.message.clone());
-            refuse(ctx, form, errors, e.status)
-        }
-        Err(e) => Err(e),
-    }
+            })
+        },
+    )
+    .await
 }
 
 pub async fn create(

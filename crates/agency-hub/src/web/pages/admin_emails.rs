@@ -11,13 +11,13 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::AppState;
-use crate::auth::RequireAdmin;
 use crate::db::entities::email::{self, EmailStatus};
 use crate::error::{AppError, AppResult};
 use crate::notify;
 use crate::web::api::Pagination;
+use crate::web::auth::RequireAdmin;
 use crate::web::extract::{PageParams, Query};
-use crate::web::layout::{PageCtx, flash};
+use crate::web::layout::{FlashKind, PageCtx, flash};
 
 const PER_PAGE: u64 = 50;
 
@@ -129,11 +129,16 @@ pub async fn resend(
         .in_transaction(async |txn| notify::resend(txn, id).await)
         .await?
     {
-        flash(&session, "success", format!("Email {id} is queued again.")).await?;
+        flash(
+            &session,
+            FlashKind::Success,
+            format!("Email {id} is queued again."),
+        )
+        .await?;
     } else {
         flash(
             &session,
-            "error",
+            FlashKind::Error,
             format!("Email {id} has not failed, so there is nothing to resend."),
         )
         .await?;

@@ -4,36 +4,16 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::response::Redirect;
-use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::AppState;
-use crate::auth::RequireAdmin;
 use crate::db::entities::job::JobStatus;
-use crate::error::{AppError, AppResult};
-use crate::jobs::{self, JobView};
+use crate::error::AppResult;
+use crate::jobs::{self, JobFilter, JobView};
 use crate::web::api::Pagination;
+use crate::web::auth::RequireAdmin;
 use crate::web::extract::{PageParams, Query};
-use crate::web::layout::{PageCtx, flash};
-
-#[derive(Debug, Default, Deserialize)]
-pub struct JobFilter {
-    status: Option<String>,
-}
-
-impl JobFilter {
-    pub fn status(&self) -> AppResult<Option<JobStatus>> {
-        match self.status.as_deref().filter(|s| !s.is_empty()) {
-            None => Ok(None),
-            Some(raw) => JobStatus::parse(raw).map(Some).ok_or_else(|| {
-                AppError::invalid(
-                    "status",
-                    format!("Unknown job status '{raw}': use queued, running, done or dead."),
-                )
-            }),
-        }
-    }
-}
+use crate::web::layout::{FlashKind, PageCtx, flash};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/jobs.html")]
@@ -85,11 +65,16 @@ pub async fn retry(
             user.id = admin.id,
             "dead job put back on the queue"
         );
-        flash(&session, "success", format!("Job {id} is queued again.")).await?;
+        flash(
+            &session,
+            FlashKind::Success,
+            format!("Job {id} is queued again."),
+        )
+        .await?;
     } else {
         flash(
             &session,
-            "error",
+            FlashKind::Error,
             format!("Job {id} is not dead, so there is nothing to retry."),
         )
         .await?;

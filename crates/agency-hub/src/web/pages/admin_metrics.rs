@@ -10,9 +10,9 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::analytics::charts::{self, Bar};
 use crate::analytics::dashboard::{self, Figures, Period, TopService, show};
-use crate::auth::RequireAdmin;
 use crate::error::{AppError, AppResult};
 use crate::money::{Currency, Money};
+use crate::web::auth::RequireAdmin;
 use crate::web::extract::Query;
 use crate::web::layout::PageCtx;
 

@@ -9,26 +9,27 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::QuerySelect;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use crate::AppState;
-use crate::activity::{self, Actor};
-use crate::auth::{RequireAdmin, RequireStaff};
+use crate::activity::Actor;
 use crate::db::entities::order::{OrderStatus, PaymentStatus};
 use crate::db::entities::user::Role;
-use crate::db::entities::{activity as activity_entity, client, order_note, stripe_event, user};
+use crate::db::entities::{activity as activity_entity, order_note, stripe_event, user};
 use crate::error::{AppError, AppResult};
 use crate::money::{Currency, Money};
+use crate::orders::fulfil::Outcome;
 use crate::orders::health::{self, WebhookHealth};
 use crate::orders::listing::{self, Filter, OrderRow, Sort, Totals};
-use crate::orders::{self, Detail, actions};
+use crate::orders::{self, Detail, StaffDetail, actions};
 use crate::stripe::client::REFUND_REASONS;
-use crate::stripe::events::{self, Handled};
-use crate::stripe::fulfil::Outcome;
+use crate::stripe_events::{self, Handled};
+use crate::web::auth::{RequireAdmin, RequireStaff};
 use crate::web::extract::{Form, PageParams, Query};
-use crate::web::layout::{PageCtx, flash};
+use crate::web::form::settle;
+use crate::web::layout::{FlashKind, PageCtx, flash};
 
 const PER_PAGE: u64 = 50;
 /// Rows read at a time while the CSV streams.
@@ -359,32 +360,14 @@ pub struct OrderPage {
 }
 
 async fn order_page(state: &AppState, ctx: PageCtx, id: i64) -> AppResult<OrderPage> {
-    let order = crate::db::entities::order::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let d = orders::detail(&state.db, order).await?;
-    let client_name = client::Entity::find_by_id(d.order.client_id)
-        .one(&state.db)
-        .await?
-        .map(|c| c.name)
-        .unwrap_or_default();
-    let buyer = match d.order.user_id {
-        Some(uid) => user::Entity::find_by_id(uid).one(&state.db).await?,
-        None => None,
-    };
-    let events = stripe_event::Entity::find()
-        .filter(stripe_event::Column::OrderId.eq(id))
-        .order_by_desc(stripe_event::Column::ReceivedAt)
-        .limit(50)
-        .all(&state.db)
-        .await?;
-    let activity = activity::for_entity(&state.db, "order", id, 50).await?;
-    let notes = order_note::Entity::find()
-        .filter(order_note::Column::OrderId.eq(id))
-        .order_by_desc(order_note::Column::CreatedAt)
-        .all(&state.db)
-        .await?;
+    let StaffDetail {
+        detail: d,
+        client_name,
+        buyer,
+        events,
+        activity,
+        notes,
+    } = orders::staff_detail(&state.db, id).await?;
     let stripe = &state.config.stripe;
     let dashboard = match (&stripe.secret_key, state.test_mode) {
         (Some(_), false) if stripe.live() => Some("https://dashboard.stripe.com"),
@@ -413,6 +396,15 @@ async fn order_page(state: &AppState, ctx: PageCtx, id: i64) -> AppResult<OrderP
     })
 }
 
+impl OrderPage {
+    /// The page with a refund refused, answered with the refusal's status.
+    fn with_refund_error(mut self, e: AppError) -> Response {
+        let status = e.status;
+        self.refund_error = Some(e.message);
+        (status, self).into_response()
+    }
+}
+
 pub async fn show(
     State(state): State<AppState>,
     RequireStaff(_): RequireStaff,
@@ -435,8 +427,8 @@ pub async fn add_note(
     Path(id): Path<i64>,
     Form(form): Form<NoteForm>,
 ) -> AppResult<Redirect> {
-    actions::add_note(&state, &Actor::from(&user), id, &form.body).await?;
-    flash(&session, "success", "Note added.").await?;
+    actions::add_note(&state.db, &Actor::from(&user), id, &form.body).await?;
+    flash(&session, FlashKind::Success, "Note added.").await?;
     Ok(Redirect::to(&format!("/admin/orders/{id}#notes")))
 }
 
@@ -471,10 +463,7 @@ pub async fn refund(
         });
     let amount = match checked {
         Ok(m) => m,
-        Err(e) => {
-            page.refund_error = Some(e.message.clone());
-            return Ok((e.status, page).into_response());
-        }
+        Err(e) => return Ok(page.with_refund_error(e)),
     };
     if form.confirm != "yes" {
         page.confirm = Some(RefundDraft {
@@ -484,37 +473,32 @@ pub async fn refund(
         });
         return Ok(page.into_response());
     }
-    match actions::refund(
-        &state,
+    let refunded = actions::refund(
+        &state.db,
+        &state.stripe,
         &Actor::from(&admin),
         id,
         amount.minor,
         form.reason.trim(),
     )
-    .await
-    {
-        Ok(_) => {
+    .await;
+    settle(
+        refunded,
+        async |_| {
             tracing::info!(
                 order.id = id,
                 user.id = admin.id,
                 amount_minor = amount.minor,
                 "refund made"
             );
-            flash(
-                &session,
-                "success",
-                format!("Refunded {}.", amount.display()),
-            )
-            .await?;
+            let message = format!("Refunded {}.", amount.display());
+            flash(&session, FlashKind::Success, message).await?;
             Ok(Redirect::to(&format!("/admin/orders/{id}")).into_response())
-        }
-        Err(e) if e.status.is_client_error() => {
-            let mut page = order_page(&state, page.ctx, id).await?;
-            page.refund_error = Some(e.message.clone());
-            Ok((e.status, page).into_response())
-        }
-        Err(e) => Err(e),
-    }
+        },
+        // The order as it now is, with the reason the refund was refused.
+        async |e| Ok(order_page(&state, page.ctx, id).await?.with_refund_error(e)),
+    )
+    .await
 }
 
 pub async fn cancel(
@@ -523,10 +507,10 @@ pub async fn cancel(
     session: Session,
     Path(id): Path<i64>,
 ) -> AppResult<Redirect> {
-    actions::cancel(&state, &Actor::from(&admin), id).await?;
+    actions::cancel(&state.db, &state.stripe, &Actor::from(&admin), id).await?;
     flash(
         &session,
-        "success",
+        FlashKind::Success,
         "Order cancelled: it can no longer be paid.",
     )
     .await?;
@@ -539,7 +523,8 @@ pub async fn rerun(
     session: Session,
     Path(id): Path<i64>,
 ) -> AppResult<Redirect> {
-    let outcome = actions::rerun_fulfilment(&state, &Actor::from(&admin), id).await?;
+    let outcome =
+        actions::rerun_fulfilment(&state.db, &state.stripe, &Actor::from(&admin), id).await?;
     let message = match outcome {
         Outcome::Fulfilled => "Fulfilment ran: the missing services are made.",
         Outcome::AlreadyFulfilled => "Nothing to do: every service of this order exists.",
@@ -550,7 +535,7 @@ pub async fn rerun(
         }
         Outcome::UnknownOrder => "Stripe's session does not name this order.",
     };
-    flash(&session, "info", message).await?;
+    flash(&session, FlashKind::Info, message).await?;
     Ok(Redirect::to(&format!("/admin/orders/{id}")))
 }
 
@@ -560,8 +545,11 @@ pub async fn reviewed(
     session: Session,
     Path(id): Path<i64>,
 ) -> AppResult<Redirect> {
-    actions::mark_reviewed(&state, &Actor::from(&admin), id).await?;
-    flash(&session, "success", "Marked as reviewed.").await?;
+    state
+        .db
+        .in_transaction(async |txn| actions::mark_reviewed(txn, &Actor::from(&admin), id).await)
+        .await?;
+    flash(&session, FlashKind::Success, "Marked as reviewed.").await?;
     Ok(Redirect::to(&format!("/admin/orders/{id}")))
 }
 
@@ -572,13 +560,13 @@ pub async fn retry_event(
     session: Session,
     Path(id): Path<String>,
 ) -> AppResult<Redirect> {
-    let handled = events::retry(&state.db, &id).await;
+    let handled = stripe_events::retry(&state.db, &id).await;
     match handled {
         Ok(Handled::Processed(outcome)) => {
             tracing::info!(stripe.event_id = %id, user.id = admin.id, outcome, "failed Stripe event retried");
             flash(
                 &session,
-                "success",
+                FlashKind::Success,
                 format!("Event {id} handled: {outcome}."),
             )
             .await?
@@ -586,16 +574,18 @@ pub async fn retry_event(
         Ok(Handled::Duplicate) => {
             flash(
                 &session,
-                "info",
+                FlashKind::Info,
                 format!("Event {id} was handled meanwhile."),
             )
             .await?
         }
-        Err(e) if e.status.is_client_error() => flash(&session, "error", e.message).await?,
+        Err(e) if e.status.is_client_error() => {
+            flash(&session, FlashKind::Error, e.message).await?
+        }
         Err(e) => {
             flash(
                 &session,
-                "error",
+                FlashKind::Error,
                 format!("Event {id} failed again: {}", e.message),
             )
             .await?

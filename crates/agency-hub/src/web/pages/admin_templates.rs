@@ -4,20 +4,21 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::AppState;
 use crate::activity::Actor;
-use crate::auth::{CurrentUser, RequireAdmin};
+use crate::auth::CurrentUser;
 use crate::catalog::{self, Intent, TemplateForm};
 use crate::db::entities::service_template;
 use crate::error::{AppResult, FieldErrors};
 use crate::money::Currency;
+use crate::web::auth::RequireAdmin;
 use crate::web::extract::{Form, Query, bool_field};
-use crate::web::layout::{PageCtx, flash};
+use crate::web::form::settle;
+use crate::web::layout::{FlashKind, PageCtx, flash};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/templates.html")]
@@ -161,23 +162,29 @@ async fn submit(
                 .into_response(),
         );
     }
-    let valid = match form.validate() {
-        Ok(v) => v,
-        Err(errors) => {
-            let page = form_page(state, ctx, template, form, errors).await?;
-            return Ok((StatusCode::BAD_REQUEST, page).into_response());
+    let actor = Actor::from(admin);
+    let saved = match form.validate() {
+        Err(errors) => Err(errors.into()),
+        Ok(valid) => {
+            state
+                .db
+                .in_transaction(async |txn| match &template {
+                    None => catalog::create(txn, &actor, valid).await,
+                    Some(t) => catalog::update(txn, &actor, t.id, valid).await,
+                })
+                .await
         }
     };
-    let actor = Actor::from(admin);
-    let saved = state
-        .db
-        .in_transaction(async |txn| match &template {
-            None => catalog::create(txn, &actor, valid).await,
-            Some(t) => catalog::update(txn, &actor, t.id, valid).await,
-        })
-        .await?;
-    flash(session, "success", format!("{} was saved.", saved.name)).await?;
-    Ok(Redirect::to("/admin/templates").into_response())
+    settle(
+        saved,
+        async |saved| {
+            let message = format!("{} was saved.", saved.name);
+            flash(session, FlashKind::Success, message).await?;
+            Ok(Redirect::to("/admin/templates").into_response())
+        },
+        async |e| form_page(state, ctx, template, form, FieldErrors::of(&e, "name")).await,
+    )
+    .await
 }
 
 pub async fn create(
@@ -230,6 +237,6 @@ pub async fn set_archived(
     } else {
         format!("{} is restored.", t.name)
     };
-    flash(&session, "success", message).await?;
+    flash(&session, FlashKind::Success, message).await?;
     Ok(Redirect::to("/admin/templates"))
 }

@@ -3,21 +3,22 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::AppState;
 use crate::activity::Actor;
+use crate::auth::password;
 use crate::auth::users::{self, UserForm, UserRow};
-use crate::auth::{RequireAdmin, password};
 use crate::clients;
 use crate::db::entities::user;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::web::api::Pagination;
+use crate::web::auth::RequireAdmin;
 use crate::web::extract::{Form, PageParams, Query, bool_field};
-use crate::web::layout::{PageCtx, flash};
+use crate::web::form::settle;
+use crate::web::layout::{FlashKind, PageCtx, flash};
 
 const PER_PAGE: u64 = 50;
 
@@ -99,60 +100,41 @@ pub async fn create(
         client_id: f.client_id,
         password: f.password,
     };
-    let result = match form.validate() {
-        Err(errors) => Err((StatusCode::BAD_REQUEST, errors)),
-        Ok(valid) => {
-            // Without a password from the admin, an unusable random one until the user sets
-            // theirs through the welcome email's link.
-            let chosen = valid
-                .password
-                .clone()
-                .unwrap_or_else(|| format!("{}{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4()));
-            let hash = password::hash(chosen).await?;
-            match state
-                .db
-                .in_transaction(async |txn| {
-                    users::create(txn, &Actor::from(&admin), valid, hash).await
-                })
-                .await
-            {
-                Ok(user) => Ok(user),
-                Err(e) if e.status.is_client_error() => {
-                    let mut errors = FieldErrors::default();
-                    errors.add(
-                        e.field.clone().unwrap_or_else(|| "email".into()),
-                        e.message.clone(),
-                    );
-                    Err((e.status, errors))
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    };
-    match result {
-        Ok(user) => {
-            flash(
-                &session,
-                "success",
-                format!("{} can now sign in as {}.", user.name, user.email),
-            )
-            .await?;
-            Ok(Redirect::to(&format!("/admin/users/{}", user.id)).into_response())
-        }
-        Err((status, errors)) => {
-            let form = UserForm {
-                password: String::new(),
-                ..form
-            };
-            let page = NewUserPage {
-                ctx,
-                form,
-                clients: clients::names(&state.db).await?,
-                errors,
-            };
-            Ok((status, page).into_response())
-        }
+    let created = async {
+        let valid = form.validate()?;
+        // Without a password from the admin, an unusable random one until the user sets
+        // theirs through the welcome email's link.
+        let chosen = valid
+            .password
+            .clone()
+            .unwrap_or_else(|| format!("{}{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4()));
+        let hash = password::hash(chosen).await?;
+        state
+            .db
+            .in_transaction(async |txn| users::create(txn, &Actor::from(&admin), valid, hash).await)
+            .await
     }
+    .await;
+    settle(
+        created,
+        async |user| {
+            let message = format!("{} can now sign in as {}.", user.name, user.email);
+            flash(&session, FlashKind::Success, message).await?;
+            Ok(Redirect::to(&format!("/admin/users/{}", user.id)).into_response())
+        },
+        async |e| {
+            Ok(NewUserPage {
+                ctx,
+                form: UserForm {
+                    password: String::new(),
+                    ..form
+                },
+                clients: clients::names(&state.db).await?,
+                errors: FieldErrors::of(&e, "email"),
+            })
+        },
+    )
+    .await
 }
 
 #[derive(Template, WebTemplate)]
@@ -210,34 +192,31 @@ pub async fn reset_password(
     Form(f): Form<PasswordFields>,
 ) -> AppResult<Response> {
     users::get(&state.db, id).await?;
-    if let Err(m) = password::validate(&f.password) {
-        let page = user_page(
-            &state,
-            ctx,
-            admin.id,
-            id,
-            Some(AppError::invalid("password", format!("New password: {m}"))),
-        )
-        .await?;
-        return Ok((StatusCode::BAD_REQUEST, page).into_response());
+    let reset = async {
+        password::validate(&f.password)
+            .map_err(|m| AppError::invalid("password", format!("New password: {m}")))?;
+        let hash = password::hash(f.password).await?;
+        state
+            .db
+            .in_transaction(async |txn| {
+                users::reset_password(txn, &Actor::from(&admin), id, hash).await
+            })
+            .await
     }
-    let hash = password::hash(f.password).await?;
-    let user = state
-        .db
-        .in_transaction(async |txn| {
-            users::reset_password(txn, &Actor::from(&admin), id, hash).await
-        })
-        .await?;
-    flash(
-        &session,
-        "success",
-        format!(
-            "{}'s password was changed; their sessions were ended.",
-            user.name
-        ),
+    .await;
+    settle(
+        reset,
+        async |user| {
+            let message = format!(
+                "{}'s password was changed; their sessions were ended.",
+                user.name
+            );
+            flash(&session, FlashKind::Success, message).await?;
+            Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
+        },
+        async |e| user_page(&state, ctx, admin.id, id, Some(e)).await,
     )
-    .await?;
-    Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -255,24 +234,22 @@ pub async fn set_active(
     Form(f): Form<ActiveFields>,
 ) -> AppResult<Response> {
     let active = bool_field("active", &f.active)?;
-    match state
+    let changed = state
         .db
         .in_transaction(async |txn| users::set_active(txn, &Actor::from(&admin), id, active).await)
-        .await
-    {
-        Ok(user) => {
+        .await;
+    settle(
+        changed,
+        async |user| {
             let message = if active {
                 format!("{} can sign in again.", user.name)
             } else {
                 format!("{} is deactivated and signed out everywhere.", user.name)
             };
-            flash(&session, "success", message).await?;
+            flash(&session, FlashKind::Success, message).await?;
             Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
-        }
-        Err(e) if e.status.is_client_error() && e.status != StatusCode::NOT_FOUND => {
-            let status = e.status;
-            Ok((status, user_page(&state, ctx, admin.id, id, Some(e)).await?).into_response())
-        }
-        Err(e) => Err(e),
-    }
+        },
+        async |e| user_page(&state, ctx, admin.id, id, Some(e)).await,
+    )
+    .await
 }

@@ -5,17 +5,17 @@ use std::net::SocketAddr;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::AppState;
-use crate::auth::{self, SignInError};
+use crate::auth;
 use crate::error::{AppError, AppResult};
-use crate::web::api::session::start_session;
+use crate::web::auth::start_session;
 use crate::web::extract::{Form, Query};
-use crate::web::layout::{PageCtx, flash};
+use crate::web::form::settle;
+use crate::web::layout::{FlashKind, PageCtx, flash};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/login.html")]
@@ -72,46 +72,36 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> AppResult<Response> {
     let next = safe_next(form.next.as_deref());
-    let refuse = |ctx, status: StatusCode, error: String| {
-        let page = LoginPage {
-            ctx,
-            email: form.email.trim().to_string(),
-            next: next.clone(),
-            error: Some(error),
-        };
-        Ok((status, page).into_response())
+    let signed_in = if form.email.trim().is_empty() || form.password.is_empty() {
+        Err(AppError::invalid("email", "Enter your email and password."))
+    } else {
+        let ip = addr.ip().to_string();
+        auth::sign_in(&state.db, &form.email, &form.password, &ip)
+            .await
+            .map_err(AppError::from)
     };
-    if form.email.trim().is_empty() || form.password.is_empty() {
-        return refuse(
-            ctx,
-            StatusCode::BAD_REQUEST,
-            "Enter your email and password.".into(),
-        );
-    }
-    match auth::sign_in(
-        &state.db,
-        &form.email,
-        &form.password,
-        &addr.ip().to_string(),
-    )
-    .await
-    {
-        Ok(user) => {
+    settle(
+        signed_in,
+        async |user| {
             start_session(&session, user.id).await?;
             tracing::info!(user.id = user.id, "signed in");
             Ok(Redirect::to(&next).into_response())
-        }
-        Err(SignInError::Internal(e)) => Err(e),
-        Err(e) => {
-            let e = AppError::from(e);
-            refuse(ctx, e.status, e.message)
-        }
-    }
+        },
+        async |e| {
+            Ok(LoginPage {
+                ctx,
+                email: form.email.trim().to_string(),
+                next: next.clone(),
+                error: Some(e.message),
+            })
+        },
+    )
+    .await
 }
 
 pub async fn logout(session: Session) -> AppResult<Redirect> {
     session.flush().await?;
-    flash(&session, "success", "You have signed out.").await?;
+    flash(&session, FlashKind::Success, "You have signed out.").await?;
     Ok(Redirect::to("/login"))
 }
 

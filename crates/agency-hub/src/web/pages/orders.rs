@@ -5,15 +5,14 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 
 use crate::AppState;
-use crate::auth::RequireClient;
+use crate::clients;
 use crate::error::AppResult;
-use crate::orders::listing::{self, OrderRow};
+use crate::orders::listing::{self, CLIENT_PER_PAGE, OrderRow};
 use crate::orders::{self, Detail};
 use crate::web::api::Pagination;
+use crate::web::auth::RequireClient;
 use crate::web::extract::{PageParams, Query};
 use crate::web::layout::PageCtx;
-
-pub const PER_PAGE: u64 = 20;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "store/orders.html")]
@@ -31,11 +30,11 @@ pub async fn list(
     Query(paging): Query<PageParams>,
 ) -> AppResult<OrdersPage> {
     let page = paging.page();
-    let (rows, total) = listing::client_page(&state.db, client_id, page, PER_PAGE).await?;
+    let (rows, total) = listing::client_page(&state.db, client_id, page, CLIENT_PER_PAGE).await?;
     Ok(OrdersPage {
         ctx,
         rows,
-        pagination: Pagination::new(page, PER_PAGE, total),
+        pagination: Pagination::new(page, CLIENT_PER_PAGE, total),
         pager_base: "/store/orders?".into(),
     })
 }
@@ -47,19 +46,13 @@ pub struct OrderPage {
     d: Detail,
 }
 
-/// The company's order `id`, with everything its pages show; another company's is a 404.
-pub async fn client_detail(state: &AppState, client_id: i64, id: i64) -> AppResult<Detail> {
-    let order = orders::get_for_client(&state.db, id, client_id).await?;
-    Ok(orders::detail(&state.db, order).await?)
-}
-
 pub async fn show(
     State(state): State<AppState>,
     RequireClient(_, client_id): RequireClient,
     ctx: PageCtx,
     Path(id): Path<i64>,
 ) -> AppResult<OrderPage> {
-    let d = client_detail(&state, client_id, id).await?;
+    let d = orders::client_detail(&state.db, client_id, id).await?;
     Ok(OrderPage { ctx, d })
 }
 
@@ -77,14 +70,8 @@ pub async fn receipt(
     RequireClient(_, client_id): RequireClient,
     Path(id): Path<i64>,
 ) -> AppResult<ReceiptPage> {
-    use crate::db::entities::client;
-    use sea_orm::EntityTrait;
-    let d = client_detail(&state, client_id, id).await?;
-    let client_name = client::Entity::find_by_id(client_id)
-        .one(&state.db)
-        .await?
-        .map(|c| c.name)
-        .unwrap_or_default();
+    let d = orders::client_detail(&state.db, client_id, id).await?;
+    let client_name = clients::get(&state.db, client_id).await?.name;
     Ok(ReceiptPage {
         agency: state.config.agency_name.clone(),
         client_name,

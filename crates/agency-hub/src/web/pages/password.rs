@@ -12,7 +12,8 @@ use crate::AppState;
 use crate::auth::{password, users};
 use crate::error::{AppError, AppResult};
 use crate::web::extract::{Form, Query};
-use crate::web::layout::{PageCtx, flash};
+use crate::web::form::settle;
+use crate::web::layout::{FlashKind, PageCtx, flash};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/set_password.html")]
@@ -34,29 +35,24 @@ pub async fn show(
     ctx: PageCtx,
     Query(q): Query<TokenQuery>,
 ) -> AppResult<Response> {
-    match users::token_user(&state.db, &q.token).await {
-        Ok(user) => Ok(SetPasswordPage {
-            ctx,
-            token: q.token,
-            email: Some(user.email),
-            error: None,
-        }
-        .into_response()),
-        Err(e) if e.status.is_client_error() => {
-            let status = e.status;
-            Ok((
-                status,
-                SetPasswordPage {
-                    ctx,
-                    token: String::new(),
-                    email: None,
-                    error: Some(e),
-                },
-            )
-                .into_response())
-        }
-        Err(e) => Err(e),
-    }
+    // A link that expired or was used shows the page with why, in place of the form.
+    let (email, error) = match users::token_user(&state.db, &q.token).await {
+        Ok(user) => (Some(user.email), None),
+        Err(e) if e.is_correctable() => (None, Some(e)),
+        Err(e) => return Err(e),
+    };
+    let status = error.as_ref().map_or(StatusCode::OK, |e| e.status);
+    let page = SetPasswordPage {
+        ctx,
+        token: if email.is_some() {
+            q.token
+        } else {
+            String::new()
+        },
+        email,
+        error,
+    };
+    Ok((status, page).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,44 +71,42 @@ pub async fn set(
     ctx: PageCtx,
     Form(f): Form<SetPasswordFields>,
 ) -> AppResult<Response> {
-    let refuse = |ctx, email, e: AppError| {
-        let status: StatusCode = e.status;
-        Ok((
-            status,
-            SetPasswordPage {
+    let set = async {
+        users::token_user(&state.db, &f.token).await?;
+        if f.new_password != f.confirm_password {
+            return Err(AppError::invalid(
+                "confirm_password",
+                "The two passwords differ.",
+            ));
+        }
+        password::validate(&f.new_password).map_err(|m| AppError::invalid("new_password", m))?;
+        let hash = password::hash(f.new_password.clone()).await?;
+        state
+            .db
+            .in_transaction(async |txn| users::set_password_with_token(txn, &f.token, hash).await)
+            .await
+    }
+    .await;
+    settle(
+        set,
+        async |user| {
+            let message = format!("Your password is set. Sign in as {}.", user.email);
+            flash(&session, FlashKind::Success, message).await?;
+            Ok(Redirect::to("/login").into_response())
+        },
+        async |e| {
+            // The address the link is for, while it still works.
+            let email = users::token_user(&state.db, &f.token)
+                .await
+                .ok()
+                .map(|u| u.email);
+            Ok(SetPasswordPage {
                 ctx,
                 token: f.token.clone(),
                 email,
                 error: Some(e),
-            },
-        )
-            .into_response())
-    };
-    let user = match users::token_user(&state.db, &f.token).await {
-        Ok(u) => u,
-        Err(e) if e.status.is_client_error() => return refuse(ctx, None, e),
-        Err(e) => return Err(e),
-    };
-    if f.new_password != f.confirm_password {
-        return refuse(
-            ctx,
-            Some(user.email),
-            AppError::invalid("confirm_password", "The two passwords differ."),
-        );
-    }
-    if let Err(m) = password::validate(&f.new_password) {
-        return refuse(ctx, Some(user.email), AppError::invalid("new_password", m));
-    }
-    let hash = password::hash(f.new_password.clone()).await?;
-    let user = state
-        .db
-        .in_transaction(async |txn| users::set_password_with_token(txn, &f.token, hash).await)
-        .await?;
-    flash(
-        &session,
-        "success",
-        format!("Your password is set. Sign in as {}.", user.email),
+            })
+        },
     )
-    .await?;
-    Ok(Redirect::to("/login").into_response())
+    .await
 }

@@ -3,25 +3,24 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
-use sea_orm::EntityTrait;
 use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::AppState;
-use crate::activity::{self, Actor};
-use crate::auth::{RequireClient, RequireStaff};
+use crate::activity::Actor;
 use crate::db::entities::service::ServiceStatus;
 use crate::db::entities::task::TaskStatus;
-use crate::db::entities::{activity as activity_entity, client, service, service_template, task};
+use crate::db::entities::{activity as activity_entity, service, service_template, task};
 use crate::error::{AppError, AppResult};
-use crate::provisioning::{self, Origin};
-use crate::services::{self, Audience, Filter, NewTask, ServiceRow};
+use crate::provisioning;
+use crate::services::{self, Audience, Filter, NewTask, ServiceRow, StaffDetail};
 use crate::web::api::Pagination;
+use crate::web::auth::{RequireClient, RequireStaff};
 use crate::web::extract::{Form, PageParams, Query};
-use crate::web::layout::{PageCtx, flash};
+use crate::web::form::settle;
+use crate::web::layout::{FlashKind, PageCtx, flash};
 use crate::{catalog, clients};
 
 const PER_PAGE: u64 = 25;
@@ -180,35 +179,6 @@ fn required_id(field: &str, raw: &str, missing: &str) -> AppResult<i64> {
     optional_id(field, raw)?.ok_or_else(|| AppError::invalid(field, missing))
 }
 
-async fn assign_service(
-    state: &AppState,
-    actor: &Actor,
-    form: &AssignForm,
-) -> AppResult<service::Model> {
-    let client_id = required_id("client_id", &form.client_id, "Choose a client.")?;
-    let template_id = required_id(
-        "template_id",
-        &form.template_id,
-        "Choose a service template.",
-    )?;
-    let txn = state.db.write().await?;
-    let template = service_template::Entity::find_by_id(template_id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| AppError::invalid("template_id", "There is no such template."))?;
-    let service = provisioning::provision_service(
-        &txn,
-        actor,
-        &template,
-        client_id,
-        Origin::Manual,
-        Utc::now(),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(service)
-}
-
 pub async fn assign(
     State(state): State<AppState>,
     RequireStaff(user): RequireStaff,
@@ -216,35 +186,43 @@ pub async fn assign(
     ctx: PageCtx,
     Form(form): Form<AssignForm>,
 ) -> AppResult<Response> {
-    match assign_service(&state, &Actor::from(&user), &form).await {
-        Ok(service) => {
+    let actor = Actor::from(&user);
+    let assigned = async {
+        let client_id = required_id("client_id", &form.client_id, "Choose a client.")?;
+        let template_id = required_id(
+            "template_id",
+            &form.template_id,
+            "Choose a service template.",
+        )?;
+        state
+            .db
+            .in_transaction(async |txn| {
+                provisioning::assign(txn, &actor, client_id, template_id, Utc::now()).await
+            })
+            .await
+    }
+    .await;
+    settle(
+        assigned,
+        async |service| {
             tracing::info!(
                 service.id = service.id,
                 user.id = user.id,
                 "service assigned"
             );
-            flash(
-                &session,
-                "success",
-                format!("{} was assigned.", service.name),
-            )
-            .await?;
+            let message = format!("{} was assigned.", service.name);
+            flash(&session, FlashKind::Success, message).await?;
             Ok(Redirect::to(&format!("/services/{}", service.id)).into_response())
-        }
-        Err(e) if e.status.is_client_error() => {
+        },
+        async |e| {
             let (client_id, template_id) = (
                 form.client_id.parse().unwrap_or(0),
                 form.template_id.parse().unwrap_or(0),
             );
-            let status = e.status;
-            Ok((
-                status,
-                assign_page(&state, ctx, client_id, template_id, Some(e)).await?,
-            )
-                .into_response())
-        }
-        Err(e) => Err(e),
-    }
+            assign_page(&state, ctx, client_id, template_id, Some(e)).await
+        },
+    )
+    .await
 }
 
 #[derive(Template, WebTemplate)]
@@ -264,23 +242,20 @@ pub struct ServicePage {
 async fn service_page(
     state: &AppState,
     ctx: PageCtx,
-    service: service::Model,
+    id: i64,
     error: Option<AppError>,
 ) -> AppResult<ServicePage> {
-    let client_name = client::Entity::find_by_id(service.client_id)
-        .one(&state.db)
-        .await?
-        .map(|c| c.name)
-        .unwrap_or_default();
-    let template_name = service_template::Entity::find_by_id(service.template_id)
-        .one(&state.db)
-        .await?
-        .map(|t| t.name)
-        .unwrap_or_default();
+    let StaffDetail {
+        service,
+        client_name,
+        template_name,
+        tasks,
+        activity,
+    } = services::staff_detail(&state.db, id).await?;
     Ok(ServicePage {
         ctx,
-        tasks: services::tasks(&state.db, service.id, Audience::Staff).await?,
-        activity: activity::for_entity(&state.db, "service", service.id, 50).await?,
+        tasks,
+        activity,
         service,
         client_name,
         template_name,
@@ -296,8 +271,7 @@ pub async fn show(
     ctx: PageCtx,
     Path(id): Path<i64>,
 ) -> AppResult<ServicePage> {
-    let service = services::get(&state.db, id).await?;
-    service_page(&state, ctx, service, None).await
+    service_page(&state, ctx, id, None).await
 }
 
 /// Runs a change to a service in a transaction: on success a flash message and back to the
@@ -313,21 +287,19 @@ where
     F: AsyncFnOnce(&crate::db::Txn, service::Model) -> AppResult<String>,
 {
     let service = services::get(&state.db, id).await?;
-    let txn = state.db.write().await?;
-    match change(&txn, service).await {
-        Ok(message) => {
-            txn.commit().await?;
-            flash(session, "success", message).await?;
+    let changed = state
+        .db
+        .in_transaction(async |txn| change(txn, service).await)
+        .await;
+    settle(
+        changed,
+        async |message| {
+            flash(session, FlashKind::Success, message).await?;
             Ok(Redirect::to(&format!("/services/{id}")).into_response())
-        }
-        Err(e) if e.status.is_client_error() => {
-            txn.rollback().await?;
-            let status: StatusCode = e.status;
-            let service = services::get(&state.db, id).await?;
-            Ok((status, service_page(state, ctx, service, Some(e)).await?).into_response())
-        }
-        Err(e) => Err(e),
-    }
+        },
+        async |e| service_page(state, ctx, id, Some(e)).await,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,68 +4,24 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use serde::Deserialize;
-use serde_json::{Value, json};
 use tower_sessions::Session;
 
 use crate::AppState;
-use crate::analytics::{Event, Kind};
-use crate::auth::{CurrentUser, RequireClient};
-use crate::cart::{self, Cart};
-use crate::catalog::store::{self, Sort, StoreQuery};
+use crate::analytics::{self, Event, Kind};
+use crate::cart::{self, Cart, Quantity};
+use crate::catalog::store::{self, Sort, StoreParams, StoreQuery};
+use crate::db::Txn;
 use crate::db::entities::service_template;
 use crate::error::{AppError, AppResult};
+use crate::orders::{self, Paid};
 use crate::web::api::Pagination;
+use crate::web::auth::RequireClient;
 use crate::web::extract::{Form, Query};
-use crate::web::layout::{PageCtx, flash};
-
-#[derive(Debug, Default, Deserialize)]
-pub struct StoreParams {
-    /// `q` on the page, `search` in the API.
-    #[serde(default, alias = "search")]
-    pub q: String,
-    #[serde(default)]
-    pub category: String,
-    #[serde(default)]
-    pub sort: String,
-    pub page: Option<u64>,
-}
-
-impl StoreParams {
-    pub fn parse(&self) -> AppResult<StoreQuery> {
-        if self.q.chars().count() > 200 {
-            return Err(AppError::invalid("q", "Search for at most 200 characters."));
-        }
-        Ok(StoreQuery {
-            search: self.q.trim().to_string(),
-            category: self.category.trim().to_string(),
-            sort: Sort::parse(&self.sort)?,
-            page: self.page.unwrap_or(1).max(1),
-        })
-    }
-}
-
-/// Records that the store was browsed (and searched), in one transaction with nothing else.
-pub async fn track_browse(
-    state: &AppState,
-    user: &CurrentUser,
-    q: &StoreQuery,
-    results: u64,
-) -> AppResult<()> {
-    Event::new(Kind::StoreView, user.client_id, Some(user.id))
-        .record(&state.db)
-        .await?;
-    if !q.search.is_empty() {
-        Event::new(Kind::Search, user.client_id, Some(user.id))
-            .details(json!({"query": q.search, "results": results}))
-            .record(&state.db)
-            .await?;
-    }
-    Ok(())
-}
+use crate::web::form::settle;
+use crate::web::layout::{FlashKind, PageCtx, flash};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "store/index.html")]
@@ -93,7 +49,7 @@ pub async fn index(
 ) -> AppResult<StorePage> {
     let q = params.parse()?;
     let (items, total) = store::list(&state.db, &q).await?;
-    track_browse(&state, &user, &q, total).await?;
+    analytics::record_browse(&state.db, user.client_id, user.id, &q.search, total).await?;
     let query = serde_urlencoded::to_string([
         ("q", q.search.as_str()),
         ("category", q.category.as_str()),
@@ -202,14 +158,14 @@ pub async fn checkout(
     RequireClient(user, client_id): RequireClient,
     ctx: PageCtx,
 ) -> AppResult<Response> {
-    match crate::stripe::checkout::start(&state, &user, client_id).await {
-        Ok((_, url)) => Ok(Redirect::to(&url).into_response()),
-        Err(e) if e.status.is_client_error() || e.status == StatusCode::BAD_GATEWAY => {
-            let status = e.status;
-            Ok((status, cart_page(&state, ctx, client_id, Some(e)).await?).into_response())
-        }
-        Err(e) => Err(e),
-    }
+    let started =
+        orders::checkout::start(&state.db, &state.stripe, &state.config, &user, client_id).await;
+    settle(
+        started,
+        async |(_, url)| Ok(Redirect::to(&url).into_response()),
+        async |e| cart_page(&state, ctx, client_id, Some(e)).await,
+    )
+    .await
 }
 
 #[derive(Template, WebTemplate)]
@@ -227,43 +183,18 @@ pub struct SuccessQuery {
     session_id: String,
 }
 
-/// Where Stripe sends the client after paying: it fulfils the order itself if the webhook has
-/// not yet (the same idempotent function), then shows the order.
+/// Where Stripe sends the client after paying (see `orders::checkout::confirm`).
 pub async fn success(
     State(state): State<AppState>,
     RequireClient(_, client_id): RequireClient,
     ctx: PageCtx,
     Query(q): Query<SuccessQuery>,
 ) -> AppResult<SuccessPage> {
-    use crate::db::entities::{order, service};
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let order = order::Entity::find()
-        .filter(order::Column::StripeSessionId.eq(q.session_id.trim()))
-        .filter(order::Column::ClientId.eq(client_id))
-        .one(&state.db)
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    match state.stripe.retrieve_checkout_session(&q.session_id).await {
-        Ok(session) => {
-            let txn = state.db.write().await?;
-            crate::stripe::fulfil::fulfill_checkout(&txn, &session).await?;
-            txn.commit().await?;
-        }
-        // The webhook will do it; the page shows what is known.
-        Err(e) => {
-            tracing::warn!(error = %e, order.id = order.id, "success page: the session could not be read")
-        }
-    }
-    let order = order::Entity::find_by_id(order.id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(AppError::not_found)?;
-    let items = crate::orders::items_of(&state.db, order.id).await?;
-    let item_ids: Vec<i64> = items.iter().map(|i| i.id).collect();
-    let services = service::Entity::find()
-        .filter(service::Column::OrderItemId.is_in(item_ids))
-        .all(&state.db)
-        .await?;
+    let Paid {
+        order,
+        items,
+        services,
+    } = orders::checkout::confirm(&state.db, &state.stripe, client_id, &q.session_id).await?;
     Ok(SuccessPage {
         ctx,
         order,
@@ -280,26 +211,6 @@ pub struct AddFields {
     quantity: String,
 }
 
-/// Adds to the cart and records it, in one transaction.
-pub async fn add_to_cart(
-    state: &AppState,
-    user: &CurrentUser,
-    client_id: i64,
-    template_id: i64,
-    quantity: i64,
-) -> AppResult<cart::Added> {
-    let txn = state.db.write().await?;
-    let added = cart::add(&txn, client_id, template_id, quantity).await?;
-    Event::new(Kind::AddToCart, Some(client_id), Some(user.id))
-        .template(template_id)
-        .quantity(added.quantity)
-        .amount(added.template.price())
-        .record(&txn)
-        .await?;
-    txn.commit().await?;
-    Ok(added)
-}
-
 pub async fn add(
     State(state): State<AppState>,
     RequireClient(user, client_id): RequireClient,
@@ -312,48 +223,34 @@ pub async fn add(
         .trim()
         .parse()
         .map_err(|_| AppError::invalid("template_id", "Choose a service to add."))?;
-    let quantity = match f.quantity.trim() {
-        "" => 1,
-        raw => match cart::parse_quantity(Some(&Value::String(raw.to_string()))) {
-            Ok(q) => q,
-            Err(e) => return refuse_on_service_page(&state, ctx, client_id, template_id, e).await,
-        },
-    };
-    match add_to_cart(&state, &user, client_id, template_id, quantity).await {
-        Ok(added) => {
+    let added = async {
+        let quantity = match f.quantity.trim() {
+            "" => Quantity::ONE,
+            raw => Quantity::parse(raw)?,
+        };
+        state
+            .db
+            .in_transaction(async |txn| {
+                cart::add(txn, user.id, client_id, template_id, quantity).await
+            })
+            .await
+    }
+    .await;
+    settle(
+        added,
+        async |added| {
             let units = if added.quantity == 1 {
                 String::new()
             } else {
                 format!("{} × ", added.quantity)
             };
-            flash(
-                &session,
-                "success",
-                format!("{units}{} is in your cart.", added.template.title()),
-            )
-            .await?;
+            let message = format!("{units}{} is in your cart.", added.template.title());
+            flash(&session, FlashKind::Success, message).await?;
             Ok(Redirect::to("/store/cart").into_response())
-        }
-        Err(e) if e.status == StatusCode::BAD_REQUEST => {
-            refuse_on_service_page(&state, ctx, client_id, template_id, e).await
-        }
-        Err(e) => Err(e),
-    }
-}
-
-async fn refuse_on_service_page(
-    state: &AppState,
-    ctx: PageCtx,
-    client_id: i64,
-    template_id: i64,
-    e: AppError,
-) -> AppResult<Response> {
-    let status = e.status;
-    Ok((
-        status,
-        service_page(state, ctx, client_id, template_id, Some(e)).await?,
+        },
+        async |e| service_page(&state, ctx, client_id, template_id, Some(e)).await,
     )
-        .into_response())
+    .await
 }
 
 /// Runs a change to the cart: on success a message and back to the cart; on bad input the
@@ -366,22 +263,17 @@ async fn change_cart<F>(
     change: F,
 ) -> AppResult<Response>
 where
-    F: AsyncFnOnce(&crate::db::Txn) -> AppResult<String>,
+    F: AsyncFnOnce(&Txn) -> AppResult<String>,
 {
-    let txn = state.db.write().await?;
-    match change(&txn).await {
-        Ok(message) => {
-            txn.commit().await?;
-            flash(session, "success", message).await?;
+    settle(
+        state.db.in_transaction(change).await,
+        async |message| {
+            flash(session, FlashKind::Success, message).await?;
             Ok(Redirect::to("/store/cart").into_response())
-        }
-        Err(e) if e.status.is_client_error() => {
-            txn.rollback().await?;
-            let status = e.status;
-            Ok((status, cart_page(state, ctx, client_id, Some(e)).await?).into_response())
-        }
-        Err(e) => Err(e),
-    }
+        },
+        async |e| cart_page(state, ctx, client_id, Some(e)).await,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -399,7 +291,7 @@ pub async fn update(
     Form(f): Form<QuantityFields>,
 ) -> AppResult<Response> {
     change_cart(&state, &session, ctx, client_id, async |txn| {
-        let quantity = cart::parse_quantity(Some(&Value::String(f.quantity)))?;
+        let quantity = Quantity::parse(&f.quantity)?;
         let changed = cart::set_quantity(txn, client_id, template_id, quantity).await?;
         Ok(format!(
             "{} × {} in your cart.",
@@ -410,22 +302,6 @@ pub async fn update(
     .await
 }
 
-/// Removes a line and records it.
-pub async fn remove_line<C: sea_orm::ConnectionTrait>(
-    conn: &C,
-    user: &CurrentUser,
-    client_id: i64,
-    template_id: i64,
-) -> AppResult<cart::Line> {
-    let line = cart::remove(conn, client_id, template_id).await?;
-    Event::new(Kind::RemoveFromCart, Some(client_id), Some(user.id))
-        .template(template_id)
-        .quantity(line.item.quantity)
-        .record(conn)
-        .await?;
-    Ok(line)
-}
-
 pub async fn remove(
     State(state): State<AppState>,
     RequireClient(user, client_id): RequireClient,
@@ -434,7 +310,7 @@ pub async fn remove(
     Path(template_id): Path<i64>,
 ) -> AppResult<Response> {
     change_cart(&state, &session, ctx, client_id, async |txn| {
-        let line = remove_line(txn, &user, client_id, template_id).await?;
+        let line = cart::remove(txn, user.id, client_id, template_id).await?;
         Ok(format!(
             "{} was removed from your cart.",
             line.template.title()

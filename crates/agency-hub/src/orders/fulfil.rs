@@ -10,16 +10,16 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
-use super::client::CheckoutSession;
+use super::refunds;
 use crate::activity::{self, Actor, Subject};
 use crate::analytics::{Event, Kind};
+use crate::cart;
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
 use crate::db::entities::{order_item, service, service_template, user, user::Role};
 use crate::error::AppResult;
 use crate::notify::{self, Message, Outgoing, messages::OrderLine};
-use crate::orders::refunds;
 use crate::provisioning::{self, Origin};
-use crate::{cart, orders};
+use crate::stripe::client::{CheckoutSession, Expandable};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -37,6 +37,20 @@ pub enum Outcome {
     UnknownOrder,
 }
 
+impl Outcome {
+    /// As recorded with the event.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Fulfilled => "fulfilled",
+            Self::AlreadyFulfilled => "already_fulfilled",
+            Self::Processing => "processing",
+            Self::NotPaid => "not_paid",
+            Self::Flagged => "flagged",
+            Self::UnknownOrder => "unknown_order",
+        }
+    }
+}
+
 /// The order a session is for (`client_reference_id`, else `metadata.order_id`).
 pub fn order_id_of(session: &CheckoutSession) -> Option<i64> {
     session
@@ -47,7 +61,7 @@ pub fn order_id_of(session: &CheckoutSession) -> Option<i64> {
 }
 
 /// Fulfils the checkout `session` in the caller's transaction.
-pub async fn fulfill_checkout<C: ConnectionTrait>(
+pub async fn fulfil_checkout<C: ConnectionTrait>(
     conn: &C,
     session: &CheckoutSession,
 ) -> AppResult<Outcome> {
@@ -55,7 +69,7 @@ pub async fn fulfill_checkout<C: ConnectionTrait>(
     let Some(order_id) = order_id_of(session) else {
         return Ok(Outcome::UnknownOrder);
     };
-    let Some(order) = orders::lock(conn, order_id).await? else {
+    let Some(order) = super::lock(conn, order_id).await? else {
         return Ok(Outcome::UnknownOrder);
     };
     if order.status == OrderStatus::Refunded {
@@ -68,7 +82,7 @@ pub async fn fulfill_checkout<C: ConnectionTrait>(
     match session.payment_status.as_str() {
         "paid" | "no_payment_required" => {}
         "unpaid" if session.status.as_deref() == Some("complete") => {
-            orders::transition(
+            super::transition(
                 conn,
                 &order,
                 OrderStatus::Processing,
@@ -113,7 +127,7 @@ pub async fn fulfill_checkout<C: ConnectionTrait>(
         .first()
         .cloned()
         .or_else(|| match &session.payment_intent {
-            Some(super::client::Expandable::Object(pi)) => pi.payment_method_types.first().cloned(),
+            Some(Expandable::Object(pi)) => pi.payment_method_types.first().cloned(),
             _ => None,
         })
         .unwrap_or_else(|| "card".into());
@@ -141,7 +155,7 @@ pub async fn fulfill_checkout<C: ConnectionTrait>(
         .exec(conn)
         .await?;
 
-    let items = orders::items_of(conn, order.id).await?;
+    let items = super::items_of(conn, order.id).await?;
     let services = provision_units(conn, &order, &items, &HashSet::new(), now).await?;
     Event::new(Kind::Paid, Some(order.client_id), order.user_id)
         .amount(order.money(total))
@@ -162,7 +176,7 @@ pub async fn fulfill_checkout<C: ConnectionTrait>(
     .await?;
 
     // Emails: the client's confirmation, and each manager and admin about each new service.
-    let audience = orders::audience(conn, &order).await?;
+    let audience = super::audience(conn, &order).await?;
     let mut emails = Vec::new();
     if let Some((to, name)) = audience.client {
         let money = |m: i64| order.money(m).display();
@@ -283,7 +297,7 @@ async fn complete_missing<C: ConnectionTrait>(
     conn: &C,
     order: &order::Model,
 ) -> AppResult<Outcome> {
-    let items = orders::items_of(conn, order.id).await?;
+    let items = super::items_of(conn, order.id).await?;
     let existing: HashSet<(i64, i32)> = service::Entity::find()
         .filter(refunds::services_of(order.id))
         .all(conn)
@@ -308,7 +322,7 @@ async fn complete_missing<C: ConnectionTrait>(
         json!({"order_number": order.order_number, "services": services.len()}),
     )
     .await?;
-    let audience = orders::audience(conn, order).await?;
+    let audience = super::audience(conn, order).await?;
     let emails = new_service_emails(
         audience.staff.iter(),
         &services,

@@ -1,0 +1,308 @@
+//! Paying for the cart: the order and its Checkout Session, the success page's confirmation,
+//! and what Stripe's events say of a checkout that did not pay (a declined card, a failed bank
+//! debit, an expiry). The client's earlier open sessions are expired first, so one cart is never
+//! paid twice.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use super::fulfil::{self, order_id_of};
+use super::{Effect, Paid};
+use crate::analytics::{Event, Kind};
+use crate::auth::CurrentUser;
+use crate::cart;
+use crate::config::Config;
+use crate::db::Db;
+use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
+use crate::db::entities::{client, service, user};
+use crate::error::{AppError, AppResult};
+use crate::notify::{self, Message};
+use crate::stripe::client::{CheckoutSession, NewCheckout, StripeClient, StripeError};
+
+fn unavailable(e: StripeError) -> AppError {
+    tracing::error!(error = %e, "Stripe failed during checkout");
+    AppError::new(
+        axum::http::StatusCode::BAD_GATEWAY,
+        "payment_provider_unavailable",
+        "We could not reach the payment provider. Your cart is unchanged: try again in a moment.",
+    )
+}
+
+/// Makes the order and its Checkout Session; returns the order and the URL to send the client to.
+pub async fn start(
+    db: &Db,
+    stripe: &StripeClient,
+    config: &Config,
+    user: &CurrentUser,
+    client_id: i64,
+) -> AppResult<(order::Model, String)> {
+    // Check the cart before anything reaches Stripe.
+    super::ready_for_checkout(&cart::load(db, client_id).await?)?;
+    expire_open_checkouts(db, stripe, client_id).await?;
+    let customer = stripe_customer(db, stripe, user, client_id).await?;
+
+    let txn = db.write().await?;
+    let current = cart::load(&txn, client_id).await?;
+    let (order, items) = super::create_from_cart(&txn, client_id, user.id, &current).await?;
+    txn.commit().await?;
+
+    let request = NewCheckout {
+        order_id: order.id,
+        order_number: &order.order_number,
+        client_id,
+        customer: Some(&customer),
+        customer_email: None,
+        currency: &order.currency,
+        lines: items
+            .iter()
+            .map(|i| {
+                (
+                    i.service_name.clone(),
+                    i.unit_price_minor,
+                    i64::from(i.quantity),
+                )
+            })
+            .collect(),
+        success_url: config.url_for("/store/success?session_id={CHECKOUT_SESSION_ID}"),
+        cancel_url: config.url_for("/store/cart?cancelled=1"),
+        allow_promotion_codes: config.stripe.allow_promotion_codes,
+        automatic_tax: config.stripe.automatic_tax,
+    };
+    let session = match stripe.create_checkout_session(&request).await {
+        Ok(s) => s,
+        Err(e) => {
+            // No half-made order: it is cancelled, and the cart stays as it was.
+            let txn = db.write().await?;
+            super::transition(
+                &txn,
+                &order,
+                OrderStatus::Cancelled,
+                PaymentStatus::Cancelled,
+            )
+            .await?;
+            txn.commit().await?;
+            return Err(unavailable(e));
+        }
+    };
+    let url = session.url.clone().ok_or_else(|| {
+        unavailable(StripeError::Decode(
+            "the Checkout Session has no url".into(),
+        ))
+    })?;
+    let txn = db.write().await?;
+    order::Entity::update(order::ActiveModel {
+        id: Set(order.id),
+        stripe_session_id: Set(Some(session.id.clone())),
+        ..Default::default()
+    })
+    .exec(&txn)
+    .await?;
+    Event::new(Kind::CheckoutStarted, Some(client_id), Some(user.id))
+        .order(&order)
+        .record(&txn)
+        .await?;
+    txn.commit().await?;
+    tracing::info!(order.id = order.id, stripe.session_id = %session.id, "checkout started");
+    Ok((
+        order::Model {
+            stripe_session_id: Some(session.id),
+            ..order
+        },
+        url,
+    ))
+}
+
+/// Expires the company's open Checkout Sessions at Stripe and cancels their orders.
+async fn expire_open_checkouts(db: &Db, stripe: &StripeClient, client_id: i64) -> AppResult<()> {
+    for open in super::open_checkouts(db, client_id).await? {
+        let Some(session_id) = open.stripe_session_id.clone() else {
+            continue;
+        };
+        match stripe.expire_checkout_session(&session_id).await {
+            Ok(_) => {}
+            // Already expired or completed: the webhook tells which.
+            Err(StripeError::Api {
+                status: 400..=499, ..
+            }) => continue,
+            Err(e) => return Err(unavailable(e)),
+        }
+        let txn = db.write().await?;
+        if let Some(locked) = super::lock(&txn, open.id).await? {
+            super::transition(
+                &txn,
+                &locked,
+                OrderStatus::Cancelled,
+                PaymentStatus::Cancelled,
+            )
+            .await?;
+        }
+        txn.commit().await?;
+    }
+    Ok(())
+}
+
+/// The company's Stripe Customer, made on its first checkout.
+async fn stripe_customer(
+    db: &Db,
+    stripe: &StripeClient,
+    user: &CurrentUser,
+    client_id: i64,
+) -> AppResult<String> {
+    let company = client::Entity::find_by_id(client_id)
+        .one(db)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    if let Some(id) = company.stripe_customer_id {
+        return Ok(id);
+    }
+    let email = company
+        .billing_email
+        .clone()
+        .unwrap_or_else(|| user.email.clone());
+    let created = stripe
+        .create_customer(company.id, &company.name, Some(&email))
+        .await
+        .map_err(unavailable)?;
+    client::Entity::update_many()
+        .col_expr(
+            client::Column::StripeCustomerId,
+            Expr::value(created.id.clone()),
+        )
+        .filter(client::Column::Id.eq(company.id))
+        .exec(db)
+        .await?;
+    Ok(created.id)
+}
+
+/// Where Stripe sends the client after paying: the order is fulfilled here if the webhook has
+/// not done it yet (the same idempotent function), then read back as it now is.
+pub async fn confirm(
+    db: &Db,
+    stripe: &StripeClient,
+    client_id: i64,
+    session_id: &str,
+) -> AppResult<Paid> {
+    let order = order::Entity::find()
+        .filter(order::Column::StripeSessionId.eq(session_id.trim()))
+        .filter(order::Column::ClientId.eq(client_id))
+        .one(db)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    match stripe.retrieve_checkout_session(session_id).await {
+        Ok(session) => {
+            db.in_transaction(async |txn| fulfil::fulfil_checkout(txn, &session).await)
+                .await?;
+        }
+        // The webhook will do it; the page shows what is known.
+        Err(e) => {
+            tracing::warn!(error = %e, order.id = order.id, "success page: the session could not be read")
+        }
+    }
+    let order = order::Entity::find_by_id(order.id)
+        .one(db)
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let items = super::items_of(db, order.id).await?;
+    let item_ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+    let services = service::Entity::find()
+        .filter(service::Column::OrderItemId.is_in(item_ids))
+        .all(db)
+        .await?;
+    Ok(Paid {
+        order,
+        items,
+        services,
+    })
+}
+
+/// The locked order a session is for, if it is ours.
+async fn lock_order_of<C: ConnectionTrait>(
+    conn: &C,
+    session: &CheckoutSession,
+) -> AppResult<Option<order::Model>> {
+    match order_id_of(session) {
+        Some(id) => Ok(super::lock(conn, id).await?),
+        None => Ok(None),
+    }
+}
+
+/// `checkout.session.async_payment_failed`: the bank debit did not go through. The order is
+/// cancelled and the buyer told.
+pub async fn debit_failed<C: ConnectionTrait>(
+    conn: &C,
+    session: &CheckoutSession,
+) -> AppResult<Effect> {
+    let Some(order) = lock_order_of(conn, session).await? else {
+        return Ok(Effect::unknown_order());
+    };
+    let moved =
+        super::transition(conn, &order, OrderStatus::Cancelled, PaymentStatus::Failed).await?;
+    if !moved {
+        return Ok(Effect::on(&order, "ignored"));
+    }
+    Event::new(Kind::PaymentFailed, Some(order.client_id), order.user_id)
+        .order(&order)
+        .record(conn)
+        .await?;
+    if let Some(user_id) = order.user_id
+        && let Some(buyer) = user::Entity::find_by_id(user_id).one(conn).await?
+    {
+        let message = Message::PaymentFailed {
+            name: buyer.name.clone(),
+            order_number: order.order_number.clone(),
+            reason: "your bank did not complete the debit.".into(),
+        };
+        notify::enqueue(
+            conn,
+            &buyer.email,
+            &message,
+            &format!("payment-failed:{}", order.id),
+        )
+        .await?;
+    }
+    Ok(Effect::on(&order, "payment_failed"))
+}
+
+/// `checkout.session.expired`: the session was left unpaid; its order is cancelled.
+pub async fn expired<C: ConnectionTrait>(conn: &C, session: &CheckoutSession) -> AppResult<Effect> {
+    let Some(order) = lock_order_of(conn, session).await? else {
+        return Ok(Effect::unknown_order());
+    };
+    let moved = super::transition(
+        conn,
+        &order,
+        OrderStatus::Cancelled,
+        PaymentStatus::Cancelled,
+    )
+    .await?;
+    if !moved {
+        return Ok(Effect::on(&order, "ignored"));
+    }
+    Event::new(Kind::CheckoutExpired, Some(order.client_id), order.user_id)
+        .order(&order)
+        .record(conn)
+        .await?;
+    Ok(Effect::on(&order, "cancelled"))
+}
+
+/// `payment_intent.payment_failed`: a declined card. The session stays open and the client may
+/// try again, so only the metrics hear of it.
+pub async fn card_declined<C: ConnectionTrait>(
+    conn: &C,
+    order_id: Option<i64>,
+) -> AppResult<Effect> {
+    let order = match order_id {
+        Some(id) => order::Entity::find_by_id(id).one(conn).await?,
+        None => None,
+    };
+    if let Some(order) = &order {
+        Event::new(Kind::PaymentFailed, Some(order.client_id), order.user_id)
+            .order(order)
+            .record(conn)
+            .await?;
+    }
+    Ok(Effect {
+        outcome: "recorded",
+        order_id,
+    })
+}
