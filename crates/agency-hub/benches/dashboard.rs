@@ -31,7 +31,7 @@ async fn main() -> anyhow::Result<()> {
     let db = bench.db.clone();
     let template = bench.template(1).await?;
     let clients = support::clients(&db, 50).await?;
-    auth::create_user(
+    auth::insert_user(
         &db,
         NewUser {
             email: Email::parse("admin@bench.test").map_err(|e| anyhow::anyhow!("{e}"))?,

@@ -42,7 +42,7 @@ async fn main() -> anyhow::Result<()> {
 
     // A 5-task template, one client, and the orders waiting for their payment.
     let template = bench.template(5).await?;
-    let client = agency_hub::auth::find_or_create_client(&db, "Bench Co").await?;
+    let client = agency_hub::clients::find_or_create(&db, "Bench Co").await?;
     // A buyer (who gets the order confirmation) and an admin (told of each new service), as in
     // a real store.
     let mut people = Vec::new();
@@ -57,7 +57,7 @@ async fn main() -> anyhow::Result<()> {
             client_id,
             password_hash: String::new(),
         };
-        people.push(agency_hub::auth::create_user(&db, new).await?);
+        people.push(agency_hub::auth::insert_user(&db, new).await?);
     }
     let buyer = people[0].id;
     let now = Utc::now();

@@ -32,7 +32,7 @@ async fn main() -> anyhow::Result<()> {
             client_id,
             password_hash: hash.clone(),
         };
-        auth::create_user(&db, new).await?;
+        auth::insert_user(&db, new).await?;
     }
     let admin = support::signed_in(&base, "admin@bench.test").await?;
     let client = support::signed_in(&base, "client@bench.test").await?;

@@ -159,6 +159,37 @@ pub async fn get<C: ConnectionTrait>(conn: &C, id: i64) -> AppResult<client::Mod
         .ok_or_else(AppError::not_found)
 }
 
+/// The client company with this name (compared case-insensitively), created when missing.
+pub async fn find_or_create<C: ConnectionTrait>(conn: &C, name: &str) -> AppResult<client::Model> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AppError::invalid(
+            "client",
+            "A company name has 1 to 200 characters.",
+        ));
+    }
+    let found = client::Entity::find()
+        .filter(Expr::expr(Func::lower(Expr::col(client::Column::Name))).eq(name.to_lowercase()))
+        .one(conn)
+        .await?;
+    if let Some(c) = found {
+        return Ok(c);
+    }
+    let now = Utc::now();
+    let model = client::ActiveModel {
+        name: Set(name.to_string()),
+        billing_email: Set(None),
+        notes: Set(String::new()),
+        stripe_customer_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    Ok(client::Entity::insert(model)
+        .exec_with_returning(conn)
+        .await?)
+}
+
 /// A client with how many users and services it has.
 #[derive(Clone, Debug)]
 pub struct ClientRow {

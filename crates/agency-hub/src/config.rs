@@ -84,7 +84,6 @@ pub struct Config {
 #[derive(Clone, Debug)]
 pub struct StripeSettings {
     pub secret_key: Option<String>,
-    pub publishable_key: Option<String>,
     /// Several, comma-separated, while a secret is being rotated.
     pub webhook_secrets: Vec<String>,
     pub api_base: String,
@@ -232,7 +231,6 @@ impl Config {
         }
         let stripe = StripeSettings {
             secret_key,
-            publishable_key: var("STRIPE_PUBLISHABLE_KEY"),
             webhook_secrets,
             api_base: api_base.trim_end_matches('/').to_string(),
             api_version: var("STRIPE_API_VERSION").unwrap_or_else(|| "2023-10-16".into()),

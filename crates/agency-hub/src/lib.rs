@@ -203,15 +203,18 @@ async fn housekeeping(db: db::Db, mut stop: watch::Receiver<bool>) {
             let failures = auth::purge_login_failures(&db).await?;
             let jobs = jobs::purge_done(&db, Duration::from_secs(7 * 24 * 3600)).await?;
             let carts = cart::purge_expired(&db).await?;
-            Ok::<_, sea_orm::DbErr>((sessions, failures, jobs + carts))
+            Ok::<_, sea_orm::DbErr>([sessions, failures, jobs, carts])
         }
         .await;
         match purged {
-            Ok((s, f, j)) if s + f + j > 0 => {
+            Ok([sessions, login_failures, jobs, carts])
+                if sessions + login_failures + jobs + carts > 0 =>
+            {
                 tracing::info!(
-                    sessions = s,
-                    login_failures = f,
-                    jobs = j,
+                    sessions,
+                    login_failures,
+                    jobs,
+                    carts,
                     "housekeeping purged expired rows"
                 )
             }

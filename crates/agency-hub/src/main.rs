@@ -4,6 +4,7 @@ use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
 use agency_hub::auth::{self, Email, NewUser};
+use agency_hub::clients;
 use agency_hub::config::{Config, LogFormat};
 use agency_hub::db::entities::user::Role;
 use agency_hub::{App, db, seed, telemetry};
@@ -209,7 +210,7 @@ async fn add_user(config: Config, args: UserAdd) -> Result<(), Result<UsageError
     db::migrate(&conn).await.map_err(Err)?;
     let txn = conn.write().await.map_err(|e| Err(e.into()))?;
     let client = match args.client.as_deref() {
-        Some(company) => match auth::find_or_create_client(&txn, company).await {
+        Some(company) => match clients::find_or_create(&txn, company).await {
             Ok(c) => Some(c),
             Err(e) if e.status.is_client_error() => {
                 return usage(format!("--client: {}", e.message));
@@ -225,7 +226,7 @@ async fn add_user(config: Config, args: UserAdd) -> Result<(), Result<UsageError
         client_id: client.as_ref().map(|c| c.id),
         password_hash,
     };
-    let user = match auth::create_user(&txn, new).await {
+    let user = match auth::insert_user(&txn, new).await {
         Ok(u) => u,
         Err(e) if e.status.is_client_error() => {
             return usage(format!(

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::activity::Actor;
 use crate::auth::{self, Email, NewUser};
+use crate::clients;
 use crate::config::Config;
 use crate::db::entities::service::ServiceStatus;
 use crate::db::entities::task::TaskStatus;
@@ -193,10 +194,10 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<bool> {
     let txn = db.write().await?;
     for (email, name, role, company) in DEMO_USERS {
         let client_id = match company {
-            Some(company) => Some(auth::find_or_create_client(&txn, company).await?.id),
+            Some(company) => Some(clients::find_or_create(&txn, company).await?.id),
             None => None,
         };
-        auth::create_user(
+        auth::insert_user(
             &txn,
             NewUser {
                 email: Email::parse(email).map_err(anyhow::Error::msg)?,
@@ -273,7 +274,7 @@ const SERVICES: [(&str, &str, ServiceStatus, usize); 5] = [
 async fn seed_services(txn: &Txn, templates: &[service_template::Model]) -> anyhow::Result<()> {
     let actor = Actor::System;
     for (company, template_name, status, done) in SERVICES {
-        let client = auth::find_or_create_client(txn, company).await?;
+        let client = clients::find_or_create(txn, company).await?;
         let template = templates
             .iter()
             .find(|t| t.name == template_name)

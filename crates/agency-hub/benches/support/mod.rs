@@ -241,7 +241,7 @@ pub async fn clients(db: &Db, n: usize) -> anyhow::Result<Vec<i64>> {
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         ids.push(
-            agency_hub::auth::find_or_create_client(db, &format!("Client {i:02}"))
+            agency_hub::clients::find_or_create(db, &format!("Client {i:02}"))
                 .await?
                 .id,
         );

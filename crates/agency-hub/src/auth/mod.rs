@@ -8,13 +8,13 @@ pub mod users;
 use std::time::Duration;
 
 use chrono::Utc;
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
 };
 use serde::Serialize;
 
-use crate::db::entities::{client, login_failure, user, user::Role};
+use crate::db::entities::{login_failure, user, user::Role};
 use crate::error::{AppError, AppResult};
 
 pub use session_store::USER_ID_KEY;
@@ -204,8 +204,10 @@ pub struct NewUser {
     pub password_hash: String,
 }
 
-/// Creates a user. A CLIENT user needs a client company; staff have none.
-pub async fn create_user<C: ConnectionTrait>(conn: &C, new: NewUser) -> AppResult<user::Model> {
+/// Inserts a user's row, and nothing else: no activity, no welcome email (the CLI and the demo
+/// seed; an admin's new user is `users::create_and_welcome`). A CLIENT user needs a client
+/// company; staff have none.
+pub async fn insert_user<C: ConnectionTrait>(conn: &C, new: NewUser) -> AppResult<user::Model> {
     match (new.role, new.client_id) {
         (Role::Client, None) => {
             return Err(AppError::invalid(
@@ -247,40 +249,6 @@ pub async fn create_user<C: ConnectionTrait>(conn: &C, new: NewUser) -> AppResul
         ..Default::default()
     };
     Ok(user::Entity::insert(model)
-        .exec_with_returning(conn)
-        .await?)
-}
-
-/// The client company with this name (compared case-insensitively), created when missing.
-pub async fn find_or_create_client<C: ConnectionTrait>(
-    conn: &C,
-    name: &str,
-) -> AppResult<client::Model> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(AppError::invalid(
-            "client",
-            "A company name has 1 to 200 characters.",
-        ));
-    }
-    let found = client::Entity::find()
-        .filter(Expr::expr(Func::lower(Expr::col(client::Column::Name))).eq(name.to_lowercase()))
-        .one(conn)
-        .await?;
-    if let Some(c) = found {
-        return Ok(c);
-    }
-    let now = Utc::now();
-    let model = client::ActiveModel {
-        name: Set(name.to_string()),
-        billing_email: Set(None),
-        notes: Set(String::new()),
-        stripe_customer_id: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    };
-    Ok(client::Entity::insert(model)
         .exec_with_returning(conn)
         .await?)
 }

@@ -148,9 +148,10 @@ fn subject(u: &user::Model) -> Subject<'static> {
     }
 }
 
-/// Creates a user and queues their welcome email: with a one-time link to set their password
-/// when the admin chose none (`password_hash` is then an unusable random one).
-pub async fn create<C: ConnectionTrait>(
+/// Creates a user as an admin does: the row, the activity, and their welcome email, with a
+/// one-time link to set their password when the admin chose none (`password_hash` is then an
+/// unusable random one).
+pub async fn create_and_welcome<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
     v: ValidUser,
@@ -165,7 +166,7 @@ pub async fn create<C: ConnectionTrait>(
             "There is no such client company.",
         ));
     }
-    let model = super::create_user(
+    let model = super::insert_user(
         conn,
         NewUser {
             email: v.email,

@@ -271,6 +271,13 @@ pub async fn resend<C: ConnectionTrait>(conn: &C, id: i64) -> Result<bool, DbErr
     Ok(true)
 }
 
+pub async fn get<C: ConnectionTrait>(conn: &C, id: i64) -> crate::error::AppResult<email::Model> {
+    email::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or_else(crate::error::AppError::not_found)
+}
+
 /// Recent emails, newest first, optionally of one status.
 pub async fn list<C: ConnectionTrait>(
     conn: &C,

@@ -250,6 +250,22 @@ pub async fn client_page<C: ConnectionTrait>(
 }
 
 /// The list's extra columns for a page of orders: two queries, whatever the page's size.
+/// `limit` rows of the filtered list from `offset` (the CSV export reads it a chunk at a time).
+pub async fn chunk<C: ConnectionTrait>(
+    conn: &C,
+    filter: &Filter,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<OrderRow>, DbErr> {
+    let orders = filter
+        .select()
+        .offset(offset)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    rows(conn, orders).await
+}
+
 pub async fn rows<C: ConnectionTrait>(
     conn: &C,
     orders: Vec<order::Model>,

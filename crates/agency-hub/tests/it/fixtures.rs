@@ -33,9 +33,7 @@ pub async fn template(
 }
 
 pub async fn company(db: &Db, name: &str) -> client::Model {
-    agency_hub::auth::find_or_create_client(db, name)
-        .await
-        .unwrap()
+    agency_hub::clients::find_or_create(db, name).await.unwrap()
 }
 
 pub async fn service(

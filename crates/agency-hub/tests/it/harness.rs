@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use agency_hub::auth::{self, Email, NewUser};
+use agency_hub::clients;
 use agency_hub::db::entities::user::{self, Role};
 use agency_hub::jobs::WorkerConfig;
 use agency_hub::{App, Config, db};
@@ -304,10 +305,10 @@ impl TestApp {
 
     pub async fn create_user(&self, role: Role, email: &str, company: Option<&str>) -> user::Model {
         let client_id = match company {
-            Some(c) => Some(auth::find_or_create_client(&self.db, c).await.unwrap().id),
+            Some(c) => Some(clients::find_or_create(&self.db, c).await.unwrap().id),
             None => None,
         };
-        auth::create_user(
+        auth::insert_user(
             &self.db,
             NewUser {
                 email: Email::parse(email).unwrap(),

@@ -405,7 +405,7 @@ async fn list_pages_run_the_same_number_of_queries_for_2_or_12_rows() {
             for i in 0..n {
                 let company = fixtures::company(&db, &format!("Company {n}-{i}")).await;
                 fixtures::service(&db, &template, &company).await;
-                agency_hub::auth::create_user(
+                agency_hub::auth::insert_user(
                     &db,
                     agency_hub::auth::NewUser {
                         email: agency_hub::auth::Email::parse(&format!("u{n}-{i}@example.com"))

@@ -6,7 +6,6 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
-use sea_orm::EntityTrait;
 use serde::Deserialize;
 use tower_sessions::Session;
 
@@ -77,13 +76,6 @@ pub struct EmailPage {
     email: email::Model,
 }
 
-async fn find(state: &AppState, id: i64) -> AppResult<email::Model> {
-    email::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(AppError::not_found)
-}
-
 pub async fn show(
     State(state): State<AppState>,
     RequireAdmin(_): RequireAdmin,
@@ -92,7 +84,7 @@ pub async fn show(
 ) -> AppResult<EmailPage> {
     Ok(EmailPage {
         ctx,
-        email: find(&state, id).await?,
+        email: notify::get(&state.db, id).await?,
     })
 }
 
@@ -103,7 +95,7 @@ pub async fn html(
     RequireAdmin(_): RequireAdmin,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
-    let email = find(&state, id).await?;
+    let email = notify::get(&state.db, id).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -123,7 +115,7 @@ pub async fn resend(
     session: Session,
     Path(id): Path<i64>,
 ) -> AppResult<Redirect> {
-    find(&state, id).await?;
+    notify::get(&state.db, id).await?;
     if state
         .db
         .in_transaction(async |txn| notify::resend(txn, id).await)

@@ -9,7 +9,6 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
-use sea_orm::QuerySelect;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
@@ -242,14 +241,8 @@ pub async fn export_csv(
         async move {
             let offset = offset?;
             let chunk = async {
-                let orders = filter
-                    .select()
-                    .offset(offset)
-                    .limit(CSV_CHUNK)
-                    .all(&db)
-                    .await?;
-                let n = orders.len() as u64;
-                let rows = listing::rows(&db, orders).await?;
+                let rows = listing::chunk(&db, &filter, offset, CSV_CHUNK).await?;
+                let n = rows.len() as u64;
                 Ok::<_, anyhow::Error>((csv_chunk(&rows, offset == 0)?, n))
             }
             .await;

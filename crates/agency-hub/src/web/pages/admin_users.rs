@@ -111,7 +111,9 @@ pub async fn create(
         let hash = password::hash(chosen).await?;
         state
             .db
-            .in_transaction(async |txn| users::create(txn, &Actor::from(&admin), valid, hash).await)
+            .in_transaction(async |txn| {
+                users::create_and_welcome(txn, &Actor::from(&admin), valid, hash).await
+            })
             .await
     }
     .await;

@@ -8,13 +8,13 @@ use chrono::{Duration, Utc};
 
 use crate::AppState;
 use crate::auth::CurrentUser;
+use crate::clients;
 use crate::db::entities::service::ServiceStatus;
-use crate::db::entities::{client, user::Role};
+use crate::db::entities::user::Role;
 use crate::error::AppResult;
 use crate::orders::health::{self, WebhookHealth};
 use crate::services::{self, Audience, DueTask, Filter, ServiceRow};
 use crate::web::layout::PageCtx;
-use sea_orm::EntityTrait;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/dashboard.html")]
@@ -49,10 +49,7 @@ pub async fn show(
     };
     match (user.role, user.client_id) {
         (Role::Client, Some(client_id)) => {
-            page.company = client::Entity::find_by_id(client_id)
-                .one(&state.db)
-                .await?
-                .map(|c| c.name);
+            page.company = Some(clients::get(&state.db, client_id).await?.name);
             for status in [ServiceStatus::InProgress, ServiceStatus::ToDo] {
                 let filter = Filter {
                     client_id: Some(client_id),
