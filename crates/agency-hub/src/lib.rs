@@ -50,6 +50,8 @@ pub struct AppState {
     pub test_mode: bool,
     /// The built-in emulator, kept running as long as the app.
     pub emulator: Option<Arc<stripe_emulator::Running>>,
+    /// The kinds of background job the app runs (`/metrics` reports each one's queue).
+    pub jobs: Arc<jobs::Registry>,
 }
 
 pub struct App {
@@ -59,22 +61,22 @@ pub struct App {
     worker: Option<jobs::Worker>,
 }
 
-/// The job kinds `job_registry` runs.
-pub const JOB_KINDS: [&str; 2] = [notify::SEND_JOB, stripe::catalog::SYNC_JOB];
-
-/// Every job kind the app runs, with its handler: one place, checked against the queue at start.
-fn job_registry(state: &AppState) -> jobs::Registry {
-    let s = state.clone();
-    let s2 = state.clone();
+/// Every kind of job the app runs, with what it needs: one place, checked against the queue at
+/// start.
+fn job_registry(
+    db: &db::Db,
+    config: &Arc<Config>,
+    mailer: &notify::Mailer,
+    stripe: &stripe::StripeClient,
+) -> jobs::Registry {
+    let outbox = notify::Outbox {
+        db: db.clone(),
+        config: config.clone(),
+        mailer: mailer.clone(),
+    };
     jobs::Registry::new()
-        .register(notify::SEND_JOB, move |ctx| {
-            let s = s.clone();
-            async move { notify::run_send_job(&s.db, &s.config, &s.mailer, ctx).await }
-        })
-        .register(stripe::catalog::SYNC_JOB, move |ctx| {
-            let s = s2.clone();
-            async move { stripe::catalog::run_sync_job(&s.db, &s.stripe, ctx).await }
-        })
+        .register::<notify::SendEmail>(outbox)
+        .register::<stripe::catalog::SyncTemplate>((db.clone(), stripe.clone()))
 }
 
 impl App {
@@ -131,18 +133,20 @@ impl App {
             tracing::info!("the database was empty: demo data seeded");
         }
         let mailer = notify::Mailer::from_config(&config)?;
+        let config = Arc::new(config);
+        let registry = Arc::new(job_registry(&db, &config, &mailer, &stripe_client));
+        registry.check_queue(&db).await?;
         let state = AppState {
             db: db.clone(),
-            config: Arc::new(config),
+            config,
             queries,
             mailer,
             stripe: stripe_client,
             test_mode: emulator.is_some(),
             emulator,
+            jobs: registry.clone(),
         };
-        let registry = job_registry(&state);
-        registry.check_queue(&db).await?;
-        let worker = jobs::Worker::new(db, Arc::new(registry), worker_config);
+        let worker = jobs::Worker::new(db, registry, worker_config);
         let router = web::router::build(state.clone());
         Ok(Self {
             listener,

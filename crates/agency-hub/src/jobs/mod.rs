@@ -9,6 +9,10 @@
 //! dies mid-job lets another reclaim it after that, so handlers must be idempotent.
 //! Failures retry with exponential backoff up to `max_attempts`, then the job is `dead` with its
 //! last error, visible to admins, until retried by hand.
+//!
+//! Each kind of work is a type implementing [`Job`]: its fields are the payload, `KIND` its name
+//! in the queue. The app registers every kind once (`crate::App::build`), and the registry is
+//! the one list of kinds: the worker's, the start-up check's and the metrics'.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -16,7 +20,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, Query};
 use sea_orm::{
@@ -24,6 +28,7 @@ use sea_orm::{
     QueryFilter, QuerySelect, sea_query::OnConflict,
 };
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -32,10 +37,24 @@ use crate::db::entities::job::{self, JobStatus};
 
 pub const DEFAULT_MAX_ATTEMPTS: i32 = 8;
 
+/// A kind of background work. The value is the job's payload (stored as JSON); running it is
+/// idempotent, since a job whose worker died is run again.
+pub trait Job: Serialize + DeserializeOwned + Send + 'static {
+    /// The kind's name in the queue; never change it while jobs of it may wait.
+    const KIND: &'static str;
+    /// Attempts before the job is dead.
+    const MAX_ATTEMPTS: i32 = DEFAULT_MAX_ATTEMPTS;
+    /// What running it needs (the database, a client, settings), given when it is registered.
+    type Env: Clone + Send + Sync + 'static;
+
+    /// Runs the job; `attempt` is 1 on the first run. An error is retried with backoff.
+    fn run(self, env: &Self::Env, attempt: i32) -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
 /// A job to put on the queue.
 #[derive(Debug, Clone)]
 pub struct Enqueue {
-    kind: String,
+    kind: &'static str,
     payload: Value,
     dedupe_key: Option<String>,
     run_at: chrono::DateTime<Utc>,
@@ -43,13 +62,13 @@ pub struct Enqueue {
 }
 
 impl Enqueue {
-    pub fn new(kind: &str, payload: &impl Serialize) -> Self {
+    pub fn job<J: Job>(job: &J) -> Self {
         Self {
-            kind: kind.to_string(),
-            payload: serde_json::to_value(payload).unwrap_or(Value::Null),
+            kind: J::KIND,
+            payload: serde_json::to_value(job).unwrap_or(Value::Null),
             dedupe_key: None,
             run_at: Utc::now(),
-            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            max_attempts: J::MAX_ATTEMPTS,
         }
     }
 
@@ -97,7 +116,7 @@ impl Enqueue {
 
     fn row(self, now: chrono::DateTime<Utc>) -> job::ActiveModel {
         job::ActiveModel {
-            kind: Set(self.kind),
+            kind: Set(self.kind.to_string()),
             payload: Set(self.payload),
             status: Set(JobStatus::Queued),
             dedupe_key: Set(self.dedupe_key),
@@ -113,23 +132,15 @@ impl Enqueue {
     }
 }
 
-/// What a handler is given.
-#[derive(Debug, Clone)]
-pub struct JobContext {
-    pub id: i64,
-    pub kind: String,
-    /// 1 on the first run.
-    pub attempt: i32,
-    pub payload: Value,
-}
-
 type BoxFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
-type Handler = Arc<dyn Fn(JobContext) -> BoxFuture + Send + Sync>;
+/// Runs a job from its stored payload and attempt.
+type Handler = Arc<dyn Fn(Value, i32) -> BoxFuture + Send + Sync>;
 
-/// The handlers, by job kind. Built in one place at start (`crate::App::build`).
+/// The kinds of job the app runs, each with what it needs. Built in one place at start
+/// (`crate::App::build`).
 #[derive(Clone, Default)]
 pub struct Registry {
-    handlers: HashMap<String, Handler>,
+    handlers: HashMap<&'static str, Handler>,
 }
 
 impl Registry {
@@ -137,21 +148,33 @@ impl Registry {
         Self::default()
     }
 
-    pub fn register<F, Fut>(mut self, kind: &str, handler: F) -> Self
-    where
-        F: Fn(JobContext) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
-    {
-        let handler: Handler = Arc::new(move |ctx| Box::pin(handler(ctx)));
+    /// Runs jobs of kind `J` with `env`.
+    pub fn register<J: Job>(mut self, env: J::Env) -> Self {
+        let handler: Handler = Arc::new(move |payload, attempt| {
+            let env = env.clone();
+            Box::pin(async move {
+                let job: J = serde_json::from_value(payload)
+                    .with_context(|| format!("reading a {} job's payload", J::KIND))?;
+                job.run(&env, attempt).await
+            })
+        });
         assert!(
-            self.handlers.insert(kind.to_string(), handler).is_none(),
-            "two handlers for job kind {kind}"
+            self.handlers.insert(J::KIND, handler).is_none(),
+            "two handlers for job kind {}",
+            J::KIND
         );
         self
     }
 
     pub fn handles(&self, kind: &str) -> bool {
         self.handlers.contains_key(kind)
+    }
+
+    /// Every kind registered, in name order.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        let mut kinds: Vec<&'static str> = self.handlers.keys().copied().collect();
+        kinds.sort_unstable();
+        kinds
     }
 
     /// Refuses to start when the queue holds jobs of a kind no handler runs, rather than
@@ -252,17 +275,11 @@ impl Worker {
             return Ok(false);
         };
         let started = std::time::Instant::now();
-        let outcome = match self.registry.handlers.get(&job.kind) {
+        let outcome = match self.registry.handlers.get(job.kind.as_str()) {
             None => Err(anyhow::anyhow!("no handler for job kind '{}'", job.kind)),
             Some(handler) => {
-                let ctx = JobContext {
-                    id: job.id,
-                    kind: job.kind.clone(),
-                    attempt: job.attempts,
-                    payload: job.payload.clone(),
-                };
                 // A panicking handler fails its job instead of killing the worker.
-                match tokio::spawn(handler(ctx)).await {
+                match tokio::spawn(handler(job.payload.clone(), job.attempts)).await {
                     Ok(result) => result,
                     Err(join) => Err(anyhow::anyhow!("the handler panicked: {join}")),
                 }

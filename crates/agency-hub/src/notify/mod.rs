@@ -18,16 +18,16 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder,
 };
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 use crate::config::Config;
+use crate::db::Db;
 use crate::db::entities::email::{self, EmailStatus};
-use crate::jobs::{Enqueue, JobContext};
+use crate::jobs::{Enqueue, Job};
 
 pub use messages::Message;
 
-/// The job that sends one email.
-pub const SEND_JOB: &str = "email.send";
 /// Attempts before an email is marked failed (with the worker's exponential backoff between).
 pub const MAX_ATTEMPTS: i32 = 5;
 
@@ -164,22 +164,37 @@ pub async fn enqueue_many<C: ConnectionTrait>(
 }
 
 fn send_job(email_id: i64) -> Enqueue {
-    Enqueue::new(SEND_JOB, &json!({ "email_id": email_id }))
-        .dedupe_key(format!("email:{email_id}"))
-        .max_attempts(MAX_ATTEMPTS)
+    Enqueue::job(&SendEmail { email_id }).dedupe_key(format!("email:{email_id}"))
 }
 
-/// The `email.send` job: renders, sends (or stores) and records the outcome. A failure is
-/// returned so the queue retries with backoff; the last one marks the email failed.
-pub async fn run_send_job(
-    db: &crate::db::Db,
-    config: &Config,
-    mailer: &Mailer,
-    ctx: JobContext,
-) -> anyhow::Result<()> {
-    let id = ctx.payload["email_id"]
-        .as_i64()
-        .context("email.send without email_id")?;
+/// The job that renders and sends (or stores) one email of the outbox.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SendEmail {
+    pub email_id: i64,
+}
+
+/// What sending needs.
+#[derive(Clone)]
+pub struct Outbox {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub mailer: Mailer,
+}
+
+impl Job for SendEmail {
+    const KIND: &'static str = "email.send";
+    const MAX_ATTEMPTS: i32 = MAX_ATTEMPTS;
+    type Env = Outbox;
+
+    /// Renders, sends (or stores) and records the outcome. A failure is returned so the queue
+    /// retries with backoff; the last one marks the email failed.
+    async fn run(self, env: &Outbox, attempt: i32) -> anyhow::Result<()> {
+        send(env, self.email_id, attempt).await
+    }
+}
+
+async fn send(env: &Outbox, id: i64, attempt: i32) -> anyhow::Result<()> {
+    let Outbox { db, config, mailer } = env;
     let Some(row) = email::Entity::find_by_id(id).one(db).await? else {
         anyhow::bail!("email {id} does not exist");
     };
@@ -214,7 +229,7 @@ pub async fn run_send_job(
         Err(err) => {
             let error = format!("{err:#}");
             active.last_error = Set(Some(error.clone()));
-            let last = ctx.attempt >= MAX_ATTEMPTS;
+            let last = attempt >= MAX_ATTEMPTS;
             if last {
                 active.status = Set(EmailStatus::Failed);
             }

@@ -5,14 +5,40 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::StripeClient;
 use crate::db::Db;
 use crate::db::entities::service_template;
-use crate::jobs::{Enqueue, JobContext};
+use crate::jobs::{Enqueue, Job};
 
-pub const SYNC_JOB: &str = "stripe.sync_template";
+/// The job that brings Stripe's Product and Price in line with the template as it is now.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SyncTemplate {
+    pub template_id: i64,
+}
+
+impl Job for SyncTemplate {
+    const KIND: &'static str = "stripe.sync_template";
+    type Env = (Db, StripeClient);
+
+    async fn run(self, (db, stripe): &(Db, StripeClient), _attempt: i32) -> anyhow::Result<()> {
+        let id = self.template_id;
+        let Some(t) = service_template::Entity::find_by_id(id).one(db).await? else {
+            return Ok(());
+        };
+        match sync(db, stripe, &t).await {
+            Ok(()) => {
+                record(db, id, "synced", None).await?;
+                Ok(())
+            }
+            Err(e) => {
+                record(db, id, "failed", Some(e.to_string())).await?;
+                Err(e)
+            }
+        }
+    }
+}
 
 /// Queues a sync of the template in the caller's transaction and marks it pending.
 pub async fn enqueue_sync<C: ConnectionTrait>(conn: &C, template_id: i64) -> Result<(), DbErr> {
@@ -24,7 +50,7 @@ pub async fn enqueue_sync<C: ConnectionTrait>(conn: &C, template_id: i64) -> Res
         .filter(service_template::Column::Id.eq(template_id))
         .exec(conn)
         .await?;
-    Enqueue::new(SYNC_JOB, &json!({ "template_id": template_id }))
+    Enqueue::job(&SyncTemplate { template_id })
         .insert(conn)
         .await?;
     Ok(())
@@ -44,26 +70,6 @@ async fn record(db: &Db, id: i64, status: &str, error: Option<String>) -> Result
         .exec(db)
         .await?;
     Ok(())
-}
-
-/// The job: brings Stripe's Product and Price in line with the template as it is now.
-pub async fn run_sync_job(db: &Db, stripe: &StripeClient, ctx: JobContext) -> anyhow::Result<()> {
-    let id = ctx.payload["template_id"]
-        .as_i64()
-        .ok_or_else(|| anyhow::anyhow!("sync without template_id"))?;
-    let Some(t) = service_template::Entity::find_by_id(id).one(db).await? else {
-        return Ok(());
-    };
-    match sync(db, stripe, &t).await {
-        Ok(()) => {
-            record(db, id, "synced", None).await?;
-            Ok(())
-        }
-        Err(e) => {
-            record(db, id, "failed", Some(e.to_string())).await?;
-            Err(e)
-        }
-    }
 }
 
 async fn sync(db: &Db, stripe: &StripeClient, t: &service_template::Model) -> anyhow::Result<()> {

@@ -53,7 +53,7 @@ pub async fn serve(State(state): State<AppState>, headers: HeaderMap) -> Respons
     // The queue's depth, by kind, as it is now.
     match jobs::waiting_by_kind(&state.db).await {
         Ok(rows) => {
-            for kind in crate::JOB_KINDS {
+            for kind in state.jobs.kinds() {
                 let n = rows.iter().find(|(k, _)| k == kind).map_or(0, |r| r.1);
                 metrics::gauge!(JOBS_WAITING, "kind" => kind).set(n as f64);
             }

@@ -1,7 +1,7 @@
 //! Sign-in, sign-out, sessions, roles and CSRF.
 
 use agency_hub::db::entities::{job, session, user::Role};
-use agency_hub::jobs::Enqueue;
+use agency_hub::jobs::{Enqueue, Job};
 use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 
@@ -372,12 +372,22 @@ async fn a_form_post_without_its_csrf_token_gets_403_and_changes_nothing() {
     assert_eq!(job.attempts, 0);
 }
 
+/// A kind of job the app does not run.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Nothing;
+
+impl Job for Nothing {
+    const KIND: &'static str = "test.nothing";
+    type Env = ();
+
+    async fn run(self, _: &(), _attempt: i32) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
 /// A job that failed for the last time, of a kind nobody handles.
 async fn dead_job(app: &crate::harness::TestApp) -> i64 {
-    Enqueue::new("test.nothing", &json!({}))
-        .insert(&app.db)
-        .await
-        .unwrap();
+    Enqueue::job(&Nothing).insert(&app.db).await.unwrap();
     let row = job::Entity::find().one(&app.db).await.unwrap().unwrap();
     let mut active: job::ActiveModel = row.into();
     active.status = Set(job::JobStatus::Dead);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use agency_hub::db::Db;
 use agency_hub::db::entities::email::{self, EmailStatus};
 use agency_hub::db::entities::{job, user::Role};
-use agency_hub::jobs::WorkerConfig;
+use agency_hub::jobs::{Job, WorkerConfig};
 use agency_hub::notify::{self, Message};
 use mail_parser::MessageParser;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -210,7 +210,7 @@ async fn a_server_that_is_down_leaves_the_email_queued_then_failed_and_visible_t
     assert!(again.attempts < notify::MAX_ATTEMPTS || again.status == EmailStatus::Failed);
     assert_eq!(
         job::Entity::find()
-            .filter(job::Column::Kind.eq(notify::SEND_JOB))
+            .filter(job::Column::Kind.eq(<notify::SendEmail as Job>::KIND))
             .count(&app.db)
             .await
             .unwrap(),
@@ -286,7 +286,7 @@ async fn the_same_dedupe_key_queues_one_email_and_a_rolled_back_change_queues_no
     assert_eq!(email::Entity::find().count(&app.db).await.unwrap(), 1);
     assert_eq!(
         job::Entity::find()
-            .filter(job::Column::Kind.eq(notify::SEND_JOB))
+            .filter(job::Column::Kind.eq(<notify::SendEmail as Job>::KIND))
             .count(&app.db)
             .await
             .unwrap(),

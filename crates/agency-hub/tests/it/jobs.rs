@@ -8,9 +8,9 @@ use std::time::Duration;
 use agency_hub::App;
 use agency_hub::db::Db;
 use agency_hub::db::entities::job::{self, JobStatus};
-use agency_hub::jobs::{Enqueue, Registry, Worker, WorkerConfig};
+use agency_hub::jobs::{Enqueue, Job, Registry, Worker, WorkerConfig};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::harness::{TestDb, test_config};
@@ -36,16 +36,87 @@ async fn drain(worker: &Worker) {
     }
 }
 
+/// How many times each `Count` job ran, by its `n`.
 type Runs = Arc<Mutex<HashMap<i64, u32>>>;
 
-fn counting_registry(runs: Runs) -> Registry {
-    Registry::new().register("test.count", move |ctx| {
-        let runs = runs.clone();
-        async move {
-            *runs.lock().unwrap().entry(ctx.id).or_default() += 1;
-            Ok(())
+/// Counts its runs; each job of a test has its own `n`.
+#[derive(Serialize, Deserialize)]
+struct Count {
+    n: i64,
+}
+
+impl Job for Count {
+    const KIND: &'static str = "test.count";
+    type Env = Runs;
+
+    async fn run(self, runs: &Runs, _attempt: i32) -> anyhow::Result<()> {
+        *runs.lock().unwrap().entry(self.n).or_default() += 1;
+        // Hold the job a moment, so that concurrent workers overlap.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        Ok(())
+    }
+}
+
+/// Always fails, saying which attempt it was; records the attempts it saw.
+#[derive(Serialize, Deserialize)]
+struct Fail;
+
+impl Job for Fail {
+    const KIND: &'static str = "test.fail";
+    type Env = Arc<Mutex<Vec<i32>>>;
+
+    async fn run(self, calls: &Self::Env, attempt: i32) -> anyhow::Result<()> {
+        calls.lock().unwrap().push(attempt);
+        Err(anyhow::anyhow!(
+            "the mail server said no (attempt {attempt})"
+        ))
+    }
+}
+
+/// Fails its first attempt only.
+#[derive(Serialize, Deserialize)]
+struct Flaky;
+
+impl Job for Flaky {
+    const KIND: &'static str = "test.flaky";
+    type Env = ();
+
+    async fn run(self, _: &(), attempt: i32) -> anyhow::Result<()> {
+        if attempt == 1 {
+            anyhow::bail!("first try fails");
         }
-    })
+        Ok(())
+    }
+}
+
+/// A handler with a bug.
+#[derive(Serialize, Deserialize)]
+struct Panic;
+
+impl Job for Panic {
+    const KIND: &'static str = "test.panic";
+    type Env = ();
+
+    async fn run(self, _: &(), _attempt: i32) -> anyhow::Result<()> {
+        panic!("handler bug")
+    }
+}
+
+/// A kind this version of the app does not run.
+#[derive(Serialize, Deserialize)]
+struct Mystery;
+
+impl Job for Mystery {
+    const KIND: &'static str = "mystery.kind";
+    type Env = ();
+
+    async fn run(self, _: &(), _attempt: i32) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+fn counting_registry(runs: Runs) -> Registry {
+    Registry::new().register::<Count>(runs)
 }
 
 async fn jobs_with(db: &Db, status: JobStatus) -> u64 {
@@ -68,12 +139,7 @@ async fn a_job_enqueued_in_a_rolled_back_transaction_never_runs() {
     );
 
     let txn = db.write().await.unwrap();
-    assert!(
-        Enqueue::new("test.count", &json!({"n": 1}))
-            .insert(&txn)
-            .await
-            .unwrap()
-    );
+    assert!(Enqueue::job(&Count { n: 1 }).insert(&txn).await.unwrap());
     txn.rollback().await.unwrap();
 
     assert_eq!(job::Entity::find().count(&db).await.unwrap(), 0);
@@ -82,10 +148,7 @@ async fn a_job_enqueued_in_a_rolled_back_transaction_never_runs() {
 
     // The same in a committed transaction runs once.
     let txn = db.write().await.unwrap();
-    Enqueue::new("test.count", &json!({"n": 2}))
-        .insert(&txn)
-        .await
-        .unwrap();
+    Enqueue::job(&Count { n: 2 }).insert(&txn).await.unwrap();
     txn.commit().await.unwrap();
     drain(&worker).await;
     assert_eq!(runs.lock().unwrap().values().sum::<u32>(), 1);
@@ -97,21 +160,21 @@ async fn the_same_dedupe_key_queues_one_job() {
     let test_db = TestDb::new().await;
     let db = test_db.connect().await;
     assert!(
-        Enqueue::new("test.count", &json!({}))
+        Enqueue::job(&Count { n: 0 })
             .dedupe_key("order-confirmation:7")
             .insert(&db)
             .await
             .unwrap()
     );
     assert!(
-        !Enqueue::new("test.count", &json!({}))
+        !Enqueue::job(&Count { n: 0 })
             .dedupe_key("order-confirmation:7")
             .insert(&db)
             .await
             .unwrap()
     );
     assert!(
-        Enqueue::new("test.count", &json!({}))
+        Enqueue::job(&Count { n: 0 })
             .dedupe_key("order-confirmation:8")
             .insert(&db)
             .await
@@ -127,34 +190,18 @@ async fn a_failing_job_retries_with_backoff_then_is_dead_with_its_last_error() {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let seen = calls.clone();
     let registry = Registry::new()
-        .register("test.fail", move |ctx| {
-            seen.lock().unwrap().push(ctx.attempt);
-            async move {
-                Err(anyhow::anyhow!(
-                    "the mail server said no (attempt {})",
-                    ctx.attempt
-                ))
-            }
-        })
-        .register("test.flaky", |ctx| async move {
-            if ctx.attempt == 1 {
-                anyhow::bail!("first try fails");
-            }
-            Ok(())
-        })
-        .register("test.panic", |_| async move { panic!("handler bug") });
+        .register::<Fail>(seen)
+        .register::<Flaky>(())
+        .register::<Panic>(());
     let worker = Worker::new(db.clone(), Arc::new(registry), fast());
 
-    Enqueue::new("test.fail", &json!({}))
+    Enqueue::job(&Fail)
         .max_attempts(3)
         .insert(&db)
         .await
         .unwrap();
-    Enqueue::new("test.flaky", &json!({}))
-        .insert(&db)
-        .await
-        .unwrap();
-    Enqueue::new("test.panic", &json!({}))
+    Enqueue::job(&Flaky).insert(&db).await.unwrap();
+    Enqueue::job(&Panic)
         .max_attempts(1)
         .insert(&db)
         .await
@@ -224,22 +271,10 @@ async fn two_workers_run_each_of_500_jobs_exactly_once() {
     let test_db = TestDb::new().await;
     let db = test_db.connect().await;
     let runs = Runs::default();
-    let r = runs.clone();
-    let registry = Arc::new(Registry::new().register("test.count", move |ctx| {
-        let r = r.clone();
-        async move {
-            *r.lock().unwrap().entry(ctx.id).or_default() += 1;
-            // Hold the job a moment so the two workers overlap.
-            tokio::time::sleep(Duration::from_millis(1)).await;
-            Ok(())
-        }
-    }));
+    let registry = Arc::new(counting_registry(runs.clone()));
     let txn = db.write().await.unwrap();
     for n in 0..500 {
-        Enqueue::new("test.count", &json!({ "n": n }))
-            .insert(&txn)
-            .await
-            .unwrap();
+        Enqueue::job(&Count { n }).insert(&txn).await.unwrap();
     }
     txn.commit().await.unwrap();
 
@@ -274,10 +309,7 @@ async fn two_workers_run_each_of_500_jobs_exactly_once() {
 async fn the_app_refuses_to_start_when_the_queue_holds_a_kind_it_cannot_run() {
     let test_db = TestDb::new().await;
     let db = test_db.connect().await;
-    Enqueue::new("mystery.kind", &json!({}))
-        .insert(&db)
-        .await
-        .unwrap();
+    Enqueue::job(&Mystery).insert(&db).await.unwrap();
 
     let err = App::build(test_config(&test_db.url, &[]))
         .await
