@@ -8,6 +8,7 @@
 use agency_hub::auth::{self, Email, NewUser};
 use agency_hub::db::entities::store_event;
 use agency_hub::db::entities::user::Role;
+use agency_hub::ids::UserId;
 use chrono::{Duration, Utc};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 use serde_json::json;
@@ -72,7 +73,7 @@ async fn main() -> anyhow::Result<()> {
             store_event::ActiveModel {
                 kind: Set(kind.into()),
                 client_id: Set(Some(clients[user % clients.len()])),
-                user_id: Set(Some(user as i64 + 1_000)),
+                user_id: Set(Some(UserId(user as i64 + 1_000))),
                 template_id: Set(Some(template.id)),
                 quantity: Set(None),
                 amount_minor: Set(money.then_some(10_000)),

@@ -13,6 +13,7 @@ use agency_hub::auth::NewUser;
 use agency_hub::db::entities::order::{self, OrderStatus, PaymentStatus};
 use agency_hub::db::entities::user::Role;
 use agency_hub::db::entities::{email, order_item, service, task};
+use agency_hub::ids::OrderId;
 use chrono::Utc;
 use hmac::{Hmac, KeyInit, Mac};
 use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait};
@@ -96,7 +97,7 @@ async fn main() -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let queries_before = app_queries.load(Ordering::Relaxed);
     let started = Instant::now();
-    let chunks: Vec<Vec<i64>> = ids
+    let chunks: Vec<Vec<OrderId>> = ids
         .chunks(orders.div_ceil(SENDERS))
         .map(|c| c.to_vec())
         .collect();

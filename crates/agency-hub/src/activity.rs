@@ -10,12 +10,13 @@ use serde_json::Value;
 
 use crate::auth::CurrentUser;
 use crate::db::entities::activity;
+use crate::ids::{ClientId, UserId};
 
 /// Who did it.
 #[derive(Clone, Debug)]
 pub enum Actor {
     User {
-        id: i64,
+        id: UserId,
         name: String,
     },
     /// A job, the Stripe webhook, the demo seed.
@@ -32,7 +33,7 @@ impl From<&CurrentUser> for Actor {
 }
 
 impl Actor {
-    pub fn user_id(&self) -> Option<i64> {
+    pub fn user_id(&self) -> Option<UserId> {
         match self {
             Self::User { id, .. } => Some(*id),
             Self::System => None,
@@ -45,7 +46,7 @@ impl Actor {
 pub struct Subject<'a> {
     pub entity_type: &'a str,
     pub entity_id: i64,
-    pub client_id: Option<i64>,
+    pub client_id: Option<ClientId>,
 }
 
 /// Records one change.
@@ -81,8 +82,8 @@ pub async fn record<C: ConnectionTrait>(
 pub struct Filter {
     pub action: Option<String>,
     pub entity_type: Option<String>,
-    pub client_id: Option<i64>,
-    pub actor_user_id: Option<i64>,
+    pub client_id: Option<ClientId>,
+    pub actor_user_id: Option<UserId>,
 }
 
 /// Newest first, one page and the total.

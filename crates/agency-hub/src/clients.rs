@@ -14,6 +14,7 @@ use crate::activity::{self, Actor, Subject};
 use crate::auth::Email;
 use crate::db::entities::{client, service, user};
 use crate::error::{AppError, AppResult, FieldErrors};
+use crate::ids::ClientId;
 
 /// The client form as typed.
 #[derive(Clone, Debug, Default)]
@@ -75,7 +76,7 @@ impl ClientForm {
 async fn ensure_unique_name<C: ConnectionTrait>(
     conn: &C,
     name: &str,
-    except: Option<i64>,
+    except: Option<ClientId>,
 ) -> AppResult<()> {
     let mut q = client::Entity::find()
         .filter(Expr::expr(Func::lower(Expr::col(client::Column::Name))).eq(name.to_lowercase()));
@@ -90,10 +91,10 @@ async fn ensure_unique_name<C: ConnectionTrait>(
     Ok(())
 }
 
-fn subject(id: i64) -> Subject<'static> {
+fn subject(id: ClientId) -> Subject<'static> {
     Subject {
         entity_type: "client",
-        entity_id: id,
+        entity_id: id.get(),
         client_id: Some(id),
     }
 }
@@ -130,7 +131,7 @@ pub async fn create<C: ConnectionTrait>(
 pub async fn update<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
-    id: i64,
+    id: ClientId,
     v: ValidClient,
 ) -> AppResult<client::Model> {
     let current = get(conn, id).await?;
@@ -152,7 +153,7 @@ pub async fn update<C: ConnectionTrait>(
     Ok(model)
 }
 
-pub async fn get<C: ConnectionTrait>(conn: &C, id: i64) -> AppResult<client::Model> {
+pub async fn get<C: ConnectionTrait>(conn: &C, id: ClientId) -> AppResult<client::Model> {
     client::Entity::find_by_id(id)
         .one(conn)
         .await?
@@ -204,23 +205,23 @@ pub async fn list<C: ConnectionTrait>(conn: &C) -> Result<Vec<ClientRow>, DbErr>
         .order_by_asc(client::Column::Name)
         .all(conn)
         .await?;
-    let users: HashMap<i64, i64> = user::Entity::find()
+    let users: HashMap<ClientId, i64> = user::Entity::find()
         .select_only()
         .column(user::Column::ClientId)
         .column_as(user::Column::Id.count(), "n")
         .filter(user::Column::ClientId.is_not_null())
         .group_by(user::Column::ClientId)
-        .into_tuple::<(i64, i64)>()
+        .into_tuple::<(ClientId, i64)>()
         .all(conn)
         .await?
         .into_iter()
         .collect();
-    let services: HashMap<i64, i64> = service::Entity::find()
+    let services: HashMap<ClientId, i64> = service::Entity::find()
         .select_only()
         .column(service::Column::ClientId)
         .column_as(service::Column::Id.count(), "n")
         .group_by(service::Column::ClientId)
-        .into_tuple::<(i64, i64)>()
+        .into_tuple::<(ClientId, i64)>()
         .all(conn)
         .await?
         .into_iter()
@@ -236,7 +237,7 @@ pub async fn list<C: ConnectionTrait>(conn: &C) -> Result<Vec<ClientRow>, DbErr>
 }
 
 /// (id, name) of every client, for choosing one.
-pub async fn names<C: ConnectionTrait>(conn: &C) -> Result<Vec<(i64, String)>, DbErr> {
+pub async fn names<C: ConnectionTrait>(conn: &C) -> Result<Vec<(ClientId, String)>, DbErr> {
     client::Entity::find()
         .select_only()
         .column(client::Column::Id)
@@ -250,9 +251,9 @@ pub async fn names<C: ConnectionTrait>(conn: &C) -> Result<Vec<(i64, String)>, D
 /// The names of these client companies, by id (one query, for lists).
 pub async fn names_of<C: ConnectionTrait>(
     conn: &C,
-    ids: impl IntoIterator<Item = i64>,
-) -> Result<std::collections::HashMap<i64, String>, DbErr> {
-    let mut ids: Vec<i64> = ids.into_iter().collect();
+    ids: impl IntoIterator<Item = ClientId>,
+) -> Result<HashMap<ClientId, String>, DbErr> {
+    let mut ids: Vec<ClientId> = ids.into_iter().collect();
     ids.sort_unstable();
     ids.dedup();
     Ok(client::Entity::find()
@@ -260,7 +261,7 @@ pub async fn names_of<C: ConnectionTrait>(
         .column(client::Column::Id)
         .column(client::Column::Name)
         .filter(client::Column::Id.is_in(ids))
-        .into_tuple::<(i64, String)>()
+        .into_tuple::<(ClientId, String)>()
         .all(conn)
         .await?
         .into_iter()

@@ -13,6 +13,7 @@ pub mod clients;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod ids;
 pub mod jobs;
 pub mod metrics;
 pub mod money;

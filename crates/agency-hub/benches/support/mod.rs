@@ -12,6 +12,7 @@ use agency_hub::catalog::{self, StoreForm, TaskRow, TemplateForm};
 use agency_hub::db::Db;
 use agency_hub::db::entities::order::{self, OrderStatus, PaymentStatus};
 use agency_hub::db::entities::{order_item, service_template};
+use agency_hub::ids::{ClientId, TemplateId};
 use agency_hub::{App, Config};
 use chrono::{Duration as Days, Utc};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, Database, EntityTrait};
@@ -123,8 +124,8 @@ pub async fn add_orders(
     db: &Db,
     from: usize,
     to: usize,
-    clients: &[i64],
-    template: i64,
+    clients: &[ClientId],
+    template: TemplateId,
 ) -> anyhow::Result<()> {
     let now = Utc::now();
     let statuses = [
@@ -237,7 +238,7 @@ pub async fn time(http: &reqwest::Client, url: &str) -> anyhow::Result<(Duration
 }
 
 /// `n` client companies ("Client 00"…), their ids.
-pub async fn clients(db: &Db, n: usize) -> anyhow::Result<Vec<i64>> {
+pub async fn clients(db: &Db, n: usize) -> anyhow::Result<Vec<ClientId>> {
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         ids.push(

@@ -9,6 +9,7 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
 use serde_json::{Value, json};
 
 use crate::db::entities::store_event;
+use crate::ids::{ClientId, TemplateId, UserId};
 use crate::money::Money;
 
 /// What happened in the store.
@@ -64,8 +65,8 @@ impl Kind {
 /// Records that the store was browsed (and searched, with how many results).
 pub async fn record_browse<C: ConnectionTrait>(
     conn: &C,
-    client_id: Option<i64>,
-    user_id: i64,
+    client_id: Option<ClientId>,
+    user_id: UserId,
     search: &str,
     results: u64,
 ) -> Result<(), DbErr> {
@@ -85,9 +86,9 @@ pub async fn record_browse<C: ConnectionTrait>(
 #[derive(Clone, Debug)]
 pub struct Event {
     kind: Kind,
-    client_id: Option<i64>,
-    user_id: Option<i64>,
-    template_id: Option<i64>,
+    client_id: Option<ClientId>,
+    user_id: Option<UserId>,
+    template_id: Option<TemplateId>,
     quantity: Option<i32>,
     amount: Option<Money>,
     details: Value,
@@ -95,7 +96,7 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(kind: Kind, client_id: Option<i64>, user_id: Option<i64>) -> Self {
+    pub fn new(kind: Kind, client_id: Option<ClientId>, user_id: Option<UserId>) -> Self {
         Self {
             kind,
             client_id,
@@ -108,7 +109,7 @@ impl Event {
         }
     }
 
-    pub fn template(mut self, id: i64) -> Self {
+    pub fn template(mut self, id: TemplateId) -> Self {
         self.template_id = Some(id);
         self
     }

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::db::entities::{login_failure, user, user::Role};
 use crate::error::{AppError, AppResult};
+use crate::ids::{ClientId, UserId};
 
 pub use session_store::USER_ID_KEY;
 
@@ -77,11 +78,13 @@ pub fn parse_name(raw: &str) -> Result<String, String> {
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CurrentUser {
-    pub id: i64,
+    #[schema(value_type = i64)]
+    pub id: UserId,
     pub email: String,
     pub name: String,
     pub role: Role,
-    pub client_id: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub client_id: Option<ClientId>,
 }
 
 impl From<user::Model> for CurrentUser {
@@ -99,7 +102,7 @@ impl From<user::Model> for CurrentUser {
 /// The user with this id, if they may still sign in.
 pub async fn active_user<C: ConnectionTrait>(
     conn: &C,
-    id: i64,
+    id: UserId,
 ) -> Result<Option<user::Model>, sea_orm::DbErr> {
     user::Entity::find_by_id(id)
         .filter(user::Column::Active.eq(true))
@@ -200,7 +203,7 @@ pub struct NewUser {
     pub email: Email,
     pub name: String,
     pub role: Role,
-    pub client_id: Option<i64>,
+    pub client_id: Option<ClientId>,
     pub password_hash: String,
 }
 

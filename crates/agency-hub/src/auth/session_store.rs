@@ -10,6 +10,7 @@ use tower_sessions::session_store::{self, SessionStore};
 
 use crate::db::Db;
 use crate::db::entities::session;
+use crate::ids::UserId;
 
 /// The session key holding the signed-in user's id.
 pub const USER_ID_KEY: &str = "user_id";
@@ -39,7 +40,11 @@ fn to_row(record: &Record) -> session_store::Result<session::ActiveModel> {
     .ok_or_else(|| session_store::Error::Encode("expiry out of range".into()))?;
     Ok(session::ActiveModel {
         id: Set(record.id.to_string()),
-        user_id: Set(record.data.get(USER_ID_KEY).and_then(|v| v.as_i64())),
+        user_id: Set(record
+            .data
+            .get(USER_ID_KEY)
+            .and_then(|v| v.as_i64())
+            .map(UserId)),
         data: Set(data),
         expires_at: Set(expires_at),
     })
@@ -113,7 +118,7 @@ impl SessionStore for DbSessionStore {
 }
 
 /// Ends every session of a user (deactivation, password reset).
-pub async fn end_sessions_of<C: ConnectionTrait>(conn: &C, user_id: i64) -> Result<u64, DbErr> {
+pub async fn end_sessions_of<C: ConnectionTrait>(conn: &C, user_id: UserId) -> Result<u64, DbErr> {
     let res = session::Entity::delete_many()
         .filter(session::Column::UserId.eq(user_id))
         .exec(conn)

@@ -15,6 +15,7 @@ use crate::activity::{self, Actor, Subject};
 use crate::db::Db;
 use crate::db::entities::{client, password_token, user, user::Role};
 use crate::error::{AppError, AppResult, FieldErrors};
+use crate::ids::{ClientId, UserId};
 use crate::notify::{self, Message};
 use sha2::{Digest, Sha256};
 
@@ -37,8 +38,8 @@ pub async fn list<C: ConnectionTrait>(
         .paginate(conn, per_page);
     let total = pages.num_items().await?;
     let users = pages.fetch_page(page.saturating_sub(1)).await?;
-    let ids: Vec<i64> = users.iter().filter_map(|u| u.client_id).collect();
-    let names: HashMap<i64, String> = if ids.is_empty() {
+    let ids: Vec<ClientId> = users.iter().filter_map(|u| u.client_id).collect();
+    let names: HashMap<ClientId, String> = if ids.is_empty() {
         HashMap::new()
     } else {
         client::Entity::find()
@@ -46,7 +47,7 @@ pub async fn list<C: ConnectionTrait>(
             .column(client::Column::Id)
             .column(client::Column::Name)
             .filter(client::Column::Id.is_in(ids))
-            .into_tuple::<(i64, String)>()
+            .into_tuple::<(ClientId, String)>()
             .all(conn)
             .await?
             .into_iter()
@@ -62,7 +63,7 @@ pub async fn list<C: ConnectionTrait>(
     Ok((rows, total))
 }
 
-pub async fn get<C: ConnectionTrait>(conn: &C, id: i64) -> AppResult<user::Model> {
+pub async fn get<C: ConnectionTrait>(conn: &C, id: UserId) -> AppResult<user::Model> {
     user::Entity::find_by_id(id)
         .one(conn)
         .await?
@@ -84,7 +85,7 @@ pub struct ValidUser {
     pub email: Email,
     pub name: String,
     pub role: Role,
-    pub client_id: Option<i64>,
+    pub client_id: Option<ClientId>,
     /// None: the user sets it through the link in their welcome email.
     pub password: Option<String>,
 }
@@ -104,7 +105,7 @@ impl UserForm {
         }
         let client_id = match self.client_id.trim() {
             "" => None,
-            raw => match raw.parse::<i64>() {
+            raw => match raw.parse::<ClientId>() {
                 Ok(id) => Some(id),
                 Err(_) => {
                     errors.add("client_id", "Choose a client company.");
@@ -143,7 +144,7 @@ impl UserForm {
 fn subject(u: &user::Model) -> Subject<'static> {
     Subject {
         entity_type: "user",
-        entity_id: u.id,
+        entity_id: u.id.get(),
         client_id: u.client_id,
     }
 }
@@ -215,7 +216,7 @@ fn token_hash(token: &str) -> String {
 /// A new one-time set-password token for the user; only its hash is stored.
 pub async fn issue_password_token<C: ConnectionTrait>(
     conn: &C,
-    user_id: i64,
+    user_id: UserId,
 ) -> Result<String, DbErr> {
     let token = format!(
         "{}{}",
@@ -297,7 +298,7 @@ pub async fn set_password_with_token<C: ConnectionTrait>(
 pub async fn reset_password<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
-    id: i64,
+    id: UserId,
     password_hash: String,
 ) -> AppResult<user::Model> {
     let current = get(conn, id).await?;
@@ -321,7 +322,7 @@ pub async fn reset_password<C: ConnectionTrait>(
 pub async fn set_active<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
-    id: i64,
+    id: UserId,
     active_now: bool,
 ) -> AppResult<user::Model> {
     if !active_now && actor.user_id() == Some(id) {
@@ -363,7 +364,7 @@ pub async fn set_active<C: ConnectionTrait>(
 pub async fn rename<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
-    id: i64,
+    id: UserId,
     name: String,
 ) -> AppResult<user::Model> {
     let current = get(conn, id).await?;
@@ -388,7 +389,7 @@ pub async fn rename<C: ConnectionTrait>(
 pub async fn change_password(
     db: &Db,
     actor: &Actor,
-    id: i64,
+    id: UserId,
     current_password: &str,
     new_password: &str,
 ) -> AppResult<()> {

@@ -18,6 +18,7 @@ use crate::analytics::{Event, Kind};
 use crate::catalog::store;
 use crate::db::entities::{cart, cart_item, service_template};
 use crate::error::{AppError, AppResult};
+use crate::ids::{ClientId, TemplateId, UserId};
 use crate::money::{Currency, Money};
 
 /// A cart with no change for this long is dropped.
@@ -97,7 +98,10 @@ impl Cart {
 }
 
 /// The client's cart row, if there is one that has not expired (an expired one is deleted).
-async fn find<C: ConnectionTrait>(conn: &C, client_id: i64) -> Result<Option<cart::Model>, DbErr> {
+async fn find<C: ConnectionTrait>(
+    conn: &C,
+    client_id: ClientId,
+) -> Result<Option<cart::Model>, DbErr> {
     let Some(c) = cart::Entity::find()
         .filter(cart::Column::ClientId.eq(client_id))
         .one(conn)
@@ -115,7 +119,7 @@ async fn find<C: ConnectionTrait>(conn: &C, client_id: i64) -> Result<Option<car
 /// The client's cart, made when missing, with its life renewed.
 async fn find_or_create<C: ConnectionTrait>(
     conn: &C,
-    client_id: i64,
+    client_id: ClientId,
 ) -> Result<cart::Model, DbErr> {
     let now = Utc::now();
     if let Some(c) = find(conn, client_id).await? {
@@ -147,7 +151,7 @@ async fn find_or_create<C: ConnectionTrait>(
 }
 
 /// The client's cart with its templates and problems, in three queries.
-pub async fn load<C: ConnectionTrait>(conn: &C, client_id: i64) -> Result<Cart, DbErr> {
+pub async fn load<C: ConnectionTrait>(conn: &C, client_id: ClientId) -> Result<Cart, DbErr> {
     let Some(c) = find(conn, client_id).await? else {
         return Ok(Cart::default());
     };
@@ -157,8 +161,8 @@ pub async fn load<C: ConnectionTrait>(conn: &C, client_id: i64) -> Result<Cart, 
         .order_by_asc(cart_item::Column::Id)
         .all(conn)
         .await?;
-    let ids: Vec<i64> = items.iter().map(|i| i.template_id).collect();
-    let mut templates: HashMap<i64, service_template::Model> = if ids.is_empty() {
+    let ids: Vec<TemplateId> = items.iter().map(|i| i.template_id).collect();
+    let mut templates: HashMap<TemplateId, service_template::Model> = if ids.is_empty() {
         HashMap::new()
     } else {
         service_template::Entity::find()
@@ -196,7 +200,7 @@ pub async fn load<C: ConnectionTrait>(conn: &C, client_id: i64) -> Result<Cart, 
 }
 
 /// Units in the client's cart, in one query (for the badge on every page).
-pub async fn count<C: ConnectionTrait>(conn: &C, client_id: i64) -> Result<i64, DbErr> {
+pub async fn count<C: ConnectionTrait>(conn: &C, client_id: ClientId) -> Result<i64, DbErr> {
     let n: Option<Option<i64>> = cart_item::Entity::find()
         .select_only()
         .column_as(cart_item::Column::Quantity.sum(), "n")
@@ -289,9 +293,9 @@ pub struct Added {
 /// the maximum).
 pub async fn add<C: ConnectionTrait>(
     conn: &C,
-    user_id: i64,
-    client_id: i64,
-    template_id: i64,
+    user_id: UserId,
+    client_id: ClientId,
+    template_id: TemplateId,
     quantity: Quantity,
 ) -> AppResult<Added> {
     let template = store::get_on_sale(conn, template_id)
@@ -363,7 +367,11 @@ pub async fn add<C: ConnectionTrait>(
 }
 
 /// The line of this template in the client's cart; not found when it has none.
-async fn line<C: ConnectionTrait>(conn: &C, client_id: i64, template_id: i64) -> AppResult<Line> {
+async fn line<C: ConnectionTrait>(
+    conn: &C,
+    client_id: ClientId,
+    template_id: TemplateId,
+) -> AppResult<Line> {
     load(conn, client_id)
         .await?
         .lines
@@ -380,8 +388,8 @@ async fn line<C: ConnectionTrait>(conn: &C, client_id: i64, template_id: i64) ->
 /// Sets a line's quantity (within 1 and the maximum).
 pub async fn set_quantity<C: ConnectionTrait>(
     conn: &C,
-    client_id: i64,
-    template_id: i64,
+    client_id: ClientId,
+    template_id: TemplateId,
     quantity: Quantity,
 ) -> AppResult<Added> {
     let line = line(conn, client_id, template_id).await?;
@@ -409,8 +417,8 @@ pub async fn set_quantity<C: ConnectionTrait>(
 /// Takes a line at the current price, resolving a price change.
 pub async fn accept_price<C: ConnectionTrait>(
     conn: &C,
-    client_id: i64,
-    template_id: i64,
+    client_id: ClientId,
+    template_id: TemplateId,
 ) -> AppResult<()> {
     let line = line(conn, client_id, template_id).await?;
     if line.unavailable() {
@@ -435,9 +443,9 @@ pub async fn accept_price<C: ConnectionTrait>(
 /// Removes a line for the client's `user_id`; returns what was removed.
 pub async fn remove<C: ConnectionTrait>(
     conn: &C,
-    user_id: i64,
-    client_id: i64,
-    template_id: i64,
+    user_id: UserId,
+    client_id: ClientId,
+    template_id: TemplateId,
 ) -> AppResult<Line> {
     let line = line(conn, client_id, template_id).await?;
     cart_item::Entity::delete_by_id(line.item.id)
@@ -453,7 +461,7 @@ pub async fn remove<C: ConnectionTrait>(
 }
 
 /// Empties the client's cart.
-pub async fn clear<C: ConnectionTrait>(conn: &C, client_id: i64) -> Result<(), DbErr> {
+pub async fn clear<C: ConnectionTrait>(conn: &C, client_id: ClientId) -> Result<(), DbErr> {
     cart::Entity::delete_many()
         .filter(cart::Column::ClientId.eq(client_id))
         .exec(conn)

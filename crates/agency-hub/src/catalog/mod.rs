@@ -15,6 +15,7 @@ use serde_json::json;
 use crate::activity::{self, Actor, Subject};
 use crate::db::entities::service_template::{self, DefaultTask};
 use crate::error::{AppError, AppResult, FieldErrors};
+use crate::ids::TemplateId;
 use crate::money::{Currency, Money};
 
 pub const MAX_NAME: usize = 200;
@@ -469,10 +470,10 @@ impl TemplateForm {
     }
 }
 
-fn subject(id: i64) -> Subject<'static> {
+fn subject(id: TemplateId) -> Subject<'static> {
     Subject {
         entity_type: "template",
-        entity_id: id,
+        entity_id: id.get(),
         client_id: None,
     }
 }
@@ -518,7 +519,7 @@ pub async fn create<C: ConnectionTrait>(
 pub async fn update<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
-    id: i64,
+    id: TemplateId,
     t: ValidTemplate,
 ) -> AppResult<service_template::Model> {
     let current = get(conn, id).await?;
@@ -564,7 +565,7 @@ async fn sync_if_needed<C: ConnectionTrait>(
 pub async fn set_archived<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
-    id: i64,
+    id: TemplateId,
     archived: bool,
 ) -> AppResult<service_template::Model> {
     let current = get(conn, id).await?;
@@ -592,7 +593,10 @@ pub async fn set_archived<C: ConnectionTrait>(
     Ok(model)
 }
 
-pub async fn get<C: ConnectionTrait>(conn: &C, id: i64) -> AppResult<service_template::Model> {
+pub async fn get<C: ConnectionTrait>(
+    conn: &C,
+    id: TemplateId,
+) -> AppResult<service_template::Model> {
     service_template::Entity::find_by_id(id)
         .one(conn)
         .await?

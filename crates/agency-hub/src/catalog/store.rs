@@ -11,6 +11,7 @@ use sea_orm::{
 
 use crate::db::entities::service_template;
 use crate::error::{AppError, AppResult};
+use crate::ids::TemplateId;
 
 pub const PER_PAGE: u64 = 24;
 
@@ -155,7 +156,7 @@ pub async fn categories<C: ConnectionTrait>(conn: &C) -> Result<Vec<String>, DbE
 /// A template a client may buy now; anything else is simply not in the store.
 pub async fn get_on_sale<C: ConnectionTrait>(
     conn: &C,
-    id: i64,
+    id: TemplateId,
 ) -> AppResult<service_template::Model> {
     service_template::Entity::find_by_id(id)
         .filter(on_sale())

@@ -6,6 +6,7 @@ use askama::Template;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+use crate::ids::{OrderId, ServiceId};
 
 /// One line of an order in an email.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,7 +30,7 @@ pub enum Message {
     /// To the client: what they bought and paid.
     OrderConfirmation {
         name: String,
-        order_id: i64,
+        order_id: OrderId,
         order_number: String,
         items: Vec<OrderLine>,
         subtotal: String,
@@ -40,13 +41,13 @@ pub enum Message {
     /// To every manager and admin: a purchase made a service.
     NewServiceFromPurchase {
         client_name: String,
-        service_id: i64,
+        service_id: ServiceId,
         service_name: String,
         order_number: String,
     },
     /// To every admin: Stripe's amount does not match an order, which is held for review.
     OrderFlagged {
-        order_id: i64,
+        order_id: OrderId,
         order_number: String,
         reason: String,
     },
@@ -59,7 +60,7 @@ pub enum Message {
     /// To every manager and admin: an order was refunded; the services it cancelled, and those
     /// whose work had started, left for them to decide.
     OrderRefunded {
-        order_id: i64,
+        order_id: OrderId,
         order_number: String,
         client_name: String,
         amount: String,
@@ -70,7 +71,7 @@ pub enum Message {
     /// To the client: money came back, and which services it affects.
     RefundIssued {
         name: String,
-        order_id: i64,
+        order_id: OrderId,
         order_number: String,
         amount: String,
         full: bool,
@@ -529,7 +530,7 @@ mod tests {
     fn the_order_confirmation_lists_items_totals_and_links() {
         let r = Message::OrderConfirmation {
             name: "Ana".into(),
-            order_id: 42,
+            order_id: OrderId(42),
             order_number: "AH-2026-000042".into(),
             items: vec![
                 OrderLine {
@@ -595,7 +596,7 @@ mod tests {
     fn staff_payment_and_refund_emails_say_what_happened_and_what_to_do() {
         let r = Message::NewServiceFromPurchase {
             client_name: "Acme Corp".into(),
-            service_id: 7,
+            service_id: ServiceId(7),
             service_name: "Logo Design".into(),
             order_number: "AH-2026-000042".into(),
         }
@@ -616,7 +617,7 @@ mod tests {
 
         let r = Message::RefundIssued {
             name: "Ana".into(),
-            order_id: 42,
+            order_id: OrderId(42),
             order_number: "AH-1".into(),
             amount: "$499.00".into(),
             full: false,

@@ -15,12 +15,13 @@ use crate::db::Db;
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
 use crate::db::entities::order_note;
 use crate::error::{AppError, AppResult};
+use crate::ids::OrderId;
 use crate::stripe::client::{REFUND_REASONS, StripeClient, StripeError};
 
 fn subject(order: &order::Model) -> Subject<'static> {
     Subject {
         entity_type: "order",
-        entity_id: order.id,
+        entity_id: order.id.get(),
         client_id: Some(order.client_id),
     }
 }
@@ -48,7 +49,7 @@ fn stripe_failed(e: StripeError) -> AppError {
     }
 }
 
-async fn find<C: ConnectionTrait>(conn: &C, id: i64) -> AppResult<order::Model> {
+async fn find<C: ConnectionTrait>(conn: &C, id: OrderId) -> AppResult<order::Model> {
     order::Entity::find_by_id(id)
         .one(conn)
         .await?
@@ -100,7 +101,7 @@ pub async fn refund(
     db: &Db,
     stripe: &StripeClient,
     actor: &Actor,
-    id: i64,
+    id: OrderId,
     amount: i64,
     reason: &str,
 ) -> AppResult<Option<Applied>> {
@@ -131,7 +132,7 @@ pub async fn refund(
 }
 
 /// Cancels a pending order: its Checkout Session is expired first, so it can no longer be paid.
-pub async fn cancel(db: &Db, stripe: &StripeClient, actor: &Actor, id: i64) -> AppResult<()> {
+pub async fn cancel(db: &Db, stripe: &StripeClient, actor: &Actor, id: OrderId) -> AppResult<()> {
     let order = find(db, id).await?;
     if order.status != OrderStatus::Pending {
         return Err(AppError::conflict(format!(
@@ -197,7 +198,7 @@ pub async fn rerun_fulfilment(
     db: &Db,
     stripe: &StripeClient,
     actor: &Actor,
-    id: i64,
+    id: OrderId,
 ) -> AppResult<Outcome> {
     let order = find(db, id).await?;
     let Some(session_id) = order.stripe_session_id.clone() else {
@@ -227,7 +228,7 @@ pub async fn rerun_fulfilment(
 pub async fn add_note<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
-    id: i64,
+    id: OrderId,
     body: &str,
 ) -> AppResult<()> {
     let body = body.trim();
@@ -259,7 +260,11 @@ pub async fn add_note<C: ConnectionTrait>(
 }
 
 /// Clears the order's review flag once someone has looked at it.
-pub async fn mark_reviewed<C: ConnectionTrait>(conn: &C, actor: &Actor, id: i64) -> AppResult<()> {
+pub async fn mark_reviewed<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    id: OrderId,
+) -> AppResult<()> {
     let order = find(conn, id).await?;
     let Some(reason) = order.review_reason.clone() else {
         return Err(AppError::conflict("This order is not flagged."));

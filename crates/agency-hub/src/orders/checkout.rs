@@ -16,6 +16,7 @@ use crate::db::Db;
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
 use crate::db::entities::{client, service, user};
 use crate::error::{AppError, AppResult};
+use crate::ids::{ClientId, OrderId, OrderItemId};
 use crate::notify::{self, Message};
 use crate::stripe::client::{CheckoutSession, NewCheckout, StripeClient, StripeError};
 
@@ -34,7 +35,7 @@ pub async fn start(
     stripe: &StripeClient,
     config: &Config,
     user: &CurrentUser,
-    client_id: i64,
+    client_id: ClientId,
 ) -> AppResult<(order::Model, String)> {
     // Check the cart before anything reaches Stripe.
     super::ready_for_checkout(&cart::load(db, client_id).await?)?;
@@ -102,7 +103,7 @@ pub async fn start(
         .record(&txn)
         .await?;
     txn.commit().await?;
-    tracing::info!(order.id = order.id, stripe.session_id = %session.id, "checkout started");
+    tracing::info!(order.id = order.id.get(), stripe.session_id = %session.id, "checkout started");
     Ok((
         order::Model {
             stripe_session_id: Some(session.id),
@@ -113,7 +114,11 @@ pub async fn start(
 }
 
 /// Expires the company's open Checkout Sessions at Stripe and cancels their orders.
-async fn expire_open_checkouts(db: &Db, stripe: &StripeClient, client_id: i64) -> AppResult<()> {
+async fn expire_open_checkouts(
+    db: &Db,
+    stripe: &StripeClient,
+    client_id: ClientId,
+) -> AppResult<()> {
     for open in super::open_checkouts(db, client_id).await? {
         let Some(session_id) = open.stripe_session_id.clone() else {
             continue;
@@ -146,7 +151,7 @@ async fn stripe_customer(
     db: &Db,
     stripe: &StripeClient,
     user: &CurrentUser,
-    client_id: i64,
+    client_id: ClientId,
 ) -> AppResult<String> {
     let company = client::Entity::find_by_id(client_id)
         .one(db)
@@ -179,7 +184,7 @@ async fn stripe_customer(
 pub async fn confirm(
     db: &Db,
     stripe: &StripeClient,
-    client_id: i64,
+    client_id: ClientId,
     session_id: &str,
 ) -> AppResult<Paid> {
     let order = order::Entity::find()
@@ -195,7 +200,7 @@ pub async fn confirm(
         }
         // The webhook will do it; the page shows what is known.
         Err(e) => {
-            tracing::warn!(error = %e, order.id = order.id, "success page: the session could not be read")
+            tracing::warn!(error = %e, order.id = order.id.get(), "success page: the session could not be read")
         }
     }
     let order = order::Entity::find_by_id(order.id)
@@ -203,7 +208,7 @@ pub async fn confirm(
         .await?
         .ok_or_else(AppError::not_found)?;
     let items = super::items_of(db, order.id).await?;
-    let item_ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+    let item_ids: Vec<OrderItemId> = items.iter().map(|i| i.id).collect();
     let services = service::Entity::find()
         .filter(service::Column::OrderItemId.is_in(item_ids))
         .all(db)
@@ -289,7 +294,7 @@ pub async fn expired<C: ConnectionTrait>(conn: &C, session: &CheckoutSession) ->
 /// try again, so only the metrics hear of it.
 pub async fn card_declined<C: ConnectionTrait>(
     conn: &C,
-    order_id: Option<i64>,
+    order_id: Option<OrderId>,
 ) -> AppResult<Effect> {
     let order = match order_id {
         Some(id) => order::Entity::find_by_id(id).one(conn).await?,

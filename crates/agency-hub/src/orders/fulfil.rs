@@ -17,6 +17,7 @@ use crate::cart;
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
 use crate::db::entities::{order_item, service, service_template, user, user::Role};
 use crate::error::AppResult;
+use crate::ids::{OrderId, OrderItemId, TemplateId};
 use crate::notify::{self, Message, Outgoing, messages::OrderLine};
 use crate::provisioning::{self, Origin};
 use crate::stripe::client::{CheckoutSession, Expandable};
@@ -52,7 +53,7 @@ impl Outcome {
 }
 
 /// The order a session is for (`client_reference_id`, else `metadata.order_id`).
-pub fn order_id_of(session: &CheckoutSession) -> Option<i64> {
+pub fn order_id_of(session: &CheckoutSession) -> Option<OrderId> {
     session
         .client_reference_id
         .as_deref()
@@ -168,7 +169,7 @@ pub async fn fulfil_checkout<C: ConnectionTrait>(
         "order.paid",
         Subject {
             entity_type: "order",
-            entity_id: order.id,
+            entity_id: order.id.get(),
             client_id: Some(order.client_id),
         },
         json!({"order_number": order.order_number, "total_minor": total, "currency": order.currency, "services": services.len()}),
@@ -213,7 +214,7 @@ pub async fn fulfil_checkout<C: ConnectionTrait>(
     notify::enqueue_many(conn, emails).await?;
     cart::clear(conn, order.client_id).await?;
     tracing::info!(
-        order.id = order.id,
+        order.id = order.id.get(),
         order.number = %order.order_number,
         amount_minor = total,
         currency = %order.currency,
@@ -229,10 +230,10 @@ async fn provision_units<C: ConnectionTrait>(
     conn: &C,
     order: &order::Model,
     items: &[order_item::Model],
-    existing: &HashSet<(i64, i32)>,
+    existing: &HashSet<(OrderItemId, i32)>,
     now: chrono::DateTime<Utc>,
 ) -> AppResult<Vec<service::Model>> {
-    let template_ids: Vec<i64> = items.iter().map(|i| i.template_id).collect();
+    let template_ids: Vec<TemplateId> = items.iter().map(|i| i.template_id).collect();
     let templates = service_template::Entity::find()
         .filter(service_template::Column::Id.is_in(template_ids))
         .all(conn)
@@ -241,8 +242,8 @@ async fn provision_units<C: ConnectionTrait>(
     for item in items {
         let Some(template) = templates.iter().find(|t| t.id == item.template_id) else {
             tracing::error!(
-                order.id = order.id,
-                template.id = item.template_id,
+                order.id = order.id.get(),
+                template.id = item.template_id.get(),
                 "an order item's template is gone: not provisioned"
             );
             continue;
@@ -298,7 +299,7 @@ async fn complete_missing<C: ConnectionTrait>(
     order: &order::Model,
 ) -> AppResult<Outcome> {
     let items = super::items_of(conn, order.id).await?;
-    let existing: HashSet<(i64, i32)> = service::Entity::find()
+    let existing: HashSet<(OrderItemId, i32)> = service::Entity::find()
         .filter(refunds::services_of(order.id))
         .all(conn)
         .await?
@@ -316,7 +317,7 @@ async fn complete_missing<C: ConnectionTrait>(
         "order.provisioned",
         Subject {
             entity_type: "order",
-            entity_id: order.id,
+            entity_id: order.id.get(),
             client_id: Some(order.client_id),
         },
         json!({"order_number": order.order_number, "services": services.len()}),
@@ -334,7 +335,11 @@ async fn complete_missing<C: ConnectionTrait>(
 }
 
 async fn flag<C: ConnectionTrait>(conn: &C, order: &order::Model, reason: &str) -> AppResult<()> {
-    tracing::warn!(order.id = order.id, reason, "order flagged for review");
+    tracing::warn!(
+        order.id = order.id.get(),
+        reason,
+        "order flagged for review"
+    );
     order::Entity::update_many()
         .col_expr(order::Column::ReviewReason, Expr::value(reason))
         .filter(order::Column::Id.eq(order.id))
@@ -364,7 +369,7 @@ async fn flag<C: ConnectionTrait>(conn: &C, order: &order::Model, reason: &str) 
         "order.flagged",
         Subject {
             entity_type: "order",
-            entity_id: order.id,
+            entity_id: order.id.get(),
             client_id: Some(order.client_id),
         },
         json!({"reason": reason}),

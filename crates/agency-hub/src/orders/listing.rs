@@ -13,6 +13,7 @@ use sea_orm::{
 use crate::db::contains;
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
 use crate::db::entities::{client, order_item, user};
+use crate::ids::{ClientId, OrderId};
 
 /// Orders a page of the client's history shows (the page and the API alike).
 pub const CLIENT_PER_PAGE: u64 = 20;
@@ -62,7 +63,7 @@ impl Sort {
 pub struct Filter {
     pub status: Option<OrderStatus>,
     pub payment: Option<PaymentStatus>,
-    pub client_id: Option<i64>,
+    pub client_id: Option<ClientId>,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     /// Matched in the order number, the client's name and the buyer's email.
@@ -237,7 +238,7 @@ pub async fn admin_page<C: ConnectionTrait>(
 /// One page of a client company's orders, newest first, and how many it has.
 pub async fn client_page<C: ConnectionTrait>(
     conn: &C,
-    client_id: i64,
+    client_id: ClientId,
     page: u64,
     per_page: u64,
 ) -> Result<(Vec<OrderRow>, u64), DbErr> {
@@ -270,8 +271,8 @@ pub async fn rows<C: ConnectionTrait>(
     conn: &C,
     orders: Vec<order::Model>,
 ) -> Result<Vec<OrderRow>, DbErr> {
-    let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
-    let units: HashMap<i64, i64> = order_item::Entity::find()
+    let ids: Vec<OrderId> = orders.iter().map(|o| o.id).collect();
+    let units: HashMap<OrderId, i64> = order_item::Entity::find()
         .select_only()
         .column(order_item::Column::OrderId)
         .column_as(
@@ -282,7 +283,7 @@ pub async fn rows<C: ConnectionTrait>(
         )
         .filter(order_item::Column::OrderId.is_in(ids))
         .group_by(order_item::Column::OrderId)
-        .into_tuple::<(i64, i64)>()
+        .into_tuple::<(OrderId, i64)>()
         .all(conn)
         .await?
         .into_iter()

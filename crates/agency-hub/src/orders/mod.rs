@@ -23,12 +23,13 @@ use crate::db::entities::user::Role;
 use crate::db::entities::{activity as activity_entity, order_note, stripe_event};
 use crate::db::entities::{client, order_item, service, user};
 use crate::error::{AppError, AppResult};
+use crate::ids::{ClientId, OrderId, UserId};
 
 /// What a Stripe event did to an order: the outcome recorded with the event, and the order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Effect {
     pub outcome: &'static str,
-    pub order_id: Option<i64>,
+    pub order_id: Option<OrderId>,
 }
 
 impl Effect {
@@ -72,8 +73,8 @@ pub fn ready_for_checkout(cart: &Cart) -> AppResult<crate::money::Currency> {
 /// transaction. The cart must be checkout-ready.
 pub async fn create_from_cart<C: ConnectionTrait>(
     conn: &C,
-    client_id: i64,
-    user_id: i64,
+    client_id: ClientId,
+    user_id: UserId,
     cart: &Cart,
 ) -> AppResult<(order::Model, Vec<order_item::Model>)> {
     let currency = ready_for_checkout(cart)?;
@@ -142,7 +143,7 @@ pub async fn create_from_cart<C: ConnectionTrait>(
 
 pub async fn items_of<C: ConnectionTrait>(
     conn: &C,
-    order_id: i64,
+    order_id: OrderId,
 ) -> Result<Vec<order_item::Model>, DbErr> {
     order_item::Entity::find()
         .filter(order_item::Column::OrderId.eq(order_id))
@@ -201,7 +202,7 @@ pub async fn detail<C: ConnectionTrait>(conn: &C, order: order::Model) -> Result
             ),
         });
     }
-    let events = activity::for_entity(conn, "order", order.id, 100).await?;
+    let events = activity::for_entity(conn, "order", order.id.get(), 100).await?;
     for e in events.iter().rev() {
         let label = match e.action.as_str() {
             "order.refunded" => format!(
@@ -233,8 +234,8 @@ pub async fn detail<C: ConnectionTrait>(conn: &C, order: order::Model) -> Result
 /// The company's order `id`, with everything its pages show; another company's is not found.
 pub async fn client_detail<C: ConnectionTrait>(
     conn: &C,
-    client_id: i64,
-    id: i64,
+    client_id: ClientId,
+    id: OrderId,
 ) -> AppResult<Detail> {
     let order = get_for_client(conn, id, client_id).await?;
     Ok(detail(conn, order).await?)
@@ -253,7 +254,7 @@ pub struct StaffDetail {
 }
 
 /// Reads what the staff's order page shows (the events and activity, 50 of each at most).
-pub async fn staff_detail<C: ConnectionTrait>(conn: &C, id: i64) -> AppResult<StaffDetail> {
+pub async fn staff_detail<C: ConnectionTrait>(conn: &C, id: OrderId) -> AppResult<StaffDetail> {
     let order = order::Entity::find_by_id(id)
         .one(conn)
         .await?
@@ -274,7 +275,7 @@ pub async fn staff_detail<C: ConnectionTrait>(conn: &C, id: i64) -> AppResult<St
         .limit(50)
         .all(conn)
         .await?;
-    let activity = activity::for_entity(conn, "order", id, 50).await?;
+    let activity = activity::for_entity(conn, "order", id.get(), 50).await?;
     let notes = order_note::Entity::find()
         .filter(order_note::Column::OrderId.eq(id))
         .order_by_desc(order_note::Column::CreatedAt)
@@ -338,8 +339,8 @@ pub async fn audience<C: ConnectionTrait>(
 /// An order of this client; another client's is not found.
 pub async fn get_for_client<C: ConnectionTrait>(
     conn: &C,
-    id: i64,
-    client_id: i64,
+    id: OrderId,
+    client_id: ClientId,
 ) -> AppResult<order::Model> {
     order::Entity::find_by_id(id)
         .filter(order::Column::ClientId.eq(client_id))
@@ -351,7 +352,7 @@ pub async fn get_for_client<C: ConnectionTrait>(
 /// The client's orders still waiting on an open Checkout Session.
 pub async fn open_checkouts<C: ConnectionTrait>(
     conn: &C,
-    client_id: i64,
+    client_id: ClientId,
 ) -> Result<Vec<order::Model>, DbErr> {
     order::Entity::find()
         .filter(order::Column::ClientId.eq(client_id))
@@ -370,7 +371,7 @@ pub async fn transition<C: ConnectionTrait>(
 ) -> Result<bool, DbErr> {
     if !order.status.can_move_to(status) || !order.payment_status.can_move_to(payment) {
         tracing::info!(
-            order.id = order.id,
+            order.id = order.id.get(),
             from = order.status.as_str(),
             to = status.as_str(),
             "order move refused"
@@ -390,7 +391,10 @@ pub async fn transition<C: ConnectionTrait>(
 /// Reads the order holding its lock for the rest of the transaction: `SELECT … FOR UPDATE` on
 /// PostgreSQL. SQLite has no row locks and ignores the clause: there the transaction must be
 /// begun with `Db::write` (IMMEDIATE), which holds the database's write lock from its start.
-pub async fn lock<C: ConnectionTrait>(conn: &C, id: i64) -> Result<Option<order::Model>, DbErr> {
+pub async fn lock<C: ConnectionTrait>(
+    conn: &C,
+    id: OrderId,
+) -> Result<Option<order::Model>, DbErr> {
     order::Entity::find_by_id(id)
         .lock_exclusive()
         .one(conn)

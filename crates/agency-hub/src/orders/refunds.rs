@@ -15,6 +15,7 @@ use crate::db::entities::service::ServiceStatus;
 use crate::db::entities::task::TaskStatus;
 use crate::db::entities::{order_item, service, task};
 use crate::error::AppResult;
+use crate::ids::{OrderId, ServiceId};
 use crate::notify::{self, Message, Outgoing};
 use crate::stripe::client::Charge;
 
@@ -33,7 +34,7 @@ pub struct Applied {
 }
 
 /// The order's services (those its purchase made).
-pub fn services_of(order_id: i64) -> Condition {
+pub fn services_of(order_id: OrderId) -> Condition {
     Condition::all().add(
         service::Column::OrderItemId.in_subquery(
             Query::select()
@@ -114,8 +115,8 @@ pub async fn apply<C: ConnectionTrait>(
             .filter(service::Column::Status.ne(ServiceStatus::Cancelled))
             .all(conn)
             .await?;
-        let ids: Vec<i64> = services.iter().map(|s| s.id).collect();
-        let started: Vec<i64> = task::Entity::find()
+        let ids: Vec<ServiceId> = services.iter().map(|s| s.id).collect();
+        let started: Vec<ServiceId> = task::Entity::find()
             .filter(task::Column::ServiceId.is_in(ids))
             .filter(task::Column::Status.ne(TaskStatus::ToDo))
             .all(conn)
@@ -163,7 +164,7 @@ pub async fn apply<C: ConnectionTrait>(
         "order.refunded",
         Subject {
             entity_type: "order",
-            entity_id: order.id,
+            entity_id: order.id.get(),
             client_id: Some(order.client_id),
         },
         json!({

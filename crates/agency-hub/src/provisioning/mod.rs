@@ -11,6 +11,7 @@ use crate::db::entities::service::{ServiceOrigin, ServiceStatus};
 use crate::db::entities::task::TaskStatus;
 use crate::db::entities::{client, service, service_template, task};
 use crate::error::{AppError, AppResult};
+use crate::ids::{ClientId, OrderItemId, TemplateId};
 
 /// Why the service exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,15 +19,18 @@ pub enum Origin {
     /// Assigned by staff.
     Manual,
     /// The `unit`-th unit (from 1) of a paid order item.
-    Purchase { order_item_id: i64, unit: i32 },
+    Purchase {
+        order_item_id: OrderItemId,
+        unit: i32,
+    },
 }
 
 /// Staff assign a service of `template_id` to `client_id` by hand.
 pub async fn assign<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
-    client_id: i64,
-    template_id: i64,
+    client_id: ClientId,
+    template_id: TemplateId,
     now: DateTime<Utc>,
 ) -> AppResult<service::Model> {
     let template = service_template::Entity::find_by_id(template_id)
@@ -41,7 +45,7 @@ pub async fn provision_service<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
     template: &service_template::Model,
-    client_id: i64,
+    client_id: ClientId,
     origin: Origin,
     now: DateTime<Utc>,
 ) -> AppResult<service::Model> {
@@ -115,7 +119,7 @@ pub async fn provision_service<C: ConnectionTrait>(
         "service.created",
         Subject {
             entity_type: "service",
-            entity_id: service.id,
+            entity_id: service.id.get(),
             client_id: Some(client_id),
         },
         json!({

@@ -16,12 +16,13 @@ use crate::db::entities::service::ServiceStatus;
 use crate::db::entities::task::TaskStatus;
 use crate::db::entities::{activity as activity_entity, client, service, service_template, task};
 use crate::error::{AppError, AppResult};
+use crate::ids::{ClientId, ServiceId, TemplateId};
 
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
-    pub client_id: Option<i64>,
+    pub client_id: Option<ClientId>,
     pub status: Option<ServiceStatus>,
-    pub template_id: Option<i64>,
+    pub template_id: Option<TemplateId>,
 }
 
 /// A service in a list, with its client's and template's names and its progress.
@@ -88,15 +89,15 @@ async fn rows<C: ConnectionTrait>(
     if services.is_empty() {
         return Ok(Vec::new());
     }
-    let template_ids: Vec<i64> = services.iter().map(|s| s.template_id).collect();
-    let service_ids: Vec<i64> = services.iter().map(|s| s.id).collect();
+    let template_ids: Vec<TemplateId> = services.iter().map(|s| s.template_id).collect();
+    let service_ids: Vec<ServiceId> = services.iter().map(|s| s.id).collect();
     let clients = crate::clients::names_of(conn, services.iter().map(|s| s.client_id)).await?;
-    let templates: HashMap<i64, String> = service_template::Entity::find()
+    let templates: HashMap<TemplateId, String> = service_template::Entity::find()
         .select_only()
         .column(service_template::Column::Id)
         .column(service_template::Column::Name)
         .filter(service_template::Column::Id.is_in(template_ids))
-        .into_tuple::<(i64, String)>()
+        .into_tuple::<(TemplateId, String)>()
         .all(conn)
         .await?
         .into_iter()
@@ -120,9 +121,9 @@ async fn rows<C: ConnectionTrait>(
 /// (done, total) tasks per service, in one grouped query.
 async fn task_counts<C: ConnectionTrait>(
     conn: &C,
-    service_ids: Vec<i64>,
+    service_ids: Vec<ServiceId>,
     audience: Audience,
-) -> Result<HashMap<i64, (i64, i64)>, DbErr> {
+) -> Result<HashMap<ServiceId, (i64, i64)>, DbErr> {
     let mut q = task::Entity::find()
         .select_only()
         .column(task::Column::ServiceId)
@@ -136,7 +137,7 @@ async fn task_counts<C: ConnectionTrait>(
     if audience == Audience::Client {
         q = q.filter(task::Column::ClientVisible.eq(true));
     }
-    Ok(q.into_tuple::<(i64, i64, i64)>()
+    Ok(q.into_tuple::<(ServiceId, i64, i64)>()
         .all(conn)
         .await?
         .into_iter()
@@ -145,7 +146,7 @@ async fn task_counts<C: ConnectionTrait>(
 }
 
 /// A service, for staff.
-pub async fn get<C: ConnectionTrait>(conn: &C, id: i64) -> AppResult<service::Model> {
+pub async fn get<C: ConnectionTrait>(conn: &C, id: ServiceId) -> AppResult<service::Model> {
     service::Entity::find_by_id(id)
         .one(conn)
         .await?
@@ -164,7 +165,7 @@ pub struct StaffDetail {
     pub activity: Vec<activity_entity::Model>,
 }
 
-pub async fn staff_detail<C: ConnectionTrait>(conn: &C, id: i64) -> AppResult<StaffDetail> {
+pub async fn staff_detail<C: ConnectionTrait>(conn: &C, id: ServiceId) -> AppResult<StaffDetail> {
     let service = get(conn, id).await?;
     let client_name = client::Entity::find_by_id(service.client_id)
         .one(conn)
@@ -178,7 +179,7 @@ pub async fn staff_detail<C: ConnectionTrait>(conn: &C, id: i64) -> AppResult<St
         .unwrap_or_default();
     Ok(StaffDetail {
         tasks: tasks(conn, service.id, Audience::Staff).await?,
-        activity: activity::for_entity(conn, "service", service.id, 50).await?,
+        activity: activity::for_entity(conn, "service", service.id.get(), 50).await?,
         service,
         client_name,
         template_name,
@@ -187,8 +188,8 @@ pub async fn staff_detail<C: ConnectionTrait>(conn: &C, id: i64) -> AppResult<St
 
 pub async fn get_for_client<C: ConnectionTrait>(
     conn: &C,
-    id: i64,
-    client_id: i64,
+    id: ServiceId,
+    client_id: ClientId,
 ) -> AppResult<service::Model> {
     service::Entity::find_by_id(id)
         .filter(service::Column::ClientId.eq(client_id))
@@ -200,7 +201,7 @@ pub async fn get_for_client<C: ConnectionTrait>(
 /// The service's tasks in order; for a client, the client-visible ones only.
 pub async fn tasks<C: ConnectionTrait>(
     conn: &C,
-    service_id: i64,
+    service_id: ServiceId,
     audience: Audience,
 ) -> Result<Vec<task::Model>, DbErr> {
     let mut q = task::Entity::find()
@@ -216,7 +217,7 @@ pub async fn tasks<C: ConnectionTrait>(
 fn subject(s: &service::Model) -> Subject<'static> {
     Subject {
         entity_type: "service",
-        entity_id: s.id,
+        entity_id: s.id.get(),
         client_id: Some(s.client_id),
     }
 }
@@ -426,7 +427,7 @@ pub async fn add_task<C: ConnectionTrait>(
 /// How many services are in each status (of one client, or all).
 pub async fn count_by_status<C: ConnectionTrait>(
     conn: &C,
-    client_id: Option<i64>,
+    client_id: Option<ClientId>,
 ) -> Result<Vec<(ServiceStatus, i64)>, DbErr> {
     let mut q = service::Entity::find()
         .select_only()
@@ -454,7 +455,7 @@ pub struct DueTask {
     pub task_id: i64,
     pub task_name: String,
     pub due_on: NaiveDate,
-    pub service_id: i64,
+    pub service_id: ServiceId,
     pub service_name: String,
     pub client_name: String,
 }

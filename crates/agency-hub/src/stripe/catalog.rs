@@ -10,12 +10,13 @@ use serde::{Deserialize, Serialize};
 use super::StripeClient;
 use crate::db::Db;
 use crate::db::entities::service_template;
+use crate::ids::TemplateId;
 use crate::jobs::{Enqueue, Job};
 
 /// The job that brings Stripe's Product and Price in line with the template as it is now.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SyncTemplate {
-    pub template_id: i64,
+    pub template_id: TemplateId,
 }
 
 impl Job for SyncTemplate {
@@ -41,7 +42,10 @@ impl Job for SyncTemplate {
 }
 
 /// Queues a sync of the template in the caller's transaction and marks it pending.
-pub async fn enqueue_sync<C: ConnectionTrait>(conn: &C, template_id: i64) -> Result<(), DbErr> {
+pub async fn enqueue_sync<C: ConnectionTrait>(
+    conn: &C,
+    template_id: TemplateId,
+) -> Result<(), DbErr> {
     service_template::Entity::update_many()
         .col_expr(
             service_template::Column::StripeSyncStatus,
@@ -56,7 +60,7 @@ pub async fn enqueue_sync<C: ConnectionTrait>(conn: &C, template_id: i64) -> Res
     Ok(())
 }
 
-async fn record(db: &Db, id: i64, status: &str, error: Option<String>) -> Result<(), DbErr> {
+async fn record(db: &Db, id: TemplateId, status: &str, error: Option<String>) -> Result<(), DbErr> {
     service_template::Entity::update_many()
         .col_expr(
             service_template::Column::StripeSyncStatus,

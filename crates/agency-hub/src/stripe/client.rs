@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::StripeSettings;
+use crate::ids::{ClientId, OrderId, TemplateId};
 
 /// Why a call to Stripe failed, with a message a person can act on.
 #[derive(Debug, thiserror::Error)]
@@ -146,9 +147,9 @@ pub const REFUND_REASONS: [&str; 3] = ["requested_by_customer", "duplicate", "fr
 
 /// What a checkout needs from Stripe.
 pub struct NewCheckout<'a> {
-    pub order_id: i64,
+    pub order_id: OrderId,
     pub order_number: &'a str,
-    pub client_id: i64,
+    pub client_id: ClientId,
     pub customer: Option<&'a str>,
     pub customer_email: Option<&'a str>,
     pub currency: &'a str,
@@ -267,7 +268,7 @@ impl StripeClient {
 
     pub async fn create_customer(
         &self,
-        client_id: i64,
+        client_id: ClientId,
         name: &str,
         email: Option<&str>,
     ) -> Result<Created, StripeError> {
@@ -341,7 +342,7 @@ impl StripeClient {
     /// The template's Product, made once (the key holds for a day; the id is stored after).
     pub async fn create_product(
         &self,
-        template_id: i64,
+        template_id: TemplateId,
         name: &str,
         description: &str,
     ) -> Result<Created, StripeError> {
@@ -387,7 +388,7 @@ impl StripeClient {
     /// A Price of the product; the key names the amount, so the same price is made once.
     pub async fn create_price(
         &self,
-        template_id: i64,
+        template_id: TemplateId,
         product: &str,
         unit_amount: i64,
         currency: &str,
@@ -424,7 +425,7 @@ impl StripeClient {
         payment_intent: &str,
         amount: i64,
         reason: &str,
-        order_id: i64,
+        order_id: OrderId,
         key: &str,
     ) -> Result<Refund, StripeError> {
         let p = vec![

@@ -4,6 +4,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::ids::OrderId;
+
 #[derive(Debug, Deserialize)]
 pub struct Event {
     pub id: String,
@@ -24,7 +26,7 @@ impl Event {
     }
 
     /// `metadata.order_id` of the event's object (a PaymentIntent's, say).
-    pub fn metadata_order_id(&self) -> Option<i64> {
+    pub fn metadata_order_id(&self) -> Option<OrderId> {
         self.data.object["metadata"]["order_id"]
             .as_str()
             .and_then(|s| s.parse().ok())

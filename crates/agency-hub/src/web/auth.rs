@@ -10,6 +10,7 @@ use crate::AppState;
 use crate::auth::{self, CurrentUser, USER_ID_KEY};
 use crate::db::entities::user::Role;
 use crate::error::{AppError, AppResult};
+use crate::ids::{ClientId, UserId};
 use crate::web::csrf;
 
 /// The user of this request, loaded once and kept in the request's extensions.
@@ -24,7 +25,7 @@ pub async fn load_user(parts: &mut Parts, state: &AppState) -> AppResult<Option<
     let session = Session::from_request_parts(parts, state)
         .await
         .map_err(|(_, msg)| AppError::internal(anyhow::anyhow!("session layer: {msg}")))?;
-    let user_id: Option<i64> = session.get(USER_ID_KEY).await?;
+    let user_id: Option<UserId> = session.get(USER_ID_KEY).await?;
     let user = match user_id {
         None => None,
         Some(id) => {
@@ -108,7 +109,7 @@ impl FromRequestParts<AppState> for RequireStaff {
 }
 
 /// A CLIENT user, with their client company's id.
-pub struct RequireClient(pub CurrentUser, pub i64);
+pub struct RequireClient(pub CurrentUser, pub ClientId);
 
 impl FromRequestParts<AppState> for RequireClient {
     type Rejection = Response;
@@ -125,7 +126,7 @@ impl FromRequestParts<AppState> for RequireClient {
 }
 
 /// A new session id for the signed-in user, so an id planted before sign-in is worthless.
-pub async fn start_session(session: &Session, user_id: i64) -> AppResult<()> {
+pub async fn start_session(session: &Session, user_id: UserId) -> AppResult<()> {
     session.cycle_id().await?;
     session.insert(USER_ID_KEY, user_id).await?;
     csrf::renew(session).await?;

@@ -69,6 +69,17 @@ impl PageParams {
     }
 }
 
+/// An optional id from a form or query field: empty is none.
+pub fn optional_id<T: std::str::FromStr>(field: &str, raw: &str) -> Result<Option<T>, AppError> {
+    match raw.trim() {
+        "" => Ok(None),
+        raw => raw
+            .parse()
+            .map(Some)
+            .map_err(|_| AppError::invalid(field, format!("'{raw}' is not an id."))),
+    }
+}
+
 /// A form's `true`/`false` field (hidden inputs of toggle buttons).
 pub fn bool_field(field: &str, raw: &str) -> Result<bool, AppError> {
     match raw {

@@ -2,6 +2,7 @@
 
 use agency_hub::db::entities::user::Role;
 use agency_hub::db::entities::{activity, client, service_template, user};
+use agency_hub::ids::TemplateId;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::fixtures;
@@ -230,7 +231,7 @@ async fn template_tasks_are_reordered_and_removed_without_javascript_and_saved_o
     );
 }
 
-async fn fixtures_tasks(app: &crate::harness::TestApp, id: i64) -> Vec<String> {
+async fn fixtures_tasks(app: &crate::harness::TestApp, id: TemplateId) -> Vec<String> {
     let t = service_template::Entity::find_by_id(id)
         .one(&app.db)
         .await

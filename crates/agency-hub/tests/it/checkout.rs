@@ -5,6 +5,7 @@ use std::time::Duration;
 use agency_hub::db::entities::order::{self, OrderStatus, PaymentStatus};
 use agency_hub::db::entities::user::Role;
 use agency_hub::db::entities::{email, service, stripe_event, task};
+use agency_hub::ids::{OrderId, TemplateId};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
@@ -12,7 +13,7 @@ use crate::fixtures;
 use crate::harness::{TestApp, spawn_app};
 
 /// A client with Logo Design ×1 and SEO Audit ×2 in the cart, and a manager to be told.
-pub async fn shopping(app: &TestApp) -> (i64, i64) {
+pub async fn shopping(app: &TestApp) -> (TemplateId, TemplateId) {
     app.create_user(Role::Manager, "manager@example.com", None)
         .await;
     app.signed_in_as(Role::Client).await;
@@ -39,12 +40,12 @@ pub async fn shopping(app: &TestApp) -> (i64, i64) {
     (logo.id, seo.id)
 }
 
-pub async fn start_checkout(app: &TestApp) -> (i64, String) {
+pub async fn start_checkout(app: &TestApp) -> (OrderId, String) {
     let res = app.post_json("/api/store/checkout", &json!({})).await;
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     (
-        body["orderId"].as_i64().unwrap(),
+        OrderId(body["orderId"].as_i64().unwrap()),
         body["checkoutUrl"].as_str().unwrap().to_string(),
     )
 }
@@ -69,7 +70,7 @@ pub async fn pay(url: &str, card: &str) -> reqwest::Response {
         .unwrap()
 }
 
-pub async fn wait_for_order(app: &TestApp, id: i64, status: OrderStatus) -> order::Model {
+pub async fn wait_for_order(app: &TestApp, id: OrderId, status: OrderStatus) -> order::Model {
     for _ in 0..200 {
         let o = order::Entity::find_by_id(id)
             .one(&app.db)
@@ -479,7 +480,7 @@ async fn a_bank_debit_is_processing_then_paid_or_failed() {
     assert_eq!(service::Entity::find().count(&app.db).await.unwrap(), 3);
 
     // The failing kind: the order fails and the client is told.
-    let templates: Vec<i64> = agency_hub::db::entities::service_template::Entity::find()
+    let templates: Vec<TemplateId> = agency_hub::db::entities::service_template::Entity::find()
         .all(&app.db)
         .await
         .unwrap()
@@ -601,7 +602,7 @@ async fn two_instances_receiving_the_same_event_at_once_provision_once() {
 
 async fn template_when(
     app: &TestApp,
-    id: i64,
+    id: TemplateId,
     status: &str,
 ) -> agency_hub::db::entities::service_template::Model {
     for _ in 0..200 {

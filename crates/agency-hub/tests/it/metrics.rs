@@ -7,6 +7,7 @@ use agency_hub::db::entities::order::{self, OrderStatus, PaymentStatus};
 use agency_hub::db::entities::service::ServiceStatus;
 use agency_hub::db::entities::user::Role;
 use agency_hub::db::entities::{order_item, service, store_event, stripe_event};
+use agency_hub::ids::{ClientId, TemplateId, UserId};
 use agency_hub::money::{Currency, Money};
 use agency_hub::provisioning::{self, Origin};
 use chrono::{Duration, Utc};
@@ -23,10 +24,10 @@ fn usd(minor: i64) -> Money {
 async fn paid_order(
     app: &TestApp,
     number: &str,
-    client: i64,
-    user: i64,
+    client: ClientId,
+    user: UserId,
     at: chrono::DateTime<Utc>,
-    lines: &[(i64, &str, i32, i64)],
+    lines: &[(TemplateId, &str, i32, i64)],
 ) -> Vec<order_item::Model> {
     let total: i64 = lines.iter().map(|l| i64::from(l.2) * l.3).sum();
     let o = order::Entity::insert(order::ActiveModel {

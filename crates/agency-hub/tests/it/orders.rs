@@ -6,6 +6,7 @@ use agency_hub::db::entities::service::ServiceStatus;
 use agency_hub::db::entities::task::TaskStatus;
 use agency_hub::db::entities::user::Role;
 use agency_hub::db::entities::{activity, email, order_item, service, stripe_event, task};
+use agency_hub::ids::{ClientId, OrderId, OrderItemId, ServiceId, TemplateId, UserId};
 use chrono::{TimeZone, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -27,7 +28,7 @@ async fn paid_order(app: &TestApp) -> order::Model {
     wait_for_order(app, order_id, OrderStatus::Completed).await
 }
 
-async fn reload(app: &TestApp, id: i64) -> order::Model {
+async fn reload(app: &TestApp, id: OrderId) -> order::Model {
     order::Entity::find_by_id(id)
         .one(&app.db)
         .await
@@ -35,8 +36,8 @@ async fn reload(app: &TestApp, id: i64) -> order::Model {
         .unwrap()
 }
 
-async fn services_of(app: &TestApp, order_id: i64) -> Vec<service::Model> {
-    let items: Vec<i64> = order_item::Entity::find()
+async fn services_of(app: &TestApp, order_id: OrderId) -> Vec<service::Model> {
+    let items: Vec<OrderItemId> = order_item::Entity::find()
         .filter(order_item::Column::OrderId.eq(order_id))
         .all(&app.db)
         .await
@@ -61,7 +62,7 @@ async fn emails_of_kind(app: &TestApp, kind: &str) -> Vec<email::Model> {
         .unwrap()
 }
 
-async fn actions_on(app: &TestApp, order_id: i64, action: &str) -> Vec<activity::Model> {
+async fn actions_on(app: &TestApp, order_id: OrderId, action: &str) -> Vec<activity::Model> {
     activity::Entity::find()
         .filter(activity::Column::EntityType.eq("order"))
         .filter(activity::Column::EntityId.eq(order_id))
@@ -145,8 +146,8 @@ async fn a_client_sees_its_companys_orders_and_no_one_elses() {
 
 struct Row {
     number: String,
-    client: i64,
-    user: Option<i64>,
+    client: ClientId,
+    user: Option<UserId>,
     status: OrderStatus,
     payment: PaymentStatus,
     total: i64,
@@ -154,7 +155,7 @@ struct Row {
     day: (u32, u32),
 }
 
-async fn insert(app: &TestApp, template_id: i64, r: Row) {
+async fn insert(app: &TestApp, template_id: TemplateId, r: Row) {
     let at = Utc
         .with_ymd_and_hms(2026, r.day.0, r.day.1, 12, 0, 0)
         .unwrap();
@@ -693,7 +694,7 @@ async fn an_admin_cancels_a_pending_order_and_runs_fulfilment_again_and_both_are
     assert_eq!(res.status(), 409);
 
     // Services lost: running fulfilment again makes them, once.
-    let lost: Vec<i64> = services_of(&app, paid.id)
+    let lost: Vec<ServiceId> = services_of(&app, paid.id)
         .await
         .iter()
         .map(|s| s.id)

@@ -5,6 +5,7 @@ use agency_hub::db::entities::service::{ServiceOrigin, ServiceStatus};
 use agency_hub::db::entities::task::TaskStatus;
 use agency_hub::db::entities::user::Role;
 use agency_hub::db::entities::{activity, service, task};
+use agency_hub::ids::OrderItemId;
 use agency_hub::provisioning::{self, Origin};
 use chrono::{Duration, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
@@ -78,7 +79,7 @@ async fn provisioning_a_five_task_template_makes_five_tasks_due_on_the_right_day
             logged.client_id,
             logged.actor_name.as_str()
         ),
-        (svc.id, Some(acme.id), "System")
+        (svc.id.get(), Some(acme.id), "System")
     );
     assert_eq!(logged.details["tasks"], 5);
 
@@ -89,7 +90,7 @@ async fn provisioning_a_five_task_template_makes_five_tasks_due_on_the_right_day
         &template,
         acme.id,
         Origin::Purchase {
-            order_item_id: 7,
+            order_item_id: OrderItemId(7),
             unit: 1,
         },
         now,
@@ -98,7 +99,7 @@ async fn provisioning_a_five_task_template_makes_five_tasks_due_on_the_right_day
     .unwrap();
     assert_eq!(
         (bought.origin, bought.order_item_id, bought.unit),
-        (ServiceOrigin::Purchase, Some(7), Some(1))
+        (ServiceOrigin::Purchase, Some(OrderItemId(7)), Some(1))
     );
     let again = provisioning::provision_service(
         &app.db,
@@ -106,7 +107,7 @@ async fn provisioning_a_five_task_template_makes_five_tasks_due_on_the_right_day
         &template,
         acme.id,
         Origin::Purchase {
-            order_item_id: 7,
+            order_item_id: OrderItemId(7),
             unit: 1,
         },
         now,

@@ -2,13 +2,15 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::TemplateId;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "cart_items")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub cart_id: i64,
-    pub template_id: i64,
+    pub template_id: TemplateId,
     pub quantity: i32,
     pub unit_price_minor: i64,
     pub currency: String,

@@ -1,6 +1,8 @@
 //! An order: what a client company bought in one checkout, and where its payment stands.
 
 use sea_orm::entity::prelude::*;
+
+use crate::ids::{ClientId, OrderId, UserId};
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize)]
@@ -117,11 +119,11 @@ impl PaymentStatus {
 #[sea_orm(table_name = "orders")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
+    pub id: OrderId,
     #[sea_orm(unique)]
     pub order_number: String,
-    pub client_id: i64,
-    pub user_id: Option<i64>,
+    pub client_id: ClientId,
+    pub user_id: Option<UserId>,
     pub status: OrderStatus,
     pub payment_status: PaymentStatus,
     pub currency: String,

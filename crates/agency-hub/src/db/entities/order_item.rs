@@ -2,13 +2,15 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{OrderId, OrderItemId, TemplateId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "order_items")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
-    pub order_id: i64,
-    pub template_id: i64,
+    pub id: OrderItemId,
+    pub order_id: OrderId,
+    pub template_id: TemplateId,
     pub service_name: String,
     pub unit_price_minor: i64,
     pub quantity: i32,

@@ -1,6 +1,8 @@
 //! A piece of work the agency does for a client company, made from a service template.
 
 use sea_orm::entity::prelude::*;
+
+use crate::ids::{ClientId, OrderItemId, ServiceId, TemplateId, UserId};
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize)]
@@ -78,16 +80,16 @@ pub enum ServiceOrigin {
 #[sea_orm(table_name = "services")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
-    pub client_id: i64,
-    pub template_id: i64,
+    pub id: ServiceId,
+    pub client_id: ClientId,
+    pub template_id: TemplateId,
     pub name: String,
     pub description: String,
     pub status: ServiceStatus,
     pub origin: ServiceOrigin,
-    pub order_item_id: Option<i64>,
+    pub order_item_id: Option<OrderItemId>,
     pub unit: Option<i32>,
-    pub created_by: Option<i64>,
+    pub created_by: Option<UserId>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     /// Set when a manager must decide what becomes of it (its order was refunded while its work

@@ -1,6 +1,8 @@
 //! A service the agency offers, with the tasks a new service of it starts with.
 
 use sea_orm::entity::prelude::*;
+
+use crate::ids::TemplateId;
 use serde::{Deserialize, Serialize};
 
 /// One task a service made from the template starts with.
@@ -20,7 +22,7 @@ pub struct DefaultTask {
 #[sea_orm(table_name = "service_templates")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
+    pub id: TemplateId,
     pub name: String,
     pub description: String,
     pub category: String,

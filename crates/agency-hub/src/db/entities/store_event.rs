@@ -2,15 +2,17 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::{ClientId, TemplateId, UserId};
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "store_events")]
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub kind: String,
-    pub client_id: Option<i64>,
-    pub user_id: Option<i64>,
-    pub template_id: Option<i64>,
+    pub client_id: Option<ClientId>,
+    pub user_id: Option<UserId>,
+    pub template_id: Option<TemplateId>,
     pub quantity: Option<i32>,
     pub amount_minor: Option<i64>,
     pub currency: Option<String>,

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::ids::OrderId;
+
 /// The outcome of a delivery being handled (in the transaction of its work).
 pub const RECEIVED: &str = "received";
 /// The outcome of an event whose handling failed (and was rolled back).
@@ -13,7 +15,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     pub event_type: String,
-    pub order_id: Option<i64>,
+    pub order_id: Option<OrderId>,
     /// What handling it did (`fulfilled`, `refunded`, `ignored`…), or `failed` (with `error` and
     /// the `payload` to run it again).
     pub outcome: String,

@@ -1,6 +1,8 @@
 //! One task of a service, in its place in the service's list.
 
 use sea_orm::entity::prelude::*;
+
+use crate::ids::ServiceId;
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize)]
@@ -46,7 +48,7 @@ impl TaskStatus {
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    pub service_id: i64,
+    pub service_id: ServiceId,
     pub position: i32,
     pub name: String,
     pub description: String,

@@ -1,6 +1,8 @@
 //! A person who signs in: agency staff (ADMIN, MANAGER) or a client company's user (CLIENT).
 
 use sea_orm::entity::prelude::*;
+
+use crate::ids::{ClientId, UserId};
 use serde::{Deserialize, Serialize};
 
 #[derive(
@@ -64,12 +66,12 @@ impl Role {
 #[sea_orm(table_name = "users")]
 pub struct Model {
     #[sea_orm(primary_key)]
-    pub id: i64,
+    pub id: UserId,
     pub email: String,
     pub name: String,
     pub password_hash: String,
     pub role: Role,
-    pub client_id: Option<i64>,
+    pub client_id: Option<ClientId>,
     pub active: bool,
     pub last_login_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,

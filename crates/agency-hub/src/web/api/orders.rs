@@ -10,6 +10,7 @@ use super::{ErrorResponse, Paginated, Pagination};
 use crate::AppState;
 use crate::db::entities::order;
 use crate::error::AppResult;
+use crate::ids::OrderId;
 use crate::orders::{
     self,
     listing::{self, CLIENT_PER_PAGE, OrderRow},
@@ -37,7 +38,7 @@ pub struct OrderSummary {
 
 fn summary(o: &order::Model, units: i64) -> OrderSummary {
     OrderSummary {
-        id: o.id,
+        id: o.id.get(),
         order_number: o.order_number.clone(),
         created_at: o.created_at,
         status: o.status.as_str().into(),
@@ -136,7 +137,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<AppState>,
     RequireClient(_, client_id): RequireClient,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
 ) -> AppResult<axum::Json<OrderDetailBody>> {
     let d = orders::client_detail(&state.db, client_id, id).await?;
     let o = &d.order;
@@ -162,7 +163,7 @@ pub async fn get(
             .services
             .iter()
             .map(|s| OrderServiceBody {
-                id: s.id,
+                id: s.id.get(),
                 name: s.name.clone(),
                 status: s.status.as_str().into(),
             })

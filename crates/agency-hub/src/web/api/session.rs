@@ -51,7 +51,7 @@ pub async fn create(
     )
     .await?;
     start_session(&session, user.id).await?;
-    tracing::info!(user.id = user.id, "signed in through the API");
+    tracing::info!(user.id = user.id.get(), "signed in through the API");
     Ok(axum::Json(user.into()))
 }
 

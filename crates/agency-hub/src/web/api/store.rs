@@ -15,6 +15,7 @@ use crate::cart::{self, Cart, Problem, Quantity};
 use crate::catalog::store::{self, StoreParams};
 use crate::db::entities::service_template;
 use crate::error::{AppError, AppResult};
+use crate::ids::{ClientId, TemplateId};
 use crate::money::Money;
 use crate::orders;
 use crate::web::auth::RequireClient;
@@ -60,7 +61,7 @@ pub struct StoreItem {
 impl From<&service_template::Model> for StoreItem {
     fn from(t: &service_template::Model) -> Self {
         Self {
-            id: t.id,
+            id: t.id.get(),
             title: t.title().to_string(),
             description: t.blurb().to_string(),
             category: t.category.clone(),
@@ -139,7 +140,7 @@ pub async fn list_services(
 pub async fn get_service(
     State(state): State<AppState>,
     RequireClient(user, client_id): RequireClient,
-    Path(id): Path<i64>,
+    Path(id): Path<TemplateId>,
 ) -> AppResult<axum::Json<StoreItemDetail>> {
     let t = store::get_on_sale(&state.db, id).await?;
     Event::new(Kind::ProductView, Some(client_id), Some(user.id))
@@ -199,7 +200,7 @@ impl From<Cart> for CartBody {
                 .lines
                 .iter()
                 .map(|l| CartLineBody {
-                    service_template_id: l.template.id,
+                    service_template_id: l.template.id.get(),
                     title: l.template.title().to_string(),
                     quantity: l.item.quantity,
                     max_quantity: l.template.max_quantity,
@@ -216,7 +217,7 @@ impl From<Cart> for CartBody {
     }
 }
 
-async fn cart_body(state: &AppState, client_id: i64) -> AppResult<axum::Json<CartBody>> {
+async fn cart_body(state: &AppState, client_id: ClientId) -> AppResult<axum::Json<CartBody>> {
     Ok(axum::Json(cart::load(&state.db, client_id).await?.into()))
 }
 
@@ -249,13 +250,13 @@ pub struct AddItem {
     quantity: Option<Value>,
 }
 
-fn template_id(value: Option<&Value>) -> AppResult<i64> {
+fn template_id(value: Option<&Value>) -> AppResult<TemplateId> {
     match value {
         None | Some(Value::Null) => Err(AppError::invalid(
             "serviceTemplateId",
             "Give the id of the service to add.",
         )),
-        Some(v) => v.as_i64().ok_or_else(|| {
+        Some(v) => v.as_i64().map(TemplateId).ok_or_else(|| {
             AppError::invalid("serviceTemplateId", format!("{v} is not a service id."))
         }),
     }
@@ -316,7 +317,7 @@ pub struct SetQuantity {
 pub async fn update_item(
     State(state): State<AppState>,
     RequireClient(_, client_id): RequireClient,
-    Path(id): Path<i64>,
+    Path(id): Path<TemplateId>,
     Json(body): Json<SetQuantity>,
 ) -> AppResult<axum::Json<CartBody>> {
     let quantity = Quantity::from_json(body.quantity.as_ref())?;
@@ -343,7 +344,7 @@ pub async fn update_item(
 pub async fn remove_item(
     State(state): State<AppState>,
     RequireClient(user, client_id): RequireClient,
-    Path(id): Path<i64>,
+    Path(id): Path<TemplateId>,
 ) -> AppResult<axum::Json<CartBody>> {
     state
         .db
@@ -401,6 +402,6 @@ pub async fn checkout(
         orders::checkout::start(&state.db, &state.stripe, &state.config, &user, client_id).await?;
     Ok(axum::Json(CheckoutStarted {
         checkout_url: url,
-        order_id: order.id,
+        order_id: order.id.get(),
     }))
 }

@@ -8,9 +8,10 @@ use serde::Deserialize;
 use crate::activity::{self, Filter};
 use crate::db::entities::activity as entry;
 use crate::error::{AppError, AppResult};
+use crate::ids::ClientId;
 use crate::web::api::Pagination;
 use crate::web::auth::RequireAdmin;
-use crate::web::extract::{PageParams, Query};
+use crate::web::extract::{PageParams, Query, optional_id};
 use crate::web::layout::PageCtx;
 use crate::{AppState, clients};
 
@@ -32,11 +33,11 @@ pub struct ActivityQuery {
 pub struct ActivityPage {
     ctx: PageCtx,
     entries: Vec<entry::Model>,
-    clients: Vec<(i64, String)>,
+    clients: Vec<(ClientId, String)>,
     entity_types: [&'static str; 5],
     action: String,
     entity: String,
-    client: i64,
+    client: Option<ClientId>,
     pagination: Pagination,
     pager_base: String,
 }
@@ -56,13 +57,7 @@ pub async fn list(
             format!("Unknown entity '{entity}'."),
         ));
     }
-    let client = match q.client.trim() {
-        "" => None,
-        raw => Some(
-            raw.parse::<i64>()
-                .map_err(|_| AppError::invalid("client", format!("'{raw}' is not a client id.")))?,
-        ),
-    };
+    let client = optional_id::<ClientId>("client", &q.client)?;
     let filter = Filter {
         action: (!action.is_empty()).then(|| action.clone()),
         entity_type: (!entity.is_empty()).then(|| entity.clone()),
@@ -84,7 +79,7 @@ pub async fn list(
         entity_types: ENTITY_TYPES,
         action,
         entity,
-        client: client.unwrap_or(0),
+        client,
         pagination: Pagination::new(page, PER_PAGE, total),
         pager_base: format!("/admin/activity?{query}&"),
     })

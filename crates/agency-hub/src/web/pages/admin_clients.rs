@@ -11,6 +11,7 @@ use crate::AppState;
 use crate::activity::Actor;
 use crate::clients::{self, ClientForm, ClientRow};
 use crate::error::{AppResult, FieldErrors};
+use crate::ids::ClientId;
 use crate::web::auth::RequireAdmin;
 use crate::web::extract::Form;
 use crate::web::form::settle;
@@ -39,7 +40,7 @@ pub async fn list(
 pub struct ClientFormPage {
     ctx: PageCtx,
     /// None for a new client.
-    id: Option<i64>,
+    id: Option<ClientId>,
     form: ClientForm,
     errors: FieldErrors,
 }
@@ -77,7 +78,7 @@ pub async fn show_edit(
     State(state): State<AppState>,
     RequireAdmin(_): RequireAdmin,
     ctx: PageCtx,
-    Path(id): Path<i64>,
+    Path(id): Path<ClientId>,
 ) -> AppResult<ClientFormPage> {
     let client = clients::get(&state.db, id).await?;
     Ok(ClientFormPage {
@@ -94,7 +95,7 @@ async fn save(
     admin: &crate::auth::CurrentUser,
     session: &Session,
     ctx: PageCtx,
-    id: Option<i64>,
+    id: Option<ClientId>,
     form: ClientForm,
 ) -> AppResult<Response> {
     let actor = Actor::from(admin);
@@ -144,7 +145,7 @@ pub async fn update(
     RequireAdmin(admin): RequireAdmin,
     session: Session,
     ctx: PageCtx,
-    Path(id): Path<i64>,
+    Path(id): Path<ClientId>,
     Form(fields): Form<ClientFields>,
 ) -> AppResult<Response> {
     clients::get(&state.db, id).await?;

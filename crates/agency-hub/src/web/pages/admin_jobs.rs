@@ -62,7 +62,7 @@ pub async fn retry(
     if jobs::retry(&state.db, id).await? {
         tracing::info!(
             job.id = id,
-            user.id = admin.id,
+            user.id = admin.id.get(),
             "dead job put back on the queue"
         );
         flash(

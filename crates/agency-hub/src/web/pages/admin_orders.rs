@@ -18,6 +18,7 @@ use crate::db::entities::order::{OrderStatus, PaymentStatus};
 use crate::db::entities::user::Role;
 use crate::db::entities::{activity as activity_entity, order_note, stripe_event, user};
 use crate::error::{AppError, AppResult};
+use crate::ids::{ClientId, OrderId};
 use crate::money::{Currency, Money};
 use crate::orders::fulfil::Outcome;
 use crate::orders::health::{self, WebhookHealth};
@@ -26,7 +27,7 @@ use crate::orders::{self, Detail, StaffDetail, actions};
 use crate::stripe::client::REFUND_REASONS;
 use crate::stripe_events::{self, Handled};
 use crate::web::auth::{RequireAdmin, RequireStaff};
-use crate::web::extract::{Form, PageParams, Query};
+use crate::web::extract::{Form, PageParams, Query, optional_id};
 use crate::web::form::settle;
 use crate::web::layout::{FlashKind, PageCtx, flash};
 
@@ -87,12 +88,7 @@ impl OrdersQuery {
                     })?,
             ),
         };
-        let client_id = match self.client.trim() {
-            "" => None,
-            raw => Some(raw.parse::<i64>().map_err(|_| {
-                AppError::invalid("client", format!("'{raw}' is not a client id."))
-            })?),
-        };
+        let client_id = optional_id("client", &self.client)?;
         let (from, to) = (date("from", &self.from)?, date("to", &self.to)?);
         if let (Some(f), Some(t)) = (from, to)
             && f > t
@@ -174,7 +170,7 @@ pub struct OrdersPage {
     narrowed: bool,
     rows: Vec<OrderRow>,
     totals: Vec<TotalsRow>,
-    clients: Vec<(i64, String)>,
+    clients: Vec<(ClientId, String)>,
     health: WebhookHealth,
     is_admin: bool,
     csv_url: String,
@@ -235,7 +231,7 @@ pub async fn export_csv(
     Query(q): Query<OrdersQuery>,
 ) -> AppResult<Response> {
     let filter = q.filter()?;
-    tracing::info!(user.id = user.id, "orders exported as CSV");
+    tracing::info!(user.id = user.id.get(), "orders exported as CSV");
     let stream = futures_util::stream::unfold(Some(0u64), move |offset| {
         let (db, filter) = (state.db.clone(), filter.clone());
         async move {
@@ -352,7 +348,7 @@ pub struct OrderPage {
     reasons: [&'static str; 3],
 }
 
-async fn order_page(state: &AppState, ctx: PageCtx, id: i64) -> AppResult<OrderPage> {
+async fn order_page(state: &AppState, ctx: PageCtx, id: OrderId) -> AppResult<OrderPage> {
     let StaffDetail {
         detail: d,
         client_name,
@@ -402,7 +398,7 @@ pub async fn show(
     State(state): State<AppState>,
     RequireStaff(_): RequireStaff,
     ctx: PageCtx,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
 ) -> AppResult<OrderPage> {
     order_page(&state, ctx, id).await
 }
@@ -417,7 +413,7 @@ pub async fn add_note(
     State(state): State<AppState>,
     RequireStaff(user): RequireStaff,
     session: Session,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
     Form(form): Form<NoteForm>,
 ) -> AppResult<Redirect> {
     actions::add_note(&state.db, &Actor::from(&user), id, &form.body).await?;
@@ -442,7 +438,7 @@ pub async fn refund(
     RequireAdmin(admin): RequireAdmin,
     ctx: PageCtx,
     session: Session,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
     Form(form): Form<RefundForm>,
 ) -> AppResult<Response> {
     let mut page = order_page(&state, ctx, id).await?;
@@ -479,8 +475,8 @@ pub async fn refund(
         refunded,
         async |_| {
             tracing::info!(
-                order.id = id,
-                user.id = admin.id,
+                order.id = id.get(),
+                user.id = admin.id.get(),
                 amount_minor = amount.minor,
                 "refund made"
             );
@@ -498,7 +494,7 @@ pub async fn cancel(
     State(state): State<AppState>,
     RequireAdmin(admin): RequireAdmin,
     session: Session,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
 ) -> AppResult<Redirect> {
     actions::cancel(&state.db, &state.stripe, &Actor::from(&admin), id).await?;
     flash(
@@ -514,7 +510,7 @@ pub async fn rerun(
     State(state): State<AppState>,
     RequireAdmin(admin): RequireAdmin,
     session: Session,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
 ) -> AppResult<Redirect> {
     let outcome =
         actions::rerun_fulfilment(&state.db, &state.stripe, &Actor::from(&admin), id).await?;
@@ -536,7 +532,7 @@ pub async fn reviewed(
     State(state): State<AppState>,
     RequireAdmin(admin): RequireAdmin,
     session: Session,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
 ) -> AppResult<Redirect> {
     state
         .db
@@ -556,7 +552,7 @@ pub async fn retry_event(
     let handled = stripe_events::retry(&state.db, &id).await;
     match handled {
         Ok(Handled::Processed(outcome)) => {
-            tracing::info!(stripe.event_id = %id, user.id = admin.id, outcome, "failed Stripe event retried");
+            tracing::info!(stripe.event_id = %id, user.id = admin.id.get(), outcome, "failed Stripe event retried");
             flash(
                 &session,
                 FlashKind::Success,

@@ -14,6 +14,7 @@ use crate::auth::CurrentUser;
 use crate::catalog::{self, Intent, TemplateForm};
 use crate::db::entities::service_template;
 use crate::error::{AppResult, FieldErrors};
+use crate::ids::TemplateId;
 use crate::money::Currency;
 use crate::web::auth::RequireAdmin;
 use crate::web::extract::{Form, Query, bool_field};
@@ -130,7 +131,7 @@ pub async fn show_edit(
     State(state): State<AppState>,
     RequireAdmin(_): RequireAdmin,
     ctx: PageCtx,
-    Path(id): Path<i64>,
+    Path(id): Path<TemplateId>,
 ) -> AppResult<TemplateFormPage> {
     let template = catalog::get(&state.db, id).await?;
     let form = TemplateForm::from_model(&template);
@@ -202,7 +203,7 @@ pub async fn update(
     RequireAdmin(admin): RequireAdmin,
     session: Session,
     ctx: PageCtx,
-    Path(id): Path<i64>,
+    Path(id): Path<TemplateId>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let template = catalog::get(&state.db, id).await?;
@@ -219,7 +220,7 @@ pub async fn set_archived(
     State(state): State<AppState>,
     RequireAdmin(admin): RequireAdmin,
     session: Session,
-    Path(id): Path<i64>,
+    Path(id): Path<TemplateId>,
     Form(f): Form<ArchiveFields>,
 ) -> AppResult<Redirect> {
     let archived = bool_field("archived", &f.archived)?;

@@ -14,6 +14,7 @@ use crate::auth::users::{self, UserForm, UserRow};
 use crate::clients;
 use crate::db::entities::user;
 use crate::error::{AppError, AppResult, FieldErrors};
+use crate::ids::{ClientId, UserId};
 use crate::web::api::Pagination;
 use crate::web::auth::RequireAdmin;
 use crate::web::extract::{Form, PageParams, Query, bool_field};
@@ -52,7 +53,7 @@ pub async fn list(
 pub struct NewUserPage {
     ctx: PageCtx,
     form: UserForm,
-    clients: Vec<(i64, String)>,
+    clients: Vec<(ClientId, String)>,
     errors: FieldErrors,
 }
 
@@ -152,8 +153,8 @@ pub struct UserPage {
 async fn user_page(
     state: &AppState,
     ctx: PageCtx,
-    me: i64,
-    id: i64,
+    me: UserId,
+    id: UserId,
     error: Option<AppError>,
 ) -> AppResult<UserPage> {
     let user = users::get(&state.db, id).await?;
@@ -174,7 +175,7 @@ pub async fn show(
     State(state): State<AppState>,
     RequireAdmin(admin): RequireAdmin,
     ctx: PageCtx,
-    Path(id): Path<i64>,
+    Path(id): Path<UserId>,
 ) -> AppResult<UserPage> {
     user_page(&state, ctx, admin.id, id, None).await
 }
@@ -190,7 +191,7 @@ pub async fn reset_password(
     RequireAdmin(admin): RequireAdmin,
     session: Session,
     ctx: PageCtx,
-    Path(id): Path<i64>,
+    Path(id): Path<UserId>,
     Form(f): Form<PasswordFields>,
 ) -> AppResult<Response> {
     users::get(&state.db, id).await?;
@@ -232,7 +233,7 @@ pub async fn set_active(
     RequireAdmin(admin): RequireAdmin,
     session: Session,
     ctx: PageCtx,
-    Path(id): Path<i64>,
+    Path(id): Path<UserId>,
     Form(f): Form<ActiveFields>,
 ) -> AppResult<Response> {
     let active = bool_field("active", &f.active)?;

@@ -84,7 +84,7 @@ pub async fn login(
         signed_in,
         async |user| {
             start_session(&session, user.id).await?;
-            tracing::info!(user.id = user.id, "signed in");
+            tracing::info!(user.id = user.id.get(), "signed in");
             Ok(Redirect::to(&next).into_response())
         },
         async |e| {

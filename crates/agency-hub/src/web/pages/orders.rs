@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use crate::AppState;
 use crate::clients;
 use crate::error::AppResult;
+use crate::ids::OrderId;
 use crate::orders::listing::{self, CLIENT_PER_PAGE, OrderRow};
 use crate::orders::{self, Detail};
 use crate::web::api::Pagination;
@@ -50,7 +51,7 @@ pub async fn show(
     State(state): State<AppState>,
     RequireClient(_, client_id): RequireClient,
     ctx: PageCtx,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
 ) -> AppResult<OrderPage> {
     let d = orders::client_detail(&state.db, client_id, id).await?;
     Ok(OrderPage { ctx, d })
@@ -68,7 +69,7 @@ pub struct ReceiptPage {
 pub async fn receipt(
     State(state): State<AppState>,
     RequireClient(_, client_id): RequireClient,
-    Path(id): Path<i64>,
+    Path(id): Path<OrderId>,
 ) -> AppResult<ReceiptPage> {
     let d = orders::client_detail(&state.db, client_id, id).await?;
     let client_name = clients::get(&state.db, client_id).await?.name;

@@ -14,11 +14,12 @@ use crate::db::entities::service::ServiceStatus;
 use crate::db::entities::task::TaskStatus;
 use crate::db::entities::{activity as activity_entity, service, service_template, task};
 use crate::error::{AppError, AppResult};
+use crate::ids::{ClientId, ServiceId, TemplateId};
 use crate::provisioning;
 use crate::services::{self, Audience, Filter, NewTask, ServiceRow, StaffDetail};
 use crate::web::api::Pagination;
 use crate::web::auth::{RequireClient, RequireStaff};
-use crate::web::extract::{Form, PageParams, Query};
+use crate::web::extract::{Form, PageParams, Query, optional_id};
 use crate::web::form::settle;
 use crate::web::layout::{FlashKind, PageCtx, flash};
 use crate::{catalog, clients};
@@ -33,16 +34,6 @@ pub struct FilterQuery {
     status: String,
     #[serde(default)]
     template: String,
-}
-
-fn optional_id(field: &str, raw: &str) -> AppResult<Option<i64>> {
-    match raw.trim() {
-        "" => Ok(None),
-        raw => raw
-            .parse()
-            .map(Some)
-            .map_err(|_| AppError::invalid(field, format!("'{raw}' is not an id."))),
-    }
 }
 
 impl FilterQuery {
@@ -69,12 +60,12 @@ impl FilterQuery {
 pub struct ServicesPage {
     ctx: PageCtx,
     rows: Vec<ServiceRow>,
-    clients: Vec<(i64, String)>,
-    templates: Vec<(i64, String)>,
+    clients: Vec<(ClientId, String)>,
+    templates: Vec<(TemplateId, String)>,
     statuses: [ServiceStatus; 4],
-    filter_client: i64,
+    filter_client: Option<ClientId>,
     filter_status: String,
-    filter_template: i64,
+    filter_template: Option<TemplateId>,
     pagination: Pagination,
     pager_base: String,
 }
@@ -106,12 +97,12 @@ pub async fn list(
         clients: clients::names(&state.db).await?,
         templates,
         statuses: ServiceStatus::ALL,
-        filter_client: filter.client_id.unwrap_or(0),
+        filter_client: filter.client_id,
         filter_status: filter
             .status
             .map(|s| s.as_str().to_string())
             .unwrap_or_default(),
-        filter_template: filter.template_id.unwrap_or(0),
+        filter_template: filter.template_id,
         pagination: Pagination::new(page, PER_PAGE, total),
         pager_base: format!("/services?{query}&"),
     })
@@ -121,24 +112,24 @@ pub async fn list(
 #[template(path = "services/assign.html")]
 pub struct AssignPage {
     ctx: PageCtx,
-    clients: Vec<(i64, String)>,
+    clients: Vec<(ClientId, String)>,
     templates: Vec<service_template::Model>,
-    client_id: i64,
-    template_id: i64,
+    client_id: Option<ClientId>,
+    template_id: Option<TemplateId>,
     error: Option<AppError>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct AssignQuery {
-    client: Option<i64>,
-    template: Option<i64>,
+    client: Option<ClientId>,
+    template: Option<TemplateId>,
 }
 
 async fn assign_page(
     state: &AppState,
     ctx: PageCtx,
-    client_id: i64,
-    template_id: i64,
+    client_id: Option<ClientId>,
+    template_id: Option<TemplateId>,
     error: Option<AppError>,
 ) -> AppResult<AssignPage> {
     Ok(AssignPage {
@@ -157,14 +148,7 @@ pub async fn show_assign(
     ctx: PageCtx,
     Query(q): Query<AssignQuery>,
 ) -> AppResult<AssignPage> {
-    assign_page(
-        &state,
-        ctx,
-        q.client.unwrap_or(0),
-        q.template.unwrap_or(0),
-        None,
-    )
-    .await
+    assign_page(&state, ctx, q.client, q.template, None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -175,7 +159,7 @@ pub struct AssignForm {
     template_id: String,
 }
 
-fn required_id(field: &str, raw: &str, missing: &str) -> AppResult<i64> {
+fn required_id<T: std::str::FromStr>(field: &str, raw: &str, missing: &str) -> AppResult<T> {
     optional_id(field, raw)?.ok_or_else(|| AppError::invalid(field, missing))
 }
 
@@ -206,8 +190,8 @@ pub async fn assign(
         assigned,
         async |service| {
             tracing::info!(
-                service.id = service.id,
-                user.id = user.id,
+                service.id = service.id.get(),
+                user.id = user.id.get(),
                 "service assigned"
             );
             let message = format!("{} was assigned.", service.name);
@@ -215,10 +199,8 @@ pub async fn assign(
             Ok(Redirect::to(&format!("/services/{}", service.id)).into_response())
         },
         async |e| {
-            let (client_id, template_id) = (
-                form.client_id.parse().unwrap_or(0),
-                form.template_id.parse().unwrap_or(0),
-            );
+            let (client_id, template_id) =
+                (form.client_id.parse().ok(), form.template_id.parse().ok());
             assign_page(&state, ctx, client_id, template_id, Some(e)).await
         },
     )
@@ -242,7 +224,7 @@ pub struct ServicePage {
 async fn service_page(
     state: &AppState,
     ctx: PageCtx,
-    id: i64,
+    id: ServiceId,
     error: Option<AppError>,
 ) -> AppResult<ServicePage> {
     let StaffDetail {
@@ -269,7 +251,7 @@ pub async fn show(
     State(state): State<AppState>,
     RequireStaff(_): RequireStaff,
     ctx: PageCtx,
-    Path(id): Path<i64>,
+    Path(id): Path<ServiceId>,
 ) -> AppResult<ServicePage> {
     service_page(&state, ctx, id, None).await
 }
@@ -280,7 +262,7 @@ async fn change_service<F>(
     state: &AppState,
     session: &Session,
     ctx: PageCtx,
-    id: i64,
+    id: ServiceId,
     change: F,
 ) -> AppResult<Response>
 where
@@ -318,7 +300,7 @@ pub async fn set_status(
     RequireStaff(user): RequireStaff,
     session: Session,
     ctx: PageCtx,
-    Path(id): Path<i64>,
+    Path(id): Path<ServiceId>,
     Form(form): Form<StatusForm>,
 ) -> AppResult<Response> {
     let actor = Actor::from(&user);
@@ -336,7 +318,7 @@ pub async fn keep(
     RequireStaff(user): RequireStaff,
     session: Session,
     ctx: PageCtx,
-    Path(id): Path<i64>,
+    Path(id): Path<ServiceId>,
 ) -> AppResult<Response> {
     let actor = Actor::from(&user);
     change_service(&state, &session, ctx, id, async |txn, service| {
@@ -351,7 +333,7 @@ pub async fn set_task_status(
     RequireStaff(user): RequireStaff,
     session: Session,
     ctx: PageCtx,
-    Path((id, task_id)): Path<(i64, i64)>,
+    Path((id, task_id)): Path<(ServiceId, i64)>,
     Form(form): Form<StatusForm>,
 ) -> AppResult<Response> {
     let actor = Actor::from(&user);
@@ -381,7 +363,7 @@ pub async fn add_task(
     RequireStaff(user): RequireStaff,
     session: Session,
     ctx: PageCtx,
-    Path(id): Path<i64>,
+    Path(id): Path<ServiceId>,
     Form(form): Form<NewTaskForm>,
 ) -> AppResult<Response> {
     let actor = Actor::from(&user);
@@ -441,7 +423,7 @@ pub async fn my_service(
     State(state): State<AppState>,
     RequireClient(_, client_id): RequireClient,
     ctx: PageCtx,
-    Path(id): Path<i64>,
+    Path(id): Path<ServiceId>,
 ) -> AppResult<MyServicePage> {
     let service = services::get_for_client(&state.db, id, client_id).await?;
     let tasks = services::tasks(&state.db, service.id, Audience::Client).await?;

@@ -16,6 +16,7 @@ use crate::catalog::store::{self, Sort, StoreParams, StoreQuery};
 use crate::db::Txn;
 use crate::db::entities::service_template;
 use crate::error::{AppError, AppResult};
+use crate::ids::{ClientId, TemplateId};
 use crate::orders::{self, Paid};
 use crate::web::api::Pagination;
 use crate::web::auth::RequireClient;
@@ -79,8 +80,8 @@ pub struct ServicePage {
 async fn service_page(
     state: &AppState,
     ctx: PageCtx,
-    client_id: i64,
-    id: i64,
+    client_id: ClientId,
+    id: TemplateId,
     error: Option<AppError>,
 ) -> AppResult<ServicePage> {
     let item = store::get_on_sale(&state.db, id).await?;
@@ -102,7 +103,7 @@ pub async fn show(
     State(state): State<AppState>,
     RequireClient(user, client_id): RequireClient,
     ctx: PageCtx,
-    Path(id): Path<i64>,
+    Path(id): Path<TemplateId>,
 ) -> AppResult<ServicePage> {
     let page = service_page(&state, ctx, client_id, id, None).await?;
     Event::new(Kind::ProductView, Some(client_id), Some(user.id))
@@ -124,7 +125,7 @@ pub struct CartPage {
 async fn cart_page(
     state: &AppState,
     ctx: PageCtx,
-    client_id: i64,
+    client_id: ClientId,
     error: Option<AppError>,
 ) -> AppResult<CartPage> {
     Ok(CartPage {
@@ -218,7 +219,7 @@ pub async fn add(
     ctx: PageCtx,
     Form(f): Form<AddFields>,
 ) -> AppResult<Response> {
-    let template_id: i64 = f
+    let template_id: TemplateId = f
         .template_id
         .trim()
         .parse()
@@ -259,7 +260,7 @@ async fn change_cart<F>(
     state: &AppState,
     session: &Session,
     ctx: PageCtx,
-    client_id: i64,
+    client_id: ClientId,
     change: F,
 ) -> AppResult<Response>
 where
@@ -287,7 +288,7 @@ pub async fn update(
     RequireClient(_, client_id): RequireClient,
     session: Session,
     ctx: PageCtx,
-    Path(template_id): Path<i64>,
+    Path(template_id): Path<TemplateId>,
     Form(f): Form<QuantityFields>,
 ) -> AppResult<Response> {
     change_cart(&state, &session, ctx, client_id, async |txn| {
@@ -307,7 +308,7 @@ pub async fn remove(
     RequireClient(user, client_id): RequireClient,
     session: Session,
     ctx: PageCtx,
-    Path(template_id): Path<i64>,
+    Path(template_id): Path<TemplateId>,
 ) -> AppResult<Response> {
     change_cart(&state, &session, ctx, client_id, async |txn| {
         let line = cart::remove(txn, user.id, client_id, template_id).await?;
@@ -324,7 +325,7 @@ pub async fn accept_price(
     RequireClient(_, client_id): RequireClient,
     session: Session,
     ctx: PageCtx,
-    Path(template_id): Path<i64>,
+    Path(template_id): Path<TemplateId>,
 ) -> AppResult<Response> {
     change_cart(&state, &session, ctx, client_id, async |txn| {
         cart::accept_price(txn, client_id, template_id).await?;
