@@ -9,6 +9,7 @@ use agency_hub::auth::{self, Email, NewUser};
 use agency_hub::db::entities::store_event;
 use agency_hub::db::entities::user::Role;
 use agency_hub::ids::UserId;
+use agency_hub::money::Currency;
 use chrono::{Duration, Utc};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 use serde_json::json;
@@ -77,7 +78,7 @@ async fn main() -> anyhow::Result<()> {
                 template_id: Set(Some(template.id)),
                 quantity: Set(None),
                 amount_minor: Set(money.then_some(10_000)),
-                currency: Set(money.then(|| "USD".into())),
+                currency: Set(money.then_some(Currency::USD)),
                 details: Set(json!({})),
                 at: Set(now - Duration::milliseconds(((events - i) as f64 * step) as i64)),
                 ..Default::default()

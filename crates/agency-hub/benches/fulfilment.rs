@@ -14,6 +14,7 @@ use agency_hub::db::entities::order::{self, OrderStatus, PaymentStatus};
 use agency_hub::db::entities::user::Role;
 use agency_hub::db::entities::{email, order_item, service, task};
 use agency_hub::ids::OrderId;
+use agency_hub::money::Currency;
 use chrono::Utc;
 use hmac::{Hmac, KeyInit, Mac};
 use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait};
@@ -70,7 +71,7 @@ async fn main() -> anyhow::Result<()> {
             user_id: Set(Some(buyer)),
             status: Set(OrderStatus::Pending),
             payment_status: Set(PaymentStatus::Pending),
-            currency: Set("USD".into()),
+            currency: Set(Currency::USD),
             subtotal_minor: Set(10_000),
             total_minor: Set(10_000),
             notes: Set(String::new()),

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use sea_orm::DeriveValueType;
 use serde::Serialize;
 
 /// The currencies the store accepts: ISO 4217 codes Stripe supports, with their minor-unit
@@ -46,10 +47,32 @@ const CURRENCIES: &[(&str, u32, &str)] = &[
 /// Stripe's limit on one amount in a two-decimal currency (99,999,999 minor units).
 pub const MAX_MINOR: i64 = 99_999_999;
 
-/// An ISO currency the store accepts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+/// An ISO currency the store accepts. Stored as its code (a text column); a code the store
+/// does not accept cannot be read back, nor written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, DeriveValueType)]
 #[serde(into = "&'static str")]
+#[sea_orm(value_type = "String")]
 pub struct Currency(&'static str);
+
+/// A currency code the store does not accept.
+#[derive(Debug, thiserror::Error)]
+#[error("'{0}' is not a currency the store accepts")]
+pub struct UnknownCurrency(String);
+
+/// The store's default: new templates are priced in it, and an empty report shows it.
+impl Default for Currency {
+    fn default() -> Self {
+        Self::USD
+    }
+}
+
+impl std::str::FromStr for Currency {
+    type Err = UnknownCurrency;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s).ok_or_else(|| UnknownCurrency(s.to_string()))
+    }
+}
 
 impl From<Currency> for &'static str {
     fn from(c: Currency) -> Self {

@@ -13,6 +13,7 @@ use crate::db::entities::service::ServiceStatus;
 use crate::db::entities::task::TaskStatus;
 use crate::db::entities::{service_template, user, user::Role};
 use crate::db::{Db, Txn};
+use crate::money::Currency;
 use crate::provisioning::{self, Origin};
 use crate::services::{self, Audience};
 
@@ -230,7 +231,7 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<bool> {
             updated_at: Set(now),
             is_purchasable: Set(store.is_some()),
             price_minor: Set(store.map_or(0, |s| s.1)),
-            currency: Set("USD".into()),
+            currency: Set(Currency::USD),
             store_title: Set(name.to_string()),
             store_description: Set(String::new()),
             store_images: Set(json!(

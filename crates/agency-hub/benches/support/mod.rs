@@ -13,6 +13,7 @@ use agency_hub::db::Db;
 use agency_hub::db::entities::order::{self, OrderStatus, PaymentStatus};
 use agency_hub::db::entities::{order_item, service_template};
 use agency_hub::ids::{ClientId, TemplateId};
+use agency_hub::money::Currency;
 use agency_hub::{App, Config};
 use chrono::{Duration as Days, Utc};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, Database, EntityTrait};
@@ -151,7 +152,7 @@ pub async fn add_orders(
                     user_id: Set(None),
                     status: Set(status),
                     payment_status: Set(payment),
-                    currency: Set("USD".into()),
+                    currency: Set(Currency::USD),
                     subtotal_minor: Set(10_000),
                     total_minor: Set(10_000),
                     refunded_minor: Set(if status == OrderStatus::Refunded {

@@ -15,6 +15,7 @@ use super::Kind;
 use crate::db::entities::order::{self, OrderStatus};
 use crate::db::entities::service::{ServiceOrigin, ServiceStatus};
 use crate::db::entities::{order_item, service, store_event, stripe_event};
+use crate::ids::TemplateId;
 use crate::money::{Currency, Money};
 
 /// `[from, to)`.
@@ -52,14 +53,14 @@ impl Period {
 }
 
 /// Money per currency, the currencies in order.
-pub type PerCurrency = BTreeMap<String, i64>;
+pub type PerCurrency = BTreeMap<Currency, i64>;
 
 /// A service's sales.
 #[derive(Clone, Debug, PartialEq, Eq, FromQueryResult)]
 pub struct TopService {
-    pub template_id: i64,
+    pub template_id: TemplateId,
     pub name: String,
-    pub currency: String,
+    pub currency: Currency,
     pub units: i64,
     pub revenue_minor: i64,
 }
@@ -103,7 +104,7 @@ pub struct Figures {
     pub top_by_units: Vec<TopService>,
     pub series: Vec<Day>,
     /// The currency of the chart (the one with the most paid).
-    pub main_currency: String,
+    pub main_currency: Currency,
 }
 
 /// `part / whole` as a share, when `whole` is not zero.
@@ -144,7 +145,7 @@ struct KindCount {
 #[derive(Debug, FromQueryResult)]
 struct KindMoney {
     kind: String,
-    currency: Option<String>,
+    currency: Option<Currency>,
     events: i64,
     amount: i64,
 }
@@ -225,7 +226,7 @@ pub async fn figures<C: ConnectionTrait>(conn: &C, p: &Period) -> Result<Figures
         let currency = m.currency.unwrap_or_default();
         if m.kind == Kind::Paid.as_str() {
             f.orders += m.events;
-            f.paid.insert(currency.clone(), m.amount);
+            f.paid.insert(currency, m.amount);
             f.average_order
                 .insert(currency, m.amount / Ord::max(m.events, 1));
         } else {
@@ -235,17 +236,17 @@ pub async fn figures<C: ConnectionTrait>(conn: &C, p: &Period) -> Result<Figures
     }
     for (c, paid) in &f.paid {
         f.net
-            .insert(c.clone(), paid - f.refunded.get(c).copied().unwrap_or(0));
+            .insert(*c, paid - f.refunded.get(c).copied().unwrap_or(0));
     }
     for (c, refunded) in &f.refunded {
-        f.net.entry(c.clone()).or_insert(-refunded);
+        f.net.entry(*c).or_insert(-refunded);
     }
     f.main_currency = f
         .paid
         .iter()
         .max_by_key(|(_, v)| **v)
-        .map(|(c, _)| c.clone())
-        .unwrap_or_else(|| "USD".into());
+        .map(|(c, _)| *c)
+        .unwrap_or_default();
 
     // Visitors who paid; companies that added to a cart and did not check out.
     f.buyers = store_event::Entity::find()
@@ -287,7 +288,7 @@ pub async fn figures<C: ConnectionTrait>(conn: &C, p: &Period) -> Result<Figures
     f.carts_left = carts(true).await?.unwrap_or(0);
 
     // The chart: paid orders and money per day (in the main currency).
-    let paid_events: Vec<(DateTime<Utc>, Option<i64>, Option<String>)> =
+    let paid_events: Vec<(DateTime<Utc>, Option<i64>, Option<Currency>)> =
         store_event::Entity::find()
             .select_only()
             .column(store_event::Column::At)
@@ -311,7 +312,7 @@ pub async fn figures<C: ConnectionTrait>(conn: &C, p: &Period) -> Result<Figures
     for (at, amount, currency) in paid_events {
         let day = days.entry(at.date_naive()).or_default();
         day.0 += 1;
-        if currency.as_deref() == Some(f.main_currency.as_str()) {
+        if currency == Some(f.main_currency) {
             day.1 += amount.unwrap_or(0);
         }
     }
@@ -426,7 +427,7 @@ pub fn show(per: &PerCurrency) -> String {
         return "—".into();
     }
     per.iter()
-        .map(|(c, m)| Money::new(*m, Currency::parse(c).unwrap_or(Currency::USD)).display())
+        .map(|(c, m)| Money::new(*m, *c).display())
         .collect::<Vec<_>>()
         .join(" · ")
 }

@@ -150,7 +150,7 @@ impl Event {
             template_id: Set(self.template_id),
             quantity: Set(self.quantity),
             amount_minor: Set(self.amount.map(|m| m.minor)),
-            currency: Set(self.amount.map(|m| m.currency.code().to_string())),
+            currency: Set(self.amount.map(|m| m.currency)),
             details: Set(self.details),
             at: Set(self.at.unwrap_or_else(Utc::now)),
             ..Default::default()

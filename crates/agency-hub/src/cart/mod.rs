@@ -177,10 +177,7 @@ pub async fn load<C: ConnectionTrait>(conn: &C, client_id: ClientId) -> Result<C
         .into_iter()
         .filter_map(|item| {
             let template = templates.remove(&item.template_id)?;
-            let was = Money::new(
-                item.unit_price_minor,
-                Currency::parse(&item.currency).unwrap_or(Currency::USD),
-            );
+            let was = Money::new(item.unit_price_minor, item.currency);
             let now = template.price();
             let problem = if !template.on_sale() {
                 Some(Problem::Unavailable)
@@ -346,7 +343,7 @@ pub async fn add<C: ConnectionTrait>(
                 template_id: Set(template.id),
                 quantity: Set(total),
                 unit_price_minor: Set(template.price_minor),
-                currency: Set(template.price().currency.code().to_string()),
+                currency: Set(template.price().currency),
                 created_at: Set(now),
                 updated_at: Set(now),
                 ..Default::default()
@@ -434,7 +431,7 @@ pub async fn accept_price<C: ConnectionTrait>(
     let price = line.template.price();
     let mut active: cart_item::ActiveModel = line.item.into();
     active.unit_price_minor = Set(price.minor);
-    active.currency = Set(price.currency.code().to_string());
+    active.currency = Set(price.currency);
     active.updated_at = Set(Utc::now());
     active.update(conn).await?;
     Ok(())

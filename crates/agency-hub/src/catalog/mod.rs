@@ -494,7 +494,7 @@ pub async fn create<C: ConnectionTrait>(
         updated_at: Set(now),
         is_purchasable: Set(t.store.is_purchasable),
         price_minor: Set(t.store.price.minor),
-        currency: Set(t.store.price.currency.code().to_string()),
+        currency: Set(t.store.price.currency),
         store_title: Set(t.store.title),
         store_description: Set(t.store.description),
         store_images: Set(json!(t.store.images)),
@@ -531,7 +531,7 @@ pub async fn update<C: ConnectionTrait>(
     active.updated_at = Set(Utc::now());
     active.is_purchasable = Set(t.store.is_purchasable);
     active.price_minor = Set(t.store.price.minor);
-    active.currency = Set(t.store.price.currency.code().to_string());
+    active.currency = Set(t.store.price.currency);
     active.store_title = Set(t.store.title);
     active.store_description = Set(t.store.description);
     active.store_images = Set(json!(t.store.images));

@@ -53,7 +53,7 @@ pub async fn start(
         client_id,
         customer: Some(&customer),
         customer_email: None,
-        currency: &order.currency,
+        currency: order.currency.code(),
         lines: items
             .iter()
             .map(|i| {

@@ -108,7 +108,7 @@ pub async fn fulfil_checkout<C: ConnectionTrait>(
     let currency_matches = session
         .currency
         .as_deref()
-        .is_some_and(|c| c.eq_ignore_ascii_case(&order.currency));
+        .is_some_and(|c| c.eq_ignore_ascii_case(order.currency.code()));
     if !currency_matches || session.amount_subtotal != Some(order.subtotal_minor) {
         let reason = format!(
             "Stripe charged {} {:?} for a subtotal of {} {} in the order.",

@@ -14,6 +14,7 @@ use crate::db::contains;
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
 use crate::db::entities::{client, order_item, user};
 use crate::ids::{ClientId, OrderId};
+use crate::money::Currency;
 
 /// Orders a page of the client's history shows (the page and the API alike).
 pub const CLIENT_PER_PAGE: u64 = 20;
@@ -157,7 +158,7 @@ impl Filter {
 /// (completed or refunded; a cancelled or unpaid order's total is no revenue).
 #[derive(Clone, Debug, PartialEq, Eq, FromQueryResult)]
 pub struct Totals {
-    pub currency: String,
+    pub currency: Currency,
     pub orders: i64,
     pub paid_minor: i64,
     pub refunded_minor: i64,

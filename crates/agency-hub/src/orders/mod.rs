@@ -93,7 +93,7 @@ pub async fn create_from_cart<C: ConnectionTrait>(
         user_id: Set(Some(user_id)),
         status: Set(OrderStatus::Pending),
         payment_status: Set(PaymentStatus::Pending),
-        currency: Set(currency.code().to_string()),
+        currency: Set(currency),
         subtotal_minor: Set(subtotal),
         discount_minor: Set(0),
         tax_minor: Set(0),

@@ -103,7 +103,7 @@ async fn sync(db: &Db, stripe: &StripeClient, t: &service_template::Model) -> an
     };
     let price = t.price();
     let current = t.stripe_price_minor == Some(price.minor)
-        && t.stripe_price_currency.as_deref() == Some(price.currency.code())
+        && t.stripe_price_currency == Some(price.currency)
         && t.stripe_price_id.is_some();
     if !current {
         let new_price = stripe
@@ -121,7 +121,7 @@ async fn sync(db: &Db, stripe: &StripeClient, t: &service_template::Model) -> an
             )
             .col_expr(
                 service_template::Column::StripePriceCurrency,
-                Expr::value(Some(price.currency.code().to_string())),
+                Expr::value(Some(price.currency)),
             )
             .filter(service_template::Column::Id.eq(t.id))
             .exec(db)

@@ -560,7 +560,7 @@ async fn store_settings_are_validated_field_by_field_and_saved_in_minor_units() 
     assert_eq!(
         (
             t.price_minor,
-            t.currency.as_str(),
+            t.currency.code(),
             t.max_quantity,
             t.sort_order
         ),

@@ -99,7 +99,7 @@ async fn a_paid_checkout_provisions_a_service_per_unit_empties_the_cart_and_queu
         (
             pending.status,
             pending.subtotal_minor,
-            pending.currency.as_str()
+            pending.currency.code()
         ),
         (OrderStatus::Pending, 119_900, "USD")
     );

@@ -36,7 +36,7 @@ async fn paid_order(
         user_id: Set(Some(user)),
         status: Set(OrderStatus::Completed),
         payment_status: Set(PaymentStatus::Succeeded),
-        currency: Set("USD".into()),
+        currency: Set(Currency::USD),
         subtotal_minor: Set(total),
         total_minor: Set(total),
         paid_at: Set(Some(at)),
@@ -226,7 +226,7 @@ async fn every_dashboard_figure_comes_from_a_known_data_set() {
     known_data(&app).await;
     let p = Period::last_days(30, Utc::now() + Duration::seconds(1));
     let f = dashboard::figures(&app.db, &p).await.unwrap();
-    let usd_only = |m: i64| std::collections::BTreeMap::from([("USD".to_string(), m)]);
+    let usd_only = |m: i64| std::collections::BTreeMap::from([(Currency::USD, m)]);
     assert_eq!(f.paid, usd_only(30_000));
     assert_eq!(f.refunded, usd_only(5_000));
     assert_eq!(f.net, usd_only(25_000));
@@ -392,8 +392,8 @@ async fn the_journey_is_tracked_from_the_cart_to_the_refund() {
     assert_eq!(count(Kind::Refunded), 1);
     let paid_event = events.iter().find(|e| e.kind == "paid").unwrap();
     assert_eq!(
-        (paid_event.amount_minor, paid_event.currency.as_deref()),
-        (Some(119_900), Some("USD"))
+        (paid_event.amount_minor, paid_event.currency),
+        (Some(119_900), Some(Currency::USD))
     );
     assert!(paid_event.client_id.is_some() && paid_event.user_id.is_some());
     let refunded = events.iter().find(|e| e.kind == "refunded").unwrap();

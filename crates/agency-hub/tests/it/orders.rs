@@ -7,6 +7,7 @@ use agency_hub::db::entities::task::TaskStatus;
 use agency_hub::db::entities::user::Role;
 use agency_hub::db::entities::{activity, email, order_item, service, stripe_event, task};
 use agency_hub::ids::{ClientId, OrderId, OrderItemId, ServiceId, TemplateId, UserId};
+use agency_hub::money::Currency;
 use chrono::{TimeZone, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -165,7 +166,7 @@ async fn insert(app: &TestApp, template_id: TemplateId, r: Row) {
         user_id: Set(r.user),
         status: Set(r.status),
         payment_status: Set(r.payment),
-        currency: Set("USD".into()),
+        currency: Set(Currency::USD),
         subtotal_minor: Set(r.total),
         total_minor: Set(r.total),
         refunded_minor: Set(r.refunded),

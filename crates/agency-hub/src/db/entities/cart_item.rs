@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::money::Currency;
+
 use crate::ids::TemplateId;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -13,7 +15,7 @@ pub struct Model {
     pub template_id: TemplateId,
     pub quantity: i32,
     pub unit_price_minor: i64,
-    pub currency: String,
+    pub currency: Currency,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::money::Currency;
+
 use crate::ids::{ClientId, OrderId, UserId};
 use serde::Serialize;
 
@@ -126,7 +128,7 @@ pub struct Model {
     pub user_id: Option<UserId>,
     pub status: OrderStatus,
     pub payment_status: PaymentStatus,
-    pub currency: String,
+    pub currency: Currency,
     pub subtotal_minor: i64,
     pub discount_minor: i64,
     pub tax_minor: i64,
@@ -145,9 +147,7 @@ pub struct Model {
 impl Model {
     /// An amount of this order's currency (templates pass references, code passes values).
     pub fn money(&self, minor: impl std::borrow::Borrow<i64>) -> crate::money::Money {
-        let currency =
-            crate::money::Currency::parse(&self.currency).unwrap_or(crate::money::Currency::USD);
-        crate::money::Money::new(*minor.borrow(), currency)
+        crate::money::Money::new(*minor.borrow(), self.currency)
     }
 }
 

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::money::Currency;
+
 use crate::ids::TemplateId;
 use serde::{Deserialize, Serialize};
 
@@ -34,7 +36,7 @@ pub struct Model {
     /// Store settings: whether clients can buy it, and how it shows in the store.
     pub is_purchasable: bool,
     pub price_minor: i64,
-    pub currency: String,
+    pub currency: Currency,
     pub store_title: String,
     pub store_description: String,
     /// A JSON list of image URLs.
@@ -44,7 +46,7 @@ pub struct Model {
     pub stripe_product_id: Option<String>,
     pub stripe_price_id: Option<String>,
     pub stripe_price_minor: Option<i64>,
-    pub stripe_price_currency: Option<String>,
+    pub stripe_price_currency: Option<Currency>,
     /// none, pending, synced or failed (with `stripe_sync_error`).
     pub stripe_sync_status: String,
     pub stripe_sync_error: Option<String>,
@@ -69,9 +71,7 @@ impl Model {
 
     /// The price, in the template's currency (USD if the stored code is unknown).
     pub fn price(&self) -> crate::money::Money {
-        let currency =
-            crate::money::Currency::parse(&self.currency).unwrap_or(crate::money::Currency::USD);
-        crate::money::Money::new(self.price_minor, currency)
+        crate::money::Money::new(self.price_minor, self.currency)
     }
 
     /// Clients can buy it now: purchasable and not archived.

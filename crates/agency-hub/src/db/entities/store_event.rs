@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::money::Currency;
+
 use crate::ids::{ClientId, TemplateId, UserId};
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -15,7 +17,7 @@ pub struct Model {
     pub template_id: Option<TemplateId>,
     pub quantity: Option<i32>,
     pub amount_minor: Option<i64>,
-    pub currency: Option<String>,
+    pub currency: Option<Currency>,
     pub details: Json,
     pub at: DateTimeUtc,
 }

@@ -127,10 +127,10 @@ fn money_stat(
     label: &'static str,
     now: &dashboard::PerCurrency,
     before: &dashboard::PerCurrency,
-    main: &str,
+    main: Currency,
     help: &'static str,
 ) -> Stat {
-    let (a, b) = (now.get(main).copied(), before.get(main).copied());
+    let (a, b) = (now.get(&main).copied(), before.get(&main).copied());
     let change = match (a, b) {
         (Some(a), Some(b)) if b != 0 => {
             Some(format!("{:+.0}%", (a - b) as f64 / b.abs() as f64 * 100.0))
@@ -158,11 +158,7 @@ fn top_rows(top: &[TopService]) -> Vec<TopRow> {
         .map(|t| TopRow {
             name: t.name.clone(),
             units: t.units,
-            revenue: Money::new(
-                t.revenue_minor,
-                Currency::parse(&t.currency).unwrap_or(Currency::USD),
-            )
-            .display(),
+            revenue: Money::new(t.revenue_minor, t.currency).display(),
         })
         .collect()
 }
@@ -187,7 +183,7 @@ pub struct MetricsPage {
 }
 
 pub fn stats(now: &Figures, before: &Figures) -> Vec<Stat> {
-    let main = now.main_currency.as_str();
+    let main = now.main_currency;
     vec![
         money_stat(
             "Revenue",
@@ -281,7 +277,7 @@ pub async fn show_page(
         dashboard::figures(&state.db, &p),
         dashboard::figures(&state.db, &previous)
     )?;
-    let currency = Currency::parse(&now.main_currency).unwrap_or(Currency::USD);
+    let currency = now.main_currency;
     let label = |d: &dashboard::Day| d.date.format("%b %-d").to_string();
     let revenue: Vec<Bar> = now
         .series

@@ -139,7 +139,7 @@ impl OrdersQuery {
 
 /// A currency's totals, formatted.
 pub struct TotalsRow {
-    pub currency: String,
+    pub currency: Currency,
     pub orders: i64,
     pub paid: String,
     pub refunded: String,
@@ -150,7 +150,7 @@ fn totals_rows(totals: Vec<Totals>) -> Vec<TotalsRow> {
     totals
         .into_iter()
         .map(|t| {
-            let c = Currency::parse(&t.currency).unwrap_or(Currency::USD);
+            let c = t.currency;
             TotalsRow {
                 orders: t.orders,
                 paid: Money::new(t.paid_minor, c).display(),
@@ -307,7 +307,7 @@ fn csv_chunk(rows: &[OrderRow], header: bool) -> anyhow::Result<Bytes> {
             o.status.as_str().to_string(),
             o.payment_status.as_str().to_string(),
             r.units.to_string(),
-            o.currency.clone(),
+            o.currency.to_string(),
             m(o.subtotal_minor),
             m(o.discount_minor),
             m(o.tax_minor),
@@ -444,7 +444,7 @@ pub async fn refund(
     let mut page = order_page(&state, ctx, id).await?;
     page.refund_amount = form.amount.trim().to_string();
     page.refund_reason = form.reason.trim().to_string();
-    let currency = Currency::parse(&page.d.order.currency).unwrap_or(Currency::USD);
+    let currency = page.d.order.currency;
     let checked = Money::parse(&form.amount, currency)
         .map_err(|msg| AppError::invalid("amount", msg))
         .and_then(|m| {
