@@ -16,7 +16,7 @@ use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
 use crate::db::entities::order_note;
 use crate::error::{AppError, AppResult};
 use crate::ids::OrderId;
-use crate::stripe::client::{REFUND_REASONS, StripeClient, StripeError};
+use crate::stripe::client::{REFUND_REASONS, SessionStatus, StripeClient, StripeError};
 
 fn subject(order: &order::Model) -> Subject<'static> {
     Subject {
@@ -150,7 +150,7 @@ pub async fn cancel(db: &Db, stripe: &StripeClient, actor: &Actor, id: OrderId) 
             let paid = stripe
                 .retrieve_checkout_session(session)
                 .await
-                .map(|s| s.status.as_deref() == Some("complete"))
+                .map(|s| s.status == Some(SessionStatus::Complete))
                 .unwrap_or(false);
             if paid {
                 return Err(AppError::conflict(

@@ -20,7 +20,7 @@ use crate::error::AppResult;
 use crate::ids::{OrderId, OrderItemId, TemplateId};
 use crate::notify::{self, Message, Outgoing, messages::OrderLine};
 use crate::provisioning::{self, Origin};
-use crate::stripe::client::{CheckoutSession, Expandable};
+use crate::stripe::client::{CheckoutSession, Expandable, SessionPaymentStatus, SessionStatus};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -80,9 +80,9 @@ pub async fn fulfil_checkout<C: ConnectionTrait>(
         // Paid before: make only what is missing (nothing, unless services were lost).
         return complete_missing(conn, &order).await;
     }
-    match session.payment_status.as_str() {
-        "paid" | "no_payment_required" => {}
-        "unpaid" if session.status.as_deref() == Some("complete") => {
+    match session.payment_status {
+        SessionPaymentStatus::Paid | SessionPaymentStatus::NoPaymentRequired => {}
+        SessionPaymentStatus::Unpaid if session.status == Some(SessionStatus::Complete) => {
             super::transition(
                 conn,
                 &order,

@@ -97,15 +97,36 @@ impl HasId for PaymentIntent {
     }
 }
 
+/// Where a Checkout Session stands. A value Stripe adds later reads as `Unknown`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Open,
+    Complete,
+    Expired,
+    #[serde(other)]
+    Unknown,
+}
+
+/// Whether a Checkout Session's money came in. A value Stripe adds later reads as `Unknown`,
+/// which is never taken for paid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionPaymentStatus {
+    Paid,
+    Unpaid,
+    NoPaymentRequired,
+    #[serde(other)]
+    Unknown,
+}
+
 /// The parts of a Checkout Session we read.
 #[derive(Clone, Debug, Deserialize)]
 pub struct CheckoutSession {
     pub id: String,
     pub url: Option<String>,
-    /// open, complete or expired.
-    pub status: Option<String>,
-    /// paid, unpaid or no_payment_required.
-    pub payment_status: String,
+    pub status: Option<SessionStatus>,
+    pub payment_status: SessionPaymentStatus,
     pub amount_subtotal: Option<i64>,
     pub amount_total: Option<i64>,
     pub currency: Option<String>,
@@ -459,5 +480,29 @@ impl StripeClient {
             Some(&format!("expire-{id}")),
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(status: &str, payment_status: &str) -> CheckoutSession {
+        serde_json::from_value(serde_json::json!({
+            "id": "cs_test_1",
+            "status": status,
+            "payment_status": payment_status,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn session_statuses_read_as_enums_and_new_values_as_unknown() {
+        let s = session("complete", "no_payment_required");
+        assert_eq!(s.status, Some(SessionStatus::Complete));
+        assert_eq!(s.payment_status, SessionPaymentStatus::NoPaymentRequired);
+        let s = session("reopened_by_stripe", "paid_in_installments");
+        assert_eq!(s.status, Some(SessionStatus::Unknown));
+        assert_eq!(s.payment_status, SessionPaymentStatus::Unknown);
     }
 }
