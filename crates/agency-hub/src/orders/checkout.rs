@@ -14,7 +14,7 @@ use crate::cart;
 use crate::config::Config;
 use crate::db::Db;
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
-use crate::db::entities::{client, service, user};
+use crate::db::entities::{client, order_item, service, user};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ClientId, OrderId, OrderItemId};
 use crate::notify::{self, Message};
@@ -47,28 +47,7 @@ pub async fn start(
     let (order, items) = super::create_from_cart(&txn, client_id, user.id, &current).await?;
     txn.commit().await?;
 
-    let request = NewCheckout {
-        order_id: order.id,
-        order_number: &order.order_number,
-        client_id,
-        customer: Some(&customer),
-        customer_email: None,
-        currency: order.currency.code(),
-        lines: items
-            .iter()
-            .map(|i| {
-                (
-                    i.service_name.clone(),
-                    i.unit_price_minor,
-                    i64::from(i.quantity),
-                )
-            })
-            .collect(),
-        success_url: config.url_for("/store/success?session_id={CHECKOUT_SESSION_ID}"),
-        cancel_url: config.url_for("/store/cart?cancelled=1"),
-        allow_promotion_codes: config.stripe.allow_promotion_codes,
-        automatic_tax: config.stripe.automatic_tax,
-    };
+    let request = new_checkout(config, &order, &items, &customer);
     let session = match stripe.create_checkout_session(&request).await {
         Ok(s) => s,
         Err(e) => {
@@ -111,6 +90,38 @@ pub async fn start(
         },
         url,
     ))
+}
+
+/// The Checkout Session for `order`: every line priced as the order was written (`price_data`,
+/// so no price comes from anywhere but our database).
+fn new_checkout<'a>(
+    config: &Config,
+    order: &'a order::Model,
+    items: &[order_item::Model],
+    customer: &'a str,
+) -> NewCheckout<'a> {
+    NewCheckout {
+        order_id: order.id,
+        order_number: &order.order_number,
+        client_id: order.client_id,
+        customer: Some(customer),
+        customer_email: None,
+        currency: order.currency.code(),
+        lines: items
+            .iter()
+            .map(|i| {
+                (
+                    i.service_name.clone(),
+                    i.unit_price_minor,
+                    i64::from(i.quantity),
+                )
+            })
+            .collect(),
+        success_url: config.url_for("/store/success?session_id={CHECKOUT_SESSION_ID}"),
+        cancel_url: config.url_for("/store/cart?cancelled=1"),
+        allow_promotion_codes: config.stripe.allow_promotion_codes,
+        automatic_tax: config.stripe.automatic_tax,
+    }
 }
 
 /// Expires the company's open Checkout Sessions at Stripe and cancels their orders.

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::json;
@@ -73,37 +73,63 @@ pub async fn fulfil_checkout<C: ConnectionTrait>(
     let Some(order) = super::lock(conn, order_id).await? else {
         return Ok(Outcome::UnknownOrder);
     };
+    if let Some(outcome) = not_to_provision(conn, &order, session).await? {
+        return Ok(outcome);
+    }
+    let payment = Payment::of(&order, session);
+    mark_paid(conn, &order, session, &payment).await?;
+    let items = super::items_of(conn, order.id).await?;
+    let services = provision_units(conn, &order, &items, &HashSet::new(), payment.at).await?;
+    record_paid(conn, &order, &payment, services.len()).await?;
+    queue_paid_emails(conn, &order, &items, &services, &payment).await?;
+    cart::clear(conn, order.client_id).await?;
+    tracing::info!(
+        order.id = order.id.get(),
+        order.number = %order.order_number,
+        amount_minor = payment.total,
+        currency = %order.currency,
+        services = services.len(),
+        took_ms = started.elapsed().as_millis() as u64,
+        "order paid"
+    );
+    Ok(Outcome::Fulfilled)
+}
+
+/// Why the locked `order` is not to be provisioned from `session` now, if it is not: paid
+/// before (then only what is missing is made), not paid (yet), or paid in a way that does not
+/// match the order (flagged for a person).
+async fn not_to_provision<C: ConnectionTrait>(
+    conn: &C,
+    order: &order::Model,
+    session: &CheckoutSession,
+) -> AppResult<Option<Outcome>> {
     if order.status == OrderStatus::Refunded {
-        return Ok(Outcome::AlreadyFulfilled);
+        return Ok(Some(Outcome::AlreadyFulfilled));
     }
     if order.status == OrderStatus::Completed {
         // Paid before: make only what is missing (nothing, unless services were lost).
-        return complete_missing(conn, &order).await;
+        return complete_missing(conn, order).await.map(Some);
     }
     match session.payment_status {
         SessionPaymentStatus::Paid | SessionPaymentStatus::NoPaymentRequired => {}
         SessionPaymentStatus::Unpaid if session.status == Some(SessionStatus::Complete) => {
             super::transition(
                 conn,
-                &order,
+                order,
                 OrderStatus::Processing,
                 PaymentStatus::Processing,
             )
             .await?;
-            return Ok(Outcome::Processing);
+            return Ok(Some(Outcome::Processing));
         }
-        _ => return Ok(Outcome::NotPaid),
+        _ => return Ok(Some(Outcome::NotPaid)),
     }
     if order.status == OrderStatus::Cancelled {
         // Paid for an order we had given up on (an expiry raced the payment): keep the money
         // visible to staff rather than provisioning silently.
-        flag(
-            conn,
-            &order,
-            "Stripe reports a payment for an order that was cancelled.",
-        )
-        .await?;
-        return Ok(Outcome::Flagged);
+        let reason = "Stripe reports a payment for an order that was cancelled.";
+        flag(conn, order, reason).await?;
+        return Ok(Some(Outcome::Flagged));
     }
     let currency_matches = session
         .currency
@@ -117,49 +143,83 @@ pub async fn fulfil_checkout<C: ConnectionTrait>(
             order.subtotal_minor,
             order.currency
         );
-        flag(conn, &order, &reason).await?;
-        return Ok(Outcome::Flagged);
+        flag(conn, order, &reason).await?;
+        return Ok(Some(Outcome::Flagged));
     }
+    Ok(None)
+}
 
-    let details = session.total_details.clone().unwrap_or_default();
-    let total = session.amount_total.unwrap_or(order.subtotal_minor);
-    let method = session
-        .payment_method_types
-        .first()
-        .cloned()
-        .or_else(|| match &session.payment_intent {
-            Some(Expandable::Object(pi)) => pi.payment_method_types.first().cloned(),
-            _ => None,
-        })
-        .unwrap_or_else(|| "card".into());
-    let now = Utc::now();
+/// What Stripe says was paid: its totals (after discounts and tax) and how.
+struct Payment {
+    discount: i64,
+    tax: i64,
+    total: i64,
+    method: String,
+    at: DateTime<Utc>,
+}
+
+impl Payment {
+    fn of(order: &order::Model, session: &CheckoutSession) -> Self {
+        let details = session.total_details.clone().unwrap_or_default();
+        let method = session
+            .payment_method_types
+            .first()
+            .cloned()
+            .or_else(|| match &session.payment_intent {
+                Some(Expandable::Object(pi)) => pi.payment_method_types.first().cloned(),
+                _ => None,
+            })
+            .unwrap_or_else(|| "card".into());
+        Self {
+            discount: details.amount_discount,
+            tax: details.amount_tax,
+            total: session.amount_total.unwrap_or(order.subtotal_minor),
+            method,
+            at: Utc::now(),
+        }
+    }
+}
+
+async fn mark_paid<C: ConnectionTrait>(
+    conn: &C,
+    order: &order::Model,
+    session: &CheckoutSession,
+    payment: &Payment,
+) -> AppResult<()> {
     order::Entity::update_many()
         .col_expr(order::Column::Status, Expr::value(OrderStatus::Completed))
         .col_expr(
             order::Column::PaymentStatus,
             Expr::value(PaymentStatus::Succeeded),
         )
-        .col_expr(
-            order::Column::DiscountMinor,
-            Expr::value(details.amount_discount),
-        )
-        .col_expr(order::Column::TaxMinor, Expr::value(details.amount_tax))
-        .col_expr(order::Column::TotalMinor, Expr::value(total))
+        .col_expr(order::Column::DiscountMinor, Expr::value(payment.discount))
+        .col_expr(order::Column::TaxMinor, Expr::value(payment.tax))
+        .col_expr(order::Column::TotalMinor, Expr::value(payment.total))
         .col_expr(
             order::Column::StripePaymentIntentId,
             Expr::value(session.payment_intent.as_ref().map(|p| p.id().to_string())),
         )
-        .col_expr(order::Column::PaymentMethod, Expr::value(method))
-        .col_expr(order::Column::PaidAt, Expr::value(now))
-        .col_expr(order::Column::UpdatedAt, Expr::value(now))
+        .col_expr(
+            order::Column::PaymentMethod,
+            Expr::value(payment.method.clone()),
+        )
+        .col_expr(order::Column::PaidAt, Expr::value(payment.at))
+        .col_expr(order::Column::UpdatedAt, Expr::value(payment.at))
         .filter(order::Column::Id.eq(order.id))
         .exec(conn)
         .await?;
+    Ok(())
+}
 
-    let items = super::items_of(conn, order.id).await?;
-    let services = provision_units(conn, &order, &items, &HashSet::new(), now).await?;
+/// The payment in the store's metrics and the order's activity.
+async fn record_paid<C: ConnectionTrait>(
+    conn: &C,
+    order: &order::Model,
+    payment: &Payment,
+    services: usize,
+) -> AppResult<()> {
     Event::new(Kind::Paid, Some(order.client_id), order.user_id)
-        .amount(order.money(total))
+        .amount(order.money(payment.total))
         .details(json!({"order_id": order.id, "order_number": order.order_number}))
         .record(conn)
         .await?;
@@ -172,12 +232,21 @@ pub async fn fulfil_checkout<C: ConnectionTrait>(
             entity_id: order.id.get(),
             client_id: Some(order.client_id),
         },
-        json!({"order_number": order.order_number, "total_minor": total, "currency": order.currency, "services": services.len()}),
+        json!({"order_number": order.order_number, "total_minor": payment.total, "currency": order.currency, "services": services}),
     )
     .await?;
+    Ok(())
+}
 
-    // Emails: the client's confirmation, and each manager and admin about each new service.
-    let audience = super::audience(conn, &order).await?;
+/// The client's confirmation, and each manager and admin about each new service.
+async fn queue_paid_emails<C: ConnectionTrait>(
+    conn: &C,
+    order: &order::Model,
+    items: &[order_item::Model],
+    services: &[service::Model],
+    payment: &Payment,
+) -> AppResult<()> {
+    let audience = super::audience(conn, order).await?;
     let mut emails = Vec::new();
     if let Some((to, name)) = audience.client {
         let money = |m: i64| order.money(m).display();
@@ -195,9 +264,9 @@ pub async fn fulfil_checkout<C: ConnectionTrait>(
                 })
                 .collect(),
             subtotal: money(order.subtotal_minor),
-            discount: (details.amount_discount > 0).then(|| money(-details.amount_discount)),
-            tax: (details.amount_tax > 0).then(|| money(details.amount_tax)),
-            total: money(total),
+            discount: (payment.discount > 0).then(|| money(-payment.discount)),
+            tax: (payment.tax > 0).then(|| money(payment.tax)),
+            total: money(payment.total),
         };
         emails.push(Outgoing {
             to,
@@ -207,22 +276,12 @@ pub async fn fulfil_checkout<C: ConnectionTrait>(
     }
     emails.extend(new_service_emails(
         audience.staff.iter(),
-        &services,
+        services,
         &audience.client_name,
         &order.order_number,
     ));
     notify::enqueue_many(conn, emails).await?;
-    cart::clear(conn, order.client_id).await?;
-    tracing::info!(
-        order.id = order.id.get(),
-        order.number = %order.order_number,
-        amount_minor = total,
-        currency = %order.currency,
-        services = services.len(),
-        took_ms = started.elapsed().as_millis() as u64,
-        "order paid"
-    );
-    Ok(Outcome::Fulfilled)
+    Ok(())
 }
 
 /// One service per unit of each item, skipping the (item, unit) pairs in `existing`.

@@ -3,7 +3,7 @@
 //! figure at or below what the order already shows (a duplicate, an event overtaken by a later
 //! one) changes nothing.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::json;
@@ -107,57 +107,88 @@ pub async fn apply<C: ConnectionTrait>(
         .filter(order::Column::Id.eq(order.id))
         .exec(conn)
         .await?;
+    let (cancelled, to_review) = if full {
+        settle_services(conn, order, now).await?
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let applied = Applied {
+        amount,
+        full,
+        cancelled,
+        to_review,
+    };
+    record_refund(conn, order, &applied, refunded_total, actor).await?;
+    queue_refund_emails(conn, order, &applied, refunded_total).await?;
+    Ok(Some(applied))
+}
 
+/// After a full refund: cancels the order's services whose work has not started, and flags the
+/// others for a manager. Returns the names of each.
+async fn settle_services<C: ConnectionTrait>(
+    conn: &C,
+    order: &order::Model,
+    now: DateTime<Utc>,
+) -> AppResult<(Vec<String>, Vec<String>)> {
     let (mut cancelled, mut to_review) = (Vec::new(), Vec::new());
-    if full {
-        let services = service::Entity::find()
-            .filter(services_of(order.id))
-            .filter(service::Column::Status.ne(ServiceStatus::Cancelled))
-            .all(conn)
-            .await?;
-        let ids: Vec<ServiceId> = services.iter().map(|s| s.id).collect();
-        let started: Vec<ServiceId> = task::Entity::find()
-            .filter(task::Column::ServiceId.is_in(ids))
-            .filter(task::Column::Status.ne(TaskStatus::ToDo))
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|t| t.service_id)
-            .collect();
-        let reason = format!(
-            "Order {} was refunded while this service's work had started: finish it or cancel it.",
-            order.order_number
-        );
-        let (mut cancel_ids, mut review_ids) = (Vec::new(), Vec::new());
-        for s in services {
-            if s.status == ServiceStatus::ToDo && !started.contains(&s.id) {
-                cancel_ids.push(s.id);
-                cancelled.push(s.name);
-            } else {
-                review_ids.push(s.id);
-                to_review.push(s.name);
-            }
-        }
-        if !cancel_ids.is_empty() {
-            service::Entity::update_many()
-                .col_expr(
-                    service::Column::Status,
-                    Expr::value(ServiceStatus::Cancelled),
-                )
-                .col_expr(service::Column::UpdatedAt, Expr::value(now))
-                .filter(service::Column::Id.is_in(cancel_ids))
-                .exec(conn)
-                .await?;
-        }
-        if !review_ids.is_empty() {
-            service::Entity::update_many()
-                .col_expr(service::Column::ReviewReason, Expr::value(reason))
-                .col_expr(service::Column::UpdatedAt, Expr::value(now))
-                .filter(service::Column::Id.is_in(review_ids))
-                .exec(conn)
-                .await?;
+    let services = service::Entity::find()
+        .filter(services_of(order.id))
+        .filter(service::Column::Status.ne(ServiceStatus::Cancelled))
+        .all(conn)
+        .await?;
+    let ids: Vec<ServiceId> = services.iter().map(|s| s.id).collect();
+    let started: Vec<ServiceId> = task::Entity::find()
+        .filter(task::Column::ServiceId.is_in(ids))
+        .filter(task::Column::Status.ne(TaskStatus::ToDo))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|t| t.service_id)
+        .collect();
+    let reason = format!(
+        "Order {} was refunded while this service's work had started: finish it or cancel it.",
+        order.order_number
+    );
+    let (mut cancel_ids, mut review_ids) = (Vec::new(), Vec::new());
+    for s in services {
+        if s.status == ServiceStatus::ToDo && !started.contains(&s.id) {
+            cancel_ids.push(s.id);
+            cancelled.push(s.name);
+        } else {
+            review_ids.push(s.id);
+            to_review.push(s.name);
         }
     }
+    if !cancel_ids.is_empty() {
+        service::Entity::update_many()
+            .col_expr(
+                service::Column::Status,
+                Expr::value(ServiceStatus::Cancelled),
+            )
+            .col_expr(service::Column::UpdatedAt, Expr::value(now))
+            .filter(service::Column::Id.is_in(cancel_ids))
+            .exec(conn)
+            .await?;
+    }
+    if !review_ids.is_empty() {
+        service::Entity::update_many()
+            .col_expr(service::Column::ReviewReason, Expr::value(reason))
+            .col_expr(service::Column::UpdatedAt, Expr::value(now))
+            .filter(service::Column::Id.is_in(review_ids))
+            .exec(conn)
+            .await?;
+    }
+    Ok((cancelled, to_review))
+}
+
+/// The refund in the order's activity and the store's metrics.
+async fn record_refund<C: ConnectionTrait>(
+    conn: &C,
+    order: &order::Model,
+    applied: &Applied,
+    refunded_total: i64,
+    actor: &Actor,
+) -> AppResult<()> {
     activity::record(
         conn,
         actor,
@@ -169,22 +200,33 @@ pub async fn apply<C: ConnectionTrait>(
         },
         json!({
             "order_number": order.order_number,
-            "amount_minor": amount,
+            "amount_minor": applied.amount,
             "refunded_minor": refunded_total,
-            "full": full,
-            "cancelled": cancelled,
-            "to_review": to_review,
+            "full": applied.full,
+            "cancelled": applied.cancelled,
+            "to_review": applied.to_review,
         }),
     )
     .await?;
-
     Event::new(Kind::Refunded, Some(order.client_id), order.user_id)
-        .amount(order.money(amount))
-        .details(json!({"order_id": order.id, "order_number": order.order_number, "full": full}))
+        .amount(order.money(applied.amount))
+        .details(
+            json!({"order_id": order.id, "order_number": order.order_number, "full": applied.full}),
+        )
         .record(conn)
         .await?;
+    Ok(())
+}
+
+/// The client's refund notice, and each manager and admin about what it changed.
+async fn queue_refund_emails<C: ConnectionTrait>(
+    conn: &C,
+    order: &order::Model,
+    applied: &Applied,
+    refunded_total: i64,
+) -> AppResult<()> {
     let audience = super::audience(conn, order).await?;
-    let money = order.money(amount).display();
+    let money = order.money(applied.amount).display();
     let mut emails = Vec::new();
     if let Some((to, name)) = audience.client {
         emails.push(Outgoing {
@@ -194,8 +236,8 @@ pub async fn apply<C: ConnectionTrait>(
                 order_id: order.id,
                 order_number: order.order_number.clone(),
                 amount: money.clone(),
-                full,
-                services_affected: cancelled.clone(),
+                full: applied.full,
+                services_affected: applied.cancelled.clone(),
             },
             dedupe_key: format!("refund:{}:{refunded_total}", order.id),
         });
@@ -208,18 +250,13 @@ pub async fn apply<C: ConnectionTrait>(
                 order_number: order.order_number.clone(),
                 client_name: audience.client_name.clone(),
                 amount: money.clone(),
-                full,
-                cancelled: cancelled.clone(),
-                to_review: to_review.clone(),
+                full: applied.full,
+                cancelled: applied.cancelled.clone(),
+                to_review: applied.to_review.clone(),
             },
             dedupe_key: format!("order-refunded:{}:{refunded_total}:{}", order.id, member.id),
         });
     }
     notify::enqueue_many(conn, emails).await?;
-    Ok(Some(Applied {
-        amount,
-        full,
-        cancelled,
-        to_review,
-    }))
+    Ok(())
 }

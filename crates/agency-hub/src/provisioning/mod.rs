@@ -11,7 +11,7 @@ use crate::db::entities::service::{ServiceOrigin, ServiceStatus};
 use crate::db::entities::task::TaskStatus;
 use crate::db::entities::{client, service, service_template, task};
 use crate::error::{AppError, AppResult};
-use crate::ids::{ClientId, OrderItemId, TemplateId};
+use crate::ids::{ClientId, OrderItemId, ServiceId, TemplateId};
 
 /// Why the service exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +38,33 @@ pub async fn assign<C: ConnectionTrait>(
         .await?
         .ok_or_else(|| AppError::invalid("template_id", "There is no such template."))?;
     provision_service(conn, actor, &template, client_id, Origin::Manual, now).await
+}
+
+/// The template's tasks for a new service, due `due_in_days` after `now`.
+fn task_rows(
+    template: &service_template::Model,
+    service_id: ServiceId,
+    now: DateTime<Utc>,
+) -> Vec<task::ActiveModel> {
+    template
+        .tasks()
+        .into_iter()
+        .enumerate()
+        .map(|(position, t)| task::ActiveModel {
+            service_id: Set(service_id),
+            position: Set(position as i32),
+            name: Set(t.name),
+            description: Set(t.description),
+            due_on: Set(t
+                .due_in_days
+                .map(|d| (now + chrono::Duration::days(i64::from(d))).date_naive())),
+            client_visible: Set(t.client_visible),
+            status: Set(TaskStatus::ToDo),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .collect()
 }
 
 /// Creates the service and its tasks, due `due_in_days` after `now`, and records it.
@@ -88,25 +115,7 @@ pub async fn provision_service<C: ConnectionTrait>(
     .exec_with_returning(conn)
     .await?;
 
-    let tasks: Vec<task::ActiveModel> = template
-        .tasks()
-        .into_iter()
-        .enumerate()
-        .map(|(position, t)| task::ActiveModel {
-            service_id: Set(service.id),
-            position: Set(position as i32),
-            name: Set(t.name),
-            description: Set(t.description),
-            due_on: Set(t
-                .due_in_days
-                .map(|d| (now + chrono::Duration::days(i64::from(d))).date_naive())),
-            client_visible: Set(t.client_visible),
-            status: Set(TaskStatus::ToDo),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        })
-        .collect();
+    let tasks = task_rows(template, service.id, now);
     let task_count = tasks.len();
     if !tasks.is_empty() {
         task::Entity::insert_many(tasks)

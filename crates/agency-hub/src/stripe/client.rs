@@ -47,6 +47,26 @@ struct ErrorBody {
     message: String,
 }
 
+/// Stripe's error envelope, or the start of a body that is not one (a proxy's page, say).
+fn api_error(status: reqwest::StatusCode, body: &[u8]) -> StripeError {
+    match serde_json::from_slice::<Envelope>(body) {
+        Ok(env) => StripeError::Api {
+            status: status.as_u16(),
+            kind: env.error.kind,
+            code: env.error.code,
+            param: env.error.param,
+            message: env.error.message,
+        },
+        Err(_) => StripeError::Api {
+            status: status.as_u16(),
+            kind: "api_error".into(),
+            code: None,
+            param: None,
+            message: String::from_utf8_lossy(body).chars().take(300).collect(),
+        },
+    }
+}
+
 #[derive(Clone)]
 pub struct StripeClient {
     http: reqwest::Client,
@@ -204,6 +224,29 @@ impl StripeClient {
         self
     }
 
+    fn request(
+        &self,
+        method: &reqwest::Method,
+        url: &str,
+        params: &[(String, String)],
+        idempotency_key: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let req = self
+            .http
+            .request(method.clone(), url)
+            .bearer_auth(&self.key)
+            .header("Stripe-Version", &self.version);
+        let req = if method == reqwest::Method::GET {
+            req.query(params)
+        } else {
+            req.form(params)
+        };
+        match idempotency_key {
+            Some(key) => req.header("Idempotency-Key", key),
+            None => req,
+        }
+    }
+
     async fn send<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
@@ -217,19 +260,7 @@ impl StripeClient {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(250 * 3u64.pow(attempt - 1))).await;
             }
-            let mut req = self
-                .http
-                .request(method.clone(), &url)
-                .bearer_auth(&self.key)
-                .header("Stripe-Version", &self.version);
-            req = if method == reqwest::Method::GET {
-                req.query(params)
-            } else {
-                req.form(params)
-            };
-            if let Some(key) = idempotency_key {
-                req = req.header("Idempotency-Key", key);
-            }
+            let req = self.request(&method, &url, params, idempotency_key);
             let started = std::time::Instant::now();
             let endpoint = format!("{} {}", method, crate::metrics::stripe_endpoint(path));
             let sent = req.send().await;
@@ -261,22 +292,7 @@ impl StripeClient {
                 return serde_json::from_slice(&body)
                     .map_err(|e| StripeError::Decode(format!("{path}: {e}")));
             }
-            let err = match serde_json::from_slice::<Envelope>(&body) {
-                Ok(env) => StripeError::Api {
-                    status: status.as_u16(),
-                    kind: env.error.kind,
-                    code: env.error.code,
-                    param: env.error.param,
-                    message: env.error.message,
-                },
-                Err(_) => StripeError::Api {
-                    status: status.as_u16(),
-                    kind: "api_error".into(),
-                    code: None,
-                    param: None,
-                    message: String::from_utf8_lossy(&body).chars().take(300).collect(),
-                },
-            };
+            let err = api_error(status, &body);
             // Only a server error may be retried (with the same idempotency key).
             if status.is_server_error() {
                 last = err;

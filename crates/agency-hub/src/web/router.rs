@@ -1,11 +1,14 @@
-//! Every route of the app, and the layers around them.
+//! Every route of the app, and the layers around them. The pages' routes are listed here; the
+//! JSON API's are registered in `api::routes` with their OpenAPI descriptions.
 
 use std::time::Duration;
 
-use axum::Router;
+use std::sync::Arc;
+
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{get, patch, post};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -37,7 +40,54 @@ pub fn build(state: AppState) -> Router {
             time::Duration::try_from(SESSION_IDLE).expect("a small duration"),
         ));
 
-    let pages = Router::new()
+    let request_id = HeaderName::from_static("x-request-id");
+    let (api, api_doc) = api::routes(&state).split_for_parts();
+    Router::new()
+        .merge(page_routes())
+        .merge(store_page_routes(&state))
+        .merge(api.layer(Extension(Arc::new(api_doc))))
+        .fallback(|| async { AppError::not_found() })
+        .layer(from_fn(csrf::guard_forms))
+        .layer(from_fn_with_state(state.clone(), csrf::guard_api))
+        .layer(sessions)
+        // Outside the session layer: these need no session.
+        .route("/metrics", get(super::metrics::serve))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/static/{name}", get(assets::serve))
+        .route("/static/img/{name}", get(assets::serve_image))
+        .layer(from_fn(middleware::html_errors))
+        .layer(from_fn(super::metrics::track_http))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(request_span))
+                .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+                .layer(header_if_missing(header::CONTENT_SECURITY_POLICY, CSP))
+                .layer(header_if_missing(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                .layer(header_if_missing(header::X_FRAME_OPTIONS, "DENY"))
+                .layer(header_if_missing(
+                    header::REFERRER_POLICY,
+                    "strict-origin-when-cross-origin",
+                )),
+        )
+        .with_state(state)
+}
+
+/// Each request's log span, with its id.
+fn request_span(req: &axum::extract::Request) -> tracing::Span {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+}
+
+// A route table: one line a route, read against the pages it names, so it stays whole.
+fn page_routes() -> Router<AppState> {
+    Router::new()
         .route("/", get(pages::home))
         .route(
             "/login",
@@ -149,10 +199,12 @@ pub fn build(state: AppState) -> Router {
             post(pages::admin_emails::resend),
         )
         .route("/admin/jobs", get(pages::admin_jobs::list))
-        .route("/admin/jobs/{id}/retry", post(pages::admin_jobs::retry));
+        .route("/admin/jobs/{id}/retry", post(pages::admin_jobs::retry))
+}
 
-    // The store: every page and API route of it answers 404 when STORE_ENABLED=false.
-    let store = Router::new()
+/// The store's pages: every one answers 404 when STORE_ENABLED=false.
+fn store_page_routes(state: &AppState) -> Router<AppState> {
+    Router::new()
         .route("/store", get(pages::store::index))
         .route("/store/{id}", get(pages::store::show))
         .route("/store/cart", get(pages::store::show_cart))
@@ -175,75 +227,7 @@ pub fn build(state: AppState) -> Router {
         .route("/store/orders", get(pages::orders::list))
         .route("/store/orders/{id}", get(pages::orders::show))
         .route("/store/orders/{id}/receipt", get(pages::orders::receipt))
-        .route_layer(from_fn_with_state(state.clone(), middleware::store_enabled));
-
-    // Every /api route is described in `api::docs::ApiDoc` (a test holds the two together).
-    let api = Router::new()
-        .route(
-            "/api/session",
-            post(api::session::create).delete(api::session::delete),
-        )
-        .route("/api/me", get(api::session::me))
-        .route("/api/admin/jobs", get(api::admin_jobs::list))
-        .route("/api/openapi.json", get(api::docs::openapi_json))
-        .route("/api/docs", get(api::docs::docs_page))
-        .route("/api/webhooks/stripe", post(api::webhook::receive));
-    let store_api = Router::new()
-        .route("/api/store/services", get(api::store::list_services))
-        .route("/api/store/services/{id}", get(api::store::get_service))
-        .route(
-            "/api/cart",
-            get(api::store::get_cart).delete(api::store::clear_cart),
-        )
-        .route("/api/cart/items", post(api::store::add_item))
-        .route("/api/store/checkout", post(api::store::checkout))
-        .route("/api/store/orders", get(api::orders::list))
-        .route("/api/store/orders/{id}", get(api::orders::get))
-        .route(
-            "/api/cart/items/{serviceTemplateId}",
-            patch(api::store::update_item).delete(api::store::remove_item),
-        )
-        .route_layer(from_fn_with_state(state.clone(), middleware::store_enabled));
-
-    let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
-        .merge(pages)
-        .merge(store)
-        .merge(api)
-        .merge(store_api)
-        .fallback(|| async { AppError::not_found() })
-        .layer(from_fn(csrf::guard_forms))
-        .layer(from_fn_with_state(state.clone(), csrf::guard_api))
-        .layer(sessions)
-        // Outside the session layer: these need no session.
-        .route("/metrics", get(super::metrics::serve))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/static/{name}", get(assets::serve))
-        .route("/static/img/{name}", get(assets::serve_image))
-        .layer(from_fn(middleware::html_errors))
-        .layer(from_fn(super::metrics::track_http))
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
-                .layer(
-                    TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
-                        let id = req
-                            .headers()
-                            .get("x-request-id")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("-");
-                        tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
-                    }),
-                )
-                .layer(PropagateRequestIdLayer::new(request_id))
-                .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-                .layer(header_if_missing(header::CONTENT_SECURITY_POLICY, CSP))
-                .layer(header_if_missing(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-                .layer(header_if_missing(header::X_FRAME_OPTIONS, "DENY"))
-                .layer(header_if_missing(header::REFERRER_POLICY, "strict-origin-when-cross-origin")),
-        )
-        .with_state(state)
+        .route_layer(from_fn_with_state(state.clone(), middleware::store_enabled))
 }
 
 fn header_if_missing(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {

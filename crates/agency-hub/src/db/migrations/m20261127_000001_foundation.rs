@@ -15,6 +15,8 @@ impl MigrationName for Migration {
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    // Long, as a list of tables and indexes is: one statement after another, in the order the
+    // foreign keys need. A released migration is never edited (a new one changes the schema).
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.create_table(
             Table::create()

@@ -1,40 +1,25 @@
-//! The OpenAPI document of `/api`, generated from the handlers' annotations, and a readable
-//! page of it rendered on the server (no script, no CDN).
+//! The OpenAPI document of `/api`, gathered from the handlers' annotations as `api::routes`
+//! registers them, and a readable page of it rendered on the server (no script, no CDN).
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Json;
 use serde_json::Value;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use std::sync::Arc;
 
-use super::{ErrorResponse, admin_jobs, orders, session, store, webhook};
+use axum::Extension;
+use utoipa::Modify;
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+
+use super::ErrorResponse;
 use crate::web::router::SESSION_COOKIE;
 
-#[derive(OpenApi)]
+#[derive(utoipa::OpenApi)]
 #[openapi(
     info(
         title = "Agency Hub API",
         description = "The JSON API of Agency Hub. Sign in with `POST /api/session`; the session cookie authenticates the other calls. Writes need `Content-Type: application/json` and, from a browser, a same-origin `Origin`. Errors share one envelope; lists share one shape (see the schemas).",
-    ),
-    paths(
-        session::create,
-        session::delete,
-        session::me,
-        admin_jobs::list,
-        store::list_services,
-        store::get_service,
-        store::get_cart,
-        store::add_item,
-        store::update_item,
-        store::remove_item,
-        store::clear_cart,
-        store::checkout,
-        orders::list,
-        orders::get,
-        webhook::receive,
-        openapi_json,
-        docs_page,
     ),
     components(schemas(ErrorResponse)),
     modifiers(&SessionCookie),
@@ -53,7 +38,7 @@ pub struct ApiDoc;
 struct SessionCookie;
 
 impl Modify for SessionCookie {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+    fn modify(&self, openapi: &mut OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "session",
@@ -69,8 +54,8 @@ impl Modify for SessionCookie {
     summary = "This OpenAPI 3 document",
     responses((status = 200, description = "The document", content_type = "application/json")),
 )]
-pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+pub async fn openapi_json(Extension(doc): Extension<Arc<OpenApi>>) -> Json<OpenApi> {
+    Json(OpenApi::clone(&doc))
 }
 
 /// One operation, flattened for the page.
@@ -104,8 +89,8 @@ fn schema_name(v: &Value) -> String {
     }
 }
 
-fn operations() -> Vec<Operation> {
-    let doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+fn operations(doc: &OpenApi) -> Vec<Operation> {
+    let doc = serde_json::to_value(doc).unwrap_or_default();
     let mut ops = Vec::new();
     let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
         return ops;
@@ -180,9 +165,9 @@ pub struct DocsPage {
     summary = "A readable page of this document",
     responses((status = 200, description = "HTML", content_type = "text/html")),
 )]
-pub async fn docs_page() -> DocsPage {
+pub async fn docs_page(Extension(doc): Extension<Arc<OpenApi>>) -> DocsPage {
     DocsPage {
-        operations: operations(),
+        operations: operations(&doc),
         css_href: crate::web::assets::href("app.css"),
     }
 }

@@ -8,10 +8,39 @@ pub mod session;
 pub mod store;
 pub mod webhook;
 
+use axum::middleware::from_fn_with_state;
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::AppState;
 use crate::error::ErrorBody;
+use crate::web::middleware;
+
+/// Every `/api` route, each registered with its `#[utoipa::path]` description: the router and
+/// the OpenAPI document come from this one list, so neither can miss a route of the other.
+pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
+    // The store's routes answer 404 when STORE_ENABLED=false.
+    let store = OpenApiRouter::new()
+        .routes(routes!(store::list_services))
+        .routes(routes!(store::get_service))
+        .routes(routes!(store::get_cart, store::clear_cart))
+        .routes(routes!(store::add_item))
+        .routes(routes!(store::update_item, store::remove_item))
+        .routes(routes!(store::checkout))
+        .routes(routes!(orders::list))
+        .routes(routes!(orders::get))
+        .route_layer(from_fn_with_state(state.clone(), middleware::store_enabled));
+    OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
+        .routes(routes!(session::create, session::delete))
+        .routes(routes!(session::me))
+        .routes(routes!(admin_jobs::list))
+        .routes(routes!(docs::openapi_json))
+        .routes(routes!(docs::docs_page))
+        .routes(routes!(webhook::receive))
+        .merge(store)
+}
 
 /// Every error: `{"error": {"code", "message", "field"}}` (see docs/API.md for the codes).
 #[derive(Debug, Serialize, ToSchema)]
