@@ -5,85 +5,15 @@ use std::time::Duration;
 use agency_hub::db::entities::order::{self, OrderStatus, PaymentStatus};
 use agency_hub::db::entities::user::Role;
 use agency_hub::db::entities::{email, service, stripe_event, task};
-use agency_hub::ids::{OrderId, TemplateId};
+use agency_hub::ids::TemplateId;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::fixtures;
 use crate::harness::{TestApp, spawn_app};
-
-/// A client with Logo Design ×1 and SEO Audit ×2 in the cart, and a manager to be told.
-pub async fn shopping(app: &TestApp) -> (TemplateId, TemplateId) {
-    app.create_user(Role::Manager, "manager@example.com", None)
-        .await;
-    app.signed_in_as(Role::Client).await;
-    let logo = fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
-    let seo = fixtures::for_sale(&app.db, "SEO Audit", "Marketing", "350", "USD", 5).await;
-    assert_eq!(
-        app.post_json(
-            "/api/cart/items",
-            &json!({"serviceTemplateId": logo.id, "quantity": 1})
-        )
-        .await
-        .status(),
-        201
-    );
-    assert_eq!(
-        app.post_json(
-            "/api/cart/items",
-            &json!({"serviceTemplateId": seo.id, "quantity": 2})
-        )
-        .await
-        .status(),
-        201
-    );
-    (logo.id, seo.id)
-}
-
-pub async fn start_checkout(app: &TestApp) -> (OrderId, String) {
-    let res = app.post_json("/api/store/checkout", &json!({})).await;
-    assert_eq!(res.status(), 200);
-    let body: Value = res.json().await.unwrap();
-    (
-        OrderId(body["orderId"].as_i64().unwrap()),
-        body["checkoutUrl"].as_str().unwrap().to_string(),
-    )
-}
-
-/// Pays on the emulator's hosted page as a person would (a plain form post).
-pub async fn pay(url: &str, card: &str) -> reqwest::Response {
-    let browser = crate::harness::browser();
-    let page = browser.get(url).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    browser
-        .post(url)
-        .form(&[
-            ("action", "pay"),
-            ("email", "client@acme.example"),
-            ("payment_method", "card"),
-            ("card_number", card),
-            ("card_expiry", "12 / 34"),
-            ("card_cvc", "123"),
-        ])
-        .send()
-        .await
-        .unwrap()
-}
-
-pub async fn wait_for_order(app: &TestApp, id: OrderId, status: OrderStatus) -> order::Model {
-    for _ in 0..200 {
-        let o = order::Entity::find_by_id(id)
-            .one(&app.db)
-            .await
-            .unwrap()
-            .unwrap();
-        if o.status == status {
-            return o;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("order {id} never became {status:?}");
-}
+use crate::purchase::{
+    control, emulator_events, emulator_get, pay, post_event, shopping, signed_post, start_checkout,
+    wait_for_order,
+};
 
 #[tokio::test]
 async fn a_paid_checkout_provisions_a_service_per_unit_empties_the_cart_and_queues_the_emails() {
@@ -247,57 +177,6 @@ async fn a_webhook_with_a_bad_signature_is_refused_and_nothing_is_stored() {
         stripe_event::Entity::find().count(&app.db).await.unwrap(),
         0
     );
-}
-
-/// The emulator's events of a type, newest first.
-pub async fn emulator_events(app: &TestApp, kind: &str) -> Vec<Value> {
-    let list: Value = crate::harness::browser()
-        .get(format!("{}/v1/events?type={kind}&limit=100", app.emulator))
-        .bearer_auth("sk_test_tests")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    list["data"].as_array().cloned().unwrap_or_default()
-}
-
-pub async fn control(app: &TestApp, path: &str, form: &[(&str, &str)]) {
-    let res = crate::harness::browser()
-        .post(format!("{}/_emulator/{path}", app.emulator))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "{path}: {}", res.status());
-}
-
-/// Signs and posts an event as Stripe would, with the tests' webhook secret.
-pub async fn post_event(app: &TestApp, event: &Value) -> reqwest::Response {
-    signed_post(
-        &app.client,
-        &app.url("/api/webhooks/stripe"),
-        event.to_string(),
-    )
-    .await
-}
-
-pub async fn signed_post(client: &reqwest::Client, url: &str, body: String) -> reqwest::Response {
-    use hmac::{Hmac, KeyInit, Mac};
-    let t = chrono::Utc::now().timestamp();
-    let mut mac =
-        Hmac::<sha2::Sha256>::new_from_slice(crate::harness::WEBHOOK_SECRET.as_bytes()).unwrap();
-    mac.update(format!("{t}.{body}").as_bytes());
-    let sig = hex::encode(mac.finalize().into_bytes());
-    client
-        .post(url)
-        .header("content-type", "application/json")
-        .header("stripe-signature", format!("t={t},v1={sig}"))
-        .body(body)
-        .send()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -617,18 +496,6 @@ async fn template_when(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("template {id} never reached sync status {status}");
-}
-
-pub async fn emulator_get(app: &TestApp, path: &str) -> Value {
-    crate::harness::browser()
-        .get(format!("{}{path}", app.emulator))
-        .bearer_auth("sk_test_tests")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]

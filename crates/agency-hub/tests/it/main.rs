@@ -13,6 +13,7 @@ mod jobs;
 mod metrics;
 mod observability;
 mod orders;
+mod purchase;
 mod services;
 mod smtp;
 mod store;

@@ -346,16 +346,16 @@ async fn only_admins_see_the_store_dashboard() {
 #[tokio::test]
 async fn the_journey_is_tracked_from_the_cart_to_the_refund() {
     let app = spawn_app().await;
-    crate::checkout::shopping(&app).await;
+    crate::purchase::shopping(&app).await;
     assert_eq!(app.get("/store").await.status(), 200);
-    let (order_id, url) = crate::checkout::start_checkout(&app).await;
+    let (order_id, url) = crate::purchase::start_checkout(&app).await;
     assert_eq!(
-        crate::checkout::pay(&url, "4242 4242 4242 4242")
+        crate::purchase::pay(&url, "4242 4242 4242 4242")
             .await
             .status(),
         303
     );
-    let paid = crate::checkout::wait_for_order(&app, order_id, OrderStatus::Completed).await;
+    let paid = crate::purchase::wait_for_order(&app, order_id, OrderStatus::Completed).await;
     let res = crate::harness::browser()
         .post(format!("{}/v1/refunds", app.emulator))
         .bearer_auth("sk_test_tests")

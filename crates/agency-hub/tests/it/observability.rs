@@ -9,8 +9,8 @@ use agency_hub::db::entities::order::OrderStatus;
 use prometheus_parse::{Scrape, Value};
 use serde_json::{Value as Json, json};
 
-use crate::checkout::{pay, shopping, start_checkout, wait_for_order};
 use crate::harness::{TestDb, browser, spawn_app_with};
+use crate::purchase::{pay, shopping, start_checkout, wait_for_order};
 
 async fn scrape(app: &crate::harness::TestApp) -> Scrape {
     let res = browser()
