@@ -125,142 +125,28 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Builds the configuration from any source of variables (tests pass a map).
+    /// Builds the configuration from any source of variables (tests pass a map). Each group of
+    /// settings is read by a function of its own; they run in the order the mistakes are
+    /// reported in.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut errors = Vec::new();
         let var = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let var: Var = &var;
 
-        let database_url =
-            var("DATABASE_URL").unwrap_or_else(|| "sqlite://data/agency-hub.db".into());
-        let database_url = DatabaseUrl::parse(&database_url)
-            .map_err(|e| {
-                errors.push(format!(
-                    "DATABASE_URL: {e} (example: sqlite://data/agency-hub.db or postgres://user@127.0.0.1:5432/agency_hub)"
-                ))
-            })
-            .ok();
-
-        let bind = var("BIND").unwrap_or_else(|| "127.0.0.1:3001".into());
-        let bind = bind
-            .parse::<SocketAddr>()
-            .map_err(|_| {
-                errors.push(format!(
-                    "BIND: '{bind}' is not an address and port (example: 127.0.0.1:3001)"
-                ))
-            })
-            .ok();
-
-        let app_url = var("APP_URL").unwrap_or_else(|| "http://localhost:3001".into());
-        let app_url = match Url::parse(&app_url) {
-            Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => {
-                Some(u)
-            }
-            _ => {
-                errors.push(format!(
-                    "APP_URL: '{app_url}' is not an http(s) URL (example: https://portal.example.com)"
-                ));
-                None
-            }
-        };
-
-        let log_format = match var("LOG_FORMAT")
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("pretty") | Some("text") => LogFormat::Pretty,
-            Some("json") => LogFormat::Json,
-            Some(other) => {
-                errors.push(format!(
-                    "LOG_FORMAT: '{other}' is not 'pretty' or 'json' (example: json)"
-                ));
-                LogFormat::Pretty
-            }
-        };
-
+        let database_url = database_url(&mut errors, var);
+        let bind = bind(&mut errors, var);
+        let app_url = app_url(&mut errors, var);
+        let log_format = log_format(&mut errors, var);
         let default_demo = database_url.as_ref().is_none_or(DatabaseUrl::is_sqlite);
         let demo_data = parse_bool(&mut errors, "DEMO_DATA", var("DEMO_DATA"), default_demo);
-
-        let smtp_url = var("SMTP_URL").and_then(|raw| match Url::parse(&raw) {
-            Ok(u) if matches!(u.scheme(), "smtp" | "smtps") && u.host_str().is_some() => Some(u),
-            _ => {
-                errors.push(format!(
-                    "SMTP_URL: '{}' is not an smtp:// or smtps:// address (example: smtp://user:password@mail.example.com:587)",
-                    redact(&raw)
-                ));
-                None
-            }
-        });
-        let mail_from =
-            var("MAIL_FROM").unwrap_or_else(|| "Agency Hub <no-reply@localhost>".into());
-        if mail_from.parse::<lettre::message::Mailbox>().is_err() {
-            errors.push(format!("MAIL_FROM: '{mail_from}' is not a mailbox (example: Northwind Studio <hello@northwind.example>)"));
-        }
+        let mail = mail(&mut errors, var);
         let metrics_token = var("METRICS_TOKEN").filter(|t| !t.trim().is_empty());
-        let mail_reply_to = var("MAIL_REPLY_TO");
-        if let Some(r) = &mail_reply_to
-            && r.parse::<lettre::message::Mailbox>().is_err()
-        {
-            errors.push(format!(
-                "MAIL_REPLY_TO: '{r}' is not a mailbox (example: support@northwind.example)"
-            ));
-        }
-        let secret_key = var("STRIPE_SECRET_KEY");
-        if let Some(k) = &secret_key
-            && !(k.starts_with("sk_") || k.starts_with("rk_"))
-        {
-            errors.push(
-                "STRIPE_SECRET_KEY: not a Stripe secret key (it starts with sk_test_ or sk_live_)"
-                    .into(),
-            );
-        }
-        let webhook_secrets: Vec<String> = var("STRIPE_WEBHOOK_SECRET")
-            .map(|v| {
-                v.split(',')
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
-        if webhook_secrets.iter().any(|s| !s.starts_with("whsec_")) {
-            errors.push("STRIPE_WEBHOOK_SECRET: each secret starts with whsec_ (example: whsec_abc,whsec_def while rotating)".into());
-        }
-        let api_base = var("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".into());
-        if !matches!(Url::parse(&api_base), Ok(u) if matches!(u.scheme(), "http" | "https")) {
-            errors.push(format!("STRIPE_API_BASE: '{api_base}' is not an http(s) URL (example: https://api.stripe.com)"));
-        }
-        let stripe = StripeSettings {
-            secret_key,
-            webhook_secrets,
-            api_base: api_base.trim_end_matches('/').to_string(),
-            api_version: var("STRIPE_API_VERSION").unwrap_or_else(|| "2023-10-16".into()),
-            allow_promotion_codes: parse_bool(
-                &mut errors,
-                "STRIPE_ALLOW_PROMOTION_CODES",
-                var("STRIPE_ALLOW_PROMOTION_CODES"),
-                true,
-            ),
-            automatic_tax: parse_bool(
-                &mut errors,
-                "STRIPE_AUTOMATIC_TAX",
-                var("STRIPE_AUTOMATIC_TAX"),
-                false,
-            ),
-        };
+        let stripe = stripe(&mut errors, var);
         if stripe.live() {
-            if app_url.as_ref().is_some_and(|u| u.scheme() != "https") {
-                errors.push("STRIPE_SECRET_KEY: a live key needs an https APP_URL (example: APP_URL=https://portal.example.com)".into());
-            }
-            if stripe.webhook_secrets.is_empty() {
-                errors.push("STRIPE_WEBHOOK_SECRET: a live key needs the webhook's signing secret (example: whsec_...)".into());
-            }
+            check_live(&mut errors, &stripe, app_url.as_ref());
         }
         let store_enabled = parse_bool(&mut errors, "STORE_ENABLED", var("STORE_ENABLED"), true);
-        let agency_name = var("AGENCY_NAME").unwrap_or_else(|| "Agency Hub".into());
-        if agency_name.chars().count() > 100 {
-            errors
-                .push("AGENCY_NAME: longer than 100 characters (example: Northwind Studio)".into());
-        }
+        let agency_name = agency_name(&mut errors, var);
 
         match (database_url, bind, app_url) {
             (Some(database_url), Some(bind), Some(app_url)) if errors.is_empty() => Ok(Self {
@@ -271,9 +157,9 @@ impl Config {
                 demo_data,
                 agency_name,
                 store_enabled,
-                smtp_url,
-                mail_from,
-                mail_reply_to,
+                smtp_url: mail.smtp_url,
+                mail_from: mail.from,
+                mail_reply_to: mail.reply_to,
                 stripe,
                 metrics_token,
             }),
@@ -294,6 +180,163 @@ impl Config {
     pub fn url_for(&self, path: &str) -> String {
         format!("{}{}", self.app_url.as_str().trim_end_matches('/'), path)
     }
+}
+
+/// A variable's value, `None` when it is unset or blank.
+type Var<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn database_url(errors: &mut Vec<String>, var: Var) -> Option<DatabaseUrl> {
+    let database_url = var("DATABASE_URL").unwrap_or_else(|| "sqlite://data/agency-hub.db".into());
+    DatabaseUrl::parse(&database_url)
+        .map_err(|e| {
+            errors.push(format!(
+                "DATABASE_URL: {e} (example: sqlite://data/agency-hub.db or postgres://user@127.0.0.1:5432/agency_hub)"
+            ))
+        })
+        .ok()
+}
+
+fn bind(errors: &mut Vec<String>, var: Var) -> Option<SocketAddr> {
+    let bind = var("BIND").unwrap_or_else(|| "127.0.0.1:3001".into());
+    bind.parse::<SocketAddr>()
+        .map_err(|_| {
+            errors.push(format!(
+                "BIND: '{bind}' is not an address and port (example: 127.0.0.1:3001)"
+            ))
+        })
+        .ok()
+}
+
+fn app_url(errors: &mut Vec<String>, var: Var) -> Option<Url> {
+    let app_url = var("APP_URL").unwrap_or_else(|| "http://localhost:3001".into());
+    match Url::parse(&app_url) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => Some(u),
+        _ => {
+            errors.push(format!(
+                "APP_URL: '{app_url}' is not an http(s) URL (example: https://portal.example.com)"
+            ));
+            None
+        }
+    }
+}
+
+fn log_format(errors: &mut Vec<String>, var: Var) -> LogFormat {
+    match var("LOG_FORMAT")
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("pretty") | Some("text") => LogFormat::Pretty,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            errors.push(format!(
+                "LOG_FORMAT: '{other}' is not 'pretty' or 'json' (example: json)"
+            ));
+            LogFormat::Pretty
+        }
+    }
+}
+
+/// The mail settings, read together and spread over `Config`'s fields.
+struct Mail {
+    smtp_url: Option<Url>,
+    from: String,
+    reply_to: Option<String>,
+}
+
+fn mail(errors: &mut Vec<String>, var: Var) -> Mail {
+    let smtp_url = var("SMTP_URL").and_then(|raw| match Url::parse(&raw) {
+        Ok(u) if matches!(u.scheme(), "smtp" | "smtps") && u.host_str().is_some() => Some(u),
+        _ => {
+            errors.push(format!(
+                "SMTP_URL: '{}' is not an smtp:// or smtps:// address (example: smtp://user:password@mail.example.com:587)",
+                redact(&raw)
+            ));
+            None
+        }
+    });
+    let from = var("MAIL_FROM").unwrap_or_else(|| "Agency Hub <no-reply@localhost>".into());
+    if from.parse::<lettre::message::Mailbox>().is_err() {
+        errors.push(format!("MAIL_FROM: '{from}' is not a mailbox (example: Northwind Studio <hello@northwind.example>)"));
+    }
+    let reply_to = var("MAIL_REPLY_TO");
+    if let Some(r) = &reply_to
+        && r.parse::<lettre::message::Mailbox>().is_err()
+    {
+        errors.push(format!(
+            "MAIL_REPLY_TO: '{r}' is not a mailbox (example: support@northwind.example)"
+        ));
+    }
+    Mail {
+        smtp_url,
+        from,
+        reply_to,
+    }
+}
+
+fn stripe(errors: &mut Vec<String>, var: Var) -> StripeSettings {
+    let secret_key = var("STRIPE_SECRET_KEY");
+    if let Some(k) = &secret_key
+        && !(k.starts_with("sk_") || k.starts_with("rk_"))
+    {
+        errors.push(
+            "STRIPE_SECRET_KEY: not a Stripe secret key (it starts with sk_test_ or sk_live_)"
+                .into(),
+        );
+    }
+    let webhook_secrets: Vec<String> = var("STRIPE_WEBHOOK_SECRET")
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if webhook_secrets.iter().any(|s| !s.starts_with("whsec_")) {
+        errors.push("STRIPE_WEBHOOK_SECRET: each secret starts with whsec_ (example: whsec_abc,whsec_def while rotating)".into());
+    }
+    let api_base = var("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".into());
+    if !matches!(Url::parse(&api_base), Ok(u) if matches!(u.scheme(), "http" | "https")) {
+        errors.push(format!(
+            "STRIPE_API_BASE: '{api_base}' is not an http(s) URL (example: https://api.stripe.com)"
+        ));
+    }
+    StripeSettings {
+        secret_key,
+        webhook_secrets,
+        api_base: api_base.trim_end_matches('/').to_string(),
+        api_version: var("STRIPE_API_VERSION").unwrap_or_else(|| "2023-10-16".into()),
+        allow_promotion_codes: parse_bool(
+            errors,
+            "STRIPE_ALLOW_PROMOTION_CODES",
+            var("STRIPE_ALLOW_PROMOTION_CODES"),
+            true,
+        ),
+        automatic_tax: parse_bool(
+            errors,
+            "STRIPE_AUTOMATIC_TAX",
+            var("STRIPE_AUTOMATIC_TAX"),
+            false,
+        ),
+    }
+}
+
+/// What a live key needs beside it: real payments over https, with signed webhooks.
+fn check_live(errors: &mut Vec<String>, stripe: &StripeSettings, app_url: Option<&Url>) {
+    if app_url.is_some_and(|u| u.scheme() != "https") {
+        errors.push("STRIPE_SECRET_KEY: a live key needs an https APP_URL (example: APP_URL=https://portal.example.com)".into());
+    }
+    if stripe.webhook_secrets.is_empty() {
+        errors.push("STRIPE_WEBHOOK_SECRET: a live key needs the webhook's signing secret (example: whsec_...)".into());
+    }
+}
+
+fn agency_name(errors: &mut Vec<String>, var: Var) -> String {
+    let agency_name = var("AGENCY_NAME").unwrap_or_else(|| "Agency Hub".into());
+    if agency_name.chars().count() > 100 {
+        errors.push("AGENCY_NAME: longer than 100 characters (example: Northwind Studio)".into());
+    }
+    agency_name
 }
 
 /// A URL with its password hidden, for error messages.

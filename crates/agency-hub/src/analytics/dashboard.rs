@@ -170,8 +170,23 @@ fn users_of(kind: Kind, p: &Period) -> sea_orm::sea_query::SelectStatement {
 /// Every figure of the period.
 pub async fn figures<C: ConnectionTrait>(conn: &C, p: &Period) -> Result<Figures, DbErr> {
     let mut f = Figures::default();
+    events_and_funnel(conn, p, &mut f).await?;
+    // Before the series: it is drawn in the main currency, the one with the most paid.
+    money(conn, p, &mut f).await?;
+    buyers_and_carts(conn, p, &mut f).await?;
+    f.series = series(conn, p, f.main_currency).await?;
+    (f.top_by_revenue, f.top_by_units) = top_services(conn, p).await?;
+    (f.services_bought, f.services_started) = services(conn, p).await?;
+    (f.webhook_p50_ms, f.webhook_p95_ms) = webhook_times(conn, p).await?;
+    Ok(f)
+}
 
-    // Events and distinct users per kind.
+/// Events and distinct users per kind: checkouts, payment failures, visitors and the funnel.
+async fn events_and_funnel<C: ConnectionTrait>(
+    conn: &C,
+    p: &Period,
+    f: &mut Figures,
+) -> Result<(), DbErr> {
     let counts: HashMap<String, (i64, i64)> = store_event::Entity::find()
         .select_only()
         .column(store_event::Column::Kind)
@@ -202,8 +217,12 @@ pub async fn figures<C: ConnectionTrait>(conn: &C, p: &Period) -> Result<Figures
         users(Kind::CheckoutStarted),
         users(Kind::Paid),
     ];
+    Ok(())
+}
 
-    // Money in and out, per currency.
+/// Money in and out, per currency: paid, refunded, net, orders, refunds, the average order and
+/// the main currency.
+async fn money<C: ConnectionTrait>(conn: &C, p: &Period, f: &mut Figures) -> Result<(), DbErr> {
     let money = store_event::Entity::find()
         .select_only()
         .column(store_event::Column::Kind)
@@ -247,8 +266,15 @@ pub async fn figures<C: ConnectionTrait>(conn: &C, p: &Period) -> Result<Figures
         .max_by_key(|(_, v)| **v)
         .map(|(c, _)| *c)
         .unwrap_or_default();
+    Ok(())
+}
 
-    // Visitors who paid; companies that added to a cart and did not check out.
+/// Visitors who paid; companies that added to a cart and did not check out.
+async fn buyers_and_carts<C: ConnectionTrait>(
+    conn: &C,
+    p: &Period,
+    f: &mut Figures,
+) -> Result<(), DbErr> {
     f.buyers = store_event::Entity::find()
         .select_only()
         .column_as(Expr::col(store_event::Column::UserId).count_distinct(), "n")
@@ -286,8 +312,16 @@ pub async fn figures<C: ConnectionTrait>(conn: &C, p: &Period) -> Result<Figures
     };
     f.carts = carts(false).await?.unwrap_or(0);
     f.carts_left = carts(true).await?.unwrap_or(0);
+    Ok(())
+}
 
-    // The chart: paid orders and money per day (in the main currency).
+/// The chart: paid orders and money per day (in `main_currency`), every day of the period
+/// shown, those without orders as zero.
+async fn series<C: ConnectionTrait>(
+    conn: &C,
+    p: &Period,
+    main_currency: Currency,
+) -> Result<Vec<Day>, DbErr> {
     let paid_events: Vec<(DateTime<Utc>, Option<i64>, Option<Currency>)> =
         store_event::Entity::find()
             .select_only()
@@ -312,20 +346,26 @@ pub async fn figures<C: ConnectionTrait>(conn: &C, p: &Period) -> Result<Figures
     for (at, amount, currency) in paid_events {
         let day = days.entry(at.date_naive()).or_default();
         day.0 += 1;
-        if currency == Some(f.main_currency) {
+        if currency == Some(main_currency) {
             day.1 += amount.unwrap_or(0);
         }
     }
-    f.series = days
+    Ok(days
         .into_iter()
         .map(|(date, (orders, revenue_minor))| Day {
             date,
             orders,
             revenue_minor,
         })
-        .collect();
+        .collect())
+}
 
-    // Top services: the items of the orders paid in the period.
+/// Top services, by revenue and by units (five each): the items of the orders paid in the
+/// period.
+async fn top_services<C: ConnectionTrait>(
+    conn: &C,
+    p: &Period,
+) -> Result<(Vec<TopService>, Vec<TopService>), DbErr> {
     let top = order_item::Entity::find()
         .select_only()
         .column(order_item::Column::TemplateId)
@@ -368,10 +408,11 @@ pub async fn figures<C: ConnectionTrait>(conn: &C, p: &Period) -> Result<Figures
     let mut by_units = top;
     by_units.sort_by(|a, b| b.units.cmp(&a.units).then(a.name.cmp(&b.name)));
     by_units.truncate(5);
-    f.top_by_revenue = by_revenue;
-    f.top_by_units = by_units;
+    Ok((by_revenue, by_units))
+}
 
-    // Services bought in the period, and those whose work started.
+/// Services bought in the period, and those whose work started.
+async fn services<C: ConnectionTrait>(conn: &C, p: &Period) -> Result<(i64, i64), DbErr> {
     let bought = service::Entity::find()
         .filter(service::Column::Origin.eq(ServiceOrigin::Purchase))
         .filter(service::Column::CreatedAt.gte(p.from))
@@ -384,14 +425,21 @@ pub async fn figures<C: ConnectionTrait>(conn: &C, p: &Period) -> Result<Figures
         .into_tuple()
         .all(conn)
         .await?;
+    let (mut bought, mut started) = (0, 0);
     for (status, n) in by_status {
-        f.services_bought += n;
+        bought += n;
         if matches!(status, ServiceStatus::InProgress | ServiceStatus::Done) {
-            f.services_started += n;
+            started += n;
         }
     }
+    Ok((bought, started))
+}
 
-    // How long Stripe events took to handle.
+/// How long Stripe events took to handle: the p50 and p95, when any was handled.
+async fn webhook_times<C: ConnectionTrait>(
+    conn: &C,
+    p: &Period,
+) -> Result<(Option<i64>, Option<i64>), DbErr> {
     let mut took: Vec<i64> = stripe_event::Entity::find()
         .select_only()
         .column(stripe_event::Column::ReceivedAt)
@@ -407,9 +455,7 @@ pub async fn figures<C: ConnectionTrait>(conn: &C, p: &Period) -> Result<Figures
         .map(|(r, done)| Ord::max((done - r).num_milliseconds(), 0))
         .collect();
     took.sort_unstable();
-    f.webhook_p50_ms = percentile(&took, 50);
-    f.webhook_p95_ms = percentile(&took, 95);
-    Ok(f)
+    Ok((percentile(&took, 50), percentile(&took, 95)))
 }
 
 /// Nearest-rank percentile of sorted values.

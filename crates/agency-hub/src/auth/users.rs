@@ -191,11 +191,11 @@ pub async fn create_and_welcome<C: ConnectionTrait>(
     } else {
         None
     };
-    let welcome = Message::Welcome {
+    let welcome = Message::Welcome(crate::notify::messages::Welcome {
         name: model.name.clone(),
         email: model.email.clone(),
         set_password_token,
-    };
+    });
     notify::enqueue(
         conn,
         &model.email,

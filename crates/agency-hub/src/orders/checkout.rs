@@ -263,11 +263,11 @@ pub async fn debit_failed<C: ConnectionTrait>(
     if let Some(user_id) = order.user_id
         && let Some(buyer) = user::Entity::find_by_id(user_id).one(conn).await?
     {
-        let message = Message::PaymentFailed {
+        let message = Message::PaymentFailed(crate::notify::messages::PaymentFailed {
             name: buyer.name.clone(),
             order_number: order.order_number.clone(),
             reason: "your bank did not complete the debit.".into(),
-        };
+        });
         notify::enqueue(
             conn,
             &buyer.email,

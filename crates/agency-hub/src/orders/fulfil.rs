@@ -250,7 +250,7 @@ async fn queue_paid_emails<C: ConnectionTrait>(
     let mut emails = Vec::new();
     if let Some((to, name)) = audience.client {
         let money = |m: i64| order.money(m).display();
-        let message = Message::OrderConfirmation {
+        let message = Message::OrderConfirmation(crate::notify::messages::OrderConfirmation {
             name,
             order_id: order.id,
             order_number: order.order_number.clone(),
@@ -267,7 +267,7 @@ async fn queue_paid_emails<C: ConnectionTrait>(
             discount: (payment.discount > 0).then(|| money(-payment.discount)),
             tax: (payment.tax > 0).then(|| money(payment.tax)),
             total: money(payment.total),
-        };
+        });
         emails.push(Outgoing {
             to,
             message,
@@ -339,12 +339,12 @@ fn new_service_emails<'a>(
         for service in services {
             emails.push(Outgoing {
                 to: member.email.clone(),
-                message: Message::NewServiceFromPurchase {
+                message: Message::NewServiceFromPurchase(crate::notify::messages::NewService {
                     client_name: client_name.to_string(),
                     service_id: service.id,
                     service_name: service.name.clone(),
                     order_number: order_number.to_string(),
-                },
+                }),
                 dedupe_key: format!("new-service:{}:{}", service.id, member.id),
             });
         }
@@ -414,11 +414,11 @@ async fn flag<C: ConnectionTrait>(conn: &C, order: &order::Model, reason: &str) 
         .map(|admin| Outgoing {
             dedupe_key: format!("order-flagged:{}:{}", order.id, admin.id),
             to: admin.email,
-            message: Message::OrderFlagged {
+            message: Message::OrderFlagged(crate::notify::messages::OrderFlagged {
                 order_id: order.id,
                 order_number: order.order_number.clone(),
                 reason: reason.to_string(),
-            },
+            }),
         })
         .collect();
     notify::enqueue_many(conn, emails).await?;

@@ -231,21 +231,21 @@ async fn queue_refund_emails<C: ConnectionTrait>(
     if let Some((to, name)) = audience.client {
         emails.push(Outgoing {
             to,
-            message: Message::RefundIssued {
+            message: Message::RefundIssued(crate::notify::messages::RefundIssued {
                 name,
                 order_id: order.id,
                 order_number: order.order_number.clone(),
                 amount: money.clone(),
                 full: applied.full,
                 services_affected: applied.cancelled.clone(),
-            },
+            }),
             dedupe_key: format!("refund:{}:{refunded_total}", order.id),
         });
     }
     for member in &audience.staff {
         emails.push(Outgoing {
             to: member.email.clone(),
-            message: Message::OrderRefunded {
+            message: Message::OrderRefunded(crate::notify::messages::OrderRefunded {
                 order_id: order.id,
                 order_number: order.order_number.clone(),
                 client_name: audience.client_name.clone(),
@@ -253,7 +253,7 @@ async fn queue_refund_emails<C: ConnectionTrait>(
                 full: applied.full,
                 cancelled: applied.cancelled.clone(),
                 to_review: applied.to_review.clone(),
-            },
+            }),
             dedupe_key: format!("order-refunded:{}:{refunded_total}:{}", order.id, member.id),
         });
     }

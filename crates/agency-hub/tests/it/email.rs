@@ -260,11 +260,11 @@ async fn without_smtp_emails_are_stored_and_shown_to_admins_with_both_renderings
 #[tokio::test]
 async fn the_same_dedupe_key_queues_one_email_and_a_rolled_back_change_queues_none() {
     let app = crate::harness::spawn_app_without_background_work().await;
-    let message = Message::PaymentFailed {
+    let message = Message::PaymentFailed(agency_hub::notify::messages::PaymentFailed {
         name: "Ana".into(),
         order_number: "AH-1".into(),
         reason: "Your card was declined.".into(),
-    };
+    });
     assert!(
         notify::enqueue(&app.db, "ana@acme.example", &message, "payment-failed:1")
             .await

@@ -4,7 +4,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -277,70 +277,21 @@ pub async fn show_page(
         dashboard::figures(&state.db, &p),
         dashboard::figures(&state.db, &previous)
     )?;
-    let currency = now.main_currency;
-    let label = |d: &dashboard::Day| d.date.format("%b %-d").to_string();
-    let revenue: Vec<Bar> = now
-        .series
-        .iter()
-        .map(|d| Bar {
-            label: label(d),
-            value: d.revenue_minor,
-            shown: Money::new(d.revenue_minor, currency).display(),
-        })
-        .collect();
-    let orders: Vec<Bar> = now
-        .series
-        .iter()
-        .map(|d| Bar {
-            label: label(d),
-            value: d.orders,
-            shown: format!("{} order{}", d.orders, if d.orders == 1 { "" } else { "s" }),
-        })
-        .collect();
     let range = format!(
         "{} to {}",
         p.from.format("%Y-%m-%d"),
         (p.to - chrono::Duration::seconds(1)).format("%Y-%m-%d")
     );
+    let charts = Charts::draw(&now, &range);
     Ok(MetricsPage {
         ctx,
-        from: if q.from.is_empty() {
-            p.from.format("%Y-%m-%d").to_string()
-        } else {
-            q.from.clone()
-        },
-        to: if q.to.is_empty() {
-            p.to.format("%Y-%m-%d").to_string()
-        } else {
-            q.to.clone()
-        },
+        from: date_field(&q.from, p.from),
+        to: date_field(&q.to, p.to),
         period,
         stats: stats(&now, &before),
-        revenue_chart: charts::bars(
-            &format!("Revenue per day ({})", currency.code()),
-            &format!(
-                "Money paid each day from {range}; total {}.",
-                show(&now.paid)
-            ),
-            &revenue,
-            "#4263eb",
-        ),
-        orders_chart: charts::bars(
-            "Orders per day",
-            &format!("Orders paid each day from {range}; {} in all.", now.orders),
-            &orders,
-            "#2b8a3e",
-        ),
-        funnel_chart: charts::funnel(
-            "Conversion funnel (client users)",
-            &[
-                ("Viewed the store", now.funnel[0]),
-                ("Viewed a service", now.funnel[1]),
-                ("Added to cart", now.funnel[2]),
-                ("Started checkout", now.funnel[3]),
-                ("Paid", now.funnel[4]),
-            ],
-        ),
+        revenue_chart: charts.revenue,
+        orders_chart: charts.orders,
+        funnel_chart: charts.funnel,
         top_by_revenue: top_rows(&now.top_by_revenue),
         top_by_units: top_rows(&now.top_by_units),
         webhook: webhook(&now),
@@ -348,4 +299,73 @@ pub async fn show_page(
         empty: now.funnel[0] == 0 && now.orders == 0 && now.checkouts == 0,
         range,
     })
+}
+
+/// A date field of the period form: as typed, or the period's bound when left empty.
+fn date_field(typed: &str, bound: DateTime<Utc>) -> String {
+    if typed.is_empty() {
+        bound.format("%Y-%m-%d").to_string()
+    } else {
+        typed.to_string()
+    }
+}
+
+/// The page's charts, as SVG.
+struct Charts {
+    revenue: String,
+    orders: String,
+    funnel: String,
+}
+
+impl Charts {
+    /// `range` is the period as people read it, for the charts' descriptions.
+    fn draw(now: &Figures, range: &str) -> Self {
+        let currency = now.main_currency;
+        let label = |d: &dashboard::Day| d.date.format("%b %-d").to_string();
+        let revenue: Vec<Bar> = now
+            .series
+            .iter()
+            .map(|d| Bar {
+                label: label(d),
+                value: d.revenue_minor,
+                shown: Money::new(d.revenue_minor, currency).display(),
+            })
+            .collect();
+        let orders: Vec<Bar> = now
+            .series
+            .iter()
+            .map(|d| Bar {
+                label: label(d),
+                value: d.orders,
+                shown: format!("{} order{}", d.orders, if d.orders == 1 { "" } else { "s" }),
+            })
+            .collect();
+        Self {
+            revenue: charts::bars(
+                &format!("Revenue per day ({})", currency.code()),
+                &format!(
+                    "Money paid each day from {range}; total {}.",
+                    show(&now.paid)
+                ),
+                &revenue,
+                "#4263eb",
+            ),
+            orders: charts::bars(
+                "Orders per day",
+                &format!("Orders paid each day from {range}; {} in all.", now.orders),
+                &orders,
+                "#2b8a3e",
+            ),
+            funnel: charts::funnel(
+                "Conversion funnel (client users)",
+                &[
+                    ("Viewed the store", now.funnel[0]),
+                    ("Viewed a service", now.funnel[1]),
+                    ("Added to cart", now.funnel[2]),
+                    ("Started checkout", now.funnel[3]),
+                    ("Paid", now.funnel[4]),
+                ],
+            ),
+        }
+    }
 }

@@ -1,0 +1,600 @@
+//! The template form: its fields as typed (kept to show them again with their errors), read
+//! from the posted pairs, rearranged by its buttons, and validated field by field into a
+//! [`ValidTemplate`].
+
+use std::collections::BTreeMap;
+
+use crate::db::entities::service_template::{self, DefaultTask};
+use crate::error::FieldErrors;
+use crate::money::{Currency, Money};
+
+pub const MAX_NAME: usize = 200;
+pub const MAX_CATEGORY: usize = 100;
+pub const MAX_DESCRIPTION: usize = 10_000;
+pub const MAX_TASKS: usize = 100;
+pub const MAX_DUE_DAYS: u32 = 3650;
+/// Blank task rows the form offers for adding tasks without JavaScript.
+pub const BLANK_ROWS: usize = 2;
+
+/// One task row of the form, as typed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TaskRow {
+    pub name: String,
+    pub description: String,
+    pub due: String,
+    pub visible: bool,
+}
+
+impl TaskRow {
+    fn is_blank(&self) -> bool {
+        self.name.trim().is_empty()
+            && self.description.trim().is_empty()
+            && self.due.trim().is_empty()
+    }
+}
+
+/// The template form as typed, kept to show it again with its errors.
+#[derive(Clone, Debug, Default)]
+pub struct TemplateForm {
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    /// The task rows with something typed in them, in order.
+    pub tasks: Vec<TaskRow>,
+    /// How many empty rows to offer below them, for new tasks.
+    pub blank_rows: usize,
+    pub store: StoreForm,
+}
+
+/// The "Store settings" part of the template form, as typed.
+#[derive(Clone, Debug, Default)]
+pub struct StoreForm {
+    pub purchasable: bool,
+    pub price: String,
+    pub currency: String,
+    pub title: String,
+    pub description: String,
+    /// One URL a line.
+    pub images: String,
+    pub max_quantity: String,
+    pub sort_order: String,
+}
+
+impl StoreForm {
+    fn defaults() -> Self {
+        Self {
+            currency: "USD".into(),
+            max_quantity: "1".into(),
+            sort_order: "0".into(),
+            ..Default::default()
+        }
+    }
+
+    /// The price as typed, if it reads as one (for the card preview).
+    pub fn price_preview(&self) -> Option<String> {
+        let currency = Currency::parse(&self.currency)?;
+        Money::parse(&self.price, currency)
+            .ok()
+            .map(|m| m.display())
+    }
+
+    pub fn first_image(&self) -> Option<&str> {
+        self.images.lines().map(str::trim).find(|l| !l.is_empty())
+    }
+}
+
+pub const MAX_IMAGES: usize = 8;
+pub const MAX_QUANTITY: i32 = 100;
+
+impl StoreForm {
+    fn validate(&self, errors: &mut FieldErrors) -> Option<StoreSettings> {
+        let currency = Currency::parse(if self.currency.trim().is_empty() {
+            "USD"
+        } else {
+            &self.currency
+        });
+        if currency.is_none() {
+            errors.add(
+                "currency",
+                format!(
+                    "'{}' is not a currency the store accepts (example: USD).",
+                    self.currency.trim()
+                ),
+            );
+        }
+        let price = currency.and_then(|c| {
+            if self.price.trim().is_empty() && !self.purchasable {
+                return Some(Money::new(0, c));
+            }
+            Money::parse(&self.price, c)
+                .map_err(|m| errors.add("price", m))
+                .ok()
+        });
+        let title = self.title.trim();
+        if title.chars().count() > MAX_NAME {
+            errors.add("store_title", format!("Use at most {MAX_NAME} characters."));
+        }
+        if self.description.chars().count() > MAX_DESCRIPTION {
+            errors.add(
+                "store_description",
+                format!("Use at most {MAX_DESCRIPTION} characters."),
+            );
+        }
+        let images: Vec<String> = self
+            .images
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect();
+        if images.len() > MAX_IMAGES {
+            errors.add("store_images", format!("At most {MAX_IMAGES} images."));
+        }
+        for image in &images {
+            if !is_image_url(image) {
+                errors.add("store_images", format!("'{image}' is not an http(s) address (example: https://example.com/logo.png)."));
+            }
+        }
+        let max_quantity = parse_int(
+            errors,
+            "max_quantity",
+            &self.max_quantity,
+            1,
+            1,
+            MAX_QUANTITY,
+        );
+        let sort_order = parse_int(errors, "sort_order", &self.sort_order, 0, -100_000, 100_000);
+        Some(StoreSettings {
+            is_purchasable: self.purchasable,
+            price: price?,
+            title: title.to_string(),
+            description: self.description.trim().to_string(),
+            images,
+            max_quantity: max_quantity?,
+            sort_order: sort_order?,
+        })
+    }
+}
+
+/// An http(s) address with a host, or an image the app serves itself (`/static/...`).
+fn is_image_url(raw: &str) -> bool {
+    if raw.len() > 2000 {
+        return false;
+    }
+    if let Some(path) = raw.strip_prefix("/static/") {
+        return !path.is_empty() && !path.contains("..");
+    }
+    url::Url::parse(raw).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+}
+
+/// A whole number in `min..=max`; `default` when left empty.
+fn parse_int(
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: &str,
+    default: i32,
+    min: i32,
+    max: i32,
+) -> Option<i32> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Some(default);
+    }
+    match raw.parse::<i64>() {
+        Ok(n) if n >= i64::from(min) && n <= i64::from(max) => Some(n as i32),
+        Ok(_) => {
+            errors.add(field, format!("Use a whole number from {min} to {max}."));
+            None
+        }
+        Err(_) => {
+            errors.add(field, format!("'{raw}' is not a whole number."));
+            None
+        }
+    }
+}
+
+/// Store settings that passed validation.
+#[derive(Clone, Debug)]
+pub struct StoreSettings {
+    pub is_purchasable: bool,
+    pub price: Money,
+    /// The template's name when left empty in the form.
+    pub title: String,
+    pub description: String,
+    pub images: Vec<String>,
+    pub max_quantity: i32,
+    pub sort_order: i32,
+}
+
+/// A template that passed validation.
+#[derive(Clone, Debug)]
+pub struct ValidTemplate {
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub tasks: Vec<DefaultTask>,
+    pub store: StoreSettings,
+}
+
+/// What a button of the form asks for. Only `Save` writes; the others rearrange the rows
+/// and show the form again, so the form works without JavaScript.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Intent {
+    Save,
+    AddRow,
+    Remove(usize),
+    Up(usize),
+    Down(usize),
+}
+
+impl Intent {
+    pub fn parse(raw: Option<&str>) -> Self {
+        let raw = raw.unwrap_or("save");
+        let (verb, n) = raw.split_once(':').unwrap_or((raw, ""));
+        match (verb, n.parse::<usize>()) {
+            ("add", _) => Self::AddRow,
+            ("remove", Ok(i)) => Self::Remove(i),
+            ("up", Ok(i)) => Self::Up(i),
+            ("down", Ok(i)) => Self::Down(i),
+            _ => Self::Save,
+        }
+    }
+}
+
+impl TemplateForm {
+    /// Reads the form's fields: `name`, `description`, `category`, and per task row `i`
+    /// `task-{i}-name`, `task-{i}-description`, `task-{i}-due`, `task-{i}-visible`. Rows come
+    /// back in their index order; empty rows only count towards `blank_rows`.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Self {
+        let mut form = Self::default();
+        form.store.currency = "USD".into();
+        let mut rows: BTreeMap<usize, TaskRow> = BTreeMap::new();
+        for (key, value) in pairs {
+            match key.as_str() {
+                "name" => form.name = value.clone(),
+                "description" => form.description = value.clone(),
+                "category" => form.category = value.clone(),
+                "purchasable" => form.store.purchasable = !value.is_empty(),
+                "price" => form.store.price = value.clone(),
+                "currency" => form.store.currency = value.clone(),
+                "store_title" => form.store.title = value.clone(),
+                "store_description" => form.store.description = value.clone(),
+                "store_images" => form.store.images = value.clone(),
+                "max_quantity" => form.store.max_quantity = value.clone(),
+                "sort_order" => form.store.sort_order = value.clone(),
+                _ => {
+                    let Some(rest) = key.strip_prefix("task-") else {
+                        continue;
+                    };
+                    let Some((i, field)) = rest.split_once('-') else {
+                        continue;
+                    };
+                    let Ok(i) = i.parse::<usize>() else { continue };
+                    if i >= 1000 {
+                        continue;
+                    }
+                    let row = rows.entry(i).or_default();
+                    match field {
+                        "name" => row.name = value.clone(),
+                        "description" => row.description = value.clone(),
+                        "due" => row.due = value.clone(),
+                        "visible" => row.visible = !value.is_empty(),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let (blank, typed): (Vec<TaskRow>, Vec<TaskRow>) =
+            rows.into_values().partition(TaskRow::is_blank);
+        form.tasks = typed;
+        form.blank_rows = blank.len().clamp(BLANK_ROWS, 20);
+        form
+    }
+
+    pub fn from_model(t: &service_template::Model) -> Self {
+        Self {
+            name: t.name.clone(),
+            description: t.description.clone(),
+            category: t.category.clone(),
+            tasks: t
+                .tasks()
+                .into_iter()
+                .map(|d| TaskRow {
+                    name: d.name,
+                    description: d.description,
+                    due: d.due_in_days.map(|n| n.to_string()).unwrap_or_default(),
+                    visible: d.client_visible,
+                })
+                .collect(),
+            blank_rows: BLANK_ROWS,
+            store: StoreForm {
+                purchasable: t.is_purchasable,
+                price: t.price().plain(),
+                currency: t.price().currency.code().to_string(),
+                title: if t.store_title == t.name {
+                    String::new()
+                } else {
+                    t.store_title.clone()
+                },
+                description: t.store_description.clone(),
+                images: t.images().join("\n"),
+                max_quantity: t.max_quantity.to_string(),
+                sort_order: t.sort_order.to_string(),
+            },
+        }
+    }
+
+    /// An empty form for a new template.
+    pub fn blank() -> Self {
+        Self {
+            blank_rows: BLANK_ROWS,
+            store: StoreForm::defaults(),
+            ..Default::default()
+        }
+    }
+
+    /// Rearranges the rows as a button asked; indexes are those of `tasks`, as shown.
+    pub fn apply(&mut self, intent: Intent) {
+        let n = self.tasks.len();
+        match intent {
+            Intent::Save => {}
+            Intent::AddRow => self.blank_rows = (self.blank_rows + 1).min(20),
+            Intent::Remove(i) if i < n => {
+                self.tasks.remove(i);
+            }
+            Intent::Up(i) if i > 0 && i < n => self.tasks.swap(i, i - 1),
+            Intent::Down(i) if i + 1 < n => self.tasks.swap(i, i + 1),
+            _ => {}
+        }
+    }
+
+    /// The template, or every mistake in the form, each under its field's name.
+    pub fn validate(&self) -> Result<ValidTemplate, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let name = self.name.trim();
+        let category = self.category.trim();
+        self.check_details(name, category, &mut errors);
+        let tasks = self.validate_tasks(&mut errors);
+        let store = self.store.validate(&mut errors);
+        match store {
+            Some(mut store) if errors.is_empty() => Ok(ValidTemplate {
+                store: StoreSettings {
+                    title: if store.title.is_empty() {
+                        name.to_string()
+                    } else {
+                        std::mem::take(&mut store.title)
+                    },
+                    ..store
+                },
+                name: name.to_string(),
+                description: self.description.trim().to_string(),
+                category: category.to_string(),
+                tasks,
+            }),
+            _ => Err(errors),
+        }
+    }
+
+    /// The template's own fields (`name` and `category` trimmed).
+    fn check_details(&self, name: &str, category: &str, errors: &mut FieldErrors) {
+        if name.is_empty() {
+            errors.add("name", "Give the template a name.");
+        } else if name.chars().count() > MAX_NAME {
+            errors.add(
+                "name",
+                format!(
+                    "Use at most {MAX_NAME} characters (this has {}).",
+                    name.chars().count()
+                ),
+            );
+        }
+        if self.description.chars().count() > MAX_DESCRIPTION {
+            errors.add(
+                "description",
+                format!("Use at most {MAX_DESCRIPTION} characters."),
+            );
+        }
+        if category.is_empty() {
+            errors.add("category", "Choose or type a category.");
+        } else if category.chars().count() > MAX_CATEGORY {
+            errors.add(
+                "category",
+                format!("Use at most {MAX_CATEGORY} characters."),
+            );
+        }
+    }
+
+    /// The task rows, in order. Every row is read even past `MAX_TASKS`, so each mistake shows
+    /// beside its row.
+    fn validate_tasks(&self, errors: &mut FieldErrors) -> Vec<DefaultTask> {
+        if self.tasks.len() > MAX_TASKS {
+            errors.add(
+                "tasks",
+                format!(
+                    "A template has at most {MAX_TASKS} tasks (this has {}).",
+                    self.tasks.len()
+                ),
+            );
+        }
+        self.tasks
+            .iter()
+            .enumerate()
+            .map(|(i, row)| row.validate(i, errors))
+            .collect()
+    }
+}
+
+impl TaskRow {
+    /// The task of row `i` (its fields are named `task-{i}-…`).
+    fn validate(&self, i: usize, errors: &mut FieldErrors) -> DefaultTask {
+        let task_name = self.name.trim();
+        if task_name.is_empty() {
+            errors.add(format!("task-{i}-name"), "Give the task a name.");
+        } else if task_name.chars().count() > MAX_NAME {
+            errors.add(
+                format!("task-{i}-name"),
+                format!("Use at most {MAX_NAME} characters."),
+            );
+        }
+        if self.description.chars().count() > MAX_DESCRIPTION {
+            errors.add(
+                format!("task-{i}-description"),
+                format!("Use at most {MAX_DESCRIPTION} characters."),
+            );
+        }
+        DefaultTask {
+            name: task_name.to_string(),
+            description: self.description.trim().to_string(),
+            due_in_days: self.due_in_days(i, errors),
+            client_visible: self.visible,
+        }
+    }
+
+    /// Days after the service starts; none when left empty.
+    fn due_in_days(&self, i: usize, errors: &mut FieldErrors) -> Option<u32> {
+        let due = self.due.trim();
+        if due.is_empty() {
+            return None;
+        }
+        match due.parse::<i64>() {
+            Ok(n) if n < 0 => {
+                errors.add(
+                    format!("task-{i}-due"),
+                    "Days cannot be negative: use 0 for the same day.",
+                );
+                None
+            }
+            Ok(n) if n > i64::from(MAX_DUE_DAYS) => {
+                errors.add(
+                    format!("task-{i}-due"),
+                    format!("Use at most {MAX_DUE_DAYS} days."),
+                );
+                None
+            }
+            Ok(n) => Some(n as u32),
+            Err(_) => {
+                errors.add(
+                    format!("task-{i}-due"),
+                    format!("'{due}' is not a whole number of days."),
+                );
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn rows_are_read_in_order_and_blank_ones_ignored() {
+        let form = TemplateForm::from_pairs(&pairs(&[
+            ("name", "Logo"),
+            ("category", "Design"),
+            ("task-1-name", "Second"),
+            ("task-0-name", "First"),
+            ("task-0-due", "3"),
+            ("task-0-visible", "on"),
+            ("task-2-name", ""),
+        ]));
+        assert_eq!(form.blank_rows, BLANK_ROWS);
+        let valid = form.validate().unwrap();
+        assert_eq!(valid.tasks.len(), 2);
+        assert_eq!(valid.tasks[0].name, "First");
+        assert_eq!(valid.tasks[0].due_in_days, Some(3));
+        assert!(valid.tasks[0].client_visible);
+        assert!(!valid.tasks[1].client_visible);
+    }
+
+    #[test]
+    fn each_mistake_names_its_field() {
+        let mut p = vec![
+            ("name", ""),
+            ("category", "Design"),
+            ("task-0-name", "x"),
+            ("task-0-due", "-2"),
+            ("task-1-description", "no name"),
+        ];
+        let long = "n".repeat(201);
+        let errors = TemplateForm::from_pairs(&pairs(&p)).validate().unwrap_err();
+        assert!(errors.get("name").is_some());
+        assert!(errors.get("task-0-due").unwrap().contains("negative"));
+        assert!(errors.get("task-1-name").is_some());
+        p[0] = ("name", &long);
+        let errors = TemplateForm::from_pairs(&pairs(&p)).validate().unwrap_err();
+        assert!(errors.get("name").unwrap().contains("200"));
+    }
+
+    #[test]
+    fn more_than_100_tasks_are_refused() {
+        let mut form = TemplateForm {
+            name: "Big".into(),
+            category: "X".into(),
+            ..TemplateForm::blank()
+        };
+        form.tasks = (0..101)
+            .map(|i| TaskRow {
+                name: format!("t{i}"),
+                ..Default::default()
+            })
+            .collect();
+        assert!(
+            form.validate()
+                .unwrap_err()
+                .get("tasks")
+                .unwrap()
+                .contains("100")
+        );
+        form.tasks.pop();
+        assert!(form.validate().is_ok());
+    }
+
+    #[test]
+    fn buttons_add_remove_and_reorder_rows() {
+        let row = |n: &str| TaskRow {
+            name: n.into(),
+            ..Default::default()
+        };
+        let mut form = TemplateForm {
+            tasks: vec![row("a"), row("b"), row("c")],
+            ..TemplateForm::blank()
+        };
+        form.apply(Intent::parse(Some("up:1")));
+        assert_eq!(
+            form.tasks
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>(),
+            ["b", "a", "c"]
+        );
+        form.apply(Intent::parse(Some("down:1")));
+        assert_eq!(
+            form.tasks
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>(),
+            ["b", "c", "a"]
+        );
+        form.apply(Intent::parse(Some("remove:0")));
+        assert_eq!(
+            form.tasks
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>(),
+            ["c", "a"]
+        );
+        form.apply(Intent::parse(Some("add")));
+        assert_eq!(form.blank_rows, BLANK_ROWS + 1);
+        form.apply(Intent::parse(Some("up:0")));
+        form.apply(Intent::parse(Some("remove:9")));
+        assert_eq!(form.tasks.len(), 2, "out-of-range buttons do nothing");
+        assert_eq!(Intent::parse(None), Intent::Save);
+    }
+}
