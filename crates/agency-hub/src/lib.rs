@@ -200,7 +200,7 @@ impl App {
     }
 }
 
-/// Deletes what has expired: sessions, old sign-in failures, finished jobs.
+/// Deletes what has expired: sessions, old sign-in failures, finished jobs, abandoned carts.
 async fn housekeeping(db: db::Db, mut stop: watch::Receiver<bool>) {
     loop {
         let purged = async {
