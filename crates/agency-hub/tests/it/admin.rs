@@ -6,7 +6,7 @@ use agency_hub::ids::TemplateId;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::fixtures;
-use crate::harness::{PASSWORD, browser, spawn_app};
+use crate::harness::{PASSWORD, TestApp, browser, spawn_app};
 
 #[tokio::test]
 async fn a_manager_cannot_reach_user_or_template_administration() {
@@ -55,6 +55,15 @@ async fn invalid_template_forms_are_refused_with_the_field_named_and_nothing_sav
     let app = spawn_app().await;
     app.signed_in_as(Role::Admin).await;
 
+    refuses_a_blank_name_and_negative_days_keeping_what_was_typed(&app).await;
+    refuses_a_name_over_200_characters(&app).await;
+    refuses_over_100_tasks(&app).await;
+    assert_eq!(template_count(&app).await, 0, "nothing saved");
+
+    saves_a_valid_form_without_its_blank_task_row(&app).await;
+}
+
+async fn refuses_a_blank_name_and_negative_days_keeping_what_was_typed(app: &TestApp) {
     let res = app
         .post_form(
             "/admin/templates",
@@ -71,7 +80,9 @@ async fn invalid_template_forms_are_refused_with_the_field_named_and_nothing_sav
     assert!(html.contains("Give the template a name."), "{html}");
     assert!(html.contains("Days cannot be negative"));
     assert!(html.contains("value=\"Sketch\""), "what was typed is kept");
+}
 
+async fn refuses_a_name_over_200_characters(app: &TestApp) {
     let long = "x".repeat(201);
     let res = app
         .post_form(
@@ -81,7 +92,9 @@ async fn invalid_template_forms_are_refused_with_the_field_named_and_nothing_sav
         .await;
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("at most 200 characters"));
+}
 
+async fn refuses_over_100_tasks(app: &TestApp) {
     let mut fields: Vec<(String, String)> = vec![
         ("name".into(), "Huge".into()),
         ("category".into(), "Design".into()),
@@ -96,15 +109,16 @@ async fn invalid_template_forms_are_refused_with_the_field_named_and_nothing_sav
     let res = app.post_form("/admin/templates", &refs).await;
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("at most 100 tasks"));
-    assert_eq!(
-        service_template::Entity::find()
-            .count(&app.db)
-            .await
-            .unwrap(),
-        0,
-        "nothing saved"
-    );
+}
 
+async fn template_count(app: &TestApp) -> u64 {
+    service_template::Entity::find()
+        .count(&app.db)
+        .await
+        .unwrap()
+}
+
+async fn saves_a_valid_form_without_its_blank_task_row(app: &TestApp) {
     let res = app
         .post_form(
             "/admin/templates",
@@ -162,17 +176,31 @@ async fn template_tasks_are_reordered_and_removed_without_javascript_and_saved_o
     )
     .await;
     let path = format!("/admin/templates/{}", t.id);
-    let fields = |intent: &'static str| {
-        vec![
-            ("name", "Logo"),
-            ("category", "Design"),
-            ("task-0-name", "First"),
-            ("task-1-name", "Second"),
-            ("task-2-name", "Third"),
-            ("intent", intent),
-        ]
-    };
-    let res = app.post_form(&path, &fields("down:0")).await;
+
+    moving_a_task_down_rearranges_the_form_and_saves_nothing(&app, &path, t.id).await;
+    removing_a_task_drops_it_from_the_form(&app, &path).await;
+    saving_keeps_the_tasks_in_their_new_order(&app, &path, t.id).await;
+    an_archived_template_cannot_be_assigned(&app, t.id).await;
+}
+
+/// The "Logo" template's form as the page submits it, with the button pressed (`intent`).
+fn logo_form(intent: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("name", "Logo"),
+        ("category", "Design"),
+        ("task-0-name", "First"),
+        ("task-1-name", "Second"),
+        ("task-2-name", "Third"),
+        ("intent", intent),
+    ]
+}
+
+async fn moving_a_task_down_rearranges_the_form_and_saves_nothing(
+    app: &TestApp,
+    path: &str,
+    id: TemplateId,
+) {
+    let res = app.post_form(path, &logo_form("down:0")).await;
     assert_eq!(res.status(), 200, "the form comes back rearranged");
     let html = res.text().await.unwrap();
     let (a, b) = (
@@ -181,18 +209,22 @@ async fn template_tasks_are_reordered_and_removed_without_javascript_and_saved_o
     );
     assert!(a < b, "Second now comes first");
     assert_eq!(
-        fixtures_tasks(&app, t.id).await,
+        fixtures_tasks(app, id).await,
         ["First", "Second", "Third"],
         "nothing saved yet"
     );
+}
 
-    let res = app.post_form(&path, &fields("remove:1")).await;
+async fn removing_a_task_drops_it_from_the_form(app: &TestApp, path: &str) {
+    let res = app.post_form(path, &logo_form("remove:1")).await;
     let html = res.text().await.unwrap();
     assert!(!html.contains("value=\"Second\""));
+}
 
+async fn saving_keeps_the_tasks_in_their_new_order(app: &TestApp, path: &str, id: TemplateId) {
     let res = app
         .post_form(
-            &path,
+            path,
             &[
                 ("name", "Logo"),
                 ("category", "Design"),
@@ -203,12 +235,13 @@ async fn template_tasks_are_reordered_and_removed_without_javascript_and_saved_o
         )
         .await;
     assert_eq!(res.status(), 303);
-    assert_eq!(fixtures_tasks(&app, t.id).await, ["Third", "First"]);
+    assert_eq!(fixtures_tasks(app, id).await, ["Third", "First"]);
+}
 
-    // Archived templates cannot be assigned.
+async fn an_archived_template_cannot_be_assigned(app: &TestApp, id: TemplateId) {
     let res = app
         .post_form(
-            &format!("/admin/templates/{}/archive", t.id),
+            &format!("/admin/templates/{id}/archive"),
             &[("archived", "true")],
         )
         .await;
@@ -219,7 +252,7 @@ async fn template_tasks_are_reordered_and_removed_without_javascript_and_saved_o
             "/services",
             &[
                 ("client_id", &acme.id.to_string()),
-                ("template_id", &t.id.to_string()),
+                ("template_id", &id.to_string()),
             ],
         )
         .await;
@@ -231,7 +264,7 @@ async fn template_tasks_are_reordered_and_removed_without_javascript_and_saved_o
     );
 }
 
-async fn fixtures_tasks(app: &crate::harness::TestApp, id: TemplateId) -> Vec<String> {
+async fn fixtures_tasks(app: &TestApp, id: TemplateId) -> Vec<String> {
     let t = service_template::Entity::find_by_id(id)
         .one(&app.db)
         .await
@@ -245,6 +278,29 @@ async fn an_admin_creates_a_client_and_a_client_user_who_can_sign_in() {
     let mut app = spawn_app().await;
     let admin = app.signed_in_as(Role::Admin).await;
 
+    let initech = creates_initech_refusing_a_bad_email_and_a_duplicate(&app).await;
+    creates_peter_at_initech_once_his_client_is_chosen(&app, &initech).await;
+    let actions: Vec<String> = activity::Entity::find()
+        .filter(activity::Column::ActorUserId.eq(admin.id))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    assert_eq!(actions, ["client.created", "user.created"]);
+
+    app.switch_browser(browser());
+    assert_eq!(
+        app.sign_in("peter@initech.example", PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    assert!(app.page("/dashboard").await.contains("Initech"));
+}
+
+async fn creates_initech_refusing_a_bad_email_and_a_duplicate(app: &TestApp) -> client::Model {
     let res = app
         .post_form(
             "/admin/clients",
@@ -279,7 +335,13 @@ async fn an_admin_creates_a_client_and_a_client_user_who_can_sign_in() {
         Some("billing@initech.example")
     );
     assert_eq!(client::Entity::find().count(&app.db).await.unwrap(), 1);
+    initech
+}
 
+async fn creates_peter_at_initech_once_his_client_is_chosen(
+    app: &TestApp,
+    initech: &client::Model,
+) {
     let res = app
         .post_form(
             "/admin/users",
@@ -306,24 +368,6 @@ async fn an_admin_creates_a_client_and_a_client_user_who_can_sign_in() {
         )
         .await;
     assert_eq!(res.status(), 303);
-    let actions: Vec<String> = activity::Entity::find()
-        .filter(activity::Column::ActorUserId.eq(admin.id))
-        .all(&app.db)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|a| a.action)
-        .collect();
-    assert_eq!(actions, ["client.created", "user.created"]);
-
-    app.switch_browser(browser());
-    assert_eq!(
-        app.sign_in("peter@initech.example", PASSWORD)
-            .await
-            .status(),
-        303
-    );
-    assert!(app.page("/dashboard").await.contains("Initech"));
 }
 
 #[tokio::test]
@@ -499,11 +543,22 @@ async fn users_change_their_own_name_and_password() {
 async fn store_settings_are_validated_field_by_field_and_saved_in_minor_units() {
     let app = spawn_app().await;
     app.signed_in_as(Role::Admin).await;
-    let base = [
-        ("name", "Logo Design"),
-        ("category", "Design"),
-        ("purchasable", "on"),
-    ];
+
+    refuses_each_bad_store_field_with_its_message(&app).await;
+    assert_eq!(template_count(&app).await, 0, "nothing saved");
+
+    saves_a_dollar_price_in_cents_with_its_images(&app).await;
+    saves_a_yen_price_without_minor_units(&app).await;
+}
+
+/// The Logo Design form before its store settings.
+const LOGO_FOR_SALE: [(&str, &str); 3] = [
+    ("name", "Logo Design"),
+    ("category", "Design"),
+    ("purchasable", "on"),
+];
+
+async fn refuses_each_bad_store_field_with_its_message(app: &TestApp) {
     let cases: [(&[(&str, &str)], &str); 8] = [
         (&[("price", "-5")], "cannot be negative"),
         (&[("price", "12.345")], "at most 2 decimals"),
@@ -524,23 +579,17 @@ async fn store_settings_are_validated_field_by_field_and_saved_in_minor_units() 
         ),
     ];
     for (fields, message) in cases {
-        let mut all: Vec<(&str, &str)> = base.to_vec();
+        let mut all: Vec<(&str, &str)> = LOGO_FOR_SALE.to_vec();
         all.extend_from_slice(fields);
         let res = app.post_form("/admin/templates", &all).await;
         assert_eq!(res.status(), 400, "{fields:?}");
         let html = res.text().await.unwrap();
         assert!(html.contains(message), "{fields:?} should say {message:?}");
     }
-    assert_eq!(
-        service_template::Entity::find()
-            .count(&app.db)
-            .await
-            .unwrap(),
-        0,
-        "nothing saved"
-    );
+}
 
-    let mut all: Vec<(&str, &str)> = base.to_vec();
+async fn saves_a_dollar_price_in_cents_with_its_images(app: &TestApp) {
+    let mut all: Vec<(&str, &str)> = LOGO_FOR_SALE.to_vec();
     all.extend_from_slice(&[
         ("price", "1,250.50"),
         ("currency", "usd"),
@@ -578,7 +627,9 @@ async fn store_settings_are_validated_field_by_field_and_saved_in_minor_units() 
         "the name stands in for an empty store title"
     );
     assert!(t.on_sale());
+}
 
+async fn saves_a_yen_price_without_minor_units(app: &TestApp) {
     let mut all: Vec<(&str, &str)> = vec![
         ("name", "Yen Audit"),
         ("category", "Design"),

@@ -167,17 +167,7 @@ async fn a_client_searches_the_store_adds_a_service_twice_and_sees_the_badge_and
     let app = spawn_app().await;
     app.create_user(Role::Client, "client@acme.example", Some("Acme Corp"))
         .await;
-    fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
-    fixtures::for_sale(&app.db, "SEO Audit", "Marketing", "350", "USD", 5).await;
-    fixtures::for_sale(
-        &app.db,
-        "Website Care Plan",
-        "Development",
-        "149.50",
-        "USD",
-        12,
-    )
-    .await;
+    three_services_for_sale(&app).await;
 
     sign_in(&client, &app, "client@acme.example").await;
     client.goto(&app.url("/store")).await.unwrap();
@@ -191,6 +181,65 @@ async fn a_client_searches_the_store_adds_a_service_twice_and_sees_the_badge_and
     );
     screenshot(&client, "store").await;
 
+    search_for_logo_and_open_the_one_card(&client).await;
+    add_to_the_cart_twice(&client).await;
+    client.goto(&app.url("/store/cart")).await.unwrap();
+    assert_eq!(text_of(&client, ".nav-badge").await, "2");
+    assert_eq!(text_of(&client, "[data-cart-total]").await, "$998.00");
+    screenshot(&client, "cart").await;
+
+    change_the_quantity_to_three(&client).await;
+    assert_eq!(text_of(&client, "[data-cart-total]").await, "$1,497.00");
+    client.close().await.unwrap();
+}
+
+async fn three_services_for_sale(app: &TestApp) {
+    fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
+    fixtures::for_sale(&app.db, "SEO Audit", "Marketing", "350", "USD", 5).await;
+    fixtures::for_sale(
+        &app.db,
+        "Website Care Plan",
+        "Development",
+        "149.50",
+        "USD",
+        12,
+    )
+    .await;
+}
+
+async fn text_of(client: &Client, css: &str) -> String {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn click(client: &Client, css: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// The text of an element that a page still loading will show.
+async fn text_once_shown(client: &Client, css: &str) -> String {
+    client
+        .wait()
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn search_for_logo_and_open_the_one_card(client: &Client) {
     client
         .find(Locator::Css("input[name=q]"))
         .await
@@ -198,14 +247,8 @@ async fn a_client_searches_the_store_adds_a_service_twice_and_sees_the_badge_and
         .send_keys("logo")
         .await
         .unwrap();
-    client
-        .find(Locator::Css("form[role=search] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_for_query(&client, "q=logo").await;
+    click(client, "form[role=search] button").await;
+    wait_for_query(client, "q=logo").await;
     let cards = client
         .find_all(Locator::Css(".store-card h2 a"))
         .await
@@ -213,7 +256,10 @@ async fn a_client_searches_the_store_adds_a_service_twice_and_sees_the_badge_and
     assert_eq!(cards.len(), 1);
     assert_eq!(cards[0].text().await.unwrap(), "Logo Design");
     cards[0].click().await.unwrap();
+}
 
+/// From the service's page, adds it to the cart and goes back, twice.
+async fn add_to_the_cart_twice(client: &Client) {
     for _ in 0..2 {
         // Clicks that submit a form return before the next page is there: wait for it.
         let button = client
@@ -230,51 +276,15 @@ async fn a_client_searches_the_store_adds_a_service_twice_and_sees_the_badge_and
         assert_eq!(client.current_url().await.unwrap().path(), "/store/cart");
         client.back().await.unwrap();
     }
-    client.goto(&app.url("/store/cart")).await.unwrap();
-    let badge = client
-        .find(Locator::Css(".nav-badge"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(badge, "2");
-    let total = client
-        .find(Locator::Css("[data-cart-total]"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(total, "$998.00");
-    screenshot(&client, "cart").await;
+}
 
-    // Changing the quantity updates the total.
+async fn change_the_quantity_to_three(client: &Client) {
     let qty = client.find(Locator::Css("input.qty")).await.unwrap();
     qty.clear().await.unwrap();
     qty.send_keys("3").await.unwrap();
-    client
-        .find(Locator::Css("form.inline button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let flash = client
-        .wait()
-        .for_element(Locator::Css(".flash-success"))
-        .await
-        .unwrap();
-    assert!(flash.text().await.unwrap().contains("3 × Logo Design"));
-    let total = client
-        .find(Locator::Css("[data-cart-total]"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(total, "$1,497.00");
-    client.close().await.unwrap();
+    click(client, "form.inline button[type=submit]").await;
+    let flash = text_once_shown(client, ".flash-success").await;
+    assert!(flash.contains("3 × Logo Design"));
 }
 
 /// Waits until the browser is on a page whose path starts with `prefix`.
@@ -341,70 +351,45 @@ async fn the_purchase_journey_from_the_store_to_the_new_service_and_a_declined_c
     fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
 
     sign_in(&client, &app, "client@acme.example").await;
+    add_logo_design_from_the_store(&client, &app).await;
+    a_declined_card_says_so_and_leaves_the_cart(&client, &app).await;
+    a_good_card_pays_and_leads_to_the_new_service(&client, &app).await;
+
+    let order_path = an_admin_refunds_the_order_in_full(&client, &app).await;
+    the_dashboard_counts_the_sale_and_the_refund(&client, &app).await;
+    the_client_sees_their_order_refunded(&client, &app, &order_path).await;
+    client.close().await.unwrap();
+}
+
+async fn add_logo_design_from_the_store(client: &Client, app: &TestApp) {
     client.goto(&app.url("/store?q=logo")).await.unwrap();
-    client
-        .find(Locator::Css(".store-card form button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, ".store-card form button").await;
     client
         .wait()
         .for_element(Locator::Css(".flash-success"))
         .await
         .unwrap();
+}
 
-    // A declined card: the page says so, nothing is paid, the cart is intact.
-    pay_with(&client, &app, "4000 0000 0000 0002").await;
-    let page = client
-        .wait()
-        .for_element(Locator::Css("body"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+/// Nothing is paid: the page says the card was declined and the cart is intact.
+async fn a_declined_card_says_so_and_leaves_the_cart(client: &Client, app: &TestApp) {
+    pay_with(client, app, "4000 0000 0000 0002").await;
+    let page = text_once_shown(client, "body").await;
     assert!(page.to_lowercase().contains("declined"), "{page}");
     client.goto(&app.url("/store/cart")).await.unwrap();
-    let badge = client
-        .find(Locator::Css(".nav-badge"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(badge, "1");
+    assert_eq!(text_of(client, ".nav-badge").await, "1");
+}
 
-    // 4242 pays: the success page shows the order paid with its service.
-    pay_with(&client, &app, "4242 4242 4242 4242").await;
-    wait_for_path(&client, "/store/success").await;
-    let heading = client
-        .wait()
-        .for_element(Locator::Css("h1"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+/// 4242 pays: the success page shows the order paid, with a link to its service.
+async fn a_good_card_pays_and_leads_to_the_new_service(client: &Client, app: &TestApp) {
+    pay_with(client, app, "4242 4242 4242 4242").await;
+    wait_for_path(client, "/store/success").await;
+    let heading = text_once_shown(client, "h1").await;
     assert_eq!(heading, "Thank you: your order is paid");
-    screenshot(&client, "success").await;
-    client
-        .find(Locator::Css("a[href^='/my/services/']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_for_path(&client, "/my/services/").await;
-    let title = client
-        .find(Locator::Css("h1"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(title, "Logo Design");
+    screenshot(client, "success").await;
+    click(client, "a[href^='/my/services/']").await;
+    wait_for_path(client, "/my/services/").await;
+    assert_eq!(text_of(client, "h1").await, "Logo Design");
     assert!(
         client
             .find_all(Locator::Css(".nav-badge"))
@@ -413,21 +398,18 @@ async fn the_purchase_journey_from_the_store_to_the_new_service_and_a_declined_c
             .is_empty(),
         "the cart is empty"
     );
+}
 
-    // An admin refunds the order in full, confirming the amount...
+/// Signs in as a new admin and refunds the order in full, confirming the amount; returns the
+/// order's admin page path.
+async fn an_admin_refunds_the_order_in_full(client: &Client, app: &TestApp) -> String {
     app.create_user(Role::Admin, "admin@example.com", None)
         .await;
     client.delete_all_cookies().await.unwrap();
-    sign_in(&client, &app, "admin@example.com").await;
+    sign_in(client, app, "admin@example.com").await;
     client.goto(&app.url("/admin/orders")).await.unwrap();
-    screenshot(&client, "admin-orders").await;
-    client
-        .find(Locator::Css(".orders-table a[href^='/admin/orders/']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    screenshot(client, "admin-orders").await;
+    click(client, ".orders-table a[href^='/admin/orders/']").await;
     client
         .wait()
         .for_element(Locator::Css("#refund-button"))
@@ -445,69 +427,38 @@ async fn the_purchase_journey_from_the_store_to_the_new_service_and_a_declined_c
         confirm.text().await.unwrap(),
         "Confirm the refund of $499.00"
     );
-    screenshot(&client, "admin-refund-confirm").await;
+    screenshot(client, "admin-refund-confirm").await;
     confirm.click().await.unwrap();
     client
         .wait()
         .for_element(Locator::Css(".flash-success"))
         .await
         .unwrap();
-    let status = client
-        .find(Locator::Css("[data-order-status]"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(status, "Refunded");
+    assert_eq!(text_of(client, "[data-order-status]").await, "Refunded");
     let order_path = client.current_url().await.unwrap().path().to_string();
-    screenshot(&client, "admin-order-refunded").await;
+    screenshot(client, "admin-order-refunded").await;
+    order_path
+}
 
-    // The store dashboard counts the sale and the refund.
+async fn the_dashboard_counts_the_sale_and_the_refund(client: &Client, app: &TestApp) {
     client.goto(&app.url("/admin/metrics")).await.unwrap();
-    let orders = client
-        .wait()
-        .for_element(Locator::Css("[data-stat='Orders'] .stat-value"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let orders = text_once_shown(client, "[data-stat='Orders'] .stat-value").await;
     assert_eq!(orders, "1");
-    let refunded = client
-        .find(Locator::Css("[data-stat='Refunded'] .stat-value"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let refunded = text_of(client, "[data-stat='Refunded'] .stat-value").await;
     assert_eq!(refunded, "$499.00");
-    screenshot(&client, "admin-metrics").await;
+    screenshot(client, "admin-metrics").await;
+}
 
-    // ...and the client sees it refunded in their orders.
+async fn the_client_sees_their_order_refunded(client: &Client, app: &TestApp, order_path: &str) {
     client.delete_all_cookies().await.unwrap();
-    sign_in(&client, &app, "client@acme.example").await;
+    sign_in(client, app, "client@acme.example").await;
     client
         .goto(&app.url(&order_path.replace("/admin/orders", "/store/orders")))
         .await
         .unwrap();
-    let status = client
-        .wait()
-        .for_element(Locator::Css("[data-order-status]"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let status = text_once_shown(client, "[data-order-status]").await;
     assert_eq!(status, "Refunded");
-    let refunded = client
-        .find(Locator::Css("[data-order-refunded]"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let refunded = text_of(client, "[data-order-refunded]").await;
     assert_eq!(refunded, "-$499.00");
-    screenshot(&client, "client-order-refunded").await;
-    client.close().await.unwrap();
+    screenshot(client, "client-order-refunded").await;
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use agency_hub::db::entities::order::{self, OrderStatus, PaymentStatus};
 use agency_hub::db::entities::user::Role;
 use agency_hub::db::entities::{email, service, stripe_event, task};
-use agency_hub::ids::TemplateId;
+use agency_hub::ids::{OrderId, TemplateId};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
@@ -20,6 +20,36 @@ async fn a_paid_checkout_provisions_a_service_per_unit_empties_the_cart_and_queu
     let app = spawn_app().await;
     shopping(&app).await;
     let (order_id, url) = start_checkout(&app).await;
+    assert_pending_with_the_cart_waiting(&app, order_id).await;
+
+    let res = pay(&url, "4242 4242 4242 4242").await;
+    assert_eq!(res.status(), 303);
+    let success = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        success.contains("/store/success?session_id=cs_test_"),
+        "{success}"
+    );
+
+    let paid = wait_for_order(&app, order_id, OrderStatus::Completed).await;
+    assert_eq!(paid.payment_status, PaymentStatus::Succeeded);
+    assert_eq!(paid.total_minor, 119_900);
+    assert!(paid.paid_at.is_some() && paid.stripe_payment_intent_id.is_some());
+    assert_a_service_of_one_task_per_unit_and_the_cart_empty(&app).await;
+    assert_the_confirmation_and_a_new_service_email_each_queued(&app).await;
+
+    // The success page shows it paid (the webhook came first here).
+    let path = &success[success.find("/store/success").unwrap()..];
+    let html = app.page(path).await;
+    assert!(html.contains("your order is paid"), "{html}");
+    assert_eq!(
+        service::Entity::find().count(&app.db).await.unwrap(),
+        3,
+        "still provisioned once"
+    );
+    assert!(stripe_event::Entity::find().count(&app.db).await.unwrap() >= 1);
+}
+
+async fn assert_pending_with_the_cart_waiting(app: &TestApp, order_id: OrderId) {
     let pending = order::Entity::find_by_id(order_id)
         .one(&app.db)
         .await
@@ -39,20 +69,9 @@ async fn a_paid_checkout_provisions_a_service_per_unit_empties_the_cart_and_queu
         3,
         "the cart waits for the payment"
     );
+}
 
-    let res = pay(&url, "4242 4242 4242 4242").await;
-    assert_eq!(res.status(), 303);
-    let success = res.headers()["location"].to_str().unwrap().to_string();
-    assert!(
-        success.contains("/store/success?session_id=cs_test_"),
-        "{success}"
-    );
-
-    let paid = wait_for_order(&app, order_id, OrderStatus::Completed).await;
-    assert_eq!(paid.payment_status, PaymentStatus::Succeeded);
-    assert_eq!(paid.total_minor, 119_900);
-    assert!(paid.paid_at.is_some() && paid.stripe_payment_intent_id.is_some());
-
+async fn assert_a_service_of_one_task_per_unit_and_the_cart_empty(app: &TestApp) {
     let services = service::Entity::find().all(&app.db).await.unwrap();
     assert_eq!(services.len(), 3, "1 + 2 units");
     for s in &services {
@@ -70,6 +89,9 @@ async fn a_paid_checkout_provisions_a_service_per_unit_empties_the_cart_and_queu
         0,
         "the cart is empty"
     );
+}
+
+async fn assert_the_confirmation_and_a_new_service_email_each_queued(app: &TestApp) {
     let kinds: Vec<String> = email::Entity::find()
         .all(&app.db)
         .await
@@ -86,17 +108,6 @@ async fn a_paid_checkout_provisions_a_service_per_unit_empties_the_cart_and_queu
         3,
         "the manager hears of each service"
     );
-
-    // The success page shows it paid (the webhook came first here).
-    let path = &success[success.find("/store/success").unwrap()..];
-    let html = app.page(path).await;
-    assert!(html.contains("your order is paid"), "{html}");
-    assert_eq!(
-        service::Entity::find().count(&app.db).await.unwrap(),
-        3,
-        "still provisioned once"
-    );
-    assert!(stripe_event::Entity::find().count(&app.db).await.unwrap() >= 1);
 }
 
 #[tokio::test]
@@ -502,18 +513,8 @@ async fn template_when(
 async fn a_purchasable_template_gets_its_stripe_product_and_a_new_price_when_its_price_changes() {
     let app = spawn_app().await;
     app.signed_in_as(Role::Admin).await;
-    let fields = |price: &'static str| {
-        vec![
-            ("name", "Logo Design"),
-            ("category", "Design"),
-            ("purchasable", "on"),
-            ("price", price),
-            ("currency", "USD"),
-            ("intent", "save"),
-        ]
-    };
     assert_eq!(
-        app.post_form("/admin/templates", &fields("499"))
+        app.post_form("/admin/templates", &logo_design_at("499"))
             .await
             .status(),
         303
@@ -524,49 +525,81 @@ async fn a_purchasable_template_gets_its_stripe_product_and_a_new_price_when_its
         .unwrap()
         .unwrap()
         .id;
-    let first = template_when(&app, id, "synced").await;
+    let (product, price) = assert_synced_to_a_product_and_its_price(&app, id).await;
+    assert_a_new_price_replaces_the_old_one(&app, id, &product, &price).await;
+    assert_archiving_deactivates_the_product(&app, id, &product).await;
+}
+
+/// The Logo Design template's form, on sale at `price`, saved.
+fn logo_design_at(price: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("name", "Logo Design"),
+        ("category", "Design"),
+        ("purchasable", "on"),
+        ("price", price),
+        ("currency", "USD"),
+        ("intent", "save"),
+    ]
+}
+
+/// The first sync: a Product of the template's name and a Price of $499.00; returns their ids.
+async fn assert_synced_to_a_product_and_its_price(
+    app: &TestApp,
+    id: TemplateId,
+) -> (String, String) {
+    let first = template_when(app, id, "synced").await;
     let product = first.stripe_product_id.clone().unwrap();
     let price = first.stripe_price_id.clone().unwrap();
     assert_eq!(
-        emulator_get(&app, &format!("/v1/products/{product}")).await["name"],
+        emulator_get(app, &format!("/v1/products/{product}")).await["name"],
         "Logo Design"
     );
     assert_eq!(
-        emulator_get(&app, &format!("/v1/prices/{price}")).await["unit_amount"],
+        emulator_get(app, &format!("/v1/prices/{price}")).await["unit_amount"],
         49_900
     );
+    (product, price)
+}
 
+async fn assert_a_new_price_replaces_the_old_one(
+    app: &TestApp,
+    id: TemplateId,
+    product: &str,
+    price: &str,
+) {
     assert_eq!(
-        app.post_form(&format!("/admin/templates/{id}"), &fields("550"))
+        app.post_form(&format!("/admin/templates/{id}"), &logo_design_at("550"))
             .await
             .status(),
         303
     );
-    let mut second = template_when(&app, id, "synced").await;
+    let mut second = template_when(app, id, "synced").await;
     for _ in 0..100 {
-        if second.stripe_price_id != Some(price.clone()) {
+        if second.stripe_price_id.as_deref() != Some(price) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-        second = template_when(&app, id, "synced").await;
+        second = template_when(app, id, "synced").await;
     }
     let new_price = second.stripe_price_id.clone().unwrap();
     assert_ne!(new_price, price, "a new Price");
     assert_eq!(
         second.stripe_product_id.as_deref(),
-        Some(product.as_str()),
+        Some(product),
         "the same Product"
     );
     assert_eq!(
-        emulator_get(&app, &format!("/v1/prices/{new_price}")).await["unit_amount"],
+        emulator_get(app, &format!("/v1/prices/{new_price}")).await["unit_amount"],
         55_000
     );
     assert_eq!(
-        emulator_get(&app, &format!("/v1/prices/{price}")).await["active"],
+        emulator_get(app, &format!("/v1/prices/{price}")).await["active"],
         false,
         "the old Price is archived"
     );
+}
 
+async fn assert_archiving_deactivates_the_product(app: &TestApp, id: TemplateId, product: &str) {
     assert_eq!(
         app.post_form(
             &format!("/admin/templates/{id}/archive"),
@@ -577,13 +610,13 @@ async fn a_purchasable_template_gets_its_stripe_product_and_a_new_price_when_its
         303
     );
     for _ in 0..100 {
-        if emulator_get(&app, &format!("/v1/products/{product}")).await["active"] == false {
+        if emulator_get(app, &format!("/v1/products/{product}")).await["active"] == false {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(
-        emulator_get(&app, &format!("/v1/products/{product}")).await["active"],
+        emulator_get(app, &format!("/v1/products/{product}")).await["active"],
         false,
         "archiving deactivates the Product"
     );

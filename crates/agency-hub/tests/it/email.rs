@@ -150,7 +150,26 @@ async fn a_server_that_is_down_leaves_the_email_queued_then_failed_and_visible_t
     app.signed_in_as(Role::Admin).await;
     invite(&app, "nina@acme.example").await;
 
-    // Between attempts it is still queued, with the error so far.
+    assert_queued_with_its_error_between_attempts(&app).await;
+
+    let row = email_to(&app.db, "nina@acme.example", &[EmailStatus::Failed]).await;
+    assert_eq!(row.attempts, notify::MAX_ATTEMPTS);
+    assert!(
+        row.last_error.as_deref().unwrap().contains("SMTP"),
+        "{:?}",
+        row.last_error
+    );
+    assert_eq!(dead_jobs_once_one_is(&app).await, 1);
+
+    let page = app.page("/admin/emails?status=failed").await;
+    assert!(page.contains("nina@acme.example") && page.contains("Welcome to Agency Hub"));
+    let detail = app.page(&format!("/admin/emails/{}", row.id)).await;
+    assert!(detail.contains("Resend") && detail.contains("Last error"));
+
+    resending_queues_a_new_job(&app, &row).await;
+}
+
+async fn assert_queued_with_its_error_between_attempts(app: &TestApp) {
     let mut seen_queued_after_failure = false;
     for _ in 0..200 {
         let e = email::Entity::find()
@@ -166,15 +185,11 @@ async fn a_server_that_is_down_leaves_the_email_queued_then_failed_and_visible_t
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(seen_queued_after_failure);
+}
 
-    let row = email_to(&app.db, "nina@acme.example", &[EmailStatus::Failed]).await;
-    assert_eq!(row.attempts, notify::MAX_ATTEMPTS);
-    assert!(
-        row.last_error.as_deref().unwrap().contains("SMTP"),
-        "{:?}",
-        row.last_error
-    );
-    // The job is marked dead just after the email is marked failed.
+/// How many jobs are dead, waiting (up to 2 s) for one to be: the job is marked dead just
+/// after the email is marked failed.
+async fn dead_jobs_once_one_is(app: &TestApp) -> u64 {
     let mut dead = 0;
     for _ in 0..100 {
         dead = job::Entity::find()
@@ -187,13 +202,10 @@ async fn a_server_that_is_down_leaves_the_email_queued_then_failed_and_visible_t
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(dead, 1);
+    dead
+}
 
-    let page = app.page("/admin/emails?status=failed").await;
-    assert!(page.contains("nina@acme.example") && page.contains("Welcome to Agency Hub"));
-    let detail = app.page(&format!("/admin/emails/{}", row.id)).await;
-    assert!(detail.contains("Resend") && detail.contains("Last error"));
-
+async fn resending_queues_a_new_job(app: &TestApp, row: &email::Model) {
     let res = app
         .post_form(&format!("/admin/emails/{}/resend", row.id), &[])
         .await;

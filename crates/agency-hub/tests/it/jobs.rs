@@ -194,27 +194,11 @@ async fn a_failing_job_retries_with_backoff_then_is_dead_with_its_last_error() {
         .register::<Flaky>(())
         .register::<Panic>(());
     let worker = Worker::new(db.clone(), Arc::new(registry), fast());
-
-    Enqueue::job(&Fail)
-        .max_attempts(3)
-        .insert(&db)
-        .await
-        .unwrap();
-    Enqueue::job(&Flaky).insert(&db).await.unwrap();
-    Enqueue::job(&Panic)
-        .max_attempts(1)
-        .insert(&db)
-        .await
-        .unwrap();
+    enqueue_a_failing_a_flaky_and_a_panicking_job(&db).await;
 
     // After the first failure the job waits for its backoff, not run again at once.
     assert!(worker.run_next().await.unwrap());
-    let failing = job::Entity::find()
-        .filter(job::Column::Kind.eq("test.fail"))
-        .one(&db)
-        .await
-        .unwrap()
-        .unwrap();
+    let failing = job_of_kind(&db, "test.fail").await;
     assert_eq!(failing.status, JobStatus::Queued);
     assert_eq!(failing.attempts, 1);
     assert!(
@@ -225,36 +209,7 @@ async fn a_failing_job_retries_with_backoff_then_is_dead_with_its_last_error() {
     drain(&worker).await;
 
     assert_eq!(*calls.lock().unwrap(), vec![1, 2, 3]);
-    let failing = job::Entity::find()
-        .filter(job::Column::Kind.eq("test.fail"))
-        .one(&db)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(failing.status, JobStatus::Dead);
-    assert_eq!(failing.attempts, 3);
-    assert_eq!(
-        failing.last_error.as_deref(),
-        Some("the mail server said no (attempt 3)")
-    );
-
-    let flaky = job::Entity::find()
-        .filter(job::Column::Kind.eq("test.flaky"))
-        .one(&db)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(flaky.status, JobStatus::Done);
-    assert_eq!(flaky.attempts, 2);
-
-    let panicked = job::Entity::find()
-        .filter(job::Column::Kind.eq("test.panic"))
-        .one(&db)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(panicked.status, JobStatus::Dead);
-    assert!(panicked.last_error.unwrap().contains("panicked"));
+    let (failing, flaky) = assert_each_ended_as_its_attempts_allow(&db).await;
 
     // An admin's retry gives the dead job a fresh set of attempts.
     assert!(agency_hub::jobs::retry(&db, failing.id).await.unwrap());
@@ -264,6 +219,51 @@ async fn a_failing_job_retries_with_backoff_then_is_dead_with_its_last_error() {
     );
     drain(&worker).await;
     assert_eq!(calls.lock().unwrap().len(), 6);
+}
+
+async fn enqueue_a_failing_a_flaky_and_a_panicking_job(db: &Db) {
+    Enqueue::job(&Fail)
+        .max_attempts(3)
+        .insert(db)
+        .await
+        .unwrap();
+    Enqueue::job(&Flaky).insert(db).await.unwrap();
+    Enqueue::job(&Panic)
+        .max_attempts(1)
+        .insert(db)
+        .await
+        .unwrap();
+}
+
+/// The one job of `kind`.
+async fn job_of_kind(db: &Db, kind: &str) -> job::Model {
+    job::Entity::find()
+        .filter(job::Column::Kind.eq(kind))
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Once drained: the failing job dead with its last error, the flaky one done on its second
+/// attempt, the panicking one dead; returns the failing and the flaky jobs.
+async fn assert_each_ended_as_its_attempts_allow(db: &Db) -> (job::Model, job::Model) {
+    let failing = job_of_kind(db, "test.fail").await;
+    assert_eq!(failing.status, JobStatus::Dead);
+    assert_eq!(failing.attempts, 3);
+    assert_eq!(
+        failing.last_error.as_deref(),
+        Some("the mail server said no (attempt 3)")
+    );
+
+    let flaky = job_of_kind(db, "test.flaky").await;
+    assert_eq!(flaky.status, JobStatus::Done);
+    assert_eq!(flaky.attempts, 2);
+
+    let panicked = job_of_kind(db, "test.panic").await;
+    assert_eq!(panicked.status, JobStatus::Dead);
+    assert!(panicked.last_error.unwrap().contains("panicked"));
+    (failing, flaky)
 }
 
 #[tokio::test]

@@ -1,16 +1,18 @@
 //! The store dashboard's figures from a known data set, and the journey's events tracked.
 
 use agency_hub::activity::Actor;
-use agency_hub::analytics::dashboard::{self, Period};
+use std::collections::BTreeMap;
+
+use agency_hub::analytics::dashboard::{self, Figures, Period};
 use agency_hub::analytics::{Event, Kind};
 use agency_hub::db::entities::order::{self, OrderStatus, PaymentStatus};
 use agency_hub::db::entities::service::ServiceStatus;
 use agency_hub::db::entities::user::Role;
-use agency_hub::db::entities::{order_item, service, store_event, stripe_event};
+use agency_hub::db::entities::{order_item, service, service_template, store_event, stripe_event};
 use agency_hub::ids::{ClientId, TemplateId, UserId};
 use agency_hub::money::{Currency, Money};
 use agency_hub::provisioning::{self, Origin};
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
@@ -75,6 +77,36 @@ async fn known_data(app: &TestApp) {
     let (t, old) = (now - Duration::days(2), now - Duration::days(40));
     let logo = fixtures::for_sale(&app.db, "Logo Design", "Design", "100", "USD", 5).await;
     let seo = fixtures::for_sale(&app.db, "SEO Audit", "Marketing", "100", "USD", 5).await;
+    let people = five_client_users(app).await;
+    record_views_and_carts(app, &people, t, logo.id).await;
+    record_checkouts_payments_and_a_refund(app, &people, t).await;
+    // The period before: one visitor who bought for $80.
+    record_an_earlier_purchase(app, people[0], old).await;
+
+    // The two paid orders (for the top services), and their services: one started.
+    two_paid_orders_with_one_service_started(app, &people, t, &logo, &seo).await;
+    // Five Stripe events handled in 10, 20, 30, 40 and 100 ms.
+    for (i, ms) in [10, 20, 30, 40, 100].into_iter().enumerate() {
+        stripe_event::Entity::insert(stripe_event::ActiveModel {
+            id: Set(format!("evt_m{i}")),
+            event_type: Set("checkout.session.completed".into()),
+            order_id: Set(None),
+            outcome: Set("fulfilled".into()),
+            error: Set(None),
+            received_at: Set(t),
+            processed_at: Set(Some(t + Duration::milliseconds(ms))),
+            payload: Set(None),
+        })
+        .exec_without_returning(&app.db)
+        .await
+        .unwrap();
+    }
+}
+
+/// A client user of each of five companies.
+type People = Vec<(UserId, ClientId)>;
+
+async fn five_client_users(app: &TestApp) -> People {
     let mut people = Vec::new();
     for i in 1..=5 {
         let u = app
@@ -86,75 +118,94 @@ async fn known_data(app: &TestApp) {
             .await;
         people.push((u.id, u.client_id.unwrap()));
     }
-    let ev = |kind: Kind, i: usize| Event::new(kind, Some(people[i].1), Some(people[i].0)).at(t);
+    people
+}
+
+fn event(kind: Kind, (user, client): (UserId, ClientId), at: DateTime<Utc>) -> Event {
+    Event::new(kind, Some(client), Some(user)).at(at)
+}
+
+/// Ten store views by the five; the first four view Logo Design and add it to their cart.
+async fn record_views_and_carts(
+    app: &TestApp,
+    people: &People,
+    t: DateTime<Utc>,
+    logo: TemplateId,
+) {
     for (i, views) in [3, 2, 2, 2, 1].into_iter().enumerate() {
         for _ in 0..views {
-            ev(Kind::StoreView, i).record(&app.db).await.unwrap();
+            event(Kind::StoreView, people[i], t)
+                .record(&app.db)
+                .await
+                .unwrap();
         }
     }
-    for i in 0..4 {
-        ev(Kind::ProductView, i)
-            .template(logo.id)
+    for &who in &people[..4] {
+        event(Kind::ProductView, who, t)
+            .template(logo)
             .record(&app.db)
             .await
             .unwrap();
-        ev(Kind::AddToCart, i)
-            .template(logo.id)
+        event(Kind::AddToCart, who, t)
+            .template(logo)
             .quantity(1)
             .amount(usd(10_000))
             .record(&app.db)
             .await
             .unwrap();
     }
+}
+
+/// Three checkouts: the first two paid ($100, $200), the third's payment failed; $50 of the
+/// second refunded.
+async fn record_checkouts_payments_and_a_refund(app: &TestApp, people: &People, t: DateTime<Utc>) {
     for (i, amount) in [(0, 10_000), (1, 20_000), (2, 30_000)] {
-        ev(Kind::CheckoutStarted, i)
+        event(Kind::CheckoutStarted, people[i], t)
             .amount(usd(amount))
             .record(&app.db)
             .await
             .unwrap();
     }
-    ev(Kind::Paid, 0)
-        .amount(usd(10_000))
-        .record(&app.db)
-        .await
-        .unwrap();
-    ev(Kind::Paid, 1)
-        .amount(usd(20_000))
-        .record(&app.db)
-        .await
-        .unwrap();
-    ev(Kind::PaymentFailed, 2)
-        .amount(usd(30_000))
-        .record(&app.db)
-        .await
-        .unwrap();
-    ev(Kind::Refunded, 1)
-        .amount(usd(5_000))
-        .record(&app.db)
-        .await
-        .unwrap();
-    // The period before: one visitor who bought for $80.
+    for (kind, i, amount) in [
+        (Kind::Paid, 0, 10_000),
+        (Kind::Paid, 1, 20_000),
+        (Kind::PaymentFailed, 2, 30_000),
+        (Kind::Refunded, 1, 5_000),
+    ] {
+        event(kind, people[i], t)
+            .amount(usd(amount))
+            .record(&app.db)
+            .await
+            .unwrap();
+    }
+}
+
+/// The whole journey of one visitor, ending in an $80 payment, at `old`.
+async fn record_an_earlier_purchase(app: &TestApp, who: (UserId, ClientId), old: DateTime<Utc>) {
     for kind in [
         Kind::StoreView,
         Kind::ProductView,
         Kind::AddToCart,
         Kind::CheckoutStarted,
+        Kind::Paid,
     ] {
-        Event::new(kind, Some(people[0].1), Some(people[0].0))
-            .at(old)
+        event(kind, who, old)
             .amount(usd(8_000))
             .record(&app.db)
             .await
             .unwrap();
     }
-    Event::new(Kind::Paid, Some(people[0].1), Some(people[0].0))
-        .at(old)
-        .amount(usd(8_000))
-        .record(&app.db)
-        .await
-        .unwrap();
+}
 
-    // The two paid orders (for the top services), and their services: one started.
+/// SEO Audit ×1 bought by the first person, Logo Design ×2 by the second; a service each, the
+/// Logo Design one in progress.
+async fn two_paid_orders_with_one_service_started(
+    app: &TestApp,
+    people: &People,
+    t: DateTime<Utc>,
+    logo: &service_template::Model,
+    seo: &service_template::Model,
+) {
     let a = paid_order(
         app,
         "M-1",
@@ -173,7 +224,7 @@ async fn known_data(app: &TestApp) {
         &[(logo.id, "Logo Design", 2, 10_000)],
     )
     .await;
-    for (item, template) in [(&a[0], &seo), (&b[0], &logo)] {
+    for (item, template) in [(&a[0], seo), (&b[0], logo)] {
         provisioning::provision_service(
             &app.db,
             &Actor::System,
@@ -201,22 +252,6 @@ async fn known_data(app: &TestApp) {
         .exec(&app.db)
         .await
         .unwrap();
-    // Five Stripe events handled in 10, 20, 30, 40 and 100 ms.
-    for (i, ms) in [10, 20, 30, 40, 100].into_iter().enumerate() {
-        stripe_event::Entity::insert(stripe_event::ActiveModel {
-            id: Set(format!("evt_m{i}")),
-            event_type: Set("checkout.session.completed".into()),
-            order_id: Set(None),
-            outcome: Set("fulfilled".into()),
-            error: Set(None),
-            received_at: Set(t),
-            processed_at: Set(Some(t + Duration::milliseconds(ms))),
-            payload: Set(None),
-        })
-        .exec_without_returning(&app.db)
-        .await
-        .unwrap();
-    }
 }
 
 #[tokio::test]
@@ -226,7 +261,29 @@ async fn every_dashboard_figure_comes_from_a_known_data_set() {
     known_data(&app).await;
     let p = Period::last_days(30, Utc::now() + Duration::seconds(1));
     let f = dashboard::figures(&app.db, &p).await.unwrap();
-    let usd_only = |m: i64| std::collections::BTreeMap::from([(Currency::USD, m)]);
+    assert_the_last_30_days_figures(&f);
+
+    let before = dashboard::figures(&app.db, &p.previous()).await.unwrap();
+    assert_eq!(
+        (
+            before.orders,
+            before.net.clone(),
+            before.visitors,
+            before.buyers
+        ),
+        (1, usd_only(8_000), 1, 1)
+    );
+
+    app.signed_in_as(Role::Admin).await;
+    assert_the_page_shows_them_with_the_period_before(&app).await;
+    assert_other_periods_and_bad_input(&app).await;
+}
+
+fn usd_only(minor: i64) -> BTreeMap<Currency, i64> {
+    BTreeMap::from([(Currency::USD, minor)])
+}
+
+fn assert_the_last_30_days_figures(f: &Figures) {
     assert_eq!(f.paid, usd_only(30_000));
     assert_eq!(f.refunded, usd_only(5_000));
     assert_eq!(f.net, usd_only(25_000));
@@ -256,28 +313,19 @@ async fn every_dashboard_figure_comes_from_a_known_data_set() {
         30_000
     );
     assert!(f.series.len() >= 30, "a bar a day");
+}
 
-    let before = dashboard::figures(&app.db, &p.previous()).await.unwrap();
-    assert_eq!(
-        (
-            before.orders,
-            before.net.clone(),
-            before.visitors,
-            before.buyers
-        ),
-        (1, usd_only(8_000), 1, 1)
-    );
+/// The stat box of `label` on the dashboard's page, up to its end.
+fn stat<'a>(html: &'a str, label: &str) -> &'a str {
+    let start = html
+        .find(&format!("data-stat=\"{label}\""))
+        .unwrap_or_else(|| panic!("{label}"));
+    let rest = &html[start..];
+    &rest[..rest.find("</div>").unwrap()]
+}
 
-    // The page shows them, with the previous period beside.
-    app.signed_in_as(Role::Admin).await;
+async fn assert_the_page_shows_them_with_the_period_before(app: &TestApp) {
     let html = app.page("/admin/metrics?period=30").await;
-    let stat = |label: &str| {
-        let start = html
-            .find(&format!("data-stat=\"{label}\""))
-            .unwrap_or_else(|| panic!("{label}"));
-        let rest = &html[start..];
-        rest[..rest.find("</div>").unwrap()].to_string()
-    };
     for (label, parts) in [
         ("Revenue", vec!["$250.00", "before: $80.00", "+212%"]),
         ("Orders", vec![">2<", "before: 1", "+100%"]),
@@ -294,7 +342,7 @@ async fn every_dashboard_figure_comes_from_a_known_data_set() {
         ("Refunded", vec!["$50.00"]),
         ("Webhook", vec!["p50 30 ms · p95 100 ms"]),
     ] {
-        let s = stat(label);
+        let s = stat(&html, label);
         for part in parts {
             assert!(s.contains(part), "{label}: {part} in {s}");
         }
@@ -311,8 +359,9 @@ async fn every_dashboard_figure_comes_from_a_known_data_set() {
     }
     let revenue_table = &html[html.find("Top services by revenue").unwrap()..];
     assert!(revenue_table.find("Logo Design").unwrap() < revenue_table.find("SEO Audit").unwrap());
+}
 
-    // Other periods and bad input.
+async fn assert_other_periods_and_bad_input(app: &TestApp) {
     assert!(
         app.page("/admin/metrics?period=7")
             .await

@@ -2,17 +2,17 @@
 //! journey that name each paid order and never a secret.
 
 use std::io::{BufReader, Read};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use agency_hub::db::entities::order::OrderStatus;
 use prometheus_parse::{Scrape, Value};
 use serde_json::{Value as Json, json};
 
-use crate::harness::{TestDb, browser, spawn_app_with};
-use crate::purchase::{pay, shopping, start_checkout, wait_for_order};
+use crate::harness::{TestApp, TestDb, browser, spawn_app_with};
+use crate::purchase::{paid_order, pay};
 
-async fn scrape(app: &crate::harness::TestApp) -> Scrape {
+async fn scrape(app: &TestApp) -> Scrape {
     let res = browser()
         .get(app.url("/metrics"))
         .bearer_auth("metrics-token")
@@ -69,50 +69,50 @@ async fn metrics_are_prometheus_text_behind_their_token_and_move_with_a_purchase
     assert_eq!(wrong.status(), 401);
 
     let before = scrape(&app).await;
-    shopping(&app).await;
-    let (order_id, url) = start_checkout(&app).await;
-    assert_eq!(pay(&url, "4242 4242 4242 4242").await.status(), 303);
-    wait_for_order(&app, order_id, OrderStatus::Completed).await;
-    // The webhook's counter moves just after its transaction commits, and the emails go out
-    // through the queue: scrape until both show.
-    let mut after = scrape(&app).await;
+    paid_order(&app).await;
+    let after = scrape_once_the_webhook_and_the_emails_show(&app, &before).await;
+    assert_each_metric_moved_with_the_purchase(&before, &after);
+}
+
+const CHECKOUT_FULFILLED: &[(&str, &str)] = &[
+    ("type", "checkout.session.completed"),
+    ("outcome", "fulfilled"),
+];
+
+/// How much a metric grew from `before` to `after`.
+fn moved(before: &Scrape, after: &Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    total(after, metric, labels) - total(before, metric, labels)
+}
+
+/// The webhook's counter moves just after its transaction commits, and the emails go out
+/// through the queue: scrapes until both show (or 15 s pass).
+async fn scrape_once_the_webhook_and_the_emails_show(app: &TestApp, before: &Scrape) -> Scrape {
+    let mut after = scrape(app).await;
     for _ in 0..150 {
-        let sent = total(&after, "agency_emails_total", &[("outcome", "stored")])
-            - total(&before, "agency_emails_total", &[("outcome", "stored")]);
-        let fulfilled = total(
+        let sent = moved(
+            before,
+            &after,
+            "agency_emails_total",
+            &[("outcome", "stored")],
+        );
+        let fulfilled = moved(
+            before,
             &after,
             "agency_stripe_webhook_events_total",
-            &[
-                ("type", "checkout.session.completed"),
-                ("outcome", "fulfilled"),
-            ],
-        ) - total(
-            &before,
-            "agency_stripe_webhook_events_total",
-            &[
-                ("type", "checkout.session.completed"),
-                ("outcome", "fulfilled"),
-            ],
+            CHECKOUT_FULFILLED,
         );
         if sent >= 2.0 && fulfilled >= 1.0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        after = scrape(&app).await;
+        after = scrape(app).await;
     }
+    after
+}
 
-    let moved = |metric: &str, labels: &[(&str, &str)]| {
-        total(&after, metric, labels) - total(&before, metric, labels)
-    };
-    assert!(
-        moved(
-            "agency_stripe_webhook_events_total",
-            &[
-                ("type", "checkout.session.completed"),
-                ("outcome", "fulfilled")
-            ]
-        ) >= 1.0
-    );
+fn assert_each_metric_moved_with_the_purchase(before: &Scrape, after: &Scrape) {
+    let moved = |metric: &str, labels: &[(&str, &str)]| moved(before, after, metric, labels);
+    assert!(moved("agency_stripe_webhook_events_total", CHECKOUT_FULFILLED) >= 1.0);
     assert!(
         moved(
             "agency_http_requests_total",
@@ -174,9 +174,43 @@ async fn a_whole_journey_logs_each_paid_order_and_no_secret() {
     let db = TestDb::new().await;
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_agency-hub"))
+    let child = serve_the_demo_logging_json(&db, port, dir.path());
+    let base = format!("http://127.0.0.1:{port}");
+    let http = browser();
+    wait_until_up(&http, &base).await;
+
+    // A demo client buys the first service on sale.
+    sign_in_as_the_demo_client(&http, &base).await;
+    let order_id = buy_and_pay_for_the_first_service_on_sale(&http, &base).await;
+    wait_until_paid(&http, &base, order_id).await;
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .bearer_auth("metrics-token-never-logged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+
+    let logs = stop_and_read_the_logs(child);
+    assert_one_line_for_the_paid_order(&logs, order_id);
+    // (The demo's published password is printed on purpose, with the demo sign-ins.)
+    for secret in [
+        "whsec_",
+        "sk_test_",
+        "sk_live_",
+        "metrics-token-never-logged",
+    ] {
+        let leaks: Vec<&str> = logs.lines().filter(|l| l.contains(secret)).collect();
+        assert!(leaks.is_empty(), "{secret} logged:\n{}", leaks.join("\n"));
+    }
+    assert!(logs.lines().count() > 10, "the logs were captured:\n{logs}");
+}
+
+/// The real binary with its demo data and secrets of its own, logging JSON to pipes.
+fn serve_the_demo_logging_json(db: &TestDb, port: u16, dir: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_agency-hub"))
         .arg("serve")
-        .current_dir(dir.path())
+        .current_dir(dir)
         .env_clear()
         .env("DATABASE_URL", &db.url)
         .env("BIND", format!("127.0.0.1:{port}"))
@@ -189,10 +223,10 @@ async fn a_whole_journey_logs_each_paid_order_and_no_secret() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let base = format!("http://127.0.0.1:{port}");
-    let http = browser();
+        .unwrap()
+}
+
+async fn wait_until_up(http: &reqwest::Client, base: &str) {
     let mut up = false;
     for _ in 0..200 {
         if http.get(format!("{base}/healthz")).send().await.is_ok() {
@@ -202,8 +236,9 @@ async fn a_whole_journey_logs_each_paid_order_and_no_secret() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(up, "the app never answered");
+}
 
-    // A demo client buys the first service on sale.
+async fn sign_in_as_the_demo_client(http: &reqwest::Client, base: &str) {
     let login = http
         .get(format!("{base}/login"))
         .send()
@@ -224,6 +259,10 @@ async fn a_whole_journey_logs_each_paid_order_and_no_secret() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
+}
+
+/// Puts the first service on sale in the cart, checks out and pays; returns the order's id.
+async fn buy_and_pay_for_the_first_service_on_sale(http: &reqwest::Client, base: &str) -> i64 {
     let list: Json = http
         .get(format!("{base}/api/store/services"))
         .send()
@@ -259,6 +298,10 @@ async fn a_whole_journey_logs_each_paid_order_and_no_secret() {
         .status(),
         303
     );
+    order_id
+}
+
+async fn wait_until_paid(http: &reqwest::Client, base: &str, order_id: i64) {
     let mut paid = false;
     for _ in 0..100 {
         let o: Json = http
@@ -276,14 +319,11 @@ async fn a_whole_journey_logs_each_paid_order_and_no_secret() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(paid, "the order was never paid");
-    let metrics = http
-        .get(format!("{base}/metrics"))
-        .bearer_auth("metrics-token-never-logged")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(metrics.status(), 200);
+}
 
+/// Stops the app and returns all it printed, stdout then stderr.
+fn stop_and_read_the_logs(mut child: Child) -> String {
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
     child.kill().unwrap();
     child.wait().unwrap();
     let mut logs = String::new();
@@ -293,7 +333,10 @@ async fn a_whole_journey_logs_each_paid_order_and_no_secret() {
         .read_to_string(&mut err)
         .unwrap();
     logs.push_str(&err);
+    logs
+}
 
+fn assert_one_line_for_the_paid_order(logs: &str, order_id: i64) {
     let paid: Vec<Json> = logs
         .lines()
         .filter_map(|l| serde_json::from_str::<Json>(l).ok())
@@ -303,15 +346,4 @@ async fn a_whole_journey_logs_each_paid_order_and_no_secret() {
     assert_eq!(paid[0]["order.id"], order_id, "{}", paid[0]);
     assert_eq!(paid[0]["level"], "INFO");
     assert!(paid[0]["amount_minor"].as_i64().unwrap() > 0 && paid[0]["took_ms"].is_u64());
-    // (The demo's published password is printed on purpose, with the demo sign-ins.)
-    for secret in [
-        "whsec_",
-        "sk_test_",
-        "sk_live_",
-        "metrics-token-never-logged",
-    ] {
-        let leaks: Vec<&str> = logs.lines().filter(|l| l.contains(secret)).collect();
-        assert!(leaks.is_empty(), "{secret} logged:\n{}", leaks.join("\n"));
-    }
-    assert!(logs.lines().count() > 10, "the logs were captured:\n{logs}");
 }

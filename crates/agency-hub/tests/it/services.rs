@@ -4,14 +4,14 @@ use agency_hub::activity::Actor;
 use agency_hub::db::entities::service::{ServiceOrigin, ServiceStatus};
 use agency_hub::db::entities::task::TaskStatus;
 use agency_hub::db::entities::user::Role;
-use agency_hub::db::entities::{activity, service, task};
-use agency_hub::ids::OrderItemId;
+use agency_hub::db::entities::{activity, service, service_template, task};
+use agency_hub::ids::{ClientId, OrderItemId, ServiceId, UserId};
 use agency_hub::provisioning::{self, Origin};
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
 use crate::fixtures;
-use crate::harness::{spawn_app, spawn_app_without_background_work};
+use crate::harness::{TestApp, spawn_app, spawn_app_without_background_work};
 
 #[tokio::test]
 async fn provisioning_a_five_task_template_makes_five_tasks_due_on_the_right_days() {
@@ -45,12 +45,23 @@ async fn provisioning_a_five_task_template_makes_five_tasks_due_on_the_right_day
     assert_eq!(svc.name, "Brand Identity");
     assert_eq!(svc.status, ServiceStatus::ToDo);
     assert_eq!(svc.origin, ServiceOrigin::Manual);
-    let tasks = task::Entity::find()
-        .filter(task::Column::ServiceId.eq(svc.id))
+    assert_five_tasks_due_on_their_days(&app, svc.id, now).await;
+    assert_its_creation_logged_by_the_system(&app, &svc, acme.id).await;
+    a_purchased_unit_is_provisioned_once(&app, &template, acme.id, now).await;
+}
+
+/// A service's tasks, in their order.
+async fn tasks_of(app: &TestApp, service: ServiceId) -> Vec<task::Model> {
+    task::Entity::find()
+        .filter(task::Column::ServiceId.eq(service))
         .order_by_asc(task::Column::Position)
         .all(&app.db)
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn assert_five_tasks_due_on_their_days(app: &TestApp, svc: ServiceId, now: DateTime<Utc>) {
+    let tasks = tasks_of(app, svc).await;
     assert_eq!(tasks.len(), 5);
     let day = |n: i64| Some((now + Duration::days(n)).date_naive());
     let got: Vec<_> = tasks
@@ -67,6 +78,13 @@ async fn provisioning_a_five_task_template_makes_five_tasks_due_on_the_right_day
             ("Guide", day(30), true, TaskStatus::ToDo),
         ]
     );
+}
+
+async fn assert_its_creation_logged_by_the_system(
+    app: &TestApp,
+    svc: &service::Model,
+    client: ClientId,
+) {
     let logged = activity::Entity::find()
         .filter(activity::Column::Action.eq("service.created"))
         .one(&app.db)
@@ -79,16 +97,23 @@ async fn provisioning_a_five_task_template_makes_five_tasks_due_on_the_right_day
             logged.client_id,
             logged.actor_name.as_str()
         ),
-        (svc.id.get(), Some(acme.id), "System")
+        (svc.id.get(), Some(client), "System")
     );
     assert_eq!(logged.details["tasks"], 5);
+}
 
-    // A purchase records which unit of which order item it is; the same unit twice is refused.
+/// A purchase records which unit of which order item it is; the same unit twice is refused.
+async fn a_purchased_unit_is_provisioned_once(
+    app: &TestApp,
+    template: &service_template::Model,
+    client: ClientId,
+    now: DateTime<Utc>,
+) {
     let bought = provisioning::provision_service(
         &app.db,
         &Actor::System,
-        &template,
-        acme.id,
+        template,
+        client,
         Origin::Purchase {
             order_item_id: OrderItemId(7),
             unit: 1,
@@ -104,8 +129,8 @@ async fn provisioning_a_five_task_template_makes_five_tasks_due_on_the_right_day
     let again = provisioning::provision_service(
         &app.db,
         &Actor::System,
-        &template,
-        acme.id,
+        template,
+        client,
         Origin::Purchase {
             order_item_id: OrderItemId(7),
             unit: 1,
@@ -225,44 +250,52 @@ async fn status_changes_are_logged_with_their_actor() {
     .await;
     let acme = fixtures::company(&app.db, "Acme Corp").await;
     let svc = fixtures::service(&app.db, &template, &acme).await;
-    let tasks = task::Entity::find()
-        .filter(task::Column::ServiceId.eq(svc.id))
-        .order_by_asc(task::Column::Position)
-        .all(&app.db)
-        .await
-        .unwrap();
+    let tasks = tasks_of(&app, svc.id).await;
 
+    start_the_task_then_finish_the_service(&app, svc.id, tasks[0].id).await;
+    assert_the_changes_logged_with_their_actor(&app, svc.id, manager.id).await;
+    let html = app.page(&format!("/services/{}", svc.id)).await;
+    assert!(html.contains("Manager user") && html.contains("service.status_changed"));
+
+    a_forbidden_move_or_an_unknown_status_changes_nothing(&app, svc.id).await;
+}
+
+async fn start_the_task_then_finish_the_service(app: &TestApp, svc: ServiceId, first: i64) {
     let res = app
         .post_form(
-            &format!("/services/{}/tasks/{}/status", svc.id, tasks[0].id),
+            &format!("/services/{svc}/tasks/{first}/status"),
             &[("status", "IN_PROGRESS")],
         )
         .await;
     assert_eq!(res.status(), 303);
     let res = app
-        .post_form(
-            &format!("/services/{}/status", svc.id),
-            &[("status", "DONE")],
-        )
+        .post_form(&format!("/services/{svc}/status"), &[("status", "DONE")])
         .await;
     assert_eq!(res.status(), 303);
 
-    let task = task::Entity::find_by_id(tasks[0].id)
+    let task = task::Entity::find_by_id(first)
         .one(&app.db)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(task.status, TaskStatus::InProgress);
-    let svc_now = service::Entity::find_by_id(svc.id)
+    assert_eq!(status_of(app, svc).await, ServiceStatus::Done);
+}
+
+async fn status_of(app: &TestApp, svc: ServiceId) -> ServiceStatus {
+    service::Entity::find_by_id(svc)
         .one(&app.db)
         .await
         .unwrap()
-        .unwrap();
-    assert_eq!(svc_now.status, ServiceStatus::Done);
+        .unwrap()
+        .status
+}
 
+/// The task started, the service started with it, then done: each logged with its actor.
+async fn assert_the_changes_logged_with_their_actor(app: &TestApp, svc: ServiceId, actor: UserId) {
     let log = activity::Entity::find()
         .filter(activity::Column::EntityType.eq("service"))
-        .filter(activity::Column::EntityId.eq(svc.id))
+        .filter(activity::Column::EntityId.eq(svc))
         .filter(activity::Column::Action.ne("service.created"))
         .order_by_asc(activity::Column::Id)
         .all(&app.db)
@@ -281,27 +314,19 @@ async fn status_changes_are_logged_with_their_actor() {
     assert_eq!(
         got,
         vec![
-            ("task.status_changed", Some(manager.id), "IN_PROGRESS"),
+            ("task.status_changed", Some(actor), "IN_PROGRESS"),
             // Starting a task starts the service.
-            ("service.status_changed", Some(manager.id), "IN_PROGRESS"),
-            ("service.status_changed", Some(manager.id), "DONE"),
+            ("service.status_changed", Some(actor), "IN_PROGRESS"),
+            ("service.status_changed", Some(actor), "DONE"),
         ]
     );
-    let html = app.page(&format!("/services/{}", svc.id)).await;
-    assert!(html.contains("Manager user") && html.contains("service.status_changed"));
+}
 
-    // A move the workflow forbids, or an unknown status, is a 400 and changes nothing.
-    app.post_form(
-        &format!("/services/{}/status", svc.id),
-        &[("status", "CANCELLED")],
-    )
-    .await;
-    let res = app
-        .post_form(
-            &format!("/services/{}/status", svc.id),
-            &[("status", "IN_PROGRESS")],
-        )
-        .await;
+/// A move the workflow forbids, or an unknown status, is a 400 and changes nothing.
+async fn a_forbidden_move_or_an_unknown_status_changes_nothing(app: &TestApp, svc: ServiceId) {
+    let status = format!("/services/{svc}/status");
+    app.post_form(&status, &[("status", "CANCELLED")]).await;
+    let res = app.post_form(&status, &[("status", "IN_PROGRESS")]).await;
     assert_eq!(res.status(), 400);
     assert!(
         res.text()
@@ -309,23 +334,13 @@ async fn status_changes_are_logged_with_their_actor() {
             .unwrap()
             .contains("reopen it as To do first")
     );
-    let res = app
-        .post_form(
-            &format!("/services/{}/status", svc.id),
-            &[("status", "SLEEPING")],
-        )
-        .await;
+    let res = app.post_form(&status, &[("status", "SLEEPING")]).await;
     assert_eq!(res.status(), 400);
-    let svc_now = service::Entity::find_by_id(svc.id)
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(svc_now.status, ServiceStatus::Cancelled);
+    assert_eq!(status_of(app, svc).await, ServiceStatus::Cancelled);
     assert_eq!(
         activity::Entity::find()
             .filter(activity::Column::EntityType.eq("service"))
-            .filter(activity::Column::EntityId.eq(svc.id))
+            .filter(activity::Column::EntityId.eq(svc))
             .count(&app.db)
             .await
             .unwrap(),

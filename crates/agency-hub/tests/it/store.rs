@@ -4,6 +4,7 @@
 use agency_hub::cart::Quantity;
 use agency_hub::db::entities::user::Role;
 use agency_hub::db::entities::{cart, cart_item, service_template, store_event};
+use agency_hub::ids::{ClientId, TemplateId};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter,
@@ -159,24 +160,7 @@ async fn the_cart_adds_changes_and_removes_with_totals_and_a_badge() {
     let logo = fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
     let care = fixtures::for_sale(&app.db, "Care Plan", "Development", "149.50", "USD", 12).await;
 
-    let res = app
-        .post_form(
-            "/store/cart/items",
-            &[("template_id", &logo.id.to_string()), ("quantity", "1")],
-        )
-        .await;
-    assert_eq!(res.status(), 303);
-    app.post_form(
-        "/store/cart/items",
-        &[("template_id", &logo.id.to_string()), ("quantity", "1")],
-    )
-    .await;
-    app.post_form(
-        "/store/cart/items",
-        &[("template_id", &care.id.to_string()), ("quantity", "4")],
-    )
-    .await;
-
+    add_two_logos_and_four_care_plans_by_form(&app, logo.id, care.id).await;
     let html = app.page("/store/cart").await;
     assert!(html.contains("$998.00"), "2 × $499.00");
     assert!(html.contains("$598.00"), "4 × $149.50");
@@ -186,59 +170,92 @@ async fn the_cart_adds_changes_and_removes_with_totals_and_a_badge() {
         "the badge counts units"
     );
 
-    let res = app
-        .post_form(
-            &format!("/store/cart/items/{}", care.id),
-            &[("quantity", "2")],
-        )
-        .await;
-    assert_eq!(res.status(), 303);
-    let res = app
-        .post_form(&format!("/store/cart/items/{}/remove", logo.id), &[])
-        .await;
-    assert_eq!(res.status(), 303);
+    two_care_plans_and_no_logo_by_form(&app, logo.id, care.id).await;
     let cart = cart_json(&app).await;
     assert_eq!(cart["count"], 2);
     assert_eq!(cart["total"]["amountMinor"], 29_900);
     assert_eq!(cart["canCheckout"], true);
 
-    // The API does the same.
+    the_api_adds_changes_removes_and_empties_the_same(&app, logo.id, care.id).await;
+    assert_eq!(events(&app, "add_to_cart").await, 4);
+    assert_eq!(events(&app, "remove_from_cart").await, 2);
+}
+
+async fn add_two_logos_and_four_care_plans_by_form(
+    app: &TestApp,
+    logo: TemplateId,
+    care: TemplateId,
+) {
+    let res = app
+        .post_form(
+            "/store/cart/items",
+            &[("template_id", &logo.to_string()), ("quantity", "1")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    app.post_form(
+        "/store/cart/items",
+        &[("template_id", &logo.to_string()), ("quantity", "1")],
+    )
+    .await;
+    app.post_form(
+        "/store/cart/items",
+        &[("template_id", &care.to_string()), ("quantity", "4")],
+    )
+    .await;
+}
+
+async fn two_care_plans_and_no_logo_by_form(app: &TestApp, logo: TemplateId, care: TemplateId) {
+    let res = app
+        .post_form(&format!("/store/cart/items/{care}"), &[("quantity", "2")])
+        .await;
+    assert_eq!(res.status(), 303);
+    let res = app
+        .post_form(&format!("/store/cart/items/{logo}/remove"), &[])
+        .await;
+    assert_eq!(res.status(), 303);
+}
+
+async fn patch_json(app: &TestApp, path: &str, body: &Value) -> reqwest::Response {
+    app.client
+        .patch(app.url(path))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn delete(app: &TestApp, path: &str) -> reqwest::Response {
+    app.client.delete(app.url(path)).send().await.unwrap()
+}
+
+async fn the_api_adds_changes_removes_and_empties_the_same(
+    app: &TestApp,
+    logo: TemplateId,
+    care: TemplateId,
+) {
     let res = app
         .post_json(
             "/api/cart/items",
-            &json!({"serviceTemplateId": logo.id, "quantity": 3}),
+            &json!({"serviceTemplateId": logo, "quantity": 3}),
         )
         .await;
     assert_eq!(res.status(), 201);
-    let res = app
-        .client
-        .patch(app.url(&format!("/api/cart/items/{}", logo.id)))
-        .json(&json!({"quantity": 1}))
-        .send()
-        .await
-        .unwrap();
+    let res = patch_json(
+        app,
+        &format!("/api/cart/items/{logo}"),
+        &json!({"quantity": 1}),
+    )
+    .await;
     assert_eq!(res.status(), 200);
     let cart: Value = res.json().await.unwrap();
     assert_eq!(cart["count"], 3);
     assert_eq!(cart["total"]["formatted"], "$798.00");
-    let res = app
-        .client
-        .delete(app.url(&format!("/api/cart/items/{}", care.id)))
-        .send()
-        .await
-        .unwrap();
+    let res = delete(app, &format!("/api/cart/items/{care}")).await;
     assert_eq!(res.status(), 200);
-    let res = app
-        .client
-        .delete(app.url("/api/cart"))
-        .send()
-        .await
-        .unwrap();
+    let res = delete(app, "/api/cart").await;
     assert_eq!(res.status(), 204);
-    assert_eq!(cart_json(&app).await["count"], 0);
-
-    assert_eq!(events(&app, "add_to_cart").await, 4);
-    assert_eq!(events(&app, "remove_from_cart").await, 2);
+    assert_eq!(cart_json(app).await["count"], 0);
 }
 
 #[tokio::test]
@@ -266,33 +283,48 @@ async fn bad_cart_input_is_a_4xx_naming_the_problem_and_the_cart_is_unchanged() 
     assert_eq!(res.status(), 201);
     let before = cart_json(&app).await;
 
+    each_bad_line_is_refused_naming_its_field(&app, logo.id, euro.id, hidden.id).await;
+    the_messages_say_the_maximum_and_the_currency(&app, logo.id, euro.id).await;
+    another_companys_line_cannot_be_reached(&app, care.id, globex.id).await;
+    too_many_or_a_body_not_json_is_refused(&app, logo.id).await;
+    form_posts_without_the_token_or_with_a_bad_quantity_are_refused(&app, logo.id).await;
+
+    assert_eq!(cart_json(&app).await, before, "the cart is unchanged");
+}
+
+async fn each_bad_line_is_refused_naming_its_field(
+    app: &TestApp,
+    logo: TemplateId,
+    euro: TemplateId,
+    hidden: TemplateId,
+) {
     let cases: Vec<(Value, u16, &str)> = vec![
         (
-            json!({"serviceTemplateId": logo.id, "quantity": 0}),
+            json!({"serviceTemplateId": logo, "quantity": 0}),
             400,
             "quantity",
         ),
         (
-            json!({"serviceTemplateId": logo.id, "quantity": -1}),
+            json!({"serviceTemplateId": logo, "quantity": -1}),
             400,
             "quantity",
         ),
         (
-            json!({"serviceTemplateId": logo.id, "quantity": 1_000_000_000_000i64}),
+            json!({"serviceTemplateId": logo, "quantity": 1_000_000_000_000i64}),
             400,
             "quantity",
         ),
         (
-            json!({"serviceTemplateId": logo.id, "quantity": "two"}),
+            json!({"serviceTemplateId": logo, "quantity": "two"}),
             400,
             "quantity",
         ),
         (
-            json!({"serviceTemplateId": logo.id, "quantity": 1.5}),
+            json!({"serviceTemplateId": logo, "quantity": 1.5}),
             400,
             "quantity",
         ),
-        (json!({"serviceTemplateId": logo.id}), 400, "quantity"),
+        (json!({"serviceTemplateId": logo}), 400, "quantity"),
         (json!({"quantity": 1}), 400, "serviceTemplateId"),
         (
             json!({"serviceTemplateId": "abc", "quantity": 1}),
@@ -305,18 +337,18 @@ async fn bad_cart_input_is_a_4xx_naming_the_problem_and_the_cart_is_unchanged() 
             "serviceTemplateId",
         ),
         (
-            json!({"serviceTemplateId": hidden.id, "quantity": 1}),
+            json!({"serviceTemplateId": hidden, "quantity": 1}),
             404,
             "serviceTemplateId",
         ),
         (
-            json!({"serviceTemplateId": euro.id, "quantity": 1}),
+            json!({"serviceTemplateId": euro, "quantity": 1}),
             400,
             "serviceTemplateId",
         ),
         // 2 in the cart already; the maximum is 3.
         (
-            json!({"serviceTemplateId": logo.id, "quantity": 2}),
+            json!({"serviceTemplateId": logo, "quantity": 2}),
             400,
             "quantity",
         ),
@@ -328,10 +360,17 @@ async fn bad_cart_input_is_a_4xx_naming_the_problem_and_the_cart_is_unchanged() 
         assert_eq!(err["error"]["field"], field, "{body}: {err}");
         assert!(!err["error"]["message"].as_str().unwrap().is_empty());
     }
+}
+
+async fn the_messages_say_the_maximum_and_the_currency(
+    app: &TestApp,
+    logo: TemplateId,
+    euro: TemplateId,
+) {
     let res = app
         .post_json(
             "/api/cart/items",
-            &json!({"serviceTemplateId": logo.id, "quantity": 2}),
+            &json!({"serviceTemplateId": logo, "quantity": 2}),
         )
         .await;
     let err: Value = res.json().await.unwrap();
@@ -345,7 +384,7 @@ async fn bad_cart_input_is_a_4xx_naming_the_problem_and_the_cart_is_unchanged() 
     let res = app
         .post_json(
             "/api/cart/items",
-            &json!({"serviceTemplateId": euro.id, "quantity": 1}),
+            &json!({"serviceTemplateId": euro, "quantity": 1}),
         )
         .await;
     let err: Value = res.json().await.unwrap();
@@ -353,37 +392,38 @@ async fn bad_cart_input_is_a_4xx_naming_the_problem_and_the_cart_is_unchanged() 
         err["error"]["message"].as_str().unwrap().contains("in USD"),
         "{err}"
     );
+}
 
-    // Another company's cart line cannot be reached: it is not in ours.
-    let res = app
-        .client
-        .patch(app.url(&format!("/api/cart/items/{}", care.id)))
-        .json(&json!({"quantity": 5}))
-        .send()
-        .await
-        .unwrap();
+/// Another company's cart line cannot be reached: it is not in ours.
+async fn another_companys_line_cannot_be_reached(
+    app: &TestApp,
+    care: TemplateId,
+    globex: ClientId,
+) {
+    let res = patch_json(
+        app,
+        &format!("/api/cart/items/{care}"),
+        &json!({"quantity": 5}),
+    )
+    .await;
     assert_eq!(res.status(), 404);
-    let res = app
-        .client
-        .delete(app.url(&format!("/api/cart/items/{}", care.id)))
-        .send()
-        .await
-        .unwrap();
+    let res = delete(app, &format!("/api/cart/items/{care}")).await;
     assert_eq!(res.status(), 404);
-    let globex_cart = agency_hub::cart::load(&app.db, globex.id).await.unwrap();
+    let globex_cart = agency_hub::cart::load(&app.db, globex).await.unwrap();
     assert_eq!(
         globex_cart.count(),
         1,
         "the other company's cart is untouched"
     );
+}
 
-    let res = app
-        .client
-        .patch(app.url(&format!("/api/cart/items/{}", logo.id)))
-        .json(&json!({"quantity": 9}))
-        .send()
-        .await
-        .unwrap();
+async fn too_many_or_a_body_not_json_is_refused(app: &TestApp, logo: TemplateId) {
+    let res = patch_json(
+        app,
+        &format!("/api/cart/items/{logo}"),
+        &json!({"quantity": 9}),
+    )
+    .await;
     assert_eq!(res.status(), 400);
     let res = app
         .client
@@ -394,33 +434,35 @@ async fn bad_cart_input_is_a_4xx_naming_the_problem_and_the_cart_is_unchanged() 
         .await
         .unwrap();
     assert_eq!(res.status(), 400);
+}
 
-    // Form posts: without the CSRF token, and with a bad quantity.
+async fn form_posts_without_the_token_or_with_a_bad_quantity_are_refused(
+    app: &TestApp,
+    logo: TemplateId,
+) {
     let res = app
         .post_form_without_token(
             "/store/cart/items",
-            &[("template_id", &logo.id.to_string()), ("quantity", "1")],
+            &[("template_id", &logo.to_string()), ("quantity", "1")],
         )
         .await;
     assert_eq!(res.status(), 403);
     let res = app
         .post_form(
             "/store/cart/items",
-            &[("template_id", &logo.id.to_string()), ("quantity", "0")],
+            &[("template_id", &logo.to_string()), ("quantity", "0")],
         )
         .await;
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("at least 1"));
     let res = app
         .post_form(
-            &format!("/store/cart/items/{}", logo.id),
+            &format!("/store/cart/items/{logo}"),
             &[("quantity", "lots")],
         )
         .await;
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("is not a whole number"));
-
-    assert_eq!(cart_json(&app).await, before, "the cart is unchanged");
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@ use agency_hub::db::entities::order::{OrderStatus, PaymentStatus};
 use agency_hub::db::entities::service::ServiceStatus;
 use agency_hub::db::entities::task::TaskStatus;
 use agency_hub::db::entities::{service, stripe_event, task};
+use agency_hub::ids::{OrderId, ServiceId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -19,8 +20,38 @@ async fn a_partial_then_a_full_refund_from_the_admin_cancels_unstarted_services_
     let mut app = spawn_app().await;
     let o = paid_order(&app).await;
     let client_browser = as_admin(&mut app).await;
-    // The logo's work has started; the two audits' has not.
-    let services = services_of(&app, o.id).await;
+    let logo = start_the_logo_work_but_not_the_audits(&app, o.id).await;
+    let path = format!("/admin/orders/{}/refund", o.id);
+
+    a_first_step_only_asks_for_a_confirmation(&app, &path, o.id).await;
+    a_confirmed_partial_refund_leaves_the_services_alone(&app, &path, o.id).await;
+    a_bad_amount_or_reason_is_refused_by_name(&app, &path, o.id).await;
+    more_than_remains_is_refused_with_what_remains(&app, &path, o.id).await;
+    the_rest_refunded_cancels_the_audits_and_flags_the_logo(&app, &path, o.id, logo).await;
+    // The admin's page lists the service to decide on; Stripe's events change nothing more.
+    let page = app.page(&format!("/admin/orders/{}", o.id)).await;
+    assert!(
+        page.contains("work had started: finish it or cancel it"),
+        "{page}"
+    );
+    wait_for_refund_events(&app, 2).await;
+    assert_eq!(reload(&app, o.id).await.refunded_minor, 119_900);
+    assert_each_refund_told_and_logged(&app, o.id).await;
+
+    going_on_with_the_flagged_service_clears_its_flag_once(&app, logo).await;
+
+    // The client sees it refunded.
+    app.switch_browser(client_browser);
+    let mine = app.page(&format!("/store/orders/{}", o.id)).await;
+    assert!(
+        mine.contains("Refunded") && mine.contains("-$1,199.00"),
+        "{mine}"
+    );
+}
+
+/// Starts the Logo Design service's task; returns the service.
+async fn start_the_logo_work_but_not_the_audits(app: &TestApp, order: OrderId) -> ServiceId {
+    let services = services_of(app, order).await;
     assert_eq!(services.len(), 3);
     let logo = services
         .iter()
@@ -33,12 +64,13 @@ async fn a_partial_then_a_full_refund_from_the_admin_cancels_unstarted_services_
         .exec(&app.db)
         .await
         .unwrap();
-    let path = format!("/admin/orders/{}/refund", o.id);
+    logo
+}
 
-    // The first step only asks for a confirmation.
+async fn a_first_step_only_asks_for_a_confirmation(app: &TestApp, path: &str, order: OrderId) {
     let res = app
         .post_form(
-            &path,
+            path,
             &[("amount", "100"), ("reason", "requested_by_customer")],
         )
         .await;
@@ -46,14 +78,20 @@ async fn a_partial_then_a_full_refund_from_the_admin_cancels_unstarted_services_
     let html = res.text().await.unwrap();
     assert!(html.contains("Confirm the refund of $100.00"), "{html}");
     assert_eq!(
-        reload(&app, o.id).await.refunded_minor,
+        reload(app, order).await.refunded_minor,
         0,
         "nothing refunded yet"
     );
+}
 
+async fn a_confirmed_partial_refund_leaves_the_services_alone(
+    app: &TestApp,
+    path: &str,
+    order: OrderId,
+) {
     let res = app
         .post_form(
-            &path,
+            path,
             &[
                 ("amount", "100"),
                 ("reason", "requested_by_customer"),
@@ -62,19 +100,21 @@ async fn a_partial_then_a_full_refund_from_the_admin_cancels_unstarted_services_
         )
         .await;
     assert_eq!(res.status(), 303);
-    let partly = reload(&app, o.id).await;
+    let partly = reload(app, order).await;
     assert_eq!(
         (partly.refunded_minor, partly.status),
         (10_000, OrderStatus::Completed)
     );
     assert!(
-        services_of(&app, o.id)
+        services_of(app, order)
             .await
             .iter()
             .all(|s| s.status == ServiceStatus::ToDo && s.review_reason.is_none())
     );
+}
 
-    // An amount that is not one, and a reason Stripe does not know, are refused by name.
+/// An amount that is not one, and a reason Stripe does not know, are refused by name.
+async fn a_bad_amount_or_reason_is_refused_by_name(app: &TestApp, path: &str, order: OrderId) {
     for (amount, reason, says) in [
         ("lots", "duplicate", "is not an amount"),
         ("0", "duplicate", "above zero"),
@@ -82,19 +122,20 @@ async fn a_partial_then_a_full_refund_from_the_admin_cancels_unstarted_services_
     ] {
         let res = app
             .post_form(
-                &path,
+                path,
                 &[("amount", amount), ("reason", reason), ("confirm", "yes")],
             )
             .await;
         assert_eq!(res.status(), 400, "{amount} {reason}");
         assert!(res.text().await.unwrap().contains(says), "{says}");
     }
-    assert_eq!(reload(&app, o.id).await.refunded_minor, 10_000);
+    assert_eq!(reload(app, order).await.refunded_minor, 10_000);
+}
 
-    // More than remains is refused, with what remains.
+async fn more_than_remains_is_refused_with_what_remains(app: &TestApp, path: &str, order: OrderId) {
     let res = app
         .post_form(
-            &path,
+            path,
             &[
                 ("amount", "1100"),
                 ("reason", "requested_by_customer"),
@@ -108,11 +149,18 @@ async fn a_partial_then_a_full_refund_from_the_admin_cancels_unstarted_services_
         html.contains("At most $1,099.00 remains to refund"),
         "{html}"
     );
-    assert_eq!(reload(&app, o.id).await.refunded_minor, 10_000);
+    assert_eq!(reload(app, order).await.refunded_minor, 10_000);
+}
 
+async fn the_rest_refunded_cancels_the_audits_and_flags_the_logo(
+    app: &TestApp,
+    path: &str,
+    order: OrderId,
+    logo: ServiceId,
+) {
     let res = app
         .post_form(
-            &path,
+            path,
             &[
                 ("amount", "1099"),
                 ("reason", "duplicate"),
@@ -121,7 +169,7 @@ async fn a_partial_then_a_full_refund_from_the_admin_cancels_unstarted_services_
         )
         .await;
     assert_eq!(res.status(), 303);
-    let refunded = reload(&app, o.id).await;
+    let refunded = reload(app, order).await;
     assert_eq!(
         (
             refunded.status,
@@ -130,7 +178,7 @@ async fn a_partial_then_a_full_refund_from_the_admin_cancels_unstarted_services_
         ),
         (OrderStatus::Refunded, PaymentStatus::Refunded, 119_900)
     );
-    let after = services_of(&app, o.id).await;
+    let after = services_of(app, order).await;
     let logo_after = after.iter().find(|s| s.id == logo).unwrap();
     assert_eq!(
         logo_after.status,
@@ -145,29 +193,28 @@ async fn a_partial_then_a_full_refund_from_the_admin_cancels_unstarted_services_
             .count(),
         2
     );
-    // The admin's page lists the service to decide on; Stripe's events change nothing more.
-    let page = app.page(&format!("/admin/orders/{}", o.id)).await;
-    assert!(
-        page.contains("work had started: finish it or cancel it"),
-        "{page}"
-    );
-    wait_for_refund_events(&app, 2).await;
-    assert_eq!(reload(&app, o.id).await.refunded_minor, 119_900);
+}
+
+/// The client is emailed once a refund, the staff each time (with the service to review), and
+/// each refund is logged.
+async fn assert_each_refund_told_and_logged(app: &TestApp, order: OrderId) {
     assert_eq!(
-        emails_of_kind(&app, "refund_issued").await.len(),
+        emails_of_kind(app, "refund_issued").await.len(),
         2,
         "the client, once a refund"
     );
-    let staff = emails_of_kind(&app, "order_refunded").await;
+    let staff = emails_of_kind(app, "order_refunded").await;
     assert_eq!(staff.len(), 4, "manager and admin, each refund");
     assert!(
         staff
             .iter()
             .any(|e| e.payload["to_review"] == json!(["Logo Design"]))
     );
-    assert_eq!(actions_on(&app, o.id, "order.refunded").await.len(), 2);
+    assert_eq!(actions_on(app, order, "order.refunded").await.len(), 2);
+}
 
-    // A manager decides on the flagged service from its page: going on clears the flag, once.
+/// A manager decides on the flagged service from its page.
+async fn going_on_with_the_flagged_service_clears_its_flag_once(app: &TestApp, logo: ServiceId) {
     let service_page = app.page(&format!("/services/{logo}")).await;
     assert!(service_page.contains("data-review") && service_page.contains("Go on with the work"));
     assert_eq!(
@@ -195,14 +242,6 @@ async fn a_partial_then_a_full_refund_from_the_admin_cancels_unstarted_services_
         !app.page(&format!("/services/{logo}"))
             .await
             .contains("data-review")
-    );
-
-    // The client sees it refunded.
-    app.switch_browser(client_browser);
-    let mine = app.page(&format!("/store/orders/{}", o.id)).await;
-    assert!(
-        mine.contains("Refunded") && mine.contains("-$1,199.00"),
-        "{mine}"
     );
 }
 

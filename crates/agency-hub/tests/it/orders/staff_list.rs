@@ -75,6 +75,36 @@ fn numbers(text: &str) -> Vec<String> {
 #[tokio::test]
 async fn the_staff_list_filters_searches_sorts_and_exports_what_it_shows() {
     let app = spawn_app().await;
+    let globex = five_orders_of_acme_and_globex(&app).await;
+    app.signed_in_as(Role::Admin).await;
+
+    let all = app.page("/admin/orders").await;
+    assert_eq!(
+        numbers(&all),
+        ["T-0005", "T-0003", "T-0004", "T-0002", "T-0001"],
+        "newest first"
+    );
+    assert_each_query_shows_and_exports_its_orders(&app, globex).await;
+    assert_the_totals_are_the_filtered_sets(&app, &all).await;
+    let csv = app
+        .get("/admin/orders/export.csv?q=T-0004")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.contains("T-0004,2026-02-15T12:00:00+00:00,Globex,COMPLETED,SUCCEEDED,2,USD,300.00,0.00,0.00,300.00,50.00,"),
+        "{csv}"
+    );
+
+    assert_bad_filters_are_named_and_refused(&app).await;
+    let empty = app.page("/admin/orders?q=nobody").await;
+    assert!(empty.contains("No order matches these filters"), "{empty}");
+}
+
+/// T-0001 to T-0005 in 2026, of every status, three of Acme's and two of Globex's (one bought
+/// by pat@globex.example); returns Globex.
+async fn five_orders_of_acme_and_globex(app: &TestApp) -> ClientId {
     let t = fixtures::for_sale(&app.db, "Logo Design", "Design", "50", "USD", 5).await;
     let acme = fixtures::company(&app.db, "Acme Corp").await.id;
     let globex = fixtures::company(&app.db, "Globex").await.id;
@@ -136,16 +166,14 @@ async fn the_staff_list_filters_searches_sorts_and_exports_what_it_shows() {
             day: (3, 20),
         },
     ] {
-        insert(&app, t.id, r).await;
+        insert(app, t.id, r).await;
     }
-    app.signed_in_as(Role::Admin).await;
+    globex
+}
 
-    let all = app.page("/admin/orders").await;
-    assert_eq!(
-        numbers(&all),
-        ["T-0005", "T-0003", "T-0004", "T-0002", "T-0001"],
-        "newest first"
-    );
+/// Each filter, search and sort lists its orders, and the CSV holds the same orders in the
+/// same order.
+async fn assert_each_query_shows_and_exports_its_orders(app: &TestApp, globex: ClientId) {
     for (query, expected) in [
         ("status=COMPLETED", vec!["T-0004", "T-0001"]),
         ("payment=REFUNDED", vec!["T-0003"]),
@@ -168,7 +196,6 @@ async fn the_staff_list_filters_searches_sorts_and_exports_what_it_shows() {
     ] {
         let html = app.page(&format!("/admin/orders?{query}")).await;
         assert_eq!(numbers(&html), expected, "{query}");
-        // The CSV holds the same orders in the same order.
         let res = app.get(&format!("/admin/orders/export.csv?{query}")).await;
         assert_eq!(res.status(), 200);
         assert!(crate::harness::content_type(&res).starts_with("text/csv"));
@@ -177,10 +204,18 @@ async fn the_staff_list_filters_searches_sorts_and_exports_what_it_shows() {
         assert_eq!(numbers(&csv), expected, "CSV of {query}");
         assert_eq!(csv.lines().count(), expected.len() + 1, "{csv}");
     }
-    // The totals are those of the filtered set.
+}
+
+/// The USD totals row of an order list's page.
+fn usd_totals(html: &str) -> &str {
+    let totals = &html[html.find("data-totals=\"USD\"").unwrap()..];
+    &totals[..totals.find("</tr>").unwrap()]
+}
+
+/// The totals are those of the filtered set; unfiltered (`all`), there are none.
+async fn assert_the_totals_are_the_filtered_sets(app: &TestApp, all: &str) {
     let completed = app.page("/admin/orders?status=COMPLETED").await;
-    let totals = &completed[completed.find("data-totals=\"USD\"").unwrap()..];
-    let totals = &totals[..totals.find("</tr>").unwrap()];
+    let totals = usd_totals(&completed);
     for cell in [">2<", "$400.00", "$50.00", "$350.00"] {
         assert!(totals.contains(cell), "{cell} in {totals}");
     }
@@ -189,23 +224,13 @@ async fn the_staff_list_filters_searches_sorts_and_exports_what_it_shows() {
     let year = app
         .page("/admin/orders?from=2026-01-01&to=2026-12-31")
         .await;
-    let totals = &year[year.find("data-totals=\"USD\"").unwrap()..];
-    let totals = &totals[..totals.find("</tr>").unwrap()];
+    let totals = usd_totals(&year);
     for cell in [">5<", "$600.00", "$250.00", "$350.00"] {
         assert!(totals.contains(cell), "{cell} in {totals}");
     }
-    let csv = app
-        .get("/admin/orders/export.csv?q=T-0004")
-        .await
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        csv.contains("T-0004,2026-02-15T12:00:00+00:00,Globex,COMPLETED,SUCCEEDED,2,USD,300.00,0.00,0.00,300.00,50.00,"),
-        "{csv}"
-    );
+}
 
-    // Bad filters are named and refused.
+async fn assert_bad_filters_are_named_and_refused(app: &TestApp) {
     for (query, field) in [
         ("from=yesterday", "from"),
         ("status=LOST", "status"),
@@ -220,8 +245,6 @@ async fn the_staff_list_filters_searches_sorts_and_exports_what_it_shows() {
             "{query}: {body}"
         );
     }
-    let empty = app.page("/admin/orders?q=nobody").await;
-    assert!(empty.contains("No order matches these filters"), "{empty}");
 }
 
 #[tokio::test]
