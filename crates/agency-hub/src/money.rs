@@ -307,4 +307,14 @@ mod tests {
         assert_eq!(Money::new(5_000, c("JPY")).plain(), "5000");
         assert!(Currency::parse("XYZ").is_none());
     }
+
+    #[test]
+    fn a_stored_code_reads_back_as_its_currency_and_an_unknown_one_is_refused() {
+        use std::str::FromStr;
+        assert_eq!(Currency::from_str("jpy").unwrap(), c("JPY"));
+        assert_eq!(Currency::from_str("JPY").unwrap().to_string(), "JPY");
+        let e = Currency::from_str("XYZ").unwrap_err();
+        assert_eq!(e.to_string(), "'XYZ' is not a currency the store accepts");
+    }
+
 }

@@ -474,3 +474,30 @@ pub async fn purge_expired<C: ConnectionTrait>(conn: &C) -> Result<u64, DbErr> {
         .await?;
     Ok(res.rows_affected)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::Quantity;
+
+    #[test]
+    fn a_quantity_reads_from_form_text_or_a_json_number_and_says_what_is_wrong() {
+        assert_eq!(Quantity::parse(" 3 ").unwrap().get(), 3);
+        assert_eq!(Quantity::from_json(Some(&json!(2))).unwrap().get(), 2);
+        assert_eq!(Quantity::from_json(Some(&json!("4"))).unwrap().get(), 4);
+        for (bad, says) in [
+            (json!(""), "Give a quantity."),
+            (json!(null), "Give a quantity."),
+            (json!("two"), "'two' is not a whole number."),
+            (json!(1.5), "1.5 is not a whole number."),
+            (json!([1]), "[1] is not a whole number."),
+        ] {
+            let e = Quantity::from_json(Some(&bad)).unwrap_err();
+            assert_eq!(
+                (e.field.as_deref(), e.message.as_str()),
+                (Some("quantity"), says)
+            );
+        }
+    }
+}
