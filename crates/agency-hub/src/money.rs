@@ -316,5 +316,4 @@ mod tests {
         let e = Currency::from_str("XYZ").unwrap_err();
         assert_eq!(e.to_string(), "'XYZ' is not a currency the store accepts");
     }
-
 }
