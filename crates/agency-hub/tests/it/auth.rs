@@ -73,6 +73,54 @@ async fn sign_in_goes_back_to_the_page_that_asked_for_it() {
     assert_eq!(res.headers()["location"], "/admin/jobs?status=dead");
 }
 
+/// Found by the review: a tab made `/\t/evil.example` a way off the site, and a newline in `next`
+/// broke the redirect (a plain 500, and the sign-in lost).
+#[tokio::test]
+async fn a_next_that_leaves_the_site_or_breaks_the_header_goes_to_the_dashboard() {
+    let app = spawn_app().await;
+    app.create_user(Role::Admin, "admin@example.com", None)
+        .await;
+    for next in [
+        "/\t/evil.example",
+        "/dashboard\r\nSet-Cookie: stolen=1",
+        "/\\evil.example",
+        "https://evil.example/",
+    ] {
+        let res = app
+            .post_form(
+                "/login",
+                &[
+                    ("email", "admin@example.com"),
+                    ("password", PASSWORD),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 303, "{next:?}");
+        assert_eq!(res.headers()["location"], "/dashboard", "{next:?}");
+        assert!(
+            res.headers()
+                .values()
+                .all(|v| !v.as_bytes().windows(6).any(|w| w == b"stolen")),
+            "{next:?} set a header"
+        );
+        assert_eq!(
+            app.get("/api/me").await.status(),
+            200,
+            "still signed in after {next:?}"
+        );
+    }
+    // Signed in, the sign-in page sends the same `next` home too.
+    let res = app.get("/login?next=%2F%09%2Fevil.example").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/dashboard");
+    let res = app
+        .get("/login?next=%2Fx%0D%0ALocation%3A%20https%3A%2F%2Fevil.example")
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/dashboard");
+}
+
 #[tokio::test]
 async fn a_wrong_password_shows_a_message_and_starts_no_session() {
     let app = spawn_app().await;

@@ -7,6 +7,7 @@ use askama_web::WebTemplate;
 use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use url::Url;
 use tower_sessions::Session;
 
 use crate::AppState;
@@ -31,18 +32,37 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-/// Only a path of this site may follow sign-in; anything else goes to the dashboard.
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
-            n.to_string()
+/// Only a path of this site may follow sign-in; anything else goes to the dashboard. A browser
+/// reads a tab, a newline or a backslash in a path in ways of its own (`/\t/evil.example` is
+/// `//evil.example` to it), so any of them refuses the path outright; what is left must resolve,
+/// against the app's own address, to the same origin.
+fn safe_next(app_url: &Url, next: Option<&str>) -> String {
+    const HOME: &str = "/dashboard";
+    let Some(next) = next else {
+        return HOME.into();
+    };
+    if !next.starts_with('/') || next.chars().any(|c| c.is_control() || c == '\\') {
+        return HOME.into();
+    }
+    match app_url.join(next) {
+        Ok(url) if url.origin() == app_url.origin() && !next.starts_with("//") => {
+            let mut path = url.path().to_string();
+            if let Some(q) = url.query() {
+                path.push('?');
+                path.push_str(q);
+            }
+            path
         }
-        _ => "/dashboard".to_string(),
+        _ => HOME.into(),
     }
 }
 
-pub async fn show_login(ctx: PageCtx, Query(q): Query<NextQuery>) -> Response {
-    let next = safe_next(q.next.as_deref());
+pub async fn show_login(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Query(q): Query<NextQuery>,
+) -> Response {
+    let next = safe_next(&state.config.app_url, q.next.as_deref());
     if ctx.user.is_some() {
         return Redirect::to(&next).into_response();
     }
@@ -71,7 +91,7 @@ pub async fn login(
     ctx: PageCtx,
     Form(form): Form<LoginForm>,
 ) -> AppResult<Response> {
-    let next = safe_next(form.next.as_deref());
+    let next = safe_next(&state.config.app_url, form.next.as_deref());
     let signed_in = if form.email.trim().is_empty() || form.password.is_empty() {
         Err(AppError::invalid("email", "Enter your email and password."))
     } else {
@@ -111,10 +131,24 @@ mod tests {
 
     #[test]
     fn only_local_paths_follow_sign_in() {
-        assert_eq!(safe_next(Some("/admin/jobs?x=1")), "/admin/jobs?x=1");
-        assert_eq!(safe_next(Some("//evil.example")), "/dashboard");
-        assert_eq!(safe_next(Some("/\\evil.example")), "/dashboard");
-        assert_eq!(safe_next(Some("https://evil.example")), "/dashboard");
-        assert_eq!(safe_next(None), "/dashboard");
+        let app = url::Url::parse("https://portal.example.com").unwrap();
+        let next = |n| safe_next(&app, Some(n));
+        assert_eq!(next("/admin/jobs?x=1"), "/admin/jobs?x=1");
+        assert_eq!(next("/store/orders/7"), "/store/orders/7");
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "/\t/evil.example",
+            "/\t\t/evil.example",
+            "/\n/evil.example",
+            "/dashboard\r\nSet-Cookie: x=1",
+            "///evil.example",
+            "evil.example",
+            "",
+        ] {
+            assert_eq!(next(bad), "/dashboard", "{bad:?} was followed");
+        }
+        assert_eq!(safe_next(&app, None), "/dashboard");
     }
 }
