@@ -36,6 +36,10 @@ pub struct ErrorBody {
 
 pub type AppResult<T> = Result<T, AppError>;
 
+/// What a failure of ours says to people.
+const INTERNAL: &str =
+    "Something went wrong on our side. Try again; if it keeps happening, tell the agency.";
+
 /// Messages by form field name (`name`, `tasks`, `task-3-due`, …).
 #[derive(Clone, Debug, Default)]
 pub struct FieldErrors(pub BTreeMap<String, String>);
@@ -141,13 +145,44 @@ impl AppError {
         )
     }
 
+    /// An error with this status that came without our envelope (a framework's rejection, a
+    /// panic caught): a stable code for the status, and `said` (its own short reason) or a
+    /// plain message. A 5xx shows no reason of its own.
+    pub fn for_status(status: StatusCode, said: Option<String>) -> Self {
+        let (code, plain) = match status.as_u16() {
+            400 => ("bad_request", "The request is not valid."),
+            401 => ("unauthorized", "Sign in to continue."),
+            403 => ("forbidden", "This is not allowed."),
+            404 => ("not_found", "There is nothing at this address."),
+            405 => (
+                "method_not_allowed",
+                "This address does not take that method.",
+            ),
+            408 => ("timeout", "The request took too long to arrive."),
+            413 => ("too_large", "The request is too large."),
+            415 => (
+                "unsupported_media_type",
+                "The body is not in a type this address takes.",
+            ),
+            422 => ("invalid_input", "The request could not be read."),
+            429 => (
+                "rate_limited",
+                "Too many requests: wait a moment and try again.",
+            ),
+            503 => ("unavailable", "The service is busy. Try again in a moment."),
+            s if s >= 500 => ("internal", INTERNAL),
+            _ => ("bad_request", "The request is not valid."),
+        };
+        let message = match said {
+            Some(said) if !status.is_server_error() && said.len() <= 300 => said,
+            _ => plain.to_string(),
+        };
+        Self::new(status, code, message)
+    }
+
     /// A failure of ours: logged with its cause, shown as a plain 500.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
-        let mut e = Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Something went wrong on our side. Try again; if it keeps happening, tell the agency.",
-        );
+        let mut e = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", INTERNAL);
         e.cause = Some(cause.into());
         e
     }

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod money;
 pub mod notify;
 pub mod orders;
+pub mod paging;
 pub mod provisioning;
 pub mod seed;
 pub mod services;

@@ -122,6 +122,13 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // A panic is one log line (where, and what), not a backtrace on stderr: a request's panic
+    // answers our 500 (`web::middleware::panic_response`), a job's fails the job.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|l| l.to_string()).unwrap_or_default();
+        let message = info.payload_as_str().unwrap_or("(no message)");
+        tracing::error!(%location, panic = message, "panicked");
+    }));
     let app = App::build(config.clone()).await?;
     tracing::info!(addr = %app.local_addr(), "listening");
     if config.demo_data {

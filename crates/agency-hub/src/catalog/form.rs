@@ -343,7 +343,8 @@ impl TemplateForm {
                 self.tasks.remove(i);
             }
             Intent::Up(i) if i > 0 && i < n => self.tasks.swap(i, i - 1),
-            Intent::Down(i) if i + 1 < n => self.tasks.swap(i, i + 1),
+            // `i` comes from the form: `i + 1` could overflow.
+            Intent::Down(i) if i < n.saturating_sub(1) => self.tasks.swap(i, i + 1),
             _ => {}
         }
     }

@@ -82,7 +82,7 @@ impl StoreParams {
             search: self.q.trim().to_string(),
             category: self.category.trim().to_string(),
             sort: Sort::parse(&self.sort)?,
-            page: Ord::max(self.page.unwrap_or(1), 1),
+            page: crate::paging::page_number(self.page)?,
         })
     }
 }

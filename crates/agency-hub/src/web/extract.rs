@@ -2,6 +2,7 @@
 //! instead of axum's plain-text rejections.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -17,7 +18,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
         axum::Json::<T>::from_request(req, state)
             .await
             .map(|axum::Json(v)| Self(v))
-            .map_err(|e| AppError::bad_request(e.body_text()))
+            .map_err(|e| rejected(e.status(), e.body_text()))
+    }
+}
+
+/// A body that could not be read: too large (413) or of the wrong type (415) as such, anything
+/// else a 400 with axum's reason.
+fn rejected(status: StatusCode, reason: String) -> AppError {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            AppError::for_status(status, None)
+        }
+        _ => AppError::bad_request(reason),
     }
 }
 
@@ -31,7 +43,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Form<T> {
         axum::Form::<T>::from_request(req, state)
             .await
             .map(|axum::Form(v)| Self(v))
-            .map_err(|e| AppError::bad_request(e.body_text()))
+            .map_err(|e| rejected(e.status(), e.body_text()))
     }
 }
 
@@ -49,6 +61,57 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     }
 }
 
+/// A path's parameters (an id, mostly). One that does not parse is a 400 naming it, not
+/// axum's plain-text rejection (which also names our types).
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        use axum::extract::path::ErrorKind;
+        use axum::extract::rejection::PathRejection;
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Self(v)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                let (key, value) = match e.kind() {
+                    ErrorKind::ParseErrorAtKey { key, value, .. } => (Some(key.clone()), value),
+                    ErrorKind::ParseErrorAtIndex { index, value, .. } => {
+                        (param_name(parts, state, Some(*index)).await, value)
+                    }
+                    ErrorKind::ParseError { value, .. } => {
+                        (param_name(parts, state, None).await, value)
+                    }
+                    _ => return Err(AppError::bad_request("The address is not valid.")),
+                };
+                let message = format!("'{value}' is not an id.");
+                Err(match key {
+                    Some(key) => AppError::invalid(&key, message),
+                    None => AppError::bad_request(message),
+                })
+            }
+            Err(e) => Err(AppError::for_status(e.status(), None)),
+        }
+    }
+}
+
+/// The name of the route's path parameter at `index` (its only one when `None`).
+async fn param_name<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    index: Option<usize>,
+) -> Option<String> {
+    let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+        .await
+        .ok()?;
+    let names: Vec<String> = params.iter().map(|(k, _)| k.to_string()).collect();
+    match index {
+        Some(i) => names.get(i).cloned(),
+        None if names.len() == 1 => names.into_iter().next(),
+        None => None,
+    }
+}
+
 /// `?page=&perPage=`, shared by every list (pages and API).
 #[derive(Debug, Default, Clone, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -58,14 +121,21 @@ pub struct PageParams {
 }
 
 impl PageParams {
-    /// The 1-based page number.
-    pub fn page(&self) -> u64 {
-        self.page.unwrap_or(1).max(1)
+    /// The 1-based page number (1 when absent).
+    pub fn page(&self) -> Result<u64, AppError> {
+        crate::paging::page_number(self.page)
     }
 
-    /// The page size: `default` when absent, at most `max`.
-    pub fn per_page(&self, default: u64, max: u64) -> u64 {
-        self.per_page.unwrap_or(default).clamp(1, max)
+    /// The page size: `default` when absent, else 1 to `max`.
+    pub fn per_page(&self, default: u64, max: u64) -> Result<u64, AppError> {
+        match self.per_page {
+            None => Ok(default),
+            Some(n) if (1..=max).contains(&n) => Ok(n),
+            Some(n) => Err(AppError::invalid(
+                "perPage",
+                format!("{n} is not a page size: use 1 to {max}."),
+            )),
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -40,9 +41,8 @@ pub fn build(state: AppState) -> Router {
             time::Duration::try_from(SESSION_IDLE).expect("a small duration"),
         ));
 
-    let request_id = HeaderName::from_static("x-request-id");
     let (api, api_doc) = api::routes(&state).split_for_parts();
-    Router::new()
+    let routes = Router::new()
         .merge(page_routes())
         .merge(store_page_routes(&state))
         .merge(api.layer(Extension(Arc::new(api_doc))))
@@ -55,22 +55,43 @@ pub fn build(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/static/{name}", get(assets::serve))
-        .route("/static/img/{name}", get(assets::serve_image))
-        .layer(from_fn(middleware::html_errors))
+        .route("/static/img/{name}", get(assets::serve_image));
+    with_outer_layers(routes, state)
+}
+
+/// The layers every response passes through, whatever made it (a handler, a rejection, a
+/// panic, the body limit): our error envelope or page, the request's id, its log span and
+/// metrics, and the security headers. Public so a test can put a route of its own inside.
+pub fn with_outer_layers(routes: Router<AppState>, state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    // A browser keeps an https site https for two years once it has seen this.
+    let hsts = (state.config.app_url.scheme() == "https").then(|| {
+        header_if_missing(
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=63072000; includeSubDomains",
+        )
+    });
+    routes
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(from_fn(middleware::error_responses))
         .layer(from_fn(super::metrics::track_http))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(request_span))
                 .layer(PropagateRequestIdLayer::new(request_id))
-                .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
                 .layer(header_if_missing(header::CONTENT_SECURITY_POLICY, CSP))
                 .layer(header_if_missing(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
                 .layer(header_if_missing(header::X_FRAME_OPTIONS, "DENY"))
                 .layer(header_if_missing(
                     header::REFERRER_POLICY,
                     "strict-origin-when-cross-origin",
-                )),
+                ))
+                // Pages, receipts, exports and API answers are someone's own: no cache keeps
+                // them. Static files set their own (long) lifetime.
+                .layer(header_if_missing(header::CACHE_CONTROL, "no-store"))
+                .option_layer(hsts),
         )
         .with_state(state)
 }

@@ -8,6 +8,7 @@ mod checkout;
 mod cli;
 mod email;
 mod fixtures;
+mod hardening;
 mod harness;
 mod jobs;
 mod metrics;

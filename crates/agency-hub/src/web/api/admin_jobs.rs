@@ -32,7 +32,7 @@ pub async fn list(
     Query(filter): Query<JobFilter>,
     Query(paging): Query<PageParams>,
 ) -> AppResult<axum::Json<Paginated<JobView>>> {
-    let (page, per_page) = (paging.page(), paging.per_page(50, 200));
+    let (page, per_page) = (paging.page()?, paging.per_page(50, 200)?);
     let (data, total) = jobs::list(&state.db, filter.status()?, page, per_page).await?;
     Ok(axum::Json(Paginated {
         data,

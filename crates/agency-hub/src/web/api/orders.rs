@@ -1,6 +1,6 @@
 //! The client's orders as JSON: the same data as `/store/orders` and each order's page.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -16,7 +16,7 @@ use crate::orders::{
     listing::{self, CLIENT_PER_PAGE, OrderRow},
 };
 use crate::web::auth::RequireClient;
-use crate::web::extract::{PageParams, Query};
+use crate::web::extract::{PageParams, Path, Query};
 
 /// An order in a list.
 #[derive(Debug, Serialize, ToSchema)]
@@ -113,7 +113,7 @@ pub async fn list(
     RequireClient(_, client_id): RequireClient,
     Query(paging): Query<PageParams>,
 ) -> AppResult<axum::Json<Paginated<OrderSummary>>> {
-    let page = paging.page();
+    let page = paging.page()?;
     let (rows, total) = listing::client_page(&state.db, client_id, page, CLIENT_PER_PAGE).await?;
     Ok(axum::Json(Paginated {
         data: rows.iter().map(OrderSummary::from).collect(),

@@ -1,6 +1,6 @@
 //! The store and the cart as JSON: the same domain functions as the pages.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -19,7 +19,7 @@ use crate::ids::{ClientId, TemplateId};
 use crate::money::Money;
 use crate::orders;
 use crate::web::auth::RequireClient;
-use crate::web::extract::{Json, Query};
+use crate::web::extract::{Json, Path, Query};
 
 /// An amount in a currency's minor unit (cents; yen for JPY), with its display form.
 #[derive(Debug, Serialize, ToSchema)]

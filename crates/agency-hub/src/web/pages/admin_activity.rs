@@ -64,7 +64,7 @@ pub async fn list(
         client_id: client,
         actor_user_id: None,
     };
-    let page = paging.page();
+    let page = paging.page()?;
     let (entries, total) = activity::list(&state.db, &filter, page, PER_PAGE).await?;
     let query = serde_urlencoded::to_string([
         ("action", action.as_str()),

@@ -2,7 +2,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -13,7 +13,7 @@ use crate::clients::{self, ClientForm, ClientRow};
 use crate::error::{AppResult, FieldErrors};
 use crate::ids::ClientId;
 use crate::web::auth::RequireAdmin;
-use crate::web::extract::Form;
+use crate::web::extract::{Form, Path};
 use crate::web::form::settle;
 use crate::web::layout::{FlashKind, PageCtx, flash};
 

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -15,7 +15,7 @@ use crate::error::{AppError, AppResult};
 use crate::notify;
 use crate::web::api::Pagination;
 use crate::web::auth::RequireAdmin;
-use crate::web::extract::{PageParams, Query};
+use crate::web::extract::{PageParams, Path, Query};
 use crate::web::layout::{FlashKind, PageCtx, flash};
 
 const PER_PAGE: u64 = 50;
@@ -53,7 +53,7 @@ pub async fn list(
             )
         })?),
     };
-    let page = paging.page();
+    let page = paging.page()?;
     let (emails, total) = notify::list(&state.db, status, page, PER_PAGE).await?;
     let status = status
         .map(EmailStatus::as_str)

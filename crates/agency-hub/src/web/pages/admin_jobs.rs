@@ -2,7 +2,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Redirect;
 use tower_sessions::Session;
 
@@ -12,7 +12,7 @@ use crate::error::AppResult;
 use crate::jobs::{self, JobFilter, JobView};
 use crate::web::api::Pagination;
 use crate::web::auth::RequireAdmin;
-use crate::web::extract::{PageParams, Query};
+use crate::web::extract::{PageParams, Path, Query};
 use crate::web::layout::{FlashKind, PageCtx, flash};
 
 #[derive(Template, WebTemplate)]
@@ -33,7 +33,7 @@ pub async fn list(
     Query(paging): Query<PageParams>,
 ) -> AppResult<JobsPage> {
     let status = filter.status()?;
-    let (page, per_page) = (paging.page(), paging.per_page(50, 200));
+    let (page, per_page) = (paging.page()?, paging.per_page(50, 200)?);
     let (jobs, total) = jobs::list(&state.db, status, page, per_page).await?;
     let status = status
         .map(JobStatus::as_str)

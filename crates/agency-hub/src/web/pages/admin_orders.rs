@@ -5,7 +5,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
@@ -27,7 +27,7 @@ use crate::orders::{self, Detail, StaffDetail, actions};
 use crate::stripe::client::REFUND_REASONS;
 use crate::stripe_events::{self, Handled};
 use crate::web::auth::{RequireAdmin, RequireStaff};
-use crate::web::extract::{Form, PageParams, Query, optional_id};
+use crate::web::extract::{Form, PageParams, Path, Query, optional_id};
 use crate::web::form::settle;
 use crate::web::layout::{FlashKind, PageCtx, flash};
 
@@ -189,7 +189,7 @@ pub async fn list(
     Query(paging): Query<PageParams>,
 ) -> AppResult<OrdersPage> {
     let filter = q.filter()?;
-    let page = paging.page();
+    let page = paging.page()?;
     let narrowed = filter.is_narrowed();
     let listed = listing::admin_page(&state.db, &filter, page, PER_PAGE, narrowed).await?;
     // Summing every order ever is a scan of them all; the first page must stay fast however

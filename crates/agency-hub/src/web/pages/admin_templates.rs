@@ -3,7 +3,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -17,7 +17,7 @@ use crate::error::{AppResult, FieldErrors};
 use crate::ids::TemplateId;
 use crate::money::Currency;
 use crate::web::auth::RequireAdmin;
-use crate::web::extract::{Form, Query, bool_field};
+use crate::web::extract::{Form, Path, Query, bool_field};
 use crate::web::form::settle;
 use crate::web::layout::{FlashKind, PageCtx, flash};
 

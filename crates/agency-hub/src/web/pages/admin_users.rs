@@ -2,7 +2,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -17,7 +17,7 @@ use crate::error::{AppError, AppResult, FieldErrors};
 use crate::ids::{ClientId, UserId};
 use crate::web::api::Pagination;
 use crate::web::auth::RequireAdmin;
-use crate::web::extract::{Form, PageParams, Query, bool_field};
+use crate::web::extract::{Form, PageParams, Path, Query, bool_field};
 use crate::web::form::settle;
 use crate::web::layout::{FlashKind, PageCtx, flash};
 
@@ -38,7 +38,7 @@ pub async fn list(
     ctx: PageCtx,
     Query(paging): Query<PageParams>,
 ) -> AppResult<UsersPage> {
-    let page = paging.page();
+    let page = paging.page()?;
     let (rows, total) = users::list(&state.db, page, PER_PAGE).await?;
     Ok(UsersPage {
         ctx,

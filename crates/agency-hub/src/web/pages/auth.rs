@@ -7,8 +7,8 @@ use askama_web::WebTemplate;
 use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use url::Url;
 use tower_sessions::Session;
+use url::Url;
 
 use crate::AppState;
 use crate::auth;

@@ -2,7 +2,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::State;
 
 use crate::AppState;
 use crate::clients;
@@ -12,7 +12,7 @@ use crate::orders::listing::{self, CLIENT_PER_PAGE, OrderRow};
 use crate::orders::{self, Detail};
 use crate::web::api::Pagination;
 use crate::web::auth::RequireClient;
-use crate::web::extract::{PageParams, Query};
+use crate::web::extract::{PageParams, Path, Query};
 use crate::web::layout::PageCtx;
 
 #[derive(Template, WebTemplate)]
@@ -30,7 +30,7 @@ pub async fn list(
     ctx: PageCtx,
     Query(paging): Query<PageParams>,
 ) -> AppResult<OrdersPage> {
-    let page = paging.page();
+    let page = paging.page()?;
     let (rows, total) = listing::client_page(&state.db, client_id, page, CLIENT_PER_PAGE).await?;
     Ok(OrdersPage {
         ctx,

@@ -2,7 +2,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use serde::Deserialize;
@@ -19,7 +19,7 @@ use crate::provisioning;
 use crate::services::{self, Audience, Filter, NewTask, ServiceRow, StaffDetail};
 use crate::web::api::Pagination;
 use crate::web::auth::{RequireClient, RequireStaff};
-use crate::web::extract::{Form, PageParams, Query, optional_id};
+use crate::web::extract::{Form, PageParams, Path, Query, optional_id};
 use crate::web::form::settle;
 use crate::web::layout::{FlashKind, PageCtx, flash};
 use crate::{catalog, clients};
@@ -78,7 +78,7 @@ pub async fn list(
     Query(paging): Query<PageParams>,
 ) -> AppResult<ServicesPage> {
     let filter = q.parse()?;
-    let page = paging.page();
+    let page = paging.page()?;
     let (rows, total) = services::list(&state.db, &filter, Audience::Staff, page, PER_PAGE).await?;
     let templates = catalog::list(&state.db, false)
         .await?
@@ -395,7 +395,7 @@ pub async fn mine(
     ctx: PageCtx,
     Query(paging): Query<PageParams>,
 ) -> AppResult<MyServicesPage> {
-    let page = paging.page();
+    let page = paging.page()?;
     let filter = Filter {
         client_id: Some(client_id),
         ..Default::default()

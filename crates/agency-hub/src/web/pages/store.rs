@@ -3,7 +3,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use serde::Deserialize;
@@ -20,7 +20,7 @@ use crate::ids::{ClientId, TemplateId};
 use crate::orders::{self, Paid};
 use crate::web::api::Pagination;
 use crate::web::auth::RequireClient;
-use crate::web::extract::{Form, Query};
+use crate::web::extract::{Form, Path, Query};
 use crate::web::form::settle;
 use crate::web::layout::{FlashKind, PageCtx, flash};
 
