@@ -126,6 +126,19 @@ pub async fn end_sessions_of<C: ConnectionTrait>(conn: &C, user_id: UserId) -> R
     Ok(res.rows_affected)
 }
 
+/// Ends every session of a user but `keep` (the one that asked).
+pub async fn end_other_sessions_of<C: ConnectionTrait>(
+    conn: &C,
+    user_id: UserId,
+    keep: Option<&str>,
+) -> Result<u64, DbErr> {
+    let mut q = session::Entity::delete_many().filter(session::Column::UserId.eq(user_id));
+    if let Some(keep) = keep {
+        q = q.filter(session::Column::Id.ne(keep));
+    }
+    Ok(q.exec(conn).await?.rows_affected)
+}
+
 pub async fn purge_expired<C: ConnectionTrait>(conn: &C) -> Result<u64, DbErr> {
     let res = session::Entity::delete_many()
         .filter(session::Column::ExpiresAt.lte(Utc::now()))

@@ -384,12 +384,14 @@ pub async fn rename<C: ConnectionTrait>(
     Ok(model)
 }
 
-/// A user changes their own password, proving the current one. The hashing is slow, so it
-/// happens before the write transaction begins.
+/// A user changes their own password, proving the current one; their other sessions end (a
+/// password changed because it leaked must lock out whoever used it), `this_session` stays.
+/// The hashing is slow, so it happens before the write transaction begins.
 pub async fn change_password(
     db: &Db,
     actor: &Actor,
     id: UserId,
+    this_session: Option<&str>,
     current_password: &str,
     new_password: &str,
 ) -> AppResult<()> {
@@ -412,12 +414,13 @@ pub async fn change_password(
     active.password_hash = Set(hash);
     active.updated_at = Set(Utc::now());
     active.update(&txn).await?;
+    let ended = session_store::end_other_sessions_of(&txn, id, this_session).await?;
     activity::record(
         &txn,
         actor,
         "user.password_changed",
         subject(&user),
-        json!({}),
+        json!({"sessions_ended": ended}),
     )
     .await?;
     txn.commit().await?;

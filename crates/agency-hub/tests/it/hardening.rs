@@ -241,3 +241,39 @@ async fn pages_and_answers_are_not_stored_and_https_sends_hsts() {
         "max-age=63072000; includeSubDomains"
     );
 }
+
+/// Changing one's password once left one's other sessions signed in.
+#[tokio::test]
+async fn changing_your_password_ends_your_other_sessions_and_keeps_this_one() {
+    let mut app = spawn_app().await;
+    app.signed_in_as(Role::Client).await;
+    // The same person on a second device.
+    let this_device = app.switch_browser(crate::harness::browser());
+    assert_eq!(
+        app.sign_in("client@acme.example", crate::harness::PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(app.get("/api/me").await.status(), 200);
+    let other_device = app.switch_browser(this_device);
+
+    let res = app
+        .post_form(
+            "/account/password",
+            &[
+                ("current_password", crate::harness::PASSWORD),
+                ("new_password", "another-password"),
+                ("confirm_password", "another-password"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(app.get("/api/me").await.status(), 200, "this session stays");
+    app.switch_browser(other_device);
+    assert_eq!(
+        app.get("/api/me").await.status(),
+        401,
+        "the other device is signed out"
+    );
+}

@@ -97,10 +97,12 @@ pub async fn change_password(
             "The two new passwords differ.",
         ))
     } else {
+        let this_session = session.id().map(|id| id.to_string());
         users::change_password(
             &state.db,
             &Actor::from(&user),
             user.id,
+            this_session.as_deref(),
             &f.current_password,
             &f.new_password,
         )
