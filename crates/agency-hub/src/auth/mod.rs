@@ -141,7 +141,11 @@ impl From<sea_orm::DbErr> for SignInError {
     }
 }
 
-/// Checks an email and password, counting failures per email and address.
+/// Checks an email and password, at most [`MAX_FAILURES`] failed tries per email and address
+/// within [`FAILURE_WINDOW`]. Each try is written down before the password is checked (a single
+/// autocommitted insert), then counted: concurrent tries each see at least the tries committed
+/// before theirs, so they cannot all slip under the limit together. A successful try takes its
+/// row back, so only failures count.
 pub async fn sign_in<C: ConnectionTrait>(
     conn: &C,
     email: &str,
@@ -149,14 +153,22 @@ pub async fn sign_in<C: ConnectionTrait>(
     ip: &str,
 ) -> Result<user::Model, SignInError> {
     let email = email.trim().to_lowercase();
-    let since = Utc::now() - FAILURE_WINDOW;
-    let failures = login_failure::Entity::find()
+    let attempt = login_failure::Entity::insert(login_failure::ActiveModel {
+        email: Set(email.clone()),
+        ip: Set(ip.to_string()),
+        at: Set(Utc::now()),
+        ..Default::default()
+    })
+    .exec(conn)
+    .await?
+    .last_insert_id;
+    let tries = login_failure::Entity::find()
         .filter(login_failure::Column::Email.eq(&email))
         .filter(login_failure::Column::Ip.eq(ip))
-        .filter(login_failure::Column::At.gt(since))
+        .filter(login_failure::Column::At.gt(Utc::now() - FAILURE_WINDOW))
         .count(conn)
         .await?;
-    if failures >= MAX_FAILURES {
+    if tries > MAX_FAILURES {
         tracing::warn!(ip, "sign-in refused: too many failures");
         return Err(SignInError::RateLimited);
     }
@@ -168,6 +180,9 @@ pub async fn sign_in<C: ConnectionTrait>(
     let matches = password::verify(password.to_string(), stored).await;
     match found {
         Some(u) if matches && u.active => {
+            login_failure::Entity::delete_by_id(attempt)
+                .exec(conn)
+                .await?;
             user::Entity::update_many()
                 .col_expr(user::Column::LastLoginAt, Expr::value(Utc::now()))
                 .filter(user::Column::Id.eq(u.id))
@@ -175,17 +190,7 @@ pub async fn sign_in<C: ConnectionTrait>(
                 .await?;
             Ok(u)
         }
-        _ => {
-            login_failure::Entity::insert(login_failure::ActiveModel {
-                email: Set(email),
-                ip: Set(ip.to_string()),
-                at: Set(Utc::now()),
-                ..Default::default()
-            })
-            .exec_without_returning(conn)
-            .await?;
-            Err(SignInError::Invalid)
-        }
+        _ => Err(SignInError::Invalid),
     }
 }
 

@@ -277,3 +277,43 @@ async fn changing_your_password_ends_your_other_sessions_and_keeps_this_one() {
         "the other device is signed out"
     );
 }
+
+/// Eight wrong passwords at once once all got 401: each read the failures before any was
+/// written.
+#[tokio::test]
+async fn concurrent_wrong_passwords_cannot_outrun_the_sign_in_limit() {
+    let app = spawn_app().await;
+    app.create_user(Role::Client, "client@acme.example", Some("Acme Corp"))
+        .await;
+    let tries = (0..8).map(|_| {
+        let url = app.url("/api/session");
+        async move {
+            crate::harness::browser()
+                .post(url)
+                .header("origin", "http://127.0.0.1:3001")
+                .json(&json!({"email": "client@acme.example", "password": "wrong-guess"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures_util::future::join_all(tries).await;
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert_eq!(refused + checked, 8, "{statuses:?}");
+    assert!(
+        checked <= agency_hub::auth::MAX_FAILURES as usize,
+        "{checked} passwords were checked: {statuses:?}"
+    );
+    // And the right password is refused too while the limit holds.
+    let res = crate::harness::browser()
+        .post(app.url("/api/session"))
+        .header("origin", "http://127.0.0.1:3001")
+        .json(&json!({"email": "client@acme.example", "password": crate::harness::PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+}
