@@ -101,23 +101,28 @@ pub async fn guard_forms(session: Session, req: Request, next: Next) -> Response
     }
 }
 
-/// Cookie-authenticated API writes: a browser on another site can neither send JSON without
-/// a CORS preflight (which we never grant) nor forge `Origin`. The Stripe webhook is exempt;
-/// its signature authenticates it.
+/// Cookie-authenticated API writes must show they come from our own pages: an `Origin` that is
+/// ours, or, without one, a browser's `Sec-Fetch-Site: same-origin` (or `none`, typed by the
+/// person). A browser on another site can forge neither, nor send JSON without a CORS preflight
+/// (which we never grant); a write that shows neither is refused, so a client outside a browser
+/// sends our `Origin`. The Stripe webhook is exempt; its signature authenticates it.
 pub async fn guard_api(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
     if is_safe(req.method()) || !path.starts_with("/api/") || path.starts_with("/api/webhooks/") {
         return next.run(req).await;
     }
     let headers = req.headers();
-    let foreign_origin = headers
-        .get(header::ORIGIN)
-        .is_some_and(|o| o.as_bytes() != state.config.app_origin().as_bytes());
-    let cross_site = headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes() == b"cross-site");
-    if foreign_origin || cross_site {
-        return AppError::forbidden("Requests from another site are refused.").into_response();
+    let site = headers.get("sec-fetch-site").map(|v| v.as_bytes());
+    let ours = match headers.get(header::ORIGIN) {
+        Some(origin) => origin.as_bytes() == state.config.app_origin().as_bytes(),
+        None => matches!(site, Some(b"same-origin" | b"none")),
+    };
+    if !ours || site == Some(b"cross-site") {
+        return AppError::forbidden(format!(
+            "Requests from another site are refused: a write needs this site's Origin ({}).",
+            state.config.app_origin()
+        ))
+        .into_response();
     }
     let needs_json = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH);
     let is_json = headers

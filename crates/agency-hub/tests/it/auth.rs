@@ -197,8 +197,7 @@ async fn the_api_signs_in_and_out_with_the_same_session_cookie() {
     );
 
     let res = app
-        .client
-        .delete(app.url("/api/session"))
+        .api(reqwest::Method::DELETE, "/api/session")
         .send()
         .await
         .unwrap();
@@ -210,8 +209,7 @@ async fn the_api_signs_in_and_out_with_the_same_session_cookie() {
 async fn the_api_refuses_bad_json_with_a_clear_message() {
     let app = spawn_app().await;
     let res = app
-        .client
-        .post(app.url("/api/session"))
+        .api(reqwest::Method::POST, "/api/session")
         .header("content-type", "application/json")
         .body("{\"email\": 1")
         .send()
@@ -455,8 +453,7 @@ async fn cookie_authenticated_api_writes_need_json_and_our_origin() {
         .await;
 
     let res = app
-        .client
-        .post(app.url("/api/session"))
+        .api(reqwest::Method::POST, "/api/session")
         .form(&[("email", "admin@example.com"), ("password", PASSWORD)])
         .send()
         .await
@@ -487,4 +484,33 @@ async fn cookie_authenticated_api_writes_need_json_and_our_origin() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200, "our own origin is welcome");
+
+    // Without an Origin, only a browser's own Sec-Fetch-Site says where a write comes from.
+    for (site, status) in [
+        (None, 403),
+        (Some("same-site"), 403),
+        (Some("same-origin"), 204),
+    ] {
+        let mut req = app.client.delete(app.url("/api/session"));
+        if let Some(site) = site {
+            req = req.header("sec-fetch-site", site);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), status, "Sec-Fetch-Site {site:?}");
+    }
+    let res = app
+        .client
+        .post(app.url("/api/session"))
+        .json(&json!({"email": "admin@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "no Origin and no Sec-Fetch-Site");
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("http://127.0.0.1:3001")
+    );
 }

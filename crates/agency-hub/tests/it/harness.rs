@@ -101,6 +101,8 @@ pub struct TestApp {
     pub emulator: String,
     pub queries: Arc<AtomicU64>,
     pub client: reqwest::Client,
+    /// The app's own origin, which its API writes must carry (as a browser's would).
+    pub origin: String,
     pub db: db::Db,
     /// Dropped last: the database outlives the app's use of it.
     _test_db: TestDb,
@@ -188,6 +190,7 @@ async fn start_with(extra: &[(&str, &str)], worker: Option<WorkerConfig>) -> Tes
         app = app.without_background_work();
     }
     let addr = app.local_addr();
+    let origin = app.state().config.app_origin();
     let db = app.state().db.clone();
     let queries = app.state().queries.clone();
     let emulator = app
@@ -202,6 +205,7 @@ async fn start_with(extra: &[(&str, &str)], worker: Option<WorkerConfig>) -> Tes
         emulator,
         queries,
         client: browser(),
+        origin,
         db,
         _test_db: test_db,
     }
@@ -256,12 +260,18 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
+        self.api(reqwest::Method::POST, path)
             .json(body)
             .send()
             .await
             .unwrap()
+    }
+
+    /// An API request as our own pages' scripts send it: with the app's `Origin`.
+    pub fn api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .header("origin", &self.origin)
     }
 
     /// Posts a form as the page's own form would, with the session's CSRF token.

@@ -274,6 +274,7 @@ async fn buy_and_pay_for_the_first_service_on_sale(http: &reqwest::Client, base:
     let id = list["data"][0]["id"].as_i64().unwrap();
     let res = http
         .post(format!("{base}/api/cart/items"))
+        .header("origin", base)
         .json(&json!({"serviceTemplateId": id, "quantity": 1}))
         .send()
         .await
@@ -281,6 +282,7 @@ async fn buy_and_pay_for_the_first_service_on_sale(http: &reqwest::Client, base:
     assert_eq!(res.status(), 201);
     let checkout: Json = http
         .post(format!("{base}/api/store/checkout"))
+        .header("origin", base)
         .json(&json!({}))
         .send()
         .await

@@ -217,8 +217,7 @@ async fn two_care_plans_and_no_logo_by_form(app: &TestApp, logo: TemplateId, car
 }
 
 async fn patch_json(app: &TestApp, path: &str, body: &Value) -> reqwest::Response {
-    app.client
-        .patch(app.url(path))
+    app.api(reqwest::Method::PATCH, path)
         .json(body)
         .send()
         .await
@@ -226,7 +225,7 @@ async fn patch_json(app: &TestApp, path: &str, body: &Value) -> reqwest::Respons
 }
 
 async fn delete(app: &TestApp, path: &str) -> reqwest::Response {
-    app.client.delete(app.url(path)).send().await.unwrap()
+    app.api(reqwest::Method::DELETE, path).send().await.unwrap()
 }
 
 async fn the_api_adds_changes_removes_and_empties_the_same(
@@ -426,8 +425,7 @@ async fn too_many_or_a_body_not_json_is_refused(app: &TestApp, logo: TemplateId)
     .await;
     assert_eq!(res.status(), 400);
     let res = app
-        .client
-        .post(app.url("/api/cart/items"))
+        .api(reqwest::Method::POST, "/api/cart/items")
         .header("content-type", "application/json")
         .body("{not json")
         .send()

@@ -19,7 +19,7 @@ use crate::web::router::SESSION_COOKIE;
 #[openapi(
     info(
         title = "Agency Hub API",
-        description = "The JSON API of Agency Hub. Sign in with `POST /api/session`; the session cookie authenticates the other calls. Writes need `Content-Type: application/json` and, from a browser, a same-origin `Origin`. Errors share one envelope; lists share one shape (see the schemas).",
+        description = "The JSON API of Agency Hub. Sign in with `POST /api/session`; the session cookie authenticates the other calls. Writes need `Content-Type: application/json` and this site's `Origin` (or, from a browser without `Origin`, `Sec-Fetch-Site: same-origin`). Errors share one envelope; lists share one shape (see the schemas).",
     ),
     components(schemas(ErrorResponse)),
     modifiers(&SessionCookie),
