@@ -41,7 +41,8 @@ pub fn build(state: AppState) -> Router {
             time::Duration::try_from(SESSION_IDLE).expect("a small duration"),
         ));
 
-    let (api, api_doc) = api::routes(&state).split_for_parts();
+    let (api, mut api_doc) = api::routes(&state).split_for_parts();
+    api::docs::complete(&mut api_doc);
     let routes = Router::new()
         .merge(page_routes())
         .merge(store_page_routes(&state))

@@ -602,6 +602,29 @@ async fn every_api_route_is_described_with_its_errors_and_every_described_path_i
     }
     assert_eq!(operations, 17, "the API's operations, all described");
 
+    // What the layers answer is in the document too (the fuzzing gate in .ci/run holds the
+    // app to all of it): a write documents its body limit and its JSON, a route behind the
+    // session its 401, and checkout the `{}` it takes.
+    let op = |path: &str, method: &str| paths[path][method].clone();
+    for (path, method) in [
+        ("/api/store/checkout", "post"),
+        ("/api/cart/items", "post"),
+        ("/api/cart/items/{serviceTemplateId}", "patch"),
+    ] {
+        let responses = op(path, method)["responses"].clone();
+        for code in ["400", "401", "403", "413", "415"] {
+            assert!(
+                responses[code].is_object(),
+                "{method} {path} documents {code}: {responses}"
+            );
+        }
+    }
+    assert!(op("/api/store/checkout", "post")["requestBody"].is_object());
+    assert!(op("/api/session", "post")["responses"]["429"].is_object());
+    assert!(op("/api/me", "get")["responses"]["401"].is_object());
+    assert!(op("/api/me", "get")["security"].is_array());
+    assert!(op("/api/openapi.json", "get")["security"].is_null());
+
     // Every documented path is routed (not the fallback's 404).
     for path in paths.keys() {
         let concrete = path

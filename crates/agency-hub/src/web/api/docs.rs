@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use axum::Extension;
 use utoipa::Modify;
-use utoipa::openapi::OpenApi;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{Content, OpenApi, Ref, ResponseBuilder};
 
 use super::ErrorResponse;
 use crate::web::router::SESSION_COOKIE;
@@ -44,6 +44,86 @@ impl Modify for SessionCookie {
             "session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(SESSION_COOKIE))),
         );
+    }
+}
+
+/// Routes anyone may call: the rest need a session.
+const PUBLIC: [&str; 4] = [
+    "/api/session",
+    "/api/openapi.json",
+    "/api/docs",
+    "/api/webhooks/stripe",
+];
+
+/// Completes every operation with the errors the app's layers give it, whatever its handler
+/// says: 400 for a bad parameter or body, 401 and the session requirement where one is needed,
+/// 403 for a role or a write from elsewhere, 404 for a path id (or the store switched off), 413
+/// for a body over the limit, 415 for a write that is not JSON, 429 for sign-in. What a
+/// handler documents itself stays as it wrote it.
+pub fn complete(doc: &mut OpenApi) {
+    let error = Ref::from_schema_name("ErrorResponse");
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let public = PUBLIC.contains(&path.as_str());
+        let store = path.starts_with("/api/store/") || path.starts_with("/api/cart");
+        let ops = [
+            ("get", &mut item.get),
+            ("post", &mut item.post),
+            ("put", &mut item.put),
+            ("patch", &mut item.patch),
+            ("delete", &mut item.delete),
+        ];
+        for (method, op) in ops {
+            let Some(op) = op else { continue };
+            let write = method != "get";
+            let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let has_body = op.request_body.is_some();
+            let mut add = |status: &str, description: &str| {
+                op.responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| {
+                        ResponseBuilder::new()
+                            .description(description)
+                            .content("application/json", Content::new(Some(error.clone())))
+                            .build()
+                            .into()
+                    });
+            };
+            if has_params || has_body {
+                add(
+                    "400",
+                    "A parameter or the body is not valid (`field` names it)",
+                );
+            }
+            if !public {
+                add("401", "Not signed in");
+                op.security = Some(vec![SecurityRequirement::new(
+                    "session",
+                    Vec::<String>::new(),
+                )]);
+            }
+            if !public || (write && path != "/api/webhooks/stripe") {
+                add(
+                    "403",
+                    "Not allowed: the role may not, or a write from another site",
+                );
+            }
+            if path.contains('{') || store {
+                add("404", "No such record (or the store is switched off)");
+            }
+            if has_body || (write && path != "/api/webhooks/stripe") {
+                add("413", "The body is over 2 MiB");
+            }
+            if matches!(method, "post" | "put" | "patch") && path != "/api/webhooks/stripe" {
+                add(
+                    "415",
+                    "A write's body must be JSON (`Content-Type: application/json`)",
+                );
+            }
+            if path == "/api/session" && method == "post" {
+                add("429", "Too many failed sign-ins");
+            }
+        }
     }
 }
 

@@ -243,10 +243,10 @@ pub async fn get_cart(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AddItem {
-    #[schema(value_type = i64)]
+    #[schema(value_type = i64, minimum = 1)]
     service_template_id: Option<Value>,
     /// 1 to the service's maximum, counting what is already in the cart.
-    #[schema(value_type = i64, example = 1)]
+    #[schema(value_type = i64, example = 1, minimum = 1, maximum = 100)]
     quantity: Option<Value>,
 }
 
@@ -295,7 +295,7 @@ pub async fn add_item(
 /// The new quantity of a line.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SetQuantity {
-    #[schema(value_type = i64, example = 2)]
+    #[schema(value_type = i64, example = 2, minimum = 1, maximum = 100)]
     quantity: Option<Value>,
 }
 
@@ -386,6 +386,7 @@ pub struct CheckoutStarted {
     tag = "cart",
     summary = "Check out the cart",
     description = "Re-reads every price, writes the order, expires the company's earlier open checkout, and answers the Stripe Checkout URL. The cart is emptied when the payment succeeds.",
+    request_body(content = Object, content_type = "application/json", description = "Nothing: send `{}` (a write's body is JSON)"),
     responses(
         (status = 200, description = "The order and the URL of the payment page", body = CheckoutStarted),
         (status = 400, description = "An empty cart or one with flagged lines", body = ErrorResponse),
