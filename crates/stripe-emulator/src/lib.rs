@@ -299,9 +299,14 @@ fn api_routes(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
             post(checkout_sessions::expire_session),
         )
         .route(
+            "/v1/payment_intents",
+            get(payment_intents::list_payment_intents),
+        )
+        .route(
             "/v1/payment_intents/{id}",
             get(payment_intents::retrieve_payment_intent),
         )
+        .route("/v1/charges", get(payment_intents::list_charges))
         .route("/v1/charges/{id}", get(payment_intents::retrieve_charge))
         .route(
             "/v1/refunds",

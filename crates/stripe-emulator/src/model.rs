@@ -58,6 +58,53 @@ impl Price {
     }
 }
 
+/// A postal address; every part is optional, as on Stripe.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Address {
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: Option<String>,
+}
+
+impl Address {
+    /// From a validated `address` hash (only the parts given are set).
+    pub fn from_params(p: &crate::params::Params) -> Self {
+        let part = |k: &str| p.str(k).map(str::to_string);
+        Self {
+            line1: part("line1"),
+            line2: part("line2"),
+            city: part("city"),
+            state: part("state"),
+            postal_code: part("postal_code"),
+            country: part("country"),
+        }
+    }
+
+    /// Enough for automatic tax: a country, and for the United States and Canada, where tax
+    /// depends on the region, a postal code (or a province for Canada).
+    pub fn locates_tax(&self) -> bool {
+        let Some(country) = self.country.as_deref() else {
+            return false;
+        };
+        let has = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+        match country.to_ascii_uppercase().as_str() {
+            "US" => has(&self.postal_code),
+            "CA" => has(&self.postal_code) || has(&self.state),
+            _ => !country.trim().is_empty(),
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "city": self.city, "country": self.country, "line1": self.line1,
+            "line2": self.line2, "postal_code": self.postal_code, "state": self.state,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Customer {
     pub id: String,
@@ -66,6 +113,7 @@ pub struct Customer {
     pub name: Option<String>,
     pub phone: Option<String>,
     pub description: Option<String>,
+    pub address: Option<Address>,
     pub metadata: Metadata,
 }
 
@@ -77,7 +125,8 @@ impl Customer {
             .collect::<String>()
             .to_uppercase();
         json!({
-            "id": self.id, "object": "customer", "address": null, "balance": 0,
+            "id": self.id, "object": "customer",
+            "address": self.address.as_ref().map(Address::to_json), "balance": 0,
             "created": self.created, "currency": null, "default_source": null, "delinquent": false,
             "description": self.description, "discount": null, "email": self.email,
             "invoice_prefix": prefix,
@@ -174,7 +223,13 @@ pub struct Session {
     pub client_reference_id: Option<String>,
     pub customer: Option<String>,
     pub customer_email: Option<String>,
+    /// `customer_update[address]=auto`: the address collected is saved onto the customer.
+    pub save_address_to_customer: bool,
+    /// `billing_address_collection`: `auto` or `required`.
+    pub billing_address_collection: Option<String>,
     pub paid_email: Option<String>,
+    /// The billing address the customer entered on the page, once paid.
+    pub paid_address: Option<Address>,
     pub metadata: Metadata,
     pub payment_intent_metadata: Metadata,
     pub payment_intent_description: Option<String>,
@@ -203,9 +258,19 @@ impl Session {
         self.line_items.iter().map(LineItem::amount_total).sum()
     }
 
+    /// Whether the hosted page asks for a billing address: when required, or when automatic tax
+    /// is to save the address it needs onto the customer.
+    pub fn collects_billing_address(&self) -> bool {
+        self.billing_address_collection.as_deref() == Some("required")
+            || (self.automatic_tax && self.save_address_to_customer)
+    }
+
     pub fn to_json(&self) -> Value {
         let customer_details = self.paid_email.as_ref().map(|email| {
-            json!({"address": null, "email": email, "name": null, "phone": null, "tax_exempt": "none", "tax_ids": []})
+            json!({
+                "address": self.paid_address.as_ref().map(Address::to_json), "email": email,
+                "name": null, "phone": null, "tax_exempt": "none", "tax_ids": [],
+            })
         });
         json!({
             "id": self.id, "object": "checkout.session", "after_expiration": null,
@@ -215,7 +280,8 @@ impl Session {
                 "enabled": self.automatic_tax,
                 "status": if self.automatic_tax { Some("complete") } else { None },
             },
-            "billing_address_collection": null, "cancel_url": self.cancel_url,
+            "billing_address_collection": self.billing_address_collection,
+            "cancel_url": self.cancel_url,
             "client_reference_id": self.client_reference_id, "consent": null,
             "consent_collection": null, "created": self.created, "currency": self.currency,
             "currency_conversion": null, "custom_fields": [],
@@ -325,6 +391,7 @@ pub struct Charge {
     pub failure_message: Option<String>,
     pub decline_code: Option<&'static str>,
     pub email: Option<String>,
+    pub billing_address: Option<Address>,
     pub paid_with: PaidWith,
     pub metadata: Metadata,
 }
@@ -375,7 +442,10 @@ impl Charge {
             "amount_refunded": self.amount_refunded, "application": null,
             "application_fee": null, "application_fee_amount": null,
             "balance_transaction": null,
-            "billing_details": {"address": null, "email": self.email, "name": null, "phone": null},
+            "billing_details": {
+                "address": self.billing_address.as_ref().map(Address::to_json),
+                "email": self.email, "name": null, "phone": null,
+            },
             "calculated_statement_descriptor": "STRIPE EMULATOR", "captured": succeeded,
             "created": self.created, "currency": self.currency, "customer": self.customer,
             "description": null, "disputed": false, "failure_balance_transaction": null,

@@ -9,8 +9,8 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::api::App;
-use crate::checkout::{self, PayOutcome, PaymentChoice};
-use crate::model::{Session, SessionStatus};
+use crate::checkout::{self, PayOutcome, Payer, PaymentChoice};
+use crate::model::{Address, Session, SessionStatus};
 use crate::money;
 use crate::store::Store;
 
@@ -44,6 +44,9 @@ struct CheckoutPage {
     card_number: String,
     card_expiry: String,
     promotion_code_input: String,
+    collect_address: bool,
+    billing_country: String,
+    billing_postal_code: String,
 }
 
 /// The fields of the page's form.
@@ -63,6 +66,10 @@ pub struct PayForm {
     card_cvc: String,
     #[serde(default)]
     promotion_code: String,
+    #[serde(default)]
+    billing_country: String,
+    #[serde(default)]
+    billing_postal_code: String,
 }
 
 fn render(
@@ -88,6 +95,20 @@ fn render(
         .and_then(|p| store.promotion_codes.get(p))
         .map(|p| p.code.clone());
     let bps = store.tax_rate_bps;
+    // What was typed, or else what the customer's address already says.
+    let on_file = session
+        .customer
+        .as_ref()
+        .and_then(|c| store.customers.get(c))
+        .and_then(|c| c.address.clone())
+        .unwrap_or_default();
+    let typed_or = |typed: &str, known: Option<String>| {
+        if typed.is_empty() {
+            known.unwrap_or_default()
+        } else {
+            typed.to_string()
+        }
+    };
     let page = CheckoutPage {
         session_id: session.id.clone(),
         state: session.status.as_str(),
@@ -121,6 +142,9 @@ fn render(
         card_number: form.card_number.clone(),
         card_expiry: form.card_expiry.clone(),
         promotion_code_input: form.promotion_code.clone(),
+        collect_address: session.collects_billing_address(),
+        billing_country: typed_or(&form.billing_country, on_file.country),
+        billing_postal_code: typed_or(&form.billing_postal_code, on_file.postal_code),
     };
     Html(
         page.render()
@@ -215,11 +239,20 @@ pub async fn submit(
             None,
         );
     }
+    let address = if session.collects_billing_address() {
+        match billing_address(&form) {
+            Ok(address) => Some(address),
+            Err(e) => return page(&store, StatusCode::BAD_REQUEST, Some(e), None),
+        }
+    } else {
+        None
+    };
     let choice = match payment_choice(&form, store.clock.now()) {
         Ok(choice) => choice,
         Err(e) => return page(&store, StatusCode::BAD_REQUEST, Some(e), None),
     };
-    match checkout::pay(&mut store, &id, &email, choice) {
+    let payer = Payer { email, address };
+    match checkout::pay(&mut store, &id, &payer, choice) {
         Ok(PayOutcome::Completed(url)) => {
             (StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response()
         }
@@ -238,6 +271,29 @@ fn payer_email(form: &PayForm, session: &Session) -> String {
     } else {
         email.to_string()
     }
+}
+
+/// The billing country (two letters, kept in capitals) and postal code, both required.
+fn billing_address(form: &PayForm) -> Result<Address, String> {
+    let country = form.billing_country.trim();
+    if country.is_empty() {
+        return Err("Enter your billing country.".into());
+    }
+    if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err("Enter your billing country as a two-letter code, such as US or DE.".into());
+    }
+    let postal_code = form.billing_postal_code.trim();
+    if postal_code.is_empty() {
+        return Err("Enter your postal code.".into());
+    }
+    if postal_code.chars().count() > 20 {
+        return Err("Your postal code is too long.".into());
+    }
+    Ok(Address {
+        country: Some(country.to_ascii_uppercase()),
+        postal_code: Some(postal_code.to_string()),
+        ..Address::default()
+    })
 }
 
 fn payment_choice(form: &PayForm, now: i64) -> Result<PaymentChoice, String> {

@@ -91,6 +91,21 @@ pub enum Ty {
     Metadata,
     Obj(Vec<Field>),
     Arr(Box<Ty>),
+    /// Stripe's range query (`created` on lists): an integer to match exactly, or a hash of
+    /// integer bounds `gt`, `gte`, `lt`, `lte` (see [`Ty::range_fields`]), combinable.
+    Range,
+    /// The inner type, or an empty string that unsets the parameter (`address=` on a customer).
+    OrEmpty(Box<Ty>),
+}
+
+impl Ty {
+    /// The bounds a [`Ty::Range`] hash may hold.
+    pub fn range_fields() -> Vec<Field> {
+        ["gt", "gte", "lt", "lte"]
+            .into_iter()
+            .map(|name| opt(name, Ty::Int))
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -213,6 +228,35 @@ fn validate_node(node: &Node, ty: &Ty, path: &str) -> ApiResult<Value> {
             .param(path)),
         },
         Ty::Arr(item) => validate_array(node, item, path),
+        Ty::Range => match node {
+            Node::Leaf(_) => validate_node(node, &Ty::Int, path),
+            Node::Tree(_) => validate_node(node, &Ty::Obj(Ty::range_fields()), path),
+        },
+        Ty::OrEmpty(inner) => match node {
+            Node::Leaf(s) if s.is_empty() => Ok(Value::String(String::new())),
+            _ => validate_node(node, inner, path),
+        },
+    }
+}
+
+/// Whether `x` passes a validated [`Ty::Range`] value: equal to its integer, or within every
+/// bound of its hash. No value (the parameter was not given) lets everything pass.
+pub fn in_range(range: Option<&Value>, x: i64) -> bool {
+    match range {
+        None => true,
+        Some(Value::Object(bounds)) => bounds.iter().all(|(op, bound)| {
+            let Some(b) = bound.as_i64() else {
+                return false;
+            };
+            match op.as_str() {
+                "gt" => x > b,
+                "gte" => x >= b,
+                "lt" => x < b,
+                "lte" => x <= b,
+                _ => false,
+            }
+        }),
+        Some(v) => v.as_i64() == Some(x),
     }
 }
 
@@ -435,6 +479,99 @@ mod tests {
             assert_eq!(err.code, code, "{body}");
             assert_eq!(err.status, 400);
         }
+    }
+
+    fn ty_created() -> Ty {
+        obj([opt("created", Ty::Range)])
+    }
+
+    fn created(query: &str) -> ApiResult<Option<Value>> {
+        let p = validate(&parse_form(query).unwrap(), &ty_created())?;
+        Ok(p.raw("created").cloned())
+    }
+
+    #[test]
+    fn a_range_is_an_integer_or_a_hash_of_bounds() {
+        assert_eq!(created("created=100").unwrap(), Some(Value::from(100)));
+        assert_eq!(
+            created("created[gt]=100&created[lte]=200").unwrap(),
+            Some(serde_json::json!({"gt": 100, "lte": 200}))
+        );
+        assert_eq!(created("").unwrap(), None);
+        for (query, param, code) in [
+            (
+                "created=yesterday",
+                "created",
+                Some("parameter_invalid_integer"),
+            ),
+            (
+                "created[gt]=1.5",
+                "created[gt]",
+                Some("parameter_invalid_integer"),
+            ),
+            (
+                "created[lte]=abc",
+                "created[lte]",
+                Some("parameter_invalid_integer"),
+            ),
+            (
+                "created[since]=1",
+                "created[since]",
+                Some("parameter_unknown"),
+            ),
+            (
+                "created[gte]=",
+                "created[gte]",
+                Some("parameter_invalid_empty"),
+            ),
+            ("created[gt][x]=1", "created[gt]", None),
+        ] {
+            let err = created(query).unwrap_err();
+            assert_eq!(err.status, 400, "{query}");
+            assert_eq!(err.kind, "invalid_request_error", "{query}");
+            assert_eq!(err.param.as_deref(), Some(param), "{query}");
+            assert_eq!(err.code, code, "{query}");
+        }
+    }
+
+    #[test]
+    fn in_range_applies_every_bound() {
+        let range = |q: &str| created(q).unwrap();
+        let passing = |q: &str| {
+            (98..=102)
+                .filter(|x| in_range(range(q).as_ref(), *x))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(passing(""), [98, 99, 100, 101, 102]);
+        assert_eq!(passing("created=100"), [100]);
+        assert_eq!(passing("created[gt]=100"), [101, 102]);
+        assert_eq!(passing("created[gte]=100"), [100, 101, 102]);
+        assert_eq!(passing("created[lt]=100"), [98, 99]);
+        assert_eq!(passing("created[lte]=100"), [98, 99, 100]);
+        assert_eq!(passing("created[gt]=98&created[lt]=102"), [99, 100, 101]);
+        assert!(passing("created[gt]=101&created[lt]=101").is_empty());
+    }
+
+    #[test]
+    fn or_empty_takes_the_inner_type_or_an_empty_string() {
+        let schema = obj([opt(
+            "address",
+            Ty::OrEmpty(Box::new(obj([opt("city", Ty::Str)]))),
+        )]);
+        let check = |q: &str| validate(&parse_form(q).unwrap(), &schema);
+        assert_eq!(
+            check("address[city]=Lyon").unwrap().raw("address"),
+            Some(&serde_json::json!({"city": "Lyon"}))
+        );
+        assert_eq!(
+            check("address=").unwrap().raw("address"),
+            Some(&Value::String(String::new()))
+        );
+        let err = check("address=Lyon").unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("address"));
+        let err = check("address[street]=x").unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("address[street]"));
+        assert_eq!(err.code, Some("parameter_unknown"));
     }
 
     #[test]

@@ -23,7 +23,9 @@ pub enum Op {
     ListLineItems,
     ExpireSession,
     RetrievePaymentIntent,
+    ListPaymentIntents,
     RetrieveCharge,
+    ListCharges,
     CreateRefund,
     RetrieveRefund,
     ListRefunds,
@@ -42,7 +44,7 @@ pub enum Op {
 }
 
 impl Op {
-    pub const ALL: [Op; 34] = [
+    pub const ALL: [Op; 36] = [
         Op::CreateProduct,
         Op::RetrieveProduct,
         Op::UpdateProduct,
@@ -61,7 +63,9 @@ impl Op {
         Op::ListLineItems,
         Op::ExpireSession,
         Op::RetrievePaymentIntent,
+        Op::ListPaymentIntents,
         Op::RetrieveCharge,
+        Op::ListCharges,
         Op::CreateRefund,
         Op::RetrieveRefund,
         Op::ListRefunds,
@@ -100,7 +104,9 @@ impl Op {
             RetrieveSession => ("get", "/v1/checkout/sessions/{session}"),
             ListLineItems => ("get", "/v1/checkout/sessions/{session}/line_items"),
             ExpireSession => ("post", "/v1/checkout/sessions/{session}/expire"),
+            ListPaymentIntents => ("get", "/v1/payment_intents"),
             RetrievePaymentIntent => ("get", "/v1/payment_intents/{intent}"),
+            ListCharges => ("get", "/v1/charges"),
             RetrieveCharge => ("get", "/v1/charges/{charge}"),
             CreateRefund => ("post", "/v1/refunds"),
             ListRefunds => ("get", "/v1/refunds"),
@@ -126,47 +132,34 @@ impl Op {
         let mut fields = match self {
             CreateProduct => create_product(),
             UpdateProduct => update_product(),
-            ListProducts => [vec![opt("active", Ty::Bool)], paging()].concat(),
+            ListProducts => list_of(vec![opt("active", Ty::Bool)]),
             CreatePrice => create_price(),
             UpdatePrice => update_price(),
-            ListPrices => [
-                vec![
-                    opt("active", Ty::Bool),
-                    opt("product", s()),
-                    opt("currency", s()),
-                ],
-                paging(),
-            ]
-            .concat(),
+            ListPrices => list_of(vec![
+                opt("active", Ty::Bool),
+                opt("product", s()),
+                opt("currency", s()),
+            ]),
             CreateCustomer | UpdateCustomer => customer(),
-            ListCustomers => [vec![opt("email", s())], paging()].concat(),
+            ListCustomers => list_of(vec![opt("email", s())]),
             CreateSession => create_session(),
-            ListSessions => [
-                vec![opt("payment_intent", s()), opt("customer", s())],
-                paging(),
-            ]
-            .concat(),
+            ListSessions => list_of(vec![opt("payment_intent", s()), opt("customer", s())]),
             ListLineItems => paging(),
+            ListPaymentIntents => list_of(vec![opt("customer", s())]),
+            ListCharges => list_of(vec![opt("customer", s()), opt("payment_intent", s())]),
             CreateRefund => create_refund(),
-            ListRefunds => [
-                vec![opt("payment_intent", s()), opt("charge", s())],
-                paging(),
-            ]
-            .concat(),
+            ListRefunds => list_of(vec![opt("payment_intent", s()), opt("charge", s())]),
             CreateCoupon => create_coupon(),
-            ListCoupons => paging(),
+            ListCoupons => list_of(vec![]),
             CreatePromotionCode => create_promotion_code(),
-            ListPromotionCodes => [
-                vec![
-                    opt("code", s()),
-                    opt("coupon", s()),
-                    opt("active", Ty::Bool),
-                ],
-                paging(),
-            ]
-            .concat(),
-            ListEvents => [vec![opt("type", s())], paging()].concat(),
+            ListPromotionCodes => list_of(vec![
+                opt("code", s()),
+                opt("coupon", s()),
+                opt("active", Ty::Bool),
+            ]),
+            ListEvents => list_of(vec![opt("type", s())]),
             CreateWebhookEndpoint => create_webhook_endpoint(),
+            // Stripe filters webhook endpoints by nothing, not even `created`.
             ListWebhookEndpoints => paging(),
             RetrieveProduct
             | RetrievePrice
@@ -190,9 +183,17 @@ impl Op {
     }
 }
 
+/// Whether Checkout saves what it collects onto the session's customer (`customer_update[*]`).
+const AUTO_OR_NEVER: &[&str] = &["auto", "never"];
+
 /// Most parameters are strings.
 fn s() -> Ty {
     Ty::Str
+}
+
+/// A resource's list: its own `filters`, then `created` and the cursors.
+fn list_of(filters: Vec<Field>) -> Vec<Field> {
+    [filters, vec![opt("created", Ty::Range)], paging()].concat()
 }
 
 /// The cursors every list endpoint takes.
@@ -262,7 +263,20 @@ fn customer() -> Vec<Field> {
         opt("name", s()),
         opt("phone", s()),
         opt("description", s()),
+        opt("address", Ty::OrEmpty(Box::new(obj(address())))),
         opt("metadata", Ty::Metadata),
+    ]
+}
+
+/// A postal address, as customers take it; `address=` unsets it.
+fn address() -> Vec<Field> {
+    vec![
+        opt("line1", s()),
+        opt("line2", s()),
+        opt("city", s()),
+        opt("state", s()),
+        opt("postal_code", s()),
+        opt("country", s()),
     ]
 }
 
@@ -275,6 +289,18 @@ fn create_session() -> Vec<Field> {
         opt("client_reference_id", s()),
         opt("customer", s()),
         opt("customer_email", s()),
+        opt(
+            "customer_update",
+            obj([
+                opt("address", Ty::Enum(AUTO_OR_NEVER)),
+                opt("name", Ty::Enum(AUTO_OR_NEVER)),
+                opt("shipping", Ty::Enum(AUTO_OR_NEVER)),
+            ]),
+        ),
+        opt(
+            "billing_address_collection",
+            Ty::Enum(&["auto", "required"]),
+        ),
         opt("metadata", Ty::Metadata),
         opt(
             "payment_intent_data",

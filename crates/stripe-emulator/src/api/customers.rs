@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::{App, RawParams, list, metadata_of, respond};
 use crate::error::{ApiError, ApiResult};
-use crate::model::Customer;
-use crate::params::merge_metadata;
+use crate::model::{Address, Customer};
+use crate::params::{Params, merge_metadata};
 use crate::schema::Op;
 use crate::store::{new_id, previous_attributes};
 
@@ -21,6 +21,7 @@ pub async fn create_customer(State(app): State<App>, raw: RawParams) -> ApiResul
         name: p.str("name").map(str::to_string),
         phone: p.str("phone").map(str::to_string),
         description: p.str("description").map(str::to_string),
+        address: address_of(&p).flatten(),
         metadata: metadata_of(&p),
     };
     store
@@ -67,12 +68,24 @@ pub async fn update_customer(
             *field = Some(v.to_string());
         }
     }
+    if let Some(address) = address_of(&p) {
+        customer.address = address;
+    }
     merge_metadata(&mut customer.metadata, p.raw("metadata"));
     store.customers.insert(id, customer.clone());
     let after = customer.to_json();
     let prev = previous_attributes(&before, &after);
     store.emit("customer.updated", after.clone(), Some(prev));
     respond(&store, after, &p)
+}
+
+/// The `address` parameter: absent (`None`), unset with `address=` (`Some(None)`), or a new
+/// address that replaces the old one whole, as Stripe does.
+fn address_of(p: &Params) -> Option<Option<Address>> {
+    match p.raw("address")? {
+        serde_json::Value::Object(_) => Some(p.obj("address").map(|a| Address::from_params(&a))),
+        _ => Some(None),
+    }
 }
 
 pub async fn list_customers(State(app): State<App>, raw: RawParams) -> ApiResult<Json<Value>> {

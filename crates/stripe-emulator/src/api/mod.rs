@@ -28,7 +28,7 @@ use serde_json::{Map, Value};
 use crate::Shared;
 use crate::error::{ApiError, ApiResult};
 use crate::money;
-use crate::params::{Node, Params, merge_metadata, parse_form, validate};
+use crate::params::{Node, Params, in_range, merge_metadata, parse_form, validate};
 use crate::schema::Op;
 use crate::store::{Store, new_id, paginate};
 
@@ -69,8 +69,19 @@ fn respond(store: &Store, mut value: Value, p: &Params) -> ApiResult<Json<Value>
     Ok(Json(value))
 }
 
-/// A list object of `items` (newest first), paged by the request's cursors.
+/// A list object of `items` (newest first), kept to those whose `created` passes the request's
+/// `created` filter (when the endpoint takes one), then paged by its cursors.
 fn list(store: &Store, items: Vec<Value>, url: &str, p: &Params) -> ApiResult<Json<Value>> {
+    let created = p.raw("created");
+    let items = items
+        .into_iter()
+        .filter(|item| {
+            created.is_none()
+                || item["created"]
+                    .as_i64()
+                    .is_some_and(|c| in_range(created, c))
+        })
+        .collect();
     let value = paginate(
         items,
         url,

@@ -6,7 +6,7 @@ mod payment;
 mod refund;
 mod session;
 
-pub use payment::{PayOutcome, PaymentChoice, luhn_valid, pay, settle};
+pub use payment::{PayOutcome, Payer, PaymentChoice, luhn_valid, pay, settle};
 pub use refund::create_refund;
 pub use session::create_session;
 

@@ -4,10 +4,10 @@
 use serde_json::{Map, json};
 
 use crate::model::{
-    Charge, MethodKind, PaidWith, PaymentIntent, PaymentStatus, PendingSettlement, Session,
-    SessionStatus,
+    Address, Charge, MethodKind, PaidWith, PaymentIntent, PaymentStatus, PendingSettlement,
+    Session, SessionStatus,
 };
-use crate::store::{Store, new_id};
+use crate::store::{Store, new_id, previous_attributes};
 
 use super::success_redirect;
 
@@ -91,13 +91,21 @@ pub enum PayOutcome {
     Declined(String),
 }
 
+/// Who pays: the email and, when the page asked for one, the billing address.
+#[derive(Debug, Clone)]
+pub struct Payer {
+    pub email: String,
+    pub address: Option<Address>,
+}
+
 /// Pays an open session; a decline leaves it open and records the failure as Stripe does.
 pub fn pay(
     store: &mut Store,
     session_id: &str,
-    email: &str,
+    payer: &Payer,
     choice: PaymentChoice,
 ) -> Result<PayOutcome, String> {
+    let email = payer.email.as_str();
     let now = store.now();
     let mut session = store
         .sessions
@@ -107,6 +115,7 @@ pub fn pay(
     if session.status != SessionStatus::Open {
         return Err("This checkout session is no longer open.".into());
     }
+    session.paid_address = payer.address.clone();
     let amount = session.amount_total();
     if amount == 0 {
         return Ok(complete_without_payment(store, session, email));
@@ -145,6 +154,7 @@ fn complete_without_payment(store: &mut Store, mut session: Session, email: &str
     session.payment_status = PaymentStatus::NoPaymentRequired;
     session.paid_email = Some(email.to_string());
     redeem(store, &session);
+    save_address(store, &session);
     let redirect = success_redirect(&session);
     store.sessions.insert(session.id.clone(), session.clone());
     store.emit("checkout.session.completed", session.to_json(), None);
@@ -221,6 +231,7 @@ fn new_charge(
         failure_message: None,
         decline_code: None,
         email: Some(email.to_string()),
+        billing_address: session.paid_address.clone(),
         paid_with,
         metadata: Map::new(),
     }
@@ -254,6 +265,7 @@ fn card_pays(store: &mut Store, mut a: PaymentAttempt) -> PayOutcome {
     a.session.status = SessionStatus::Complete;
     a.session.payment_status = PaymentStatus::Paid;
     redeem(store, &a.session);
+    save_address(store, &a.session);
     a.store(store);
     let charge_json = a.charge.to_json(store);
     store.emit("charge.succeeded", charge_json, None);
@@ -281,6 +293,7 @@ fn card_declines(
     }));
     // The customer may try again with another card.
     a.session.paid_email = None;
+    a.session.paid_address = None;
     a.store(store);
     let charge_json = a.charge.to_json(store);
     store.emit("charge.failed", charge_json, None);
@@ -299,6 +312,7 @@ fn bank_debit_submitted(store: &mut Store, mut a: PaymentAttempt, succeeds: bool
         due_ms: store.clock.now_ms() + store.settlement_delay_ms,
     });
     redeem(store, &a.session);
+    save_address(store, &a.session);
     a.store(store);
     let charge_json = a.charge.to_json(store);
     store.emit("charge.pending", charge_json, None);
@@ -317,6 +331,28 @@ fn redeem(store: &mut Store, session: &Session) {
             c.times_redeemed += 1;
         }
     }
+}
+
+/// With `customer_update[address]=auto`, the address the customer entered becomes the
+/// customer's, when the session completes (`customer.updated`).
+fn save_address(store: &mut Store, session: &Session) {
+    if !session.save_address_to_customer {
+        return;
+    }
+    let (Some(address), Some(customer_id)) = (&session.paid_address, &session.customer) else {
+        return;
+    };
+    let Some(customer) = store.customers.get_mut(customer_id) else {
+        return;
+    };
+    if customer.address.as_ref() == Some(address) {
+        return;
+    }
+    let before = customer.to_json();
+    customer.address = Some(address.clone());
+    let after = customer.to_json();
+    let prev = previous_attributes(&before, &after);
+    store.emit("customer.updated", after, Some(prev));
 }
 
 /// Settles a pending bank debit now; false when the session has nothing pending.

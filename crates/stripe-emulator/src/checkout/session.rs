@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::model::{LineItem, PaymentStatus, Price, Product, Session, SessionStatus};
+use crate::model::{Address, LineItem, PaymentStatus, Price, Product, Session, SessionStatus};
 use crate::money;
 use crate::params::{Params, merge_metadata};
 use crate::store::{Store, new_id};
@@ -61,6 +61,36 @@ fn check_session_params(store: &Store, p: &Params) -> ApiResult<()> {
         && !store.customers.contains_key(customer)
     {
         return Err(ApiError::no_such("customer", customer, "customer"));
+    }
+    if p.has("customer_update") && !p.has("customer") {
+        return Err(
+            ApiError::invalid("`customer_update` can only be used with `customer`.")
+                .param("customer_update"),
+        );
+    }
+    check_tax_address(store, p)
+}
+
+/// The message Stripe refuses automatic tax with when the customer has no address to tax by
+/// and Checkout may not save the one it collects.
+const TAX_NEEDS_ADDRESS: &str = "Automatic tax calculation in Checkout requires a valid address on the Customer. Add a valid address to the Customer or set either `customer_update[address]` or `customer_update[shipping]` to 'auto' to save the address entered in Checkout.";
+
+/// Automatic tax for an existing customer needs an address: on the customer already, or the
+/// one Checkout collects, saved by `customer_update[address]` or `[shipping]`. Without a
+/// customer, Checkout collects the address itself.
+fn check_tax_address(store: &Store, p: &Params) -> ApiResult<()> {
+    let tax = p
+        .obj("automatic_tax")
+        .and_then(|t| t.bool("enabled"))
+        .unwrap_or(false);
+    let Some(customer) = p.str("customer").and_then(|c| store.customers.get(c)) else {
+        return Ok(());
+    };
+    let update = p.obj("customer_update").unwrap_or_default();
+    let saves = |k: &str| update.str(k) == Some("auto");
+    let located = customer.address.as_ref().is_some_and(Address::locates_tax);
+    if tax && !located && !saves("address") && !saves("shipping") {
+        return Err(ApiError::invalid(TAX_NEEDS_ADDRESS).param("customer_update[address]"));
     }
     Ok(())
 }
@@ -356,7 +386,12 @@ fn new_session(
         client_reference_id: p.str("client_reference_id").map(str::to_string),
         customer: p.str("customer").map(str::to_string),
         customer_email,
+        save_address_to_customer: p
+            .obj("customer_update")
+            .is_some_and(|u| u.str("address") == Some("auto")),
+        billing_address_collection: p.str("billing_address_collection").map(str::to_string),
         paid_email: None,
+        paid_address: None,
         metadata,
         payment_intent_metadata: pi_metadata,
         payment_intent_description: pid.str("description").map(str::to_string),

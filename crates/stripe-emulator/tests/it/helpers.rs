@@ -220,18 +220,26 @@ impl Harness {
     }
 
     pub async fn pay_card(&self, session_id: &str, card: &str) -> reqwest::Response {
-        self.submit(
-            session_id,
-            &[
-                ("action", "pay"),
-                ("email", "buyer@example.com"),
-                ("payment_method", "card"),
-                ("card_number", card),
-                ("card_expiry", "12 / 34"),
-                ("card_cvc", "123"),
-            ],
-        )
-        .await
+        self.pay_card_with(session_id, card, &[]).await
+    }
+
+    /// Pays by card with more fields, such as the billing address.
+    pub async fn pay_card_with(
+        &self,
+        session_id: &str,
+        card: &str,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut form = vec![
+            ("action", "pay"),
+            ("email", "buyer@example.com"),
+            ("payment_method", "card"),
+            ("card_number", card),
+            ("card_expiry", "12 / 34"),
+            ("card_cvc", "123"),
+        ];
+        form.extend_from_slice(extra);
+        self.submit(session_id, &form).await
     }
 
     pub async fn event_types(&self) -> Vec<String> {

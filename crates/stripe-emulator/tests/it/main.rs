@@ -4,4 +4,6 @@ mod api;
 mod checkout;
 mod conformance;
 mod helpers;
+mod lists;
+mod tax;
 mod webhooks;
