@@ -98,10 +98,25 @@ impl App {
             )
         })?;
         let addr = listener.local_addr()?;
+        metrics::handle();
+        let mut db = db::connect(&config.database_url).await?;
+        let queries = Arc::new(AtomicU64::new(0));
+        let counter = queries.clone();
+        db.set_metric_callback(move |info| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            if info.elapsed > Duration::from_millis(500) {
+                tracing::warn!(took_ms = info.elapsed.as_millis() as u64, sql = %info.statement.sql, "slow query");
+            }
+        });
+        db::migrate(&db).await?;
+        let installation = db::installation_id(&db).await?;
         // Without a key, payments go to the emulator inside this process; it delivers its
         // signed webhooks to this app with a secret made up now.
         let (stripe_client, emulator) = match config.stripe.secret_key.clone() {
-            Some(key) => (stripe::StripeClient::new(&config.stripe, &key)?, None),
+            Some(key) => (
+                stripe::StripeClient::new(&config.stripe, &key, &installation)?,
+                None,
+            ),
             None => {
                 let secret = format!("whsec_{}", uuid::Uuid::new_v4().simple());
                 let running = stripe_emulator::Emulator::start(stripe_emulator::Config {
@@ -114,23 +129,13 @@ impl App {
                 .await
                 .context("starting the built-in Stripe emulator")?;
                 config.stripe.webhook_secrets.push(secret);
-                let client = stripe::StripeClient::new(&config.stripe, "sk_test_emulator")?
-                    .with_base(running.base_url());
+                let client =
+                    stripe::StripeClient::new(&config.stripe, "sk_test_emulator", &installation)?
+                        .with_base(running.base_url());
                 tracing::info!(url = %running.base_url(), "TEST MODE: payments go to the built-in Stripe emulator");
                 (client, Some(Arc::new(running)))
             }
         };
-        metrics::handle();
-        let mut db = db::connect(&config.database_url).await?;
-        let queries = Arc::new(AtomicU64::new(0));
-        let counter = queries.clone();
-        db.set_metric_callback(move |info| {
-            counter.fetch_add(1, Ordering::Relaxed);
-            if info.elapsed > Duration::from_millis(500) {
-                tracing::warn!(took_ms = info.elapsed.as_millis() as u64, sql = %info.statement.sql, "slow query");
-            }
-        });
-        db::migrate(&db).await?;
         if config.demo_data && seed::seed_demo(&db).await? {
             tracing::info!("the database was empty: demo data seeded");
         }

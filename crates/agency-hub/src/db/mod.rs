@@ -175,6 +175,7 @@ pub async fn connect(url: &DatabaseUrl) -> anyhow::Result<Db> {
                     .busy_timeout(Duration::from_secs(10))
             });
             opts.max_connections(8);
+            opts.map_sqlx_sqlite_pool_opts(|o| o.after_release(close_if_left_in_a_transaction));
             opts
         }
         DatabaseUrl::Postgres { url } => {
@@ -192,11 +193,80 @@ pub async fn connect(url: &DatabaseUrl) -> anyhow::Result<Db> {
     Ok(Db::new(conn))
 }
 
+/// Whether a SQLite connection may go back to the pool: not if sqlx still counts a
+/// transaction open on it once the rollback of a dropped transaction has run. That happens when
+/// a transaction's end failed (SQLITE_FULL or an I/O error at COMMIT; a ROLLBACK after SQLite
+/// had already rolled back by itself): reused, the next `BEGIN` on it would become a SAVEPOINT
+/// inside a transaction that never ends, and its "commit" would commit nothing while the app
+/// answered success. Closed instead, SQLite rolls back whatever it still held. (PostgreSQL's
+/// driver counts its rollback at once and the server ends a failed transaction itself.)
+fn close_if_left_in_a_transaction(
+    conn: &mut sea_orm::sqlx::SqliteConnection,
+    _: sea_orm::sqlx::pool::PoolConnectionMetadata,
+) -> futures_util::future::BoxFuture<'_, Result<bool, sea_orm::sqlx::Error>> {
+    use sea_orm::sqlx::Connection;
+    Box::pin(async move {
+        if conn.is_in_transaction() {
+            // Runs the rollback the dropped transaction queued, then counts again.
+            conn.ping().await?;
+        }
+        let clean = !conn.is_in_transaction();
+        if !clean {
+            tracing::warn!("closing a database connection left inside a transaction");
+        }
+        Ok(clean)
+    })
+}
+
+/// Whether the database takes a write now (the readiness probe): it commits one small write
+/// (the installation's `checked_at`), so a full disk, a read-only server or a connection reset
+/// fails it; on SQLite the database also needs a free page (its own "full", which a change
+/// that only rewrites a row in place would not meet).
+pub async fn check_writable(db: &Db) -> anyhow::Result<()> {
+    use sea_orm::sea_query::{Alias, Expr, Query};
+    let txn = db.write().await?;
+    if db.is_sqlite() {
+        let room = txn
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT (SELECT max_page_count FROM pragma_max_page_count()) \
+                 - (SELECT page_count FROM pragma_page_count()) \
+                 + (SELECT freelist_count FROM pragma_freelist_count()) AS room",
+            ))
+            .await?
+            .context("SQLite did not say how much room it has")?
+            .try_get::<i64>("", "room")?;
+        anyhow::ensure!(room > 0, "the database is full");
+    }
+    let stmt = Query::update()
+        .table(Alias::new("installation"))
+        .value(Alias::new("checked_at"), Expr::value(chrono::Utc::now()))
+        .to_owned();
+    txn.execute(&stmt).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 /// Applies every pending migration.
 pub async fn migrate(db: &Db) -> anyhow::Result<()> {
     Migrator::up(db.conn(), None)
         .await
         .context("running migrations")
+}
+
+/// This installation's id (made by the first migration; see `m20261130_000009_installation`).
+pub async fn installation_id(db: &Db) -> anyhow::Result<String> {
+    use sea_orm::sea_query::{Alias, Query};
+    let stmt = Query::select()
+        .column(Alias::new("id"))
+        .from(Alias::new("installation"))
+        .limit(1)
+        .to_owned();
+    let row = db
+        .query_one(&stmt)
+        .await?
+        .context("the installation table is empty (was the database migrated?)")?;
+    Ok(row.try_get::<String>("", "id")?)
 }
 
 /// How many migrations are not applied yet (for `/readyz`).

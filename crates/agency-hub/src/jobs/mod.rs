@@ -5,8 +5,11 @@
 //! `UPDATE … WHERE id IN (SELECT … LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING …`: on PostgreSQL
 //! concurrent workers skip each other's rows; SQLite has one writer, and an `UPDATE` takes the
 //! write lock before it reads, so the same statement is safe there too (the lock clause is
-//! simply not rendered for SQLite). A claim holds the job until `locked_until`; a worker that
-//! dies mid-job lets another reclaim it after that, so handlers must be idempotent.
+//! simply not rendered for SQLite). A claim holds the job until `locked_until`, a short lease
+//! the running worker renews (a heartbeat every third of it): a worker that dies mid-job stops
+//! renewing, and another takes the job over within a lease, so handlers must be idempotent.
+//! A job's end is written once the database takes it: a worker that cannot write it (an outage)
+//! keeps trying, for as long as its lease would have lasted.
 //! Failures retry with exponential backoff up to `max_attempts`, then the job is `dead` with its
 //! last error, visible to admins, until retried by hand.
 //!
@@ -206,8 +209,9 @@ pub struct WorkerConfig {
     /// The wait before the first retry; doubled on each later one.
     pub backoff_base: Duration,
     pub backoff_max: Duration,
-    /// How long a claim holds a job before another worker may take it over.
-    pub lock_for: Duration,
+    /// How long a claim holds a job without being renewed; the worker running it renews it
+    /// every third of this, so a job taken over has lost its worker.
+    pub lease: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -216,7 +220,7 @@ impl Default for WorkerConfig {
             poll_interval: Duration::from_millis(500),
             backoff_base: Duration::from_secs(5),
             backoff_max: Duration::from_secs(3600),
-            lock_for: Duration::from_secs(300),
+            lease: Duration::from_secs(30),
         }
     }
 }
@@ -278,15 +282,13 @@ impl Worker {
         let outcome = match self.registry.handlers.get(job.kind.as_str()) {
             None => Err(anyhow::anyhow!("no handler for job kind '{}'", job.kind)),
             Some(handler) => {
-                // A panicking handler fails its job instead of killing the worker.
-                match tokio::spawn(handler(job.payload.clone(), job.attempts)).await {
-                    Ok(result) => result,
-                    Err(join) => Err(anyhow::anyhow!("the handler panicked: {join}")),
-                }
+                self.run_renewing(&job, handler(job.payload.clone(), job.attempts))
+                    .await
             }
         };
         let known = self.registry.handles(&job.kind);
-        self.finish(&job, outcome, known, started.elapsed()).await?;
+        self.finish_when_possible(&job, outcome, known, started.elapsed())
+            .await?;
         Ok(true)
     }
 
@@ -313,7 +315,7 @@ impl Worker {
             .limit(1)
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
             .to_owned();
-        let lock_until = now + self.config.lock_for;
+        let lock_until = now + self.config.lease;
         let mut claimed = job::Entity::update_many()
             .col_expr(job::Column::Status, Expr::value(JobStatus::Running))
             .col_expr(job::Column::LockedUntil, Expr::value(lock_until))
@@ -327,20 +329,88 @@ impl Worker {
         Ok(claimed.pop())
     }
 
-    async fn finish(
+    /// Runs the handler, renewing the claim's lease every third of it until the handler ends.
+    async fn run_renewing(&self, job: &job::Model, run: BoxFuture) -> anyhow::Result<()> {
+        // A panicking handler fails its job instead of killing the worker.
+        let mut running = tokio::spawn(run);
+        let every = self.config.lease / 3;
+        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                joined = &mut running => {
+                    return joined.unwrap_or_else(|join| Err(anyhow::anyhow!("the handler panicked: {join}")));
+                }
+                _ = beat.tick() => self.renew(job).await,
+            }
+        }
+    }
+
+    /// Extends this claim's lease, if it still holds the job.
+    async fn renew(&self, job: &job::Model) {
+        let renewed = job::Entity::update_many()
+            .col_expr(
+                job::Column::LockedUntil,
+                Expr::value(Utc::now() + self.config.lease),
+            )
+            .filter(job::Column::Id.eq(job.id))
+            .filter(job::Column::Status.eq(JobStatus::Running))
+            .filter(job::Column::Attempts.eq(job.attempts))
+            .exec(&self.db)
+            .await;
+        match renewed {
+            Ok(r) if r.rows_affected == 1 => {}
+            Ok(_) => {
+                tracing::warn!(job.id = job.id, job.kind = %job.kind, "job taken over by another worker while running")
+            }
+            Err(e) => {
+                tracing::warn!(job.id = job.id, job.kind = %job.kind, error = %e, "job lease not renewed")
+            }
+        }
+    }
+
+    /// Writes the job's end, retrying while the database cannot take it, for as long as the
+    /// lease would last (after that another worker may have taken the job over, and the end
+    /// written is its).
+    async fn finish_when_possible(
         &self,
         job: &job::Model,
         outcome: anyhow::Result<()>,
         known_kind: bool,
         took: Duration,
     ) -> Result<(), DbErr> {
+        let end = self.end(job, outcome, known_kind, took);
+        let give_up = tokio::time::Instant::now() + self.config.lease;
+        let mut wait = Duration::from_millis(50);
+        loop {
+            match end.clone().exec(&self.db).await {
+                Ok(_) => return Ok(()),
+                Err(e) if tokio::time::Instant::now() + wait < give_up => {
+                    tracing::warn!(job.id = job.id, job.kind = %job.kind, error = %e, "the job's end could not be written; trying again");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The update that ends this claim of the job (done, queued for a retry, or dead), logged
+    /// and counted once.
+    fn end(
+        &self,
+        job: &job::Model,
+        outcome: anyhow::Result<()>,
+        known_kind: bool,
+        took: Duration,
+    ) -> sea_orm::UpdateMany<job::Entity> {
         let now = Utc::now();
         let mut update = job::Entity::update_many()
             .col_expr(
                 job::Column::LockedUntil,
                 Expr::value(Option::<chrono::DateTime<Utc>>::None),
             )
-            // Only if this claim still holds it: a job taken over after its lock expired
+            // Only if this claim still holds it: a job taken over after its lease expired
             // belongs to the newer claim.
             .filter(job::Column::Id.eq(job.id))
             .filter(job::Column::Status.eq(JobStatus::Running))
@@ -372,8 +442,7 @@ impl Worker {
                 update = update.col_expr(job::Column::LastError, Expr::value(error));
             }
         }
-        update.exec(&self.db).await?;
-        Ok(())
+        update
     }
 }
 

@@ -27,26 +27,7 @@ fn subject(order: &order::Model) -> Subject<'static> {
 }
 
 fn stripe_failed(e: StripeError) -> AppError {
-    match e {
-        // Stripe's own words say what to change (an amount too large, an already refunded charge).
-        StripeError::Api {
-            status: 400..=499,
-            message,
-            ..
-        } => AppError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "stripe_refused",
-            format!("Stripe refused: {message}"),
-        ),
-        e => {
-            tracing::error!(error = %e, "Stripe failed during an order action");
-            AppError::new(
-                axum::http::StatusCode::BAD_GATEWAY,
-                "payment_provider_unavailable",
-                "We could not reach Stripe. Nothing changed: try again in a moment.",
-            )
-        }
-    }
+    e.into_app_error("acting on an order", "Nothing changed.", true)
 }
 
 async fn find<C: ConnectionTrait>(conn: &C, id: OrderId) -> AppResult<order::Model> {

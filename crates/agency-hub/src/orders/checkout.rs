@@ -20,13 +20,8 @@ use crate::ids::{ClientId, OrderId, OrderItemId};
 use crate::notify::{self, Message};
 use crate::stripe::client::{CheckoutSession, NewCheckout, StripeClient, StripeError};
 
-fn unavailable(e: StripeError) -> AppError {
-    tracing::error!(error = %e, "Stripe failed during checkout");
-    AppError::new(
-        axum::http::StatusCode::BAD_GATEWAY,
-        "payment_provider_unavailable",
-        "We could not reach the payment provider. Your cart is unchanged: try again in a moment.",
-    )
+fn stripe_failed(e: StripeError) -> AppError {
+    e.into_app_error("starting a checkout", "Your cart is unchanged.", false)
 }
 
 /// Makes the order and its Checkout Session; returns the order and the URL to send the client to.
@@ -61,11 +56,11 @@ pub async fn start(
             )
             .await?;
             txn.commit().await?;
-            return Err(unavailable(e));
+            return Err(stripe_failed(e));
         }
     };
     let url = session.url.clone().ok_or_else(|| {
-        unavailable(StripeError::Decode(
+        stripe_failed(StripeError::Decode(
             "the Checkout Session has no url".into(),
         ))
     })?;
@@ -140,7 +135,7 @@ async fn expire_open_checkouts(
             Err(StripeError::Api {
                 status: 400..=499, ..
             }) => continue,
-            Err(e) => return Err(unavailable(e)),
+            Err(e) => return Err(stripe_failed(e)),
         }
         let txn = db.write().await?;
         if let Some(locked) = super::lock(&txn, open.id).await? {
@@ -178,7 +173,7 @@ async fn stripe_customer(
     let created = stripe
         .create_customer(company.id, &company.name, Some(&email))
         .await
-        .map_err(unavailable)?;
+        .map_err(stripe_failed)?;
     client::Entity::update_many()
         .col_expr(
             client::Column::StripeCustomerId,

@@ -17,6 +17,11 @@ use crate::jobs::{Enqueue, Job};
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SyncTemplate {
     pub template_id: TemplateId,
+    /// This sync's attempt id, in its idempotency keys: the job run again after a failure
+    /// finds the objects it made, a later sync makes new ones. (A job queued before attempt
+    /// ids existed gets one when it is read.)
+    #[serde(default = "super::client::new_attempt")]
+    pub attempt: String,
 }
 
 impl Job for SyncTemplate {
@@ -28,7 +33,7 @@ impl Job for SyncTemplate {
         let Some(t) = service_template::Entity::find_by_id(id).one(db).await? else {
             return Ok(());
         };
-        match sync(db, stripe, &t).await {
+        match sync(db, stripe, &t, &self.attempt).await {
             Ok(()) => {
                 record(db, id, "synced", None).await?;
                 Ok(())
@@ -54,9 +59,12 @@ pub async fn enqueue_sync<C: ConnectionTrait>(
         .filter(service_template::Column::Id.eq(template_id))
         .exec(conn)
         .await?;
-    Enqueue::job(&SyncTemplate { template_id })
-        .insert(conn)
-        .await?;
+    Enqueue::job(&SyncTemplate {
+        template_id,
+        attempt: super::client::new_attempt(),
+    })
+    .insert(conn)
+    .await?;
     Ok(())
 }
 
@@ -76,7 +84,12 @@ async fn record(db: &Db, id: TemplateId, status: &str, error: Option<String>) ->
     Ok(())
 }
 
-async fn sync(db: &Db, stripe: &StripeClient, t: &service_template::Model) -> anyhow::Result<()> {
+async fn sync(
+    db: &Db,
+    stripe: &StripeClient,
+    t: &service_template::Model,
+    attempt: &str,
+) -> anyhow::Result<()> {
     let set = |col: service_template::Column, value: Option<String>| {
         service_template::Entity::update_many()
             .col_expr(col, Expr::value(value))
@@ -94,7 +107,10 @@ async fn sync(db: &Db, stripe: &StripeClient, t: &service_template::Model) -> an
             p.clone()
         }
         None => {
-            let p = stripe.create_product(t.id, t.title(), t.blurb()).await?.id;
+            let p = stripe
+                .create_product(attempt, t.id, t.title(), t.blurb())
+                .await?
+                .id;
             set(service_template::Column::StripeProductId, Some(p.clone()))
                 .exec(db)
                 .await?;
@@ -107,7 +123,7 @@ async fn sync(db: &Db, stripe: &StripeClient, t: &service_template::Model) -> an
         && t.stripe_price_id.is_some();
     if !current {
         let new_price = stripe
-            .create_price(t.id, &product, price.minor, price.currency.code())
+            .create_price(attempt, t.id, &product, price.minor, price.currency.code())
             .await?
             .id;
         service_template::Entity::update_many()

@@ -1,7 +1,14 @@
 //! Our HTTP client for the few Stripe endpoints we use: form-encoded with Stripe's bracket
-//! notation, the pinned `Stripe-Version`, an `Idempotency-Key` on every POST derived from our
-//! ids, and retries only where Stripe says they are safe (network errors and 5xx, with the same
-//! key). Stripe's objects are read leniently: only the fields we use, unknown ones ignored.
+//! notation, the pinned `Stripe-Version`, an `Idempotency-Key` on every POST, and retries only
+//! where Stripe says they are safe (network errors and 5xx, with the same key). Stripe's objects
+//! are read leniently: only the fields we use, unknown ones ignored.
+//!
+//! Stripe keeps a key for 24 hours per account, whoever sent it. Our ids alone would collide
+//! between two installations on one account (staging and production, a database reset or a
+//! restored backup), and Stripe would answer the other installation's object or refuse the
+//! request. So every key starts with this installation's id (`db::installation_id`) and ends
+//! with an attempt id: one per checkout, per customer, per catalog sync job. A retry of one
+//! attempt (in `send`, or a job run again) keeps its key, so it never makes a second object.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -10,19 +17,22 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::config::StripeSettings;
+use crate::error::AppError;
 use crate::ids::{ClientId, OrderId, TemplateId};
 
 /// Why a call to Stripe failed, with a message a person can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum StripeError {
     /// Stripe answered with its error envelope.
-    #[error("Stripe refused the request ({status}): {message}")]
+    #[error("Stripe refused the request ({status} {kind}, request {}): {message}", request_id.as_deref().unwrap_or("unknown"))]
     Api {
         status: u16,
         kind: String,
         code: Option<String>,
         param: Option<String>,
         message: String,
+        /// Stripe's `Request-Id`: what its dashboard and support find the request by.
+        request_id: Option<String>,
     },
     /// Stripe could not be reached, or kept failing.
     #[error("Stripe could not be reached: {0}")]
@@ -48,22 +58,109 @@ struct ErrorBody {
 }
 
 /// Stripe's error envelope, or the start of a body that is not one (a proxy's page, say).
-fn api_error(status: reqwest::StatusCode, body: &[u8]) -> StripeError {
-    match serde_json::from_slice::<Envelope>(body) {
-        Ok(env) => StripeError::Api {
-            status: status.as_u16(),
-            kind: env.error.kind,
-            code: env.error.code,
-            param: env.error.param,
-            message: env.error.message,
-        },
-        Err(_) => StripeError::Api {
-            status: status.as_u16(),
-            kind: "api_error".into(),
-            code: None,
-            param: None,
-            message: String::from_utf8_lossy(body).chars().take(300).collect(),
-        },
+fn api_error(status: reqwest::StatusCode, request_id: Option<String>, body: &[u8]) -> StripeError {
+    let (kind, code, param, message) = match serde_json::from_slice::<Envelope>(body) {
+        Ok(env) => (
+            env.error.kind,
+            env.error.code,
+            env.error.param,
+            env.error.message,
+        ),
+        Err(_) => (
+            "api_error".into(),
+            None,
+            None,
+            String::from_utf8_lossy(body).chars().take(300).collect(),
+        ),
+    };
+    StripeError::Api {
+        status: status.as_u16(),
+        kind,
+        code,
+        param,
+        message,
+        request_id,
+    }
+}
+
+impl StripeError {
+    /// What a person is told when `doing` failed, with its cause logged for the admin (Stripe's
+    /// message, type and request id). Only a network error or Stripe's own trouble (5xx) is
+    /// "could not reach, try again"; a refusal says what kind it is and gives Stripe's request
+    /// id as the reference the log line carries. `unchanged` says what was kept ("Your cart is
+    /// unchanged."); `for_staff` shows Stripe's own words for a refused request (staff can act
+    /// on "amount too large"; a client cannot).
+    pub fn into_app_error(self, doing: &str, unchanged: &str, for_staff: bool) -> AppError {
+        use axum::http::StatusCode as S;
+        let (status, code, message) = match &self {
+            Self::Network(_) | Self::Api { status: 500.., .. } => (
+                S::BAD_GATEWAY,
+                "payment_provider_unavailable",
+                format!(
+                    "We could not reach the payment provider. {unchanged} Try again in a moment."
+                ),
+            ),
+            Self::Decode(_) => (
+                S::BAD_GATEWAY,
+                "payment_provider_error",
+                format!(
+                    "The payment provider answered something we could not read. {unchanged} The agency can find the details in its log."
+                ),
+            ),
+            Self::Api {
+                status,
+                kind,
+                message,
+                request_id,
+                ..
+            } => {
+                let reference = request_id.as_deref().unwrap_or("none");
+                match (*status, kind.as_str()) {
+                    (429, _) => (
+                        S::BAD_GATEWAY,
+                        "payment_provider_busy",
+                        format!("The payment provider is busy. {unchanged} Try again in a moment."),
+                    ),
+                    (401 | 403, _) => (
+                        S::BAD_GATEWAY,
+                        "payment_provider_misconfigured",
+                        format!(
+                            "The payment provider refused this store's credentials, so payments cannot be taken until the agency fixes its settings (reference {reference}). {unchanged}"
+                        ),
+                    ),
+                    (_, "card_error") => (
+                        S::PAYMENT_REQUIRED,
+                        "payment_declined",
+                        format!("The payment was declined: {message} {unchanged}"),
+                    ),
+                    (_, "idempotency_error") => (
+                        S::CONFLICT,
+                        "payment_request_conflict",
+                        format!(
+                            "The payment provider matched this request to an earlier, different one (reference {reference}). {unchanged} Try again."
+                        ),
+                    ),
+                    _ if for_staff => (
+                        S::UNPROCESSABLE_ENTITY,
+                        "stripe_refused",
+                        format!("Stripe refused: {message} (reference {reference}). {unchanged}"),
+                    ),
+                    _ => (
+                        S::BAD_GATEWAY,
+                        "payment_provider_refused",
+                        format!(
+                            "The payment provider refused the request (reference {reference}). {unchanged} The agency can see why in its log."
+                        ),
+                    ),
+                }
+            }
+        };
+        if status == S::BAD_GATEWAY {
+            tracing::error!(error = %self, code, "Stripe failed while {doing}");
+        } else {
+            tracing::warn!(error = %self, code, "Stripe refused while {doing}");
+        }
+        AppError::new(status, code, message)
     }
 }
 
@@ -73,6 +170,7 @@ pub struct StripeClient {
     base: String,
     key: String,
     version: String,
+    installation: String,
 }
 
 /// A reference Stripe may expand into the object.
@@ -183,6 +281,11 @@ pub struct Charge {
     pub currency: String,
 }
 
+/// A new attempt id, for an idempotency key.
+pub fn new_attempt() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
 /// Why a refund is made, in Stripe's words.
 pub const REFUND_REASONS: [&str; 3] = ["requested_by_customer", "duplicate", "fraudulent"];
 
@@ -203,7 +306,12 @@ pub struct NewCheckout<'a> {
 }
 
 impl StripeClient {
-    pub fn new(settings: &StripeSettings, key: &str) -> Result<Self, StripeError> {
+    /// A client for `key`, whose idempotency keys start with `installation`.
+    pub fn new(
+        settings: &StripeSettings,
+        key: &str,
+        installation: &str,
+    ) -> Result<Self, StripeError> {
         super::install_tls_provider();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
@@ -215,7 +323,13 @@ impl StripeClient {
             base: settings.api_base.clone(),
             key: key.to_string(),
             version: settings.api_version.clone(),
+            installation: installation.to_string(),
         })
+    }
+
+    /// The idempotency key of `what` (which names the request and its attempt).
+    fn idempotency_key(&self, what: &str) -> String {
+        format!("{}-{what}", self.installation)
     }
 
     /// Points the client somewhere else (the built-in emulator).
@@ -283,6 +397,11 @@ impl StripeClient {
                 }
             };
             let status = res.status();
+            let request_id = res
+                .headers()
+                .get("request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
             let body = res
                 .bytes()
                 .await
@@ -292,7 +411,7 @@ impl StripeClient {
                 return serde_json::from_slice(&body)
                     .map_err(|e| StripeError::Decode(format!("{path}: {e}")));
             }
-            let err = api_error(status, &body);
+            let err = api_error(status, request_id, &body);
             // Only a server error may be retried (with the same idempotency key).
             if status.is_server_error() {
                 last = err;
@@ -320,7 +439,7 @@ impl StripeClient {
             reqwest::Method::POST,
             "/v1/customers",
             &p,
-            Some(&format!("customer-client-{client_id}")),
+            Some(&self.idempotency_key(&format!("customer-client-{client_id}-{}", new_attempt()))),
         )
         .await
     }
@@ -352,6 +471,14 @@ impl StripeClient {
             (None, Some(email)) => p.push(("customer_email".into(), email.into())),
             (None, None) => {}
         }
+        if c.automatic_tax {
+            // Tax needs the buyer's address: Checkout asks for it, and saves it on the Customer
+            // (Stripe refuses automatic tax for a Customer without an address otherwise).
+            p.push(("billing_address_collection".into(), "required".into()));
+            if c.customer.is_some() {
+                p.push(("customer_update[address]".into(), "auto".into()));
+            }
+        }
         for (i, (name, amount, quantity)) in c.lines.iter().enumerate() {
             p.push((format!("line_items[{i}][quantity]"), quantity.to_string()));
             p.push((
@@ -371,14 +498,19 @@ impl StripeClient {
             reqwest::Method::POST,
             "/v1/checkout/sessions",
             &p,
-            Some(&format!("checkout-order-{}", c.order_id)),
+            Some(&self.idempotency_key(&format!(
+                "checkout-order-{}-{}",
+                c.order_id,
+                new_attempt()
+            ))),
         )
         .await
     }
 
-    /// The template's Product, made once (the key holds for a day; the id is stored after).
+    /// The template's Product, made once per sync `attempt` (the id is stored after).
     pub async fn create_product(
         &self,
+        attempt: &str,
         template_id: TemplateId,
         name: &str,
         description: &str,
@@ -397,7 +529,7 @@ impl StripeClient {
             reqwest::Method::POST,
             "/v1/products",
             &p,
-            Some(&format!("product-template-{template_id}")),
+            Some(&self.idempotency_key(&format!("product-template-{template_id}-{attempt}"))),
         )
         .await
     }
@@ -412,7 +544,7 @@ impl StripeClient {
             ("name".to_string(), name.to_string()),
             ("active".to_string(), active.to_string()),
         ];
-        let key = format!("product-{id}-{active}-{}", uuid::Uuid::new_v4().simple());
+        let key = self.idempotency_key(&format!("product-{id}-{active}-{}", new_attempt()));
         self.send(
             reqwest::Method::POST,
             &format!("/v1/products/{id}"),
@@ -422,9 +554,11 @@ impl StripeClient {
         .await
     }
 
-    /// A Price of the product; the key names the amount, so the same price is made once.
+    /// A Price of the product, made once per sync `attempt`: an amount the template had before
+    /// gets a new Price (the earlier one is archived), never the earlier answer replayed.
     pub async fn create_price(
         &self,
+        attempt: &str,
         template_id: TemplateId,
         product: &str,
         unit_amount: i64,
@@ -436,10 +570,10 @@ impl StripeClient {
             ("currency".to_string(), currency.to_ascii_lowercase()),
             ("metadata[template_id]".to_string(), template_id.to_string()),
         ];
-        let key = format!(
-            "price-template-{template_id}-{unit_amount}-{}",
+        let key = self.idempotency_key(&format!(
+            "price-template-{template_id}-{unit_amount}-{}-{attempt}",
             currency.to_ascii_lowercase()
-        );
+        ));
         self.send(reqwest::Method::POST, "/v1/prices", &p, Some(&key))
             .await
     }
@@ -450,7 +584,7 @@ impl StripeClient {
             reqwest::Method::POST,
             &format!("/v1/prices/{id}"),
             &p,
-            Some(&format!("archive-{id}")),
+            Some(&self.idempotency_key(&format!("archive-{id}"))),
         )
         .await
     }
@@ -471,7 +605,8 @@ impl StripeClient {
             ("reason".to_string(), reason.to_string()),
             ("metadata[order_id]".to_string(), order_id.to_string()),
         ];
-        self.send(reqwest::Method::POST, "/v1/refunds", &p, Some(key))
+        let key = self.idempotency_key(key);
+        self.send(reqwest::Method::POST, "/v1/refunds", &p, Some(&key))
             .await
     }
 
@@ -493,7 +628,7 @@ impl StripeClient {
             reqwest::Method::POST,
             &format!("/v1/checkout/sessions/{id}/expire"),
             &[],
-            Some(&format!("expire-{id}")),
+            Some(&self.idempotency_key(&format!("expire-{id}"))),
         )
         .await
     }
@@ -520,5 +655,73 @@ mod tests {
         let s = session("reopened_by_stripe", "paid_in_installments");
         assert_eq!(s.status, Some(SessionStatus::Unknown));
         assert_eq!(s.payment_status, SessionPaymentStatus::Unknown);
+    }
+
+    fn refused(status: u16, kind: &str) -> StripeError {
+        StripeError::Api {
+            status,
+            kind: kind.into(),
+            code: None,
+            param: None,
+            message: "Stripe's words.".into(),
+            request_id: Some("req_123".into()),
+        }
+    }
+
+    #[test]
+    fn only_an_outage_reads_as_unreachable_and_a_refusal_says_what_kind_it_is() {
+        let told = |e: StripeError, staff| {
+            let e = e.into_app_error("testing", "Nothing changed.", staff);
+            (e.status.as_u16(), e.code, e.message)
+        };
+        let cases = [
+            (
+                StripeError::Network("reset".into()),
+                502,
+                "payment_provider_unavailable",
+            ),
+            (
+                refused(500, "api_error"),
+                502,
+                "payment_provider_unavailable",
+            ),
+            (
+                refused(429, "rate_limit_error"),
+                502,
+                "payment_provider_busy",
+            ),
+            (
+                refused(401, "invalid_request_error"),
+                502,
+                "payment_provider_misconfigured",
+            ),
+            (refused(402, "card_error"), 402, "payment_declined"),
+            (
+                refused(400, "idempotency_error"),
+                409,
+                "payment_request_conflict",
+            ),
+            (
+                refused(400, "invalid_request_error"),
+                502,
+                "payment_provider_refused",
+            ),
+        ];
+        for (e, status, code) in cases {
+            let (s, c, message) = told(e, false);
+            assert_eq!((s, c), (status, code), "{message}");
+            assert!(message.contains("Nothing changed."), "{message}");
+            if status != 502
+                || code == "payment_provider_misconfigured"
+                || code == "payment_provider_refused"
+            {
+                assert!(!message.contains("could not reach"), "{message}");
+            }
+        }
+        let (_, _, message) = told(refused(400, "invalid_request_error"), false);
+        assert!(message.contains("reference req_123") && !message.contains("Stripe's words"));
+        let (status, code, message) = told(refused(400, "invalid_request_error"), true);
+        assert_eq!((status, code), (422, "stripe_refused"));
+        assert!(message.contains("Stripe's words.") && message.contains("req_123"));
     }
 }

@@ -1,4 +1,7 @@
-//! `/healthz` (the process answers) and `/readyz` (the database answers and is migrated).
+//! `/healthz` (the process answers) and `/readyz` (the database is migrated, and takes a read
+//! and a write now).
+
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -6,33 +9,48 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::error::AppError;
+
+/// How long the readiness probe waits for the database before it says not ready.
+const PROBE_WITHIN: Duration = Duration::from_secs(2);
 
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    if let Err(e) = state.db.conn().ping().await {
-        tracing::warn!(error = %e, "readiness: database unreachable");
-        return (
+/// 200 `{"status": "ready"}`, or 503 with the error envelope whose code is `not_ready` and
+/// whose message says why.
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+    let unavailable = |reason: &str| {
+        Err(AppError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "reason": "database unreachable"})),
-        );
-    }
-    match crate::db::pending_migrations(&state.db).await {
-        Ok(0) => (StatusCode::OK, Json(json!({"status": "ready"}))),
-        Ok(n) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(
-                json!({"status": "unavailable", "reason": format!("{n} migration(s) not applied")}),
-            ),
-        ),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness: migrations unreadable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "reason": "migrations unreadable"})),
-            )
+            "not_ready",
+            reason,
+        ))
+    };
+    // A read: the migrations table.
+    match tokio::time::timeout(PROBE_WITHIN, crate::db::pending_migrations(&state.db)).await {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => return unavailable(&format!("{n} migration(s) not applied")),
+        Ok(Err(e)) => {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "readiness: the database cannot be read"
+            );
+            return unavailable("the database cannot be read");
         }
+        Err(_) => return unavailable("the database did not answer a read in time"),
+    }
+    // A write, committed.
+    match tokio::time::timeout(PROBE_WITHIN, crate::db::check_writable(&state.db)).await {
+        Ok(Ok(())) => Ok(Json(json!({"status": "ready"}))),
+        Ok(Err(e)) => {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "readiness: the database cannot write"
+            );
+            unavailable("the database cannot write")
+        }
+        Err(_) => unavailable("the database did not take a write in time"),
     }
 }

@@ -27,7 +27,8 @@ struct ErrorPage<'a> {
 /// Every error answers in our envelope, whoever made it (a rejection of axum's, a method not
 /// allowed, the body limit); outside `/api` the envelope becomes a page.
 pub async fn error_responses(req: Request, next: Next) -> Response {
-    let is_api = req.uri().path().starts_with("/api/");
+    // The readiness probe is for machines too: its 503 stays JSON.
+    let is_api = req.uri().path().starts_with("/api/") || req.uri().path() == "/readyz";
     let request_id = req.headers().get("x-request-id").cloned();
     let response = next.run(req).await;
     let status = response.status();

@@ -490,7 +490,7 @@ async fn two_instances_receiving_the_same_event_at_once_provision_once() {
     );
 }
 
-async fn template_when(
+pub async fn template_when(
     app: &TestApp,
     id: TemplateId,
     status: &str,
@@ -531,7 +531,7 @@ async fn a_purchasable_template_gets_its_stripe_product_and_a_new_price_when_its
 }
 
 /// The Logo Design template's form, on sale at `price`, saved.
-fn logo_design_at(price: &str) -> Vec<(&str, &str)> {
+pub fn logo_design_at(price: &str) -> Vec<(&str, &str)> {
     vec![
         ("name", "Logo Design"),
         ("category", "Design"),

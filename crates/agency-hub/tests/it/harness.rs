@@ -160,7 +160,7 @@ pub fn fast_worker() -> WorkerConfig {
         poll_interval: Duration::from_millis(20),
         backoff_base: Duration::from_millis(50),
         backoff_max: Duration::from_millis(200),
-        lock_for: Duration::from_secs(60),
+        lease: Duration::from_secs(60),
     }
 }
 

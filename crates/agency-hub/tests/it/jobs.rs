@@ -9,7 +9,7 @@ use agency_hub::App;
 use agency_hub::db::Db;
 use agency_hub::db::entities::job::{self, JobStatus};
 use agency_hub::jobs::{Enqueue, Job, Registry, Worker, WorkerConfig};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -20,7 +20,7 @@ fn fast() -> WorkerConfig {
         poll_interval: Duration::from_millis(10),
         backoff_base: Duration::from_millis(1),
         backoff_max: Duration::from_millis(5),
-        lock_for: Duration::from_secs(60),
+        lease: Duration::from_secs(60),
     }
 }
 
@@ -316,4 +316,157 @@ async fn the_app_refuses_to_start_when_the_queue_holds_a_kind_it_cannot_run() {
         .err()
         .expect("the app must not start");
     assert!(err.to_string().contains("mystery.kind"), "{err}");
+}
+
+/// Runs for its env's duration, counting its runs.
+#[derive(Serialize, Deserialize)]
+struct Slow {
+    n: i64,
+}
+
+impl Job for Slow {
+    const KIND: &'static str = "test.slow";
+    type Env = (Runs, Duration);
+
+    async fn run(self, (runs, takes): &Self::Env, _attempt: i32) -> anyhow::Result<()> {
+        *runs.lock().unwrap().entry(self.n).or_default() += 1;
+        tokio::time::sleep(*takes).await;
+        Ok(())
+    }
+}
+
+fn slow_worker(db: Db, runs: &Runs, takes: Duration, lease: Duration) -> Worker {
+    let registry = Registry::new().register::<Slow>((runs.clone(), takes));
+    Worker::new(db, Arc::new(registry), WorkerConfig { lease, ..fast() })
+}
+
+async fn job_n(db: &Db, n: i64) -> job::Model {
+    job::Entity::find()
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|j| j.payload["n"] == n)
+        .unwrap()
+}
+
+/// A claim is a short lease its worker renews: a job running three leases long stays its
+/// worker's, and a job whose worker died is taken over within about a lease (not minutes).
+#[tokio::test]
+async fn a_running_job_keeps_its_claim_and_a_dead_workers_job_is_taken_over_within_a_lease() {
+    let test_db = TestDb::new().await;
+    let db = test_db.connect().await;
+    let lease = Duration::from_millis(900);
+    let runs = Runs::default();
+    Enqueue::job(&Slow { n: 1 }).insert(&db).await.unwrap();
+
+    // A runs it for three leases; B, looking all along, never takes it over.
+    let a = slow_worker(test_db.connect().await, &runs, lease * 3, lease);
+    let b = slow_worker(test_db.connect().await, &runs, Duration::ZERO, lease);
+    let running = tokio::spawn(async move { a.run_next().await.unwrap() });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    while !running.is_finished() {
+        assert!(!b.run_next().await.unwrap(), "B took over a running job");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(running.await.unwrap());
+    assert_eq!(runs.lock().unwrap()[&1], 1);
+    assert_eq!(job_n(&db, 1).await.status, JobStatus::Done);
+
+    // C dies while running the next one (its task is gone, and its heartbeat with it).
+    Enqueue::job(&Slow { n: 2 }).insert(&db).await.unwrap();
+    let c = slow_worker(
+        test_db.connect().await,
+        &runs,
+        Duration::from_secs(60),
+        lease,
+    );
+    let dying = tokio::spawn(async move { c.run_next().await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    dying.abort();
+    let died = tokio::time::Instant::now();
+    while !b.run_next().await.unwrap() {
+        assert!(
+            died.elapsed() < lease * 3,
+            "the dead worker's job was not taken over"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(runs.lock().unwrap()[&2], 2, "run again by B");
+    assert_eq!(job_n(&db, 2).await.status, JobStatus::Done);
+}
+
+/// Fails after starting an outage of the jobs table (every write to it refused) that ends a
+/// moment later.
+#[derive(Serialize, Deserialize)]
+struct FailDuringOutage;
+
+impl Job for FailDuringOutage {
+    const KIND: &'static str = "test.fail_during_outage";
+    type Env = Db;
+
+    async fn run(self, db: &Db, _attempt: i32) -> anyhow::Result<()> {
+        db.execute_unprepared("INSERT INTO outage VALUES (1)")
+            .await?;
+        let db = db.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            db.execute_unprepared("DELETE FROM outage").await.unwrap();
+        });
+        anyhow::bail!("the mail server said no")
+    }
+}
+
+/// Refuses every update of `jobs` while `outage` has a row, on either database.
+async fn outage_switch(db: &Db) {
+    db.execute_unprepared("CREATE TABLE outage (on_since INTEGER)")
+        .await
+        .unwrap();
+    if db.is_sqlite() {
+        db.execute_unprepared(
+            "CREATE TRIGGER refuse_during_outage BEFORE UPDATE ON jobs \
+             WHEN EXISTS (SELECT 1 FROM outage) BEGIN SELECT RAISE(ABORT, 'outage'); END",
+        )
+        .await
+        .unwrap();
+    } else {
+        db.execute_unprepared(
+            "CREATE FUNCTION refuse_during_outage() RETURNS trigger AS $$ BEGIN \
+             IF EXISTS (SELECT 1 FROM outage) THEN RAISE EXCEPTION 'outage'; END IF; \
+             RETURN NEW; END $$ LANGUAGE plpgsql",
+        )
+        .await
+        .unwrap();
+        db.execute_unprepared(
+            "CREATE TRIGGER refuse_during_outage BEFORE UPDATE ON jobs \
+             FOR EACH ROW EXECUTE FUNCTION refuse_during_outage()",
+        )
+        .await
+        .unwrap();
+    }
+}
+
+/// A failure that cannot be written during an outage is written once the database is back,
+/// not left `running` until the lease runs out.
+#[tokio::test]
+async fn a_failure_written_during_an_outage_is_recorded_once_the_database_is_back() {
+    let test_db = TestDb::new().await;
+    let db = test_db.connect().await;
+    outage_switch(&db).await;
+    Enqueue::job(&FailDuringOutage).insert(&db).await.unwrap();
+    let registry = Registry::new().register::<FailDuringOutage>(db.clone());
+    let lease = Duration::from_secs(20);
+    let worker = Worker::new(
+        db.clone(),
+        Arc::new(registry),
+        WorkerConfig { lease, ..fast() },
+    );
+
+    let started = tokio::time::Instant::now();
+    assert!(worker.run_next().await.unwrap());
+    assert!(started.elapsed() < lease / 4, "{:?}", started.elapsed());
+    let failed = job::Entity::find().one(&db).await.unwrap().unwrap();
+    assert_eq!(failed.status, JobStatus::Queued, "queued for its retry");
+    assert_eq!(failed.attempts, 1);
+    assert!(failed.last_error.unwrap().contains("said no"));
 }

@@ -10,6 +10,7 @@ mod m20261127_000005_orders;
 mod m20261127_000006_catalog_sync;
 mod m20261127_000007_order_admin;
 mod m20261127_000008_metrics;
+mod m20261130_000009_installation;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000006_catalog_sync::Migration),
             Box::new(m20261127_000007_order_admin::Migration),
             Box::new(m20261127_000008_metrics::Migration),
+            Box::new(m20261130_000009_installation::Migration),
         ]
     }
 }

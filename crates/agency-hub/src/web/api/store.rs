@@ -392,7 +392,9 @@ pub struct CheckoutStarted {
         (status = 400, description = "An empty cart or one with flagged lines", body = ErrorResponse),
         (status = 401, description = "Not signed in", body = ErrorResponse),
         (status = 403, description = "Not a client user, or a cross-site request", body = ErrorResponse),
-        (status = 502, description = "Stripe could not be reached; nothing was charged", body = ErrorResponse),
+        (status = 402, description = "`payment_declined`: the payment provider declined; nothing was charged", body = ErrorResponse),
+        (status = 409, description = "`payment_request_conflict`: the payment provider matched this request to an earlier, different one; try again", body = ErrorResponse),
+        (status = 502, description = "The payment provider could not be reached (`payment_provider_unavailable`, `payment_provider_busy`: try again) or refused the request (`payment_provider_misconfigured`, `payment_provider_refused`, `payment_provider_error`, with a reference); nothing was charged and the cart is unchanged", body = ErrorResponse),
     ),
 )]
 pub async fn checkout(
