@@ -54,6 +54,8 @@ pub struct AppState {
     pub emulator: Option<Arc<stripe_emulator::Running>>,
     /// The kinds of background job the app runs (`/metrics` reports each one's queue).
     pub jobs: Arc<jobs::Registry>,
+    /// Store and service views, written in batches.
+    pub views: analytics::Views,
 }
 
 pub struct App {
@@ -152,6 +154,7 @@ impl App {
             test_mode: emulator.is_some(),
             emulator,
             jobs: registry.clone(),
+            views: analytics::Views::start(db.clone()),
         };
         let worker = jobs::Worker::new(db, registry, worker_config);
         let router = web::router::build(state.clone());
@@ -202,6 +205,7 @@ impl App {
         if let Some((worker, housekeeping)) = background {
             let _ = tokio::join!(worker, housekeeping);
         }
+        self.state.views.flush().await;
         result.context("serving HTTP")
     }
 }

@@ -3,6 +3,9 @@
 
 pub mod charts;
 pub mod dashboard;
+mod views;
+
+pub use views::Views;
 
 use chrono::Utc;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
@@ -63,23 +66,24 @@ impl Kind {
 }
 
 /// Records that the store was browsed (and searched, with how many results).
-pub async fn record_browse<C: ConnectionTrait>(
-    conn: &C,
+pub async fn record_browse(
+    views: &Views,
     client_id: Option<ClientId>,
     user_id: UserId,
     search: &str,
     results: u64,
-) -> Result<(), DbErr> {
-    Event::new(Kind::StoreView, client_id, Some(user_id))
-        .record(conn)
-        .await?;
+) {
+    views
+        .record(Event::new(Kind::StoreView, client_id, Some(user_id)))
+        .await;
     if !search.is_empty() {
-        Event::new(Kind::Search, client_id, Some(user_id))
-            .details(json!({"query": search, "results": results}))
-            .record(conn)
-            .await?;
+        views
+            .record(
+                Event::new(Kind::Search, client_id, Some(user_id))
+                    .details(json!({"query": search, "results": results})),
+            )
+            .await;
     }
-    Ok(())
 }
 
 /// One event; the optional parts are set with the builder methods.
@@ -142,8 +146,16 @@ impl Event {
         self
     }
 
+    /// Writes it now, in the caller's transaction (a view goes through [`Views`] instead).
     pub async fn record<C: ConnectionTrait>(self, conn: &C) -> Result<(), DbErr> {
-        store_event::Entity::insert(store_event::ActiveModel {
+        store_event::Entity::insert(self.row())
+            .exec_without_returning(conn)
+            .await?;
+        Ok(())
+    }
+
+    fn row(self) -> store_event::ActiveModel {
+        store_event::ActiveModel {
             kind: Set(self.kind.as_str().to_string()),
             client_id: Set(self.client_id),
             user_id: Set(self.user_id),
@@ -154,9 +166,6 @@ impl Event {
             details: Set(self.details),
             at: Set(self.at.unwrap_or_else(Utc::now)),
             ..Default::default()
-        })
-        .exec_without_returning(conn)
-        .await?;
-        Ok(())
+        }
     }
 }

@@ -104,6 +104,8 @@ pub struct TestApp {
     /// The app's own origin, which its API writes must carry (as a browser's would).
     pub origin: String,
     pub db: db::Db,
+    /// The app's batched views: `flush` before counting them.
+    pub views: agency_hub::analytics::Views,
     /// Dropped last: the database outlives the app's use of it.
     _test_db: TestDb,
 }
@@ -192,6 +194,7 @@ async fn start_with(extra: &[(&str, &str)], worker: Option<WorkerConfig>) -> Tes
     let addr = app.local_addr();
     let origin = app.state().config.app_origin();
     let db = app.state().db.clone();
+    let views = app.state().views.clone();
     let queries = app.state().queries.clone();
     let emulator = app
         .state()
@@ -207,6 +210,7 @@ async fn start_with(extra: &[(&str, &str)], worker: Option<WorkerConfig>) -> Tes
         client: browser(),
         origin,
         db,
+        views,
         _test_db: test_db,
     }
 }
@@ -250,13 +254,14 @@ impl TestApp {
         res.text().await.unwrap()
     }
 
-    /// How many SQL statements a GET of `path` runs (the app must run no background work).
+    /// How many SQL statements a GET of `path` runs (the app must run no background work; the
+    /// batched writes of views, which may land meanwhile, are not the page's).
     pub async fn queries_for(&self, path: &str) -> u64 {
-        let before = self.queries.load(Ordering::SeqCst);
+        let before = self.queries.load(Ordering::SeqCst) - self.views.statements();
         let res = self.get(path).await;
         assert_eq!(res.status(), 200, "GET {path}");
         res.bytes().await.unwrap();
-        self.queries.load(Ordering::SeqCst) - before
+        self.queries.load(Ordering::SeqCst) - self.views.statements() - before
     }
 
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {

@@ -432,6 +432,7 @@ async fn the_journey_is_tracked_from_the_cart_to_the_refund() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    app.views.flush().await;
     let events = store_event::Entity::find().all(&app.db).await.unwrap();
     let count = |k: Kind| events.iter().filter(|e| e.kind == k.as_str()).count();
     assert_eq!(count(Kind::StoreView), 1);
@@ -447,4 +448,69 @@ async fn the_journey_is_tracked_from_the_cart_to_the_refund() {
     assert!(paid_event.client_id.is_some() && paid_event.user_id.is_some());
     let refunded = events.iter().find(|e| e.kind == "refunded").unwrap();
     assert_eq!(refunded.amount_minor, Some(5_000));
+}
+
+/// Views are written in batches, off the request: a burst of 10,000 (from 50 users, queued
+/// from 10 tasks at once) and 256 store pages fetched 64 at a time are each counted exactly
+/// once flushed, and the dashboard's visitors are exact.
+#[tokio::test]
+async fn a_burst_of_10000_views_is_counted_exactly_after_a_flush() {
+    let app = spawn_app().await;
+    let client = app.signed_in_as(Role::Client).await;
+    let company = fixtures::company(&app.db, "Burst Co").await;
+    let mut people = Vec::new();
+    for i in 0..50 {
+        let u = app
+            .create_user(
+                Role::Client,
+                &format!("viewer{i}@burst.example"),
+                Some("Burst Co"),
+            )
+            .await;
+        people.push(u.id);
+    }
+    let tasks: Vec<_> = (0..10)
+        .map(|t| {
+            let (views, people) = (app.views.clone(), people.clone());
+            tokio::spawn(async move {
+                for i in 0..1000 {
+                    let who = people[(t * 1000 + i) % people.len()];
+                    views
+                        .record(Event::new(Kind::StoreView, Some(company.id), Some(who)))
+                        .await;
+                }
+            })
+        })
+        .collect();
+    let pages: Vec<_> = (0..64)
+        .map(|_| {
+            let (http, url) = (app.client.clone(), app.url("/api/store/services"));
+            tokio::spawn(async move {
+                for _ in 0..4 {
+                    let res = http.get(&url).send().await.unwrap();
+                    assert_eq!(res.status(), 200);
+                }
+            })
+        })
+        .collect();
+    for t in tasks.into_iter().chain(pages) {
+        t.await.unwrap();
+    }
+    app.views.flush().await;
+
+    let views = store_event::Entity::find()
+        .filter(store_event::Column::Kind.eq(Kind::StoreView.as_str()))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(views.len(), 10_000 + 256);
+    let of_client = views
+        .iter()
+        .filter(|v| v.user_id == Some(client.id))
+        .count();
+    assert_eq!(of_client, 256, "each page fetched is one view");
+    let figures = dashboard::figures(&app.db, &Period::last_days(1, Utc::now()))
+        .await
+        .unwrap();
+    assert_eq!(figures.visitors, 51);
 }

@@ -21,6 +21,7 @@ async fn cart_json(app: &TestApp) -> Value {
 }
 
 async fn events(app: &TestApp, kind: &str) -> u64 {
+    app.views.flush().await;
     store_event::Entity::find()
         .filter(store_event::Column::Kind.eq(kind))
         .count(&app.db)

@@ -117,7 +117,7 @@ pub async fn list_services(
 ) -> AppResult<axum::Json<Paginated<StoreItem>>> {
     let query = params.parse()?;
     let (items, total) = store::list(&state.db, &query).await?;
-    analytics::record_browse(&state.db, user.client_id, user.id, &query.search, total).await?;
+    analytics::record_browse(&state.views, user.client_id, user.id, &query.search, total).await;
     Ok(axum::Json(Paginated {
         data: items.iter().map(StoreItem::from).collect(),
         pagination: Pagination::new(query.page, store::PER_PAGE, total),
@@ -143,10 +143,10 @@ pub async fn get_service(
     Path(id): Path<TemplateId>,
 ) -> AppResult<axum::Json<StoreItemDetail>> {
     let t = store::get_on_sale(&state.db, id).await?;
-    Event::new(Kind::ProductView, Some(client_id), Some(user.id))
-        .template(id)
-        .record(&state.db)
-        .await?;
+    state
+        .views
+        .record(Event::new(Kind::ProductView, Some(client_id), Some(user.id)).template(id))
+        .await;
     Ok(axum::Json(StoreItemDetail {
         item: StoreItem::from(&t),
         included: t

@@ -50,7 +50,7 @@ pub async fn index(
 ) -> AppResult<StorePage> {
     let q = params.parse()?;
     let (items, total) = store::list(&state.db, &q).await?;
-    analytics::record_browse(&state.db, user.client_id, user.id, &q.search, total).await?;
+    analytics::record_browse(&state.views, user.client_id, user.id, &q.search, total).await;
     let query = serde_urlencoded::to_string([
         ("q", q.search.as_str()),
         ("category", q.category.as_str()),
@@ -106,10 +106,10 @@ pub async fn show(
     Path(id): Path<TemplateId>,
 ) -> AppResult<ServicePage> {
     let page = service_page(&state, ctx, client_id, id, None).await?;
-    Event::new(Kind::ProductView, Some(client_id), Some(user.id))
-        .template(id)
-        .record(&state.db)
-        .await?;
+    state
+        .views
+        .record(Event::new(Kind::ProductView, Some(client_id), Some(user.id)).template(id))
+        .await;
     Ok(page)
 }
 
