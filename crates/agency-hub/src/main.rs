@@ -211,7 +211,9 @@ async fn add_user(config: Config, args: UserAdd) -> Result<(), Result<UsageError
     if let Err(m) = auth::password::validate(&password) {
         return usage(format!("password: {m}"));
     }
-    let password_hash = auth::password::hash(password).await.map_err(Err)?;
+    let password_hash = auth::password::hash(password)
+        .await
+        .map_err(|e| Err(e.into()))?;
 
     let conn = db::connect(&config.database_url).await.map_err(Err)?;
     db::migrate(&conn).await.map_err(Err)?;

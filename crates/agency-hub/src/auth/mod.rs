@@ -177,7 +177,9 @@ pub async fn sign_in<C: ConnectionTrait>(
         .one(conn)
         .await?;
     let stored = found.as_ref().map(|u| u.password_hash.clone());
-    let matches = password::verify(password.to_string(), stored).await;
+    let matches = password::verify(password.to_string(), stored)
+        .await
+        .map_err(SignInError::Internal)?;
     match found {
         Some(u) if matches && u.active => {
             login_failure::Entity::delete_by_id(attempt)

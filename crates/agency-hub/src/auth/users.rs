@@ -400,7 +400,7 @@ pub async fn change_password(
         current_password.to_string(),
         Some(user.password_hash.clone()),
     )
-    .await
+    .await?
     {
         return Err(AppError::invalid(
             "current_password",

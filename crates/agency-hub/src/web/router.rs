@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -61,8 +62,8 @@ pub fn build(state: AppState) -> Router {
 }
 
 /// The layers every response passes through, whatever made it (a handler, a rejection, a
-/// panic, the body limit): our error envelope or page, the request's id, its log span and
-/// metrics, and the security headers. Public so a test can put a route of its own inside.
+/// panic, the body limit): our error envelope or page, compression, the request's id, its log
+/// span and metrics, and the security headers. Public so a test can put a route of its own inside.
 pub fn with_outer_layers(routes: Router<AppState>, state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     // A browser keeps an https site https for two years once it has seen this.
@@ -76,6 +77,9 @@ pub fn with_outer_layers(routes: Router<AppState>, state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(from_fn(middleware::error_responses))
+        // gzip or brotli, as the client accepts (brotli at a fast level): pages, JSON, CSS,
+        // the CSV export; not what is already compressed (images) or too small to gain.
+        .layer(CompressionLayer::new())
         .layer(from_fn(super::metrics::track_http))
         .layer(
             ServiceBuilder::new()

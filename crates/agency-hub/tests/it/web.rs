@@ -114,3 +114,52 @@ async fn an_internal_error_is_a_plain_500_that_does_not_show_its_cause() {
         "the cause stays in the log"
     );
 }
+
+/// Responses are compressed as the client accepts (brotli or gzip): pages, JSON, CSS and the
+/// CSV export; without Accept-Encoding they are sent as they are; static files keep their
+/// long cache.
+#[tokio::test]
+async fn responses_are_compressed_as_the_client_accepts() {
+    let app = spawn_app().await;
+    app.signed_in_as(agency_hub::db::entities::user::Role::Admin)
+        .await;
+    let css = agency_hub::web::assets::href("app.css");
+    for (path, kind) in [
+        ("/dashboard", "text/html"),
+        ("/api/openapi.json", "application/json"),
+        (css.as_str(), "text/css"),
+        ("/admin/orders/export.csv", "text/csv"),
+    ] {
+        let plain = app.get(path).await;
+        assert_eq!(plain.status(), 200, "{path}");
+        assert!(plain.headers().get("content-encoding").is_none(), "{path}");
+        let size = plain.bytes().await.unwrap().len();
+        for encoding in ["br", "gzip"] {
+            let res = app
+                .client
+                .get(app.url(path))
+                .header("accept-encoding", encoding)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200, "{path}");
+            assert!(
+                crate::harness::content_type(&res).starts_with(kind),
+                "{path}"
+            );
+            assert_eq!(res.headers()["content-encoding"], encoding, "{path}");
+            if path == css {
+                let cache = res.headers()["cache-control"].to_str().unwrap();
+                assert!(cache.contains("immutable"), "{cache}");
+            }
+            let compressed = res.bytes().await.unwrap().len();
+            // (A CSV of no orders is its header line: smaller than any compression's frame.)
+            if size > 200 {
+                assert!(
+                    compressed < size,
+                    "{path} {encoding}: {compressed} of {size}"
+                );
+            }
+        }
+    }
+}

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
@@ -254,7 +255,10 @@ pub async fn export_csv(
                 }
             }
         }
-    });
+    })
+    // A body reader may ask again after the end (the compression layer's does): fused, the
+    // stream answers "ended" again instead of panicking.
+    .fuse();
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
