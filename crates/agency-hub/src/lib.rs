@@ -7,6 +7,7 @@
 pub mod activity;
 pub mod analytics;
 pub mod auth;
+pub mod cache;
 pub mod cart;
 pub mod catalog;
 pub mod clients;

@@ -1,5 +1,10 @@
 //! tower-sessions' store on the app's own database, so every instance shares the sessions and
 //! a user's sessions can be ended server-side (`user_id` is kept in its own column).
+//!
+//! A session read is kept in memory for a second ([`SESSIONS`]): a page view does not read the
+//! database for it. What this instance does to a session (save, sign-out, ending a user's
+//! sessions) it forgets at once; another instance's sign-out, deactivation or password change
+//! reaches this one within that second.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -8,12 +13,28 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use crate::cache::Fresh;
 use crate::db::Db;
 use crate::db::entities::session;
 use crate::ids::UserId;
 
 /// The session key holding the signed-in user's id.
 pub const USER_ID_KEY: &str = "user_id";
+
+/// Sessions read lately, by id (ids are random, so one map serves every app in the process).
+static SESSIONS: LazyLock<Fresh<Id, Record>> =
+    LazyLock::new(|| Fresh::new(Duration::from_secs(1), 100_000));
+
+fn user_of(record: &Record) -> Option<UserId> {
+    record
+        .data
+        .get(USER_ID_KEY)
+        .and_then(|v| v.as_i64())
+        .map(UserId)
+}
 
 #[derive(Clone, Debug)]
 pub struct DbSessionStore {
@@ -40,11 +61,7 @@ fn to_row(record: &Record) -> session_store::Result<session::ActiveModel> {
     .ok_or_else(|| session_store::Error::Encode("expiry out of range".into()))?;
     Ok(session::ActiveModel {
         id: Set(record.id.to_string()),
-        user_id: Set(record
-            .data
-            .get(USER_ID_KEY)
-            .and_then(|v| v.as_i64())
-            .map(UserId)),
+        user_id: Set(user_of(record)),
         data: Set(data),
         expires_at: Set(expires_at),
     })
@@ -65,6 +82,7 @@ impl SessionStore for DbSessionStore {
                 .await
                 .map_err(backend)?;
             if inserted == 1 {
+                SESSIONS.put(record.id, record.clone());
                 return Ok(());
             }
             record.id = Id::default();
@@ -85,10 +103,14 @@ impl SessionStore for DbSessionStore {
             .exec_without_returning(&self.db)
             .await
             .map_err(backend)?;
+        SESSIONS.put(record.id, record.clone());
         Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        if let Some(record) = SESSIONS.get(id) {
+            return Ok(Some(record));
+        }
         let Some(row) = session::Entity::find_by_id(id.to_string())
             .filter(session::Column::ExpiresAt.gt(Utc::now()))
             .one(&self.db)
@@ -101,14 +123,17 @@ impl SessionStore for DbSessionStore {
             .map_err(|e| session_store::Error::Decode(e.to_string()))?;
         let expiry_date = time::OffsetDateTime::from_unix_timestamp(row.expires_at.timestamp())
             .map_err(|e| session_store::Error::Decode(e.to_string()))?;
-        Ok(Some(Record {
+        let record = Record {
             id: *id,
             data,
             expiry_date,
-        }))
+        };
+        SESSIONS.put(*id, record.clone());
+        Ok(Some(record))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        SESSIONS.remove(id);
         session::Entity::delete_by_id(id.to_string())
             .exec(&self.db)
             .await
@@ -119,6 +144,7 @@ impl SessionStore for DbSessionStore {
 
 /// Ends every session of a user (deactivation, password reset).
 pub async fn end_sessions_of<C: ConnectionTrait>(conn: &C, user_id: UserId) -> Result<u64, DbErr> {
+    SESSIONS.forget(|_, r| user_of(r) == Some(user_id));
     let res = session::Entity::delete_many()
         .filter(session::Column::UserId.eq(user_id))
         .exec(conn)
@@ -132,6 +158,7 @@ pub async fn end_other_sessions_of<C: ConnectionTrait>(
     user_id: UserId,
     keep: Option<&str>,
 ) -> Result<u64, DbErr> {
+    SESSIONS.forget(|id, r| user_of(r) == Some(user_id) && Some(id.to_string().as_str()) != keep);
     let mut q = session::Entity::delete_many().filter(session::Column::UserId.eq(user_id));
     if let Some(keep) = keep {
         q = q.filter(session::Column::Id.ne(keep));

@@ -12,7 +12,7 @@ use sea_orm::sqlx::{self, AssertSqlSafe, SqlitePool};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, PaginatorTrait};
 
 use crate::fixtures;
-use crate::harness::{spawn_app, spawn_app_with};
+use crate::harness::{spawn_app, spawn_app_with, spawn_app_without_background_work};
 use crate::purchase::signed_post;
 
 /// `count` orders of one unit of `template` ($100.00), not paid yet.
@@ -242,4 +242,94 @@ async fn readiness_needs_a_write_to_commit() {
     );
     holder.rollback().await.unwrap();
     assert_eq!(app.get("/readyz").await.status(), 200);
+}
+
+/// Sessions are read from memory for up to a second: a session ended by another instance (its
+/// sign-out, or a deactivation, written straight to the shared database) is refused here
+/// within that second, and a repeated request does not read the session again.
+#[tokio::test]
+async fn a_session_ended_by_another_instance_is_refused_here_within_a_second() {
+    let mut app = spawn_app_without_background_work().await;
+    let user = app
+        .signed_in_as(agency_hub::db::entities::user::Role::Client)
+        .await;
+    let other_browser = crate::harness::browser();
+    let mut second = app.switch_browser(other_browser);
+    assert_eq!(
+        app.sign_in("client@acme.example", crate::harness::PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    second = app.switch_browser(second);
+    // `app.client` is the first browser again; `second` the other.
+    let me = |client: reqwest::Client| {
+        let url = app.url("/api/me");
+        async move { client.get(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(me(app.client.clone()).await, 200);
+    assert_eq!(me(second.clone()).await, 200);
+    let first = app.queries_for("/api/me").await;
+    let again = app.queries_for("/api/me").await;
+    assert!(
+        again < first || first <= 1,
+        "the session came from memory: {first} then {again}"
+    );
+
+    // Another instance signs the first browser out: its session row is gone.
+    let other = db::connect(&DatabaseUrl::parse(&app.database_url()).unwrap())
+        .await
+        .unwrap();
+    let sessions = agency_hub::db::entities::session::Entity::find()
+        .all(&other)
+        .await
+        .unwrap();
+    assert_eq!(sessions.len(), 2);
+    other
+        .execute_unprepared(&format!(
+            "DELETE FROM sessions WHERE id = '{}'",
+            sessions[0].id
+        ))
+        .await
+        .unwrap();
+    let ended = tokio::time::Instant::now();
+    let refused = loop {
+        let (a, b) = (me(app.client.clone()).await, me(second.clone()).await);
+        if a == 401 || b == 401 {
+            break (a, b);
+        }
+        assert!(
+            ended.elapsed() < std::time::Duration::from_millis(1500),
+            "still signed in"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(
+        refused.0 != refused.1,
+        "only the ended session: {refused:?}"
+    );
+
+    // Another instance deactivates the user: the remaining session ends too.
+    other
+        .execute_unprepared(&format!(
+            "UPDATE users SET active = false WHERE id = {}",
+            user.id.get()
+        ))
+        .await
+        .unwrap();
+    other
+        .execute_unprepared(&format!(
+            "DELETE FROM sessions WHERE user_id = {}",
+            user.id.get()
+        ))
+        .await
+        .unwrap();
+    let ended = tokio::time::Instant::now();
+    while me(app.client.clone()).await == 200 || me(second.clone()).await == 200 {
+        assert!(
+            ended.elapsed() < std::time::Duration::from_millis(1500),
+            "still signed in"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
