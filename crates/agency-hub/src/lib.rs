@@ -57,6 +57,8 @@ pub struct AppState {
     pub jobs: Arc<jobs::Registry>,
     /// Store and service views, written in batches.
     pub views: analytics::Views,
+    /// The store's pages and services, kept while the catalogue is unchanged.
+    pub store: catalog::StoreCache,
 }
 
 pub struct App {
@@ -156,6 +158,7 @@ impl App {
             emulator,
             jobs: registry.clone(),
             views: analytics::Views::start(db.clone()),
+            store: catalog::StoreCache::new(db.clone()),
         };
         let worker = jobs::Worker::new(db, registry, worker_config);
         let router = web::router::build(state.clone());

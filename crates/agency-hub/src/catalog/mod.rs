@@ -4,6 +4,9 @@
 
 mod form;
 pub mod store;
+pub mod store_cache;
+
+pub use store_cache::StoreCache;
 
 use chrono::Utc;
 use sea_orm::{

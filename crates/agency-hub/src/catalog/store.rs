@@ -15,7 +15,7 @@ use crate::ids::TemplateId;
 
 pub const PER_PAGE: u64 = 24;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Sort {
     /// The admin's sort order, then title.
     #[default]
@@ -87,7 +87,7 @@ impl StoreParams {
     }
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct StoreQuery {
     /// Matched case-insensitively in the title and description.
     pub search: String,
@@ -162,9 +162,12 @@ pub async fn get_on_sale<C: ConnectionTrait>(
         .filter(on_sale())
         .one(conn)
         .await?
-        .ok_or_else(|| {
-            let mut e = AppError::not_found();
-            e.message = "That service is not in the store.".into();
-            e
-        })
+        .ok_or_else(not_in_store)
+}
+
+/// The 404 of a service that is not (or no longer) on sale.
+pub fn not_in_store() -> AppError {
+    let mut e = AppError::not_found();
+    e.message = "That service is not in the store.".into();
+    e
 }

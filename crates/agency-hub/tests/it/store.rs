@@ -712,3 +712,48 @@ async fn the_store_list_runs_two_catalog_queries_whatever_its_size_and_uses_an_i
         "{plan}"
     );
 }
+
+/// The store's pages and services come from memory while the catalogue is unchanged; any
+/// change to a template, even one written straight to the shared database by another
+/// instance, shows on the next read.
+#[tokio::test]
+async fn the_store_is_served_from_memory_until_any_template_changes() {
+    let app = spawn_app_without_background_work().await;
+    app.signed_in_as(Role::Client).await;
+    let logo = fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
+    let detail = format!("/api/store/services/{}", logo.id);
+    for path in ["/api/store/services", "/store", detail.as_str()] {
+        let first = app.queries_for(path).await;
+        let again = app.queries_for(path).await;
+        assert!(again < first, "{path}: {first} then {again} queries");
+    }
+
+    // Another instance changes the price, then takes the service off sale.
+    let other = agency_hub::db::connect(
+        &agency_hub::config::DatabaseUrl::parse(&app.database_url()).unwrap(),
+    )
+    .await
+    .unwrap();
+    other
+        .execute_unprepared(&format!(
+            "UPDATE service_templates SET price_minor = 55500 WHERE id = {}",
+            logo.id.get()
+        ))
+        .await
+        .unwrap();
+    let list: Value = app.get("/api/store/services").await.json().await.unwrap();
+    assert_eq!(list["data"][0]["price"]["amountMinor"], 55_500, "{list}");
+    let one: Value = app.get(&detail).await.json().await.unwrap();
+    assert_eq!(one["price"]["amountMinor"], 55_500, "{one}");
+    assert!(app.page("/store").await.contains("$555.00"));
+    other
+        .execute_unprepared(&format!(
+            "UPDATE service_templates SET is_purchasable = false WHERE id = {}",
+            logo.id.get()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(app.get(&detail).await.status(), 404);
+    let list: Value = app.get("/api/store/services").await.json().await.unwrap();
+    assert_eq!(list["pagination"]["totalItems"], 0, "{list}");
+}

@@ -11,6 +11,7 @@ mod m20261127_000006_catalog_sync;
 mod m20261127_000007_order_admin;
 mod m20261127_000008_metrics;
 mod m20261130_000009_installation;
+mod m20261130_000010_catalog_version;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000007_order_admin::Migration),
             Box::new(m20261127_000008_metrics::Migration),
             Box::new(m20261130_000009_installation::Migration),
+            Box::new(m20261130_000010_catalog_version::Migration),
         ]
     }
 }

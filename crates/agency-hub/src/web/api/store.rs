@@ -116,7 +116,8 @@ pub async fn list_services(
     Query(params): Query<StoreParams>,
 ) -> AppResult<axum::Json<Paginated<StoreItem>>> {
     let query = params.parse()?;
-    let (items, total) = store::list(&state.db, &query).await?;
+    let page = state.store.list(&query).await?;
+    let (items, total) = (&page.0, page.1);
     analytics::record_browse(&state.views, user.client_id, user.id, &query.search, total).await;
     Ok(axum::Json(Paginated {
         data: items.iter().map(StoreItem::from).collect(),
@@ -142,13 +143,13 @@ pub async fn get_service(
     RequireClient(user, client_id): RequireClient,
     Path(id): Path<TemplateId>,
 ) -> AppResult<axum::Json<StoreItemDetail>> {
-    let t = store::get_on_sale(&state.db, id).await?;
+    let t = state.store.get_on_sale(id).await?;
     state
         .views
         .record(Event::new(Kind::ProductView, Some(client_id), Some(user.id)).template(id))
         .await;
     Ok(axum::Json(StoreItemDetail {
-        item: StoreItem::from(&t),
+        item: StoreItem::from(t.as_ref()),
         included: t
             .client_visible_tasks()
             .into_iter()

@@ -28,8 +28,8 @@ use crate::web::layout::{FlashKind, PageCtx, flash};
 #[template(path = "store/index.html")]
 pub struct StorePage {
     ctx: PageCtx,
-    items: Vec<service_template::Model>,
-    categories: Vec<String>,
+    items: crate::catalog::store_cache::Page,
+    categories: std::sync::Arc<Vec<String>>,
     sorts: [Sort; 4],
     q: StoreQuery,
     pagination: Pagination,
@@ -49,7 +49,8 @@ pub async fn index(
     Query(params): Query<StoreParams>,
 ) -> AppResult<StorePage> {
     let q = params.parse()?;
-    let (items, total) = store::list(&state.db, &q).await?;
+    let items = state.store.list(&q).await?;
+    let total = items.1;
     analytics::record_browse(&state.views, user.client_id, user.id, &q.search, total).await;
     let query = serde_urlencoded::to_string([
         ("q", q.search.as_str()),
@@ -60,7 +61,7 @@ pub async fn index(
     Ok(StorePage {
         ctx,
         items,
-        categories: store::categories(&state.db).await?,
+        categories: state.store.categories().await?,
         sorts: Sort::ALL,
         pagination: Pagination::new(q.page, store::PER_PAGE, total),
         pager_base: format!("/store?{query}&"),
@@ -72,7 +73,7 @@ pub async fn index(
 #[template(path = "store/show.html")]
 pub struct ServicePage {
     ctx: PageCtx,
-    item: service_template::Model,
+    item: std::sync::Arc<service_template::Model>,
     in_cart: i64,
     error: Option<AppError>,
 }
@@ -84,7 +85,7 @@ async fn service_page(
     id: TemplateId,
     error: Option<AppError>,
 ) -> AppResult<ServicePage> {
-    let item = store::get_on_sale(&state.db, id).await?;
+    let item = state.store.get_on_sale(id).await?;
     let in_cart = cart::load(&state.db, client_id)
         .await?
         .lines
