@@ -59,6 +59,9 @@ pub struct AppState {
     pub views: analytics::Views,
     /// The store's pages and services, kept while the catalogue is unchanged.
     pub store: catalog::StoreCache,
+    /// Signed-in users read lately (good for a second: a deactivation also ends the user's
+    /// sessions, which this instance forgets at once; see `auth::session_store`).
+    pub users: Arc<cache::Fresh<ids::UserId, auth::CurrentUser>>,
 }
 
 pub struct App {
@@ -159,6 +162,7 @@ impl App {
             jobs: registry.clone(),
             views: analytics::Views::start(db.clone()),
             store: catalog::StoreCache::new(db.clone()),
+            users: Arc::new(cache::Fresh::new(Duration::from_secs(1), 100_000)),
         };
         let worker = jobs::Worker::new(db, registry, worker_config);
         let router = web::router::build(state.clone());

@@ -28,16 +28,25 @@ pub async fn load_user(parts: &mut Parts, state: &AppState) -> AppResult<Option<
     let user_id: Option<UserId> = session.get(USER_ID_KEY).await?;
     let user = match user_id {
         None => None,
-        Some(id) => {
-            let found = auth::active_user(&state.db, id).await?;
-            if found.is_none() {
-                session
-                    .flush()
-                    .await
-                    .map_err(|e| AppError::internal(anyhow::anyhow!("ending a session: {e}")))?;
+        Some(id) => match state.users.get(&id) {
+            Some(user) => Some(user),
+            None => {
+                let found = auth::active_user(&state.db, id).await?;
+                match found {
+                    Some(u) => {
+                        let user = CurrentUser::from(u);
+                        state.users.put(id, user.clone());
+                        Some(user)
+                    }
+                    None => {
+                        session.flush().await.map_err(|e| {
+                            AppError::internal(anyhow::anyhow!("ending a session: {e}"))
+                        })?;
+                        None
+                    }
+                }
             }
-            found.map(CurrentUser::from)
-        }
+        },
     };
     parts.extensions.insert(Loaded(user.clone()));
     Ok(user)

@@ -106,6 +106,10 @@ pub struct TestApp {
     pub db: db::Db,
     /// The app's batched views: `flush` before counting them.
     pub views: agency_hub::analytics::Views,
+    /// The app's users read lately.
+    pub users: std::sync::Arc<
+        agency_hub::cache::Fresh<agency_hub::ids::UserId, agency_hub::auth::CurrentUser>,
+    >,
     /// Dropped last: the database outlives the app's use of it.
     _test_db: TestDb,
 }
@@ -195,6 +199,7 @@ async fn start_with(extra: &[(&str, &str)], worker: Option<WorkerConfig>) -> Tes
     let origin = app.state().config.app_origin();
     let db = app.state().db.clone();
     let views = app.state().views.clone();
+    let users = app.state().users.clone();
     let queries = app.state().queries.clone();
     let emulator = app
         .state()
@@ -211,6 +216,7 @@ async fn start_with(extra: &[(&str, &str)], worker: Option<WorkerConfig>) -> Tes
         origin,
         db,
         views,
+        users,
         _test_db: test_db,
     }
 }
@@ -254,9 +260,12 @@ impl TestApp {
         res.text().await.unwrap()
     }
 
-    /// How many SQL statements a GET of `path` runs (the app must run no background work; the
-    /// batched writes of views, which may land meanwhile, are not the page's).
+    /// How many SQL statements a GET of `path` runs from cold caches of sessions and users (the
+    /// app must run no background work; the batched writes of views, which may land
+    /// meanwhile, are not the page's).
     pub async fn queries_for(&self, path: &str) -> u64 {
+        agency_hub::auth::session_store::forget_all();
+        self.users.clear();
         let before = self.queries.load(Ordering::SeqCst) - self.views.statements();
         let res = self.get(path).await;
         assert_eq!(res.status(), 200, "GET {path}");

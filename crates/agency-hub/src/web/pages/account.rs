@@ -63,6 +63,7 @@ pub async fn rename(
                 .await
         }
     };
+    state.users.remove(&user.id);
     settle(
         renamed,
         async |_| {
