@@ -8,7 +8,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
@@ -44,13 +44,19 @@ fn user_of(record: &Record) -> Option<UserId> {
 #[derive(Clone, Debug)]
 pub struct DbSessionStore {
     db: Db,
+    /// How long a session lasts unused. A session is saved only when it changes, so a read
+    /// moves its expiry forward itself, at most once a day ([`Self::load`]).
+    idle: Duration,
 }
 
 impl DbSessionStore {
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(db: Db, idle: Duration) -> Self {
+        Self { db, idle }
     }
 }
+
+/// How stale a session's expiry may grow before a read moves it forward.
+const EXTEND_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 fn backend(err: DbErr) -> session_store::Error {
     session_store::Error::Backend(err.to_string())
@@ -126,7 +132,19 @@ impl SessionStore for DbSessionStore {
         };
         let data = serde_json::from_str(&row.data)
             .map_err(|e| session_store::Error::Decode(e.to_string()))?;
-        let expiry_date = time::OffsetDateTime::from_unix_timestamp(row.expires_at.timestamp())
+        let mut expires_at = row.expires_at;
+        let now = Utc::now();
+        if expires_at + EXTEND_AFTER < now + self.idle {
+            // Used again: it lasts `idle` from now (one write a day at most, not one a view).
+            expires_at = now + self.idle;
+            session::Entity::update_many()
+                .col_expr(session::Column::ExpiresAt, Expr::value(expires_at))
+                .filter(session::Column::Id.eq(row.id.clone()))
+                .exec(&self.db)
+                .await
+                .map_err(backend)?;
+        }
+        let expiry_date = time::OffsetDateTime::from_unix_timestamp(expires_at.timestamp())
             .map_err(|e| session_store::Error::Decode(e.to_string()))?;
         let record = Record {
             id: *id,

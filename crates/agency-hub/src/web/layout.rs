@@ -126,12 +126,15 @@ impl FromRequestParts<AppState> for PageCtx {
         let csrf = csrf::token(&session)
             .await
             .map_err(IntoResponse::into_response)?;
-        let flashes: Vec<Flash> = session
-            .remove(FLASH_KEY)
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        // Taking the flashes changes the session (a write when the response goes): only
+        // when there are some, so a plain page view writes nothing.
+        let flashes: Vec<Flash> = match session.get(FLASH_KEY).await.ok().flatten() {
+            Some(flashes) => {
+                let _ = session.remove::<Vec<Flash>>(FLASH_KEY).await;
+                flashes
+            }
+            None => Vec::new(),
+        };
         let store = state.config.store_enabled;
         let cart_count = match &user {
             Some(CurrentUser {

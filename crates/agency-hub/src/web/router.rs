@@ -33,7 +33,7 @@ const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 const CSP: &str = "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'";
 
 pub fn build(state: AppState) -> Router {
-    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone(), SESSION_IDLE))
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)

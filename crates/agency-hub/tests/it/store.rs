@@ -757,3 +757,54 @@ async fn the_store_is_served_from_memory_until_any_template_changes() {
     let list: Value = app.get("/api/store/services").await.json().await.unwrap();
     assert_eq!(list["pagination"]["totalItems"], 0, "{list}");
 }
+
+/// A page view writes nothing: the session is saved only when it changes (a flash shown, a
+/// sign-in), so its expiry, which a save moves, stays as it was.
+#[tokio::test]
+async fn viewing_pages_does_not_write_the_session() {
+    let app = spawn_app_without_background_work().await;
+    app.signed_in_as(Role::Client).await;
+    let expiry = || async {
+        agency_hub::db::entities::session::Entity::find()
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .expires_at
+    };
+    app.page("/store").await;
+    let before = expiry().await;
+    for path in ["/store", "/dashboard", "/my/services", "/store/orders"] {
+        app.page(path).await;
+    }
+    assert_eq!(expiry().await, before, "a page view saved the session");
+}
+
+/// A session in use still lasts two weeks from its last use: a read moves an expiry that has
+/// grown a day old forward (one write a day, not one a view).
+#[tokio::test]
+async fn a_session_in_use_has_its_expiry_moved_forward_once_a_day() {
+    let app = spawn_app_without_background_work().await;
+    app.signed_in_as(Role::Client).await;
+    let soon = chrono::Utc::now() + chrono::Duration::days(2);
+    agency_hub::db::entities::session::Entity::update_many()
+        .col_expr(
+            agency_hub::db::entities::session::Column::ExpiresAt,
+            sea_orm::sea_query::Expr::value(soon),
+        )
+        .exec(&app.db)
+        .await
+        .unwrap();
+    agency_hub::auth::session_store::forget_all();
+    app.page("/store").await;
+    let row = agency_hub::db::entities::session::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        row.expires_at > chrono::Utc::now() + chrono::Duration::days(13),
+        "{}",
+        row.expires_at
+    );
+}
