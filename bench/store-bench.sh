@@ -139,5 +139,46 @@ for path in "/api/store/services?perPage=24" "/store" "/store?q=service+04&sort=
   python3 -c "import sys; p,r,a,b,bb,k=sys.argv[1:]; print(f'{p:<40} {float(r):>9.0f} {float(a):>8.2f} {float(b):>8.2f} {float(bb):>10.0f} {float(r)/float(bb):>7.3f} {int(k)/1024:>9.1f}')" \
     "$path ($(stat -c %s "$dir/www/f$n") B)" "$rps" "$p50" "$p99" "$brps" "$peak_kb"
 done
+# Memory under bursts: 64 concurrent sign-ins (distinct emails, so the limit does not stop
+# them), then fifty 10 MB bodies at once (refused at the body limit), each while one user signs
+# in again and again; the app's resident memory after each, and that user's sign-in p99.
+python3 - "http://127.0.0.1:$port" "$pid" <<'PY'
+import concurrent.futures as cf, json, sys, time, urllib.request, urllib.error
+base, pid = sys.argv[1], sys.argv[2]
+def rss():
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+def post(path, body, ctype="application/json"):
+    req = urllib.request.Request(base + path, data=body, method="POST",
+        headers={"content-type": ctype, "origin": base})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except Exception:
+        return 0
+def single_user(stop_at):
+    took = []
+    while time.time() < stop_at:
+        t = time.time()
+        post("/api/session", json.dumps({"email": "client@acme.example", "password": "demo1234"}).encode())
+        took.append((time.time() - t) * 1000)
+    took.sort()
+    return took[max(0, int(len(took) * 0.99) - 1)] if took else float("nan")
+def burst(name, jobs):
+    with cf.ThreadPoolExecutor(max_workers=len(jobs) + 1) as pool:
+        user = pool.submit(single_user, time.time() + 3)
+        codes = list(pool.map(lambda f: f(), jobs))
+        p99 = user.result()
+    counts = {c: codes.count(c) for c in sorted(set(codes))}
+    print(f"{name:<40} rss after {rss():.1f} MB (bound 100), answers {counts}, one user's sign-in p99 {p99:.0f} ms (bound 1000)")
+burst("64 concurrent sign-ins", [
+    (lambda i=i: post("/api/session", json.dumps({"email": f"nobody{i}@example.com", "password": "wrong-password"}).encode()))
+    for i in range(64)])
+big = b"x" * (10 * 1024 * 1024)
+burst("fifty 10 MB bodies", [(lambda: post("/api/session", big)) for _ in range(50)])
+PY
 printf '%-40s %s ms (bound 500)\n' "cold start (empty SQLite to /healthz)" "$cold_ms"
 printf '%-40s %s MB (bound 30)\n' "idle resident memory" "$(python3 -c "print(f'{$idle_kb / 1024:.1f}')")"
