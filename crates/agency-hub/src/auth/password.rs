@@ -197,4 +197,11 @@ mod tests {
         assert!(answered >= 16, "{answered} answered, {busy} busy");
         assert!(busy > 0, "64 at once is more than may wait");
     }
+
+    #[test]
+    fn length_rules() {
+        assert!(validate("short").is_err());
+        assert!(validate("long enough").is_ok());
+        assert!(validate(&"x".repeat(201)).is_err());
+    }
 }
