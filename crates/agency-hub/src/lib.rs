@@ -45,7 +45,8 @@ pub use config::Config;
 pub struct AppState {
     pub db: db::Db,
     pub config: Arc<Config>,
-    /// How many SQL statements the app has run (tests use it to prove a page's query count).
+    /// How many SQL statements requests and jobs have run (tests use it to prove a page's
+    /// query count; the views' writer and the catalogue's version check are not counted).
     pub queries: Arc<AtomicU64>,
     pub mailer: notify::Mailer,
     pub stripe: stripe::StripeClient,
@@ -108,6 +109,9 @@ impl App {
         let addr = listener.local_addr()?;
         metrics::handle();
         let mut db = db::connect(&config.database_url).await?;
+        // The views' writer and the catalogue's version check share the pool but not the
+        // count below, which is what requests and jobs run.
+        let background = db.clone();
         let queries = Arc::new(AtomicU64::new(0));
         let counter = queries.clone();
         db.set_metric_callback(move |info| {
@@ -160,8 +164,8 @@ impl App {
             test_mode: emulator.is_some(),
             emulator,
             jobs: registry.clone(),
-            views: analytics::Views::start(db.clone()),
-            store: catalog::StoreCache::new(db.clone()),
+            views: analytics::Views::start(background.clone()),
+            store: catalog::StoreCache::start(db.clone(), background).await,
             users: Arc::new(cache::Fresh::new(Duration::from_secs(1), 100_000)),
         };
         let worker = jobs::Worker::new(db, registry, worker_config);

@@ -6,8 +6,6 @@
 //! the count stays exact. A write that fails (the database is out) is tried again at the next
 //! tick; past [`KEEP`] waiting events the oldest are dropped, and the log says how many.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sea_orm::EntityTrait;
@@ -35,16 +33,14 @@ enum Msg {
 #[derive(Clone)]
 pub struct Views {
     tx: mpsc::Sender<Msg>,
-    statements: Arc<AtomicU64>,
 }
 
 impl Views {
     /// Starts the task that writes the views to `db`.
     pub fn start(db: Db) -> Self {
         let (tx, rx) = mpsc::channel(KEEP);
-        let statements = Arc::new(AtomicU64::new(0));
-        tokio::spawn(write_batches(db, rx, statements.clone()));
-        Self { tx, statements }
+        tokio::spawn(write_batches(db, rx));
+        Self { tx }
     }
 
     /// Queues a view (waiting if the queue is full).
@@ -61,14 +57,9 @@ impl Views {
             let _ = written.await;
         }
     }
-
-    /// How many statements the writer has run (tests count a page's own queries without them).
-    pub fn statements(&self) -> u64 {
-        self.statements.load(Ordering::Relaxed)
-    }
 }
 
-async fn write_batches(db: Db, mut rx: mpsc::Receiver<Msg>, statements: Arc<AtomicU64>) {
+async fn write_batches(db: Db, mut rx: mpsc::Receiver<Msg>) {
     let mut waiting: Vec<store_event::ActiveModel> = Vec::new();
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -78,7 +69,7 @@ async fn write_batches(db: Db, mut rx: mpsc::Receiver<Msg>, statements: Arc<Atom
                 Some(Msg::View(row)) => {
                     waiting.push(row);
                     if waiting.len() >= BATCH {
-                        write(&db, &mut waiting, &statements).await;
+                        write(&db, &mut waiting).await;
                     }
                 }
                 Some(Msg::Flush(done)) => {
@@ -86,17 +77,17 @@ async fn write_batches(db: Db, mut rx: mpsc::Receiver<Msg>, statements: Arc<Atom
                     while let Ok(Msg::View(row)) = rx.try_recv() {
                         waiting.push(row);
                     }
-                    write(&db, &mut waiting, &statements).await;
+                    write(&db, &mut waiting).await;
                     let _ = done.send(());
                 }
                 None => {
-                    write(&db, &mut waiting, &statements).await;
+                    write(&db, &mut waiting).await;
                     return;
                 }
             },
             _ = tick.tick() => {
                 if !waiting.is_empty() {
-                    write(&db, &mut waiting, &statements).await;
+                    write(&db, &mut waiting).await;
                 }
             }
         }
@@ -104,11 +95,10 @@ async fn write_batches(db: Db, mut rx: mpsc::Receiver<Msg>, statements: Arc<Atom
 }
 
 /// Writes the waiting rows, [`BATCH`] per statement; keeps what could not be written.
-async fn write(db: &Db, waiting: &mut Vec<store_event::ActiveModel>, statements: &AtomicU64) {
+async fn write(db: &Db, waiting: &mut Vec<store_event::ActiveModel>) {
     while !waiting.is_empty() {
         let n = waiting.len().min(BATCH);
         let rows: Vec<_> = waiting[..n].to_vec();
-        statements.fetch_add(1, Ordering::Relaxed);
         match store_event::Entity::insert_many(rows)
             .exec_without_returning(db)
             .await

@@ -1,11 +1,17 @@
 //! The store's pages, categories and services served from memory while the catalogue is
 //! unchanged. Any write to `service_templates` bumps `catalog_version.version` in its own
-//! transaction (database triggers, so no write path can forget it, on any instance); a read
-//! checks that one row (a primary-key read) and drops what it kept when the number moved. So
-//! what a request shows is never older than the catalogue it read the version of.
+//! transaction (database triggers, so no write path can forget it, on any instance). A task
+//! reads that one row every [`CHECK_EVERY`] and drops what was kept when the number moved, so
+//! another instance's change shows here within a second; this instance's own changes call
+//! [`StoreCache::changed`], which reads it at once. A request reads no database row to know
+//! what it may serve.
+//!
+//! What a request keeps it keeps under the version it saw before reading: if the catalogue
+//! moved meanwhile, the check has replaced that version and the page is not kept.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DbErr, Statement};
 
@@ -17,6 +23,8 @@ use crate::ids::TemplateId;
 
 /// Pages (one per query string) kept at most; past it the map starts again.
 const MAX_PAGES: usize = 2_000;
+/// How often the catalogue's version is read.
+pub const CHECK_EVERY: Duration = Duration::from_millis(250);
 
 pub type Page = Arc<(Vec<service_template::Model>, u64)>;
 
@@ -28,56 +36,59 @@ pub struct StoreCache {
 
 #[derive(Default)]
 struct Kept {
-    version: i64,
+    /// The version last read (`None` before the first read: nothing is kept yet).
+    version: Option<i64>,
+    /// Reads of the version started, and the latest whose answer was taken: an answer that
+    /// arrives after a later read's is older, and is not taken.
+    reads: u64,
+    taken: u64,
     pages: HashMap<StoreQuery, Page>,
     categories: Option<Arc<Vec<String>>>,
     services: HashMap<TemplateId, Option<Arc<service_template::Model>>>,
 }
 
 impl StoreCache {
-    pub fn new(db: Db) -> Self {
-        Self {
-            db,
-            kept: Arc::default(),
+    /// A cache over `db`, with the task that checks its version on `checks` (the same
+    /// database; a handle whose statements are not counted as requests'). The task ends with
+    /// the cache.
+    pub async fn start(db: Db, checks: Db) -> Self {
+        let kept = Arc::default();
+        if let Err(e) = read_version(&checks, &kept).await {
+            tracing::warn!(error = %e, "the catalogue's version could not be read");
         }
+        tokio::spawn(check_version(checks, Arc::downgrade(&kept)));
+        Self { db, kept }
     }
 
     fn kept(&self) -> MutexGuard<'_, Kept> {
-        self.kept.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.kept)
     }
 
-    /// The catalogue's version now; what was kept for another version is dropped.
-    async fn version(&self) -> Result<i64, DbErr> {
-        let row = self
-            .db
-            .query_one_raw(Statement::from_string(
-                self.db.get_database_backend(),
-                "SELECT version FROM catalog_version WHERE id = 1",
-            ))
-            .await?
-            .ok_or_else(|| DbErr::RecordNotFound("catalog_version".into()))?;
-        let version: i64 = row.try_get("", "version")?;
-        let mut kept = self.kept();
-        if kept.version != version {
-            *kept = Kept {
-                version,
-                ..Kept::default()
-            };
+    /// This instance changed the catalogue: read the version now, so the next request
+    /// shows the change. If the read fails, everything kept is dropped instead.
+    pub async fn changed(&self) {
+        if let Err(e) = read_version(&self.db, &self.kept).await {
+            tracing::warn!(error = %e, "the catalogue's version could not be read: the store's cache is dropped");
+            drop_all(&self.kept);
         }
-        Ok(version)
+    }
+
+    /// The version to keep what is read now under.
+    fn version(&self) -> Option<i64> {
+        self.kept().version
     }
 
     /// Keeps what was read at `version`, unless the catalogue moved on meanwhile.
-    fn keep(&self, version: i64, put: impl FnOnce(&mut Kept)) {
+    fn keep(&self, version: Option<i64>, put: impl FnOnce(&mut Kept)) {
         let mut kept = self.kept();
-        if kept.version == version {
+        if version.is_some() && kept.version == version {
             put(&mut kept);
         }
     }
 
     /// One page of the store and how many match (as `store::list`).
     pub async fn list(&self, q: &StoreQuery) -> AppResult<Page> {
-        let version = self.version().await?;
+        let version = self.version();
         if let Some(page) = self.kept().pages.get(q) {
             return Ok(page.clone());
         }
@@ -93,7 +104,7 @@ impl StoreCache {
 
     /// The categories with something on sale (as `store::categories`).
     pub async fn categories(&self) -> AppResult<Arc<Vec<String>>> {
-        let version = self.version().await?;
+        let version = self.version();
         if let Some(c) = &self.kept().categories {
             return Ok(c.clone());
         }
@@ -104,7 +115,7 @@ impl StoreCache {
 
     /// A service on sale, or the store's 404 (as `store::get_on_sale`).
     pub async fn get_on_sale(&self, id: TemplateId) -> AppResult<Arc<service_template::Model>> {
-        let version = self.version().await?;
+        let version = self.version();
         let kept = self.kept().services.get(&id).cloned();
         let found = match kept {
             Some(found) => found,
@@ -124,5 +135,70 @@ impl StoreCache {
             }
         };
         found.ok_or_else(store::not_in_store)
+    }
+}
+
+fn lock(kept: &Mutex<Kept>) -> MutexGuard<'_, Kept> {
+    kept.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn drop_all(kept: &Mutex<Kept>) {
+    let mut kept = lock(kept);
+    *kept = Kept {
+        reads: kept.reads,
+        taken: kept.taken,
+        ..Kept::default()
+    };
+}
+
+/// Reads the catalogue's version; what was kept for another version is dropped.
+async fn read_version(db: &Db, kept: &Mutex<Kept>) -> Result<(), DbErr> {
+    let read = {
+        let mut kept = lock(kept);
+        kept.reads += 1;
+        kept.reads
+    };
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT version FROM catalog_version WHERE id = 1",
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("catalog_version".into()))?;
+    let version: i64 = row.try_get("", "version")?;
+    let mut kept = lock(kept);
+    if read > kept.taken {
+        kept.taken = read;
+        if kept.version != Some(version) {
+            *kept = Kept {
+                version: Some(version),
+                reads: kept.reads,
+                taken: read,
+                ..Kept::default()
+            };
+        }
+    }
+    Ok(())
+}
+
+async fn check_version(db: Db, kept: Weak<Mutex<Kept>>) {
+    let mut tick = tokio::time::interval(CHECK_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tick.tick().await;
+        let Some(kept) = kept.upgrade() else { return };
+        match read_version(&db, &kept).await {
+            Ok(()) => failing = false,
+            Err(e) => {
+                // Serving what was kept while the database is out would show a catalogue
+                // that may have changed: drop it (requests read the database, and fail).
+                drop_all(&kept);
+                if !failing {
+                    tracing::warn!(error = %e, "the catalogue's version could not be read");
+                }
+                failing = true;
+            }
+        }
     }
 }

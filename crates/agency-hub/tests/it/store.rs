@@ -1,6 +1,8 @@
 //! The store and the cart: listing, search, the cart's rules on the pages and the API, the
 //! feature flag, analytics, the OpenAPI document and the query count.
 
+use std::time::Duration;
+
 use agency_hub::cart::Quantity;
 use agency_hub::db::entities::user::Role;
 use agency_hub::db::entities::{cart, cart_item, service_template, store_event};
@@ -657,6 +659,7 @@ async fn the_store_list_runs_two_catalog_queries_whatever_its_size_and_uses_an_i
     for i in 0..3 {
         fixtures::for_sale(&app.db, &format!("Job {i}"), "Design", "10", "USD", 1).await;
     }
+    app.store.changed().await;
     let few = (
         app.queries_for("/store").await,
         app.queries_for("/api/store/services").await,
@@ -664,6 +667,7 @@ async fn the_store_list_runs_two_catalog_queries_whatever_its_size_and_uses_an_i
     for i in 3..40 {
         fixtures::for_sale(&app.db, &format!("Job {i}"), "Design", "10", "USD", 1).await;
     }
+    app.store.changed().await;
     let many = (
         app.queries_for("/store").await,
         app.queries_for("/api/store/services").await,
@@ -734,28 +738,58 @@ async fn the_store_is_served_from_memory_until_any_template_changes() {
     )
     .await
     .unwrap();
-    other
-        .execute_unprepared(&format!(
-            "UPDATE service_templates SET price_minor = 55500 WHERE id = {}",
+    let change = async |set: &str| {
+        let sql = format!(
+            "UPDATE service_templates SET {set} WHERE id = {}",
             logo.id.get()
-        ))
-        .await
-        .unwrap();
-    let list: Value = app.get("/api/store/services").await.json().await.unwrap();
-    assert_eq!(list["data"][0]["price"]["amountMinor"], 55_500, "{list}");
+        );
+        other.execute_unprepared(&sql).await.unwrap();
+        tokio::time::Instant::now()
+    };
+    let changed = change("price_minor = 55500").await;
+    // Within a second (the cache's check of the version), everything shows the new price.
+    loop {
+        let list: Value = app.get("/api/store/services").await.json().await.unwrap();
+        if list["data"][0]["price"]["amountMinor"] == 55_500 {
+            break;
+        }
+        assert_eq!(list["data"][0]["price"]["amountMinor"], 49_900, "{list}");
+        assert!(changed.elapsed() < Duration::from_secs(1), "still {list}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let one: Value = app.get(&detail).await.json().await.unwrap();
     assert_eq!(one["price"]["amountMinor"], 55_500, "{one}");
     assert!(app.page("/store").await.contains("$555.00"));
-    other
-        .execute_unprepared(&format!(
-            "UPDATE service_templates SET is_purchasable = false WHERE id = {}",
-            logo.id.get()
-        ))
-        .await
-        .unwrap();
+    let changed = change("is_purchasable = false").await;
+    while app.get(&detail).await.status() == 200 {
+        assert!(changed.elapsed() < Duration::from_secs(1), "still on sale");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(app.get(&detail).await.status(), 404);
     let list: Value = app.get("/api/store/services").await.json().await.unwrap();
     assert_eq!(list["pagination"]["totalItems"], 0, "{list}");
+
+    // This instance's own change shows at the next request: an admin here archives it.
+    let changed = change("is_purchasable = true").await;
+    while app.get(&detail).await.status() == 404 {
+        assert!(
+            changed.elapsed() < Duration::from_secs(1),
+            "not back on sale"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut app = app;
+    let client = app.switch_browser(crate::harness::browser());
+    app.signed_in_as(Role::Admin).await;
+    let res = app
+        .post_form(
+            &format!("/admin/templates/{}/archive", logo.id.get()),
+            &[("archived", "true")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    app.switch_browser(client);
+    assert_eq!(app.get(&detail).await.status(), 404);
 }
 
 /// A page view writes nothing: the session is saved only when it changes (a flash shown, a

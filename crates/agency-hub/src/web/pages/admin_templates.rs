@@ -179,6 +179,7 @@ async fn submit(
     settle(
         saved,
         async |saved| {
+            state.store.changed().await;
             let message = format!("{} was saved.", saved.name);
             flash(session, FlashKind::Success, message).await?;
             Ok(Redirect::to("/admin/templates").into_response())
@@ -230,6 +231,7 @@ pub async fn set_archived(
             catalog::set_archived(txn, &Actor::from(&admin), id, archived).await
         })
         .await?;
+    state.store.changed().await;
     let message = if archived {
         format!(
             "{} is archived: it can no longer be assigned. Existing services keep it.",
