@@ -63,6 +63,29 @@ pub struct AppState {
     /// Signed-in users read lately (good for a second: a deactivation also ends the user's
     /// sessions, which this instance forgets at once; see `auth::session_store`).
     pub users: Arc<cache::Fresh<ids::UserId, auth::CurrentUser>>,
+    /// Clients' carts' units read lately (the badge on every page), good for a second.
+    pub carts: Arc<cache::Fresh<ids::ClientId, Arc<cart::Units>>>,
+}
+
+impl AppState {
+    /// The units in the client's cart: read at most a second ago, and not before this
+    /// instance last changed the cart ([`AppState::cart_changed`]).
+    pub async fn cart_units(
+        &self,
+        client_id: ids::ClientId,
+    ) -> Result<Arc<cart::Units>, sea_orm::DbErr> {
+        if let Some(units) = self.carts.get(&client_id) {
+            return Ok(units);
+        }
+        let units = Arc::new(cart::units(&self.db, client_id).await?);
+        self.carts.put(client_id, units.clone());
+        Ok(units)
+    }
+
+    /// This instance changed the client's cart: the next page reads it again.
+    pub fn cart_changed(&self, client_id: ids::ClientId) {
+        self.carts.remove(&client_id);
+    }
 }
 
 pub struct App {
@@ -167,6 +190,7 @@ impl App {
             views: analytics::Views::start(background.clone()),
             store: catalog::StoreCache::start(db.clone(), background).await,
             users: Arc::new(cache::Fresh::new(Duration::from_secs(1), 100_000)),
+            carts: Arc::new(cache::Fresh::new(Duration::from_secs(1), 100_000)),
         };
         let worker = jobs::Worker::new(db, registry, worker_config);
         let router = web::router::build(state.clone());

@@ -196,18 +196,38 @@ pub async fn load<C: ConnectionTrait>(conn: &C, client_id: ClientId) -> Result<C
     Ok(Cart { lines })
 }
 
-/// Units in the client's cart, in one query (for the badge on every page).
-pub async fn count<C: ConnectionTrait>(conn: &C, client_id: ClientId) -> Result<i64, DbErr> {
-    let n: Option<Option<i64>> = cart_item::Entity::find()
+/// How many units of each service the client's cart holds (the badge on every page, a
+/// service page's "in your cart").
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Units(HashMap<TemplateId, i64>);
+
+impl Units {
+    pub fn total(&self) -> i64 {
+        self.0.values().sum()
+    }
+
+    pub fn of(&self, id: TemplateId) -> i64 {
+        self.0.get(&id).copied().unwrap_or(0)
+    }
+}
+
+/// The units in the client's cart, in one query.
+pub async fn units<C: ConnectionTrait>(conn: &C, client_id: ClientId) -> Result<Units, DbErr> {
+    let rows: Vec<(TemplateId, i32)> = cart_item::Entity::find()
         .select_only()
-        .column_as(cart_item::Column::Quantity.sum(), "n")
+        .column(cart_item::Column::TemplateId)
+        .column(cart_item::Column::Quantity)
         .join(JoinType::InnerJoin, cart_item::Relation::Cart.def())
         .filter(cart::Column::ClientId.eq(client_id))
         .filter(cart::Column::ExpiresAt.gt(Utc::now()))
         .into_tuple()
-        .one(conn)
+        .all(conn)
         .await?;
-    Ok(n.flatten().unwrap_or(0))
+    Ok(Units(
+        rows.into_iter()
+            .map(|(id, quantity)| (id, i64::from(quantity)))
+            .collect(),
+    ))
 }
 
 /// A quantity as a client asked for it: a whole number, not yet checked against the service's

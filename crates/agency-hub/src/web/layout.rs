@@ -9,7 +9,6 @@ use tower_sessions::Session;
 
 use crate::AppState;
 use crate::auth::CurrentUser;
-use crate::cart;
 use crate::db::entities::user::Role;
 use crate::error::AppError;
 use crate::web::csrf;
@@ -142,9 +141,11 @@ impl FromRequestParts<AppState> for PageCtx {
                 client_id: Some(client_id),
                 ..
             }) if store => Some(
-                cart::count(&state.db, *client_id)
+                state
+                    .cart_units(*client_id)
                     .await
-                    .map_err(|e| AppError::from(e).into_response())?,
+                    .map_err(|e| AppError::from(e).into_response())?
+                    .total(),
             ),
             _ => None,
         };

@@ -104,15 +104,10 @@ pub struct TestApp {
     /// The app's own origin, which its API writes must carry (as a browser's would).
     pub origin: String,
     pub db: db::Db,
-    /// The app's batched views: `flush` before counting them.
-    pub views: agency_hub::analytics::Views,
-    /// The app's users read lately.
-    pub users: std::sync::Arc<
-        agency_hub::cache::Fresh<agency_hub::ids::UserId, agency_hub::auth::CurrentUser>,
-    >,
-    /// The app's store kept in memory: `changed` after writing templates straight to the
-    /// database, as the app's own pages do, to see the change at once.
-    pub store: agency_hub::catalog::StoreCache,
+    /// The app's state: its views (`flush` before counting them), its caches (the store's:
+    /// `changed` after writing templates straight to the database, as the app's own pages do,
+    /// to see the change at once).
+    pub state: agency_hub::AppState,
     /// Dropped last: the database outlives the app's use of it.
     _test_db: TestDb,
 }
@@ -201,9 +196,7 @@ async fn start_with(extra: &[(&str, &str)], worker: Option<WorkerConfig>) -> Tes
     let addr = app.local_addr();
     let origin = app.state().config.app_origin();
     let db = app.state().db.clone();
-    let views = app.state().views.clone();
-    let users = app.state().users.clone();
-    let store = app.state().store.clone();
+    let state = app.state().clone();
     let queries = app.state().queries.clone();
     let emulator = app
         .state()
@@ -219,9 +212,7 @@ async fn start_with(extra: &[(&str, &str)], worker: Option<WorkerConfig>) -> Tes
         client: browser(),
         origin,
         db,
-        views,
-        users,
-        store,
+        state,
         _test_db: test_db,
     }
 }
@@ -265,12 +256,13 @@ impl TestApp {
         res.text().await.unwrap()
     }
 
-    /// How many SQL statements a GET of `path` runs from cold caches of sessions and users (the
+    /// How many SQL statements a GET of `path` runs from cold caches of sessions, users and carts (the
     /// app must run no background work; the batched writes of views and the catalogue's
     /// version checks are not counted).
     pub async fn queries_for(&self, path: &str) -> u64 {
         agency_hub::auth::session_store::forget_all();
-        self.users.clear();
+        self.state.users.clear();
+        self.state.carts.clear();
         let before = self.queries.load(Ordering::SeqCst);
         let res = self.get(path).await;
         assert_eq!(res.status(), 200, "GET {path}");

@@ -432,7 +432,7 @@ async fn the_journey_is_tracked_from_the_cart_to_the_refund() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    app.views.flush().await;
+    app.state.views.flush().await;
     let events = store_event::Entity::find().all(&app.db).await.unwrap();
     let count = |k: Kind| events.iter().filter(|e| e.kind == k.as_str()).count();
     assert_eq!(count(Kind::StoreView), 1);
@@ -471,7 +471,7 @@ async fn a_burst_of_10000_views_is_counted_exactly_after_a_flush() {
     }
     let tasks: Vec<_> = (0..10)
         .map(|t| {
-            let (views, people) = (app.views.clone(), people.clone());
+            let (views, people) = (app.state.views.clone(), people.clone());
             tokio::spawn(async move {
                 for i in 0..1000 {
                     let who = people[(t * 1000 + i) % people.len()];
@@ -496,7 +496,7 @@ async fn a_burst_of_10000_views_is_counted_exactly_after_a_flush() {
     for t in tasks.into_iter().chain(pages) {
         t.await.unwrap();
     }
-    app.views.flush().await;
+    app.state.views.flush().await;
 
     let views = store_event::Entity::find()
         .filter(store_event::Column::Kind.eq(Kind::StoreView.as_str()))

@@ -23,7 +23,7 @@ async fn cart_json(app: &TestApp) -> Value {
 }
 
 async fn events(app: &TestApp, kind: &str) -> u64 {
-    app.views.flush().await;
+    app.state.views.flush().await;
     store_event::Entity::find()
         .filter(store_event::Column::Kind.eq(kind))
         .count(&app.db)
@@ -659,7 +659,7 @@ async fn the_store_list_runs_two_catalog_queries_whatever_its_size_and_uses_an_i
     for i in 0..3 {
         fixtures::for_sale(&app.db, &format!("Job {i}"), "Design", "10", "USD", 1).await;
     }
-    app.store.changed().await;
+    app.state.store.changed().await;
     let few = (
         app.queries_for("/store").await,
         app.queries_for("/api/store/services").await,
@@ -667,7 +667,7 @@ async fn the_store_list_runs_two_catalog_queries_whatever_its_size_and_uses_an_i
     for i in 3..40 {
         fixtures::for_sale(&app.db, &format!("Job {i}"), "Design", "10", "USD", 1).await;
     }
-    app.store.changed().await;
+    app.state.store.changed().await;
     let many = (
         app.queries_for("/store").await,
         app.queries_for("/api/store/services").await,

@@ -290,6 +290,7 @@ pub async fn add_item(
         .db
         .in_transaction(async |txn| cart::add(txn, user.id, client_id, id, quantity).await)
         .await?;
+    state.cart_changed(client_id);
     Ok((StatusCode::CREATED, cart_body(&state, client_id).await?).into_response())
 }
 
@@ -326,6 +327,7 @@ pub async fn update_item(
         .db
         .in_transaction(async |txn| cart::set_quantity(txn, client_id, id, quantity).await)
         .await?;
+    state.cart_changed(client_id);
     cart_body(&state, client_id).await
 }
 
@@ -351,6 +353,7 @@ pub async fn remove_item(
         .db
         .in_transaction(async |txn| cart::remove(txn, user.id, client_id, id).await)
         .await?;
+    state.cart_changed(client_id);
     cart_body(&state, client_id).await
 }
 
@@ -370,6 +373,7 @@ pub async fn clear_cart(
     RequireClient(_, client_id): RequireClient,
 ) -> AppResult<StatusCode> {
     cart::clear(&state.db, client_id).await?;
+    state.cart_changed(client_id);
     Ok(StatusCode::NO_CONTENT)
 }
 

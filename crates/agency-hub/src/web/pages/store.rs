@@ -86,12 +86,7 @@ async fn service_page(
     error: Option<AppError>,
 ) -> AppResult<ServicePage> {
     let item = state.store.get_on_sale(id).await?;
-    let in_cart = cart::load(&state.db, client_id)
-        .await?
-        .lines
-        .iter()
-        .find(|l| l.template.id == id)
-        .map_or(0, |l| i64::from(l.item.quantity));
+    let in_cart = state.cart_units(client_id).await?.of(id);
     Ok(ServicePage {
         ctx,
         item,
@@ -197,6 +192,8 @@ pub async fn success(
         items,
         services,
     } = orders::checkout::confirm(&state.db, &state.stripe, client_id, &q.session_id).await?;
+    // Paying emptied the cart (in the payment's transaction, maybe on another instance).
+    state.cart_changed(client_id);
     Ok(SuccessPage {
         ctx,
         order,
@@ -241,6 +238,7 @@ pub async fn add(
     settle(
         added,
         async |added| {
+            state.cart_changed(client_id);
             let units = if added.quantity == 1 {
                 String::new()
             } else {
@@ -270,6 +268,7 @@ where
     settle(
         state.db.in_transaction(change).await,
         async |message| {
+            state.cart_changed(client_id);
             flash(session, FlashKind::Success, message).await?;
             Ok(Redirect::to("/store/cart").into_response())
         },
