@@ -40,9 +40,20 @@ use tokio::sync::watch;
 
 pub use config::Config;
 
-/// What every handler can reach.
+/// What every handler can reach: cloned by every extractor, so one shared allocation (a
+/// clone is one reference count, not one per field).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub db: db::Db,
     pub config: Arc<Config>,
     /// How many SQL statements requests and jobs have run (tests use it to prove a page's
@@ -178,7 +189,7 @@ impl App {
         let config = Arc::new(config);
         let registry = Arc::new(job_registry(&db, &config, &mailer, &stripe_client));
         registry.check_queue(&db).await?;
-        let state = AppState {
+        let state = AppState(Arc::new(Shared {
             db: db.clone(),
             config,
             queries,
@@ -191,7 +202,7 @@ impl App {
             store: catalog::StoreCache::start(db.clone(), background).await,
             users: Arc::new(cache::Fresh::new(Duration::from_secs(1), 100_000)),
             carts: Arc::new(cache::Fresh::new(Duration::from_secs(1), 100_000)),
-        };
+        }));
         let worker = jobs::Worker::new(db, registry, worker_config);
         let router = web::router::build(state.clone());
         Ok(Self {

@@ -10,9 +10,10 @@
 //! moved meanwhile, the check has replaced that version and the page is not kept.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
+use axum::body::Bytes;
 use sea_orm::{ConnectionTrait, DbErr, Statement};
 
 use super::store::{self, StoreQuery};
@@ -26,7 +27,16 @@ const MAX_PAGES: usize = 2_000;
 /// How often the catalogue's version is read.
 pub const CHECK_EVERY: Duration = Duration::from_millis(250);
 
-pub type Page = Arc<(Vec<service_template::Model>, u64)>;
+pub type Page = Arc<Listing>;
+
+/// One page of the store, and what is made from it once while it is kept.
+pub struct Listing {
+    pub items: Vec<service_template::Model>,
+    /// How many match in all.
+    pub total: u64,
+    /// The API's answer for this page, serialised by the first request that needs it.
+    pub json: OnceLock<Bytes>,
+}
 
 #[derive(Clone)]
 pub struct StoreCache {
@@ -92,7 +102,12 @@ impl StoreCache {
         if let Some(page) = self.kept().pages.get(q) {
             return Ok(page.clone());
         }
-        let page: Page = Arc::new(store::list(&self.db, q).await?);
+        let (items, total) = store::list(&self.db, q).await?;
+        let page = Arc::new(Listing {
+            items,
+            total,
+            json: OnceLock::new(),
+        });
         self.keep(version, |kept| {
             if kept.pages.len() >= MAX_PAGES {
                 kept.pages.clear();

@@ -1,7 +1,7 @@
 //! The store and the cart as JSON: the same domain functions as the pages.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use serde::{Deserialize, Serialize};
@@ -114,15 +114,28 @@ pub async fn list_services(
     State(state): State<AppState>,
     RequireClient(user, _): RequireClient,
     Query(params): Query<StoreParams>,
-) -> AppResult<axum::Json<Paginated<StoreItem>>> {
+) -> AppResult<Response> {
     let query = params.parse()?;
     let page = state.store.list(&query).await?;
-    let (items, total) = (&page.0, page.1);
-    analytics::record_browse(&state.views, user.client_id, user.id, &query.search, total).await;
-    Ok(axum::Json(Paginated {
-        data: items.iter().map(StoreItem::from).collect(),
-        pagination: Pagination::new(query.page, store::PER_PAGE, total),
-    }))
+    analytics::record_browse(
+        &state.views,
+        user.client_id,
+        user.id,
+        &query.search,
+        page.total,
+    )
+    .await;
+    // The same page is the same answer: serialised once while the catalogue is unchanged.
+    let body = page.json.get_or_init(|| {
+        let answer = Paginated {
+            data: page.items.iter().map(StoreItem::from).collect(),
+            pagination: Pagination::new(query.page, store::PER_PAGE, page.total),
+        };
+        serde_json::to_vec(&answer)
+            .expect("a page of the store serialises")
+            .into()
+    });
+    Ok(([(header::CONTENT_TYPE, "application/json")], body.clone()).into_response())
 }
 
 #[utoipa::path(

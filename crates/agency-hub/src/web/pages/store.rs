@@ -50,7 +50,7 @@ pub async fn index(
 ) -> AppResult<StorePage> {
     let q = params.parse()?;
     let items = state.store.list(&q).await?;
-    let total = items.1;
+    let total = items.total;
     analytics::record_browse(&state.views, user.client_id, user.id, &q.search, total).await;
     let query = serde_urlencoded::to_string([
         ("q", q.search.as_str()),
