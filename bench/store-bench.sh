@@ -83,7 +83,12 @@ print("COMMIT;")
 PY
 case "$backend" in
   sqlite) python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.executescript(open(sys.argv[2]).read())" "$dir/bench.db" "$dir/services.sql" ;;
-  postgres) psql -q "$DATABASE_URL" -f "$dir/services.sql" >/dev/null ;;
+  postgres)
+    psql -q "$DATABASE_URL" -f "$dir/services.sql" >/dev/null
+    # As after any bulk load: statistics and the visibility map now, not from autovacuum in
+    # the middle of a measurement.
+    psql -q "$DATABASE_URL" -c "VACUUM ANALYZE" >/dev/null
+    ;;
 esac
 
 "$bin" serve >"$dir/serve.log" 2>&1 &
@@ -133,7 +138,10 @@ n=0
 for path in "/api/store/services?perPage=24" "/store" "/store?q=service+04&sort=price_desc" "/store/$id"; do
   n=$((n + 1))
   curl -fs -H "Cookie: $cookie" "http://127.0.0.1:$port$path" -o "$dir/www/f$n"
+  # Two seconds first, not counted (ours and nginx's): connections opened, caches filled.
+  wrk -t2 -c"$conns" -d2s -H "Cookie: $cookie" "http://127.0.0.1:$port$path" >/dev/null
   read -r rps p50 p99 < <(measure -H "Cookie: $cookie" "http://127.0.0.1:$port$path")
+  wrk -t2 -c"$conns" -d2s "http://127.0.0.1:$static_port/f$n" >/dev/null
   read -r brps _ _ < <(measure "http://127.0.0.1:$static_port/f$n")
   peak_kb=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
   python3 -c "import sys; p,r,a,b,bb,k=sys.argv[1:]; print(f'{p:<40} {float(r):>9.0f} {float(a):>8.2f} {float(b):>8.2f} {float(bb):>10.0f} {float(r)/float(bb):>7.3f} {int(k)/1024:>9.1f}')" \
@@ -167,7 +175,8 @@ def single_user(stop_at):
         took.append((time.time() - t) * 1000)
     took.sort()
     p99 = took[max(0, int(len(took) * 0.99) - 1)] if took else float("nan")
-    return p99, f"{codes.count(200)} of {len(codes)} signed in"
+    others = {c: codes.count(c) for c in sorted(set(codes)) if c != 200}
+    return p99, f"{codes.count(200)} of {len(codes)} signed in" + (f" (others: {others})" if others else "")
 def burst(name, jobs):
     with cf.ThreadPoolExecutor(max_workers=len(jobs) + 1) as pool:
         user = pool.submit(single_user, time.time() + 3)
