@@ -144,8 +144,9 @@ impl From<sea_orm::DbErr> for SignInError {
 /// Checks an email and password, at most [`MAX_FAILURES`] failed tries per email and address
 /// within [`FAILURE_WINDOW`]. Each try is written down before the password is checked (a single
 /// autocommitted insert), then counted: concurrent tries each see at least the tries committed
-/// before theirs, so they cannot all slip under the limit together. A successful try takes its
-/// row back, so only failures count.
+/// before theirs, so they cannot all slip under the limit together. Only a failure keeps its
+/// row: a success takes it back, and so does a try that could not be checked (hashing busy,
+/// the database failing), or a few "busy" answers would lock the account out.
 pub async fn sign_in<C: ConnectionTrait>(
     conn: &C,
     email: &str,
@@ -162,8 +163,26 @@ pub async fn sign_in<C: ConnectionTrait>(
     .exec(conn)
     .await?
     .last_insert_id;
+    let outcome = check_try(conn, &email, password, ip).await;
+    if !matches!(
+        outcome,
+        Err(SignInError::Invalid | SignInError::RateLimited)
+    ) {
+        login_failure::Entity::delete_by_id(attempt)
+            .exec(conn)
+            .await?;
+    }
+    outcome
+}
+
+async fn check_try<C: ConnectionTrait>(
+    conn: &C,
+    email: &str,
+    password: &str,
+    ip: &str,
+) -> Result<user::Model, SignInError> {
     let tries = login_failure::Entity::find()
-        .filter(login_failure::Column::Email.eq(&email))
+        .filter(login_failure::Column::Email.eq(email))
         .filter(login_failure::Column::Ip.eq(ip))
         .filter(login_failure::Column::At.gt(Utc::now() - FAILURE_WINDOW))
         .count(conn)
@@ -173,7 +192,7 @@ pub async fn sign_in<C: ConnectionTrait>(
         return Err(SignInError::RateLimited);
     }
     let found = user::Entity::find()
-        .filter(user::Column::Email.eq(&email))
+        .filter(user::Column::Email.eq(email))
         .one(conn)
         .await?;
     let stored = found.as_ref().map(|u| u.password_hash.clone());
@@ -182,9 +201,6 @@ pub async fn sign_in<C: ConnectionTrait>(
         .map_err(SignInError::Internal)?;
     match found {
         Some(u) if matches && u.active => {
-            login_failure::Entity::delete_by_id(attempt)
-                .exec(conn)
-                .await?;
             user::Entity::update_many()
                 .col_expr(user::Column::LastLoginAt, Expr::value(Utc::now()))
                 .filter(user::Column::Id.eq(u.id))
