@@ -236,6 +236,10 @@ async fn the_api_adds_changes_removes_and_empties_the_same(
     logo: TemplateId,
     care: TemplateId,
 ) {
+    // Each page below was seen before the API's change: the badge is not served from before.
+    let badge = |n: u32| format!("aria-label=\"{n} in your cart\"");
+    let logo_page = format!("/store/{logo}");
+    assert!(app.page(&logo_page).await.contains(&badge(2)));
     let res = app
         .post_json(
             "/api/cart/items",
@@ -243,6 +247,7 @@ async fn the_api_adds_changes_removes_and_empties_the_same(
         )
         .await;
     assert_eq!(res.status(), 201);
+    assert!(app.page(&logo_page).await.contains(&badge(5)));
     let res = patch_json(
         app,
         &format!("/api/cart/items/{logo}"),
@@ -253,11 +258,16 @@ async fn the_api_adds_changes_removes_and_empties_the_same(
     let cart: Value = res.json().await.unwrap();
     assert_eq!(cart["count"], 3);
     assert_eq!(cart["total"]["formatted"], "$798.00");
+    let page = app.page(&logo_page).await;
+    assert!(page.contains(&badge(3)), "the badge after the API's change");
+    assert!(page.contains("1 already in your cart"));
     let res = delete(app, &format!("/api/cart/items/{care}")).await;
     assert_eq!(res.status(), 200);
+    assert!(app.page(&logo_page).await.contains(&badge(1)));
     let res = delete(app, "/api/cart").await;
     assert_eq!(res.status(), 204);
     assert_eq!(cart_json(app).await["count"], 0);
+    assert!(!app.page(&logo_page).await.contains("in your cart"));
 }
 
 #[tokio::test]
