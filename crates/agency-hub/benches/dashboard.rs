@@ -30,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
         size("BENCH_EVENTS", 1_000_000),
         size("BENCH_ORDERS", 100_000),
     );
-    let bench = support::BenchApp::start("whsec_bench").await?;
+    let bench = support::BenchApp::start("whsec_bench", true).await?;
     let db = bench.db.clone();
     let template = bench.template(1).await?;
     let clients = support::clients(&db, 50).await?;

@@ -16,7 +16,7 @@ mod support;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let bench = support::BenchApp::start("whsec_bench").await?;
+    let bench = support::BenchApp::start("whsec_bench", true).await?;
     let (db, base) = (bench.db.clone(), bench.base.clone());
     let template = bench.template(1).await?;
     let clients = support::clients(&db, 50).await?;

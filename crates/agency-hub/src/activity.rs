@@ -57,11 +57,21 @@ pub async fn record<C: ConnectionTrait>(
     subject: Subject<'_>,
     details: Value,
 ) -> Result<(), DbErr> {
+    record_many(conn, vec![row(actor, action, subject, details)]).await
+}
+
+/// One change's row, for [`record_many`].
+pub fn row(
+    actor: &Actor,
+    action: &str,
+    subject: Subject<'_>,
+    details: Value,
+) -> activity::ActiveModel {
     let (actor_user_id, actor_name) = match actor {
         Actor::User { id, name } => (Some(*id), name.clone()),
         Actor::System => (None, "System".to_string()),
     };
-    activity::Entity::insert(activity::ActiveModel {
+    activity::ActiveModel {
         actor_user_id: Set(actor_user_id),
         actor_name: Set(actor_name),
         action: Set(action.to_string()),
@@ -71,9 +81,19 @@ pub async fn record<C: ConnectionTrait>(
         details: Set(details),
         at: Set(Utc::now()),
         ..Default::default()
-    })
-    .exec_without_returning(conn)
-    .await?;
+    }
+}
+
+/// Records several changes in one statement a chunk (of [`crate::db::ROWS_PER_INSERT`]).
+pub async fn record_many<C: ConnectionTrait>(
+    conn: &C,
+    rows: Vec<activity::ActiveModel>,
+) -> Result<(), DbErr> {
+    for chunk in rows.chunks(crate::db::ROWS_PER_INSERT) {
+        activity::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(conn)
+            .await?;
+    }
     Ok(())
 }
 

@@ -76,6 +76,8 @@ pub struct Shared {
     pub users: Arc<cache::Fresh<ids::UserId, auth::CurrentUser>>,
     /// Clients' carts' units read lately (the badge on every page), good for a second.
     pub carts: Arc<cache::Fresh<ids::ClientId, Arc<cart::Units>>>,
+    /// Stripe's events, handled in batches of what arrives together.
+    pub stripe_events: stripe_events::Batcher,
 }
 
 impl AppState {
@@ -202,6 +204,7 @@ impl App {
             store: catalog::StoreCache::start(db.clone(), background).await,
             users: Arc::new(cache::Fresh::new(Duration::from_secs(1), 100_000)),
             carts: Arc::new(cache::Fresh::new(Duration::from_secs(1), 100_000)),
+            stripe_events: stripe_events::Batcher::start(db.clone()),
         }));
         let worker = jobs::Worker::new(db, registry, worker_config);
         let router = web::router::build(state.clone());

@@ -32,7 +32,9 @@ pub struct BenchApp {
 }
 
 impl BenchApp {
-    pub async fn start(webhook_secret: &str) -> anyhow::Result<Self> {
+    /// The app on a database of its own; `work_in_background`: with its job worker running
+    /// (else the jobs requests queue wait).
+    pub async fn start(webhook_secret: &str, work_in_background: bool) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let (db_url, postgres) = match std::env::var("BENCH_DATABASE_URL") {
             Ok(admin) => {
@@ -59,7 +61,10 @@ impl BenchApp {
         .into();
         let config =
             Config::from_lookup(|k| vars.get(k).cloned()).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let app = App::build(config).await?;
+        let mut app = App::build(config).await?;
+        if !work_in_background {
+            app = app.without_background_work();
+        }
         let state = app.state().clone();
         let base = format!("http://{}", app.local_addr());
         tokio::spawn(app.run(std::future::pending()));

@@ -154,6 +154,17 @@ impl Event {
         Ok(())
     }
 
+    /// Records several events in one statement a chunk.
+    pub async fn record_many<C: ConnectionTrait>(conn: &C, events: Vec<Self>) -> Result<(), DbErr> {
+        let rows: Vec<store_event::ActiveModel> = events.into_iter().map(Self::row).collect();
+        for chunk in rows.chunks(crate::db::ROWS_PER_INSERT) {
+            store_event::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(conn)
+                .await?;
+        }
+        Ok(())
+    }
+
     fn row(self) -> store_event::ActiveModel {
         store_event::ActiveModel {
             kind: Set(self.kind.as_str().to_string()),

@@ -479,8 +479,16 @@ pub async fn remove<C: ConnectionTrait>(
 
 /// Empties the client's cart.
 pub async fn clear<C: ConnectionTrait>(conn: &C, client_id: ClientId) -> Result<(), DbErr> {
+    clear_many(conn, [client_id]).await
+}
+
+/// Empties several clients' carts in one statement.
+pub async fn clear_many<C: ConnectionTrait>(
+    conn: &C,
+    clients: impl IntoIterator<Item = ClientId>,
+) -> Result<(), DbErr> {
     cart::Entity::delete_many()
-        .filter(cart::Column::ClientId.eq(client_id))
+        .filter(cart::Column::ClientId.is_in(clients))
         .exec(conn)
         .await?;
     Ok(())

@@ -20,6 +20,10 @@ use crate::config::DatabaseUrl;
 
 pub use migrations::Migrator;
 
+/// Rows a multi-row `INSERT` takes at most: well under both databases' limits on bound
+/// parameters (SQLite 32,766, PostgreSQL 65,535) at a dozen columns a row.
+pub const ROWS_PER_INSERT: usize = 1000;
+
 /// How long a SQLite write waits for the lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -297,6 +297,9 @@ impl Worker {
         let due = Query::select()
             .column(job::Column::Id)
             .from(job::Entity)
+            // The live-jobs index's own condition, as written there: SQLite uses a partial
+            // index only when the query repeats its condition (literally, not as parameters).
+            .and_where(Expr::cust("status IN ('queued', 'running')"))
             .cond_where(
                 Condition::any()
                     .add(

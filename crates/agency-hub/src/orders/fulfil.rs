@@ -3,11 +3,11 @@
 //! instances at once, it provisions once: it holds the order's lock, returns early for an order
 //! already paid, and each unit's service is unique per (order item, unit).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{CaseStatement, Expr};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 
 use super::refunds;
@@ -66,33 +66,127 @@ pub async fn fulfil_checkout<C: ConnectionTrait>(
     conn: &C,
     session: &CheckoutSession,
 ) -> AppResult<Outcome> {
-    let started = std::time::Instant::now();
-    let Some(order_id) = order_id_of(session) else {
-        return Ok(Outcome::UnknownOrder);
-    };
-    let Some(order) = super::lock(conn, order_id).await? else {
-        return Ok(Outcome::UnknownOrder);
-    };
-    if let Some(outcome) = not_to_provision(conn, &order, session).await? {
-        return Ok(outcome);
+    let outcomes = fulfil_many(conn, std::slice::from_ref(session)).await?;
+    Ok(outcomes.first().copied().unwrap_or(Outcome::UnknownOrder))
+}
+
+/// Fulfils each session in the caller's transaction: an outcome per session, in order. The
+/// orders' writes take a few statements however many orders there are (the webhook handles a
+/// batch of events at once: `crate::stripe_events::Batcher`). Sessions naming the same order
+/// are fulfilled one after the other, each seeing the one before.
+pub async fn fulfil_many<C: ConnectionTrait>(
+    conn: &C,
+    sessions: &[CheckoutSession],
+) -> AppResult<Vec<Outcome>> {
+    let mut ids: Vec<OrderId> = sessions.iter().filter_map(order_id_of).collect();
+    ids.sort_unstable();
+    let distinct = ids.windows(2).all(|w| w[0] != w[1]);
+    if distinct {
+        return fulfil_distinct(conn, sessions).await;
     }
-    let payment = Payment::of(&order, session);
-    mark_paid(conn, &order, session, &payment).await?;
-    let items = super::items_of(conn, order.id).await?;
-    let services = provision_units(conn, &order, &items, &HashSet::new(), payment.at).await?;
-    record_paid(conn, &order, &payment, services.len()).await?;
-    queue_paid_emails(conn, &order, &items, &services, &payment).await?;
-    cart::clear(conn, order.client_id).await?;
-    tracing::info!(
-        order.id = order.id.get(),
-        order.number = %order.order_number,
-        amount_minor = payment.total,
-        currency = %order.currency,
-        services = services.len(),
-        took_ms = started.elapsed().as_millis() as u64,
-        "order paid"
-    );
-    Ok(Outcome::Fulfilled)
+    let mut outcomes = Vec::with_capacity(sessions.len());
+    for session in sessions {
+        outcomes.extend(fulfil_distinct(conn, std::slice::from_ref(session)).await?);
+    }
+    Ok(outcomes)
+}
+
+/// [`fulfil_many`] for sessions of distinct orders.
+async fn fulfil_distinct<C: ConnectionTrait>(
+    conn: &C,
+    sessions: &[CheckoutSession],
+) -> AppResult<Vec<Outcome>> {
+    let ids: Vec<OrderId> = sessions.iter().filter_map(order_id_of).collect();
+    let mut orders: HashMap<OrderId, order::Model> = super::lock_many(conn, &ids)
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o))
+        .collect();
+    let mut outcomes = Vec::with_capacity(sessions.len());
+    let mut paying = Vec::new();
+    for session in sessions {
+        let Some(order) = order_id_of(session).and_then(|id| orders.remove(&id)) else {
+            outcomes.push(Outcome::UnknownOrder);
+            continue;
+        };
+        match not_to_provision(conn, &order, session).await? {
+            Some(outcome) => outcomes.push(outcome),
+            None => {
+                let payment = Payment::of(&order, session);
+                paying.push((order, session, payment));
+                outcomes.push(Outcome::Fulfilled);
+            }
+        }
+    }
+    if !paying.is_empty() {
+        provision_paid(conn, &paying).await?;
+    }
+    Ok(outcomes)
+}
+
+/// Marks the orders paid and makes everything a payment makes: the services of every unit, the
+/// metrics' and the activity's records, the emails, and each client's cart emptied.
+async fn provision_paid<C: ConnectionTrait>(
+    conn: &C,
+    paying: &[(order::Model, &CheckoutSession, Payment)],
+) -> AppResult<()> {
+    let started = std::time::Instant::now();
+    let now = Utc::now();
+    mark_paid(conn, paying, now).await?;
+    let orders: Vec<&order::Model> = paying.iter().map(|(o, ..)| o).collect();
+    let items = order_item::Entity::find()
+        .filter(order_item::Column::OrderId.is_in(orders.iter().map(|o| o.id)))
+        .order_by_asc(order_item::Column::Id)
+        .all(conn)
+        .await?;
+    let services = provision_units(conn, &orders, &items, &HashSet::new(), now).await?;
+    let audiences = super::audiences(conn, orders.iter().copied()).await?;
+    let mut paid_events = Vec::with_capacity(paying.len());
+    let mut activity = Vec::with_capacity(paying.len());
+    let mut emails = Vec::new();
+    for (order, _, payment) in paying {
+        let items: Vec<&order_item::Model> =
+            items.iter().filter(|i| i.order_id == order.id).collect();
+        let services: Vec<&service::Model> = services
+            .iter()
+            .filter(|s| {
+                s.order_item_id
+                    .is_some_and(|id| items.iter().any(|i| i.id == id))
+            })
+            .collect();
+        paid_events.push(
+            Event::new(Kind::Paid, Some(order.client_id), order.user_id)
+                .amount(order.money(payment.total))
+                .details(json!({"order_id": order.id, "order_number": order.order_number})),
+        );
+        activity.push(activity::row(
+            &Actor::System,
+            "order.paid",
+            Subject {
+                entity_type: "order",
+                entity_id: order.id.get(),
+                client_id: Some(order.client_id),
+            },
+            json!({"order_number": order.order_number, "total_minor": payment.total, "currency": order.currency, "services": services.len()}),
+        ));
+        let audience = audiences.get(&order.id).cloned().unwrap_or_default();
+        emails.extend(paid_emails(order, &items, &services, payment, audience));
+        tracing::info!(
+            order.id = order.id.get(),
+            order.number = %order.order_number,
+            amount_minor = payment.total,
+            currency = %order.currency,
+            services = services.len(),
+            batch = paying.len(),
+            took_ms = started.elapsed().as_millis() as u64,
+            "order paid"
+        );
+    }
+    Event::record_many(conn, paid_events).await?;
+    activity::record_many(conn, activity).await?;
+    notify::enqueue_many(conn, emails).await?;
+    cart::clear_many(conn, orders.iter().map(|o| o.client_id)).await?;
+    Ok(())
 }
 
 /// Why the locked `order` is not to be provisioned from `session` now, if it is not: paid
@@ -155,7 +249,6 @@ struct Payment {
     tax: i64,
     total: i64,
     method: String,
-    at: DateTime<Utc>,
 }
 
 impl Payment {
@@ -175,78 +268,64 @@ impl Payment {
             tax: details.amount_tax,
             total: session.amount_total.unwrap_or(order.subtotal_minor),
             method,
-            at: Utc::now(),
         }
     }
 }
 
+/// Marks the orders paid, each with what Stripe says of it, in one statement.
 async fn mark_paid<C: ConnectionTrait>(
     conn: &C,
-    order: &order::Model,
-    session: &CheckoutSession,
-    payment: &Payment,
+    paying: &[(order::Model, &CheckoutSession, Payment)],
+    at: DateTime<Utc>,
 ) -> AppResult<()> {
+    // Each order's value: `CASE WHEN id = … THEN … END`.
+    let each = |value: &dyn Fn(&CheckoutSession, &Payment) -> sea_orm::Value| -> sea_orm::sea_query::SimpleExpr {
+        paying
+            .iter()
+            .fold(CaseStatement::new(), |case, (order, session, payment)| {
+                case.case(
+                    order::Column::Id.eq(order.id),
+                    Expr::value(value(session, payment)),
+                )
+            })
+            .into()
+    };
     order::Entity::update_many()
         .col_expr(order::Column::Status, Expr::value(OrderStatus::Completed))
         .col_expr(
             order::Column::PaymentStatus,
             Expr::value(PaymentStatus::Succeeded),
         )
-        .col_expr(order::Column::DiscountMinor, Expr::value(payment.discount))
-        .col_expr(order::Column::TaxMinor, Expr::value(payment.tax))
-        .col_expr(order::Column::TotalMinor, Expr::value(payment.total))
+        .col_expr(
+            order::Column::DiscountMinor,
+            each(&|_, p| p.discount.into()),
+        )
+        .col_expr(order::Column::TaxMinor, each(&|_, p| p.tax.into()))
+        .col_expr(order::Column::TotalMinor, each(&|_, p| p.total.into()))
         .col_expr(
             order::Column::StripePaymentIntentId,
-            Expr::value(session.payment_intent.as_ref().map(|p| p.id().to_string())),
+            each(&|s, _| s.payment_intent.as_ref().map(|p| p.id().to_string()).into()),
         )
         .col_expr(
             order::Column::PaymentMethod,
-            Expr::value(payment.method.clone()),
+            each(&|_, p| p.method.clone().into()),
         )
-        .col_expr(order::Column::PaidAt, Expr::value(payment.at))
-        .col_expr(order::Column::UpdatedAt, Expr::value(payment.at))
-        .filter(order::Column::Id.eq(order.id))
+        .col_expr(order::Column::PaidAt, Expr::value(at))
+        .col_expr(order::Column::UpdatedAt, Expr::value(at))
+        .filter(order::Column::Id.is_in(paying.iter().map(|(o, ..)| o.id)))
         .exec(conn)
         .await?;
     Ok(())
 }
 
-/// The payment in the store's metrics and the order's activity.
-async fn record_paid<C: ConnectionTrait>(
-    conn: &C,
-    order: &order::Model,
-    payment: &Payment,
-    services: usize,
-) -> AppResult<()> {
-    Event::new(Kind::Paid, Some(order.client_id), order.user_id)
-        .amount(order.money(payment.total))
-        .details(json!({"order_id": order.id, "order_number": order.order_number}))
-        .record(conn)
-        .await?;
-    activity::record(
-        conn,
-        &Actor::System,
-        "order.paid",
-        Subject {
-            entity_type: "order",
-            entity_id: order.id.get(),
-            client_id: Some(order.client_id),
-        },
-        json!({"order_number": order.order_number, "total_minor": payment.total, "currency": order.currency, "services": services}),
-    )
-    .await?;
-    Ok(())
-}
-
 /// The client's confirmation, and each manager and admin about each new service.
-async fn queue_paid_emails<C: ConnectionTrait>(
-    conn: &C,
+fn paid_emails(
     order: &order::Model,
-    items: &[order_item::Model],
-    services: &[service::Model],
+    items: &[&order_item::Model],
+    services: &[&service::Model],
     payment: &Payment,
-) -> AppResult<()> {
-    let audience = super::audience(conn, order).await?;
+    audience: super::Audience,
+) -> Vec<Outgoing> {
     let mut emails = Vec::new();
     if let Some((to, name)) = audience.client {
         let money = |m: i64| order.money(m).display();
@@ -276,18 +355,18 @@ async fn queue_paid_emails<C: ConnectionTrait>(
     }
     emails.extend(new_service_emails(
         audience.staff.iter(),
-        services,
+        services.iter().copied(),
         &audience.client_name,
         &order.order_number,
     ));
-    notify::enqueue_many(conn, emails).await?;
-    Ok(())
+    emails
 }
 
-/// One service per unit of each item, skipping the (item, unit) pairs in `existing`.
+/// One service per unit of each of the orders' items, skipping the (item, unit) pairs in
+/// `existing`, made in one go.
 async fn provision_units<C: ConnectionTrait>(
     conn: &C,
-    order: &order::Model,
+    orders: &[&order::Model],
     items: &[order_item::Model],
     existing: &HashSet<(OrderItemId, i32)>,
     now: chrono::DateTime<Utc>,
@@ -297,8 +376,11 @@ async fn provision_units<C: ConnectionTrait>(
         .filter(service_template::Column::Id.is_in(template_ids))
         .all(conn)
         .await?;
-    let mut services = Vec::new();
+    let mut wanted = Vec::new();
     for item in items {
+        let Some(order) = orders.iter().find(|o| o.id == item.order_id) else {
+            continue;
+        };
         let Some(template) = templates.iter().find(|t| t.id == item.template_id) else {
             tracing::error!(
                 order.id = order.id.get(),
@@ -308,35 +390,28 @@ async fn provision_units<C: ConnectionTrait>(
             continue;
         };
         for unit in (1..=item.quantity).filter(|u| !existing.contains(&(item.id, *u))) {
-            let origin = Origin::Purchase {
-                order_item_id: item.id,
-                unit,
-            };
-            services.push(
-                provisioning::provision_service(
-                    conn,
-                    &Actor::System,
-                    template,
-                    order.client_id,
-                    origin,
-                    now,
-                )
-                .await?,
-            );
+            wanted.push(provisioning::NewService {
+                template,
+                client_id: order.client_id,
+                origin: Origin::Purchase {
+                    order_item_id: item.id,
+                    unit,
+                },
+            });
         }
     }
-    Ok(services)
+    provisioning::provision_many(conn, &Actor::System, &wanted, now).await
 }
 
 fn new_service_emails<'a>(
     staff: impl Iterator<Item = &'a user::Model>,
-    services: &[service::Model],
+    services: impl Iterator<Item = &'a service::Model> + Clone,
     client_name: &str,
     order_number: &str,
 ) -> Vec<Outgoing> {
     let mut emails = Vec::new();
     for member in staff {
-        for service in services {
+        for service in services.clone() {
             emails.push(Outgoing {
                 to: member.email.clone(),
                 message: Message::NewServiceFromPurchase(crate::notify::messages::NewService {
@@ -369,7 +444,7 @@ async fn complete_missing<C: ConnectionTrait>(
     if existing.len() as i64 >= units {
         return Ok(Outcome::AlreadyFulfilled);
     }
-    let services = provision_units(conn, order, &items, &existing, Utc::now()).await?;
+    let services = provision_units(conn, &[order], &items, &existing, Utc::now()).await?;
     activity::record(
         conn,
         &Actor::System,
@@ -385,7 +460,7 @@ async fn complete_missing<C: ConnectionTrait>(
     let audience = super::audience(conn, order).await?;
     let emails = new_service_emails(
         audience.staff.iter(),
-        &services,
+        services.iter(),
         &audience.client_name,
         &order.order_number,
     );

@@ -9,6 +9,8 @@ pub mod health;
 pub mod listing;
 pub mod refunds;
 
+use std::collections::HashMap;
+
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -306,34 +308,57 @@ pub async fn audience<C: ConnectionTrait>(
     conn: &C,
     order: &order::Model,
 ) -> Result<Audience, DbErr> {
-    let company = client::Entity::find_by_id(order.client_id)
-        .one(conn)
-        .await?;
-    let mut who = Condition::all()
-        .add(user::Column::Role.is_in([Role::Admin, Role::Manager]))
-        .add(user::Column::Active.eq(true));
-    if let Some(buyer) = order.user_id {
-        who = Condition::any().add(who).add(user::Column::Id.eq(buyer));
+    let mut all = audiences(conn, [order]).await?;
+    Ok(all.remove(&order.id).unwrap_or_default())
+}
+
+/// Each order's [`Audience`], read in two queries however many orders there are.
+pub async fn audiences<'a, C: ConnectionTrait>(
+    conn: &C,
+    orders: impl IntoIterator<Item = &'a order::Model>,
+) -> Result<HashMap<OrderId, Audience>, DbErr> {
+    let orders: Vec<&order::Model> = orders.into_iter().collect();
+    let companies: HashMap<ClientId, client::Model> = client::Entity::find()
+        .filter(client::Column::Id.is_in(orders.iter().map(|o| o.client_id)))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
+    let buyers: Vec<UserId> = orders.iter().filter_map(|o| o.user_id).collect();
+    let mut who = Condition::any().add(
+        Condition::all()
+            .add(user::Column::Role.is_in([Role::Admin, Role::Manager]))
+            .add(user::Column::Active.eq(true)),
+    );
+    if !buyers.is_empty() {
+        who = who.add(user::Column::Id.is_in(buyers));
     }
     let people = user::Entity::find().filter(who).all(conn).await?;
-    let client = people
+    let staff: Vec<user::Model> = people
         .iter()
-        .find(|u| Some(u.id) == order.user_id)
-        .map(|u| (u.email.clone(), u.name.clone()))
-        .or_else(|| {
-            company
-                .as_ref()
-                .and_then(|c| c.billing_email.clone().map(|e| (e, c.name.clone())))
-        });
-    let staff = people
-        .into_iter()
         .filter(|u| u.active && matches!(u.role, Role::Admin | Role::Manager))
+        .cloned()
         .collect();
-    Ok(Audience {
-        client,
-        client_name: company.map(|c| c.name).unwrap_or_default(),
-        staff,
-    })
+    Ok(orders
+        .iter()
+        .map(|order| {
+            let company = companies.get(&order.client_id);
+            let client = people
+                .iter()
+                .find(|u| Some(u.id) == order.user_id)
+                .map(|u| (u.email.clone(), u.name.clone()))
+                .or_else(|| {
+                    company.and_then(|c| c.billing_email.clone().map(|e| (e, c.name.clone())))
+                });
+            let audience = Audience {
+                client,
+                client_name: company.map(|c| c.name.clone()).unwrap_or_default(),
+                staff: staff.clone(),
+            };
+            (order.id, audience)
+        })
+        .collect())
 }
 
 /// An order of this client; another client's is not found.
@@ -398,5 +423,19 @@ pub async fn lock<C: ConnectionTrait>(
     order::Entity::find_by_id(id)
         .lock_exclusive()
         .one(conn)
+        .await
+}
+
+/// [`lock`] for several orders in one statement, taking the locks in id order (so two
+/// transactions locking overlapping sets wait for each other rather than deadlock).
+pub async fn lock_many<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[OrderId],
+) -> Result<Vec<order::Model>, DbErr> {
+    order::Entity::find()
+        .filter(order::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(order::Column::Id)
+        .lock_exclusive()
+        .all(conn)
         .await
 }

@@ -91,55 +91,105 @@ pub async fn provision_service<C: ConnectionTrait>(
     {
         return Err(AppError::invalid("client", "There is no such client."));
     }
-    let (origin_kind, order_item_id, unit) = match origin {
-        Origin::Manual => (ServiceOrigin::Manual, None, None),
-        Origin::Purchase {
-            order_item_id,
-            unit,
-        } => (ServiceOrigin::Purchase, Some(order_item_id), Some(unit)),
+    let wanted = NewService {
+        template,
+        client_id,
+        origin,
     };
-    let service = service::Entity::insert(service::ActiveModel {
-        client_id: Set(client_id),
-        template_id: Set(template.id),
-        name: Set(template.name.clone()),
-        description: Set(template.description.clone()),
-        status: Set(ServiceStatus::ToDo),
-        origin: Set(origin_kind),
-        order_item_id: Set(order_item_id),
-        unit: Set(unit),
-        created_by: Set(actor.user_id()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    })
-    .exec_with_returning(conn)
-    .await?;
+    let mut made = provision_many(conn, actor, &[wanted], now).await?;
+    made.pop()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("the service's insert returned no row")))
+}
 
-    let tasks = task_rows(template, service.id, now);
-    let task_count = tasks.len();
-    if !tasks.is_empty() {
-        task::Entity::insert_many(tasks)
+/// A service to make: of `template`, for `client_id`.
+#[derive(Clone, Copy, Debug)]
+pub struct NewService<'a> {
+    pub template: &'a service_template::Model,
+    pub client_id: ClientId,
+    pub origin: Origin,
+}
+
+/// Creates the services with their tasks and records each, in one statement a chunk for each
+/// of the three (fulfilment makes an order's, or a batch of orders', at once). Returns them in
+/// id order. Checks nothing: [`provision_service`] checks a manual assignment.
+pub async fn provision_many<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    wanted: &[NewService<'_>],
+    now: DateTime<Utc>,
+) -> AppResult<Vec<service::Model>> {
+    let rows: Vec<service::ActiveModel> = wanted
+        .iter()
+        .map(|w| {
+            let (origin, order_item_id, unit) = match w.origin {
+                Origin::Manual => (ServiceOrigin::Manual, None, None),
+                Origin::Purchase {
+                    order_item_id,
+                    unit,
+                } => (ServiceOrigin::Purchase, Some(order_item_id), Some(unit)),
+            };
+            service::ActiveModel {
+                client_id: Set(w.client_id),
+                template_id: Set(w.template.id),
+                name: Set(w.template.name.clone()),
+                description: Set(w.template.description.clone()),
+                status: Set(ServiceStatus::ToDo),
+                origin: Set(origin),
+                order_item_id: Set(order_item_id),
+                unit: Set(unit),
+                created_by: Set(actor.user_id()),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+        })
+        .collect();
+    let mut services = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(crate::db::ROWS_PER_INSERT) {
+        services.extend(
+            service::Entity::insert_many(chunk.to_vec())
+                .exec_with_returning(conn)
+                .await?,
+        );
+    }
+    services.sort_by_key(|s| s.id);
+    // Each service's template is the one it names (rows come back in no promised order).
+    let template_of = |s: &service::Model| {
+        wanted
+            .iter()
+            .map(|w| w.template)
+            .find(|t| t.id == s.template_id)
+    };
+    let mut tasks = Vec::new();
+    let mut activity = Vec::with_capacity(services.len());
+    for service in &services {
+        let made = template_of(service)
+            .map(|t| task_rows(t, service.id, now))
+            .unwrap_or_default();
+        activity.push(activity::row(
+            actor,
+            "service.created",
+            Subject {
+                entity_type: "service",
+                entity_id: service.id.get(),
+                client_id: Some(service.client_id),
+            },
+            json!({
+                "name": service.name,
+                "template_id": service.template_id,
+                "origin": service.origin,
+                "order_item_id": service.order_item_id,
+                "unit": service.unit,
+                "tasks": made.len(),
+            }),
+        ));
+        tasks.extend(made);
+    }
+    for chunk in tasks.chunks(crate::db::ROWS_PER_INSERT) {
+        task::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(conn)
             .await?;
     }
-    activity::record(
-        conn,
-        actor,
-        "service.created",
-        Subject {
-            entity_type: "service",
-            entity_id: service.id.get(),
-            client_id: Some(client_id),
-        },
-        json!({
-            "name": service.name,
-            "template_id": template.id,
-            "origin": origin_kind,
-            "order_item_id": order_item_id,
-            "unit": unit,
-            "tasks": task_count,
-        }),
-    )
-    .await?;
-    Ok(service)
+    activity::record_many(conn, activity).await?;
+    Ok(services)
 }

@@ -12,6 +12,7 @@ mod m20261127_000007_order_admin;
 mod m20261127_000008_metrics;
 mod m20261130_000009_installation;
 mod m20261130_000010_catalog_version;
+mod m20261130_000011_live_jobs;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000008_metrics::Migration),
             Box::new(m20261130_000009_installation::Migration),
             Box::new(m20261130_000010_catalog_version::Migration),
+            Box::new(m20261130_000011_live_jobs::Migration),
         ]
     }
 }

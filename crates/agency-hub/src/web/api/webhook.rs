@@ -13,7 +13,7 @@ use crate::error::AppError;
 use crate::metrics::WEBHOOK_EVENTS;
 use crate::stripe::events::Event;
 use crate::stripe::signature;
-use crate::stripe_events::{self, Handled};
+use crate::stripe_events::Handled;
 
 #[utoipa::path(
     post,
@@ -48,18 +48,19 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         }
     };
     let started = std::time::Instant::now();
-    let handled = stripe_events::handle(&state.db, &event, &String::from_utf8_lossy(&body)).await;
+    let raw = String::from_utf8_lossy(&body).into_owned();
+    let (id, kind) = (event.id.clone(), event.kind.clone());
+    let handled = state.stripe_events.handle(event, raw).await;
     let outcome = match &handled {
         Ok(Handled::Processed(outcome)) => outcome,
         Ok(Handled::Duplicate) => "duplicate",
         Err(e) if e.status.is_client_error() => "refused",
         Err(_) => "error",
     };
-    metrics::counter!(WEBHOOK_EVENTS, "type" => event.kind.clone(), "outcome" => outcome)
-        .increment(1);
+    metrics::counter!(WEBHOOK_EVENTS, "type" => kind.clone(), "outcome" => outcome).increment(1);
     match handled {
         Ok(Handled::Processed(outcome)) => {
-            tracing::info!(stripe.event_id = %event.id, stripe.event_type = %event.kind, outcome, took_ms = started.elapsed().as_millis() as u64, "Stripe event handled");
+            tracing::info!(stripe.event_id = %id, stripe.event_type = %kind, outcome, took_ms = started.elapsed().as_millis() as u64, "Stripe event handled");
             (
                 StatusCode::OK,
                 axum::Json(json!({"received": true, "outcome": outcome})),
@@ -73,8 +74,8 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
             .into_response(),
         Err(e) if e.status.is_client_error() => e.into_response(),
         Err(e) => {
-            tracing::error!(stripe.event_id = %event.id, error = %e, "Stripe event failed; Stripe will retry");
-            AppError::internal(anyhow::anyhow!("handling {}: {e}", event.id)).into_response()
+            tracing::error!(stripe.event_id = %id, error = %e, "Stripe event failed; Stripe will retry");
+            AppError::internal(anyhow::anyhow!("handling {id}: {e}")).into_response()
         }
     }
 }

@@ -2,6 +2,7 @@
 //! both directions, cancelling, running fulfilment again, and failed webhook events.
 
 mod actions;
+mod batches;
 mod failed_events;
 mod history;
 mod refunds;
