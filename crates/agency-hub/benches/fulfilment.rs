@@ -57,7 +57,7 @@ async fn main() -> anyhow::Result<()> {
     let orders: usize = std::env::var("BENCH_ORDERS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(2000);
+        .unwrap_or(4000);
     let worker = std::env::var("BENCH_WORKER").is_ok_and(|v| v == "1");
     let bench = support::BenchApp::start(SECRET, worker).await?;
     let db = bench.db.clone();
