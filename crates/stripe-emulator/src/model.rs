@@ -42,6 +42,26 @@ pub struct Price {
     pub nickname: Option<String>,
     pub lookup_key: Option<String>,
     pub metadata: Metadata,
+    /// Billed every `interval_count` `interval`s (a subscription's price); `None`: one-time.
+    pub recurring: Option<Recurring>,
+}
+
+/// A recurring price's period. Usage is `licensed` (a quantity billed each period): metered
+/// usage is refused at creation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recurring {
+    /// `day`, `week`, `month` or `year`.
+    pub interval: String,
+    pub interval_count: i64,
+}
+
+impl Recurring {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "aggregate_usage": null, "interval": self.interval,
+            "interval_count": self.interval_count, "usage_type": "licensed",
+        })
+    }
 }
 
 impl Price {
@@ -50,9 +70,11 @@ impl Price {
             "id": self.id, "object": "price", "active": self.active, "billing_scheme": "per_unit",
             "created": self.created, "currency": self.currency, "custom_unit_amount": null,
             "livemode": false, "lookup_key": self.lookup_key, "metadata": self.metadata,
-            "nickname": self.nickname, "product": self.product, "recurring": null,
+            "nickname": self.nickname, "product": self.product,
+            "recurring": self.recurring.as_ref().map(Recurring::to_json),
             "tax_behavior": "unspecified", "tiers_mode": null, "transform_quantity": null,
-            "type": "one_time", "unit_amount": self.unit_amount,
+            "type": if self.recurring.is_some() { "recurring" } else { "one_time" },
+            "unit_amount": self.unit_amount,
             "unit_amount_decimal": self.unit_amount.to_string(),
         })
     }

@@ -139,6 +139,14 @@ impl Op {
                 opt("active", Ty::Bool),
                 opt("product", s()),
                 opt("currency", s()),
+                opt("type", Ty::Enum(&["one_time", "recurring"])),
+                opt(
+                    "recurring",
+                    obj([
+                        opt("interval", Ty::Enum(INTERVALS)),
+                        opt("usage_type", Ty::Enum(USAGE_TYPES)),
+                    ]),
+                ),
             ]),
             CreateCustomer | UpdateCustomer => customer(),
             ListCustomers => list_of(vec![opt("email", s())]),
@@ -227,10 +235,27 @@ fn update_product() -> Vec<Field> {
     ]
 }
 
+/// A price's billing periods (`recurring[interval]`).
+const INTERVALS: &[&str] = &["day", "week", "month", "year"];
+const USAGE_TYPES: &[&str] = &["licensed", "metered"];
+
+/// A price's `recurring` hash; a session line's `price_data` takes it without `usage_type`.
+fn recurring(with_usage_type: bool) -> Ty {
+    let mut fields = vec![
+        req("interval", Ty::Enum(INTERVALS)),
+        opt("interval_count", Ty::Int),
+    ];
+    if with_usage_type {
+        fields.push(opt("usage_type", Ty::Enum(USAGE_TYPES)));
+    }
+    obj(fields)
+}
+
 fn create_price() -> Vec<Field> {
     vec![
         req("currency", s()),
         opt("unit_amount", Ty::Int),
+        opt("recurring", recurring(true)),
         opt("product", s()),
         opt(
             "product_data",
@@ -332,6 +357,7 @@ fn session_line_item() -> Vec<Field> {
                     ]),
                 ),
                 opt("unit_amount", Ty::Int),
+                opt("recurring", recurring(false)),
             ]),
         ),
     ]

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{App, RawParams, currency_param, list, metadata_of, respond};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{Price, Product};
+use crate::model::{Price, Product, Recurring};
 use crate::params::merge_metadata;
 use crate::schema::Op;
 use crate::store::{new_id, previous_attributes};
@@ -24,6 +24,7 @@ pub async fn create_price(State(app): State<App>, raw: RawParams) -> ApiResult<J
                 .param("unit_amount"),
         );
     }
+    let recurring = p.obj("recurring").map(|r| recurring_of(&r)).transpose()?;
     let mut store = app.store();
     let now = store.now();
     let product = match (p.str("product"), p.obj("product_data")) {
@@ -68,10 +69,43 @@ pub async fn create_price(State(app): State<App>, raw: RawParams) -> ApiResult<J
         nickname: p.str("nickname").map(str::to_string),
         lookup_key: p.str("lookup_key").map(str::to_string),
         metadata: metadata_of(&p),
+        recurring,
     };
     store.prices.insert(price.id.clone(), price.clone());
     store.emit("price.created", price.to_json(), None);
     respond(&store, price.to_json(), &p)
+}
+
+/// A `recurring` hash: its interval (checked against the spec's enum already) and count, at
+/// most a year in all; licensed usage only.
+fn recurring_of(r: &crate::params::Params) -> ApiResult<Recurring> {
+    let interval = r
+        .str("interval")
+        .ok_or_else(|| ApiError::missing_param("recurring[interval]"))?;
+    if r.str("usage_type").is_some_and(|u| u != "licensed") {
+        return Err(
+            ApiError::invalid("The emulator supports `licensed` usage only.")
+                .param("recurring[usage_type]"),
+        );
+    }
+    let interval_count = r.int("interval_count").unwrap_or(1);
+    let most = match interval {
+        "day" => 365,
+        "week" => 52,
+        "month" => 12,
+        _ => 1,
+    };
+    if !(1..=most).contains(&interval_count) {
+        return Err(ApiError::invalid(format!(
+            "Invalid recurring[interval_count]: it must be from 1 to {most} for `{interval}` \
+             (the longest interval is one year: 1 year, 12 months, 52 weeks or 365 days)."
+        ))
+        .param("recurring[interval_count]"));
+    }
+    Ok(Recurring {
+        interval: interval.to_string(),
+        interval_count,
+    })
 }
 
 pub async fn retrieve_price(
@@ -130,6 +164,15 @@ pub async fn list_prices(State(app): State<App>, raw: RawParams) -> ApiResult<Js
         .filter(|x| {
             p.str("currency")
                 .is_none_or(|v| x.currency.eq_ignore_ascii_case(v))
+        })
+        .filter(|x| {
+            p.str("type")
+                .is_none_or(|t| (t == "recurring") == x.recurring.is_some())
+        })
+        .filter(|x| {
+            p.obj("recurring")
+                .and_then(|r| r.str("interval").map(str::to_string))
+                .is_none_or(|i| x.recurring.as_ref().is_some_and(|r| r.interval == i))
         })
         .map(Price::to_json)
         .collect();

@@ -199,7 +199,16 @@ fn resolve_line_item(store: &Store, i: usize, item: &Params) -> ApiResult<Resolv
     })
 }
 
-/// Line `i`'s `price`, which must exist and be active.
+/// Stripe's refusal of a recurring price in a `payment` mode session.
+fn recurring_in_payment_mode(param: String) -> ApiError {
+    ApiError::invalid(
+        "You specified `payment` mode but passed a recurring price. Either switch to \
+         `subscription` mode or use only one-time prices.",
+    )
+    .param(param)
+}
+
+/// Line `i`'s `price`, which must exist, be active and be one-time.
 fn existing_price(store: &Store, i: usize, price_id: &str) -> ApiResult<LinePrice> {
     let at = |k: &str| format!("line_items[{i}][{k}]");
     let price = store
@@ -211,6 +220,9 @@ fn existing_price(store: &Store, i: usize, price_id: &str) -> ApiResult<LinePric
             "The price specified is inactive. This field only accepts active prices.",
         )
         .param(at("price")));
+    }
+    if price.recurring.is_some() {
+        return Err(recurring_in_payment_mode(at("price")));
     }
     let name = store
         .products
@@ -233,6 +245,9 @@ fn inline_price(store: &Store, i: usize, data: &Params) -> ApiResult<LinePrice> 
             ApiError::invalid("Invalid currency: must be a three-letter ISO code")
                 .param(at("currency"))
         })?;
+    if data.obj("recurring").is_some() {
+        return Err(recurring_in_payment_mode(at("recurring")));
+    }
     let unit_amount = data
         .int("unit_amount")
         .ok_or_else(|| ApiError::missing_param(&at("unit_amount")))?;
@@ -314,6 +329,7 @@ fn create_line_item(store: &mut Store, line: ResolvedLine, now: i64) -> LineItem
                 nickname: None,
                 lookup_key: None,
                 metadata: Map::new(),
+                recurring: None,
             };
             let id = price.id.clone();
             store.prices.insert(id.clone(), price);

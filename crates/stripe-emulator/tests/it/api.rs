@@ -556,3 +556,137 @@ async fn the_binary_prints_its_base_url_and_serves() {
     assert_eq!(res.status(), StatusCode::OK);
     child.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_recurring_price_is_listed_as_such_and_refused_by_a_payment_mode_session() {
+    let h = harness().await;
+    let one_time = h.price("Audit", "usd", 9900).await;
+    let retainer = h
+        .ok_post(
+            "/v1/prices",
+            &[
+                ("currency", "usd"),
+                ("unit_amount", "14900"),
+                ("product_data[name]", "SEO retainer"),
+                ("recurring[interval]", "month"),
+                ("recurring[interval_count]", "3"),
+            ],
+        )
+        .await;
+    assert_eq!(retainer["type"], "recurring");
+    assert_eq!(
+        retainer["recurring"],
+        json!({"aggregate_usage": null, "interval": "month", "interval_count": 3, "usage_type": "licensed"})
+    );
+    let id = retainer["id"].as_str().unwrap();
+    assert_eq!(h.ok_get(&format!("/v1/prices/{id}")).await, retainer);
+    let weekly = h
+        .ok_post(
+            "/v1/prices",
+            &[
+                ("currency", "usd"),
+                ("unit_amount", "900"),
+                ("product_data[name]", "Social posts"),
+                ("recurring[interval]", "week"),
+            ],
+        )
+        .await;
+    assert_eq!(weekly["recurring"]["interval_count"], 1, "one by default");
+
+    let ids = |list: serde_json::Value| -> Vec<String> {
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let weekly_id = weekly["id"].as_str().unwrap();
+    assert_eq!(
+        ids(h.ok_get("/v1/prices?type=recurring").await),
+        [weekly_id, id]
+    );
+    assert_eq!(ids(h.ok_get("/v1/prices?type=one_time").await), [one_time]);
+    assert_eq!(
+        ids(h.ok_get("/v1/prices?recurring[interval]=month").await),
+        [id]
+    );
+
+    // Checkout here takes `payment` mode only: a recurring price is Stripe's mode error.
+    for (line, param) in [
+        (vec![("line_items[0][price]", id)], "line_items[0][price]"),
+        (
+            vec![
+                ("line_items[0][price_data][currency]", "usd"),
+                ("line_items[0][price_data][unit_amount]", "100"),
+                ("line_items[0][price_data][product_data][name]", "X"),
+                ("line_items[0][price_data][recurring][interval]", "month"),
+            ],
+            "line_items[0][price_data][recurring]",
+        ),
+    ] {
+        let mut form = vec![
+            ("mode", "payment"),
+            ("success_url", "http://shop.test/ok"),
+            ("line_items[0][quantity]", "1"),
+        ];
+        form.extend(line);
+        let (status, err) = h.post("/v1/checkout/sessions", &form).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+        assert_eq!(err["error"]["param"], param);
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("recurring price"),
+            "{err}"
+        );
+    }
+
+    // Longer than a year, none, metered, or an unknown interval: refused, nothing made.
+    for (form, param) in [
+        (
+            vec![
+                ("recurring[interval]", "month"),
+                ("recurring[interval_count]", "13"),
+            ],
+            "recurring[interval_count]",
+        ),
+        (
+            vec![
+                ("recurring[interval]", "day"),
+                ("recurring[interval_count]", "0"),
+            ],
+            "recurring[interval_count]",
+        ),
+        (
+            vec![
+                ("recurring[interval]", "month"),
+                ("recurring[usage_type]", "metered"),
+            ],
+            "recurring[usage_type]",
+        ),
+        (
+            vec![("recurring[interval]", "fortnight")],
+            "recurring[interval]",
+        ),
+    ] {
+        let mut form = form;
+        form.extend([
+            ("currency", "usd"),
+            ("unit_amount", "100"),
+            ("product_data[name]", "Too long"),
+        ]);
+        let (status, err) = h.post("/v1/prices", &form).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{form:?}: {err}");
+        assert_eq!(err["error"]["param"], param, "{form:?}: {err}");
+    }
+    assert_eq!(ids(h.ok_get("/v1/prices").await).len(), 3);
+    assert_eq!(
+        h.ok_get("/v1/products").await["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}

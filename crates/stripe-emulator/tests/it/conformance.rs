@@ -198,6 +198,18 @@ async fn make_catalogue(h: &Harness, objects: &mut Vec<Value>) -> Catalogue {
         )
         .await;
     objects.push(price.clone());
+    objects.push(
+        h.ok_post(
+            "/v1/prices",
+            &[
+                ("currency", "usd"),
+                ("unit_amount", "14900"),
+                ("product", product["id"].as_str().unwrap()),
+                ("recurring[interval]", "month"),
+            ],
+        )
+        .await,
+    );
     make_discounts(h, objects).await;
     let (url, _) = crate::helpers::start_receiver(vec![]).await;
     objects.push(
