@@ -97,36 +97,47 @@ impl Cart {
     }
 }
 
-/// The client's cart row, if there is one that has not expired (an expired one is deleted).
+/// The client's cart row, expired or not.
+async fn row<C: ConnectionTrait>(
+    conn: &C,
+    client_id: ClientId,
+) -> Result<Option<cart::Model>, DbErr> {
+    cart::Entity::find()
+        .filter(cart::Column::ClientId.eq(client_id))
+        .one(conn)
+        .await
+}
+
+/// The client's cart row, if there is one that has not expired. An expired one reads as no
+/// cart (a read writes nothing): the next change to the cart replaces it, and housekeeping
+/// ([`purge_expired`]) deletes those left.
 async fn find<C: ConnectionTrait>(
     conn: &C,
     client_id: ClientId,
 ) -> Result<Option<cart::Model>, DbErr> {
-    let Some(c) = cart::Entity::find()
-        .filter(cart::Column::ClientId.eq(client_id))
-        .one(conn)
+    Ok(row(conn, client_id)
         .await?
-    else {
-        return Ok(None);
-    };
-    if c.expires_at <= Utc::now() {
-        cart::Entity::delete_by_id(c.id).exec(conn).await?;
-        return Ok(None);
-    }
-    Ok(Some(c))
+        .filter(|c| c.expires_at > Utc::now()))
 }
 
-/// The client's cart, made when missing, with its life renewed.
+/// The client's cart, made when missing (or expired: its items go with it), with its life
+/// renewed.
 async fn find_or_create<C: ConnectionTrait>(
     conn: &C,
     client_id: ClientId,
 ) -> Result<cart::Model, DbErr> {
     let now = Utc::now();
-    if let Some(c) = find(conn, client_id).await? {
-        let mut active: cart::ActiveModel = c.into();
-        active.expires_at = Set(now + LIFETIME);
-        active.updated_at = Set(now);
-        return active.update(conn).await;
+    match row(conn, client_id).await? {
+        Some(c) if c.expires_at > now => {
+            let mut active: cart::ActiveModel = c.into();
+            active.expires_at = Set(now + LIFETIME);
+            active.updated_at = Set(now);
+            return active.update(conn).await;
+        }
+        Some(expired) => {
+            cart::Entity::delete_by_id(expired.id).exec(conn).await?;
+        }
+        None => {}
     }
     // Two first requests at once: the unique client_id lets one insert win.
     cart::Entity::insert(cart::ActiveModel {
@@ -143,9 +154,7 @@ async fn find_or_create<C: ConnectionTrait>(
     )
     .exec_without_returning(conn)
     .await?;
-    cart::Entity::find()
-        .filter(cart::Column::ClientId.eq(client_id))
-        .one(conn)
+    row(conn, client_id)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("cart".into()))
 }

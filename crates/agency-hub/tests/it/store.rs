@@ -548,7 +548,29 @@ async fn a_cart_left_for_30_days_is_gone() {
     active.expires_at = Set(chrono::Utc::now() - chrono::Duration::seconds(1));
     active.update(&app.db).await.unwrap();
 
+    // Read as empty, and the read writes nothing.
     assert_eq!(cart_json(&app).await["count"], 0);
+    assert_eq!(cart_item::Entity::find().count(&app.db).await.unwrap(), 1);
+
+    // The next change starts a new cart: the expired line does not come back.
+    let audit = fixtures::for_sale(&app.db, "SEO Audit", "Marketing", "99", "USD", 3).await;
+    let res = app
+        .post_json(
+            "/api/cart/items",
+            &json!({"serviceTemplateId": audit.id, "quantity": 2}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let cart = cart_json(&app).await;
+    assert_eq!(cart["count"], 2, "{cart}");
+    assert_eq!(cart_item::Entity::find().count(&app.db).await.unwrap(), 1);
+
+    // Housekeeping deletes a cart left expired (and its lines).
+    let row = cart::Entity::find().one(&app.db).await.unwrap().unwrap();
+    let mut active: cart::ActiveModel = row.into();
+    active.expires_at = Set(chrono::Utc::now() - chrono::Duration::seconds(1));
+    active.update(&app.db).await.unwrap();
+    assert_eq!(agency_hub::cart::purge_expired(&app.db).await.unwrap(), 1);
     assert_eq!(cart_item::Entity::find().count(&app.db).await.unwrap(), 0);
 }
 
