@@ -148,10 +148,7 @@ impl Event {
 
     /// Writes it now, in the caller's transaction (a view goes through [`Views`] instead).
     pub async fn record<C: ConnectionTrait>(self, conn: &C) -> Result<(), DbErr> {
-        store_event::Entity::insert(self.row())
-            .exec_without_returning(conn)
-            .await?;
-        Ok(())
+        Self::record_many(conn, vec![self]).await
     }
 
     /// Records several events in one statement a chunk.

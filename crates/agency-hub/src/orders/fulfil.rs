@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{CaseStatement, Expr};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 use super::refunds;
@@ -78,10 +78,12 @@ pub async fn fulfil_many<C: ConnectionTrait>(
     conn: &C,
     sessions: &[CheckoutSession],
 ) -> AppResult<Vec<Outcome>> {
-    let mut ids: Vec<OrderId> = sessions.iter().filter_map(order_id_of).collect();
-    ids.sort_unstable();
-    let distinct = ids.windows(2).all(|w| w[0] != w[1]);
-    if distinct {
+    let mut seen = HashSet::new();
+    if sessions
+        .iter()
+        .filter_map(order_id_of)
+        .all(|id| seen.insert(id))
+    {
         return fulfil_distinct(conn, sessions).await;
     }
     let mut outcomes = Vec::with_capacity(sessions.len());
@@ -134,11 +136,7 @@ async fn provision_paid<C: ConnectionTrait>(
     let now = Utc::now();
     mark_paid(conn, paying, now).await?;
     let orders: Vec<&order::Model> = paying.iter().map(|(o, ..)| o).collect();
-    let items = order_item::Entity::find()
-        .filter(order_item::Column::OrderId.is_in(orders.iter().map(|o| o.id)))
-        .order_by_asc(order_item::Column::Id)
-        .all(conn)
-        .await?;
+    let items = super::items_of_orders(conn, orders.iter().map(|o| o.id)).await?;
     let services = provision_units(conn, &orders, &items, &HashSet::new(), now).await?;
     let audiences = super::audiences(conn, orders.iter().copied()).await?;
     let mut paid_events = Vec::with_capacity(paying.len());

@@ -147,8 +147,16 @@ pub async fn items_of<C: ConnectionTrait>(
     conn: &C,
     order_id: OrderId,
 ) -> Result<Vec<order_item::Model>, DbErr> {
+    items_of_orders(conn, [order_id]).await
+}
+
+/// The items of several orders, in one query, in id order.
+pub async fn items_of_orders<C: ConnectionTrait>(
+    conn: &C,
+    order_ids: impl IntoIterator<Item = OrderId>,
+) -> Result<Vec<order_item::Model>, DbErr> {
     order_item::Entity::find()
-        .filter(order_item::Column::OrderId.eq(order_id))
+        .filter(order_item::Column::OrderId.is_in(order_ids))
         .order_by_asc(order_item::Column::Id)
         .all(conn)
         .await
