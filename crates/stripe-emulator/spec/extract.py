@@ -25,17 +25,21 @@ DEFAULT_OUTPUT = HERE / "stripe-subset.json"
 # The `object` values of what the emulator returns; tests/it/conformance.rs looks each up by
 # name in components.schemas (a list object is checked without a schema).
 OBJECT_SCHEMAS = [
+    "billing_portal.session",
     "charge",
     "checkout.session",
     "coupon",
     "customer",
     "event",
+    "invoice",
     "item",
     "payment_intent",
+    "payment_method",
     "price",
     "product",
     "promotion_code",
     "refund",
+    "subscription",
     "webhook_endpoint",
 ]
 

@@ -189,7 +189,7 @@ pub async fn clock(State(app): State<App>) -> Json<Value> {
 }
 
 /// Moves the emulator's clock forward and runs what the new time makes happen (expiry,
-/// settlement) before answering.
+/// settlement, subscription renewals) before answering.
 pub async fn advance_clock(State(app): State<App>, raw: RawParams) -> ApiResult<Json<Value>> {
     let p = raw.control(obj([req("seconds", Ty::Int)]))?;
     let seconds = p.int("seconds").unwrap_or(0);
@@ -198,6 +198,6 @@ pub async fn advance_clock(State(app): State<App>, raw: RawParams) -> ApiResult<
     }
     let mut store = app.store();
     store.clock.advance(seconds);
-    checkout::tick(&mut store);
+    crate::tick(&mut store);
     Ok(Json(json!({ "now": store.now() })))
 }

@@ -62,6 +62,17 @@ impl ApiError {
         e
     }
 
+    /// A charge the card's bank refused: 402 with `card_error`, as Stripe answers it.
+    pub fn card_declined(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::PAYMENT_REQUIRED,
+            kind: "card_error",
+            code: Some("card_declined"),
+            message: message.into(),
+            param: None,
+        }
+    }
+
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self {
             status: StatusCode::UNAUTHORIZED,

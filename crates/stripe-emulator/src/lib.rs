@@ -26,6 +26,7 @@
 #![recursion_limit = "256"]
 
 mod api;
+mod billing;
 mod checkout;
 mod control;
 mod error;
@@ -220,8 +221,14 @@ async fn ticker(app: Arc<Shared>, every: Duration) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        checkout::tick(&mut app.store());
+        tick(&mut app.store());
     }
+}
+
+/// Runs what the clock makes happen: sessions expire, bank debits settle, subscriptions renew.
+fn tick(store: &mut Store) {
+    checkout::tick(store);
+    billing::renew_due(store);
 }
 
 fn insert_endpoint(store: &mut Store, url: &str, secret: &str) -> String {
@@ -240,7 +247,14 @@ fn insert_endpoint(store: &mut Store, url: &str, secret: &str) -> String {
 }
 
 fn router(shared: Arc<Shared>) -> Router {
-    let pages = Router::new().route("/c/pay/{id}", get(page::show).post(page::submit));
+    let pages = Router::new()
+        .route("/c/pay/{id}", get(page::show).post(page::submit))
+        .route("/i/{id}", get(page::invoice::show).post(page::invoice::pay))
+        .route("/i/{id}/pdf", get(page::invoice::pdf))
+        .route(
+            "/p/session/{id}",
+            get(page::portal::show).post(page::portal::act),
+        );
     Router::new()
         .merge(api_routes(&shared))
         .merge(control_routes())
@@ -254,8 +268,8 @@ fn router(shared: Arc<Shared>) -> Router {
 /// `Op::route`.
 fn api_routes(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
     use api::{
-        checkout_sessions, coupons, customers, events, payment_intents, prices, products, refunds,
-        webhook_endpoints,
+        billing_portal, checkout_sessions, coupons, customers, events, invoices, payment_intents,
+        prices, products, refunds, subscriptions, webhook_endpoints,
     };
     Router::new()
         .route(
@@ -326,6 +340,24 @@ fn api_routes(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
             "/v1/promotion_codes/{id}",
             get(coupons::retrieve_promotion_code),
         )
+        .route("/v1/subscriptions", get(subscriptions::list_subscriptions))
+        .route(
+            "/v1/subscriptions/{id}",
+            get(subscriptions::retrieve_subscription)
+                .post(subscriptions::update_subscription)
+                .delete(subscriptions::cancel_subscription),
+        )
+        .route("/v1/invoices", get(invoices::list_invoices))
+        .route("/v1/invoices/{id}", get(invoices::retrieve_invoice))
+        .route("/v1/invoices/{id}/pay", post(invoices::pay_invoice))
+        .route(
+            "/v1/payment_methods/{id}",
+            get(invoices::retrieve_payment_method),
+        )
+        .route(
+            "/v1/billing_portal/sessions",
+            post(billing_portal::create_portal_session),
+        )
         .route("/v1/events", get(events::list_events))
         .route("/v1/events/{id}", get(events::retrieve_event))
         .route(
@@ -391,11 +423,12 @@ impl Running {
         self.shared.store().deliveries.values().cloned().collect()
     }
 
-    /// Moves the emulator's clock forward and runs expiry and settlement for the new time.
+    /// Moves the emulator's clock forward and runs expiry, settlement and renewals for the new
+    /// time.
     pub fn advance_clock(&self, seconds: i64) {
         let mut store = self.shared.store();
         store.clock.advance(seconds);
-        checkout::tick(&mut store);
+        tick(&mut store);
     }
 
     /// Stops serving and waits for the server task to end.

@@ -137,24 +137,33 @@ pub struct Customer {
     pub description: Option<String>,
     pub address: Option<Address>,
     pub metadata: Metadata,
+    /// The number the customer's next finalized invoice gets (`PREFIX-0001`, ...).
+    pub next_invoice_sequence: i64,
+    /// The card subscriptions and invoices charge unless they name their own.
+    pub default_payment_method: Option<String>,
 }
 
 impl Customer {
-    pub fn to_json(&self) -> Value {
-        let prefix: String = self.id[4..]
+    /// Stripe's per-customer invoice prefix: the first eight letters of the id, in capitals.
+    pub fn invoice_prefix(&self) -> String {
+        self.id[4..]
             .chars()
             .take(8)
             .collect::<String>()
-            .to_uppercase();
+            .to_uppercase()
+    }
+
+    pub fn to_json(&self) -> Value {
+        let prefix = self.invoice_prefix();
         json!({
             "id": self.id, "object": "customer",
             "address": self.address.as_ref().map(Address::to_json), "balance": 0,
             "created": self.created, "currency": null, "default_source": null, "delinquent": false,
             "description": self.description, "discount": null, "email": self.email,
             "invoice_prefix": prefix,
-            "invoice_settings": {"custom_fields": null, "default_payment_method": null, "footer": null, "rendering_options": null},
+            "invoice_settings": {"custom_fields": null, "default_payment_method": self.default_payment_method, "footer": null, "rendering_options": null},
             "livemode": false, "metadata": self.metadata, "name": self.name,
-            "next_invoice_sequence": 1, "phone": self.phone, "preferred_locales": [],
+            "next_invoice_sequence": self.next_invoice_sequence, "phone": self.phone, "preferred_locales": [],
             "shipping": null, "tax_exempt": "none", "test_clock": null,
         })
     }
@@ -231,9 +240,33 @@ pub struct PendingSettlement {
     pub due_ms: i64,
 }
 
+/// A Checkout Session's `mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionMode {
+    Payment,
+    /// Recurring lines become a subscription; one-time lines are charged on its first invoice.
+    Subscription,
+}
+
+/// `subscription_data`: what a subscription-mode session's subscription starts with.
+#[derive(Debug, Clone, Default)]
+pub struct SubscriptionData {
+    pub trial_period_days: Option<i64>,
+    pub description: Option<String>,
+    pub metadata: Metadata,
+}
+
 #[derive(Debug, Clone)]
 pub struct Session {
     pub id: String,
+    pub mode: SessionMode,
+    pub subscription_data: SubscriptionData,
+    /// Set when a subscription-mode session completes.
+    pub subscription: Option<String>,
+    pub invoice: Option<String>,
+    /// `if_required` (payment mode) or `always` (subscription mode) when the session was made
+    /// without a customer; `None` when it names one.
+    pub customer_creation: Option<&'static str>,
     pub created: i64,
     pub expires_at: i64,
     pub status: SessionStatus,
@@ -309,10 +342,11 @@ impl Session {
             "currency_conversion": null, "custom_fields": [],
             "custom_text": {"shipping_address": null, "submit": null},
             "customer": self.customer,
-            "customer_creation": if self.customer.is_none() { Some("if_required") } else { None },
+            "customer_creation": self.customer_creation,
             "customer_details": customer_details, "customer_email": self.customer_email,
-            "expires_at": self.expires_at, "invoice": null, "invoice_creation": null,
-            "livemode": false, "locale": null, "metadata": self.metadata, "mode": "payment",
+            "expires_at": self.expires_at, "invoice": self.invoice, "invoice_creation": null,
+            "livemode": false, "locale": null, "metadata": self.metadata,
+            "mode": if self.mode == SessionMode::Payment { "payment" } else { "subscription" },
             "payment_intent": self.payment_intent, "payment_link": null,
             "payment_method_collection": "always", "payment_method_options": null,
             "payment_method_types": ["card", "sepa_debit"],
@@ -320,7 +354,7 @@ impl Session {
             "phone_number_collection": {"enabled": false}, "recovered_from": null,
             "setup_intent": null, "shipping_address_collection": null, "shipping_cost": null,
             "shipping_details": null, "shipping_options": [], "status": self.status.as_str(),
-            "submit_type": null, "subscription": null, "success_url": self.success_url,
+            "submit_type": null, "subscription": self.subscription, "success_url": self.success_url,
             "tax_id_collection": {"enabled": false},
             "total_details": {
                 "amount_discount": self.amount_discount(), "amount_shipping": 0,
@@ -361,6 +395,8 @@ pub struct PaymentIntent {
     pub method: MethodKind,
     pub canceled_at: Option<i64>,
     pub client_secret: String,
+    /// The invoice this payment collects (subscriptions); `None` for a Checkout payment.
+    pub invoice: Option<String>,
 }
 
 impl PaymentIntent {
@@ -375,7 +411,7 @@ impl PaymentIntent {
             "capture_method": "automatic", "client_secret": self.client_secret,
             "confirmation_method": "automatic", "created": self.created,
             "currency": self.currency, "customer": self.customer, "description": self.description,
-            "invoice": null, "last_payment_error": self.last_payment_error,
+            "invoice": self.invoice, "last_payment_error": self.last_payment_error,
             "latest_charge": self.latest_charge, "livemode": false, "metadata": self.metadata,
             "next_action": null, "on_behalf_of": null, "payment_method": null,
             "payment_method_options": {}, "payment_method_types": [self.method.as_str()],
@@ -416,6 +452,7 @@ pub struct Charge {
     pub billing_address: Option<Address>,
     pub paid_with: PaidWith,
     pub metadata: Metadata,
+    pub invoice: Option<String>,
 }
 
 impl Charge {
@@ -472,7 +509,7 @@ impl Charge {
             "created": self.created, "currency": self.currency, "customer": self.customer,
             "description": null, "disputed": false, "failure_balance_transaction": null,
             "failure_code": self.failure_code, "failure_message": self.failure_message,
-            "fraud_details": {}, "invoice": null, "livemode": false, "metadata": self.metadata,
+            "fraud_details": {}, "invoice": self.invoice, "livemode": false, "metadata": self.metadata,
             "on_behalf_of": null, "outcome": outcome, "paid": succeeded,
             "payment_intent": self.payment_intent, "payment_method": null,
             "payment_method_details": details, "radar_options": {}, "receipt_email": null,

@@ -35,6 +35,15 @@ pub enum Op {
     CreatePromotionCode,
     RetrievePromotionCode,
     ListPromotionCodes,
+    RetrieveSubscription,
+    UpdateSubscription,
+    CancelSubscription,
+    ListSubscriptions,
+    RetrieveInvoice,
+    ListInvoices,
+    PayInvoice,
+    RetrievePaymentMethod,
+    CreatePortalSession,
     RetrieveEvent,
     ListEvents,
     CreateWebhookEndpoint,
@@ -44,7 +53,7 @@ pub enum Op {
 }
 
 impl Op {
-    pub const ALL: [Op; 36] = [
+    pub const ALL: [Op; 45] = [
         Op::CreateProduct,
         Op::RetrieveProduct,
         Op::UpdateProduct,
@@ -75,6 +84,15 @@ impl Op {
         Op::CreatePromotionCode,
         Op::RetrievePromotionCode,
         Op::ListPromotionCodes,
+        Op::RetrieveSubscription,
+        Op::UpdateSubscription,
+        Op::CancelSubscription,
+        Op::ListSubscriptions,
+        Op::RetrieveInvoice,
+        Op::ListInvoices,
+        Op::PayInvoice,
+        Op::RetrievePaymentMethod,
+        Op::CreatePortalSession,
         Op::RetrieveEvent,
         Op::ListEvents,
         Op::CreateWebhookEndpoint,
@@ -117,6 +135,15 @@ impl Op {
             CreatePromotionCode => ("post", "/v1/promotion_codes"),
             ListPromotionCodes => ("get", "/v1/promotion_codes"),
             RetrievePromotionCode => ("get", "/v1/promotion_codes/{promotion_code}"),
+            RetrieveSubscription => ("get", "/v1/subscriptions/{subscription_exposed_id}"),
+            UpdateSubscription => ("post", "/v1/subscriptions/{subscription_exposed_id}"),
+            CancelSubscription => ("delete", "/v1/subscriptions/{subscription_exposed_id}"),
+            ListSubscriptions => ("get", "/v1/subscriptions"),
+            RetrieveInvoice => ("get", "/v1/invoices/{invoice}"),
+            ListInvoices => ("get", "/v1/invoices"),
+            PayInvoice => ("post", "/v1/invoices/{invoice}/pay"),
+            RetrievePaymentMethod => ("get", "/v1/payment_methods/{payment_method}"),
+            CreatePortalSession => ("post", "/v1/billing_portal/sessions"),
             RetrieveEvent => ("get", "/v1/events/{id}"),
             ListEvents => ("get", "/v1/events"),
             CreateWebhookEndpoint => ("post", "/v1/webhook_endpoints"),
@@ -165,6 +192,23 @@ impl Op {
                 opt("coupon", s()),
                 opt("active", Ty::Bool),
             ]),
+            UpdateSubscription => update_subscription(),
+            CancelSubscription => vec![opt("invoice_now", Ty::Bool), opt("prorate", Ty::Bool)],
+            ListSubscriptions => list_of(vec![
+                opt("customer", s()),
+                opt("price", s()),
+                opt("status", Ty::Enum(SUBSCRIPTION_LIST_STATUSES)),
+            ]),
+            ListInvoices => list_of(vec![
+                opt("customer", s()),
+                opt("subscription", s()),
+                opt(
+                    "status",
+                    Ty::Enum(&["draft", "open", "paid", "uncollectible", "void"]),
+                ),
+            ]),
+            PayInvoice => vec![opt("payment_method", s())],
+            CreatePortalSession => vec![req("customer", s()), opt("return_url", s())],
             ListEvents => list_of(vec![opt("type", s())]),
             CreateWebhookEndpoint => create_webhook_endpoint(),
             // Stripe filters webhook endpoints by nothing, not even `created`.
@@ -179,6 +223,9 @@ impl Op {
             | RetrieveRefund
             | RetrieveCoupon
             | RetrievePromotionCode
+            | RetrieveSubscription
+            | RetrieveInvoice
+            | RetrievePaymentMethod
             | RetrieveEvent
             | RetrieveWebhookEndpoint
             | DeleteWebhookEndpoint => vec![],
@@ -334,6 +381,56 @@ fn create_session() -> Vec<Field> {
         opt("allow_promotion_codes", Ty::Bool),
         opt("automatic_tax", obj([req("enabled", Ty::Bool)])),
         opt("expires_at", Ty::Int),
+        opt(
+            "subscription_data",
+            obj([
+                opt("trial_period_days", Ty::Int),
+                opt("description", s()),
+                opt("metadata", Ty::Metadata),
+            ]),
+        ),
+    ]
+}
+
+/// `status` of the subscriptions list: a status, or `all` / `ended`.
+const SUBSCRIPTION_LIST_STATUSES: &[&str] = &[
+    "active",
+    "all",
+    "canceled",
+    "ended",
+    "incomplete",
+    "incomplete_expired",
+    "past_due",
+    "paused",
+    "trialing",
+    "unpaid",
+];
+
+fn update_subscription() -> Vec<Field> {
+    vec![
+        opt("cancel_at_period_end", Ty::Bool),
+        opt(
+            "pause_collection",
+            Ty::OrEmpty(Box::new(obj([req(
+                "behavior",
+                Ty::Enum(&["keep_as_draft", "mark_uncollectible", "void"]),
+            )]))),
+        ),
+        opt(
+            "items",
+            arr(obj([
+                opt("id", s()),
+                opt("price", s()),
+                opt("quantity", Ty::Int),
+            ])),
+        ),
+        opt(
+            "proration_behavior",
+            Ty::Enum(&["always_invoice", "create_prorations", "none"]),
+        ),
+        opt("default_payment_method", s()),
+        opt("description", s()),
+        opt("metadata", Ty::Metadata),
     ]
 }
 

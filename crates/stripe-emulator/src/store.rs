@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::billing::{Invoice, PaymentMethod, PortalSession, Subscription};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{
     Charge, Coupon, Customer, Event, PaymentIntent, Price, Product, PromotionCode, Refund, Session,
@@ -84,6 +85,10 @@ pub struct Store {
     pub refunds: IndexMap<String, Refund>,
     pub coupons: IndexMap<String, Coupon>,
     pub promotion_codes: IndexMap<String, PromotionCode>,
+    pub payment_methods: IndexMap<String, PaymentMethod>,
+    pub subscriptions: IndexMap<String, Subscription>,
+    pub invoices: IndexMap<String, Invoice>,
+    pub portal_sessions: IndexMap<String, PortalSession>,
     pub events: IndexMap<String, Event>,
     pub webhook_endpoints: IndexMap<String, WebhookEndpoint>,
     pub deliveries: IndexMap<String, Delivery>,
@@ -114,6 +119,10 @@ impl Store {
             refunds: IndexMap::new(),
             coupons: IndexMap::new(),
             promotion_codes: IndexMap::new(),
+            payment_methods: IndexMap::new(),
+            subscriptions: IndexMap::new(),
+            invoices: IndexMap::new(),
+            portal_sessions: IndexMap::new(),
             events: IndexMap::new(),
             webhook_endpoints: IndexMap::new(),
             deliveries: IndexMap::new(),
@@ -207,6 +216,9 @@ impl Store {
             "ch" => self.charges.get(id).map(|c| c.to_json(self)),
             "re" => self.refunds.get(id).map(Refund::to_json),
             "promo" => self.promotion_codes.get(id).map(|p| p.to_json(self)),
+            "pm" => self.payment_methods.get(id).map(PaymentMethod::to_json),
+            "sub" => self.subscriptions.get(id).map(|s| s.to_json(self)),
+            "in" => self.invoices.get(id).map(|i| i.to_json(self)),
             "evt" => self.events.get(id).map(|e| self.event_json(e)),
             _ => None,
         }

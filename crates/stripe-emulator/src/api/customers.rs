@@ -23,6 +23,8 @@ pub async fn create_customer(State(app): State<App>, raw: RawParams) -> ApiResul
         description: p.str("description").map(str::to_string),
         address: address_of(&p).flatten(),
         metadata: metadata_of(&p),
+        next_invoice_sequence: 1,
+        default_payment_method: None,
     };
     store
         .customers

@@ -2,14 +2,17 @@
 //! unknown routes, and the helpers that read parameters and shape answers. The handlers, one per
 //! operation in `schema::Op`, are in one module per resource.
 
+pub mod billing_portal;
 pub mod checkout_sessions;
 pub mod coupons;
 pub mod customers;
 pub mod events;
+pub mod invoices;
 pub mod payment_intents;
 pub mod prices;
 pub mod products;
 pub mod refunds;
+pub mod subscriptions;
 pub mod webhook_endpoints;
 
 use std::collections::HashMap;

@@ -24,7 +24,10 @@ pub async fn create_price(State(app): State<App>, raw: RawParams) -> ApiResult<J
                 .param("unit_amount"),
         );
     }
-    let recurring = p.obj("recurring").map(|r| recurring_of(&r)).transpose()?;
+    let recurring = p
+        .obj("recurring")
+        .map(|r| recurring_of(&r, "recurring"))
+        .transpose()?;
     let mut store = app.store();
     let now = store.now();
     let product = match (p.str("product"), p.obj("product_data")) {
@@ -77,15 +80,16 @@ pub async fn create_price(State(app): State<App>, raw: RawParams) -> ApiResult<J
 }
 
 /// A `recurring` hash: its interval (checked against the spec's enum already) and count, at
-/// most a year in all; licensed usage only.
-fn recurring_of(r: &crate::params::Params) -> ApiResult<Recurring> {
+/// most a year in all; licensed usage only. `at` names the hash in errors (`recurring`, or a
+/// session line's `line_items[0][price_data][recurring]`).
+pub(crate) fn recurring_of(r: &crate::params::Params, at: &str) -> ApiResult<Recurring> {
     let interval = r
         .str("interval")
-        .ok_or_else(|| ApiError::missing_param("recurring[interval]"))?;
+        .ok_or_else(|| ApiError::missing_param(&format!("{at}[interval]")))?;
     if r.str("usage_type").is_some_and(|u| u != "licensed") {
         return Err(
             ApiError::invalid("The emulator supports `licensed` usage only.")
-                .param("recurring[usage_type]"),
+                .param(format!("{at}[usage_type]")),
         );
     }
     let interval_count = r.int("interval_count").unwrap_or(1);
@@ -97,10 +101,10 @@ fn recurring_of(r: &crate::params::Params) -> ApiResult<Recurring> {
     };
     if !(1..=most).contains(&interval_count) {
         return Err(ApiError::invalid(format!(
-            "Invalid recurring[interval_count]: it must be from 1 to {most} for `{interval}` \
+            "Invalid {at}[interval_count]: it must be from 1 to {most} for `{interval}` \
              (the longest interval is one year: 1 year, 12 months, 52 weeks or 365 days)."
         ))
-        .param("recurring[interval_count]"));
+        .param(format!("{at}[interval_count]")));
     }
     Ok(Recurring {
         interval: interval.to_string(),

@@ -6,6 +6,9 @@ mod payment;
 mod refund;
 mod session;
 
+pub(crate) use payment::{
+    CardBehaviour, card_attaches, card_behaviour, card_brand, redeem, save_address,
+};
 pub use payment::{PayOutcome, Payer, PaymentChoice, luhn_valid, pay, settle};
 pub use refund::create_refund;
 pub use session::create_session;

@@ -5,7 +5,7 @@ use serde_json::{Map, json};
 
 use crate::model::{
     Address, Charge, MethodKind, PaidWith, PaymentIntent, PaymentStatus, PendingSettlement,
-    Session, SessionStatus,
+    Session, SessionMode, SessionStatus,
 };
 use crate::store::{Store, new_id, previous_attributes};
 
@@ -25,7 +25,7 @@ pub enum PaymentChoice {
 }
 
 /// How a card behaves, by Stripe's test card numbers.
-enum CardBehaviour {
+pub(crate) enum CardBehaviour {
     Pays(&'static str),
     Declines {
         decline_code: &'static str,
@@ -33,7 +33,24 @@ enum CardBehaviour {
     },
 }
 
-fn card_behaviour(number: &str) -> CardBehaviour {
+/// `4000000000000341`: saving the card on a customer succeeds, every charge to it fails.
+pub(crate) const ATTACHES_THEN_DECLINES: &str = "4000000000000341";
+
+/// Whether the card can be saved on a customer (every card that pays, and the one that only
+/// attaches).
+pub(crate) fn card_attaches(number: &str) -> bool {
+    number == ATTACHES_THEN_DECLINES || matches!(card_behaviour(number), CardBehaviour::Pays(_))
+}
+
+/// The brand a card number shows (declining test cards are all Visa numbers).
+pub(crate) fn card_brand(number: &str) -> &'static str {
+    match card_behaviour(number) {
+        CardBehaviour::Pays(brand) => brand,
+        CardBehaviour::Declines { .. } => "visa",
+    }
+}
+
+pub(crate) fn card_behaviour(number: &str) -> CardBehaviour {
     match number {
         "4242424242424242" | "4000056655665556" => CardBehaviour::Pays("visa"),
         "5555555555554444" | "2223003122003222" | "5200828282828210" => {
@@ -50,6 +67,10 @@ fn card_behaviour(number: &str) -> CardBehaviour {
         },
         "4000000000009987" => CardBehaviour::Declines {
             decline_code: "lost_card",
+            message: "Your card was declined.",
+        },
+        ATTACHES_THEN_DECLINES => CardBehaviour::Declines {
+            decline_code: "generic_decline",
             message: "Your card was declined.",
         },
         "4000000000000069" => CardBehaviour::Declines {
@@ -116,6 +137,9 @@ pub fn pay(
         return Err("This checkout session is no longer open.".into());
     }
     session.paid_address = payer.address.clone();
+    if session.mode == SessionMode::Subscription {
+        return Ok(crate::billing::subscribe(store, session, payer, choice));
+    }
     let amount = session.amount_total();
     if amount == 0 {
         return Ok(complete_without_payment(store, session, email));
@@ -187,6 +211,7 @@ fn payment_intent_for(
         last_payment_error: None,
         method,
         canceled_at: None,
+        invoice: None,
     };
     store.payment_intents.insert(id.clone(), pi);
     session.payment_intent = Some(id.clone());
@@ -208,10 +233,7 @@ fn new_charge(
             exp_month,
             exp_year,
         } => PaidWith::Card {
-            brand: match card_behaviour(number) {
-                CardBehaviour::Pays(brand) => brand,
-                CardBehaviour::Declines { .. } => "visa",
-            },
+            brand: card_brand(number),
             last4: number[number.len() - 4..].to_string(),
             exp_month: *exp_month,
             exp_year: *exp_year,
@@ -234,6 +256,7 @@ fn new_charge(
         billing_address: session.paid_address.clone(),
         paid_with,
         metadata: Map::new(),
+        invoice: None,
     }
 }
 
@@ -321,7 +344,7 @@ fn bank_debit_submitted(store: &mut Store, mut a: PaymentAttempt, succeeds: bool
     PayOutcome::Completed(success_redirect(&a.session))
 }
 
-fn redeem(store: &mut Store, session: &Session) {
+pub(crate) fn redeem(store: &mut Store, session: &Session) {
     if let Some(promo_id) = &session.promotion_code
         && let Some(promo) = store.promotion_codes.get_mut(promo_id)
     {
@@ -335,7 +358,7 @@ fn redeem(store: &mut Store, session: &Session) {
 
 /// With `customer_update[address]=auto`, the address the customer entered becomes the
 /// customer's, when the session completes (`customer.updated`).
-fn save_address(store: &mut Store, session: &Session) {
+pub(crate) fn save_address(store: &mut Store, session: &Session) {
     if !session.save_address_to_customer {
         return;
     }

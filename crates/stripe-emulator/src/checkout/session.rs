@@ -4,7 +4,10 @@
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::model::{Address, LineItem, PaymentStatus, Price, Product, Session, SessionStatus};
+use crate::model::{
+    Address, LineItem, PaymentStatus, Price, Product, Recurring, Session, SessionMode,
+    SessionStatus, SubscriptionData,
+};
 use crate::money;
 use crate::params::{Params, merge_metadata};
 use crate::store::{Store, new_id};
@@ -19,28 +22,51 @@ fn is_url(s: &str) -> bool {
 }
 
 pub fn create_session(store: &mut Store, p: &Params) -> ApiResult<Session> {
-    check_session_params(store, p)?;
+    let mode = check_session_params(store, p)?;
     let now = store.now();
     let expires_at = expires_at(p, now)?;
-    let resolved = resolve_line_items(store, p)?;
+    let subscription_data = subscription_data(p, mode)?;
+    let resolved = resolve_line_items(store, p, mode)?;
     let currency = resolved[0].price.currency.clone();
+    let in_trial = subscription_data.trial_period_days.is_some();
     let line_items = resolved
         .into_iter()
-        .map(|line| create_line_item(store, line, now))
+        .map(|line| create_line_item(store, line, now, in_trial))
         .collect();
     let mut session = new_session(store, p, now, expires_at, currency, line_items);
+    session.mode = mode;
+    session.subscription_data = subscription_data;
+    if mode == SessionMode::Subscription && session.customer.is_none() {
+        session.customer_creation = Some("always");
+    }
     recompute_totals(store, &mut session);
     store.sessions.insert(session.id.clone(), session.clone());
     Ok(session)
 }
 
-/// The session's own parameters, checked in the order Stripe reports them.
-fn check_session_params(store: &Store, p: &Params) -> ApiResult<()> {
-    if p.str("mode") != Some("payment") {
+/// The session's own parameters, checked in the order Stripe reports them; answers the mode.
+fn check_session_params(store: &Store, p: &Params) -> ApiResult<SessionMode> {
+    let mode = match p.str("mode") {
+        Some("payment") => SessionMode::Payment,
+        Some("subscription") => SessionMode::Subscription,
+        _ => {
+            return Err(ApiError::invalid(
+                "The emulator supports Checkout Sessions in `payment` and `subscription` mode only.",
+            )
+            .param("mode"));
+        }
+    };
+    if mode == SessionMode::Subscription && p.has("payment_intent_data") {
         return Err(ApiError::invalid(
-            "The emulator supports Checkout Sessions in `payment` mode only.",
+            "You can not pass `payment_intent_data` in `subscription` mode.",
         )
-        .param("mode"));
+        .param("payment_intent_data"));
+    }
+    if mode == SessionMode::Payment && p.has("subscription_data") {
+        return Err(ApiError::invalid(
+            "You can only pass `subscription_data` in `subscription` mode.",
+        )
+        .param("subscription_data"));
     }
     if !is_url(p.str("success_url").unwrap_or_default()) {
         return Err(ApiError::invalid("Not a valid URL").param("success_url"));
@@ -68,7 +94,35 @@ fn check_session_params(store: &Store, p: &Params) -> ApiResult<()> {
                 .param("customer_update"),
         );
     }
-    check_tax_address(store, p)
+    check_tax_address(store, p)?;
+    Ok(mode)
+}
+
+/// The longest free trial Stripe allows, in days.
+const MAX_TRIAL_DAYS: i64 = 730;
+
+/// `subscription_data`: a trial of 1 to 730 days, a description and metadata.
+fn subscription_data(p: &Params, mode: SessionMode) -> ApiResult<SubscriptionData> {
+    if mode != SessionMode::Subscription {
+        return Ok(SubscriptionData::default());
+    }
+    let data = p.obj("subscription_data").unwrap_or_default();
+    let trial = data.int("trial_period_days");
+    if let Some(days) = trial
+        && !(1..=MAX_TRIAL_DAYS).contains(&days)
+    {
+        return Err(ApiError::invalid(format!(
+            "`trial_period_days` must be between 1 and {MAX_TRIAL_DAYS}."
+        ))
+        .param("subscription_data[trial_period_days]"));
+    }
+    let mut metadata = Map::new();
+    merge_metadata(&mut metadata, data.raw("metadata"));
+    Ok(SubscriptionData {
+        trial_period_days: trial,
+        description: data.str("description").map(str::to_string),
+        metadata,
+    })
 }
 
 /// The message Stripe refuses automatic tax with when the customer has no address to tax by
@@ -113,6 +167,7 @@ enum PriceSource {
     Inline {
         currency: String,
         unit_amount: i64,
+        recurring: Option<Recurring>,
         product: ProductSource,
     },
 }
@@ -134,6 +189,7 @@ struct LinePrice {
     unit_amount: i64,
     /// The product's name, which becomes the line's description.
     name: String,
+    recurring: Option<Recurring>,
 }
 
 /// A line item checked against the store but not created yet.
@@ -144,7 +200,11 @@ struct ResolvedLine {
 }
 
 /// Resolves every line before creating anything, so a bad line leaves no inline price behind.
-fn resolve_line_items(store: &Store, p: &Params) -> ApiResult<Vec<ResolvedLine>> {
+fn resolve_line_items(
+    store: &Store,
+    p: &Params,
+    mode: SessionMode,
+) -> ApiResult<Vec<ResolvedLine>> {
     let raw_items = p.list("line_items");
     if raw_items.is_empty() {
         return Err(ApiError::missing_param("line_items"));
@@ -152,7 +212,10 @@ fn resolve_line_items(store: &Store, p: &Params) -> ApiResult<Vec<ResolvedLine>>
     let mut resolved = Vec::with_capacity(raw_items.len());
     for (i, raw) in raw_items.iter().enumerate() {
         let item = Params(raw.as_object().cloned().unwrap_or_default());
-        resolved.push(resolve_line_item(store, i, &item)?);
+        resolved.push(resolve_line_item(store, i, &item, mode)?);
+    }
+    if mode == SessionMode::Subscription {
+        check_recurring_lines(&resolved)?;
     }
     let currency = resolved[0].price.currency.clone();
     if let Some(i) = resolved.iter().position(|r| r.price.currency != currency) {
@@ -168,8 +231,31 @@ fn resolve_line_items(store: &Store, p: &Params) -> ApiResult<Vec<ResolvedLine>>
     Ok(resolved)
 }
 
+/// A subscription needs at least one recurring line, and all its recurring lines bill together.
+fn check_recurring_lines(lines: &[ResolvedLine]) -> ApiResult<()> {
+    let mut periods = lines.iter().filter_map(|l| l.price.recurring.as_ref());
+    let Some(first) = periods.next() else {
+        return Err(ApiError::invalid(
+            "You must provide at least one recurring price in `subscription` mode when using prices.",
+        )
+        .param("line_items"));
+    };
+    if periods.any(|r| r != first) {
+        return Err(ApiError::invalid(
+            "Checkout does not support multiple prices with different billing intervals.",
+        )
+        .param("line_items"));
+    }
+    Ok(())
+}
+
 /// Checks line `i`: its quantity, then its `price` or `price_data`.
-fn resolve_line_item(store: &Store, i: usize, item: &Params) -> ApiResult<ResolvedLine> {
+fn resolve_line_item(
+    store: &Store,
+    i: usize,
+    item: &Params,
+    mode: SessionMode,
+) -> ApiResult<ResolvedLine> {
     let at = |k: &str| format!("line_items[{i}][{k}]");
     let quantity = item
         .int("quantity")
@@ -189,6 +275,16 @@ fn resolve_line_item(store: &Store, i: usize, item: &Params) -> ApiResult<Resolv
         (Some(price_id), None) => existing_price(store, i, price_id)?,
         (None, Some(data)) => inline_price(store, i, &data)?,
     };
+    if mode == SessionMode::Payment && price.recurring.is_some() {
+        let param = if item.has("price") {
+            "price"
+        } else {
+            "price_data][recurring"
+        };
+        return Err(recurring_in_payment_mode(format!(
+            "line_items[{i}][{param}]"
+        )));
+    }
     let subtotal = price.unit_amount.checked_mul(quantity).ok_or_else(|| {
         ApiError::invalid("The line item amount is too large.").param(format!("line_items[{i}]"))
     })?;
@@ -208,7 +304,7 @@ fn recurring_in_payment_mode(param: String) -> ApiError {
     .param(param)
 }
 
-/// Line `i`'s `price`, which must exist, be active and be one-time.
+/// Line `i`'s `price`, which must exist and be active.
 fn existing_price(store: &Store, i: usize, price_id: &str) -> ApiResult<LinePrice> {
     let at = |k: &str| format!("line_items[{i}][{k}]");
     let price = store
@@ -221,9 +317,6 @@ fn existing_price(store: &Store, i: usize, price_id: &str) -> ApiResult<LinePric
         )
         .param(at("price")));
     }
-    if price.recurring.is_some() {
-        return Err(recurring_in_payment_mode(at("price")));
-    }
     let name = store
         .products
         .get(&price.product)
@@ -234,6 +327,7 @@ fn existing_price(store: &Store, i: usize, price_id: &str) -> ApiResult<LinePric
         currency: price.currency.clone(),
         unit_amount: price.unit_amount,
         name,
+        recurring: price.recurring.clone(),
     })
 }
 
@@ -245,9 +339,10 @@ fn inline_price(store: &Store, i: usize, data: &Params) -> ApiResult<LinePrice> 
             ApiError::invalid("Invalid currency: must be a three-letter ISO code")
                 .param(at("currency"))
         })?;
-    if data.obj("recurring").is_some() {
-        return Err(recurring_in_payment_mode(at("recurring")));
-    }
+    let recurring = data
+        .obj("recurring")
+        .map(|r| crate::api::prices::recurring_of(&r, &at("recurring")))
+        .transpose()?;
     let unit_amount = data
         .int("unit_amount")
         .ok_or_else(|| ApiError::missing_param(&at("unit_amount")))?;
@@ -294,21 +389,26 @@ fn inline_price(store: &Store, i: usize, data: &Params) -> ApiResult<LinePrice> 
         source: PriceSource::Inline {
             currency: currency.clone(),
             unit_amount,
+            recurring: recurring.clone(),
             product,
         },
         currency,
         unit_amount,
         name,
+        recurring,
     })
 }
 
-/// Stores what a resolved line needs (an inline price, and its product) and makes the line.
-fn create_line_item(store: &mut Store, line: ResolvedLine, now: i64) -> LineItem {
+/// Stores what a resolved line needs (an inline price, and its product) and makes the line. In
+/// a trial a recurring line charges nothing today.
+fn create_line_item(store: &mut Store, line: ResolvedLine, now: i64, in_trial: bool) -> LineItem {
+    let free = in_trial && line.price.recurring.is_some();
     let price_id = match line.price.source {
         PriceSource::Existing(id) => id,
         PriceSource::Inline {
             currency,
             unit_amount,
+            recurring,
             product,
         } => {
             let product = match product {
@@ -329,7 +429,7 @@ fn create_line_item(store: &mut Store, line: ResolvedLine, now: i64) -> LineItem
                 nickname: None,
                 lookup_key: None,
                 metadata: Map::new(),
-                recurring: None,
+                recurring,
             };
             let id = price.id.clone();
             store.prices.insert(id.clone(), price);
@@ -342,7 +442,7 @@ fn create_line_item(store: &mut Store, line: ResolvedLine, now: i64) -> LineItem
         quantity: line.quantity,
         description: line.price.name,
         currency: line.price.currency,
-        amount_subtotal: line.subtotal,
+        amount_subtotal: if free { 0 } else { line.subtotal },
         amount_discount: 0,
         amount_tax: 0,
     }
@@ -391,6 +491,15 @@ fn new_session(
     Session {
         url: format!("{}/c/pay/{id}", store.base_url),
         id,
+        mode: SessionMode::Payment,
+        subscription_data: SubscriptionData::default(),
+        subscription: None,
+        invoice: None,
+        customer_creation: if p.has("customer") {
+            None
+        } else {
+            Some("if_required")
+        },
         created: now,
         expires_at,
         status: SessionStatus::Open,

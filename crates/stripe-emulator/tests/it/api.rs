@@ -322,7 +322,7 @@ fn session_rule_cases(price: &str) -> Vec<BadCase<'_>> {
         (
             "/v1/checkout/sessions",
             vec![
-                ("mode", "subscription"),
+                ("mode", "setup"),
                 ("success_url", "http://shop.test/ok"),
                 ("line_items[0][price]", price),
                 ("line_items[0][quantity]", "1"),
@@ -391,7 +391,7 @@ async fn unknown_objects_and_routes_are_404() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "resource_missing");
     assert_eq!(body["error"]["message"], "No such product: 'prod_nope'");
-    let (status, body) = h.get("/v1/subscriptions").await;
+    let (status, body) = h.get("/v1/subscription_schedules").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["type"], "invalid_request_error");
 }

@@ -776,7 +776,7 @@ async fn zero_decimal_currencies_show_no_cents() {
     assert!(html.contains("¥1,500"));
     assert!(html.contains("¥16,500"));
     assert!(!html.contains("¥16,500.00"));
-    assert!(html.contains("Total due (JPY)"));
+    assert!(html.contains("Total due today (JPY)"));
 }
 
 #[tokio::test]

@@ -131,6 +131,7 @@ async fn every_returned_object_has_the_fields_stripe_requires() {
     let paid = pay_a_session(&h, &catalogue, &mut objects).await;
     leave_sessions_unpaid(&h, &catalogue, &mut objects).await;
     list_everything(&h, paid["id"].as_str().unwrap(), &mut objects).await;
+    subscribe_and_renew(&h, &catalogue, &mut objects).await;
 
     let mut errors = Vec::new();
     for object in &objects {
@@ -402,11 +403,144 @@ async fn list_everything(h: &Harness, sid: &str, objects: &mut Vec<Value>) {
     objects.push(events.clone());
 }
 
+/// A subscription bought with a one-time line, a promotion code and a trial; its card swapped
+/// in the portal for one that fails, a renewal failing then paid by the API; collection paused
+/// (a voided invoice), then the subscription cancelled. Keeps every billing object and event.
+async fn subscribe_and_renew(h: &Harness, catalogue: &Catalogue, objects: &mut Vec<Value>) {
+    let monthly = h
+        .ok_post(
+            "/v1/prices",
+            &[
+                ("currency", "eur"),
+                ("unit_amount", "9900"),
+                ("recurring[interval]", "month"),
+                ("product_data[name]", "Retainer"),
+            ],
+        )
+        .await;
+    let once = h.price("Setup", "eur", 20_000).await;
+    let session = h
+        .session(&[
+            ("mode", "subscription"),
+            ("line_items[0][price]", monthly["id"].as_str().unwrap()),
+            ("line_items[0][quantity]", "1"),
+            ("line_items[1][price]", &once),
+            ("line_items[1][quantity]", "1"),
+            ("customer", catalogue.customer["id"].as_str().unwrap()),
+            ("allow_promotion_codes", "true"),
+            ("subscription_data[trial_period_days]", "3"),
+            ("subscription_data[metadata][order]", "7"),
+        ])
+        .await;
+    let sid = session["id"].as_str().unwrap();
+    h.submit(
+        sid,
+        &[
+            ("action", "apply_promotion_code"),
+            ("promotion_code", "SAVE"),
+        ],
+    )
+    .await;
+    h.pay_card(sid, "4242424242424242").await;
+    let paid = h
+        .ok_get(&format!(
+            "/v1/checkout/sessions/{sid}?expand[]=subscription.latest_invoice&expand[]=subscription.default_payment_method"
+        ))
+        .await;
+    objects.push(paid.clone());
+    let sub = paid["subscription"]["id"].as_str().unwrap();
+    let customer = paid["customer"].as_str().unwrap();
+    let portal = h
+        .ok_post(
+            "/v1/billing_portal/sessions",
+            &[
+                ("customer", customer),
+                ("return_url", "http://shop.test/account"),
+            ],
+        )
+        .await;
+    objects.push(portal.clone());
+    h.http
+        .post(portal["url"].as_str().unwrap())
+        .form(&[
+            ("action", "update_card"),
+            ("card_number", "4000000000000341"),
+            ("card_expiry", "12 / 34"),
+            ("card_cvc", "123"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    h.emu.advance_clock(3 * 86_400);
+    let open = h
+        .ok_get(&format!("/v1/invoices?subscription={sub}&status=open"))
+        .await;
+    objects.push(open.clone());
+    let failed = open["data"][0]["id"].as_str().unwrap();
+    let (status, body) = h.post(&format!("/v1/invoices/{failed}/pay"), &[]).await;
+    assert_eq!(status, reqwest::StatusCode::PAYMENT_REQUIRED, "{body}");
+    assert_eq!(body["error"]["type"], "card_error");
+    let good = h
+        .ok_get(&format!(
+            "/v1/payment_methods/{}",
+            paid["subscription"]["default_payment_method"]["id"]
+                .as_str()
+                .unwrap()
+        ))
+        .await;
+    objects.push(good.clone());
+    objects.push(
+        h.ok_post(
+            &format!("/v1/invoices/{failed}/pay"),
+            &[("payment_method", good["id"].as_str().unwrap())],
+        )
+        .await,
+    );
+    h.ok_post(
+        &format!("/v1/subscriptions/{sub}"),
+        &[("pause_collection[behavior]", "void")],
+    )
+    .await;
+    h.emu.advance_clock(31 * 86_400);
+    objects.push(h.ok_get(&format!("/v1/invoices?customer={customer}")).await);
+    objects.push(h.ok_get("/v1/subscriptions?status=all").await);
+    let res = h
+        .http
+        .delete(h.url(&format!("/v1/subscriptions/{sub}")))
+        .bearer_auth(crate::helpers::KEY)
+        .send()
+        .await
+        .unwrap();
+    objects.push(res.json().await.unwrap());
+    for kind in [
+        "customer.created",
+        "payment_method.attached",
+        "customer.subscription.created",
+        "customer.subscription.updated",
+        "customer.subscription.deleted",
+        "invoice.created",
+        "invoice.finalized",
+        "invoice.paid",
+        "invoice.payment_succeeded",
+        "invoice.payment_failed",
+        "invoice.voided",
+    ] {
+        let events = h.ok_get(&format!("/v1/events?type={kind}")).await;
+        assert!(!events["data"].as_array().unwrap().is_empty(), "no {kind}");
+        objects.push(events);
+    }
+}
+
 /// The form schema of an endpoint's body, or its query parameters as one object schema.
 fn spec_params(method: &str, path: &str) -> Value {
     let op = &SPEC["paths"][path][method];
     assert!(op.is_object(), "{method} {path} is not in the description");
-    if method == "post" {
+    // Stripe describes DELETE parameters as a form body; its clients send them in the query,
+    // where the emulator reads them.
+    let form = &op["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"];
+    if method == "delete" && form.is_object() {
+        form.clone()
+    } else if method == "post" {
         op["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"].clone()
     } else {
         let mut props = serde_json::Map::new();

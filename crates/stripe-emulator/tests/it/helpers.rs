@@ -196,15 +196,24 @@ impl Harness {
         price["id"].as_str().unwrap().to_string()
     }
 
+    /// A session in `payment` mode unless `extra` names another.
     pub async fn session(&self, extra: &[(&str, &str)]) -> Value {
-        let mut form = vec![
-            ("mode", "payment"),
-            (
-                "success_url",
-                "http://shop.test/thanks?session={CHECKOUT_SESSION_ID}",
-            ),
-            ("cancel_url", "http://shop.test/cart"),
-        ];
+        let mode = if extra.iter().any(|(k, _)| *k == "mode") {
+            vec![]
+        } else {
+            vec![("mode", "payment")]
+        };
+        let mut form = [
+            mode,
+            vec![
+                (
+                    "success_url",
+                    "http://shop.test/thanks?session={CHECKOUT_SESSION_ID}",
+                ),
+                ("cancel_url", "http://shop.test/cart"),
+            ],
+        ]
+        .concat();
         form.extend_from_slice(extra);
         self.ok_post("/v1/checkout/sessions", &form).await
     }
@@ -240,6 +249,18 @@ impl Harness {
         ];
         form.extend_from_slice(extra);
         self.submit(session_id, &form).await
+    }
+
+    /// A hosted page's HTML.
+    pub async fn page(&self, url: &str) -> String {
+        self.http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     }
 
     pub async fn event_types(&self) -> Vec<String> {

@@ -5,5 +5,6 @@ mod checkout;
 mod conformance;
 mod helpers;
 mod lists;
+mod subscriptions;
 mod tax;
 mod webhooks;

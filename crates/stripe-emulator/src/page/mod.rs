@@ -1,5 +1,8 @@
-//! The hosted checkout page: what the customer sees at a session's `url`, working with plain
-//! form posts (no JavaScript).
+//! The hosted pages, working with plain form posts (no JavaScript): the checkout page at a
+//! session's `url` (here), an invoice's page and the customer portal (submodules).
+
+pub mod invoice;
+pub mod portal;
 
 use askama::Template;
 use axum::Form;
@@ -47,6 +50,8 @@ struct CheckoutPage {
     collect_address: bool,
     billing_country: String,
     billing_postal_code: String,
+    /// For a subscription: what recurs after today's payment (and the trial).
+    recurring_note: Option<String>,
 }
 
 /// The fields of the page's form.
@@ -145,25 +150,63 @@ fn render(
         collect_address: session.collects_billing_address(),
         billing_country: typed_or(&form.billing_country, on_file.country),
         billing_postal_code: typed_or(&form.billing_postal_code, on_file.postal_code),
+        recurring_note: recurring_note(store, session),
     };
+    html(&page)
+}
+
+/// "Then $149.00 every month", after "Free for 14 days, " in a trial; `None` for a payment.
+fn recurring_note(store: &Store, session: &Session) -> Option<String> {
+    let mut period = None;
+    let mut amount = 0;
+    for line in &session.line_items {
+        let price = store.prices.get(&line.price)?;
+        if let Some(r) = &price.recurring {
+            period = Some(r);
+            amount += price.unit_amount * line.quantity;
+        }
+    }
+    let then = format!(
+        "{} every {}",
+        money::format(amount, &session.currency),
+        crate::billing::period_words(period?)
+    );
+    Some(match session.subscription_data.trial_period_days {
+        Some(days) => format!("Free for {days} days, then {then}"),
+        None => format!("Then {then}"),
+    })
+}
+
+/// A 404 page naming what was not found ("checkout session", "invoice").
+fn not_found(what: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Html(format!(
+            "<!doctype html><title>Not found</title><p>No such {what}.</p>"
+        )),
+    )
+        .into_response()
+}
+
+/// A rendered page, or a plain 500 naming the template error.
+fn html(page: &impl Template) -> Html<String> {
     Html(
         page.render()
             .unwrap_or_else(|e| format!("template error: {e}")),
     )
 }
 
-fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Html("<!doctype html><title>Not found</title><p>No such checkout session.</p>".to_string()),
-    )
-        .into_response()
+/// A day as the hosted pages write it: "March 3, 2027".
+fn day(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .map(|t| t.format("%B %-d, %Y").to_string())
+        .unwrap_or_default()
 }
 
 pub async fn show(State(app): State<App>, Path(id): Path<String>) -> Response {
     let store = app.store();
     let Some(session) = store.sessions.get(&id) else {
-        return not_found();
+        return not_found("checkout session");
     };
     let status = if session.status == SessionStatus::Expired {
         StatusCode::GONE
@@ -184,7 +227,7 @@ pub async fn submit(
 ) -> Response {
     let mut store = app.store();
     let Some(session) = store.sessions.get(&id).cloned() else {
-        return not_found();
+        return not_found("checkout session");
     };
     let page =
         |store: &Store, status: StatusCode, error: Option<String>, notice: Option<String>| {
@@ -298,7 +341,7 @@ fn billing_address(form: &PayForm) -> Result<Address, String> {
 
 fn payment_choice(form: &PayForm, now: i64) -> Result<PaymentChoice, String> {
     match form.payment_method.as_str() {
-        "card" | "" => parse_card(form, now),
+        "card" | "" => parse_card(&form.card_number, &form.card_expiry, &form.card_cvc, now),
         "bank_debit" => Ok(PaymentChoice::BankDebit { succeeds: true }),
         "bank_debit_failing" => Ok(PaymentChoice::BankDebit { succeeds: false }),
         other => Err(format!("Unknown payment method: {other}")),
@@ -321,9 +364,13 @@ fn valid_email(s: &str) -> bool {
 /// Reads the card fields the way Checkout's form does: spaces in the number are ignored, the
 /// expiry is `MM / YY` (or `MM/YYYY`), and a past expiry or a bad CVC is refused before any
 /// charge is attempted.
-fn parse_card(form: &PayForm, now: i64) -> Result<PaymentChoice, String> {
-    let number: String = form
-        .card_number
+pub(crate) fn parse_card(
+    number: &str,
+    expiry: &str,
+    cvc: &str,
+    now: i64,
+) -> Result<PaymentChoice, String> {
+    let number: String = number
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '-')
         .collect();
@@ -333,8 +380,7 @@ fn parse_card(form: &PayForm, now: i64) -> Result<PaymentChoice, String> {
     if !checkout::luhn_valid(&number) {
         return Err("Your card number is invalid.".into());
     }
-    let (mm, yy) = form
-        .card_expiry
+    let (mm, yy) = expiry
         .split_once('/')
         .ok_or("Your card's expiration date is incomplete.")?;
     let month: i64 = mm
@@ -357,7 +403,7 @@ fn parse_card(form: &PayForm, now: i64) -> Result<PaymentChoice, String> {
     if (year, month) < (this_year, this_month) {
         return Err("Your card's expiration date is in the past.".into());
     }
-    let cvc = form.card_cvc.trim();
+    let cvc = cvc.trim();
     let cvc_len = if number.starts_with("34") || number.starts_with("37") {
         4
     } else {
