@@ -188,7 +188,9 @@ pub async fn load<C: ConnectionTrait>(conn: &C, client_id: ClientId) -> Result<C
             let template = templates.remove(&item.template_id)?;
             let was = Money::new(item.unit_price_minor, item.currency);
             let now = template.price();
-            let problem = if !template.on_sale() {
+            // Recurring services are not sold through the cart yet (issue 16's checkout step):
+            // a template made recurring while in a cart cannot be checked out.
+            let problem = if !template.on_sale() || template.billing().recurring().is_some() {
                 Some(Problem::Unavailable)
             } else if was != now {
                 Some(Problem::PriceChanged { was, now })
@@ -330,6 +332,16 @@ pub async fn add<C: ConnectionTrait>(
             e.field = Some("serviceTemplateId".into());
             e
         })?;
+    if let Some(r) = template.billing().recurring() {
+        return Err(AppError::invalid(
+            "serviceTemplateId",
+            format!(
+                "{} is billed every {}: subscriptions cannot be bought through the cart yet, ask the agency to set it up for you.",
+                template.title(),
+                r.period()
+            ),
+        ));
+    }
     let current = load(conn, client_id).await?;
     if let Some(other) = current
         .lines

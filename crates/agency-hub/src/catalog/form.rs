@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use super::{Billing, Interval, MAX_TRIAL_DAYS, Recurring};
 use crate::db::entities::service_template::{self, DefaultTask};
 use crate::error::FieldErrors;
 use crate::money::{Currency, Money};
@@ -23,6 +24,8 @@ pub struct TaskRow {
     pub description: String,
     pub due: String,
     pub visible: bool,
+    /// Made each paid period of a recurring service, not once.
+    pub each_period: bool,
 }
 
 impl TaskRow {
@@ -58,6 +61,14 @@ pub struct StoreForm {
     pub images: String,
     pub max_quantity: String,
     pub sort_order: String,
+    /// `one_time` or `recurring`.
+    pub billing: String,
+    /// For a recurring service: `day`, `week`, `month` or `year`, how many of them a period
+    /// lasts, the free trial's days and the setup fee, as typed.
+    pub interval: String,
+    pub interval_count: String,
+    pub trial_days: String,
+    pub setup_fee: String,
 }
 
 impl StoreForm {
@@ -66,16 +77,101 @@ impl StoreForm {
             currency: "USD".into(),
             max_quantity: "1".into(),
             sort_order: "0".into(),
+            billing: "one_time".into(),
+            interval: "month".into(),
+            interval_count: "1".into(),
+            trial_days: "0".into(),
             ..Default::default()
         }
     }
 
-    /// The price as typed, if it reads as one (for the card preview).
+    pub fn is_recurring(&self) -> bool {
+        self.billing == "recurring"
+    }
+
+    /// The billing choice; the recurring fields are read only for a recurring service.
+    fn validate_billing(
+        &self,
+        currency: Option<crate::money::Currency>,
+        errors: &mut FieldErrors,
+    ) -> Option<Billing> {
+        match self.billing.trim() {
+            "" | "one_time" => return Some(Billing::OneTime),
+            "recurring" => {}
+            other => {
+                errors.add(
+                    "billing",
+                    format!("'{other}' is not a billing choice: use one_time or recurring."),
+                );
+                return None;
+            }
+        }
+        let interval = Interval::parse(&self.interval);
+        if interval.is_none() {
+            errors.add("interval", "Choose days, weeks, months or years.");
+        }
+        let most = interval.map_or(1, Interval::max_count) as i32;
+        let count = parse_int(errors, "interval_count", &self.interval_count, 1, 1, most);
+        let trial = parse_int(
+            errors,
+            "trial_days",
+            &self.trial_days,
+            0,
+            0,
+            MAX_TRIAL_DAYS as i32,
+        );
+        let fee = currency.and_then(|c| {
+            if self.setup_fee.trim().is_empty() {
+                return Some(Money::new(0, c));
+            }
+            Money::parse(&self.setup_fee, c)
+                .map_err(|m| errors.add("setup_fee", m))
+                .ok()
+        });
+        Some(Billing::Recurring(Recurring {
+            interval: interval?,
+            count: count? as u32,
+            trial_days: trial? as u32,
+            setup_fee_minor: fee?.minor,
+        }))
+    }
+
+    /// The price as typed, if it reads as one (for the card preview), with its period when
+    /// recurring: "$149.00 / month".
     pub fn price_preview(&self) -> Option<String> {
         let currency = Currency::parse(&self.currency)?;
-        Money::parse(&self.price, currency)
-            .ok()
-            .map(|m| m.display())
+        let price = Money::parse(&self.price, currency).ok()?.display();
+        let per = match Interval::parse(&self.interval) {
+            Some(interval) if self.is_recurring() => Billing::Recurring(Recurring {
+                interval,
+                count: self.interval_count.trim().parse().unwrap_or(1),
+                trial_days: 0,
+                setup_fee_minor: 0,
+            })
+            .per(),
+            _ => String::new(),
+        };
+        Some(format!("{price}{per}"))
+    }
+
+    /// The billing fields of a stored template (a one-time one offers monthly when switched).
+    fn billing_of(t: &service_template::Model) -> Self {
+        let defaults = Self::defaults();
+        match t.billing() {
+            Billing::OneTime => defaults,
+            Billing::Recurring(r) => Self {
+                billing: "recurring".into(),
+                interval: r.interval.as_str().into(),
+                interval_count: r.count.to_string(),
+                trial_days: r.trial_days.to_string(),
+                setup_fee: if r.setup_fee_minor > 0 {
+                    Money::new(r.setup_fee_minor, t.currency).plain()
+                } else {
+                    String::new()
+                },
+                ..defaults
+            },
+        }
     }
 
     pub fn first_image(&self) -> Option<&str> {
@@ -144,7 +240,9 @@ impl StoreForm {
             MAX_QUANTITY,
         );
         let sort_order = parse_int(errors, "sort_order", &self.sort_order, 0, -100_000, 100_000);
+        let billing = self.validate_billing(currency, errors);
         Some(StoreSettings {
+            billing: billing?,
             is_purchasable: self.purchasable,
             price: price?,
             title: title.to_string(),
@@ -204,6 +302,7 @@ pub struct StoreSettings {
     pub images: Vec<String>,
     pub max_quantity: i32,
     pub sort_order: i32,
+    pub billing: Billing,
 }
 
 /// A template that passed validation.
@@ -248,6 +347,7 @@ impl TemplateForm {
     pub fn from_pairs(pairs: &[(String, String)]) -> Self {
         let mut form = Self::default();
         form.store.currency = "USD".into();
+        form.store.billing = "one_time".into();
         let mut rows: BTreeMap<usize, TaskRow> = BTreeMap::new();
         for (key, value) in pairs {
             match key.as_str() {
@@ -262,6 +362,11 @@ impl TemplateForm {
                 "store_images" => form.store.images = value.clone(),
                 "max_quantity" => form.store.max_quantity = value.clone(),
                 "sort_order" => form.store.sort_order = value.clone(),
+                "billing" => form.store.billing = value.clone(),
+                "interval" => form.store.interval = value.clone(),
+                "interval_count" => form.store.interval_count = value.clone(),
+                "trial_days" => form.store.trial_days = value.clone(),
+                "setup_fee" => form.store.setup_fee = value.clone(),
                 _ => {
                     let Some(rest) = key.strip_prefix("task-") else {
                         continue;
@@ -279,6 +384,7 @@ impl TemplateForm {
                         "description" => row.description = value.clone(),
                         "due" => row.due = value.clone(),
                         "visible" => row.visible = !value.is_empty(),
+                        "period" => row.each_period = !value.is_empty(),
                         _ => {}
                     }
                 }
@@ -304,6 +410,7 @@ impl TemplateForm {
                     description: d.description,
                     due: d.due_in_days.map(|n| n.to_string()).unwrap_or_default(),
                     visible: d.client_visible,
+                    each_period: d.each_period,
                 })
                 .collect(),
             blank_rows: BLANK_ROWS,
@@ -320,6 +427,7 @@ impl TemplateForm {
                 images: t.images().join("\n"),
                 max_quantity: t.max_quantity.to_string(),
                 sort_order: t.sort_order.to_string(),
+                ..StoreForm::billing_of(t)
             },
         }
     }
@@ -357,6 +465,16 @@ impl TemplateForm {
         self.check_details(name, category, &mut errors);
         let tasks = self.validate_tasks(&mut errors);
         let store = self.store.validate(&mut errors);
+        if !self.store.is_recurring() {
+            for (i, row) in self.tasks.iter().enumerate() {
+                if row.each_period {
+                    errors.add(
+                        format!("task-{i}-period"),
+                        "Only a recurring service has tasks each period: make it recurring or untick this.",
+                    );
+                }
+            }
+        }
         match store {
             Some(mut store) if errors.is_empty() => Ok(ValidTemplate {
                 store: StoreSettings {
@@ -448,6 +566,7 @@ impl TaskRow {
             description: self.description.trim().to_string(),
             due_in_days: self.due_in_days(i, errors),
             client_visible: self.visible,
+            each_period: self.each_period,
         }
     }
 
@@ -531,6 +650,64 @@ mod tests {
         p[0] = ("name", &long);
         let errors = TemplateForm::from_pairs(&pairs(&p)).validate().unwrap_err();
         assert!(errors.get("name").unwrap().contains("200"));
+    }
+
+    #[test]
+    fn a_recurring_template_reads_its_terms_and_period_tasks() {
+        let base = [
+            ("name", "Maintenance"),
+            ("category", "Web"),
+            ("price", "149"),
+            ("billing", "recurring"),
+            ("interval", "month"),
+            ("interval_count", "3"),
+            ("trial_days", "14"),
+            ("setup_fee", "50"),
+            ("task-0-name", "Kick-off"),
+            ("task-1-name", "Monthly report"),
+            ("task-1-due", "25"),
+            ("task-1-period", "on"),
+        ];
+        let valid = TemplateForm::from_pairs(&pairs(&base)).validate().unwrap();
+        let Billing::Recurring(r) = valid.store.billing else {
+            panic!("recurring expected");
+        };
+        assert_eq!(
+            (r.interval, r.count, r.trial_days, r.setup_fee_minor),
+            (Interval::Month, 3, 14, 5_000)
+        );
+        assert!(!valid.tasks[0].each_period && valid.tasks[1].each_period);
+
+        let with = |k: &'static str, v: &'static str| {
+            let mut p = base.to_vec();
+            p.retain(|(key, _)| *key != k);
+            p.push((k, v));
+            TemplateForm::from_pairs(&pairs(&p)).validate().unwrap_err()
+        };
+        assert!(
+            with("interval_count", "13")
+                .get("interval_count")
+                .unwrap()
+                .contains("1 to 12")
+        );
+        assert!(with("interval", "fortnight").get("interval").is_some());
+        assert!(
+            with("trial_days", "731")
+                .get("trial_days")
+                .unwrap()
+                .contains("730")
+        );
+        assert!(with("setup_fee", "-5").get("setup_fee").is_some());
+        assert!(with("billing", "weekly-ish").get("billing").is_some());
+        // A period task on a one-time service is refused at its row.
+        let errors = with("billing", "one_time");
+        assert!(errors.get("task-1-period").unwrap().contains("recurring"));
+        // One-time ignores the recurring fields, whatever they hold.
+        let mut p = base.to_vec();
+        p.retain(|(k, _)| *k != "task-1-period" && *k != "billing");
+        p.push(("interval_count", "99"));
+        let valid = TemplateForm::from_pairs(&pairs(&p)).validate().unwrap();
+        assert_eq!(valid.store.billing, Billing::OneTime);
     }
 
     #[test]

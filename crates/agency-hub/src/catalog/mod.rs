@@ -2,10 +2,12 @@
 //! writes that create, update and archive them. The template form is parsed and validated in
 //! `form`, field by field.
 
+mod billing;
 mod form;
 pub mod store;
 pub mod store_cache;
 
+pub use billing::{Billing, Interval, MAX_TRIAL_DAYS, Recurring};
 pub use store_cache::StoreCache;
 
 use chrono::Utc;
@@ -55,6 +57,10 @@ pub async fn create<C: ConnectionTrait>(
         store_images: Set(json!(t.store.images)),
         max_quantity: Set(t.store.max_quantity),
         sort_order: Set(t.store.sort_order),
+        billing_interval: Set(t.store.billing.interval().map(str::to_string)),
+        billing_interval_count: Set(count_of(&t.store.billing)),
+        trial_days: Set(trial_of(&t.store.billing)),
+        setup_fee_minor: Set(fee_of(&t.store.billing)),
         ..Default::default()
     })
     .exec_with_returning(conn)
@@ -92,6 +98,10 @@ pub async fn update<C: ConnectionTrait>(
     active.store_images = Set(json!(t.store.images));
     active.max_quantity = Set(t.store.max_quantity);
     active.sort_order = Set(t.store.sort_order);
+    active.billing_interval = Set(t.store.billing.interval().map(str::to_string));
+    active.billing_interval_count = Set(count_of(&t.store.billing));
+    active.trial_days = Set(trial_of(&t.store.billing));
+    active.setup_fee_minor = Set(fee_of(&t.store.billing));
     let model = active.update(conn).await?;
     activity::record(
         conn,
@@ -103,6 +113,19 @@ pub async fn update<C: ConnectionTrait>(
     .await?;
     sync_if_needed(conn, &model).await?;
     Ok(model)
+}
+
+/// The billing columns of a template (one-time: a count of 1, no trial, no fee).
+fn count_of(b: &Billing) -> i32 {
+    b.recurring().map_or(1, |r| r.count as i32)
+}
+
+fn trial_of(b: &Billing) -> i32 {
+    b.recurring().map_or(0, |r| r.trial_days as i32)
+}
+
+fn fee_of(b: &Billing) -> i64 {
+    b.recurring().map_or(0, |r| r.setup_fee_minor)
 }
 
 /// Queues the Stripe sync of a template that is on sale, or has a Product to update.

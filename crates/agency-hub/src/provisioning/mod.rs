@@ -40,7 +40,8 @@ pub async fn assign<C: ConnectionTrait>(
     provision_service(conn, actor, &template, client_id, Origin::Manual, now).await
 }
 
-/// The template's tasks for a new service, due `due_in_days` after `now`.
+/// The template's tasks for a new service, due `due_in_days` after `now`; a recurring
+/// template's period tasks are made with each paid period instead.
 fn task_rows(
     template: &service_template::Model,
     service_id: ServiceId,
@@ -49,6 +50,7 @@ fn task_rows(
     template
         .tasks()
         .into_iter()
+        .filter(|t| !t.each_period)
         .enumerate()
         .map(|(position, t)| task::ActiveModel {
             service_id: Set(service_id),

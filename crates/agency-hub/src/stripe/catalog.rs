@@ -1,5 +1,6 @@
-//! Catalog sync: each purchasable template gets a Stripe Product and Price. Prices are
-//! immutable, so a new amount or currency makes a new Price and archives the old one; a template
+//! Catalog sync: each purchasable template gets a Stripe Product and Price (recurring for a
+//! recurring template). Prices are immutable, so a new amount, currency or period makes a new
+//! Price and archives the old one; a template
 //! that leaves the store deactivates its Product. It runs as a job, so a Stripe outage never
 //! blocks saving a template; the admin sees the sync state and the last error.
 
@@ -118,12 +119,24 @@ async fn sync(
         }
     };
     let price = t.price();
+    let billing = t.billing();
+    let recurring = billing.recurring().map(|r| (r.interval.as_str(), r.count));
+    let count = recurring.map(|(_, c)| c as i32);
     let current = t.stripe_price_minor == Some(price.minor)
         && t.stripe_price_currency == Some(price.currency)
+        && t.stripe_price_interval.as_deref() == billing.interval()
+        && (recurring.is_none() || t.stripe_price_interval_count == count)
         && t.stripe_price_id.is_some();
     if !current {
         let new_price = stripe
-            .create_price(attempt, t.id, &product, price.minor, price.currency.code())
+            .create_price(
+                attempt,
+                t.id,
+                &product,
+                price.minor,
+                price.currency.code(),
+                recurring,
+            )
             .await?
             .id;
         service_template::Entity::update_many()
@@ -138,6 +151,14 @@ async fn sync(
             .col_expr(
                 service_template::Column::StripePriceCurrency,
                 Expr::value(Some(price.currency)),
+            )
+            .col_expr(
+                service_template::Column::StripePriceInterval,
+                Expr::value(billing.interval()),
+            )
+            .col_expr(
+                service_template::Column::StripePriceIntervalCount,
+                Expr::value(count),
             )
             .filter(service_template::Column::Id.eq(t.id))
             .exec(db)

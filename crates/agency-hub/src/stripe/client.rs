@@ -556,6 +556,7 @@ impl StripeClient {
 
     /// A Price of the product, made once per sync `attempt`: an amount the template had before
     /// gets a new Price (the earlier one is archived), never the earlier answer replayed.
+    /// A Price of the template's Product: one-time, or billed every `count` `interval`s.
     pub async fn create_price(
         &self,
         attempt: &str,
@@ -563,15 +564,22 @@ impl StripeClient {
         product: &str,
         unit_amount: i64,
         currency: &str,
+        recurring: Option<(&str, u32)>,
     ) -> Result<Created, StripeError> {
-        let p = vec![
+        let mut p = vec![
             ("product".to_string(), product.to_string()),
             ("unit_amount".to_string(), unit_amount.to_string()),
             ("currency".to_string(), currency.to_ascii_lowercase()),
             ("metadata[template_id]".to_string(), template_id.to_string()),
         ];
+        let mut every = String::new();
+        if let Some((interval, count)) = recurring {
+            p.push(("recurring[interval]".to_string(), interval.to_string()));
+            p.push(("recurring[interval_count]".to_string(), count.to_string()));
+            every = format!("-{count}{interval}");
+        }
         let key = self.idempotency_key(&format!(
-            "price-template-{template_id}-{unit_amount}-{}-{attempt}",
+            "price-template-{template_id}-{unit_amount}-{}{every}-{attempt}",
             currency.to_ascii_lowercase()
         ));
         self.send(reqwest::Method::POST, "/v1/prices", &p, Some(&key))

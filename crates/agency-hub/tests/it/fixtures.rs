@@ -23,6 +23,7 @@ pub async fn template(
                 description: String::new(),
                 due: due.map(|d| d.to_string()).unwrap_or_default(),
                 visible: *visible,
+                each_period: false,
             })
             .collect(),
         ..TemplateForm::blank()

@@ -20,4 +20,5 @@ mod services;
 mod smtp;
 mod store;
 mod stripe_calls;
+mod subscriptions;
 mod web;

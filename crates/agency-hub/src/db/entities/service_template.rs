@@ -2,6 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::catalog::Billing;
 use crate::money::Currency;
 
 use crate::ids::TemplateId;
@@ -18,6 +19,10 @@ pub struct DefaultTask {
     pub due_in_days: Option<u32>,
     #[serde(default)]
     pub client_visible: bool,
+    /// Made again at the start of each paid period of a recurring service (due counted from
+    /// the period's start) rather than once when the service is made.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub each_period: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -50,6 +55,15 @@ pub struct Model {
     /// none, pending, synced or failed (with `stripe_sync_error`).
     pub stripe_sync_status: String,
     pub stripe_sync_error: Option<String>,
+    /// `day`, `week`, `month` or `year` for a recurring service; `None` for one-time.
+    pub billing_interval: Option<String>,
+    pub billing_interval_count: i32,
+    pub trial_days: i32,
+    /// Charged once, with the first period.
+    pub setup_fee_minor: i64,
+    /// The recurrence of `stripe_price_id`.
+    pub stripe_price_interval: Option<String>,
+    pub stripe_price_interval_count: Option<i32>,
 }
 
 impl Model {
@@ -72,6 +86,34 @@ impl Model {
     /// The price, in the template's currency (USD if the stored code is unknown).
     pub fn price(&self) -> crate::money::Money {
         crate::money::Money::new(self.price_minor, self.currency)
+    }
+
+    /// How it is billed: once, or every period (an unknown stored interval reads as one-time).
+    pub fn billing(&self) -> Billing {
+        Billing::from_columns(
+            self.billing_interval.as_deref(),
+            self.billing_interval_count,
+            self.trial_days,
+            self.setup_fee_minor,
+        )
+    }
+
+    /// The price as lists show it: "$149.00", or "$149.00 / month" for a recurring service.
+    pub fn price_label(&self) -> String {
+        format!("{}{}", self.price(), self.billing().per())
+    }
+
+    /// For a recurring service, what one costs today and then each period:
+    /// "$149.00 today, then $149.00 every month".
+    pub fn terms(&self) -> Option<String> {
+        self.billing().describe(self.price(), 1)
+    }
+
+    /// "every month" for a recurring service's period tasks.
+    pub fn each_period(&self) -> Option<String> {
+        self.billing()
+            .recurring()
+            .map(|r| format!("every {}", r.period()))
     }
 
     /// Clients can buy it now: purchasable and not archived.

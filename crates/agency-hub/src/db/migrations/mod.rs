@@ -13,6 +13,7 @@ mod m20261127_000008_metrics;
 mod m20261130_000009_installation;
 mod m20261130_000010_catalog_version;
 mod m20261130_000011_live_jobs;
+mod m20261130_000012_recurring_templates;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000009_installation::Migration),
             Box::new(m20261130_000010_catalog_version::Migration),
             Box::new(m20261130_000011_live_jobs::Migration),
+            Box::new(m20261130_000012_recurring_templates::Migration),
         ]
     }
 }
@@ -52,6 +54,19 @@ pub(crate) async fn index(
         stmt.col(*col);
     }
     m.create_index(stmt.to_owned()).await
+}
+
+/// Adds columns to an existing table, one `ALTER TABLE` each (SQLite adds one at a time).
+pub(crate) async fn add_columns(
+    m: &SchemaManager<'_>,
+    table: &'static str,
+    columns: impl IntoIterator<Item = ColumnDef>,
+) -> Result<(), DbErr> {
+    for col in columns {
+        m.alter_table(Table::alter().table(table).add_column(col).to_owned())
+            .await?;
+    }
+    Ok(())
 }
 
 /// A `timestamp with time zone` column that is required.

@@ -64,6 +64,10 @@ impl TemplateFormPage {
         Currency::all().collect()
     }
 
+    fn intervals(&self) -> [crate::catalog::Interval; 4] {
+        crate::catalog::Interval::ALL
+    }
+
     fn preview_title(&self) -> &str {
         let t = self.form.store.title.trim();
         if t.is_empty() {
