@@ -57,4 +57,6 @@ ids! {
     OrderId;
     /// A line of an order.
     OrderItemId;
+    /// A recurring order item's subscription.
+    SubscriptionId;
 }

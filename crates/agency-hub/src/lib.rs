@@ -26,6 +26,7 @@ pub mod seed;
 pub mod services;
 pub mod stripe;
 pub mod stripe_events;
+pub mod subscriptions;
 pub mod telemetry;
 pub mod web;
 

@@ -318,6 +318,13 @@ pub async fn retry(db: &Db, id: &str) -> AppResult<Handled> {
     handle(db, &event, &payload).await
 }
 
+/// The event's object as `T`, or a 400 saying why it does not read as `what`.
+fn object_of<T: serde::de::DeserializeOwned>(event: &Event, what: &str) -> AppResult<T> {
+    event
+        .object()
+        .map_err(|e| AppError::bad_request(format!("The event's {what} does not read: {e}")))
+}
+
 /// The module that owns the change handles each type; others are recorded and acknowledged.
 async fn process<C: ConnectionTrait>(conn: &C, event: &Event) -> AppResult<Effect> {
     match event.kind.as_str() {
@@ -337,6 +344,18 @@ async fn process<C: ConnectionTrait>(conn: &C, event: &Event) -> AppResult<Effec
         "checkout.session.expired" => orders::checkout::expired(conn, &session_of(event)?).await,
         "payment_intent.payment_failed" => {
             orders::checkout::card_declined(conn, event.metadata_order_id()).await
+        }
+        "invoice.paid" => {
+            crate::subscriptions::invoice_paid(conn, &object_of(event, "invoice")?).await
+        }
+        "invoice.payment_failed" => {
+            crate::subscriptions::invoice_payment_failed(conn, &object_of(event, "invoice")?).await
+        }
+        "customer.subscription.created"
+        | "customer.subscription.updated"
+        | "customer.subscription.deleted" => {
+            let snapshot = object_of(event, "subscription")?;
+            crate::subscriptions::apply_snapshot(conn, &snapshot, event.created).await
         }
         "charge.refunded" => {
             let charge: Charge = event.object().map_err(|e| {

@@ -15,7 +15,7 @@ use sea_orm::{
 use serde_json::Value;
 
 use crate::analytics::{Event, Kind};
-use crate::catalog::store;
+use crate::catalog::{Recurring, store};
 use crate::db::entities::{cart, cart_item, service_template};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ClientId, TemplateId, UserId};
@@ -62,6 +62,31 @@ impl Line {
     pub fn unavailable(&self) -> bool {
         self.problem == Some(Problem::Unavailable)
     }
+
+    /// A recurring line's terms and what its quantity costs each period.
+    pub fn recurring(&self) -> Option<(Recurring, Money)> {
+        let r = *self.template.billing().recurring()?;
+        Some((r, self.total()))
+    }
+
+    /// What checkout charges for the line today: the line's total, or for a subscription its
+    /// first period (nothing in a trial) and its setup fee.
+    pub fn due_today(&self) -> Money {
+        match self.recurring() {
+            None => self.total(),
+            Some((r, each)) => {
+                let period = if r.trial_days > 0 { 0 } else { each.minor };
+                Money::new(period.saturating_add(r.setup_fee_minor), each.currency)
+            }
+        }
+    }
+
+    /// "$149.00 today, then $149.00 every month" for a recurring line.
+    pub fn terms(&self) -> Option<String> {
+        self.template
+            .billing()
+            .describe(self.unit_price(), self.item.quantity.max(1) as u32)
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -79,16 +104,27 @@ impl Cart {
         self.lines.first().map(|l| l.unit_price().currency)
     }
 
-    /// The total at current prices of the lines that can be bought.
+    /// What checkout charges today at current prices for the lines that can be bought (a
+    /// subscription's first period and setup fee; see [`Line::due_today`]).
     pub fn total(&self) -> Option<Money> {
         let currency = self.currency()?;
         let minor = self
             .lines
             .iter()
             .filter(|l| !l.unavailable())
-            .map(|l| l.total().minor)
+            .map(|l| l.due_today().minor)
             .sum();
         Some(Money::new(minor, currency))
+    }
+
+    /// What recurs after today, for a cart with a subscription: "$149.00 every month".
+    pub fn then(&self) -> Option<String> {
+        let (r, each) = self
+            .lines
+            .iter()
+            .filter(|l| !l.unavailable())
+            .find_map(Line::recurring)?;
+        Some(format!("{} every {}", each.display(), r.period()))
     }
 
     /// Whether some line must be resolved before checkout.
@@ -188,9 +224,7 @@ pub async fn load<C: ConnectionTrait>(conn: &C, client_id: ClientId) -> Result<C
             let template = templates.remove(&item.template_id)?;
             let was = Money::new(item.unit_price_minor, item.currency);
             let now = template.price();
-            // Recurring services are not sold through the cart yet (issue 16's checkout step):
-            // a template made recurring while in a cart cannot be checked out.
-            let problem = if !template.on_sale() || template.billing().recurring().is_some() {
+            let problem = if !template.on_sale() {
                 Some(Problem::Unavailable)
             } else if was != now {
                 Some(Problem::PriceChanged { was, now })
@@ -332,17 +366,23 @@ pub async fn add<C: ConnectionTrait>(
             e.field = Some("serviceTemplateId".into());
             e
         })?;
-    if let Some(r) = template.billing().recurring() {
+    let current = load(conn, client_id).await?;
+    // One subscription a checkout (one Stripe subscription, one service, one set of periods).
+    if template.billing().recurring().is_some()
+        && let Some(other) = current
+            .lines
+            .iter()
+            .find(|l| l.template.id != template_id && l.recurring().is_some())
+    {
         return Err(AppError::invalid(
             "serviceTemplateId",
             format!(
-                "{} is billed every {}: subscriptions cannot be bought through the cart yet, ask the agency to set it up for you.",
-                template.title(),
-                r.period()
+                "Your cart already holds a subscription ({}): check it out or remove it before adding {}.",
+                other.template.title(),
+                template.title()
             ),
         ));
     }
-    let current = load(conn, client_id).await?;
     if let Some(other) = current
         .lines
         .iter()

@@ -18,7 +18,9 @@ use crate::db::entities::{client, order_item, service, user};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ClientId, OrderId, OrderItemId};
 use crate::notify::{self, Message};
-use crate::stripe::client::{CheckoutSession, NewCheckout, StripeClient, StripeError};
+use crate::stripe::client::{
+    CheckoutLine, CheckoutSession, NewCheckout, StripeClient, StripeError, SubscriptionTerms,
+};
 
 fn stripe_failed(e: StripeError) -> AppError {
     e.into_app_error("starting a checkout", "Your cart is unchanged.", false)
@@ -88,13 +90,39 @@ pub async fn start(
 }
 
 /// The Checkout Session for `order`: every line priced as the order was written (`price_data`,
-/// so no price comes from anywhere but our database).
+/// so no price comes from anywhere but our database). A recurring item makes it a
+/// subscription-mode session: the item recurs, its setup fee is a one-time line.
 fn new_checkout<'a>(
     config: &Config,
     order: &'a order::Model,
     items: &[order_item::Model],
     customer: &'a str,
 ) -> NewCheckout<'a> {
+    let mut lines = Vec::with_capacity(items.len() + 1);
+    let mut subscription = None;
+    for item in items {
+        let recurring = item.billing().recurring().copied();
+        lines.push(CheckoutLine {
+            name: item.service_name.clone(),
+            unit_amount: item.unit_price_minor,
+            quantity: i64::from(item.quantity),
+            recurring: recurring.map(|r| (r.interval.as_str(), r.count)),
+        });
+        if let Some(r) = recurring {
+            if r.setup_fee_minor > 0 {
+                lines.push(CheckoutLine {
+                    name: format!("Setup fee: {}", item.service_name),
+                    unit_amount: r.setup_fee_minor,
+                    quantity: 1,
+                    recurring: None,
+                });
+            }
+            subscription = Some(SubscriptionTerms {
+                trial_days: r.trial_days,
+                order_item_id: item.id,
+            });
+        }
+    }
     NewCheckout {
         order_id: order.id,
         order_number: &order.order_number,
@@ -102,16 +130,8 @@ fn new_checkout<'a>(
         customer: Some(customer),
         customer_email: None,
         currency: order.currency.code(),
-        lines: items
-            .iter()
-            .map(|i| {
-                (
-                    i.service_name.clone(),
-                    i.unit_price_minor,
-                    i64::from(i.quantity),
-                )
-            })
-            .collect(),
+        lines,
+        subscription,
         success_url: config.url_for("/store/success?session_id={CHECKOUT_SESSION_ID}"),
         cancel_url: config.url_for("/store/cart?cancelled=1"),
         allow_promotion_codes: config.stripe.allow_promotion_codes,

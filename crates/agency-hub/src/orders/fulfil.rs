@@ -138,6 +138,7 @@ async fn provision_paid<C: ConnectionTrait>(
     let orders: Vec<&order::Model> = paying.iter().map(|(o, ..)| o).collect();
     let items = super::items_of_orders(conn, orders.iter().map(|o| o.id)).await?;
     let services = provision_units(conn, &orders, &items, &HashSet::new(), now).await?;
+    start_subscriptions(conn, paying, &items, &services).await?;
     let audiences = super::audiences(conn, orders.iter().copied()).await?;
     let mut paid_events = Vec::with_capacity(paying.len());
     let mut activity = Vec::with_capacity(paying.len());
@@ -185,6 +186,48 @@ async fn provision_paid<C: ConnectionTrait>(
     notify::enqueue_many(conn, emails).await?;
     cart::clear_many(conn, orders.iter().map(|o| o.client_id)).await?;
     Ok(())
+}
+
+/// The subscription of each subscription-mode session, with the service just made for its
+/// recurring item.
+async fn start_subscriptions<C: ConnectionTrait>(
+    conn: &C,
+    paying: &[(order::Model, &CheckoutSession, Payment)],
+    items: &[order_item::Model],
+    services: &[service::Model],
+) -> AppResult<()> {
+    for (order, session, _) in paying {
+        let Some(stripe_id) = session.subscription.as_ref().map(|s| s.id()) else {
+            continue;
+        };
+        let Some(item) = items
+            .iter()
+            .find(|i| i.order_id == order.id && i.is_recurring())
+        else {
+            tracing::warn!(
+                order.id = order.id.get(),
+                "a subscription for an order without a recurring item"
+            );
+            continue;
+        };
+        let service = services
+            .iter()
+            .find(|s| s.order_item_id == Some(item.id))
+            .map(|s| s.id);
+        let customer = session.customer.as_ref().map(|c| c.id());
+        crate::subscriptions::start(conn, stripe_id, customer, item, service).await?;
+    }
+    Ok(())
+}
+
+/// The services an item makes: one a unit, one in all for a subscription (its quantity counts
+/// seats of the one service).
+fn units_of(item: &order_item::Model) -> i32 {
+    if item.is_recurring() {
+        1
+    } else {
+        item.quantity
+    }
 }
 
 /// Why the locked `order` is not to be provisioned from `session` now, if it is not: paid
@@ -387,7 +430,7 @@ async fn provision_units<C: ConnectionTrait>(
             );
             continue;
         };
-        for unit in (1..=item.quantity).filter(|u| !existing.contains(&(item.id, *u))) {
+        for unit in (1..=units_of(item)).filter(|u| !existing.contains(&(item.id, *u))) {
             wanted.push(provisioning::NewService {
                 template,
                 client_id: order.client_id,
@@ -438,7 +481,7 @@ async fn complete_missing<C: ConnectionTrait>(
         .into_iter()
         .filter_map(|s| Some((s.order_item_id?, s.unit?)))
         .collect();
-    let units: i64 = items.iter().map(|i| i64::from(i.quantity)).sum();
+    let units: i64 = items.iter().map(|i| i64::from(units_of(i))).sum();
     if existing.len() as i64 >= units {
         return Ok(Outcome::AlreadyFulfilled);
     }

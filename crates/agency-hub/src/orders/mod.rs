@@ -80,10 +80,12 @@ pub async fn create_from_cart<C: ConnectionTrait>(
     cart: &Cart,
 ) -> AppResult<(order::Model, Vec<order_item::Model>)> {
     let currency = ready_for_checkout(cart)?;
+    // What checkout charges today: a subscription's first period (none in a trial) and setup
+    // fee with the one-time lines; Stripe's session subtotal is checked against it.
     let subtotal = cart
         .lines
         .iter()
-        .try_fold(0i64, |sum, l| sum.checked_add(l.total().minor))
+        .try_fold(0i64, |sum, l| sum.checked_add(l.due_today().minor))
         .ok_or_else(|| AppError::invalid("cart", "The order is too large."))?;
     let now = Utc::now();
     // The readable number comes from the id, so the row is written first with a placeholder.
@@ -129,6 +131,10 @@ pub async fn create_from_cart<C: ConnectionTrait>(
             unit_price_minor: Set(l.unit_price().minor),
             quantity: Set(l.item.quantity),
             total_minor: Set(l.total().minor),
+            billing_interval: Set(l.recurring().map(|(r, _)| r.interval.as_str().to_string())),
+            billing_interval_count: Set(l.recurring().map_or(1, |(r, _)| r.count as i32)),
+            trial_days: Set(l.recurring().map_or(0, |(r, _)| r.trial_days as i32)),
+            setup_fee_minor: Set(l.recurring().map_or(0, |(r, _)| r.setup_fee_minor)),
             ..Default::default()
         })
         .collect();

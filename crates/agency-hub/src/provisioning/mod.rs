@@ -69,6 +69,39 @@ fn task_rows(
         .collect()
 }
 
+/// A recurring template's period tasks for one paid period of `service_id`: due `due_in_days`
+/// after the period's start, placed from `position` on, linked to the period's invoice row.
+pub fn period_task_rows(
+    template: &service_template::Model,
+    service_id: ServiceId,
+    subscription_invoice_id: i64,
+    position: i32,
+    period_start: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Vec<task::ActiveModel> {
+    template
+        .tasks()
+        .into_iter()
+        .filter(|t| t.each_period)
+        .enumerate()
+        .map(|(i, t)| task::ActiveModel {
+            service_id: Set(service_id),
+            position: Set(position + i as i32),
+            name: Set(t.name),
+            description: Set(t.description),
+            due_on: Set(t
+                .due_in_days
+                .map(|d| (period_start + chrono::Duration::days(i64::from(d))).date_naive())),
+            client_visible: Set(t.client_visible),
+            status: Set(TaskStatus::ToDo),
+            created_at: Set(now),
+            updated_at: Set(now),
+            subscription_invoice_id: Set(Some(subscription_invoice_id)),
+            ..Default::default()
+        })
+        .collect()
+}
+
 /// Creates the service and its tasks, due `due_in_days` after `now`, and records it.
 pub async fn provision_service<C: ConnectionTrait>(
     conn: &C,

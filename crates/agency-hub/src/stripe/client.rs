@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 
 use crate::config::StripeSettings;
 use crate::error::AppError;
-use crate::ids::{ClientId, OrderId, TemplateId};
+use crate::ids::{ClientId, OrderId, OrderItemId, TemplateId};
 
 /// Why a call to Stripe failed, with a message a person can act on.
 #[derive(Debug, thiserror::Error)]
@@ -255,12 +255,144 @@ pub struct CheckoutSession {
     pub metadata: HashMap<String, String>,
     #[serde(default)]
     pub payment_method_types: Vec<String>,
+    /// The subscription a `subscription`-mode session started.
+    #[serde(default)]
+    pub subscription: Option<Expandable<Created>>,
+    #[serde(default)]
+    pub customer: Option<Expandable<Created>>,
 }
 
 /// A Customer, Product or Price: we keep only the id.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Created {
     pub id: String,
+}
+
+impl HasId for Created {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// A Subscription as its events carry it (the fields the app keeps).
+#[derive(Clone, Debug, Deserialize)]
+pub struct Subscription {
+    pub id: String,
+    pub status: String,
+    pub customer: Option<String>,
+    #[serde(default)]
+    pub current_period_start: Option<i64>,
+    #[serde(default)]
+    pub current_period_end: Option<i64>,
+    #[serde(default)]
+    pub trial_end: Option<i64>,
+    #[serde(default)]
+    pub cancel_at_period_end: bool,
+    #[serde(default)]
+    pub canceled_at: Option<i64>,
+    #[serde(default)]
+    pub ended_at: Option<i64>,
+    #[serde(default)]
+    pub pause_collection: Option<PauseCollection>,
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
+    pub items: List<SubscriptionItem>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct PauseCollection {
+    pub behavior: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct List<T> {
+    pub data: Vec<T>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct SubscriptionItem {
+    pub id: String,
+    #[serde(default)]
+    pub quantity: Option<i64>,
+    pub price: LinePrice,
+}
+
+/// A price as an invoice line or subscription item shows it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct LinePrice {
+    pub id: String,
+    #[serde(default)]
+    pub unit_amount: Option<i64>,
+    pub currency: String,
+    #[serde(default)]
+    pub recurring: Option<PriceRecurring>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct PriceRecurring {
+    pub interval: String,
+    #[serde(default = "one")]
+    pub interval_count: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// An Invoice as its events carry it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Invoice {
+    pub id: String,
+    pub status: Option<String>,
+    pub number: Option<String>,
+    pub billing_reason: Option<String>,
+    pub subscription: Option<String>,
+    #[serde(default)]
+    pub subscription_details: Option<SubscriptionDetails>,
+    pub customer: Option<String>,
+    pub currency: String,
+    pub amount_due: i64,
+    pub amount_paid: i64,
+    #[serde(default)]
+    pub attempt_count: i64,
+    pub hosted_invoice_url: Option<String>,
+    pub invoice_pdf: Option<String>,
+    pub payment_intent: Option<String>,
+    pub charge: Option<String>,
+    pub created: i64,
+    pub lines: List<InvoiceLine>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct SubscriptionDetails {
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct InvoiceLine {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub period: LinePeriod,
+    #[serde(default)]
+    pub quantity: Option<i64>,
+    #[serde(default)]
+    pub price: Option<LinePrice>,
+    #[serde(default)]
+    pub subscription_item: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct LinePeriod {
+    pub start: i64,
+    pub end: i64,
+}
+
+impl Invoice {
+    /// The line of the subscription's period (the first `subscription` line).
+    pub fn period_line(&self) -> Option<&InvoiceLine> {
+        self.lines.data.iter().find(|l| l.kind == "subscription")
+    }
 }
 
 /// A Refund.
@@ -290,6 +422,24 @@ pub fn new_attempt() -> String {
 pub const REFUND_REASONS: [&str; 3] = ["requested_by_customer", "duplicate", "fraudulent"];
 
 /// What a checkout needs from Stripe.
+/// One line of a Checkout Session, priced inline.
+#[derive(Clone, Debug)]
+pub struct CheckoutLine {
+    pub name: String,
+    pub unit_amount: i64,
+    pub quantity: i64,
+    /// `(interval, interval_count)` of a recurring line.
+    pub recurring: Option<(&'static str, u32)>,
+}
+
+/// What a subscription-mode session's subscription starts with.
+#[derive(Clone, Debug)]
+pub struct SubscriptionTerms {
+    pub trial_days: u32,
+    /// The recurring order item: copied onto the subscription and its invoices' metadata.
+    pub order_item_id: OrderItemId,
+}
+
 pub struct NewCheckout<'a> {
     pub order_id: OrderId,
     pub order_number: &'a str,
@@ -297,8 +447,9 @@ pub struct NewCheckout<'a> {
     pub customer: Option<&'a str>,
     pub customer_email: Option<&'a str>,
     pub currency: &'a str,
-    /// (name, unit amount in minor units, quantity)
-    pub lines: Vec<(String, i64, i64)>,
+    pub lines: Vec<CheckoutLine>,
+    /// For a cart with a recurring line: Checkout in `subscription` mode.
+    pub subscription: Option<SubscriptionTerms>,
     pub success_url: String,
     pub cancel_url: String,
     pub allow_promotion_codes: bool,
@@ -448,8 +599,13 @@ impl StripeClient {
         &self,
         c: &NewCheckout<'_>,
     ) -> Result<CheckoutSession, StripeError> {
+        let mode = if c.subscription.is_some() {
+            "subscription"
+        } else {
+            "payment"
+        };
         let mut p: Vec<(String, String)> = vec![
-            ("mode".into(), "payment".into()),
+            ("mode".into(), mode.into()),
             ("success_url".into(), c.success_url.clone()),
             ("cancel_url".into(), c.cancel_url.clone()),
             ("client_reference_id".into(), c.order_id.to_string()),
@@ -457,15 +613,34 @@ impl StripeClient {
             ("metadata[order_number]".into(), c.order_number.to_string()),
             ("metadata[client_id]".into(), c.client_id.to_string()),
             (
-                "payment_intent_data[metadata][order_id]".into(),
-                c.order_id.to_string(),
-            ),
-            (
                 "allow_promotion_codes".into(),
                 c.allow_promotion_codes.to_string(),
             ),
             ("automatic_tax[enabled]".into(), c.automatic_tax.to_string()),
         ];
+        match &c.subscription {
+            // Stripe refuses `payment_intent_data` in subscription mode; the subscription and
+            // each of its invoices carry the order instead.
+            Some(terms) => {
+                for (k, v) in [
+                    ("order_id", c.order_id.to_string()),
+                    ("order_item_id", terms.order_item_id.to_string()),
+                    ("client_id", c.client_id.to_string()),
+                ] {
+                    p.push((format!("subscription_data[metadata][{k}]"), v));
+                }
+                if terms.trial_days > 0 {
+                    p.push((
+                        "subscription_data[trial_period_days]".into(),
+                        terms.trial_days.to_string(),
+                    ));
+                }
+            }
+            None => p.push((
+                "payment_intent_data[metadata][order_id]".into(),
+                c.order_id.to_string(),
+            )),
+        }
         match (c.customer, c.customer_email) {
             (Some(id), _) => p.push(("customer".into(), id.into())),
             (None, Some(email)) => p.push(("customer_email".into(), email.into())),
@@ -479,20 +654,19 @@ impl StripeClient {
                 p.push(("customer_update[address]".into(), "auto".into()));
             }
         }
-        for (i, (name, amount, quantity)) in c.lines.iter().enumerate() {
-            p.push((format!("line_items[{i}][quantity]"), quantity.to_string()));
+        for (i, line) in c.lines.iter().enumerate() {
+            let price = |k: &str| format!("line_items[{i}][price_data][{k}]");
             p.push((
-                format!("line_items[{i}][price_data][currency]"),
-                c.currency.to_ascii_lowercase(),
+                format!("line_items[{i}][quantity]"),
+                line.quantity.to_string(),
             ));
-            p.push((
-                format!("line_items[{i}][price_data][unit_amount]"),
-                amount.to_string(),
-            ));
-            p.push((
-                format!("line_items[{i}][price_data][product_data][name]"),
-                name.clone(),
-            ));
+            p.push((price("currency"), c.currency.to_ascii_lowercase()));
+            p.push((price("unit_amount"), line.unit_amount.to_string()));
+            p.push((price("product_data][name"), line.name.clone()));
+            if let Some((interval, count)) = line.recurring {
+                p.push((price("recurring][interval"), interval.into()));
+                p.push((price("recurring][interval_count"), count.to_string()));
+            }
         }
         self.send(
             reqwest::Method::POST,

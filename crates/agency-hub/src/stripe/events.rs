@@ -11,6 +11,9 @@ pub struct Event {
     pub id: String,
     #[serde(rename = "type")]
     pub kind: String,
+    /// When Stripe made it (Unix seconds): orders what one object's events say.
+    #[serde(default)]
+    pub created: i64,
     pub data: EventData,
 }
 

@@ -86,3 +86,47 @@ pub async fn for_sale(
         .await
         .unwrap()
 }
+
+/// A monthly retainer on sale at `price` (as typed, USD) with `trial_days` free: a kick-off
+/// call made once, and a monthly report due 25 days into each paid period.
+pub async fn retainer(
+    db: &Db,
+    name: &str,
+    price: &str,
+    trial_days: u32,
+) -> service_template::Model {
+    let form = TemplateForm {
+        name: name.into(),
+        description: format!("{name}, every month."),
+        category: "Web".into(),
+        tasks: vec![
+            TaskRow {
+                name: "Kick-off call".into(),
+                visible: true,
+                ..Default::default()
+            },
+            TaskRow {
+                name: "Monthly report".into(),
+                due: "25".into(),
+                visible: true,
+                each_period: true,
+                ..Default::default()
+            },
+        ],
+        store: StoreForm {
+            purchasable: true,
+            price: price.into(),
+            currency: "USD".into(),
+            max_quantity: "5".into(),
+            billing: "recurring".into(),
+            interval: "month".into(),
+            interval_count: "1".into(),
+            trial_days: trial_days.to_string(),
+            ..Default::default()
+        },
+        ..TemplateForm::blank()
+    };
+    catalog::create(db, &Actor::System, form.validate().unwrap())
+        .await
+        .unwrap()
+}

@@ -145,6 +145,26 @@ pub async fn signed_post(client: &reqwest::Client, url: &str, body: String) -> r
         .unwrap()
 }
 
+/// A form posted to the emulator's API (as a Stripe client would) or to one of its pages.
+pub async fn emulator_post(
+    app: &TestApp,
+    url_or_path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    let url = if url_or_path.starts_with("http") {
+        url_or_path.to_string()
+    } else {
+        format!("{}{url_or_path}", app.emulator)
+    };
+    crate::harness::browser()
+        .post(url)
+        .bearer_auth("sk_test_tests")
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
 pub async fn emulator_get(app: &TestApp, path: &str) -> Value {
     crate::harness::browser()
         .get(format!("{}{path}", app.emulator))

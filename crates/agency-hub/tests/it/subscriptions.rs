@@ -1,14 +1,24 @@
 //! Recurring services (issue 16): a template's billing choice, its period tasks, its recurring
 //! Stripe Price, and what the store says it costs today and then each period.
 
-use agency_hub::db::entities::service_template;
+use std::time::Duration;
+
+use agency_hub::db::entities::order::OrderStatus;
+use agency_hub::db::entities::service::ServiceStatus;
 use agency_hub::db::entities::user::Role;
-use sea_orm::{EntityTrait, PaginatorTrait};
-use serde_json::json;
+use agency_hub::db::entities::{
+    service, service_template, subscription, subscription_invoice, task,
+};
+use agency_hub::ids::TemplateId;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use serde_json::{Value, json};
 
 use crate::checkout::template_when;
+use crate::fixtures;
 use crate::harness::{TestApp, spawn_app};
-use crate::purchase::emulator_get;
+use crate::purchase::{
+    control, emulator_events, emulator_get, emulator_post, pay, start_checkout, wait_for_order,
+};
 
 /// A monthly maintenance retainer's form: $149.00 every `every` months, a $50.00 setup fee,
 /// a kick-off task made once and a report made each period.
@@ -112,18 +122,31 @@ async fn a_recurring_template_gets_a_recurring_price_and_the_store_states_its_te
     assert!(page.contains("every 3 months</span>"), "{page}");
     assert!(app.page("/store").await.contains("$149.00 / 3 months"));
 
-    // Not sold through the cart yet: refused with the reason, the cart unchanged.
+    // One subscription a cart: a second recurring service is refused, naming the first.
     let res = app
         .post_json(
             "/api/cart/items",
             &json!({"serviceTemplateId": id, "quantity": 1}),
         )
         .await;
+    assert_eq!(res.status(), 201);
+    let seo = fixtures::retainer(&app.db, "SEO Retainer", "300", 0).await;
+    app.state.store.changed().await;
+    let res = app
+        .post_json(
+            "/api/cart/items",
+            &json!({"serviceTemplateId": seo.id, "quantity": 1}),
+        )
+        .await;
     assert_eq!(res.status(), 400);
     let body: serde_json::Value = res.json().await.unwrap();
-    assert!(body.to_string().contains("billed every 3 months"), "{body}");
+    assert!(
+        body.to_string()
+            .contains("already holds a subscription (Website Maintenance)"),
+        "{body}"
+    );
     let cart: serde_json::Value = app.get("/api/cart").await.json().await.unwrap();
-    assert_eq!(cart["items"].as_array().map_or(0, Vec::len), 0, "{cart}");
+    assert_eq!(cart["items"].as_array().map_or(0, Vec::len), 1, "{cart}");
 }
 
 #[tokio::test]
@@ -146,4 +169,286 @@ async fn a_manual_service_of_a_recurring_template_starts_with_its_once_tasks_onl
             .unwrap();
     let names: Vec<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["Kick-off call"]);
+}
+
+const MONTH: i64 = 31 * 86_400;
+
+/// A client with Logo Design ×1 and the $149.00 monthly retainer ×`seats` in the cart.
+async fn retainer_in_cart(app: &TestApp, seats: i64, trial_days: u32) -> (TemplateId, TemplateId) {
+    app.create_user(Role::Manager, "manager@example.com", None)
+        .await;
+    app.signed_in_as(Role::Client).await;
+    let logo = fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
+    let care = fixtures::retainer(&app.db, "Website Care", "149", trial_days).await;
+    for (id, quantity) in [(logo.id, 1), (care.id, seats)] {
+        let res = app
+            .post_json(
+                "/api/cart/items",
+                &json!({"serviceTemplateId": id, "quantity": quantity}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    (logo.id, care.id)
+}
+
+/// Waits until `check` holds of the subscriptions, for up to ten seconds.
+async fn subscription_when(
+    app: &TestApp,
+    what: &str,
+    check: impl Fn(&subscription::Model) -> bool,
+) -> subscription::Model {
+    for _ in 0..200 {
+        if let Some(sub) = subscription::Entity::find().one(&app.db).await.unwrap()
+            && check(&sub)
+        {
+            return sub;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the subscription never became {what}");
+}
+
+async fn invoices(app: &TestApp) -> Vec<subscription_invoice::Model> {
+    subscription_invoice::Entity::find()
+        .order_by_asc(subscription_invoice::Column::PeriodStart)
+        .all(&app.db)
+        .await
+        .unwrap()
+}
+
+/// Waits until `n` invoices are paid with their periods' tasks made.
+async fn periods_when(app: &TestApp, n: usize) -> Vec<subscription_invoice::Model> {
+    for _ in 0..200 {
+        let rows = invoices(app).await;
+        if rows.iter().filter(|i| i.tasks_made_at.is_some()).count() >= n {
+            return rows;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{n} periods were never made: {:?}", invoices(app).await);
+}
+
+async fn tasks_of(app: &TestApp, service: agency_hub::ids::ServiceId) -> Vec<task::Model> {
+    task::Entity::find()
+        .filter(task::Column::ServiceId.eq(service))
+        .order_by_asc(task::Column::Position)
+        .all(&app.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_retainer_and_a_one_time_service_in_one_checkout_then_three_months_of_periods() {
+    let app = spawn_app().await;
+    let (logo, care) = retainer_in_cart(&app, 2, 0).await;
+    let cart = app.page("/store/cart").await;
+    assert!(cart.contains("$149.00 / month"), "{cart}");
+    assert!(
+        cart.contains("$298.00 today, then $298.00 every month"),
+        "{cart}"
+    );
+    assert!(cart.contains("Due today"), "{cart}");
+    assert!(cart.contains("$797.00"), "{cart}");
+    assert!(cart.contains("$298.00 every month</td>"), "{cart}");
+
+    let (order_id, url) = start_checkout(&app).await;
+    let session_id = url.rsplit('/').next().unwrap();
+    let session = emulator_get(&app, &format!("/v1/checkout/sessions/{session_id}")).await;
+    assert_eq!(session["mode"], "subscription");
+    assert_eq!(session["amount_total"], 79_700);
+    assert_eq!(pay(&url, "4242 4242 4242 4242").await.status(), 303);
+    let order = wait_for_order(&app, order_id, OrderStatus::Completed).await;
+    assert_eq!(order.subtotal_minor, 79_700);
+
+    let sub = subscription_when(&app, "active with its service", |s| {
+        s.status == "active" && s.service_id.is_some()
+    })
+    .await;
+    assert_eq!(sub.quantity, 2);
+    assert_eq!(sub.template_id, care);
+    assert_eq!(sub.order_id, order_id);
+    assert!(sub.stripe_customer_id.is_some());
+    periods_when(&app, 1).await;
+    // One service for the retainer (two seats), one for the logo.
+    let services = service::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(services.len(), 2);
+    assert_eq!(services.iter().filter(|s| s.template_id == logo).count(), 1);
+    let names: Vec<String> = tasks_of(&app, sub.service_id.unwrap())
+        .await
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, ["Kick-off call", "Monthly report"]);
+
+    // Three months later: three more periods, each with its report, due 25 days in.
+    control(
+        &app,
+        "clock/advance",
+        &[("seconds", &(3 * MONTH).to_string())],
+    )
+    .await;
+    let periods = periods_when(&app, 4).await;
+    assert_eq!(periods.len(), 4);
+    assert!(
+        periods
+            .iter()
+            .all(|p| p.status == "paid" && p.amount_paid > 0)
+    );
+    assert_eq!(periods[0].amount_paid, 79_700);
+    assert!(periods[1..].iter().all(|p| p.amount_paid == 29_800));
+    let tasks = tasks_of(&app, sub.service_id.unwrap()).await;
+    let reports: Vec<&task::Model> = tasks
+        .iter()
+        .filter(|t| t.name == "Monthly report")
+        .collect();
+    assert_eq!(reports.len(), 4);
+    for (report, period) in reports.iter().zip(&periods) {
+        assert_eq!(report.subscription_invoice_id, Some(period.id));
+        assert_eq!(
+            report.due_on,
+            Some((period.period_start + chrono::Duration::days(25)).date_naive())
+        );
+    }
+    let stripe_invoices = emulator_get(
+        &app,
+        &format!("/v1/invoices?subscription={}", sub.stripe_subscription_id),
+    )
+    .await;
+    assert_eq!(stripe_invoices["data"].as_array().unwrap().len(), 4);
+    let sub = subscription_when(&app, "in its fourth period", |s| {
+        s.current_period_start == Some(periods[3].period_start)
+    })
+    .await;
+    assert_eq!(sub.status, "active");
+}
+
+#[tokio::test]
+async fn the_same_invoice_paid_20_times_and_before_the_session_makes_one_period() {
+    let app = spawn_app().await;
+    retainer_in_cart(&app, 1, 0).await;
+    let (order_id, url) = start_checkout(&app).await;
+    control(&app, "webhooks/hold", &[]).await;
+    assert_eq!(pay(&url, "4242 4242 4242 4242").await.status(), 303);
+    let paid = emulator_events(&app, "invoice.paid").await;
+    let completed = emulator_events(&app, "checkout.session.completed").await;
+    let (paid, completed) = (
+        paid[0]["id"].as_str().unwrap(),
+        completed[0]["id"].as_str().unwrap(),
+    );
+    // The invoice first, then the session, then everything else.
+    control(
+        &app,
+        "webhooks/release",
+        &[("order[]", paid), ("order[]", completed)],
+    )
+    .await;
+    wait_for_order(&app, order_id, OrderStatus::Completed).await;
+    periods_when(&app, 1).await;
+    control(&app, &format!("events/{paid}/deliver"), &[("times", "20")]).await;
+    control(
+        &app,
+        &format!("events/{completed}/deliver"),
+        &[("times", "5")],
+    )
+    .await;
+    let sub = subscription_when(&app, "with its service", |s| s.service_id.is_some()).await;
+    assert_eq!(invoices(&app).await.len(), 1);
+    let reports = tasks_of(&app, sub.service_id.unwrap())
+        .await
+        .into_iter()
+        .filter(|t| t.name == "Monthly report")
+        .count();
+    assert_eq!(reports, 1);
+    let retainer_services = service::Entity::find()
+        .filter(service::Column::TemplateId.eq(sub.template_id))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(retainer_services, 1, "one service for the retainer");
+}
+
+#[tokio::test]
+async fn a_failed_renewal_is_past_due_until_paid_on_the_invoice_page_and_a_cancel_ends_the_service()
+{
+    let app = spawn_app().await;
+    retainer_in_cart(&app, 1, 0).await;
+    let (order_id, url) = start_checkout(&app).await;
+    assert_eq!(pay(&url, "4242 4242 4242 4242").await.status(), 303);
+    wait_for_order(&app, order_id, OrderStatus::Completed).await;
+    let sub = subscription_when(&app, "with its customer", |s| {
+        s.stripe_customer_id.is_some()
+    })
+    .await;
+    periods_when(&app, 1).await;
+
+    // The card on file becomes one that fails: the next renewal fails.
+    let portal: Value = emulator_post(
+        &app,
+        "/v1/billing_portal/sessions",
+        &[("customer", sub.stripe_customer_id.as_deref().unwrap())],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let card = |number| {
+        [
+            ("card_number", number),
+            ("card_expiry", "12 / 34"),
+            ("card_cvc", "123"),
+        ]
+    };
+    let mut form = card("4000000000000341").to_vec();
+    form.push(("action", "update_card"));
+    let res = emulator_post(&app, portal["url"].as_str().unwrap(), &form).await;
+    assert_eq!(res.status(), 200);
+    control(&app, "clock/advance", &[("seconds", &MONTH.to_string())]).await;
+    let sub = subscription_when(&app, "past due", |s| s.status == "past_due").await;
+    let open = loop {
+        let rows = invoices(&app).await;
+        if let Some(open) = rows.iter().find(|i| i.status == "open") {
+            break open.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let hosted = open.hosted_invoice_url.clone().unwrap();
+    assert_eq!(
+        tasks_of(&app, sub.service_id.unwrap()).await.len(),
+        2,
+        "no new period's tasks while unpaid"
+    );
+
+    // Paid on Stripe's page: active again, and the period's report is made.
+    let res = emulator_post(&app, &hosted, &card("4242424242424242")).await;
+    assert_eq!(res.status(), 303);
+    subscription_when(&app, "active again", |s| s.status == "active").await;
+    periods_when(&app, 2).await;
+    assert_eq!(tasks_of(&app, sub.service_id.unwrap()).await.len(), 3);
+
+    // Cancelled at the period's end: at the end the service is cancelled (no work started),
+    // and no invoice follows.
+    let res = emulator_post(
+        &app,
+        &format!("/v1/subscriptions/{}", sub.stripe_subscription_id),
+        &[("cancel_at_period_end", "true")],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    subscription_when(&app, "set to cancel", |s| s.cancel_at_period_end).await;
+    control(
+        &app,
+        "clock/advance",
+        &[("seconds", &(2 * MONTH).to_string())],
+    )
+    .await;
+    let ended = subscription_when(&app, "canceled", |s| s.status == "canceled").await;
+    assert!(ended.ended_at.is_some());
+    let service = service::Entity::find_by_id(sub.service_id.unwrap())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(service.status, ServiceStatus::Cancelled);
+    assert_eq!(invoices(&app).await.len(), 2);
 }

@@ -16,5 +16,7 @@ pub mod service_template;
 pub mod session;
 pub mod store_event;
 pub mod stripe_event;
+pub mod subscription;
+pub mod subscription_invoice;
 pub mod task;
 pub mod user;

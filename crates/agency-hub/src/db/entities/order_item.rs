@@ -15,6 +15,26 @@ pub struct Model {
     pub unit_price_minor: i64,
     pub quantity: i32,
     pub total_minor: i64,
+    /// The billing terms as bought (`None`: one-time).
+    pub billing_interval: Option<String>,
+    pub billing_interval_count: i32,
+    pub trial_days: i32,
+    pub setup_fee_minor: i64,
+}
+
+impl Model {
+    pub fn billing(&self) -> crate::catalog::Billing {
+        crate::catalog::Billing::from_columns(
+            self.billing_interval.as_deref(),
+            self.billing_interval_count,
+            self.trial_days,
+            self.setup_fee_minor,
+        )
+    }
+
+    pub fn is_recurring(&self) -> bool {
+        self.billing_interval.is_some()
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -57,6 +57,8 @@ pub struct Model {
     pub status: TaskStatus,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The subscription period (its paid invoice) that made it; `None` for a service's own.
+    pub subscription_invoice_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,7 @@ mod m20261130_000009_installation;
 mod m20261130_000010_catalog_version;
 mod m20261130_000011_live_jobs;
 mod m20261130_000012_recurring_templates;
+mod m20261130_000013_subscriptions;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000010_catalog_version::Migration),
             Box::new(m20261130_000011_live_jobs::Migration),
             Box::new(m20261130_000012_recurring_templates::Migration),
+            Box::new(m20261130_000013_subscriptions::Migration),
         ]
     }
 }

@@ -1,0 +1,488 @@
+//! Subscriptions: a recurring order item sold through Stripe Billing. Its row holds the Stripe
+//! ids, the status and period Stripe last reported, and the one service it runs; each Stripe
+//! invoice is a row, and a paid one is a period whose tasks are made once.
+//!
+//! Stripe's events arrive in any order and more than once: `invoice.paid` may come before the
+//! session's `checkout.session.completed`. So every handler first makes sure the subscription's
+//! row exists (from the metadata checkout put on the subscription and its invoices), then locks
+//! it for the rest of its transaction, and a period's tasks are made by whichever transaction
+//! completes the pair "paid invoice row" + "service": under the lock, for the paid invoices of
+//! the subscription whose `tasks_made_at` is unset, setting it in the same transaction. The
+//! invoice row is unique per Stripe invoice. Locks: an order first (fulfilment), then its
+//! subscription; the invoice and subscription handlers lock no order.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use serde_json::json;
+
+use crate::activity::{self, Actor, Subject};
+use crate::db::entities::service::{self, ServiceStatus};
+use crate::db::entities::task::{self, TaskStatus};
+use crate::db::entities::{
+    order, order_item, service_template, subscription, subscription_invoice,
+};
+use crate::error::AppResult;
+use crate::ids::{OrderId, OrderItemId, ServiceId};
+use crate::orders::Effect;
+use crate::provisioning;
+use crate::stripe::client::{Invoice, Subscription};
+
+fn at(ts: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(ts, 0)
+}
+
+fn subject(sub: &subscription::Model) -> Subject<'static> {
+    Subject {
+        entity_type: "subscription",
+        entity_id: sub.id.get(),
+        client_id: Some(sub.client_id),
+    }
+}
+
+fn effect(sub: Option<&subscription::Model>, outcome: &'static str) -> Effect {
+    Effect {
+        outcome,
+        order_id: sub.map(|s| s.order_id),
+    }
+}
+
+/// Reads the subscription's row holding its lock (`SELECT … FOR UPDATE` on PostgreSQL; SQLite's
+/// write transactions are serial anyway).
+async fn lock<C: ConnectionTrait>(
+    conn: &C,
+    stripe_id: &str,
+) -> AppResult<Option<subscription::Model>> {
+    Ok(subscription::Entity::find()
+        .filter(subscription::Column::StripeSubscriptionId.eq(stripe_id))
+        .lock_exclusive()
+        .one(conn)
+        .await?)
+}
+
+/// The locked row of Stripe subscription `stripe_id`, made first if missing from the recurring
+/// order item its metadata names (`order_item_id`). `None`: not a subscription of ours.
+async fn ensure<C: ConnectionTrait>(
+    conn: &C,
+    stripe_id: &str,
+    metadata: &HashMap<String, String>,
+    status: &str,
+) -> AppResult<Option<subscription::Model>> {
+    if let Some(row) = lock(conn, stripe_id).await? {
+        return Ok(Some(row));
+    }
+    let item_id: Option<OrderItemId> = metadata.get("order_item_id").and_then(|s| s.parse().ok());
+    let Some(item) = item_id.map(|id| order_item::Entity::find_by_id(id).one(conn)) else {
+        return Ok(None);
+    };
+    let Some(item) = item.await? else {
+        return Ok(None);
+    };
+    let Some(order) = order::Entity::find_by_id(item.order_id).one(conn).await? else {
+        return Ok(None);
+    };
+    let Some(terms) = item.billing().recurring().copied() else {
+        return Ok(None);
+    };
+    let now = Utc::now();
+    subscription::Entity::insert(subscription::ActiveModel {
+        client_id: Set(order.client_id),
+        template_id: Set(item.template_id),
+        order_id: Set(order.id),
+        order_item_id: Set(item.id),
+        service_id: Set(None),
+        stripe_subscription_id: Set(stripe_id.to_string()),
+        status: Set(status.to_string()),
+        quantity: Set(item.quantity),
+        unit_amount_minor: Set(item.unit_price_minor),
+        currency: Set(order.currency.code().to_string()),
+        interval: Set(terms.interval.as_str().to_string()),
+        interval_count: Set(terms.count as i32),
+        cancel_at_period_end: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::column(subscription::Column::StripeSubscriptionId)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    lock(conn, stripe_id).await
+}
+
+/// A paid checkout's subscription, in fulfilment's transaction (the order locked): its row with
+/// the service just made for the recurring item, and the tasks of the periods already paid.
+pub async fn start<C: ConnectionTrait>(
+    conn: &C,
+    stripe_id: &str,
+    customer: Option<&str>,
+    item: &order_item::Model,
+    service_id: Option<ServiceId>,
+) -> AppResult<()> {
+    let metadata = HashMap::from([("order_item_id".to_string(), item.id.to_string())]);
+    let initial = if item.trial_days > 0 {
+        "trialing"
+    } else {
+        "active"
+    };
+    let Some(sub) = ensure(conn, stripe_id, &metadata, initial).await? else {
+        return Ok(());
+    };
+    let service_id = match service_id {
+        Some(id) => Some(id),
+        None => service_of_item(conn, item.id).await?,
+    };
+    let mut active: subscription::ActiveModel = sub.clone().into();
+    if sub.service_id.is_none() {
+        active.service_id = Set(service_id);
+    }
+    if sub.stripe_customer_id.is_none() {
+        active.stripe_customer_id = Set(customer.map(str::to_string));
+    }
+    active.updated_at = Set(Utc::now());
+    let sub = active.update(conn).await?;
+    activity::record(
+        conn,
+        &Actor::System,
+        "subscription.started",
+        subject(&sub),
+        json!({"stripe_subscription_id": sub.stripe_subscription_id, "service_id": sub.service_id}),
+    )
+    .await?;
+    make_due_periods(conn, &sub).await
+}
+
+async fn service_of_item<C: ConnectionTrait>(
+    conn: &C,
+    item: OrderItemId,
+) -> AppResult<Option<ServiceId>> {
+    Ok(service::Entity::find()
+        .filter(service::Column::OrderItemId.eq(item))
+        .order_by_asc(service::Column::Id)
+        .one(conn)
+        .await?
+        .map(|s| s.id))
+}
+
+/// Makes the tasks of every paid period of the (locked) subscription that has none yet, once
+/// its service exists.
+async fn make_due_periods<C: ConnectionTrait>(
+    conn: &C,
+    sub: &subscription::Model,
+) -> AppResult<()> {
+    let Some(service_id) = sub.service_id else {
+        return Ok(());
+    };
+    let due = subscription_invoice::Entity::find()
+        .filter(subscription_invoice::Column::SubscriptionId.eq(sub.id))
+        .filter(subscription_invoice::Column::PaidAt.is_not_null())
+        .filter(subscription_invoice::Column::TasksMadeAt.is_null())
+        .order_by_asc(subscription_invoice::Column::PeriodStart)
+        .all(conn)
+        .await?;
+    if due.is_empty() {
+        return Ok(());
+    }
+    let Some(template) = service_template::Entity::find_by_id(sub.template_id)
+        .one(conn)
+        .await?
+    else {
+        return Ok(());
+    };
+    let last: Option<i32> = task::Entity::find()
+        .select_only()
+        .column_as(task::Column::Position.max(), "max")
+        .filter(task::Column::ServiceId.eq(service_id))
+        .into_tuple::<Option<i32>>()
+        .one(conn)
+        .await?
+        .flatten();
+    let mut position = last.map_or(0, |p| p + 1);
+    let now = Utc::now();
+    let mut rows = Vec::new();
+    let mut activity = Vec::with_capacity(due.len());
+    for invoice in &due {
+        let made = provisioning::period_task_rows(
+            &template,
+            service_id,
+            invoice.id,
+            position,
+            invoice.period_start,
+            now,
+        );
+        position += made.len() as i32;
+        activity.push(activity::row(
+            &Actor::System,
+            "subscription.period_paid",
+            subject(sub),
+            json!({
+                "invoice": invoice.stripe_invoice_id, "number": invoice.number,
+                "period_start": invoice.period_start, "period_end": invoice.period_end,
+                "tasks": made.len(), "service_id": service_id,
+            }),
+        ));
+        rows.extend(made);
+    }
+    for chunk in rows.chunks(crate::db::ROWS_PER_INSERT) {
+        task::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(conn)
+            .await?;
+    }
+    subscription_invoice::Entity::update_many()
+        .col_expr(subscription_invoice::Column::TasksMadeAt, Expr::value(now))
+        .filter(subscription_invoice::Column::Id.is_in(due.iter().map(|i| i.id)))
+        .filter(subscription_invoice::Column::TasksMadeAt.is_null())
+        .exec(conn)
+        .await?;
+    activity::record_many(conn, activity).await?;
+    Ok(())
+}
+
+/// The invoice's row as Stripe describes it now (`paid_at` set by the caller).
+fn invoice_row(
+    sub: &subscription::Model,
+    invoice: &Invoice,
+    status: &str,
+) -> subscription_invoice::ActiveModel {
+    let now = Utc::now();
+    let created = at(invoice.created).unwrap_or(now);
+    let (start, end) = invoice
+        .period_line()
+        .map(|l| (at(l.period.start), at(l.period.end)))
+        .unwrap_or((None, None));
+    subscription_invoice::ActiveModel {
+        subscription_id: Set(sub.id),
+        stripe_invoice_id: Set(invoice.id.clone()),
+        number: Set(invoice.number.clone()),
+        billing_reason: Set(invoice.billing_reason.clone()),
+        status: Set(status.to_string()),
+        currency: Set(invoice.currency.to_ascii_uppercase()),
+        amount_due: Set(invoice.amount_due),
+        amount_paid: Set(invoice.amount_paid),
+        period_start: Set(start.unwrap_or(created)),
+        period_end: Set(end.unwrap_or(created)),
+        hosted_invoice_url: Set(invoice.hosted_invoice_url.clone()),
+        invoice_pdf: Set(invoice.invoice_pdf.clone()),
+        stripe_payment_intent_id: Set(invoice.payment_intent.clone()),
+        stripe_charge_id: Set(invoice.charge.clone()),
+        attempt_count: Set(invoice.attempt_count as i32),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+}
+
+/// The locked subscription of an invoice event, or the effect of an invoice that is not ours.
+async fn subscription_of<C: ConnectionTrait>(
+    conn: &C,
+    invoice: &Invoice,
+) -> AppResult<Result<subscription::Model, Effect>> {
+    let Some(stripe_id) = &invoice.subscription else {
+        return Ok(Err(effect(None, "ignored")));
+    };
+    let metadata = invoice
+        .subscription_details
+        .clone()
+        .unwrap_or_default()
+        .metadata;
+    Ok(ensure(conn, stripe_id, &metadata, "active")
+        .await?
+        .ok_or_else(|| effect(None, "unknown_subscription")))
+}
+
+/// `invoice.paid`: one period, once per invoice whatever is delivered: the invoice's row
+/// recorded paid, the subscription active again if it was overdue, and the period's tasks made
+/// (now, or when the service is made).
+pub async fn invoice_paid<C: ConnectionTrait>(conn: &C, invoice: &Invoice) -> AppResult<Effect> {
+    let sub = match subscription_of(conn, invoice).await? {
+        Ok(sub) => sub,
+        Err(effect) => return Ok(effect),
+    };
+    let now = Utc::now();
+    let existing = subscription_invoice::Entity::find()
+        .filter(subscription_invoice::Column::StripeInvoiceId.eq(&invoice.id))
+        .one(conn)
+        .await?;
+    let mut row = invoice_row(&sub, invoice, "paid");
+    row.paid_at = Set(Some(now));
+    match existing {
+        Some(old) if old.paid_at.is_some() => return Ok(effect(Some(&sub), "already_paid")),
+        Some(old) => {
+            row.id = Set(old.id);
+            row.created_at = Set(old.created_at);
+            row.update(conn).await?;
+        }
+        None => {
+            row.insert(conn).await?;
+        }
+    }
+    let mut active: subscription::ActiveModel = sub.clone().into();
+    if matches!(sub.status.as_str(), "past_due" | "unpaid" | "incomplete") {
+        active.status = Set("active".into());
+    }
+    if let Some(line) = invoice.period_line() {
+        let end = at(line.period.end);
+        if sub.current_period_end.is_none() || end > sub.current_period_end {
+            active.current_period_start = Set(at(line.period.start));
+            active.current_period_end = Set(end);
+        }
+    }
+    active.updated_at = Set(now);
+    let sub = active.update(conn).await?;
+    make_due_periods(conn, &sub).await?;
+    Ok(effect(Some(&sub), "period_paid"))
+}
+
+/// `invoice.payment_failed`: the invoice's row open with Stripe's page to pay it, and the
+/// subscription past due (no period's tasks until it is paid).
+pub async fn invoice_payment_failed<C: ConnectionTrait>(
+    conn: &C,
+    invoice: &Invoice,
+) -> AppResult<Effect> {
+    let sub = match subscription_of(conn, invoice).await? {
+        Ok(sub) => sub,
+        Err(effect) => return Ok(effect),
+    };
+    let existing = subscription_invoice::Entity::find()
+        .filter(subscription_invoice::Column::StripeInvoiceId.eq(&invoice.id))
+        .one(conn)
+        .await?;
+    let row = invoice_row(&sub, invoice, "open");
+    match existing {
+        // Paid meanwhile (the events crossed): the failure is history.
+        Some(old) if old.paid_at.is_some() => return Ok(effect(Some(&sub), "already_paid")),
+        Some(old) => {
+            let mut row = row;
+            row.id = Set(old.id);
+            row.created_at = Set(old.created_at);
+            row.update(conn).await?;
+        }
+        None => {
+            row.insert(conn).await?;
+        }
+    }
+    if !sub.ended() && sub.status != "past_due" {
+        let mut active: subscription::ActiveModel = sub.clone().into();
+        active.status = Set("past_due".into());
+        active.updated_at = Set(Utc::now());
+        active.update(conn).await?;
+        activity::record(
+            conn,
+            &Actor::System,
+            "subscription.payment_failed",
+            subject(&sub),
+            json!({"invoice": invoice.id, "hosted_invoice_url": invoice.hosted_invoice_url}),
+        )
+        .await?;
+    }
+    Ok(effect(Some(&sub), "past_due"))
+}
+
+/// `customer.subscription.created/updated/deleted`: the subscription's state as Stripe reports
+/// it, unless a newer event already said more (`created` older than the last applied). The end
+/// of a subscription ends its service: done if work started, cancelled if not.
+pub async fn apply_snapshot<C: ConnectionTrait>(
+    conn: &C,
+    snapshot: &Subscription,
+    event_created: i64,
+) -> AppResult<Effect> {
+    let Some(sub) = ensure(conn, &snapshot.id, &snapshot.metadata, &snapshot.status).await? else {
+        return Ok(effect(None, "unknown_subscription"));
+    };
+    if sub.last_event_at.is_some_and(|last| event_created < last) {
+        return Ok(effect(Some(&sub), "stale"));
+    }
+    let item = snapshot.items.data.first();
+    let mut active: subscription::ActiveModel = sub.clone().into();
+    active.status = Set(snapshot.status.clone());
+    if let Some(item) = item {
+        active.stripe_item_id = Set(Some(item.id.clone()));
+        if let Some(q) = item.quantity {
+            active.quantity = Set(q as i32);
+        }
+        if let Some(unit) = item.price.unit_amount {
+            active.unit_amount_minor = Set(unit);
+        }
+    }
+    active.stripe_customer_id = Set(snapshot.customer.clone().or(sub.stripe_customer_id.clone()));
+    active.current_period_start = Set(snapshot.current_period_start.and_then(at));
+    active.current_period_end = Set(snapshot.current_period_end.and_then(at));
+    active.trial_end = Set(snapshot.trial_end.and_then(at));
+    active.cancel_at_period_end = Set(snapshot.cancel_at_period_end);
+    active.canceled_at = Set(snapshot.canceled_at.and_then(at));
+    active.ended_at = Set(snapshot.ended_at.and_then(at));
+    active.pause_behavior = Set(snapshot
+        .pause_collection
+        .as_ref()
+        .map(|p| p.behavior.clone()));
+    active.last_event_at = Set(Some(event_created));
+    active.updated_at = Set(Utc::now());
+    let updated = active.update(conn).await?;
+    if updated.ended() && !sub.ended() {
+        end_service(conn, &updated).await?;
+        return Ok(effect(Some(&updated), "subscription_ended"));
+    }
+    Ok(effect(Some(&updated), "subscription_updated"))
+}
+
+/// The subscription is over: its service is done if any work started, else cancelled.
+async fn end_service<C: ConnectionTrait>(conn: &C, sub: &subscription::Model) -> AppResult<()> {
+    let Some(service_id) = sub.service_id else {
+        return Ok(());
+    };
+    let Some(service) = service::Entity::find_by_id(service_id).one(conn).await? else {
+        return Ok(());
+    };
+    if matches!(
+        service.status,
+        ServiceStatus::Done | ServiceStatus::Cancelled
+    ) {
+        return Ok(());
+    }
+    let started = service.status == ServiceStatus::InProgress
+        || task::Entity::find()
+            .filter(task::Column::ServiceId.eq(service_id))
+            .filter(task::Column::Status.ne(TaskStatus::ToDo))
+            .one(conn)
+            .await?
+            .is_some();
+    let status = if started {
+        ServiceStatus::Done
+    } else {
+        ServiceStatus::Cancelled
+    };
+    service::Entity::update_many()
+        .col_expr(service::Column::Status, Expr::value(status))
+        .col_expr(service::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(service::Column::Id.eq(service_id))
+        .exec(conn)
+        .await?;
+    activity::record(
+        conn,
+        &Actor::System,
+        "subscription.ended",
+        subject(sub),
+        json!({"service_id": service_id, "service_status": status.as_str()}),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The subscriptions of these orders (for an order's page and fulfilment's checks).
+pub async fn of_orders<C: ConnectionTrait>(
+    conn: &C,
+    orders: impl IntoIterator<Item = OrderId>,
+) -> AppResult<Vec<subscription::Model>> {
+    Ok(subscription::Entity::find()
+        .filter(subscription::Column::OrderId.is_in(orders))
+        .all(conn)
+        .await?)
+}
