@@ -125,6 +125,7 @@ fn job_registry(
     jobs::Registry::new()
         .register::<notify::SendEmail>(outbox)
         .register::<stripe::catalog::SyncTemplate>((db.clone(), stripe.clone()))
+        .register::<subscriptions::RefreshCard>((db.clone(), stripe.clone()))
 }
 
 impl App {

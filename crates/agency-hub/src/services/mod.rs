@@ -163,6 +163,8 @@ pub struct StaffDetail {
     pub template_name: String,
     pub tasks: Vec<task::Model>,
     pub activity: Vec<activity_entity::Model>,
+    /// The subscription the service runs for, if it was bought as one.
+    pub subscription: Option<crate::db::entities::subscription::Model>,
 }
 
 pub async fn staff_detail<C: ConnectionTrait>(conn: &C, id: ServiceId) -> AppResult<StaffDetail> {
@@ -177,7 +179,12 @@ pub async fn staff_detail<C: ConnectionTrait>(conn: &C, id: ServiceId) -> AppRes
         .await?
         .map(|t| t.name)
         .unwrap_or_default();
+    let subscription = crate::db::entities::subscription::Entity::find()
+        .filter(crate::db::entities::subscription::Column::ServiceId.eq(service.id))
+        .one(conn)
+        .await?;
     Ok(StaffDetail {
+        subscription,
         tasks: tasks(conn, service.id, Audience::Staff).await?,
         activity: activity::for_entity(conn, "service", service.id.get(), 50).await?,
         service,

@@ -274,6 +274,40 @@ impl HasId for Created {
     }
 }
 
+/// A change to a subscription (`POST /v1/subscriptions/{id}`, or `DELETE` to cancel now).
+/// Quantity changes apply from the next period: `proration_behavior=none`.
+#[derive(Clone, Debug)]
+pub enum SubscriptionChange {
+    CancelAtPeriodEnd(bool),
+    Quantity {
+        item: String,
+        quantity: i64,
+    },
+    /// `Some(behavior)` pauses collection; `None` resumes it.
+    PauseCollection(Option<&'static str>),
+    CancelNow,
+}
+
+/// A customer portal session: where to send the client.
+#[derive(Clone, Debug, Deserialize)]
+pub struct PortalSession {
+    pub url: String,
+}
+
+/// A saved card, as much as the app shows of it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct PaymentMethod {
+    pub id: String,
+    #[serde(default)]
+    pub card: Option<CardDetails>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct CardDetails {
+    pub brand: String,
+    pub last4: String,
+}
+
 /// A Subscription as its events carry it (the fields the app keeps).
 #[derive(Clone, Debug, Deserialize)]
 pub struct Subscription {
@@ -294,6 +328,8 @@ pub struct Subscription {
     pub ended_at: Option<i64>,
     #[serde(default)]
     pub pause_collection: Option<PauseCollection>,
+    #[serde(default)]
+    pub default_payment_method: Option<String>,
     #[serde(default)]
     pub metadata: HashMap<String, String>,
     pub items: List<SubscriptionItem>,
@@ -790,6 +826,70 @@ impl StripeClient {
         let key = self.idempotency_key(key);
         self.send(reqwest::Method::POST, "/v1/refunds", &p, Some(&key))
             .await
+    }
+
+    /// Changes a subscription; `key` makes a repeated request (a double submit) one change.
+    pub async fn change_subscription(
+        &self,
+        id: &str,
+        change: &SubscriptionChange,
+        key: &str,
+    ) -> Result<Subscription, StripeError> {
+        let path = format!("/v1/subscriptions/{id}");
+        let key = self.idempotency_key(key);
+        let p: Vec<(String, String)> = match change {
+            SubscriptionChange::CancelNow => {
+                return self
+                    .send(reqwest::Method::DELETE, &path, &[], Some(&key))
+                    .await;
+            }
+            SubscriptionChange::CancelAtPeriodEnd(on) => {
+                vec![("cancel_at_period_end".into(), on.to_string())]
+            }
+            SubscriptionChange::Quantity { item, quantity } => vec![
+                ("items[0][id]".into(), item.clone()),
+                ("items[0][quantity]".into(), quantity.to_string()),
+                ("proration_behavior".into(), "none".into()),
+            ],
+            SubscriptionChange::PauseCollection(Some(behavior)) => {
+                vec![("pause_collection[behavior]".into(), behavior.to_string())]
+            }
+            SubscriptionChange::PauseCollection(None) => {
+                vec![("pause_collection".into(), String::new())]
+            }
+        };
+        self.send(reqwest::Method::POST, &path, &p, Some(&key))
+            .await
+    }
+
+    /// Stripe's customer portal for `customer`, coming back to `return_url`.
+    pub async fn create_portal_session(
+        &self,
+        customer: &str,
+        return_url: &str,
+    ) -> Result<PortalSession, StripeError> {
+        let p = vec![
+            ("customer".to_string(), customer.to_string()),
+            ("return_url".to_string(), return_url.to_string()),
+        ];
+        let key = self.idempotency_key(&format!("portal-{customer}-{}", new_attempt()));
+        self.send(
+            reqwest::Method::POST,
+            "/v1/billing_portal/sessions",
+            &p,
+            Some(&key),
+        )
+        .await
+    }
+
+    pub async fn retrieve_payment_method(&self, id: &str) -> Result<PaymentMethod, StripeError> {
+        self.send(
+            reqwest::Method::GET,
+            &format!("/v1/payment_methods/{id}"),
+            &[],
+            None,
+        )
+        .await
     }
 
     pub async fn retrieve_checkout_session(

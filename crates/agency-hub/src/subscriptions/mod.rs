@@ -11,6 +11,8 @@
 //! invoice row is unique per Stripe invoice. Locks: an order first (fulfilment), then its
 //! subscription; the invoice and subscription handlers lock no order.
 
+pub mod actions;
+
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -19,18 +21,26 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::activity::{self, Actor, Subject};
+use crate::db::Db;
 use crate::db::entities::service::{self, ServiceStatus};
 use crate::db::entities::task::{self, TaskStatus};
 use crate::db::entities::{
     order, order_item, service_template, subscription, subscription_invoice,
 };
 use crate::error::AppResult;
-use crate::ids::{OrderId, OrderItemId, ServiceId};
+use crate::ids::{OrderId, OrderItemId, ServiceId, SubscriptionId};
+use crate::jobs::{Enqueue, Job};
+use crate::money::{Currency, Money};
+use crate::notify::{
+    self, Message, Outgoing, messages::SubscriptionEvent, messages::SubscriptionNotice,
+};
 use crate::orders::Effect;
 use crate::provisioning;
+use crate::stripe::StripeClient;
 use crate::stripe::client::{Invoice, Subscription};
 
 fn at(ts: i64) -> Option<DateTime<Utc>> {
@@ -157,6 +167,7 @@ pub async fn start<C: ConnectionTrait>(
         json!({"stripe_subscription_id": sub.stripe_subscription_id, "service_id": sub.service_id}),
     )
     .await?;
+    notice(conn, &sub, SubscriptionEvent::Started, None).await?;
     make_due_periods(conn, &sub).await
 }
 
@@ -338,6 +349,9 @@ pub async fn invoice_paid<C: ConnectionTrait>(conn: &C, invoice: &Invoice) -> Ap
     active.updated_at = Set(now);
     let sub = active.update(conn).await?;
     make_due_periods(conn, &sub).await?;
+    if invoice.billing_reason.as_deref() == Some("subscription_cycle") {
+        notice(conn, &sub, SubscriptionEvent::Renewed, Some(invoice)).await?;
+    }
     Ok(effect(Some(&sub), "period_paid"))
 }
 
@@ -383,6 +397,7 @@ pub async fn invoice_payment_failed<C: ConnectionTrait>(
         )
         .await?;
     }
+    notice(conn, &sub, SubscriptionEvent::PaymentFailed, Some(invoice)).await?;
     Ok(effect(Some(&sub), "past_due"))
 }
 
@@ -400,8 +415,26 @@ pub async fn apply_snapshot<C: ConnectionTrait>(
     if sub.last_event_at.is_some_and(|last| event_created < last) {
         return Ok(effect(Some(&sub), "stale"));
     }
+    let was_ended = sub.ended();
+    let updated = apply(conn, sub, snapshot, Some(event_created)).await?;
+    if updated.ended() && !was_ended {
+        return Ok(effect(Some(&updated), "subscription_ended"));
+    }
+    Ok(effect(Some(&updated), "subscription_updated"))
+}
+
+/// Writes Stripe's view of the (locked) subscription `current`: from an event (`event_created`,
+/// remembered so that older events change nothing) or from Stripe's answer to our own change.
+/// What it starts: the card's details fetched when the card changed, the service ended with
+/// the subscription, the client told of a scheduled cancellation and of the end.
+pub(crate) async fn apply<C: ConnectionTrait>(
+    conn: &C,
+    current: subscription::Model,
+    snapshot: &Subscription,
+    event_created: Option<i64>,
+) -> AppResult<subscription::Model> {
     let item = snapshot.items.data.first();
-    let mut active: subscription::ActiveModel = sub.clone().into();
+    let mut active: subscription::ActiveModel = current.clone().into();
     active.status = Set(snapshot.status.clone());
     if let Some(item) = item {
         active.stripe_item_id = Set(Some(item.id.clone()));
@@ -412,7 +445,10 @@ pub async fn apply_snapshot<C: ConnectionTrait>(
             active.unit_amount_minor = Set(unit);
         }
     }
-    active.stripe_customer_id = Set(snapshot.customer.clone().or(sub.stripe_customer_id.clone()));
+    active.stripe_customer_id = Set(snapshot
+        .customer
+        .clone()
+        .or(current.stripe_customer_id.clone()));
     active.current_period_start = Set(snapshot.current_period_start.and_then(at));
     active.current_period_end = Set(snapshot.current_period_end.and_then(at));
     active.trial_end = Set(snapshot.trial_end.and_then(at));
@@ -423,14 +459,35 @@ pub async fn apply_snapshot<C: ConnectionTrait>(
         .pause_collection
         .as_ref()
         .map(|p| p.behavior.clone()));
-    active.last_event_at = Set(Some(event_created));
+    if let Some(pm) = &snapshot.default_payment_method
+        && current.default_payment_method.as_ref() != Some(pm)
+    {
+        active.default_payment_method = Set(Some(pm.clone()));
+        Enqueue::job(&RefreshCard {
+            subscription_id: current.id,
+            payment_method: pm.clone(),
+        })
+        .insert(conn)
+        .await?;
+    }
+    if let Some(created) = event_created {
+        active.last_event_at = Set(Some(created));
+    }
     active.updated_at = Set(Utc::now());
     let updated = active.update(conn).await?;
-    if updated.ended() && !sub.ended() {
+    if updated.ended() && !current.ended() {
         end_service(conn, &updated).await?;
-        return Ok(effect(Some(&updated), "subscription_ended"));
+        notice(conn, &updated, SubscriptionEvent::Ended, None).await?;
+    } else if updated.cancel_at_period_end && !current.cancel_at_period_end {
+        notice(
+            conn,
+            &updated,
+            SubscriptionEvent::CancellationScheduled,
+            None,
+        )
+        .await?;
     }
-    Ok(effect(Some(&updated), "subscription_updated"))
+    Ok(updated)
 }
 
 /// The subscription is over: its service is done if any work started, else cancelled.
@@ -485,4 +542,179 @@ pub async fn of_orders<C: ConnectionTrait>(
         .filter(subscription::Column::OrderId.is_in(orders))
         .all(conn)
         .await?)
+}
+
+/// The service's name as the store sells it (the template's title).
+pub async fn name_of<C: ConnectionTrait>(conn: &C, sub: &subscription::Model) -> AppResult<String> {
+    Ok(service_template::Entity::find_by_id(sub.template_id)
+        .one(conn)
+        .await?
+        .map_or_else(
+            || "Your subscription".to_string(),
+            |t| t.title().to_string(),
+        ))
+}
+
+/// "$298.00 every month": what the subscription costs each period now.
+pub fn terms(sub: &subscription::Model) -> String {
+    let each = Money::new(
+        sub.unit_amount_minor
+            .saturating_mul(i64::from(sub.quantity)),
+        Currency::parse(&sub.currency).unwrap_or_default(),
+    );
+    let period = if sub.interval_count == 1 {
+        sub.interval.clone()
+    } else {
+        format!("{} {}s", sub.interval_count, sub.interval)
+    };
+    format!("{} every {period}", each.display())
+}
+
+/// The status as people read it.
+pub fn status_label(sub: &subscription::Model) -> String {
+    match sub.status.as_str() {
+        "trialing" => "Free trial".into(),
+        "active" if sub.cancel_at_period_end => "Ending".into(),
+        "active" => "Active".into(),
+        "past_due" => "Payment overdue".into(),
+        "unpaid" => "Unpaid".into(),
+        "canceled" => "Ended".into(),
+        "paused" => "Paused".into(),
+        other => other.replace('_', " "),
+    }
+}
+
+/// The page to pay each subscription's open invoice (its latest), for those that have one.
+pub async fn open_invoice_urls<C: ConnectionTrait>(
+    conn: &C,
+    ids: impl IntoIterator<Item = SubscriptionId>,
+) -> AppResult<HashMap<SubscriptionId, String>> {
+    let open = subscription_invoice::Entity::find()
+        .filter(subscription_invoice::Column::SubscriptionId.is_in(ids))
+        .filter(subscription_invoice::Column::Status.eq("open"))
+        .order_by_asc(subscription_invoice::Column::PeriodStart)
+        .all(conn)
+        .await?;
+    Ok(open
+        .into_iter()
+        .filter_map(|i| Some((i.subscription_id, i.hosted_invoice_url?)))
+        .collect())
+}
+
+fn day(at: Option<DateTime<Utc>>) -> Option<String> {
+    at.map(|t| t.format("%B %-d, %Y").to_string())
+}
+
+/// Tells the client what happened to the subscription (the order's buyer, else the company's
+/// billing contact), once per event: the key names the subscription and what happened.
+async fn notice<C: ConnectionTrait>(
+    conn: &C,
+    sub: &subscription::Model,
+    event: SubscriptionEvent,
+    invoice: Option<&Invoice>,
+) -> AppResult<()> {
+    let Some(order) = order::Entity::find_by_id(sub.order_id).one(conn).await? else {
+        return Ok(());
+    };
+    let Some((to, name)) = crate::orders::audience(conn, &order).await?.client else {
+        return Ok(());
+    };
+    let currency = Currency::parse(&sub.currency).unwrap_or_default();
+    let (amount, date, url, key) = match event {
+        SubscriptionEvent::Started => (
+            None,
+            day(sub.current_period_end),
+            None,
+            format!("sub-started:{}", sub.id),
+        ),
+        SubscriptionEvent::Renewed | SubscriptionEvent::PaymentFailed => {
+            let Some(invoice) = invoice else {
+                return Ok(());
+            };
+            let minor = if event == SubscriptionEvent::Renewed {
+                invoice.amount_paid
+            } else {
+                invoice.amount_due
+            };
+            let end = invoice.period_line().and_then(|l| at(l.period.end));
+            (
+                Some(Money::new(minor, currency).display()),
+                day(end),
+                invoice.hosted_invoice_url.clone(),
+                format!(
+                    "sub-{}:{}:{}",
+                    if event == SubscriptionEvent::Renewed {
+                        "renewed"
+                    } else {
+                        "failed"
+                    },
+                    invoice.id,
+                    invoice.attempt_count
+                ),
+            )
+        }
+        SubscriptionEvent::CancellationScheduled => (
+            None,
+            day(sub.current_period_end),
+            None,
+            format!(
+                "sub-cancel:{}:{}",
+                sub.id,
+                sub.current_period_end.map_or(0, |t| t.timestamp())
+            ),
+        ),
+        SubscriptionEvent::Ended => (
+            None,
+            day(sub.ended_at),
+            None,
+            format!("sub-ended:{}", sub.id),
+        ),
+    };
+    let message = Message::Subscription(SubscriptionNotice {
+        event,
+        name,
+        service_name: name_of(conn, sub).await?,
+        terms: terms(sub),
+        amount,
+        date,
+        invoice_url: url,
+    });
+    notify::enqueue_many(
+        conn,
+        vec![Outgoing {
+            to,
+            message,
+            dedupe_key: key,
+        }],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Fetches the brand and last four digits of a subscription's new card (a Stripe call, so not
+/// in the webhook's transaction).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RefreshCard {
+    pub subscription_id: SubscriptionId,
+    pub payment_method: String,
+}
+
+impl Job for RefreshCard {
+    const KIND: &'static str = "subscriptions.refresh_card";
+    type Env = (Db, StripeClient);
+
+    async fn run(self, (db, stripe): &(Db, StripeClient), _attempt: i32) -> anyhow::Result<()> {
+        let pm = stripe.retrieve_payment_method(&self.payment_method).await?;
+        let Some(card) = pm.card else {
+            return Ok(());
+        };
+        subscription::Entity::update_many()
+            .col_expr(subscription::Column::CardBrand, Expr::value(card.brand))
+            .col_expr(subscription::Column::CardLast4, Expr::value(card.last4))
+            .filter(subscription::Column::Id.eq(self.subscription_id))
+            .filter(subscription::Column::DefaultPaymentMethod.eq(&self.payment_method))
+            .exec(db)
+            .await?;
+        Ok(())
+    }
 }

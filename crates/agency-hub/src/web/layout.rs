@@ -105,6 +105,7 @@ fn nav_for(role: Role, store: bool) -> &'static [(&'static str, &'static str)] {
             ("/store", "Store"),
             ("/my/services", "My services"),
             ("/store/orders", "Orders"),
+            ("/store/subscriptions", "Subscriptions"),
         ],
         Role::Client => &[("/dashboard", "Dashboard"), ("/my/services", "My services")],
     }

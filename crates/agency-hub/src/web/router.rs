@@ -251,6 +251,15 @@ fn store_page_routes(state: &AppState) -> Router<AppState> {
         .route("/store/checkout", post(pages::store::checkout))
         .route("/store/success", get(pages::store::success))
         .route("/store/orders", get(pages::orders::list))
+        .route("/store/subscriptions", get(pages::subscriptions::list))
+        .route(
+            "/store/subscriptions/{id}/{action}",
+            post(pages::subscriptions::change),
+        )
+        .route(
+            "/store/subscriptions/{id}/billing",
+            post(pages::subscriptions::billing),
+        )
         .route("/store/orders/{id}", get(pages::orders::show))
         .route("/store/orders/{id}/receipt", get(pages::orders::receipt))
         .route_layer(from_fn_with_state(state.clone(), middleware::store_enabled))

@@ -371,7 +371,7 @@ async fn the_same_invoice_paid_20_times_and_before_the_session_makes_one_period(
 #[tokio::test]
 async fn a_failed_renewal_is_past_due_until_paid_on_the_invoice_page_and_a_cancel_ends_the_service()
 {
-    let app = spawn_app().await;
+    let mut app = spawn_app().await;
     retainer_in_cart(&app, 1, 0).await;
     let (order_id, url) = start_checkout(&app).await;
     assert_eq!(pay(&url, "4242 4242 4242 4242").await.status(), 303);
@@ -413,6 +413,30 @@ async fn a_failed_renewal_is_past_due_until_paid_on_the_invoice_page_and_a_cance
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let hosted = open.hosted_invoice_url.clone().unwrap();
+    // The client is emailed the page to pay; staff see the payment overdue on the service.
+    let failed = agency_hub::db::entities::email::Entity::find()
+        .filter(agency_hub::db::entities::email::Column::Kind.eq("subscription_payment_failed"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("the payment-failed email");
+    assert_eq!(failed.to_address, "client@acme.example");
+    assert_eq!(
+        failed.payload["invoice_url"],
+        hosted.as_str(),
+        "{}",
+        failed.payload
+    );
+    let client = app.switch_browser(crate::harness::browser());
+    let res = app
+        .sign_in("manager@example.com", crate::harness::PASSWORD)
+        .await;
+    assert_eq!(res.status(), 303);
+    let page = app
+        .page(&format!("/services/{}", sub.service_id.unwrap()))
+        .await;
+    assert!(page.contains("Payment overdue"), "{page}");
+    app.switch_browser(client);
     assert_eq!(
         tasks_of(&app, sub.service_id.unwrap()).await.len(),
         2,
@@ -451,4 +475,165 @@ async fn a_failed_renewal_is_past_due_until_paid_on_the_invoice_page_and_a_cance
         .unwrap();
     assert_eq!(service.status, ServiceStatus::Cancelled);
     assert_eq!(invoices(&app).await.len(), 2);
+}
+
+/// The kinds of the emails queued so far, in order.
+async fn email_kinds(app: &TestApp) -> Vec<String> {
+    agency_hub::db::entities::email::Entity::find()
+        .order_by_asc(agency_hub::db::entities::email::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_client_cancels_resumes_and_changes_seats_each_confirmed_first() {
+    let app = spawn_app().await;
+    retainer_in_cart(&app, 1, 0).await;
+    let (order_id, url) = start_checkout(&app).await;
+    assert_eq!(pay(&url, "4242 4242 4242 4242").await.status(), 303);
+    wait_for_order(&app, order_id, OrderStatus::Completed).await;
+    let sub = subscription_when(&app, "known to Stripe, with its card", |s| {
+        s.stripe_item_id.is_some() && s.card_last4.is_some() && s.current_period_end.is_some()
+    })
+    .await;
+    let stripe_sub = |app: &TestApp| {
+        let path = format!("/v1/subscriptions/{}", sub.stripe_subscription_id);
+        let app = app.emulator.clone();
+        async move {
+            crate::harness::browser()
+                .get(format!("{app}{path}"))
+                .bearer_auth("sk_test_tests")
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let page = app.page("/store/subscriptions").await;
+    for needle in [
+        "Website Care",
+        "$149.00 every month",
+        "Next charge on",
+        "Active",
+        "visa ending in 4242",
+    ] {
+        assert!(page.contains(needle), "{needle}: {page}");
+    }
+    assert!(
+        email_kinds(&app)
+            .await
+            .contains(&"subscription_started".to_string())
+    );
+    let base = format!("/store/subscriptions/{}", sub.id);
+
+    // Asked first: nothing changes until the client says yes.
+    let res = app.post_form(&format!("{base}/cancel"), &[]).await;
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("Cancel Website Care? It stays active until"),
+        "{page}"
+    );
+    assert_eq!(stripe_sub(&app).await["cancel_at_period_end"], false);
+    let res = app
+        .post_form(&format!("{base}/cancel"), &[("confirm", "yes")])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(stripe_sub(&app).await["cancel_at_period_end"], true);
+    let page = app.page("/store/subscriptions").await;
+    assert!(page.contains("Ends on"), "{page}");
+    assert!(page.contains("will end on"), "the flash says when: {page}");
+    assert!(
+        email_kinds(&app)
+            .await
+            .contains(&"subscription_cancellation_scheduled".to_string())
+    );
+    // Cancelling twice is refused, saying why; resuming puts it back.
+    let res = app
+        .post_form(&format!("{base}/cancel"), &[("confirm", "yes")])
+        .await;
+    assert_eq!(res.status(), 409);
+    let res = app
+        .post_form(&format!("{base}/resume"), &[("confirm", "yes")])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(stripe_sub(&app).await["cancel_at_period_end"], false);
+
+    // Seats: checked, asked, then changed at Stripe for the next period.
+    let res = app
+        .post_form(&format!("{base}/seats"), &[("quantity", "9")])
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Choose from 1 to 5 seats.")
+    );
+    let res = app
+        .post_form(&format!("{base}/seats"), &[("quantity", "3")])
+        .await;
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Change Website Care to 3 seats?")
+    );
+    let res = app
+        .post_form(
+            &format!("{base}/seats"),
+            &[("quantity", "3"), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(stripe_sub(&app).await["items"]["data"][0]["quantity"], 3);
+    let sub = subscription_when(&app, "with 3 seats", |s| s.quantity == 3).await;
+    assert!(
+        app.page("/store/subscriptions")
+            .await
+            .contains("$447.00 every month")
+    );
+    control(&app, "clock/advance", &[("seconds", &MONTH.to_string())]).await;
+    let periods = periods_when(&app, 2).await;
+    assert_eq!(periods[1].amount_paid, 44_700);
+    assert!(
+        email_kinds(&app)
+            .await
+            .contains(&"subscription_renewed".to_string())
+    );
+
+    // Stripe's portal for the card and invoices.
+    let res = app.post_form(&format!("{base}/billing"), &[]).await;
+    assert_eq!(res.status(), 303);
+    let to = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        to.starts_with(&app.emulator) && to.contains("/p/session/"),
+        "{to}"
+    );
+
+    // Another company's subscription is not there.
+    let mut app = app;
+    app.switch_browser(crate::harness::browser());
+    app.create_user(Role::Client, "client@globex.example", Some("Globex Inc"))
+        .await;
+    let res = app
+        .sign_in("client@globex.example", crate::harness::PASSWORD)
+        .await;
+    assert_eq!(res.status(), 303);
+    let res = app
+        .post_form(&format!("{base}/cancel"), &[("confirm", "yes")])
+        .await;
+    assert_eq!(res.status(), 404);
+    assert!(
+        !app.page("/store/subscriptions")
+            .await
+            .contains("Website Care")
+    );
+    let _ = sub;
 }

@@ -32,6 +32,7 @@ pub struct Model {
     pub canceled_at: Option<DateTimeUtc>,
     pub ended_at: Option<DateTimeUtc>,
     pub pause_behavior: Option<String>,
+    pub default_payment_method: Option<String>,
     pub card_brand: Option<String>,
     pub card_last4: Option<String>,
     pub last_event_at: Option<i64>,

@@ -59,6 +59,8 @@ impl MigrationTrait for Migration {
                 .col(timestamp_with_time_zone_null("canceled_at"))
                 .col(timestamp_with_time_zone_null("ended_at"))
                 .col(string_len_null("pause_behavior", 24))
+                // The saved card Stripe charges, and what the pages show of it.
+                .col(string_len_null("default_payment_method", 255))
                 .col(string_len_null("card_brand", 24))
                 .col(string_len_null("card_last4", 4))
                 // `created` of the newest subscription event applied: older ones change nothing.

@@ -8,6 +8,7 @@ mod order_flagged;
 mod order_refunded;
 mod payment_failed;
 mod refund_issued;
+mod subscription;
 mod welcome;
 
 pub use new_service::NewService;
@@ -16,6 +17,7 @@ pub use order_flagged::OrderFlagged;
 pub use order_refunded::OrderRefunded;
 pub use payment_failed::PaymentFailed;
 pub use refund_issued::RefundIssued;
+pub use subscription::{SubscriptionEvent, SubscriptionNotice};
 pub use welcome::Welcome;
 
 use serde::{Deserialize, Serialize};
@@ -51,6 +53,8 @@ pub enum Message {
     OrderRefunded(OrderRefunded),
     /// To the client: money came back, and which services it affects.
     RefundIssued(RefundIssued),
+    /// To the client: a subscription started, renewed, failed to renew, will end, or ended.
+    Subscription(SubscriptionNotice),
 }
 
 /// An email ready to send.
@@ -95,6 +99,7 @@ impl Message {
             Self::PaymentFailed(_) => "payment_failed",
             Self::RefundIssued(_) => "refund_issued",
             Self::OrderRefunded(_) => "order_refunded",
+            Self::Subscription(m) => m.kind(),
         }
     }
 
@@ -117,6 +122,7 @@ impl Message {
             Self::PaymentFailed(m) => m,
             Self::OrderRefunded(m) => m,
             Self::RefundIssued(m) => m,
+            Self::Subscription(m) => m,
         }
     }
 }
@@ -190,6 +196,60 @@ mod tests {
             "Northwind Studio",
         ] {
             both(&r, needle);
+        }
+    }
+
+    #[test]
+    fn each_subscription_email_says_what_happened_with_its_links() {
+        let notice = |event| {
+            Message::Subscription(SubscriptionNotice {
+                event,
+                name: "Ana".into(),
+                service_name: "Website Care".into(),
+                terms: "$149.00 every month".into(),
+                amount: Some("$149.00".into()),
+                date: Some("March 3, 2027".into()),
+                invoice_url: Some("https://pay.example/i/in_1".into()),
+            })
+            .render(&config())
+            .unwrap()
+        };
+        let failed = notice(SubscriptionEvent::PaymentFailed);
+        assert!(
+            failed
+                .subject
+                .contains("Payment for your Website Care subscription failed")
+        );
+        for needle in [
+            "$149.00",
+            "Pay the invoice",
+            "https://pay.example/i/in_1",
+            "https://portal.example.com/store/subscriptions",
+        ] {
+            both(&failed, needle);
+        }
+        let cases = [
+            (
+                SubscriptionEvent::Started,
+                "has started",
+                "It renews on March 3, 2027",
+            ),
+            (SubscriptionEvent::Renewed, "renewed", "until March 3, 2027"),
+            (
+                SubscriptionEvent::CancellationScheduled,
+                "will end",
+                "it ends on March 3, 2027",
+            ),
+            (
+                SubscriptionEvent::Ended,
+                "has ended",
+                "Nothing more will be charged",
+            ),
+        ];
+        for (event, subject, body) in cases {
+            let r = notice(event);
+            assert!(r.subject.contains(subject), "{}", r.subject);
+            both(&r, body);
         }
     }
 

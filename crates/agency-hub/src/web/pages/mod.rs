@@ -15,6 +15,7 @@ pub mod orders;
 pub mod password;
 pub mod services;
 pub mod store;
+pub mod subscriptions;
 
 use axum::response::Redirect;
 

@@ -219,6 +219,23 @@ pub struct ServicePage {
     statuses: [ServiceStatus; 4],
     task_statuses: [TaskStatus; 3],
     error: Option<AppError>,
+    subscription: Option<crate::db::entities::subscription::Model>,
+}
+
+impl ServicePage {
+    fn subscription_terms(&self) -> String {
+        self.subscription
+            .as_ref()
+            .map(crate::subscriptions::terms)
+            .unwrap_or_default()
+    }
+
+    fn subscription_status(&self) -> String {
+        self.subscription
+            .as_ref()
+            .map(crate::subscriptions::status_label)
+            .unwrap_or_default()
+    }
 }
 
 async fn service_page(
@@ -233,8 +250,10 @@ async fn service_page(
         template_name,
         tasks,
         activity,
+        subscription,
     } = services::staff_detail(&state.db, id).await?;
     Ok(ServicePage {
+        subscription,
         ctx,
         tasks,
         activity,
