@@ -12,6 +12,7 @@
 //! subscription; the invoice and subscription handlers lock no order.
 
 pub mod actions;
+pub mod listing;
 
 use std::collections::HashMap;
 
@@ -717,4 +718,17 @@ impl Job for RefreshCard {
             .await?;
         Ok(())
     }
+}
+
+/// The subscription's invoices, newest period first.
+pub async fn invoices_of<C: ConnectionTrait>(
+    conn: &C,
+    id: SubscriptionId,
+) -> AppResult<Vec<subscription_invoice::Model>> {
+    Ok(subscription_invoice::Entity::find()
+        .filter(subscription_invoice::Column::SubscriptionId.eq(id))
+        .order_by_desc(subscription_invoice::Column::PeriodStart)
+        .order_by_desc(subscription_invoice::Column::Id)
+        .all(conn)
+        .await?)
 }

@@ -87,6 +87,7 @@ fn nav_for(role: Role, store: bool) -> &'static [(&'static str, &'static str)] {
             ("/dashboard", "Dashboard"),
             ("/services", "Services"),
             ("/admin/orders", "Orders"),
+            ("/admin/subscriptions", "Subscriptions"),
             ("/admin/metrics", "Metrics"),
             ("/admin/clients", "Clients"),
             ("/admin/users", "Users"),
@@ -99,6 +100,7 @@ fn nav_for(role: Role, store: bool) -> &'static [(&'static str, &'static str)] {
             ("/dashboard", "Dashboard"),
             ("/services", "Services"),
             ("/admin/orders", "Orders"),
+            ("/admin/subscriptions", "Subscriptions"),
         ],
         Role::Client if store => &[
             ("/dashboard", "Dashboard"),

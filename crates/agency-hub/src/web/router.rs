@@ -186,6 +186,18 @@ fn page_routes() -> Router<AppState> {
             post(pages::admin_templates::set_archived),
         )
         .route("/admin/metrics", get(pages::admin_metrics::show_page))
+        .route(
+            "/admin/subscriptions",
+            get(pages::admin_subscriptions::list),
+        )
+        .route(
+            "/admin/subscriptions/{id}",
+            get(pages::admin_subscriptions::show),
+        )
+        .route(
+            "/admin/subscriptions/{id}/{action}",
+            post(pages::admin_subscriptions::act),
+        )
         .route("/admin/orders", get(pages::admin_orders::list))
         .route(
             "/admin/orders/export.csv",

@@ -637,3 +637,100 @@ async fn a_client_cancels_resumes_and_changes_seats_each_confirmed_first() {
     );
     let _ = sub;
 }
+
+#[tokio::test]
+async fn staff_find_a_subscription_and_an_admin_ends_it_now_after_confirming() {
+    let mut app = spawn_app().await;
+    retainer_in_cart(&app, 1, 0).await;
+    let (order_id, url) = start_checkout(&app).await;
+    assert_eq!(pay(&url, "4242 4242 4242 4242").await.status(), 303);
+    wait_for_order(&app, order_id, OrderStatus::Completed).await;
+    let sub = subscription_when(&app, "active with its service and period", |s| {
+        s.service_id.is_some() && s.current_period_end.is_some()
+    })
+    .await;
+    periods_when(&app, 1).await;
+
+    // A manager reads the list and the page, and may not act.
+    app.switch_browser(crate::harness::browser());
+    let res = app
+        .sign_in("manager@example.com", crate::harness::PASSWORD)
+        .await;
+    assert_eq!(res.status(), 303);
+    let list = app.page("/admin/subscriptions").await;
+    assert!(
+        list.contains("Acme Corp") && list.contains("Website Care"),
+        "{list}"
+    );
+    for (query, found) in [
+        ("?q=acme", true),
+        ("?q=nobody", false),
+        ("?status=active", true),
+        ("?status=canceled", false),
+        (&*format!("?template={}", sub.template_id), true),
+    ] {
+        let page = app.page(&format!("/admin/subscriptions{query}")).await;
+        assert_eq!(page.contains("Website Care</a>"), found, "{query}: {page}");
+    }
+    assert_eq!(
+        app.get("/admin/subscriptions?status=lost").await.status(),
+        400
+    );
+    let path = format!("/admin/subscriptions/{}", sub.id);
+    let page = app.page(&path).await;
+    assert!(page.contains("-0001") && page.contains(">paid<"), "{page}");
+    assert!(!page.contains("Cancel now"), "no actions for a manager");
+    let res = app
+        .post_form(&format!("{path}/cancel-now"), &[("confirm", "yes")])
+        .await;
+    assert_eq!(res.status(), 403);
+
+    // An admin ends it now: asked first, then Stripe cancels it and the service ends.
+    app.switch_browser(crate::harness::browser());
+    app.signed_in_as(Role::Admin).await;
+    let res = app.post_form(&format!("{path}/cancel-now"), &[]).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("End Website Care now?"));
+    assert_eq!(
+        emulator_get(
+            &app,
+            &format!("/v1/subscriptions/{}", sub.stripe_subscription_id)
+        )
+        .await["status"],
+        "active"
+    );
+    let res = app
+        .post_form(&format!("{path}/cancel-now"), &[("confirm", "yes")])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        emulator_get(
+            &app,
+            &format!("/v1/subscriptions/{}", sub.stripe_subscription_id)
+        )
+        .await["status"],
+        "canceled"
+    );
+    let ended = subscription_when(&app, "canceled", |s| s.status == "canceled").await;
+    let service = service::Entity::find_by_id(ended.service_id.unwrap())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(service.status, ServiceStatus::Cancelled);
+    let page = app.page(&path).await;
+    assert!(
+        page.contains("Ended") && !page.contains("Cancel now"),
+        "{page}"
+    );
+    let res = app
+        .post_form(&format!("{path}/cancel-now"), &[("confirm", "yes")])
+        .await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(
+        app.post_form(&format!("{path}/explode"), &[])
+            .await
+            .status(),
+        404
+    );
+}
