@@ -46,16 +46,16 @@ const STORE: [(&str, i64, i32, i32, &str); 8] = [
     ("Website Design Mockups", 120_000, 2, 5, "website-mockups"),
     ("Landing Page Build", 90_000, 3, 3, "landing-page"),
     ("WordPress Website", 350_000, 1, 6, "wordpress-website"),
-    (
-        "Website Maintenance (1 month)",
-        14_900,
-        12,
-        4,
-        "website-maintenance",
-    ),
+    ("Website Maintenance", 14_900, 12, 4, "website-maintenance"),
     ("SEO Audit", 35_000, 5, 7, "seo-audit"),
     ("Social Media Setup", 60_000, 3, 8, "social-media"),
 ];
+
+/// The demo's retainer: billed every month; these of its tasks are made each paid month.
+const MONTHLY: (&str, [&str; 2]) = (
+    "Website Maintenance",
+    ["Backups and updates", "Monthly report"],
+);
 
 /// (category, name, description, [(task, description, due in days, client-visible)])
 type TemplateSeed = (
@@ -145,12 +145,12 @@ const TEMPLATES: [TemplateSeed; 9] = [
     ),
     (
         "Development",
-        "Website Maintenance (1 month)",
-        "Updates, backups, uptime monitoring and up to two hours of small changes for one month.",
+        "Website Maintenance",
+        "Updates, backups, uptime monitoring and up to two hours of small changes, every month until you cancel.",
         &[
             ("Initial health check", "", Some(3), true),
-            ("Weekly backups and updates", "", Some(30), false),
-            ("Monthly report", "", Some(30), true),
+            ("Backups and updates", "", Some(7), false),
+            ("Monthly report", "", Some(28), true),
         ],
     ),
     (
@@ -216,8 +216,9 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<bool> {
     for (category, name, description, tasks) in TEMPLATES {
         let tasks: Vec<_> = tasks
             .iter()
-            .map(|(name, description, due, visible)| {
-                json!({"name": name, "description": description, "due_in_days": due, "client_visible": visible})
+            .map(|(task, description, due, visible)| {
+                let each_period = name == MONTHLY.0 && MONTHLY.1.contains(task);
+                json!({"name": task, "description": description, "due_in_days": due, "client_visible": visible, "each_period": each_period})
             })
             .collect();
         let store = STORE.iter().find(|s| s.0 == name);
@@ -241,6 +242,7 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<bool> {
             )),
             max_quantity: Set(store.map_or(1, |s| s.2)),
             sort_order: Set(store.map_or(0, |s| s.3)),
+            billing_interval: Set((name == MONTHLY.0).then(|| "month".to_string())),
             ..Default::default()
         })
         .exec_with_returning(&txn)

@@ -462,3 +462,88 @@ async fn the_client_sees_their_order_refunded(client: &Client, app: &TestApp, or
     assert_eq!(refunded, "-$499.00");
     screenshot(client, "client-order-refunded").await;
 }
+
+#[tokio::test]
+async fn a_client_buys_a_retainer_then_cancels_and_resumes_it_on_the_subscriptions_page() {
+    let Some((_driver, client)) = browser_session().await else {
+        return;
+    };
+    let app = crate::harness::spawn_app_at_its_own_url().await;
+    app.create_user(Role::Client, "client@acme.example", Some("Acme Corp"))
+        .await;
+    fixtures::retainer(&app.db, "Website Care", "149", 0).await;
+    sign_in(&client, &app, "client@acme.example").await;
+
+    // The store and the cart say what is charged today and what recurs.
+    client.goto(&app.url("/store?q=care")).await.unwrap();
+    assert!(
+        text_of(&client, ".store-card .price")
+            .await
+            .contains("$149.00 / month")
+    );
+    click(&client, ".store-card form button").await;
+    client
+        .wait()
+        .for_element(Locator::Css(".flash-success"))
+        .await
+        .unwrap();
+    client.goto(&app.url("/store/cart")).await.unwrap();
+    assert_eq!(
+        text_of(&client, ".terms").await,
+        "$149.00 today, then $149.00 every month"
+    );
+    assert_eq!(text_of(&client, "#cart-then").await, "$149.00 every month");
+    pay_with(&client, &app, "4242 4242 4242 4242").await;
+    wait_for_path(&client, "/store/success").await;
+
+    // The subscription page: active, then cancelled at the period's end (confirmed), then
+    // resumed (confirmed).
+    let mut status = String::new();
+    for _ in 0..100 {
+        client.goto(&app.url("/store/subscriptions")).await.unwrap();
+        status = text_once_shown(&client, "[data-subscription-status]").await;
+        if status == "Active" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "Active");
+    assert!(
+        text_of(&client, "[data-next]")
+            .await
+            .starts_with("Next charge on")
+    );
+    screenshot(&client, "subscriptions").await;
+    click(&client, "form[action$='/cancel'] button").await;
+    let question = text_once_shown(&client, "#confirm-question").await;
+    assert!(question.starts_with("Cancel Website Care?"), "{question}");
+    click(&client, ".confirm button").await;
+    client
+        .wait()
+        .for_element(Locator::Css(".flash-success"))
+        .await
+        .unwrap();
+    assert!(text_of(&client, "[data-next]").await.starts_with("Ends on"));
+    assert_eq!(
+        text_of(&client, "[data-subscription-status]").await,
+        "Ending"
+    );
+    click(&client, "form[action$='/resume'] button").await;
+    text_once_shown(&client, "#confirm-question").await;
+    click(&client, ".confirm button").await;
+    client
+        .wait()
+        .for_element(Locator::Css(".flash-success"))
+        .await
+        .unwrap();
+    assert!(
+        text_of(&client, "[data-next]")
+            .await
+            .starts_with("Next charge on")
+    );
+    assert_eq!(
+        text_of(&client, "[data-subscription-status]").await,
+        "Active"
+    );
+    client.close().await.unwrap();
+}
