@@ -345,7 +345,7 @@ async fn mark_paid<C: ConnectionTrait>(
         .col_expr(order::Column::TotalMinor, each(&|_, p| p.total.into()))
         .col_expr(
             order::Column::StripePaymentIntentId,
-            each(&|s, _| s.payment_intent.as_ref().map(|p| p.id().to_string()).into()),
+            payment_intents(paying),
         )
         .col_expr(
             order::Column::PaymentMethod,
@@ -357,6 +357,23 @@ async fn mark_paid<C: ConnectionTrait>(
         .exec(conn)
         .await?;
     Ok(())
+}
+
+/// Each order's payment intent: the session's, or for a subscription-mode session (which has
+/// none) the one already recorded from its first invoice, kept.
+fn payment_intents(
+    paying: &[(order::Model, &CheckoutSession, Payment)],
+) -> sea_orm::sea_query::SimpleExpr {
+    paying
+        .iter()
+        .fold(CaseStatement::new(), |case, (order, session, _)| {
+            let value: sea_orm::sea_query::SimpleExpr = match &session.payment_intent {
+                Some(p) => Expr::value(p.id().to_string()),
+                None => Expr::col(order::Column::StripePaymentIntentId),
+            };
+            case.case(order::Column::Id.eq(order.id), value)
+        })
+        .into()
 }
 
 /// The client's confirmation, and each manager and admin about each new service.
@@ -486,6 +503,11 @@ async fn complete_missing<C: ConnectionTrait>(
         return Ok(Outcome::AlreadyFulfilled);
     }
     let services = provision_units(conn, &[order], &items, &existing, Utc::now()).await?;
+    for item in items.iter().filter(|i| i.is_recurring()) {
+        if let Some(service) = services.iter().find(|s| s.order_item_id == Some(item.id)) {
+            crate::subscriptions::relink(conn, item, service.id).await?;
+        }
+    }
     activity::record(
         conn,
         &Actor::System,

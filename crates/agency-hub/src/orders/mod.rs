@@ -67,6 +67,23 @@ pub fn ready_for_checkout(cart: &Cart) -> AppResult<crate::money::Currency> {
             "Resolve the flagged items in your cart before checkout.",
         ));
     }
+    // One subscription a checkout (a template may have become recurring while in the cart).
+    let recurring: Vec<&str> = cart
+        .lines
+        .iter()
+        .filter(|l| l.recurring().is_some())
+        .map(|l| l.template.title())
+        .collect();
+    if recurring.len() > 1 {
+        return Err(AppError::invalid(
+            "cart",
+            format!(
+                "Your cart holds {} subscriptions ({}): check out one at a time, removing the others.",
+                recurring.len(),
+                recurring.join(", ")
+            ),
+        ));
+    }
     cart.currency()
         .ok_or_else(|| AppError::invalid("cart", "Your cart is empty."))
 }

@@ -78,14 +78,23 @@ async fn lock<C: ConnectionTrait>(
 
 /// The locked row of Stripe subscription `stripe_id`, made first if missing from the recurring
 /// order item its metadata names (`order_item_id`). `None`: not a subscription of ours.
+///
+/// Its order is locked first, on every path, as fulfilment (which holds the order) does: a
+/// subscription locked before its order, or its row inserted (whose foreign key waits on the
+/// order's lock) while fulfilment waits for that row, would deadlock on PostgreSQL.
 async fn ensure<C: ConnectionTrait>(
     conn: &C,
     stripe_id: &str,
     metadata: &HashMap<String, String>,
     status: &str,
 ) -> AppResult<Option<subscription::Model>> {
-    if let Some(row) = lock(conn, stripe_id).await? {
-        return Ok(Some(row));
+    let known = subscription::Entity::find()
+        .filter(subscription::Column::StripeSubscriptionId.eq(stripe_id))
+        .one(conn)
+        .await?;
+    if let Some(known) = known {
+        crate::orders::lock(conn, known.order_id).await?;
+        return lock(conn, stripe_id).await;
     }
     let item_id: Option<OrderItemId> = metadata.get("order_item_id").and_then(|s| s.parse().ok());
     let Some(item) = item_id.map(|id| order_item::Entity::find_by_id(id).one(conn)) else {
@@ -94,7 +103,7 @@ async fn ensure<C: ConnectionTrait>(
     let Some(item) = item.await? else {
         return Ok(None);
     };
-    let Some(order) = order::Entity::find_by_id(item.order_id).one(conn).await? else {
+    let Some(order) = crate::orders::lock(conn, item.order_id).await? else {
         return Ok(None);
     };
     let Some(terms) = item.billing().recurring().copied() else {
@@ -169,6 +178,31 @@ pub async fn start<C: ConnectionTrait>(
     )
     .await?;
     notice(conn, &sub, SubscriptionEvent::Started, None).await?;
+    make_due_periods(conn, &sub).await
+}
+
+/// After fulfilment made a missing service for a recurring item (run again by an admin), the
+/// subscription runs it, with the periods paid meanwhile (the order is locked).
+pub async fn relink<C: ConnectionTrait>(
+    conn: &C,
+    item: &order_item::Model,
+    service_id: ServiceId,
+) -> AppResult<()> {
+    let Some(sub) = subscription::Entity::find()
+        .filter(subscription::Column::OrderItemId.eq(item.id))
+        .lock_exclusive()
+        .one(conn)
+        .await?
+    else {
+        return Ok(());
+    };
+    if sub.service_id.is_some() {
+        return Ok(());
+    }
+    let mut active: subscription::ActiveModel = sub.into();
+    active.service_id = Set(Some(service_id));
+    active.updated_at = Set(Utc::now());
+    let sub = active.update(conn).await?;
     make_due_periods(conn, &sub).await
 }
 
@@ -325,6 +359,27 @@ pub async fn invoice_paid<C: ConnectionTrait>(conn: &C, invoice: &Invoice) -> Ap
         .await?;
     let mut row = invoice_row(&sub, invoice, "paid");
     row.paid_at = Set(Some(now));
+    let reason = invoice.billing_reason.as_deref();
+    if !matches!(reason, Some("subscription_create" | "subscription_cycle")) {
+        // An invoice for a change within a period (proration) or a manual one: recorded, but
+        // it is not a new period.
+        row.tasks_made_at = Set(Some(now));
+    }
+    if reason == Some("subscription_create")
+        && let Some(pi) = &invoice.payment_intent
+    {
+        // A subscription-mode session has no payment intent: the first invoice's is the
+        // order's, for refunds (the order is locked, by `ensure`).
+        order::Entity::update_many()
+            .col_expr(
+                order::Column::StripePaymentIntentId,
+                Expr::value(pi.clone()),
+            )
+            .filter(order::Column::Id.eq(sub.order_id))
+            .filter(order::Column::StripePaymentIntentId.is_null())
+            .exec(conn)
+            .await?;
+    }
     match existing {
         Some(old) if old.paid_at.is_some() => return Ok(effect(Some(&sub), "already_paid")),
         Some(old) => {
@@ -384,7 +439,10 @@ pub async fn invoice_payment_failed<C: ConnectionTrait>(
             row.insert(conn).await?;
         }
     }
-    if !sub.ended() && sub.status != "past_due" {
+    if sub.ended() {
+        return Ok(effect(Some(&sub), "ended"));
+    }
+    if matches!(sub.status.as_str(), "active" | "trialing") {
         let mut active: subscription::ActiveModel = sub.clone().into();
         active.status = Set("past_due".into());
         active.updated_at = Set(Utc::now());
@@ -413,7 +471,14 @@ pub async fn apply_snapshot<C: ConnectionTrait>(
     let Some(sub) = ensure(conn, &snapshot.id, &snapshot.metadata, &snapshot.status).await? else {
         return Ok(effect(None, "unknown_subscription"));
     };
-    if sub.last_event_at.is_some_and(|last| event_created < last) {
+    // Older than the last applied, or of the same second but stepping back (Checkout's
+    // `incomplete` then `active` share a second), or after the end (which is final): stale.
+    let stale = match sub.last_event_at {
+        Some(last) if event_created < last => true,
+        Some(last) if event_created == last => snapshot.status == "incomplete",
+        _ => false,
+    } || (sub.ended() && snapshot.status != "canceled");
+    if stale {
         return Ok(effect(Some(&sub), "stale"));
     }
     let was_ended = sub.ended();
@@ -658,10 +723,12 @@ async fn notice<C: ConnectionTrait>(
             None,
             day(sub.current_period_end),
             None,
+            // Per request (Stripe stamps `canceled_at` when it is asked), so cancelling again
+            // after a resume tells again.
             format!(
                 "sub-cancel:{}:{}",
                 sub.id,
-                sub.current_period_end.map_or(0, |t| t.timestamp())
+                sub.canceled_at.map_or(0, |t| t.timestamp())
             ),
         ),
         SubscriptionEvent::Ended => (

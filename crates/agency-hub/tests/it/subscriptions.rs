@@ -17,7 +17,8 @@ use crate::checkout::template_when;
 use crate::fixtures;
 use crate::harness::{TestApp, spawn_app};
 use crate::purchase::{
-    control, emulator_events, emulator_get, emulator_post, pay, start_checkout, wait_for_order,
+    control, emulator_events, emulator_get, emulator_post, pay, post_event, start_checkout,
+    wait_for_order,
 };
 
 /// A monthly maintenance retainer's form: $149.00 every `every` months, a $50.00 setup fee,
@@ -270,6 +271,8 @@ async fn a_retainer_and_a_one_time_service_in_one_checkout_then_three_months_of_
     assert_eq!(sub.order_id, order_id);
     assert!(sub.stripe_customer_id.is_some());
     periods_when(&app, 1).await;
+    // The first invoice's payment is the order's (for refunds).
+    order_paid_by_intent(&app, order_id).await;
     // One service for the retainer (two seats), one for the logo.
     let services = service::Entity::find().all(&app.db).await.unwrap();
     assert_eq!(services.len(), 2);
@@ -345,6 +348,7 @@ async fn the_same_invoice_paid_20_times_and_before_the_session_makes_one_period(
     .await;
     wait_for_order(&app, order_id, OrderStatus::Completed).await;
     periods_when(&app, 1).await;
+    order_paid_by_intent(&app, order_id).await;
     control(&app, &format!("events/{paid}/deliver"), &[("times", "20")]).await;
     control(
         &app,
@@ -352,14 +356,20 @@ async fn the_same_invoice_paid_20_times_and_before_the_session_makes_one_period(
         &[("times", "5")],
     )
     .await;
+    // An invoice that is not a period (a manual one, a proration) is recorded, no tasks.
+    let mut manual = emulator_events(&app, "invoice.paid").await[0].clone();
+    manual["id"] = json!("evt_manual_invoice");
+    manual["data"]["object"]["id"] = json!("in_manual_1");
+    manual["data"]["object"]["billing_reason"] = json!("manual");
+    assert_eq!(post_event(&app, &manual).await.status(), 200);
     let sub = subscription_when(&app, "with its service", |s| s.service_id.is_some()).await;
-    assert_eq!(invoices(&app).await.len(), 1);
+    assert_eq!(invoices(&app).await.len(), 2);
     let reports = tasks_of(&app, sub.service_id.unwrap())
         .await
         .into_iter()
         .filter(|t| t.name == "Monthly report")
         .count();
-    assert_eq!(reports, 1);
+    assert_eq!(reports, 1, "one period: the manual invoice made none");
     let retainer_services = service::Entity::find()
         .filter(service::Column::TemplateId.eq(sub.template_id))
         .count(&app.db)
@@ -475,6 +485,14 @@ async fn a_failed_renewal_is_past_due_until_paid_on_the_invoice_page_and_a_cance
         .unwrap();
     assert_eq!(service.status, ServiceStatus::Cancelled);
     assert_eq!(invoices(&app).await.len(), 2);
+    // A later snapshot saying it is active (a replay, a mistake) does not bring it back.
+    let mut late = emulator_events(&app, "customer.subscription.updated").await[0].clone();
+    late["id"] = json!("evt_late_update");
+    late["created"] = json!(late["created"].as_i64().unwrap() + 3600);
+    late["data"]["object"]["status"] = json!("active");
+    assert_eq!(post_event(&app, &late).await.status(), 200);
+    let still = subscription_when(&app, "still canceled", |s| s.status == "canceled").await;
+    assert_eq!(still.ended_at, ended.ended_at);
 }
 
 /// The kinds of the emails queued so far, in order.
@@ -732,5 +750,50 @@ async fn staff_find_a_subscription_and_an_admin_ends_it_now_after_confirming() {
             .await
             .status(),
         404
+    );
+}
+
+/// Waits until the order records the first invoice's payment intent.
+async fn order_paid_by_intent(app: &TestApp, id: agency_hub::ids::OrderId) {
+    for _ in 0..200 {
+        let order = agency_hub::db::entities::order::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        if order.stripe_payment_intent_id.is_some() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("order {id} never got its payment intent");
+}
+
+#[tokio::test]
+async fn a_cart_with_two_subscriptions_cannot_be_checked_out() {
+    let app = spawn_app().await;
+    let (logo, _) = retainer_in_cart(&app, 1, 0).await;
+    // Logo Design becomes recurring while in the cart.
+    let template = service_template::Entity::find_by_id(logo)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut active: service_template::ActiveModel = template.into();
+    active.billing_interval = sea_orm::ActiveValue::Set(Some("year".into()));
+    sea_orm::ActiveModelTrait::update(active, &app.db)
+        .await
+        .unwrap();
+    app.state.store.changed().await;
+    let res = app.post_json("/api/store/checkout", &json!({})).await;
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert!(body.to_string().contains("holds 2 subscriptions"), "{body}");
+    assert_eq!(
+        agency_hub::db::entities::order::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
+        0
     );
 }
