@@ -8,8 +8,8 @@
 //! it for the rest of its transaction, and a period's tasks are made by whichever transaction
 //! completes the pair "paid invoice row" + "service": under the lock, for the paid invoices of
 //! the subscription whose `tasks_made_at` is unset, setting it in the same transaction. The
-//! invoice row is unique per Stripe invoice. Locks: an order first (fulfilment), then its
-//! subscription; the invoice and subscription handlers lock no order.
+//! invoice row is unique per Stripe invoice. Locks: always the order first, then its
+//! subscription (fulfilment holds the order already; the other handlers take it in `ensure`).
 
 pub mod actions;
 pub mod listing;
