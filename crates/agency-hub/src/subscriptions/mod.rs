@@ -621,19 +621,23 @@ pub async fn name_of<C: ConnectionTrait>(conn: &C, sub: &subscription::Model) ->
         ))
 }
 
-/// "$298.00 every month": what the subscription costs each period now.
-pub fn terms(sub: &subscription::Model) -> String {
-    let each = Money::new(
+/// What the subscription costs each period now (its seats at their price).
+pub fn each_period(sub: &subscription::Model) -> Money {
+    Money::new(
         sub.unit_amount_minor
             .saturating_mul(i64::from(sub.quantity)),
         Currency::parse(&sub.currency).unwrap_or_default(),
-    );
-    let period = if sub.interval_count == 1 {
-        sub.interval.clone()
-    } else {
-        format!("{} {}s", sub.interval_count, sub.interval)
-    };
-    format!("{} every {period}", each.display())
+    )
+}
+
+/// "$298.00 every month", "… every 3 months" (the period worded as the store words it).
+pub fn terms(sub: &subscription::Model) -> String {
+    let billing =
+        crate::catalog::Billing::from_columns(Some(&sub.interval), sub.interval_count, 0, 0);
+    let period = billing
+        .recurring()
+        .map_or_else(|| sub.interval.clone(), |r| r.period());
+    format!("{} every {period}", each_period(sub).display())
 }
 
 /// The status as people read it.
@@ -667,7 +671,8 @@ pub async fn open_invoice_urls<C: ConnectionTrait>(
         .collect())
 }
 
-fn day(at: Option<DateTime<Utc>>) -> Option<String> {
+/// A day as pages and emails write it: "March 3, 2027".
+pub fn day(at: Option<DateTime<Utc>>) -> Option<String> {
     at.map(|t| t.format("%B %-d, %Y").to_string())
 }
 

@@ -64,18 +64,6 @@ struct Text<'a> {
     page_url: String,
 }
 
-impl SubscriptionNotice {
-    fn event_name(&self) -> &'static str {
-        match self.event {
-            SubscriptionEvent::Started => "started",
-            SubscriptionEvent::Renewed => "renewed",
-            SubscriptionEvent::PaymentFailed => "payment_failed",
-            SubscriptionEvent::CancellationScheduled => "cancellation_scheduled",
-            SubscriptionEvent::Ended => "ended",
-        }
-    }
-}
-
 impl Email for SubscriptionNotice {
     fn subject(&self, _: &Config) -> String {
         let s = &self.service_name;
@@ -96,7 +84,7 @@ impl Email for SubscriptionNotice {
         Html {
             f: Frame::new(config),
             n: self,
-            e: self.event_name(),
+            e: self.kind().trim_start_matches("subscription_"),
             page_url: config.url_for("/store/subscriptions"),
         }
         .render()
@@ -106,7 +94,7 @@ impl Email for SubscriptionNotice {
         Text {
             f: Frame::new(config),
             n: self,
-            e: self.event_name(),
+            e: self.kind().trim_start_matches("subscription_"),
             page_url: config.url_for("/store/subscriptions"),
         }
         .render()

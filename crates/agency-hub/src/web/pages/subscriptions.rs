@@ -13,7 +13,7 @@ use crate::activity::Actor;
 use crate::db::entities::subscription;
 use crate::error::{AppError, AppResult};
 use crate::ids::{ClientId, SubscriptionId};
-use crate::money::{Currency, Money};
+use crate::subscriptions::day;
 use crate::subscriptions::{self, actions::Change};
 use crate::web::auth::RequireClient;
 use crate::web::extract::{Form, Path};
@@ -53,10 +53,6 @@ pub struct SubscriptionsPage {
     error: Option<AppError>,
 }
 
-fn day(at: Option<chrono::DateTime<chrono::Utc>>) -> Option<String> {
-    at.map(|t| t.format("%B %-d, %Y").to_string())
-}
-
 async fn page(
     state: &AppState,
     ctx: PageCtx,
@@ -70,17 +66,7 @@ async fn page(
     let rows = listed
         .into_iter()
         .map(|(sub, template)| {
-            let currency = Currency::parse(&sub.currency).unwrap_or_default();
-            let each = Money::new(
-                sub.unit_amount_minor
-                    .saturating_mul(i64::from(sub.quantity)),
-                currency,
-            );
-            let period = if sub.interval_count == 1 {
-                sub.interval.clone()
-            } else {
-                format!("{} {}s", sub.interval_count, sub.interval)
-            };
+            let each = subscriptions::each_period(&sub);
             let end = day(sub.current_period_end);
             let next = match (sub.ended(), sub.cancel_at_period_end, &end) {
                 (true, _, _) => day(sub.ended_at).map(|d| format!("Ended on {d}")),
@@ -94,7 +80,7 @@ async fn page(
                 name: template
                     .as_ref()
                     .map_or_else(|| "Subscription".to_string(), |t| t.title().to_string()),
-                terms: format!("{} every {period}", each.display()),
+                terms: subscriptions::terms(&sub),
                 status: subscriptions::status_label(&sub),
                 next,
                 card: sub
