@@ -21,7 +21,6 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use agency_hub::auth::NewUser;
 use agency_hub::db::Db;
 use agency_hub::db::entities::order::{self, OrderStatus, PaymentStatus};
 use agency_hub::db::entities::user::Role;
@@ -32,7 +31,6 @@ use agency_hub::db::entities::{
 use agency_hub::ids::{ClientId, OrderId, OrderItemId, ServiceId, TemplateId, UserId};
 use agency_hub::money::Currency;
 use chrono::Utc;
-use hmac::{Hmac, KeyInit, Mac};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
@@ -40,17 +38,8 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
-const SECRET: &str = "whsec_bench";
-const SENDERS: usize = 16;
-
-fn sign(body: &str) -> String {
-    let t = Utc::now().timestamp();
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(format!("{t}.{body}").as_bytes());
-    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
-}
-
 mod support;
+use support::{SECRET, SENDERS, percentile};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -67,7 +56,7 @@ async fn main() -> anyhow::Result<()> {
     // A 5-task template, one client, and the orders waiting for their payment.
     let template = bench.template(5).await?;
     let client = agency_hub::clients::find_or_create(&db, "Bench Co").await?;
-    let buyer = a_buyer_and_an_admin(&db, client.id).await?;
+    let buyer = support::a_buyer_and_an_admin(&db, client.id).await?;
     let http = reqwest::Client::new();
     // A tenth as many uncounted first, then the planner's statistics taken, as a database in
     // use has them (without, PostgreSQL takes the freshly filled tables for tiny and scans
@@ -118,31 +107,6 @@ async fn main() -> anyhow::Result<()> {
     );
     bench.finish().await?;
     Ok(())
-}
-
-/// The `p`-th quantile of sorted latencies.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
-}
-
-/// A buyer (who gets the order confirmation) and an admin (told of each new service), as in a
-/// real store; returns the buyer.
-async fn a_buyer_and_an_admin(db: &Db, client: ClientId) -> anyhow::Result<UserId> {
-    let mut people = Vec::new();
-    for (email, role, client_id) in [
-        ("buyer@bench.test", Role::Client, Some(client)),
-        ("admin@bench.test", Role::Admin, None),
-    ] {
-        let new = NewUser {
-            email: agency_hub::auth::Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?,
-            name: email.into(),
-            role,
-            client_id,
-            password_hash: String::new(),
-        };
-        people.push(agency_hub::auth::insert_user(db, new).await?);
-    }
-    Ok(people[0].id)
 }
 
 /// `count` orders of the client's buyer, each of one unit of `template`, not paid yet.
@@ -200,49 +164,13 @@ fn paid_event(id: OrderId) -> String {
     .to_string()
 }
 
-/// Posts each order's signed event to `url` from [`SENDERS`] concurrent senders; returns the
-/// latency of each.
+/// Posts each order's signed event to `url` (see [`support::post_signed`]).
 async fn post_paid_events(
     http: &reqwest::Client,
     url: &str,
     ids: &[OrderId],
 ) -> anyhow::Result<Vec<Duration>> {
-    let chunks: Vec<Vec<OrderId>> = ids
-        .chunks(ids.len().div_ceil(SENDERS))
-        .map(|c| c.to_vec())
-        .collect();
-    let mut handles = Vec::new();
-    for chunk in chunks {
-        let (http, url) = (http.clone(), url.to_string());
-        handles.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(chunk.len());
-            for id in chunk {
-                let body = paid_event(id);
-                let t = Instant::now();
-                let res = http
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .header("stripe-signature", sign(&body))
-                    .body(body)
-                    .send()
-                    .await
-                    .expect("the app answers");
-                assert_eq!(
-                    res.status(),
-                    200,
-                    "{}",
-                    res.text().await.unwrap_or_default()
-                );
-                latencies.push(t.elapsed());
-            }
-            latencies
-        }));
-    }
-    let mut latencies: Vec<Duration> = Vec::new();
-    for h in handles {
-        latencies.extend(h.await?);
-    }
-    Ok(latencies)
+    support::post_signed(http, url, ids.iter().map(|&id| paid_event(id)).collect()).await
 }
 
 async fn check_each_order_provisioned_once(db: &Db, orders: usize) -> anyhow::Result<()> {

@@ -126,6 +126,7 @@ fn job_registry(
         .register::<notify::SendEmail>(outbox)
         .register::<stripe::catalog::SyncTemplate>((db.clone(), stripe.clone()))
         .register::<subscriptions::RefreshCard>((db.clone(), stripe.clone()))
+        .register::<subscriptions::MoveToPrice>((db.clone(), stripe.clone()))
 }
 
 impl App {

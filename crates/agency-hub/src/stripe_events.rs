@@ -87,45 +87,102 @@ impl Batcher {
     }
 }
 
-/// Handles several events: payments together in one transaction when that succeeds; else, and
-/// when other kinds are among them (handled in the order they came), each alone (its own
-/// transaction, a failure recorded with it).
+/// Handles several events: those a batch can take (payments, paid invoices, and the types
+/// nothing handles) together in one transaction when that succeeds, else each alone; the others
+/// each alone (its own transaction, a failure recorded with it), in the order they came. Events
+/// may be handled in any order: each handler is correct whatever came before it.
 pub async fn handle_many(db: &Db, events: &[(Event, String)]) -> Vec<AppResult<Handled>> {
-    if events.len() > 1 && events.iter().all(|(e, _)| is_payment(&e.kind)) {
-        match run_many(db, events).await {
-            Ok(handled) => return handled.into_iter().map(Ok).collect(),
+    let mut handled: Vec<Option<AppResult<Handled>>> = events.iter().map(|_| None).collect();
+    let together: Vec<usize> = (0..events.len())
+        .filter(|&i| route(&events[i].0.kind) != Route::Alone)
+        .collect();
+    if together.len() > 1 {
+        let batch: Vec<&(Event, String)> = together.iter().map(|&i| &events[i]).collect();
+        match run_many(db, &batch).await {
+            Ok(done) => {
+                for (&i, done) in together.iter().zip(done) {
+                    handled[i] = Some(Ok(done));
+                }
+            }
             Err(e) => tracing::warn!(
-                events = events.len(),
+                events = batch.len(),
                 error = %e,
                 "a batch of Stripe events failed: handling each alone"
             ),
         }
     }
-    let mut handled = Vec::with_capacity(events.len());
-    for (event, raw) in events {
-        handled.push(handle(db, event, raw).await);
+    let mut answers = Vec::with_capacity(events.len());
+    for ((event, raw), done) in events.iter().zip(handled) {
+        answers.push(match done {
+            Some(done) => done,
+            None => handle(db, event, raw).await,
+        });
     }
-    handled
+    answers
 }
 
-/// The batch's transaction (payments only): every event's row, written as fulfilled (what
-/// nearly all become; the transaction hides it until the work commits with it), then their
-/// orders fulfilled together, then the outcome of those that became something else.
-async fn run_many(db: &Db, events: &[(Event, String)]) -> AppResult<Vec<Handled>> {
+/// How an event type is handled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    /// A checkout paid: the order fulfilled (together in a batch).
+    Payment,
+    /// A subscription's period paid (together in a batch).
+    InvoicePaid,
+    /// Handled alone, by the module that owns the change.
+    Alone,
+    /// Only recorded.
+    Ignored,
+}
+
+fn route(kind: &str) -> Route {
+    match kind {
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => Route::Payment,
+        "invoice.paid" => Route::InvoicePaid,
+        "checkout.session.async_payment_failed"
+        | "checkout.session.expired"
+        | "payment_intent.payment_failed"
+        | "invoice.payment_failed"
+        | "customer.subscription.created"
+        | "customer.subscription.updated"
+        | "customer.subscription.deleted"
+        | "charge.refunded" => Route::Alone,
+        _ => Route::Ignored,
+    }
+}
+
+/// The batch's transaction: every event's row, written with the outcome nearly all get (the
+/// transaction hides it until the work commits with it), then the orders of the payments
+/// fulfilled together and the paid invoices' periods made together, then the outcome of those
+/// that became something else.
+async fn run_many(db: &Db, events: &[&(Event, String)]) -> AppResult<Vec<Handled>> {
     let sessions = events
         .iter()
-        .map(|(e, _)| session_of(e))
+        .map(|(e, _)| match route(&e.kind) {
+            Route::Payment => session_of(e).map(Some),
+            _ => Ok(None),
+        })
         .collect::<AppResult<Vec<_>>>()?;
-    let fulfilled = orders::fulfil::Outcome::Fulfilled.label();
+    let invoices = events
+        .iter()
+        .map(|(e, _)| match route(&e.kind) {
+            Route::InvoicePaid => object_of(e, "invoice").map(Some),
+            _ => Ok(None),
+        })
+        .collect::<AppResult<Vec<_>>>()?;
+    let usual = |i: usize| match (&sessions[i], &invoices[i]) {
+        (Some(_), _) => orders::fulfil::Outcome::Fulfilled.label(),
+        (_, Some(_)) => PERIOD_PAID,
+        _ => IGNORED,
+    };
     let now = Utc::now();
     // Each id once, in id order: two instances' batches insert the same ids in the same order.
     let mut rows: Vec<(&str, stripe_event::ActiveModel)> = events
         .iter()
-        .zip(&sessions)
-        .map(|((event, _), session)| {
+        .enumerate()
+        .map(|(i, (event, _))| {
             let mut row = received(event.id.clone(), event.kind.clone());
-            row.outcome = Set(fulfilled.into());
-            row.order_id = Set(orders::fulfil::order_id_of(session));
+            row.outcome = Set(usual(i).into());
+            row.order_id = Set(sessions[i].as_ref().and_then(orders::fulfil::order_id_of));
             row.processed_at = Set(Some(now));
             (event.id.as_str(), row)
         })
@@ -146,26 +203,64 @@ async fn run_many(db: &Db, events: &[(Event, String)]) -> AppResult<Vec<Handled>
     let mine: Vec<usize> = (0..events.len())
         .filter(|&i| new.remove(&events[i].0.id))
         .collect();
-    let started = std::time::Instant::now();
-    let checkout: Vec<_> = mine.iter().map(|&i| sessions[i].clone()).collect();
-    let outcomes = orders::fulfil::fulfil_many(&txn, &checkout).await?;
     let mut handled = vec![Handled::Duplicate; events.len()];
-    let mut otherwise = Vec::new();
-    for (&i, outcome) in mine.iter().zip(outcomes) {
+    let mut effects: Vec<(usize, Effect)> = Vec::with_capacity(mine.len());
+
+    let paying: Vec<usize> = mine
+        .iter()
+        .copied()
+        .filter(|&i| sessions[i].is_some())
+        .collect();
+    let started = std::time::Instant::now();
+    let checkout: Vec<_> = paying.iter().filter_map(|&i| sessions[i].clone()).collect();
+    let outcomes = orders::fulfil::fulfil_many(&txn, &checkout).await?;
+    for (&i, outcome) in paying.iter().zip(outcomes) {
         fulfilment_took(outcome, started);
-        handled[i] = Handled::Processed(outcome.label());
-        if outcome.label() != fulfilled {
-            otherwise.push((events[i].0.id.as_str(), outcome.label()));
+        let order_id = sessions[i].as_ref().and_then(orders::fulfil::order_id_of);
+        effects.push((
+            i,
+            Effect {
+                outcome: outcome.label(),
+                order_id,
+            },
+        ));
+    }
+    let renewing: Vec<usize> = mine
+        .iter()
+        .copied()
+        .filter(|&i| invoices[i].is_some())
+        .collect();
+    let paid: Vec<_> = renewing
+        .iter()
+        .filter_map(|&i| invoices[i].clone())
+        .collect();
+    let outcomes = crate::subscriptions::invoices_paid(&txn, &paid).await?;
+    effects.extend(renewing.iter().copied().zip(outcomes));
+    for &i in &mine {
+        handled[i] = Handled::Processed(usual(i));
+    }
+    // The rows whose outcome or order differ from what was written.
+    let mut otherwise = Vec::new();
+    for (i, effect) in effects {
+        handled[i] = Handled::Processed(effect.outcome);
+        let written = sessions[i].as_ref().and_then(orders::fulfil::order_id_of);
+        if effect.outcome != usual(i) || effect.order_id != written {
+            otherwise.push((events[i].0.id.as_str(), effect));
         }
     }
     if !otherwise.is_empty() {
-        let outcome = otherwise
-            .iter()
-            .fold(CaseStatement::new(), |case, (id, outcome)| {
-                case.case(stripe_event::Column::Id.eq(*id), *outcome)
-            });
+        let (outcome, order) = otherwise.iter().fold(
+            (CaseStatement::new(), CaseStatement::new()),
+            |(outcome, order), (id, effect)| {
+                (
+                    outcome.case(stripe_event::Column::Id.eq(*id), effect.outcome),
+                    order.case(stripe_event::Column::Id.eq(*id), effect.order_id),
+                )
+            },
+        );
         stripe_event::Entity::update_many()
             .col_expr(stripe_event::Column::Outcome, outcome.into())
+            .col_expr(stripe_event::Column::OrderId, order.into())
             .filter(stripe_event::Column::Id.is_in(otherwise.iter().map(|(id, _)| *id)))
             .exec(&txn)
             .await?;
@@ -174,13 +269,9 @@ async fn run_many(db: &Db, events: &[(Event, String)]) -> AppResult<Vec<Handled>
     Ok(handled)
 }
 
-/// The events that pay for an order (fulfilled together in a batch).
-fn is_payment(kind: &str) -> bool {
-    matches!(
-        kind,
-        "checkout.session.completed" | "checkout.session.async_payment_succeeded"
-    )
-}
+/// The outcomes a batch writes first (the usual ones).
+const PERIOD_PAID: &str = "period_paid";
+const IGNORED: &str = "ignored";
 
 /// How long a fulfilment took, by outcome (`/metrics`).
 fn fulfilment_took(outcome: orders::fulfil::Outcome, started: std::time::Instant) {
@@ -327,8 +418,8 @@ fn object_of<T: serde::de::DeserializeOwned>(event: &Event, what: &str) -> AppRe
 
 /// The module that owns the change handles each type; others are recorded and acknowledged.
 async fn process<C: ConnectionTrait>(conn: &C, event: &Event) -> AppResult<Effect> {
-    match event.kind.as_str() {
-        kind if is_payment(kind) => {
+    match (route(&event.kind), event.kind.as_str()) {
+        (Route::Payment, _) => {
             let session = session_of(event)?;
             let started = std::time::Instant::now();
             let outcome = orders::fulfil::fulfil_checkout(conn, &session).await?;
@@ -338,33 +429,37 @@ async fn process<C: ConnectionTrait>(conn: &C, event: &Event) -> AppResult<Effec
                 order_id: orders::fulfil::order_id_of(&session),
             })
         }
-        "checkout.session.async_payment_failed" => {
-            orders::checkout::debit_failed(conn, &session_of(event)?).await
-        }
-        "checkout.session.expired" => orders::checkout::expired(conn, &session_of(event)?).await,
-        "payment_intent.payment_failed" => {
-            orders::checkout::card_declined(conn, event.metadata_order_id()).await
-        }
-        "invoice.paid" => {
+        (Route::InvoicePaid, _) => {
             crate::subscriptions::invoice_paid(conn, &object_of(event, "invoice")?).await
         }
-        "invoice.payment_failed" => {
+        (_, "checkout.session.async_payment_failed") => {
+            orders::checkout::debit_failed(conn, &session_of(event)?).await
+        }
+        (_, "checkout.session.expired") => {
+            orders::checkout::expired(conn, &session_of(event)?).await
+        }
+        (_, "payment_intent.payment_failed") => {
+            orders::checkout::card_declined(conn, event.metadata_order_id()).await
+        }
+        (_, "invoice.payment_failed") => {
             crate::subscriptions::invoice_payment_failed(conn, &object_of(event, "invoice")?).await
         }
-        "customer.subscription.created"
-        | "customer.subscription.updated"
-        | "customer.subscription.deleted" => {
+        (
+            _,
+            "customer.subscription.created"
+            | "customer.subscription.updated"
+            | "customer.subscription.deleted",
+        ) => {
             let snapshot = object_of(event, "subscription")?;
             crate::subscriptions::apply_snapshot(conn, &snapshot, event.created).await
         }
-        "charge.refunded" => {
-            let charge: Charge = event.object().map_err(|e| {
-                AppError::bad_request(format!("The event's charge does not read: {e}"))
-            })?;
+        (_, "charge.refunded") => {
+            let charge: Charge = object_of(event, "charge")?;
             orders::refunds::charge_refunded(conn, &charge).await
         }
+        // `Route::Ignored` (`route` names the types with an arm here).
         _ => Ok(Effect {
-            outcome: "ignored",
+            outcome: IGNORED,
             order_id: None,
         }),
     }

@@ -8,17 +8,24 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use agency_hub::auth::NewUser;
 use agency_hub::catalog::{self, StoreForm, TaskRow, TemplateForm};
 use agency_hub::db::Db;
 use agency_hub::db::entities::order::{self, OrderStatus, PaymentStatus};
+use agency_hub::db::entities::user::Role;
 use agency_hub::db::entities::{order_item, service_template};
+use agency_hub::ids::UserId;
 use agency_hub::ids::{ClientId, TemplateId};
 use agency_hub::money::Currency;
 use agency_hub::{App, Config};
 use chrono::{Duration as Days, Utc};
+use hmac::{Hmac, KeyInit, Mac};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, Database, EntityTrait};
 
 pub const PASSWORD: &str = "a-good-password";
+/// The webhook's signing secret, and how many senders post events at once.
+pub const SECRET: &str = "whsec_bench";
+pub const SENDERS: usize = 16;
 /// Requests timed per page.
 const SAMPLES: usize = 60;
 
@@ -84,6 +91,16 @@ impl BenchApp {
 
     /// A purchasable template at $100 with `tasks` tasks.
     pub async fn template(&self, tasks: usize) -> anyhow::Result<service_template::Model> {
+        self.template_billed(tasks, false).await
+    }
+
+    /// A purchasable template at $100 with `tasks` tasks, sold once or `monthly` (then its
+    /// tasks are made each period).
+    pub async fn template_billed(
+        &self,
+        tasks: usize,
+        monthly: bool,
+    ) -> anyhow::Result<service_template::Model> {
         let form = TemplateForm {
             name: "Bench service".into(),
             category: "Bench".into(),
@@ -92,6 +109,7 @@ impl BenchApp {
                     name: format!("Task {i}"),
                     due: i.to_string(),
                     visible: true,
+                    each_period: monthly,
                     ..Default::default()
                 })
                 .collect(),
@@ -99,6 +117,10 @@ impl BenchApp {
                 purchasable: true,
                 price: "100".into(),
                 currency: "USD".into(),
+                billing: if monthly { "recurring" } else { "one_time" }.into(),
+                interval: "month".into(),
+                interval_count: "1".into(),
+                trial_days: "0".into(),
                 ..Default::default()
             },
             ..TemplateForm::blank()
@@ -196,6 +218,26 @@ pub async fn add_orders(
     Ok(())
 }
 
+/// A buyer (who gets the order confirmation) and an admin (told of each new service), as in a
+/// real store; returns the buyer.
+pub async fn a_buyer_and_an_admin(db: &Db, client: ClientId) -> anyhow::Result<UserId> {
+    let mut people = Vec::new();
+    for (email, role, client_id) in [
+        ("buyer@bench.test", Role::Client, Some(client)),
+        ("admin@bench.test", Role::Admin, None),
+    ] {
+        let new = NewUser {
+            email: agency_hub::auth::Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?,
+            name: email.into(),
+            role,
+            client_id,
+            password_hash: String::new(),
+        };
+        people.push(agency_hub::auth::insert_user(db, new).await?);
+    }
+    Ok(people[0].id)
+}
+
 /// A browser signed in as `email` (password [`PASSWORD`]).
 pub async fn signed_in(base: &str, email: &str) -> anyhow::Result<reqwest::Client> {
     let http = reqwest::Client::builder()
@@ -254,4 +296,71 @@ pub async fn clients(db: &Db, n: usize) -> anyhow::Result<Vec<ClientId>> {
         );
     }
     Ok(ids)
+}
+
+/// Stripe's signature of `body` with [`SECRET`], now.
+pub fn sign(body: &str) -> String {
+    let t = Utc::now().timestamp();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key");
+    mac.update(format!("{t}.{body}").as_bytes());
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Posts each signed event to `url` from [`SENDERS`] concurrent senders, each answered 200;
+/// returns the latency of each.
+pub async fn post_signed(
+    http: &reqwest::Client,
+    url: &str,
+    bodies: Vec<String>,
+) -> anyhow::Result<Vec<Duration>> {
+    let (http, url) = (http.clone(), url.to_string());
+    by_senders(bodies, move |body| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let res = http
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("stripe-signature", sign(&body))
+                .body(body)
+                .send()
+                .await?;
+            let status = res.status();
+            anyhow::ensure!(status == 200, "{status}: {}", res.text().await?);
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// Runs `each` on every item from [`SENDERS`] concurrent senders (each going through its share
+/// in order); returns the time each took.
+pub async fn by_senders<T, F, Fut>(items: Vec<T>, each: F) -> anyhow::Result<Vec<Duration>>
+where
+    T: Clone + Send + 'static,
+    F: Fn(T) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let mut handles = Vec::new();
+    for chunk in items.chunks(items.len().div_ceil(SENDERS).max(1)) {
+        let (each, chunk) = (each.clone(), chunk.to_vec());
+        handles.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(chunk.len());
+            for item in chunk {
+                let t = Instant::now();
+                each(item).await?;
+                latencies.push(t.elapsed());
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for h in handles {
+        latencies.extend(h.await??);
+    }
+    Ok(latencies)
+}
+
+/// The `p`-th quantile of sorted latencies.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }

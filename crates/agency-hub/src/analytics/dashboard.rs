@@ -14,7 +14,7 @@ use sea_orm::{
 use super::Kind;
 use crate::db::entities::order::{self, OrderStatus};
 use crate::db::entities::service::{ServiceOrigin, ServiceStatus};
-use crate::db::entities::{order_item, service, store_event, stripe_event};
+use crate::db::entities::{order_item, service, store_event, stripe_event, subscription};
 use crate::ids::TemplateId;
 use crate::money::{Currency, Money};
 
@@ -105,6 +105,22 @@ pub struct Figures {
     pub series: Vec<Day>,
     /// The currency of the chart (the one with the most paid).
     pub main_currency: Currency,
+    /// Subscriptions' renewal invoices paid in the period (besides the orders' `paid`).
+    pub renewals: PerCurrency,
+    /// Of all money paid (orders and renewals): the subscriptions' recurring charges, and the
+    /// rest (one-time services and setup fees).
+    pub recurring: PerCurrency,
+    pub one_time: PerCurrency,
+    /// Now, whatever the period: monthly recurring revenue (the active and overdue
+    /// subscriptions not paused, each period's price as a month's), and subscriptions running
+    /// (trials included).
+    pub mrr: PerCurrency,
+    pub subscriptions_active: i64,
+    /// Subscriptions started in the period by clients new to them, churned (ended), and
+    /// started by clients whose earlier subscription had ended.
+    pub subscriptions_new: i64,
+    pub subscriptions_churned: i64,
+    pub subscriptions_reactivated: i64,
 }
 
 /// `part / whole` as a share, when `whole` is not zero.
@@ -178,6 +194,7 @@ pub async fn figures<C: ConnectionTrait>(conn: &C, p: &Period) -> Result<Figures
     (f.top_by_revenue, f.top_by_units) = top_services(conn, p).await?;
     (f.services_bought, f.services_started) = services(conn, p).await?;
     (f.webhook_p50_ms, f.webhook_p95_ms) = webhook_times(conn, p).await?;
+    (f.mrr, f.subscriptions_active) = recurring_now(conn).await?;
     Ok(f)
 }
 
@@ -209,6 +226,9 @@ async fn events_and_funnel<C: ConnectionTrait>(
     let users = |k: Kind| counts.get(k.as_str()).map_or(0, |c| c.1);
     f.checkouts = events(Kind::CheckoutStarted);
     f.payment_failures = events(Kind::PaymentFailed);
+    f.subscriptions_new = events(Kind::SubscriptionStarted);
+    f.subscriptions_churned = events(Kind::SubscriptionEnded);
+    f.subscriptions_reactivated = events(Kind::SubscriptionReactivated);
     f.visitors = users(Kind::StoreView);
     f.funnel = [
         users(Kind::StoreView),
@@ -220,8 +240,8 @@ async fn events_and_funnel<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Money in and out, per currency: paid, refunded, net, orders, refunds, the average order and
-/// the main currency.
+/// Money in and out, per currency: paid (orders, renewals; recurring and one-time), refunded,
+/// net, orders, refunds, the average order and the main currency.
 async fn money<C: ConnectionTrait>(conn: &C, p: &Period, f: &mut Figures) -> Result<(), DbErr> {
     let money = store_event::Entity::find()
         .select_only()
@@ -235,7 +255,17 @@ async fn money<C: ConnectionTrait>(conn: &C, p: &Period, f: &mut Figures) -> Res
             "amount",
         )
         .filter(in_period(p))
-        .filter(store_event::Column::Kind.is_in([Kind::Paid.as_str(), Kind::Refunded.as_str()]))
+        .filter(
+            store_event::Column::Kind.is_in(
+                [
+                    Kind::Paid,
+                    Kind::Refunded,
+                    Kind::RenewalPaid,
+                    Kind::RecurringPaid,
+                ]
+                .map(Kind::as_str),
+            ),
+        )
         .group_by(store_event::Column::Kind)
         .group_by(store_event::Column::Currency)
         .into_model::<KindMoney>()
@@ -248,17 +278,26 @@ async fn money<C: ConnectionTrait>(conn: &C, p: &Period, f: &mut Figures) -> Res
             f.paid.insert(currency, m.amount);
             f.average_order
                 .insert(currency, m.amount / Ord::max(m.events, 1));
-        } else {
+        } else if m.kind == Kind::Refunded.as_str() {
             f.refunds += m.events;
             f.refunded.insert(currency, m.amount);
+        } else if m.kind == Kind::RenewalPaid.as_str() {
+            f.renewals.insert(currency, m.amount);
+        } else {
+            f.recurring.insert(currency, m.amount);
         }
     }
-    for (c, paid) in &f.paid {
-        f.net
-            .insert(*c, paid - f.refunded.get(c).copied().unwrap_or(0));
-    }
-    for (c, refunded) in &f.refunded {
-        f.net.entry(*c).or_insert(-refunded);
+    let get = |per: &PerCurrency, c: &Currency| per.get(c).copied().unwrap_or(0);
+    let currencies: std::collections::BTreeSet<Currency> = [&f.paid, &f.renewals, &f.refunded]
+        .into_iter()
+        .flat_map(|per| per.keys().copied())
+        .collect();
+    for c in &currencies {
+        let taken = get(&f.paid, c) + get(&f.renewals, c);
+        f.net.insert(*c, taken - get(&f.refunded, c));
+        if taken > 0 {
+            f.one_time.insert(*c, taken - get(&f.recurring, c));
+        }
     }
     f.main_currency = f
         .paid
@@ -267,6 +306,48 @@ async fn money<C: ConnectionTrait>(conn: &C, p: &Period, f: &mut Figures) -> Res
         .map(|(c, _)| *c)
         .unwrap_or_default();
     Ok(())
+}
+
+/// MRR per currency and the subscriptions running, now.
+async fn recurring_now<C: ConnectionTrait>(conn: &C) -> Result<(PerCurrency, i64), DbErr> {
+    let running = ["trialing", "active", "past_due"];
+    let groups: Vec<(String, Currency, String, i32, bool, i64, i64)> = subscription::Entity::find()
+        .select_only()
+        .column(subscription::Column::Status)
+        .column(subscription::Column::Currency)
+        .column(subscription::Column::Interval)
+        .column(subscription::Column::IntervalCount)
+        .column_as(
+            Expr::col(subscription::Column::PauseBehavior).is_null(),
+            "collected",
+        )
+        .column_as(subscription::Column::Id.count(), "n")
+        .column_as(
+            Expr::col(subscription::Column::UnitAmountMinor)
+                .mul(Expr::col(subscription::Column::Quantity))
+                .sum()
+                .cast_as("BIGINT"),
+            "amount",
+        )
+        .filter(subscription::Column::Status.is_in(running))
+        .group_by(subscription::Column::Status)
+        .group_by(subscription::Column::Currency)
+        .group_by(subscription::Column::Interval)
+        .group_by(subscription::Column::IntervalCount)
+        .group_by(Expr::col(subscription::Column::PauseBehavior).is_null())
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut mrr = PerCurrency::new();
+    let mut running = 0;
+    for (status, currency, interval, count, collected, n, amount) in groups {
+        running += n;
+        if status != "trialing" && collected {
+            *mrr.entry(currency).or_default() +=
+                crate::subscriptions::monthly_minor(amount, &interval, count);
+        }
+    }
+    Ok((mrr, running))
 }
 
 /// Visitors who paid; companies that added to a cart and did not check out.

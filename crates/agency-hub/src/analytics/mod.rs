@@ -33,10 +33,21 @@ pub enum Kind {
     CheckoutExpired,
     /// Money went back (the amount of this refund).
     Refunded,
+    /// A subscription's renewal invoice was paid (its amount).
+    RenewalPaid,
+    /// The recurring part of a subscription's paid invoice, its first included (of the money
+    /// in `Paid` and `RenewalPaid`).
+    RecurringPaid,
+    /// A subscription started, for a client who had none that ended before.
+    SubscriptionStarted,
+    /// A subscription started, for a client one of whose subscriptions had ended.
+    SubscriptionReactivated,
+    /// A subscription ended (churn).
+    SubscriptionEnded,
 }
 
 impl Kind {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 15] = [
         Self::StoreView,
         Self::ProductView,
         Self::Search,
@@ -47,6 +58,11 @@ impl Kind {
         Self::PaymentFailed,
         Self::CheckoutExpired,
         Self::Refunded,
+        Self::RenewalPaid,
+        Self::RecurringPaid,
+        Self::SubscriptionStarted,
+        Self::SubscriptionReactivated,
+        Self::SubscriptionEnded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +77,11 @@ impl Kind {
             Self::PaymentFailed => "payment_failed",
             Self::CheckoutExpired => "checkout_expired",
             Self::Refunded => "refunded",
+            Self::RenewalPaid => "renewal_paid",
+            Self::RecurringPaid => "recurring_paid",
+            Self::SubscriptionStarted => "subscription_started",
+            Self::SubscriptionReactivated => "subscription_reactivated",
+            Self::SubscriptionEnded => "subscription_ended",
         }
     }
 }

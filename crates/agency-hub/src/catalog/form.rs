@@ -69,6 +69,8 @@ pub struct StoreForm {
     pub interval_count: String,
     pub trial_days: String,
     pub setup_fee: String,
+    /// When saved, move the running subscriptions to the new price from their next period.
+    pub apply_to_existing: bool,
 }
 
 impl StoreForm {
@@ -250,6 +252,7 @@ impl StoreForm {
             images,
             max_quantity: max_quantity?,
             sort_order: sort_order?,
+            apply_to_existing: self.apply_to_existing && self.is_recurring(),
         })
     }
 }
@@ -303,6 +306,8 @@ pub struct StoreSettings {
     pub max_quantity: i32,
     pub sort_order: i32,
     pub billing: Billing,
+    /// Move the running subscriptions to a new price (from their next period, no proration).
+    pub apply_to_existing: bool,
 }
 
 /// A template that passed validation.
@@ -367,6 +372,7 @@ impl TemplateForm {
                 "interval_count" => form.store.interval_count = value.clone(),
                 "trial_days" => form.store.trial_days = value.clone(),
                 "setup_fee" => form.store.setup_fee = value.clone(),
+                "apply_to_existing" => form.store.apply_to_existing = !value.is_empty(),
                 _ => {
                     let Some(rest) = key.strip_prefix("task-") else {
                         continue;

@@ -111,7 +111,7 @@ pub async fn update<C: ConnectionTrait>(
         json!({"name": model.name}),
     )
     .await?;
-    sync_if_needed(conn, &model).await?;
+    crate::stripe::catalog::enqueue_sync_if_needed(conn, &model, t.store.apply_to_existing).await?;
     Ok(model)
 }
 
@@ -133,9 +133,7 @@ async fn sync_if_needed<C: ConnectionTrait>(
     conn: &C,
     t: &service_template::Model,
 ) -> AppResult<()> {
-    if t.on_sale() || t.stripe_product_id.is_some() {
-        crate::stripe::catalog::enqueue_sync(conn, t.id).await?;
-    }
+    crate::stripe::catalog::enqueue_sync_if_needed(conn, t, false).await?;
     Ok(())
 }
 

@@ -57,7 +57,8 @@ pub async fn charge_refunded<C: ConnectionTrait>(conn: &C, charge: &Charge) -> A
         .one(conn)
         .await?
     else {
-        return Ok(Effect::unknown_order());
+        // Not an order's payment: perhaps a subscription's renewal.
+        return crate::subscriptions::charge_refunded(conn, charge).await;
     };
     let Some(order) = super::lock(conn, found.id).await? else {
         return Ok(Effect::unknown_order());

@@ -23,6 +23,9 @@ pub struct SyncTemplate {
     /// ids existed gets one when it is read.)
     #[serde(default = "super::client::new_attempt")]
     pub attempt: String,
+    /// Then move the template's running subscriptions to its Price (the admin asked).
+    #[serde(default)]
+    pub move_subscriptions: bool,
 }
 
 impl Job for SyncTemplate {
@@ -37,6 +40,11 @@ impl Job for SyncTemplate {
         match sync(db, stripe, &t, &self.attempt).await {
             Ok(()) => {
                 record(db, id, "synced", None).await?;
+                if self.move_subscriptions && t.billing().recurring().is_some() {
+                    Enqueue::job(&crate::subscriptions::MoveToPrice { template_id: id })
+                        .insert(db)
+                        .await?;
+                }
                 Ok(())
             }
             Err(e) => {
@@ -47,10 +55,24 @@ impl Job for SyncTemplate {
     }
 }
 
+/// Queues the sync of a template that is on sale, or has a Product to update;
+/// `move_subscriptions`: then moves its running subscriptions to its Price.
+pub async fn enqueue_sync_if_needed<C: ConnectionTrait>(
+    conn: &C,
+    t: &service_template::Model,
+    move_subscriptions: bool,
+) -> Result<(), DbErr> {
+    if t.on_sale() || t.stripe_product_id.is_some() {
+        enqueue(conn, t.id, move_subscriptions).await?;
+    }
+    Ok(())
+}
+
 /// Queues a sync of the template in the caller's transaction and marks it pending.
-pub async fn enqueue_sync<C: ConnectionTrait>(
+async fn enqueue<C: ConnectionTrait>(
     conn: &C,
     template_id: TemplateId,
+    move_subscriptions: bool,
 ) -> Result<(), DbErr> {
     service_template::Entity::update_many()
         .col_expr(
@@ -63,6 +85,7 @@ pub async fn enqueue_sync<C: ConnectionTrait>(
     Enqueue::job(&SyncTemplate {
         template_id,
         attempt: super::client::new_attempt(),
+        move_subscriptions,
     })
     .insert(conn)
     .await?;

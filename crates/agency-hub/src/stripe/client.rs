@@ -286,6 +286,11 @@ pub enum SubscriptionChange {
     /// `Some(behavior)` pauses collection; `None` resumes it.
     PauseCollection(Option<&'static str>),
     CancelNow,
+    /// The item on another Price, from the next period (no proration).
+    Price {
+        item: String,
+        price: String,
+    },
 }
 
 /// A customer portal session: where to send the client.
@@ -409,6 +414,8 @@ pub struct SubscriptionDetails {
 pub struct InvoiceLine {
     #[serde(rename = "type")]
     pub kind: String,
+    #[serde(default)]
+    pub amount: i64,
     pub period: LinePeriod,
     #[serde(default)]
     pub quantity: Option<i64>,
@@ -428,6 +435,16 @@ impl Invoice {
     /// The line of the subscription's period (the first `subscription` line).
     pub fn period_line(&self) -> Option<&InvoiceLine> {
         self.lines.data.iter().find(|l| l.kind == "subscription")
+    }
+
+    /// What its subscription lines charge (the rest are one-time lines).
+    pub fn recurring_amount(&self) -> i64 {
+        self.lines
+            .data
+            .iter()
+            .filter(|l| l.kind == "subscription")
+            .map(|l| l.amount)
+            .sum()
     }
 }
 
@@ -857,6 +874,11 @@ impl StripeClient {
             SubscriptionChange::PauseCollection(None) => {
                 vec![("pause_collection".into(), String::new())]
             }
+            SubscriptionChange::Price { item, price } => vec![
+                ("items[0][id]".into(), item.clone()),
+                ("items[0][price]".into(), price.clone()),
+                ("proration_behavior".into(), "none".into()),
+            ],
         };
         self.send(reqwest::Method::POST, &path, &p, Some(&key))
             .await

@@ -13,6 +13,11 @@
 
 pub mod actions;
 pub mod listing;
+mod moves;
+mod renewals;
+
+pub use moves::MoveToPrice;
+pub use renewals::invoices_paid;
 
 use std::collections::HashMap;
 
@@ -26,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::activity::{self, Actor, Subject};
+use crate::analytics::{self, Kind};
 use crate::db::Db;
 use crate::db::entities::service::{self, ServiceStatus};
 use crate::db::entities::task::{self, TaskStatus};
@@ -61,6 +67,34 @@ fn effect(sub: Option<&subscription::Model>, outcome: &'static str) -> Effect {
         outcome,
         order_id: sub.map(|s| s.order_id),
     }
+}
+
+/// A dashboard event of the subscription.
+fn tracked(kind: Kind, sub: &subscription::Model) -> analytics::Event {
+    analytics::Event::new(kind, Some(sub.client_id), None)
+        .template(sub.template_id)
+        .details(json!({"subscription_id": sub.id}))
+}
+
+/// The dashboard's events of a paid period invoice: its recurring part, and a renewal's amount.
+fn paid_events(sub: &subscription::Model, invoice: &Invoice) -> Vec<analytics::Event> {
+    let currency = Currency::parse(&invoice.currency).unwrap_or_default();
+    let mut events = Vec::new();
+    if matches!(
+        invoice.billing_reason.as_deref(),
+        Some("subscription_create" | "subscription_cycle")
+    ) {
+        events.push(
+            tracked(Kind::RecurringPaid, sub)
+                .amount(Money::new(invoice.recurring_amount(), currency)),
+        );
+    }
+    if invoice.billing_reason.as_deref() == Some("subscription_cycle") {
+        events.push(
+            tracked(Kind::RenewalPaid, sub).amount(Money::new(invoice.amount_paid, currency)),
+        );
+    }
+    events
 }
 
 /// Reads the subscription's row holding its lock (`SELECT … FOR UPDATE` on PostgreSQL; SQLite's
@@ -177,6 +211,23 @@ pub async fn start<C: ConnectionTrait>(
         json!({"stripe_subscription_id": sub.stripe_subscription_id, "service_id": sub.service_id}),
     )
     .await?;
+    // A client coming back: one of its subscriptions had ended.
+    let returning = subscription::Entity::find()
+        .filter(subscription::Column::ClientId.eq(sub.client_id))
+        .filter(subscription::Column::Id.ne(sub.id))
+        .filter(subscription::Column::Status.eq("canceled"))
+        .one(conn)
+        .await?
+        .is_some();
+    let kind = if returning {
+        Kind::SubscriptionReactivated
+    } else {
+        Kind::SubscriptionStarted
+    };
+    tracked(kind, &sub)
+        .amount(each_period(&sub))
+        .record(conn)
+        .await?;
     notice(conn, &sub, SubscriptionEvent::Started, None).await?;
     make_due_periods(conn, &sub).await
 }
@@ -218,6 +269,42 @@ async fn service_of_item<C: ConnectionTrait>(
         .map(|s| s.id))
 }
 
+/// A paid period's tasks, numbered from `position` (moved past them), and its activity.
+fn period(
+    template: Option<&service_template::Model>,
+    sub: &subscription::Model,
+    service_id: ServiceId,
+    invoice: &subscription_invoice::Model,
+    position: &mut i32,
+    now: DateTime<Utc>,
+) -> (
+    Vec<task::ActiveModel>,
+    crate::db::entities::activity::ActiveModel,
+) {
+    let made = template.map_or_else(Vec::new, |t| {
+        provisioning::period_task_rows(
+            t,
+            service_id,
+            invoice.id,
+            *position,
+            invoice.period_start,
+            now,
+        )
+    });
+    *position += made.len() as i32;
+    let done = activity::row(
+        &Actor::System,
+        "subscription.period_paid",
+        subject(sub),
+        json!({
+            "invoice": invoice.stripe_invoice_id, "number": invoice.number,
+            "period_start": invoice.period_start, "period_end": invoice.period_end,
+            "tasks": made.len(), "service_id": service_id,
+        }),
+    );
+    (made, done)
+}
+
 /// Makes the tasks of every paid period of the (locked) subscription that has none yet, once
 /// its service exists.
 async fn make_due_periods<C: ConnectionTrait>(
@@ -256,25 +343,15 @@ async fn make_due_periods<C: ConnectionTrait>(
     let mut rows = Vec::new();
     let mut activity = Vec::with_capacity(due.len());
     for invoice in &due {
-        let made = provisioning::period_task_rows(
-            &template,
+        let (made, done) = period(
+            Some(&template),
+            sub,
             service_id,
-            invoice.id,
-            position,
-            invoice.period_start,
+            invoice,
+            &mut position,
             now,
         );
-        position += made.len() as i32;
-        activity.push(activity::row(
-            &Actor::System,
-            "subscription.period_paid",
-            subject(sub),
-            json!({
-                "invoice": invoice.stripe_invoice_id, "number": invoice.number,
-                "period_start": invoice.period_start, "period_end": invoice.period_end,
-                "tasks": made.len(), "service_id": service_id,
-            }),
-        ));
+        activity.push(done);
         rows.extend(made);
     }
     for chunk in rows.chunks(crate::db::ROWS_PER_INSERT) {
@@ -391,6 +468,7 @@ pub async fn invoice_paid<C: ConnectionTrait>(conn: &C, invoice: &Invoice) -> Ap
             row.insert(conn).await?;
         }
     }
+    analytics::Event::record_many(conn, paid_events(&sub, invoice)).await?;
     let mut active: subscription::ActiveModel = sub.clone().into();
     if matches!(sub.status.as_str(), "past_due" | "unpaid" | "incomplete") {
         active.status = Set("active".into());
@@ -458,6 +536,104 @@ pub async fn invoice_payment_failed<C: ConnectionTrait>(
     }
     notice(conn, &sub, SubscriptionEvent::PaymentFailed, Some(invoice)).await?;
     Ok(effect(Some(&sub), "past_due"))
+}
+
+/// `charge.refunded` of a renewal invoice's charge (the first invoice's is the order's, refunded
+/// by the order's rules): the refunds of that period, which only grow. Refunded in full, the
+/// period's tasks not started are removed, and if some had started the service is flagged for
+/// a manager to decide.
+pub async fn charge_refunded<C: ConnectionTrait>(
+    conn: &C,
+    charge: &crate::stripe::client::Charge,
+) -> AppResult<Effect> {
+    let Some(found) = subscription_invoice::Entity::find()
+        .filter(subscription_invoice::Column::StripeChargeId.eq(charge.id.as_str()))
+        .one(conn)
+        .await?
+    else {
+        return Ok(effect(None, "unknown_order"));
+    };
+    let Some(sub) = subscription::Entity::find_by_id(found.subscription_id)
+        .one(conn)
+        .await?
+    else {
+        return Ok(effect(None, "unknown_subscription"));
+    };
+    crate::orders::lock(conn, sub.order_id).await?;
+    let Some(sub) = lock(conn, &sub.stripe_subscription_id).await? else {
+        return Ok(effect(None, "unknown_subscription"));
+    };
+    let Some(row) = subscription_invoice::Entity::find_by_id(found.id)
+        .one(conn)
+        .await?
+    else {
+        return Ok(effect(Some(&sub), "ignored"));
+    };
+    let total = charge.amount_refunded.min(row.amount_paid);
+    if total <= row.refunded_minor {
+        return Ok(effect(Some(&sub), "ignored"));
+    }
+    let now = Utc::now();
+    subscription_invoice::Entity::update_many()
+        .col_expr(
+            subscription_invoice::Column::RefundedMinor,
+            Expr::value(total),
+        )
+        .col_expr(subscription_invoice::Column::UpdatedAt, Expr::value(now))
+        .filter(subscription_invoice::Column::Id.eq(row.id))
+        .exec(conn)
+        .await?;
+    let full = total >= row.amount_paid;
+    let (mut removed, mut started) = (Vec::new(), Vec::new());
+    if full {
+        let tasks = task::Entity::find()
+            .filter(task::Column::SubscriptionInvoiceId.eq(row.id))
+            .all(conn)
+            .await?;
+        for t in tasks {
+            if t.status == TaskStatus::ToDo {
+                removed.push(t.name);
+            } else {
+                started.push(t.name);
+            }
+        }
+        task::Entity::delete_many()
+            .filter(task::Column::SubscriptionInvoiceId.eq(row.id))
+            .filter(task::Column::Status.eq(TaskStatus::ToDo))
+            .exec(conn)
+            .await?;
+        if let (Some(service_id), false) = (sub.service_id, started.is_empty()) {
+            let reason = format!(
+                "The period of invoice {} was refunded while its work had started: finish it or \
+                 undo it.",
+                row.number.as_deref().unwrap_or(&row.stripe_invoice_id)
+            );
+            service::Entity::update_many()
+                .col_expr(service::Column::ReviewReason, Expr::value(reason))
+                .col_expr(service::Column::UpdatedAt, Expr::value(now))
+                .filter(service::Column::Id.eq(service_id))
+                .exec(conn)
+                .await?;
+        }
+    }
+    let currency = Currency::parse(&row.currency).unwrap_or_default();
+    let amount = Money::new(total - row.refunded_minor, currency);
+    activity::record(
+        conn,
+        &Actor::System,
+        "subscription.period_refunded",
+        subject(&sub),
+        json!({
+            "invoice": row.stripe_invoice_id, "number": row.number, "amount_minor": amount.minor,
+            "refunded_minor": total, "full": full, "removed": removed, "to_review": started,
+        }),
+    )
+    .await?;
+    tracked(Kind::Refunded, &sub)
+        .amount(amount)
+        .record(conn)
+        .await?;
+    Ok(effect(Some(&sub), "refunded"))
 }
 
 /// `customer.subscription.created/updated/deleted`: the subscription's state as Stripe reports
@@ -543,6 +719,10 @@ pub(crate) async fn apply<C: ConnectionTrait>(
     let updated = active.update(conn).await?;
     if updated.ended() && !current.ended() {
         end_service(conn, &updated).await?;
+        tracked(Kind::SubscriptionEnded, &updated)
+            .amount(each_period(&updated))
+            .record(conn)
+            .await?;
         notice(conn, &updated, SubscriptionEvent::Ended, None).await?;
     } else if updated.cancel_at_period_end && !current.cancel_at_period_end {
         notice(
@@ -630,6 +810,21 @@ pub fn each_period(sub: &subscription::Model) -> Money {
     )
 }
 
+/// A period's price as a month's (MRR): a year's over 12, a week's × 52/12, a day's × 365/12,
+/// each over the interval's count, rounded half up.
+pub fn monthly_minor(amount: i64, interval: &str, count: i32) -> i64 {
+    let (times, per) = match interval {
+        "year" => (1, 12),
+        "week" => (52, 12),
+        "day" => (365, 12),
+        _ => (1, 1),
+    };
+    let over = i128::from(per) * i128::from(count.max(1));
+    let scaled = i128::from(amount) * times;
+    let rounded = (2 * scaled + over).div_euclid(2 * over);
+    i64::try_from(rounded).unwrap_or(i64::MAX)
+}
+
 /// "$298.00 every month", "… every 3 months" (the period worded as the store words it).
 pub fn terms(sub: &subscription::Model) -> String {
     let billing =
@@ -687,9 +882,23 @@ async fn notice<C: ConnectionTrait>(
     let Some(order) = order::Entity::find_by_id(sub.order_id).one(conn).await? else {
         return Ok(());
     };
-    let Some((to, name)) = crate::orders::audience(conn, &order).await?.client else {
-        return Ok(());
-    };
+    let to = crate::orders::audience(conn, &order).await?.client;
+    let name = name_of(conn, sub).await?;
+    if let Some(mail) = notice_to(to, sub, &name, event, invoice) {
+        notify::enqueue_many(conn, vec![mail]).await?;
+    }
+    Ok(())
+}
+
+/// The email of [`notice`] to `to` (email, name), if it has someone to go to.
+fn notice_to(
+    to: Option<(String, String)>,
+    sub: &subscription::Model,
+    service_name: &str,
+    event: SubscriptionEvent,
+    invoice: Option<&Invoice>,
+) -> Option<Outgoing> {
+    let (to, name) = to?;
     let currency = Currency::parse(&sub.currency).unwrap_or_default();
     let (amount, date, url, key) = match event {
         SubscriptionEvent::Started => (
@@ -699,29 +908,18 @@ async fn notice<C: ConnectionTrait>(
             format!("sub-started:{}", sub.id),
         ),
         SubscriptionEvent::Renewed | SubscriptionEvent::PaymentFailed => {
-            let Some(invoice) = invoice else {
-                return Ok(());
-            };
-            let minor = if event == SubscriptionEvent::Renewed {
-                invoice.amount_paid
+            let invoice = invoice?;
+            let (minor, what) = if event == SubscriptionEvent::Renewed {
+                (invoice.amount_paid, "renewed")
             } else {
-                invoice.amount_due
+                (invoice.amount_due, "failed")
             };
             let end = invoice.period_line().and_then(|l| at(l.period.end));
             (
                 Some(Money::new(minor, currency).display()),
                 day(end),
                 invoice.hosted_invoice_url.clone(),
-                format!(
-                    "sub-{}:{}:{}",
-                    if event == SubscriptionEvent::Renewed {
-                        "renewed"
-                    } else {
-                        "failed"
-                    },
-                    invoice.id,
-                    invoice.attempt_count
-                ),
+                format!("sub-{what}:{}:{}", invoice.id, invoice.attempt_count),
             )
         }
         SubscriptionEvent::CancellationScheduled => (
@@ -743,25 +941,19 @@ async fn notice<C: ConnectionTrait>(
             format!("sub-ended:{}", sub.id),
         ),
     };
-    let message = Message::Subscription(SubscriptionNotice {
-        event,
-        name,
-        service_name: name_of(conn, sub).await?,
-        terms: terms(sub),
-        amount,
-        date,
-        invoice_url: url,
-    });
-    notify::enqueue_many(
-        conn,
-        vec![Outgoing {
-            to,
-            message,
-            dedupe_key: key,
-        }],
-    )
-    .await?;
-    Ok(())
+    Some(Outgoing {
+        to,
+        message: Message::Subscription(SubscriptionNotice {
+            event,
+            name,
+            service_name: service_name.to_string(),
+            terms: terms(sub),
+            amount,
+            date,
+            invoice_url: url,
+        }),
+        dedupe_key: key,
+    })
 }
 
 /// Fetches the brand and last four digits of a subscription's new card (a Stripe call, so not
@@ -803,4 +995,23 @@ pub async fn invoices_of<C: ConnectionTrait>(
         .order_by_desc(subscription_invoice::Column::Id)
         .all(conn)
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::monthly_minor;
+
+    #[test]
+    fn a_periods_price_as_a_months() {
+        assert_eq!(monthly_minor(14_900, "month", 1), 14_900);
+        // $300 a quarter is $100 a month; $1,200 a year too.
+        assert_eq!(monthly_minor(30_000, "month", 3), 10_000);
+        assert_eq!(monthly_minor(120_000, "year", 1), 10_000);
+        // $10 a week: 520/12 = 43.333… → $43.33; $1 a day: 365/12 = 30.4166… → $30.42.
+        assert_eq!(monthly_minor(1_000, "week", 1), 4_333);
+        assert_eq!(monthly_minor(100, "day", 1), 3_042);
+        // Half a cent rounds up: $0.01 every 2 months is half a cent a month.
+        assert_eq!(monthly_minor(1, "month", 2), 1);
+        assert_eq!(monthly_minor(0, "week", 2), 0);
+    }
 }

@@ -8,7 +8,9 @@ use agency_hub::analytics::{Event, Kind};
 use agency_hub::db::entities::order::{self, OrderStatus, PaymentStatus};
 use agency_hub::db::entities::service::ServiceStatus;
 use agency_hub::db::entities::user::Role;
-use agency_hub::db::entities::{order_item, service, service_template, store_event, stripe_event};
+use agency_hub::db::entities::{
+    order_item, service, service_template, store_event, stripe_event, subscription,
+};
 use agency_hub::ids::{ClientId, TemplateId, UserId};
 use agency_hub::money::{Currency, Money};
 use agency_hub::provisioning::{self, Origin};
@@ -513,4 +515,158 @@ async fn a_burst_of_10000_views_is_counted_exactly_after_a_flush() {
         .await
         .unwrap();
     assert_eq!(figures.visitors, 51);
+}
+
+fn eur_currency() -> Currency {
+    Currency::parse("EUR").unwrap()
+}
+
+/// A subscription of `item`'s order in `status`, as checkout would have left it.
+#[allow(clippy::too_many_arguments)]
+async fn subscription_row(
+    app: &TestApp,
+    item: &order_item::Model,
+    client: ClientId,
+    status: &str,
+    (currency, unit, quantity): (&str, i64, i32),
+    (interval, count): (&str, i32),
+    paused: bool,
+) {
+    let now = Utc::now();
+    subscription::Entity::insert(subscription::ActiveModel {
+        client_id: Set(client),
+        template_id: Set(item.template_id),
+        order_id: Set(item.order_id),
+        order_item_id: Set(item.id),
+        stripe_subscription_id: Set(format!("sub_known_{}", item.id)),
+        status: Set(status.into()),
+        quantity: Set(quantity),
+        unit_amount_minor: Set(unit),
+        currency: Set(currency.into()),
+        interval: Set(interval.into()),
+        interval_count: Set(count),
+        cancel_at_period_end: Set(false),
+        pause_behavior: Set(paused.then(|| "void".to_string())),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec_without_returning(&app.db)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn mrr_and_churn_match_a_known_data_set() {
+    let app = crate::harness::spawn_app_without_background_work().await;
+    let care = fixtures::for_sale(&app.db, "Care", "Retainers", "100", "USD", 5).await;
+    let people = five_client_users(&app).await;
+    let (now, old) = (Utc::now(), Utc::now() - Duration::days(40));
+    let t = now - Duration::days(2);
+    // Running: every interval, two currencies, overdue, a trial and a paused one; one ended.
+    let running = [
+        ("active", ("USD", 14_900, 2), ("month", 1), false), // $298.00 a month
+        ("active", ("USD", 30_000, 1), ("month", 3), false), // $100.00
+        ("past_due", ("USD", 120_000, 1), ("year", 1), false), // $100.00
+        ("active", ("USD", 1_000, 1), ("week", 1), false),   // $43.33
+        ("active", ("EUR", 100, 1), ("day", 1), false),      // €30.42
+        ("trialing", ("USD", 50_000, 1), ("month", 1), false), // not yet paying
+        ("active", ("USD", 9_900, 1), ("month", 1), true),   // paused: not collected
+        ("canceled", ("USD", 20_000, 1), ("month", 1), false), // ended
+    ];
+    for (i, (status, price, every, paused)) in running.into_iter().enumerate() {
+        let (user, client) = people[i % people.len()];
+        let items = paid_order(
+            &app,
+            &format!("S-{i}"),
+            client,
+            user,
+            old,
+            &[(care.id, "Care", 1, 0)],
+        )
+        .await;
+        subscription_row(&app, &items[0], client, status, price, every, paused).await;
+    }
+    // In the last 30 days: three new, one back after an end, two ended; a first invoice in an
+    // order of $800 (of which $300 recurring), and renewals of $298 + $100 and €1.
+    let c = people[0];
+    let mut events = vec![
+        event(Kind::SubscriptionStarted, c, t),
+        event(Kind::SubscriptionStarted, c, t),
+        event(Kind::SubscriptionStarted, c, t),
+        event(Kind::SubscriptionReactivated, c, t),
+        event(Kind::SubscriptionEnded, c, t),
+        event(Kind::SubscriptionEnded, c, t),
+        event(Kind::Paid, c, t).amount(usd(80_000)),
+        event(Kind::RecurringPaid, c, t).amount(usd(30_000)),
+    ];
+    for (amount, currency) in [
+        (29_800, Currency::USD),
+        (10_000, Currency::USD),
+        (100, eur_currency()),
+    ] {
+        let money = Money::new(amount, currency);
+        events.push(event(Kind::RenewalPaid, c, t).amount(money));
+        events.push(event(Kind::RecurringPaid, c, t).amount(money));
+    }
+    // The 30 days before: one new.
+    events.push(event(Kind::SubscriptionStarted, c, old));
+    Event::record_many(&app.db, events).await.unwrap();
+
+    let p = Period::last_days(30, now + Duration::seconds(1));
+    let f = dashboard::figures(&app.db, &p).await.unwrap();
+    let eur = |m| (eur_currency(), m);
+    assert_eq!(
+        f.mrr,
+        BTreeMap::from([
+            (Currency::USD, 29_800 + 10_000 + 10_000 + 4_333),
+            eur(3_042)
+        ])
+    );
+    assert_eq!(f.subscriptions_active, 7);
+    assert_eq!(
+        (
+            f.subscriptions_new,
+            f.subscriptions_churned,
+            f.subscriptions_reactivated
+        ),
+        (3, 2, 1)
+    );
+    assert_eq!(f.paid, usd_only(80_000));
+    assert_eq!(
+        f.renewals,
+        BTreeMap::from([(Currency::USD, 39_800), eur(100)])
+    );
+    assert_eq!(f.net, BTreeMap::from([(Currency::USD, 119_800), eur(100)]));
+    assert_eq!(
+        f.recurring,
+        BTreeMap::from([(Currency::USD, 69_800), eur(100)])
+    );
+    assert_eq!(
+        f.one_time,
+        BTreeMap::from([(Currency::USD, 50_000), eur(0)])
+    );
+    let before = dashboard::figures(&app.db, &p.previous()).await.unwrap();
+    assert_eq!(
+        (before.subscriptions_new, before.subscriptions_churned),
+        (1, 0)
+    );
+
+    app.signed_in_as(Role::Admin).await;
+    let html = app.page("/admin/metrics?period=30").await;
+    for (label, parts) in [
+        ("MRR", vec!["$541.33", "€30.42"]),
+        ("Active subscriptions", vec![">7<"]),
+        ("New subscriptions", vec![">3<", "before: 1"]),
+        ("Churned subscriptions", vec![">2<", "before: 0"]),
+        ("Reactivated subscriptions", vec![">1<", "before: 0"]),
+        ("Recurring revenue", vec!["$698.00", "€1.00"]),
+        ("One-time revenue", vec!["$500.00"]),
+        ("Revenue", vec!["$1,198.00", "€1.00"]),
+    ] {
+        let s = stat(&html, label);
+        for part in parts {
+            assert!(s.contains(part), "{label}: {part} in {s}");
+        }
+    }
 }

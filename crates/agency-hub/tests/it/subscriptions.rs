@@ -3,13 +3,16 @@
 
 use std::time::Duration;
 
+use agency_hub::analytics::dashboard::{self, Period};
 use agency_hub::db::entities::order::OrderStatus;
 use agency_hub::db::entities::service::ServiceStatus;
+use agency_hub::db::entities::task::TaskStatus;
 use agency_hub::db::entities::user::Role;
 use agency_hub::db::entities::{
     service, service_template, subscription, subscription_invoice, task,
 };
 use agency_hub::ids::TemplateId;
+use agency_hub::money::Currency;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 
@@ -324,6 +327,29 @@ async fn a_retainer_and_a_one_time_service_in_one_checkout_then_three_months_of_
     })
     .await;
     assert_eq!(sub.status, "active");
+
+    // The dashboard: one order of $797.00 and three renewals of $298.00, of which four periods
+    // of $298.00 recurring; $298.00 a month now, from one new subscription.
+    let usd = |m| std::collections::BTreeMap::from([(Currency::USD, m)]);
+    let f = dashboard::figures(
+        &app.db,
+        &Period::last_days(1, chrono::Utc::now() + chrono::Duration::seconds(1)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(f.paid, usd(79_700));
+    assert_eq!(f.renewals, usd(3 * 29_800));
+    assert_eq!(f.recurring, usd(4 * 29_800));
+    assert_eq!(f.one_time, usd(49_900));
+    assert_eq!(f.mrr, usd(29_800));
+    assert_eq!(
+        (
+            f.subscriptions_active,
+            f.subscriptions_new,
+            f.subscriptions_churned
+        ),
+        (1, 1, 0)
+    );
 }
 
 #[tokio::test]
@@ -796,4 +822,290 @@ async fn a_cart_with_two_subscriptions_cannot_be_checked_out() {
             .unwrap(),
         0
     );
+}
+
+/// Waits until `check` holds of the invoice row `id`, for up to ten seconds.
+async fn invoice_when(
+    app: &TestApp,
+    id: i64,
+    check: impl Fn(&subscription_invoice::Model) -> bool,
+) -> subscription_invoice::Model {
+    for _ in 0..200 {
+        let row = subscription_invoice::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        if check(&row) {
+            return row;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("invoice row {id} never got there");
+}
+
+async fn reports_of(app: &TestApp, period: i64) -> Vec<task::Model> {
+    task::Entity::find()
+        .filter(task::Column::SubscriptionInvoiceId.eq(period))
+        .all(&app.db)
+        .await
+        .unwrap()
+}
+
+async fn refund(app: &TestApp, period: &subscription_invoice::Model, amount: i64) {
+    let pi = period.stripe_payment_intent_id.clone().unwrap();
+    let res = emulator_post(
+        app,
+        "/v1/refunds",
+        &[("payment_intent", &pi), ("amount", &amount.to_string())],
+    )
+    .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn a_renewal_refund_takes_back_its_period_and_a_new_price_moves_running_subscriptions_when_asked()
+ {
+    let mut app = spawn_app().await;
+    let (_, care) = retainer_in_cart(&app, 1, 0).await;
+    let (order_id, url) = start_checkout(&app).await;
+    assert_eq!(pay(&url, "4242 4242 4242 4242").await.status(), 303);
+    wait_for_order(&app, order_id, OrderStatus::Completed).await;
+    control(&app, "clock/advance", &[("seconds", &MONTH.to_string())]).await;
+    let periods = periods_when(&app, 2).await;
+    let sub = subscription_when(&app, "with its service", |s| s.service_id.is_some()).await;
+    let service_id = sub.service_id.unwrap();
+
+    // A renewal refunded in full: its period's report, not started, goes; the money is back on
+    // the dashboard; the first period is untouched.
+    let second = &periods[1];
+    assert_eq!(reports_of(&app, second.id).await.len(), 1);
+    refund(&app, second, 14_900).await;
+    invoice_when(&app, second.id, |r| r.refunded_minor == 14_900).await;
+    assert!(reports_of(&app, second.id).await.is_empty());
+    assert_eq!(reports_of(&app, periods[0].id).await.len(), 1);
+    let f = dashboard::figures(
+        &app.db,
+        &Period::last_days(1, chrono::Utc::now() + chrono::Duration::seconds(1)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(f.refunded.get(&Currency::USD), Some(&14_900));
+
+    // The next period's report started, then its renewal refunded in two parts: the first
+    // changes no work; the second, in full, keeps the started report and asks a manager.
+    control(&app, "clock/advance", &[("seconds", &MONTH.to_string())]).await;
+    let third = periods_when(&app, 3).await[2].clone();
+    let report = reports_of(&app, third.id).await.remove(0);
+    task::Entity::update_many()
+        .col_expr(
+            task::Column::Status,
+            sea_orm::sea_query::Expr::value(TaskStatus::InProgress),
+        )
+        .filter(task::Column::Id.eq(report.id))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    refund(&app, &third, 5_000).await;
+    invoice_when(&app, third.id, |r| r.refunded_minor == 5_000).await;
+    refund(&app, &third, 9_900).await;
+    invoice_when(&app, third.id, |r| r.refunded_minor == 14_900).await;
+    assert_eq!(reports_of(&app, third.id).await.len(), 1);
+    let service = service::Entity::find_by_id(service_id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        service
+            .review_reason
+            .is_some_and(|r| r.contains("was refunded while its work had started")),
+    );
+
+    // A new price, moved to running subscriptions as the admin asked: the next invoice
+    // charges it, without a proration line.
+    app.switch_browser(crate::harness::browser());
+    app.signed_in_as(Role::Admin).await;
+    let edit = |price: &'static str, move_them: bool| {
+        let mut form = retainer_form("1");
+        for (k, v) in &mut form {
+            match *k {
+                "name" => *v = "Website Care",
+                "price" => *v = price,
+                "setup_fee" => *v = "0",
+                _ => {}
+            }
+        }
+        if move_them {
+            form.push(("apply_to_existing", "yes"));
+        }
+        form
+    };
+    let res = app
+        .post_form(&format!("/admin/templates/{care}"), &edit("199.00", true))
+        .await;
+    assert_eq!(res.status(), 303);
+    let moved =
+        subscription_when(&app, "on the new price", |s| s.unit_amount_minor == 19_900).await;
+    let template = template_when(&app, care, "synced").await;
+    let stripe = emulator_get(
+        &app,
+        &format!("/v1/subscriptions/{}", moved.stripe_subscription_id),
+    )
+    .await;
+    assert_eq!(
+        stripe["items"]["data"][0]["price"]["id"].as_str(),
+        template.stripe_price_id.as_deref()
+    );
+    control(&app, "clock/advance", &[("seconds", &MONTH.to_string())]).await;
+    let fourth = periods_when(&app, 4).await[3].clone();
+    assert_eq!(fourth.amount_paid, 19_900);
+    let invoice = emulator_get(&app, &format!("/v1/invoices/{}", fourth.stripe_invoice_id)).await;
+    assert_eq!(invoice["lines"]["data"].as_array().map(Vec::len), Some(1));
+
+    // Left unticked, a new price is for new subscriptions only.
+    let res = app
+        .post_form(&format!("/admin/templates/{care}"), &edit("249.00", false))
+        .await;
+    assert_eq!(res.status(), 303);
+    for _ in 0..100 {
+        let t = template_when(&app, care, "synced").await;
+        if t.stripe_price_minor == Some(24_900) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The sync queued no move (the first edit's is the only one).
+    let moves = agency_hub::db::entities::job::Entity::find()
+        .filter(agency_hub::db::entities::job::Column::Kind.eq("subscriptions.move_to_price"))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(moves, 1);
+    let stayed = subscription::Entity::find_by_id(moved.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stayed.unit_amount_minor, 19_900);
+}
+
+/// Stripe's event `kind` for a renewal invoice `invoice` of `sub`, its period from `start`.
+fn renewal_event(
+    id: &str,
+    kind: &str,
+    invoice: &str,
+    sub: &str,
+    start: i64,
+) -> (agency_hub::stripe::events::Event, String) {
+    let body = json!({
+        "id": id, "object": "event", "type": kind, "created": start,
+        "data": {"object": {
+            "id": invoice, "object": "invoice", "status": "paid", "number": format!("N-{invoice}"),
+            "billing_reason": "subscription_cycle", "subscription": sub,
+            "subscription_details": {"metadata": {}}, "customer": "cus_x", "currency": "usd",
+            "amount_due": 14_900, "amount_paid": 14_900, "attempt_count": 1,
+            "hosted_invoice_url": format!("https://pay.example/{invoice}"),
+            "invoice_pdf": null, "payment_intent": format!("pi_{invoice}"),
+            "charge": format!("ch_{invoice}"), "created": start,
+            "lines": {"object": "list", "data": [{"type": "subscription", "amount": 14_900,
+                "quantity": 1, "period": {"start": start, "end": start + MONTH}}]}
+        }}
+    });
+    (
+        serde_json::from_value(body.clone()).unwrap(),
+        body.to_string(),
+    )
+}
+
+#[tokio::test]
+async fn renewals_arriving_together_with_other_events_each_get_their_outcome_once() {
+    use agency_hub::stripe_events::{Handled, handle_many};
+    let app = spawn_app().await;
+    retainer_in_cart(&app, 1, 0).await;
+    let (order_id, url) = start_checkout(&app).await;
+    assert_eq!(pay(&url, "4242 4242 4242 4242").await.status(), 303);
+    wait_for_order(&app, order_id, OrderStatus::Completed).await;
+    let sub = subscription_when(&app, "with its service", |s| s.service_id.is_some()).await;
+    periods_when(&app, 1).await;
+    let (stripe_id, start) = (
+        sub.stripe_subscription_id.as_str(),
+        sub.current_period_end.unwrap().timestamp(),
+    );
+
+    let batch = [
+        renewal_event("evt_r1", "invoice.paid", "in_r1", stripe_id, start),
+        renewal_event("evt_r1", "invoice.paid", "in_r1", stripe_id, start),
+        renewal_event("evt_r2", "invoice.finalized", "in_r1", stripe_id, start),
+        renewal_event("evt_r3", "invoice.paid", "in_x", "sub_not_ours", start),
+        renewal_event(
+            "evt_r4",
+            "invoice.payment_failed",
+            "in_y",
+            "sub_not_ours",
+            start,
+        ),
+        // The same invoice under another event id: paid already.
+        renewal_event("evt_r5", "invoice.paid", "in_r1", stripe_id, start),
+    ];
+    let handled: Vec<Handled> = handle_many(&app.db, &batch)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        handled,
+        [
+            Handled::Processed("period_paid"),
+            Handled::Duplicate,
+            Handled::Processed("ignored"),
+            Handled::Processed("unknown_subscription"),
+            Handled::Processed("unknown_subscription"),
+            Handled::Processed("already_paid"),
+        ]
+    );
+    // One period: its row paid with Stripe's links, its report, the subscription moved on, one
+    // receipt; the event recorded against the order.
+    let periods = periods_when(&app, 2).await;
+    assert_eq!(periods.len(), 2);
+    let renewed = &periods[1];
+    assert_eq!(renewed.stripe_invoice_id, "in_r1");
+    assert_eq!(
+        renewed.hosted_invoice_url.as_deref(),
+        Some("https://pay.example/in_r1")
+    );
+    assert_eq!(reports_of(&app, renewed.id).await.len(), 1);
+    let moved = subscription::Entity::find_by_id(sub.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        moved.current_period_end.map(|t| t.timestamp()),
+        Some(start + MONTH)
+    );
+    let receipts: Vec<String> = email_kinds(&app)
+        .await
+        .into_iter()
+        .filter(|k| k == "subscription_renewed")
+        .collect();
+    assert_eq!(receipts.len(), 1, "{receipts:?}");
+    let row = agency_hub::db::entities::stripe_event::Entity::find_by_id("evt_r1".to_string())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (row.outcome.as_str(), row.order_id),
+        ("period_paid", Some(order_id))
+    );
+
+    // Delivered again, together: nothing more.
+    let again: Vec<Handled> = handle_many(&app.db, &batch[..3])
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(again, [Handled::Duplicate; 3]);
+    assert_eq!(reports_of(&app, renewed.id).await.len(), 1);
 }

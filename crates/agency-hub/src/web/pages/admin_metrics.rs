@@ -180,6 +180,9 @@ pub struct MetricsPage {
     webhook: String,
     webhook_previous: String,
     empty: bool,
+    /// Now, whatever the period.
+    mrr: String,
+    subscriptions_active: i64,
 }
 
 pub fn stats(now: &Figures, before: &Figures) -> Vec<Stat> {
@@ -190,7 +193,7 @@ pub fn stats(now: &Figures, before: &Figures) -> Vec<Stat> {
             &now.net,
             &before.net,
             main,
-            "Paid, less refunds made in the period, per currency.",
+            "Orders and subscription renewals paid, less refunds made in the period, per currency.",
         ),
         count_stat(
             "Orders",
@@ -255,6 +258,41 @@ pub fn stats(now: &Figures, before: &Figures) -> Vec<Stat> {
             main,
             "Money refunded in the period.",
         ),
+        money_stat(
+            "Recurring revenue",
+            &now.recurring,
+            &before.recurring,
+            main,
+            "Subscriptions' charges for their periods, first and renewals, paid in the period.",
+        ),
+        money_stat(
+            "One-time revenue",
+            &now.one_time,
+            &before.one_time,
+            main,
+            "One-time services and setup fees paid in the period.",
+        ),
+        count_stat(
+            "New subscriptions",
+            now.subscriptions_new,
+            before.subscriptions_new,
+            "Subscriptions started in the period by clients who had none that ended.",
+            true,
+        ),
+        count_stat(
+            "Churned subscriptions",
+            now.subscriptions_churned,
+            before.subscriptions_churned,
+            "Subscriptions that ended in the period.",
+            false,
+        ),
+        count_stat(
+            "Reactivated subscriptions",
+            now.subscriptions_reactivated,
+            before.subscriptions_reactivated,
+            "Subscriptions started in the period by clients whose earlier one had ended.",
+            true,
+        ),
     ]
 }
 
@@ -296,6 +334,8 @@ pub async fn show_page(
         top_by_units: top_rows(&now.top_by_units),
         webhook: webhook(&now),
         webhook_previous: webhook(&before),
+        mrr: show(&now.mrr),
+        subscriptions_active: now.subscriptions_active,
         empty: now.funnel[0] == 0 && now.orders == 0 && now.checkouts == 0,
         range,
     })
