@@ -13,6 +13,7 @@
 //! `cargo bench --bench renewals` runs it on SQLite; with `BENCH_DATABASE_URL=postgres://…`
 //! (a database it may create databases from) on PostgreSQL. `BENCH_RENEWALS` sets the count.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use agency_hub::db::Db;
@@ -58,10 +59,13 @@ async fn main() -> anyhow::Result<()> {
     let subs = subscriptions(&db, count, client.id, buyer, &template, "B").await?;
     db.execute_unprepared("ANALYZE").await?;
 
+    let queries = bench.state.queries.clone();
+    let queries_before = queries.load(Ordering::Relaxed);
     let started = Instant::now();
     let mut latencies =
         support::post_signed(&http, &url, subs.iter().map(renewal).collect()).await?;
     let took = started.elapsed();
+    let statements = (queries.load(Ordering::Relaxed) - queries_before) as f64 / count as f64;
     latencies.sort();
     check_each_renewed_once(&db, warm_up.len() + subs.len()).await?;
 
@@ -77,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
     let alone = count as f64 / reference_took.as_secs_f64();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "{} backend: {count} renewals due at once provisioned in {:.2} s = {ours:.0} renewals/s with {SENDERS} senders; latency p50 {:.1} ms, p99 {:.1} ms; target {TARGET:.0}/s: {}",
+        "{} backend: {count} renewals due at once provisioned in {:.2} s = {ours:.0} renewals/s with {SENDERS} senders; latency p50 {:.1} ms, p99 {:.1} ms; {statements:.1} SQL statements per event; target {TARGET:.0}/s: {}",
         bench.backend,
         took.as_secs_f64(),
         ms(percentile(&latencies, 0.50)),

@@ -729,9 +729,40 @@ async fn staff_find_a_subscription_and_an_admin_ends_it_now_after_confirming() {
         .await;
     assert_eq!(res.status(), 403);
 
-    // An admin ends it now: asked first, then Stripe cancels it and the service ends.
+    // An admin pauses collection (its invoices voided: out of MRR), then resumes it.
     app.switch_browser(crate::harness::browser());
     app.signed_in_as(Role::Admin).await;
+    let mrr = async || {
+        dashboard::figures(&app.db, &Period::last_days(1, chrono::Utc::now()))
+            .await
+            .unwrap()
+            .mrr
+            .get(&Currency::USD)
+            .copied()
+    };
+    assert_eq!(mrr().await, Some(14_900));
+    let res = app.post_form(&format!("{path}/pause"), &[]).await;
+    assert_eq!(res.status(), 303);
+    let stripe_sub = format!("/v1/subscriptions/{}", sub.stripe_subscription_id);
+    assert_eq!(
+        emulator_get(&app, &stripe_sub).await["pause_collection"]["behavior"],
+        "void"
+    );
+    subscription_when(&app, "paused", |s| {
+        s.pause_behavior.as_deref() == Some("void")
+    })
+    .await;
+    assert!(app.page(&path).await.contains("Collection paused"));
+    assert_eq!(mrr().await, None);
+    let res = app
+        .post_form(&format!("{path}/resume-collection"), &[])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert!(emulator_get(&app, &stripe_sub).await["pause_collection"].is_null());
+    subscription_when(&app, "collected again", |s| s.pause_behavior.is_none()).await;
+    assert_eq!(mrr().await, Some(14_900));
+
+    // An admin ends it now: asked first, then Stripe cancels it and the service ends.
     let res = app.post_form(&format!("{path}/cancel-now"), &[]).await;
     assert_eq!(res.status(), 200);
     assert!(res.text().await.unwrap().contains("End Website Care now?"));
