@@ -660,6 +660,35 @@ async fn a_client_cancels_resumes_and_changes_seats_each_confirmed_first() {
         to.starts_with(&app.emulator) && to.contains("/p/session/"),
         "{to}"
     );
+    // Stripe refusing the portal (a customer it does not know): the page says so, unchanged.
+    let sub = subscription::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    subscription::Entity::update_many()
+        .col_expr(
+            subscription::Column::StripeCustomerId,
+            sea_orm::sea_query::Expr::value("cus_gone"),
+        )
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let res = app.post_form(&format!("{base}/billing"), &[]).await;
+    assert_eq!(res.status(), 502);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("Nothing was changed.") && page.contains("Website Care"),
+        "{page}"
+    );
+    subscription::Entity::update_many()
+        .col_expr(
+            subscription::Column::StripeCustomerId,
+            sea_orm::sea_query::Expr::value(sub.stripe_customer_id),
+        )
+        .exec(&app.db)
+        .await
+        .unwrap();
 
     // Another company's subscription is not there.
     let mut app = app;
