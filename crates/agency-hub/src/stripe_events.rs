@@ -213,7 +213,12 @@ async fn run_many(db: &Db, events: &[&(Event, String)]) -> AppResult<Vec<Handled
         .collect();
     let started = std::time::Instant::now();
     let checkout: Vec<_> = paying.iter().filter_map(|&i| sessions[i].clone()).collect();
-    let outcomes = orders::fulfil::fulfil_many(&txn, &checkout).await?;
+    // Each only when it has work: even empty, they would run their statements.
+    let outcomes = if checkout.is_empty() {
+        Vec::new()
+    } else {
+        orders::fulfil::fulfil_many(&txn, &checkout).await?
+    };
     for (&i, outcome) in paying.iter().zip(outcomes) {
         fulfilment_took(outcome, started);
         let order_id = sessions[i].as_ref().and_then(orders::fulfil::order_id_of);
@@ -234,7 +239,11 @@ async fn run_many(db: &Db, events: &[&(Event, String)]) -> AppResult<Vec<Handled
         .iter()
         .filter_map(|&i| invoices[i].clone())
         .collect();
-    let outcomes = crate::subscriptions::invoices_paid(&txn, &paid).await?;
+    let outcomes = if paid.is_empty() {
+        Vec::new()
+    } else {
+        crate::subscriptions::invoices_paid(&txn, &paid).await?
+    };
     effects.extend(renewing.iter().copied().zip(outcomes));
     for &i in &mine {
         handled[i] = Handled::Processed(usual(i));

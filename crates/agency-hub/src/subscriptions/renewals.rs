@@ -10,15 +10,18 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
-use sea_orm::sea_query::{CaseStatement, Expr};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{CaseStatement, Expr, OnConflict, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
 use super::{at, effect, invoice_paid, invoice_row, notice_to, paid_events, period};
 use crate::activity;
 use crate::analytics;
-use crate::db::entities::{service_template, subscription, subscription_invoice, task};
+use crate::db::entities::{order, service_template, subscription, subscription_invoice, task};
 use crate::error::AppResult;
-use crate::ids::{OrderId, ServiceId, SubscriptionId};
+use crate::ids::{ServiceId, SubscriptionId};
 use crate::notify::{self, messages::SubscriptionEvent};
 use crate::orders::Effect;
 use crate::stripe::client::Invoice;
@@ -36,23 +39,28 @@ pub async fn invoices_paid<C: ConnectionTrait>(
         .iter()
         .filter_map(|&i| invoices[i].subscription.as_deref())
         .collect();
-    let known = if stripe_ids.is_empty() {
-        Vec::new()
-    } else {
-        subscription::Entity::find()
+    if !stripe_ids.is_empty() {
+        // The locks in one order on every path: the orders, then the subscriptions (id order).
+        let orders = order::Entity::find()
+            .filter(
+                order::Column::Id.in_subquery(
+                    Query::select()
+                        .column(subscription::Column::OrderId)
+                        .from(subscription::Entity)
+                        .and_where(
+                            subscription::Column::StripeSubscriptionId
+                                .is_in(stripe_ids.iter().copied()),
+                        )
+                        .to_owned(),
+                ),
+            )
+            .order_by_asc(order::Column::Id)
+            .lock_exclusive()
+            .all(conn)
+            .await?;
+        let subs: HashMap<String, subscription::Model> = subscription::Entity::find()
             .filter(subscription::Column::StripeSubscriptionId.is_in(stripe_ids))
             .filter(subscription::Column::ServiceId.is_not_null())
-            .all(conn)
-            .await?
-    };
-    if !known.is_empty() {
-        // The locks in one order on every path: the orders, then the subscriptions (id order).
-        let mut orders: Vec<OrderId> = known.iter().map(|s| s.order_id).collect();
-        orders.sort_unstable();
-        orders.dedup();
-        let orders = crate::orders::lock_many(conn, &orders).await?;
-        let subs: HashMap<String, subscription::Model> = subscription::Entity::find()
-            .filter(subscription::Column::Id.is_in(known.iter().map(|s| s.id)))
             .order_by_asc(subscription::Column::Id)
             .lock_exclusive()
             .all(conn)
@@ -60,6 +68,8 @@ pub async fn invoices_paid<C: ConnectionTrait>(
             .into_iter()
             .map(|s| (s.stripe_subscription_id.clone(), s))
             .collect();
+        // Each invoice once (a second event id for it is left to `invoice_paid`: paid already).
+        let mut seen = HashSet::new();
         let fast: Vec<usize> = renewals
             .iter()
             .copied()
@@ -68,9 +78,12 @@ pub async fn invoices_paid<C: ConnectionTrait>(
                     .subscription
                     .as_deref()
                     .is_some_and(|id| subs.contains_key(id))
+                    && seen.insert(invoices[i].id.as_str())
             })
             .collect();
-        renew(conn, invoices, &fast, &subs, &orders, &mut effects).await?;
+        if !fast.is_empty() {
+            renew(conn, invoices, &fast, &subs, &orders, &mut effects).await?;
+        }
     }
     let mut done = Vec::with_capacity(invoices.len());
     for (i, effect) in effects.into_iter().enumerate() {
@@ -82,54 +95,52 @@ pub async fn invoices_paid<C: ConnectionTrait>(
     Ok(done)
 }
 
-/// The renewals `fast` of the locked subscriptions `subs`: those without a row yet get it, paid,
-/// with their period's tasks; those paid already are so; the rest are left to [`invoice_paid`].
+/// The renewals `fast` (each invoice once) of the locked subscriptions `subs`: those without a
+/// row yet get it, paid, with their period's tasks; the others (paid already, or open after a
+/// failed payment) are left to [`invoice_paid`].
 async fn renew<C: ConnectionTrait>(
     conn: &C,
     invoices: &[Invoice],
     fast: &[usize],
     subs: &HashMap<String, subscription::Model>,
-    orders: &[crate::db::entities::order::Model],
+    orders: &[order::Model],
     effects: &mut [Option<Effect>],
 ) -> AppResult<()> {
     let sub_of = |i: usize| &subs[invoices[i].subscription.as_deref().unwrap_or_default()];
-    let rows = rows_of(conn, fast.iter().map(|&i| invoices[i].id.as_str())).await?;
     let now = Utc::now();
-    let mut new = Vec::new();
-    let mut seen = HashSet::new();
-    for &i in fast {
-        let invoice = &invoices[i];
-        match rows.get(&invoice.id) {
-            Some(row) if row.paid_at.is_some() => {
-                effects[i] = Some(effect(Some(sub_of(i)), "already_paid"));
-            }
-            // A row not paid yet (its payment had failed): updated by `invoice_paid`.
-            Some(_) => {}
-            // The same invoice twice in the batch (two event ids): the second is paid already.
-            None if !seen.insert(invoice.id.as_str()) => {
-                effects[i] = Some(effect(Some(sub_of(i)), "already_paid"));
-            }
-            None => new.push(i),
-        }
-    }
-    if new.is_empty() {
-        return Ok(());
-    }
-    let written: Vec<subscription_invoice::ActiveModel> = new
+    let written: Vec<subscription_invoice::ActiveModel> = fast
         .iter()
         .map(|&i| {
             let mut row = invoice_row(sub_of(i), &invoices[i], "paid");
-            row.paid_at = sea_orm::ActiveValue::Set(Some(now));
-            row.tasks_made_at = sea_orm::ActiveValue::Set(Some(now));
+            row.paid_at = Set(Some(now));
+            row.tasks_made_at = Set(Some(now));
             row
         })
         .collect();
-    for chunk in written.chunks(crate::db::ROWS_PER_INSERT) {
-        subscription_invoice::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(conn)
-            .await?;
+    let inserted = subscription_invoice::Entity::insert_many(written)
+        .on_conflict(
+            OnConflict::column(subscription_invoice::Column::StripeInvoiceId)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_with_returning(conn)
+        .await;
+    let rows: HashMap<String, subscription_invoice::Model> = match inserted {
+        Ok(rows) => rows,
+        Err(DbErr::RecordNotInserted) => Vec::new(),
+        Err(e) => return Err(e.into()),
     }
-    let rows = rows_of(conn, new.iter().map(|&i| invoices[i].id.as_str())).await?;
+    .into_iter()
+    .map(|r| (r.stripe_invoice_id.clone(), r))
+    .collect();
+    let new: Vec<usize> = fast
+        .iter()
+        .copied()
+        .filter(|&i| rows.contains_key(&invoices[i].id))
+        .collect();
+    if new.is_empty() {
+        return Ok(());
+    }
 
     // The subscriptions: active again if overdue, on their latest period.
     let mut moved: HashMap<SubscriptionId, (&subscription::Model, i64, i64)> = HashMap::new();
@@ -248,18 +259,4 @@ async fn renew<C: ConnectionTrait>(
         effects[i] = Some(effect(Some(sub_of(i)), "period_paid"));
     }
     Ok(())
-}
-
-/// The rows of these Stripe invoices, by Stripe id.
-async fn rows_of<'a, C: ConnectionTrait>(
-    conn: &C,
-    ids: impl Iterator<Item = &'a str>,
-) -> AppResult<HashMap<String, subscription_invoice::Model>> {
-    Ok(subscription_invoice::Entity::find()
-        .filter(subscription_invoice::Column::StripeInvoiceId.is_in(ids))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|r| (r.stripe_invoice_id.clone(), r))
-        .collect())
 }
