@@ -661,11 +661,6 @@ async fn a_client_cancels_resumes_and_changes_seats_each_confirmed_first() {
         "{to}"
     );
     // Stripe refusing the portal (a customer it does not know): the page says so, unchanged.
-    let sub = subscription::Entity::find()
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
     subscription::Entity::update_many()
         .col_expr(
             subscription::Column::StripeCustomerId,
