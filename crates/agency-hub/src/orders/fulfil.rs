@@ -398,6 +398,7 @@ fn paid_emails(
                     quantity: i64::from(i.quantity),
                     unit_price: money(i.unit_price_minor),
                     total: money(i.total_minor),
+                    terms: i.terms(&order.currency),
                 })
                 .collect(),
             subtotal: money(order.subtotal_minor),

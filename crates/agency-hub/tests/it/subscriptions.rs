@@ -286,6 +286,22 @@ async fn a_retainer_and_a_one_time_service_in_one_checkout_then_three_months_of_
         .map(|t| t.name)
         .collect();
     assert_eq!(names, ["Kick-off call", "Monthly report"]);
+    // The order and its confirmation say what recurs.
+    let page = app.page(&format!("/store/orders/{order_id}")).await;
+    assert!(
+        page.contains("$298.00 today, then $298.00 every month"),
+        "{page}"
+    );
+    let confirmation = agency_hub::db::entities::email::Entity::find()
+        .filter(agency_hub::db::entities::email::Column::Kind.eq("order_confirmation"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        confirmation.payload["items"][1]["terms"],
+        "$298.00 today, then $298.00 every month"
+    );
 
     // Three months later: three more periods, each with its report, due 25 days in.
     control(

@@ -35,6 +35,15 @@ impl Model {
     pub fn is_recurring(&self) -> bool {
         self.billing_interval.is_some()
     }
+
+    /// A recurring item's terms in the store's words ("$298.00 today, then $298.00 every
+    /// month"); `None` for a one-time item.
+    pub fn terms(&self, currency: &crate::money::Currency) -> Option<String> {
+        self.billing().describe(
+            crate::money::Money::new(self.unit_price_minor, *currency),
+            u32::try_from(self.quantity).unwrap_or(1),
+        )
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -31,6 +31,9 @@ pub struct OrderLine {
     pub quantity: i64,
     pub unit_price: String,
     pub total: String,
+    /// A recurring service's terms: "$298.00 today, then $298.00 every month".
+    #[serde(default)]
+    pub terms: Option<String>,
 }
 
 /// What the outbox stores of an email (its JSON is the `emails.payload` column, so queued emails
@@ -167,12 +170,14 @@ mod tests {
                     quantity: 2,
                     unit_price: "$499.00".into(),
                     total: "$998.00".into(),
+                    terms: None,
                 },
                 OrderLine {
                     name: "SEO Audit".into(),
                     quantity: 1,
                     unit_price: "$350.00".into(),
                     total: "$350.00".into(),
+                    terms: Some("$350.00 today, then $350.00 every month".into()),
                 },
             ],
             subtotal: "$1,348.00".into(),
@@ -187,6 +192,7 @@ mod tests {
             "Logo Design",
             "$998.00",
             "SEO Audit",
+            "$350.00 today, then $350.00 every month",
             "$1,348.00",
             "-$100.00",
             "$124.80",
