@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use crate::db::contains;
@@ -141,4 +142,22 @@ pub async fn page<C: ConnectionTrait>(
         })
         .collect();
     Ok((rows, total))
+}
+
+/// The templates sold as subscriptions (not archived), by category and name, for the filter:
+/// their ids and names only.
+pub async fn recurring_templates<C: ConnectionTrait>(
+    conn: &C,
+) -> AppResult<Vec<(TemplateId, String)>> {
+    Ok(service_template::Entity::find()
+        .select_only()
+        .column(service_template::Column::Id)
+        .column(service_template::Column::Name)
+        .filter(service_template::Column::BillingInterval.is_not_null())
+        .filter(service_template::Column::ArchivedAt.is_null())
+        .order_by_asc(service_template::Column::Category)
+        .order_by_asc(service_template::Column::Name)
+        .into_tuple()
+        .all(conn)
+        .await?)
 }

@@ -470,7 +470,7 @@ pub async fn invoice_paid<C: ConnectionTrait>(conn: &C, invoice: &Invoice) -> Ap
     }
     analytics::Event::record_many(conn, paid_events(&sub, invoice)).await?;
     let mut active: subscription::ActiveModel = sub.clone().into();
-    if matches!(sub.status.as_str(), "past_due" | "unpaid" | "incomplete") {
+    if sub.revived_by_payment() {
         active.status = Set("active".into());
     }
     if let Some(line) = invoice.period_line() {

@@ -176,7 +176,7 @@ async fn renew<C: ConnectionTrait>(
     let overdue: Vec<SubscriptionId> = new
         .iter()
         .map(|&i| sub_of(i))
-        .filter(|s| matches!(s.status.as_str(), "past_due" | "unpaid" | "incomplete"))
+        .filter(|s| s.revived_by_payment())
         .map(|s| s.id)
         .collect();
     if !overdue.is_empty() {

@@ -746,6 +746,15 @@ async fn staff_find_a_subscription_and_an_admin_ends_it_now_after_confirming() {
         list.contains("Acme Corp") && list.contains("Website Care"),
         "{list}"
     );
+    // The template filter offers the recurring template only (not the one-time logo).
+    assert!(
+        list.contains(&format!(
+            r#"<option value="{}">Website Care</option>"#,
+            sub.template_id
+        )),
+        "{list}"
+    );
+    assert!(!list.contains(">Logo Design</option>"), "{list}");
     for (query, found) in [
         ("?q=acme", true),
         ("?q=nobody", false),

@@ -46,6 +46,11 @@ impl Model {
         matches!(self.status.as_str(), "past_due" | "unpaid")
     }
 
+    /// A paid invoice makes it active again: it was overdue, or its first payment was pending.
+    pub fn revived_by_payment(&self) -> bool {
+        self.overdue() || self.status == "incomplete"
+    }
+
     pub fn ended(&self) -> bool {
         self.status == "canceled"
     }

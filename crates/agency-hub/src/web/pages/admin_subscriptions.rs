@@ -83,12 +83,7 @@ pub async fn list(
     let filter = listing::Filter::parse(&q.status, &q.client, &q.template, &q.q)?;
     let page = paging.page()?;
     let (rows, total) = listing::page(&state.db, &filter, page).await?;
-    let templates = crate::catalog::list(&state.db, false)
-        .await?
-        .into_iter()
-        .filter(|t| t.billing_interval.is_some())
-        .map(|t| (t.id, t.name))
-        .collect();
+    let templates = listing::recurring_templates(&state.db).await?;
     let encoded = q.encoded();
     Ok(ListPage {
         ctx,
