@@ -127,6 +127,7 @@ fn job_registry(
         .register::<stripe::catalog::SyncTemplate>((db.clone(), stripe.clone()))
         .register::<subscriptions::RefreshCard>((db.clone(), stripe.clone()))
         .register::<subscriptions::MoveToPrice>((db.clone(), stripe.clone()))
+        .register::<services::intake::Remind>(db.clone())
 }
 
 impl App {

@@ -243,6 +243,11 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<bool> {
             max_quantity: Set(store.map_or(1, |s| s.2)),
             sort_order: Set(store.map_or(0, |s| s.3)),
             billing_interval: Set((name == MONTHLY.0).then(|| "month".to_string())),
+            questions: Set(if name == "Logo Design" {
+                logo_questions()
+            } else {
+                json!([])
+            }),
             ..Default::default()
         })
         .exec_with_returning(&txn)
@@ -252,6 +257,19 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<bool> {
     seed_services(&txn, &templates).await?;
     txn.commit().await?;
     Ok(true)
+}
+
+/// The demo's intake: Logo Design asks the name on the logo in the cart, and about the brand
+/// once paid.
+fn logo_questions() -> serde_json::Value {
+    json!([
+        {"id": 1, "kind": "short_text", "label": "Name to appear on the logo", "when": "before_payment",
+         "help": "As it should be written; leave it empty to use your company's name."},
+        {"id": 2, "kind": "long_text", "label": "Tell us about your brand", "when": "after_payment",
+         "required": true, "help": "Your audience, your voice, and brands you admire."},
+        {"id": 3, "kind": "multiple_choice", "label": "Styles you like", "when": "after_payment",
+         "choices": ["Minimal", "Playful", "Classic", "Bold"]}
+    ])
 }
 
 /// (company, template name, status, how many of its first tasks are done)

@@ -15,7 +15,7 @@ use sea_orm::{
 use serde_json::Value;
 
 use crate::analytics::{Event, Kind};
-use crate::catalog::{Recurring, store};
+use crate::catalog::{Answers, Intake, Question, Recurring, When, store};
 use crate::db::entities::{cart, cart_item, service_template};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ClientId, TemplateId, UserId};
@@ -81,6 +81,23 @@ impl Line {
         }
     }
 
+    /// The template's before-payment questions with this line's answers.
+    pub fn intake(&self) -> Intake {
+        Intake::of(
+            &self.template.questions_asked(When::BeforePayment),
+            &self.item.answers(),
+        )
+    }
+
+    /// The required before-payment questions not answered yet.
+    pub fn missing_answers(&self) -> Vec<Question> {
+        self.intake()
+            .missing(When::BeforePayment)
+            .into_iter()
+            .cloned()
+            .collect()
+    }
+
     /// "$149.00 today, then $149.00 every month" for a recurring line.
     pub fn terms(&self) -> Option<String> {
         self.template
@@ -130,6 +147,16 @@ impl Cart {
     /// Whether some line must be resolved before checkout.
     pub fn has_problems(&self) -> bool {
         self.lines.iter().any(|l| l.problem.is_some())
+    }
+
+    /// Whether a required question of some line is still unanswered.
+    pub fn has_missing_answers(&self) -> bool {
+        self.lines.iter().any(|l| !l.missing_answers().is_empty())
+    }
+
+    /// Whether checkout can start: lines, none flagged, every required question answered.
+    pub fn can_checkout(&self) -> bool {
+        !self.lines.is_empty() && !self.has_problems() && !self.has_missing_answers()
     }
 }
 
@@ -461,6 +488,40 @@ async fn line<C: ConnectionTrait>(
             e.field = Some("serviceTemplateId".into());
             e
         })
+}
+
+/// Sets the answers of a line to its template's before-payment questions: `read` reads them
+/// (from a form or JSON) or says what is wrong with each, and then nothing is kept. Questions
+/// left unanswered lose their answer; required ones then hold checkout back.
+pub async fn set_answers<C: ConnectionTrait>(
+    conn: &C,
+    client_id: ClientId,
+    template_id: TemplateId,
+    read: impl FnOnce(&[Question]) -> Result<Answers, crate::error::FieldErrors>,
+) -> AppResult<Line> {
+    let mut line = line(conn, client_id, template_id).await?;
+    let questions = line.template.questions_asked(When::BeforePayment);
+    if questions.is_empty() {
+        return Err(AppError::invalid(
+            "answers",
+            format!(
+                "{} asks no questions before payment.",
+                line.template.title()
+            ),
+        ));
+    }
+    let answers = read(&questions)?;
+    let json = serde_json::to_value(&answers).map_err(AppError::internal)?;
+    cart_item::Entity::update(cart_item::ActiveModel {
+        id: Set(line.item.id),
+        answers: Set(json.clone()),
+        updated_at: Set(Utc::now()),
+        ..Default::default()
+    })
+    .exec(conn)
+    .await?;
+    line.item.answers = json;
+    Ok(line)
 }
 
 /// Sets a line's quantity (within 1 and the maximum).

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{Billing, Interval, MAX_TRIAL_DAYS, Recurring};
+use super::questions::{Kind, MAX_CHOICE, MAX_CHOICES, MAX_HELP, MAX_LABEL, MAX_QUESTIONS};
+use super::{Billing, Interval, MAX_TRIAL_DAYS, Question, Recurring, When};
 use crate::db::entities::service_template::{self, DefaultTask};
 use crate::error::FieldErrors;
 use crate::money::{Currency, Money};
@@ -36,6 +37,130 @@ impl TaskRow {
     }
 }
 
+/// One intake question of the form, as typed (`question-{i}-…`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuestionRow {
+    /// The question's id when it was saved before (hidden); empty for a new one.
+    pub id: String,
+    pub label: String,
+    pub help: String,
+    pub kind: String,
+    pub required: bool,
+    pub when: String,
+    /// One choice a line, for a choice question.
+    pub choices: String,
+}
+
+impl Default for QuestionRow {
+    fn default() -> Self {
+        Self {
+            id: String::new(),
+            label: String::new(),
+            help: String::new(),
+            kind: Kind::ShortText.as_str().into(),
+            required: false,
+            when: When::AfterPayment.as_str().into(),
+            choices: String::new(),
+        }
+    }
+}
+
+impl QuestionRow {
+    fn is_blank(&self) -> bool {
+        self.label.trim().is_empty()
+            && self.help.trim().is_empty()
+            && self.choices.trim().is_empty()
+    }
+
+    fn from_question(q: &Question) -> Self {
+        Self {
+            id: q.id.to_string(),
+            label: q.label.clone(),
+            help: q.help.clone(),
+            kind: q.kind.as_str().into(),
+            required: q.required,
+            when: q.when.as_str().into(),
+            choices: q.choices.join("\n"),
+        }
+    }
+
+    /// The question of row `i`; its id is 0 when new (numbered on save).
+    fn validate(&self, i: usize, errors: &mut FieldErrors) -> Question {
+        let field = |f: &str| format!("question-{i}-{f}");
+        let label = self.label.trim();
+        if label.is_empty() {
+            errors.add(field("label"), "Write the question.");
+        } else if label.chars().count() > MAX_LABEL {
+            errors.add(
+                field("label"),
+                format!("Use at most {MAX_LABEL} characters."),
+            );
+        }
+        if self.help.chars().count() > MAX_HELP {
+            errors.add(field("help"), format!("Use at most {MAX_HELP} characters."));
+        }
+        let kind = Kind::parse(&self.kind).unwrap_or_else(|| {
+            errors.add(field("kind"), "Choose what kind of answer it takes.");
+            Kind::ShortText
+        });
+        let when = When::parse(&self.when).unwrap_or_else(|| {
+            errors.add(field("when"), "Choose before or after payment.");
+            When::AfterPayment
+        });
+        let mut choices: Vec<String> = Vec::new();
+        if kind.has_choices() {
+            for c in self
+                .choices
+                .lines()
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+            {
+                if c.chars().count() > MAX_CHOICE {
+                    errors.add(
+                        field("choices"),
+                        format!("Each choice has at most {MAX_CHOICE} characters."),
+                    );
+                } else if choices.iter().any(|x| x == c) {
+                    errors.add(field("choices"), format!("'{c}' is there twice."));
+                } else {
+                    choices.push(c.to_string());
+                }
+            }
+            if choices.len() < 2 {
+                errors.add(field("choices"), "Give at least two choices, one a line.");
+            } else if choices.len() > MAX_CHOICES {
+                errors.add(field("choices"), format!("At most {MAX_CHOICES} choices."));
+            }
+        }
+        Question {
+            id: self.id.trim().parse().unwrap_or(0),
+            kind,
+            label: label.to_string(),
+            help: self.help.trim().to_string(),
+            required: self.required,
+            when,
+            choices,
+        }
+    }
+}
+
+/// Gives the new questions (id 0) the next ids after every id in `known` (the template as
+/// stored) and in `questions`. A removed last question's id can come back; a cart answer kept
+/// under it is read again against the new question and dropped unless it fits
+/// (`Intake::of`).
+pub fn number_questions(questions: &mut [Question], known: &[Question]) {
+    let mut next = questions
+        .iter()
+        .chain(known)
+        .map(|q| q.id)
+        .max()
+        .unwrap_or(0);
+    for q in questions.iter_mut().filter(|q| q.id == 0) {
+        next += 1;
+        q.id = next;
+    }
+}
+
 /// The template form as typed, kept to show it again with its errors.
 #[derive(Clone, Debug, Default)]
 pub struct TemplateForm {
@@ -46,6 +171,10 @@ pub struct TemplateForm {
     pub tasks: Vec<TaskRow>,
     /// How many empty rows to offer below them, for new tasks.
     pub blank_rows: usize,
+    /// The intake questions with something typed in them, in order.
+    pub questions: Vec<QuestionRow>,
+    /// Empty question rows to offer below them.
+    pub blank_questions: usize,
     pub store: StoreForm,
 }
 
@@ -317,6 +446,8 @@ pub struct ValidTemplate {
     pub description: String,
     pub category: String,
     pub tasks: Vec<DefaultTask>,
+    /// New questions have id 0 ([`number_questions`] numbers them).
+    pub questions: Vec<Question>,
     pub store: StoreSettings,
 }
 
@@ -329,6 +460,10 @@ pub enum Intent {
     Remove(usize),
     Up(usize),
     Down(usize),
+    AddQuestion,
+    RemoveQuestion(usize),
+    QuestionUp(usize),
+    QuestionDown(usize),
 }
 
 impl Intent {
@@ -337,6 +472,10 @@ impl Intent {
         let (verb, n) = raw.split_once(':').unwrap_or((raw, ""));
         match (verb, n.parse::<usize>()) {
             ("add", _) => Self::AddRow,
+            ("question-add", _) => Self::AddQuestion,
+            ("question-remove", Ok(i)) => Self::RemoveQuestion(i),
+            ("question-up", Ok(i)) => Self::QuestionUp(i),
+            ("question-down", Ok(i)) => Self::QuestionDown(i),
             ("remove", Ok(i)) => Self::Remove(i),
             ("up", Ok(i)) => Self::Up(i),
             ("down", Ok(i)) => Self::Down(i),
@@ -354,7 +493,26 @@ impl TemplateForm {
         form.store.currency = "USD".into();
         form.store.billing = "one_time".into();
         let mut rows: BTreeMap<usize, TaskRow> = BTreeMap::new();
+        let mut question_rows: BTreeMap<usize, QuestionRow> = BTreeMap::new();
         for (key, value) in pairs {
+            if let Some((i, field)) = key
+                .strip_prefix("question-")
+                .and_then(|rest| rest.split_once('-'))
+                .and_then(|(i, f)| Some((i.parse::<usize>().ok().filter(|&i| i < 1000)?, f)))
+            {
+                let row = question_rows.entry(i).or_default();
+                match field {
+                    "id" => row.id = value.clone(),
+                    "label" => row.label = value.clone(),
+                    "help" => row.help = value.clone(),
+                    "kind" => row.kind = value.clone(),
+                    "required" => row.required = !value.is_empty(),
+                    "when" => row.when = value.clone(),
+                    "choices" => row.choices = value.clone(),
+                    _ => {}
+                }
+                continue;
+            }
             match key.as_str() {
                 "name" => form.name = value.clone(),
                 "description" => form.description = value.clone(),
@@ -400,6 +558,10 @@ impl TemplateForm {
             rows.into_values().partition(TaskRow::is_blank);
         form.tasks = typed;
         form.blank_rows = blank.len().clamp(BLANK_ROWS, 20);
+        let (blank, typed): (Vec<QuestionRow>, Vec<QuestionRow>) =
+            question_rows.into_values().partition(QuestionRow::is_blank);
+        form.questions = typed;
+        form.blank_questions = blank.len().clamp(1, 20);
         form
     }
 
@@ -420,6 +582,12 @@ impl TemplateForm {
                 })
                 .collect(),
             blank_rows: BLANK_ROWS,
+            questions: t
+                .questions()
+                .iter()
+                .map(QuestionRow::from_question)
+                .collect(),
+            blank_questions: 1,
             store: StoreForm {
                 purchasable: t.is_purchasable,
                 price: t.price().plain(),
@@ -442,6 +610,7 @@ impl TemplateForm {
     pub fn blank() -> Self {
         Self {
             blank_rows: BLANK_ROWS,
+            blank_questions: 1,
             store: StoreForm::defaults(),
             ..Default::default()
         }
@@ -459,6 +628,16 @@ impl TemplateForm {
             Intent::Up(i) if i > 0 && i < n => self.tasks.swap(i, i - 1),
             // `i` comes from the form: `i + 1` could overflow.
             Intent::Down(i) if i < n.saturating_sub(1) => self.tasks.swap(i, i + 1),
+            Intent::AddQuestion => self.blank_questions = (self.blank_questions + 1).min(20),
+            Intent::RemoveQuestion(i) if i < self.questions.len() => {
+                self.questions.remove(i);
+            }
+            Intent::QuestionUp(i) if i > 0 && i < self.questions.len() => {
+                self.questions.swap(i, i - 1)
+            }
+            Intent::QuestionDown(i) if i < self.questions.len().saturating_sub(1) => {
+                self.questions.swap(i, i + 1)
+            }
             _ => {}
         }
     }
@@ -470,6 +649,7 @@ impl TemplateForm {
         let category = self.category.trim();
         self.check_details(name, category, &mut errors);
         let tasks = self.validate_tasks(&mut errors);
+        let questions = self.validate_questions(&mut errors);
         let store = self.store.validate(&mut errors);
         if !self.store.is_recurring() {
             for (i, row) in self.tasks.iter().enumerate() {
@@ -495,6 +675,7 @@ impl TemplateForm {
                 description: self.description.trim().to_string(),
                 category: category.to_string(),
                 tasks,
+                questions,
             }),
             _ => Err(errors),
         }
@@ -545,6 +726,33 @@ impl TemplateForm {
             .iter()
             .enumerate()
             .map(|(i, row)| row.validate(i, errors))
+            .collect()
+    }
+}
+
+impl TemplateForm {
+    /// The questions, in order (a repeated id, from a tampered form, counts as new).
+    fn validate_questions(&self, errors: &mut FieldErrors) -> Vec<Question> {
+        if self.questions.len() > MAX_QUESTIONS {
+            errors.add(
+                "questions",
+                format!(
+                    "A template has at most {MAX_QUESTIONS} questions (this has {}).",
+                    self.questions.len()
+                ),
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        self.questions
+            .iter()
+            .enumerate()
+            .map(|(i, row)| {
+                let mut q = row.validate(i, errors);
+                if q.id != 0 && !seen.insert(q.id) {
+                    q.id = 0;
+                }
+                q
+            })
             .collect()
     }
 }

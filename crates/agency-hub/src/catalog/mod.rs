@@ -4,10 +4,12 @@
 
 mod billing;
 mod form;
+pub mod questions;
 pub mod store;
 pub mod store_cache;
 
 pub use billing::{Billing, Interval, MAX_TRIAL_DAYS, Recurring};
+pub use questions::{Answer, Answers, Intake, Question, When};
 pub use store_cache::StoreCache;
 
 use chrono::Utc;
@@ -38,14 +40,16 @@ fn subject(id: TemplateId) -> Subject<'static> {
 pub async fn create<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
-    t: ValidTemplate,
+    mut t: ValidTemplate,
 ) -> AppResult<service_template::Model> {
     let now = Utc::now();
+    form::number_questions(&mut t.questions, &[]);
     let model = service_template::Entity::insert(service_template::ActiveModel {
         name: Set(t.name),
         description: Set(t.description),
         category: Set(t.category),
         default_tasks: Set(json!(t.tasks)),
+        questions: Set(json!(t.questions)),
         archived_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
@@ -81,10 +85,12 @@ pub async fn update<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
     id: TemplateId,
-    t: ValidTemplate,
+    mut t: ValidTemplate,
 ) -> AppResult<service_template::Model> {
     let current = get(conn, id).await?;
+    form::number_questions(&mut t.questions, &current.questions());
     let mut active: service_template::ActiveModel = current.into();
+    active.questions = Set(json!(t.questions));
     active.name = Set(t.name);
     active.description = Set(t.description);
     active.category = Set(t.category);

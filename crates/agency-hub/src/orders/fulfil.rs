@@ -456,6 +456,7 @@ async fn provision_units<C: ConnectionTrait>(
                     order_item_id: item.id,
                     unit,
                 },
+                intake: item.intake(),
             });
         }
     }
@@ -478,6 +479,11 @@ fn new_service_emails<'a>(
                     service_id: service.id,
                     service_name: service.name.clone(),
                     order_number: order_number.to_string(),
+                    answers: service
+                        .intake()
+                        .given()
+                        .map(|(q, a)| (q.to_string(), a.display()))
+                        .collect(),
                 }),
                 dedupe_key: format!("new-service:{}:{}", service.id, member.id),
             });

@@ -20,6 +20,7 @@ use sea_orm::{
 
 use crate::activity;
 use crate::cart::Cart;
+use crate::catalog::Intake;
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
 use crate::db::entities::user::Role;
 use crate::db::entities::{activity as activity_entity, order_note, stripe_event};
@@ -65,6 +66,26 @@ pub fn ready_for_checkout(cart: &Cart) -> AppResult<crate::money::Currency> {
         return Err(AppError::invalid(
             "cart",
             "Resolve the flagged items in your cart before checkout.",
+        ));
+    }
+    let missing: Vec<String> = cart
+        .lines
+        .iter()
+        .filter_map(|l| {
+            let missing = l.missing_answers();
+            (!missing.is_empty()).then(|| {
+                let labels: Vec<&str> = missing.iter().map(|q| q.label.as_str()).collect();
+                format!("{} ({})", l.template.title(), labels.join("; "))
+            })
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(AppError::invalid(
+            "answers",
+            format!(
+                "Answer the required questions before checkout: {}.",
+                missing.join(", ")
+            ),
         ));
     }
     // One subscription a checkout (a template may have become recurring while in the cart).
@@ -152,6 +173,8 @@ pub async fn create_from_cart<C: ConnectionTrait>(
             billing_interval_count: Set(l.recurring().map_or(1, |(r, _)| r.count as i32)),
             trial_days: Set(l.recurring().map_or(0, |(r, _)| r.trial_days as i32)),
             setup_fee_minor: Set(l.recurring().map_or(0, |(r, _)| r.setup_fee_minor)),
+            // Every question of the template, the cart's answers to those asked before payment.
+            intake: Set(Intake::of(&l.template.questions(), &l.item.answers()).to_json()),
             ..Default::default()
         })
         .collect();

@@ -7,6 +7,7 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 use serde_json::json;
 
 use crate::activity::{self, Actor, Subject};
+use crate::catalog::{Intake, When};
 use crate::db::entities::service::{ServiceOrigin, ServiceStatus};
 use crate::db::entities::task::TaskStatus;
 use crate::db::entities::{client, service, service_template, task};
@@ -126,22 +127,30 @@ pub async fn provision_service<C: ConnectionTrait>(
     {
         return Err(AppError::invalid("client", "There is no such client."));
     }
+    // Staff assigning a service ask the client its after-payment questions on it.
+    let intake = Intake::of(
+        &template.questions_asked(When::AfterPayment),
+        &Default::default(),
+    );
     let wanted = NewService {
         template,
         client_id,
         origin,
+        intake,
     };
     let mut made = provision_many(conn, actor, &[wanted], now).await?;
     made.pop()
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("the service's insert returned no row")))
 }
 
-/// A service to make: of `template`, for `client_id`.
-#[derive(Clone, Copy, Debug)]
+/// A service to make: of `template`, for `client_id`, with the questions asked and answered
+/// so far (its order item's, for a purchase).
+#[derive(Clone, Debug)]
 pub struct NewService<'a> {
     pub template: &'a service_template::Model,
     pub client_id: ClientId,
     pub origin: Origin,
+    pub intake: Intake,
 }
 
 /// Creates the services with their tasks and records each, in one statement a chunk for each
@@ -173,6 +182,7 @@ pub async fn provision_many<C: ConnectionTrait>(
                 order_item_id: Set(order_item_id),
                 unit: Set(unit),
                 created_by: Set(actor.user_id()),
+                intake: Set(w.intake.to_json()),
                 created_at: Set(now),
                 updated_at: Set(now),
                 ..Default::default()
@@ -226,5 +236,6 @@ pub async fn provision_many<C: ConnectionTrait>(
             .await?;
     }
     activity::record_many(conn, activity).await?;
+    crate::services::intake::schedule_reminders(conn, &services).await?;
     Ok(services)
 }

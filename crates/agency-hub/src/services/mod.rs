@@ -1,6 +1,8 @@
 //! The service workflow: lists, the service and its tasks, status changes, tasks added by hand.
 //! Every read a client can reach is scoped to the client's id.
 
+pub mod intake;
+
 use std::collections::HashMap;
 
 use chrono::{NaiveDate, Utc};

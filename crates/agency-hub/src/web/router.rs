@@ -145,6 +145,7 @@ fn page_routes() -> Router<AppState> {
         // Clients: their own services.
         .route("/my/services", get(pages::services::mine))
         .route("/my/services/{id}", get(pages::services::my_service))
+        .route("/my/services/{id}/answers", post(pages::services::answer))
         // Admin.
         .route(
             "/admin/clients",
@@ -254,6 +255,10 @@ fn store_page_routes(state: &AppState) -> Router<AppState> {
         .route(
             "/store/cart/items/{template_id}/remove",
             post(pages::store::remove),
+        )
+        .route(
+            "/store/cart/items/{template_id}/answers",
+            post(pages::store::answer),
         )
         .route(
             "/store/cart/items/{template_id}/accept-price",

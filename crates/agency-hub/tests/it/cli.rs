@@ -238,6 +238,8 @@ async fn migrate_and_seed_demo_prepare_a_database() {
         templates.iter().all(|t| !t.tasks().is_empty()),
         "every template has default tasks"
     );
+    let logo = templates.iter().find(|t| t.name == "Logo Design").unwrap();
+    assert_eq!(logo.questions().len(), 3, "the demo's questions read back");
 
     let r = run(&test_db.url, &[], &["seed-demo"], "");
     assert_eq!(r.code, 0);

@@ -11,6 +11,7 @@ mod faults;
 mod fixtures;
 mod hardening;
 mod harness;
+mod intake;
 mod jobs;
 mod metrics;
 mod observability;

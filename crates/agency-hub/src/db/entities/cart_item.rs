@@ -18,6 +18,14 @@ pub struct Model {
     pub currency: Currency,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// The answers to the template's before-payment questions, by question id.
+    pub answers: Json,
+}
+
+impl Model {
+    pub fn answers(&self) -> crate::catalog::Answers {
+        serde_json::from_value(self.answers.clone()).unwrap_or_default()
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

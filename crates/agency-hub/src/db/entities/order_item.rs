@@ -20,6 +20,8 @@ pub struct Model {
     pub billing_interval_count: i32,
     pub trial_days: i32,
     pub setup_fee_minor: i64,
+    /// The template's questions as asked, with their answers (`catalog::Intake`).
+    pub intake: Json,
 }
 
 impl Model {
@@ -30,6 +32,10 @@ impl Model {
             self.trial_days,
             self.setup_fee_minor,
         )
+    }
+
+    pub fn intake(&self) -> crate::catalog::Intake {
+        crate::catalog::Intake::from_json(&self.intake)
     }
 
     pub fn is_recurring(&self) -> bool {

@@ -95,9 +95,15 @@ pub struct Model {
     /// Set when a manager must decide what becomes of it (its order was refunded while its work
     /// had started).
     pub review_reason: Option<String>,
+    /// The intake questions as asked, with their answers (`catalog::Intake`).
+    pub intake: Json,
 }
 
 impl Model {
+    pub fn intake(&self) -> crate::catalog::Intake {
+        crate::catalog::Intake::from_json(&self.intake)
+    }
+
     pub fn from_purchase(&self) -> bool {
         self.origin == ServiceOrigin::Purchase
     }

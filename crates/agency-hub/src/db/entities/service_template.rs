@@ -64,6 +64,8 @@ pub struct Model {
     /// The recurrence of `stripe_price_id`.
     pub stripe_price_interval: Option<String>,
     pub stripe_price_interval_count: Option<i32>,
+    /// A JSON list of intake questions (`catalog::questions::Question`).
+    pub questions: Json,
 }
 
 impl Model {
@@ -77,6 +79,17 @@ impl Model {
             .into_iter()
             .filter(|t| t.client_visible)
             .collect()
+    }
+
+    pub fn questions(&self) -> Vec<crate::catalog::Question> {
+        serde_json::from_value(self.questions.clone()).unwrap_or_default()
+    }
+
+    /// The questions asked at `when`.
+    pub fn questions_asked(&self, when: crate::catalog::When) -> Vec<crate::catalog::Question> {
+        let mut all = self.questions();
+        all.retain(|q| q.when == when);
+        all
     }
 
     pub fn images(&self) -> Vec<String> {

@@ -15,6 +15,7 @@ mod m20261130_000010_catalog_version;
 mod m20261130_000011_live_jobs;
 mod m20261130_000012_recurring_templates;
 mod m20261130_000013_subscriptions;
+mod m20261130_000014_intake;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000011_live_jobs::Migration),
             Box::new(m20261130_000012_recurring_templates::Migration),
             Box::new(m20261130_000013_subscriptions::Migration),
+            Box::new(m20261130_000014_intake::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 //! here). A message carries the data its templates need (amounts already formatted in their
 //! currency); links are built from `APP_URL` when it is rendered.
 
+mod answers_needed;
 mod new_service;
 mod order_confirmation;
 mod order_flagged;
@@ -11,6 +12,7 @@ mod refund_issued;
 mod subscription;
 mod welcome;
 
+pub use answers_needed::AnswersNeeded;
 pub use new_service::NewService;
 pub use order_confirmation::OrderConfirmation;
 pub use order_flagged::OrderFlagged;
@@ -58,6 +60,8 @@ pub enum Message {
     RefundIssued(RefundIssued),
     /// To the client: a subscription started, renewed, failed to renew, will end, or ended.
     Subscription(SubscriptionNotice),
+    /// To the client's people: a service waits for answers to its questions.
+    AnswersNeeded(AnswersNeeded),
 }
 
 /// An email ready to send.
@@ -103,6 +107,7 @@ impl Message {
             Self::RefundIssued(_) => "refund_issued",
             Self::OrderRefunded(_) => "order_refunded",
             Self::Subscription(m) => m.kind(),
+            Self::AnswersNeeded(_) => "answers_needed",
         }
     }
 
@@ -126,6 +131,7 @@ impl Message {
             Self::OrderRefunded(m) => m,
             Self::RefundIssued(m) => m,
             Self::Subscription(m) => m,
+            Self::AnswersNeeded(m) => m,
         }
     }
 }
@@ -282,16 +288,35 @@ mod tests {
     }
 
     #[test]
+    fn the_answers_reminder_lists_the_questions_and_links_to_them() {
+        let r = Message::AnswersNeeded(AnswersNeeded {
+            name: "Ana".into(),
+            service_id: ServiceId(9),
+            service_name: "Logo Design".into(),
+            questions: vec!["Tell us about your brand".into(), "Logo & colours".into()],
+        })
+        .render(&config())
+        .unwrap();
+        assert!(r.subject.contains("Logo Design"));
+        both(&r, "https://portal.example.com/my/services/9#questions");
+        both(&r, "Tell us about your brand");
+        assert!(r.html.contains("Logo &#38; colours") && r.text.contains("Logo & colours"));
+    }
+
+    #[test]
     fn staff_payment_and_refund_emails_say_what_happened_and_what_to_do() {
         let r = Message::NewServiceFromPurchase(NewService {
             client_name: "Acme Corp".into(),
             service_id: ServiceId(7),
             service_name: "Logo Design".into(),
             order_number: "AH-2026-000042".into(),
+            answers: vec![("Name on the logo".into(), "Acme & Sons".into())],
         })
         .render(&config())
         .unwrap();
         assert!(r.subject.contains("Logo Design") && r.subject.contains("Acme Corp"));
+        both(&r, "Name on the logo");
+        assert!(r.html.contains("Acme &#38; Sons") && r.text.contains("Acme & Sons"));
         both(&r, "https://portal.example.com/services/7");
 
         let r = Message::PaymentFailed(PaymentFailed {

@@ -14,6 +14,9 @@ pub struct NewService {
     pub service_id: ServiceId,
     pub service_name: String,
     pub order_number: String,
+    /// The client's answers so far (question, answer), as given before payment.
+    #[serde(default)]
+    pub answers: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -23,6 +26,7 @@ struct NewServiceHtml<'a> {
     client_name: &'a str,
     service_name: &'a str,
     order_number: &'a str,
+    answers: &'a [(String, String)],
     service_url: String,
 }
 
@@ -33,6 +37,7 @@ struct NewServiceText<'a> {
     client_name: &'a str,
     service_name: &'a str,
     order_number: &'a str,
+    answers: &'a [(String, String)],
     service_url: String,
 }
 
@@ -56,6 +61,7 @@ impl Email for NewService {
             client_name: &self.client_name,
             service_name: &self.service_name,
             order_number: &self.order_number,
+            answers: &self.answers,
             service_url: self.service_url(config),
         }
         .render()
@@ -67,6 +73,7 @@ impl Email for NewService {
             client_name: &self.client_name,
             service_name: &self.service_name,
             order_number: &self.order_number,
+            answers: &self.answers,
             service_url: self.service_url(config),
         }
         .render()

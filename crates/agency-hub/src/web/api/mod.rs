@@ -28,6 +28,7 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(store::get_cart, store::clear_cart))
         .routes(routes!(store::add_item))
         .routes(routes!(store::update_item, store::remove_item))
+        .routes(routes!(store::set_answers))
         .routes(routes!(store::checkout))
         .routes(routes!(orders::list))
         .routes(routes!(orders::get))

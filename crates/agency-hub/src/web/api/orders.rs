@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::store::MoneyBody;
+use super::store::{MoneyBody, QuestionBody};
 use super::{ErrorResponse, Paginated, Pagination};
 use crate::AppState;
 use crate::db::entities::order;
@@ -62,6 +62,8 @@ pub struct OrderLineBody {
     pub quantity: i32,
     pub unit_price: MoneyBody,
     pub total: MoneyBody,
+    /// The service's questions as asked at checkout, with the answers given in the cart.
+    pub questions: Vec<QuestionBody>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -70,6 +72,9 @@ pub struct OrderServiceBody {
     pub id: i64,
     pub name: String,
     pub status: String,
+    /// The questions asked of this service, with their answers so far (those asked after
+    /// payment are answered on the service).
+    pub questions: Vec<QuestionBody>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -152,6 +157,7 @@ pub async fn get(
                 quantity: i.quantity,
                 unit_price: o.money(i.unit_price_minor).into(),
                 total: o.money(i.total_minor).into(),
+                questions: QuestionBody::of(&i.intake()),
             })
             .collect(),
         subtotal: o.money(o.subtotal_minor).into(),
@@ -166,6 +172,7 @@ pub async fn get(
                 id: s.id.get(),
                 name: s.name.clone(),
                 status: s.status.as_str().into(),
+                questions: QuestionBody::of(&s.intake()),
             })
             .collect(),
         timeline: d

@@ -190,6 +190,46 @@ pub struct CartLineBody {
     pub problem: Option<String>,
     /// The price when the line was added, if it changed since.
     pub previous_unit_price: Option<MoneyBody>,
+    /// The service's questions asked before payment, with this line's answers.
+    pub questions: Vec<QuestionBody>,
+    /// The ids of the required questions still unanswered: checkout waits for them.
+    pub missing_answers: Vec<u32>,
+}
+
+/// An intake question with its answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QuestionBody {
+    pub id: u32,
+    /// `short_text`, `long_text`, `single_choice`, `multiple_choice`, `number`, `date` or `url`.
+    pub kind: &'static str,
+    pub label: String,
+    pub help: String,
+    pub required: bool,
+    /// `before_payment` or `after_payment`.
+    pub asked: &'static str,
+    pub choices: Vec<String>,
+    /// A string, or a list of strings for several choices; null when unanswered.
+    pub answer: Option<crate::catalog::Answer>,
+}
+
+impl QuestionBody {
+    pub fn of(intake: &crate::catalog::Intake) -> Vec<Self> {
+        intake
+            .0
+            .iter()
+            .map(|a| Self {
+                id: a.question.id,
+                kind: a.question.kind.as_str(),
+                label: a.question.label.clone(),
+                help: a.question.help.clone(),
+                required: a.question.required,
+                asked: a.question.when.as_str(),
+                choices: a.question.choices.clone(),
+                answer: a.answer.clone(),
+            })
+            .collect()
+    }
 }
 
 /// The client's cart.
@@ -200,7 +240,8 @@ pub struct CartBody {
     /// Units in the cart.
     pub count: i64,
     pub total: Option<MoneyBody>,
-    /// False while a line is unavailable or changed price.
+    /// False while a line is unavailable, changed price or has a required question
+    /// unanswered.
     pub can_checkout: bool,
 }
 
@@ -209,7 +250,7 @@ impl From<Cart> for CartBody {
         Self {
             count: cart.count(),
             total: cart.total().map(Into::into),
-            can_checkout: !cart.lines.is_empty() && !cart.has_problems(),
+            can_checkout: cart.can_checkout(),
             items: cart
                 .lines
                 .iter()
@@ -225,6 +266,8 @@ impl From<Cart> for CartBody {
                         Problem::PriceChanged { .. } => "price_changed".to_string(),
                     }),
                     previous_unit_price: l.price_changed().map(|(was, _)| was.into()),
+                    questions: QuestionBody::of(&l.intake()),
+                    missing_answers: l.missing_answers().iter().map(|q| q.id).collect(),
                 })
                 .collect(),
         }
@@ -344,6 +387,61 @@ pub async fn update_item(
     cart_body(&state, client_id).await
 }
 
+/// A line's answers to its questions asked before payment.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SetAnswers {
+    /// By question id: a string or number, a list of strings for several choices, or null
+    /// for none. Questions left out lose their answer.
+    #[schema(value_type = Object, example = json!({"1": "Acme & Sons", "2": ["Blue", "Green"]}))]
+    answers: Option<Value>,
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/cart/items/{serviceTemplateId}/answers",
+    tag = "cart",
+    summary = "Answer a line's questions",
+    description = "Replaces the line's answers to the service's questions asked before payment. Every answer is checked; on a mistake nothing is kept and the error names the first question at fault (`q{id}`). The cart's `missingAnswers` lists the required questions still unanswered.",
+    params(("serviceTemplateId" = i64, Path, description = "The service's id")),
+    request_body = SetAnswers,
+    responses(
+        (status = 200, description = "The cart after the change", body = CartBody),
+        (status = 400, description = "An answer that does not fit its question, an unknown question id, or a service that asks nothing before payment", body = ErrorResponse),
+        (status = 401, description = "Not signed in", body = ErrorResponse),
+        (status = 403, description = "Not a client user", body = ErrorResponse),
+        (status = 404, description = "Not in your cart", body = ErrorResponse),
+    ),
+)]
+pub async fn set_answers(
+    State(state): State<AppState>,
+    RequireClient(_, client_id): RequireClient,
+    Path(id): Path<TemplateId>,
+    Json(body): Json<SetAnswers>,
+) -> AppResult<axum::Json<CartBody>> {
+    let answers = match body.answers {
+        Some(Value::Object(map)) => map,
+        Some(Value::Null) | None => Default::default(),
+        Some(_) => {
+            return Err(AppError::invalid(
+                "answers",
+                "Give the answers as an object by question id.",
+            ));
+        }
+    };
+    state
+        .db
+        .in_transaction(async |txn| {
+            cart::set_answers(txn, client_id, id, |questions| {
+                crate::catalog::questions::read_json_map(questions, &answers)
+                    .map_err(crate::error::FieldErrors)
+            })
+            .await
+        })
+        .await?;
+    state.cart_changed(client_id);
+    cart_body(&state, client_id).await
+}
+
 #[utoipa::path(
     delete,
     path = "/api/cart/items/{serviceTemplateId}",
@@ -407,7 +505,7 @@ pub struct CheckoutStarted {
     request_body(content = Object, content_type = "application/json", description = "Nothing: send `{}` (a write's body is JSON)"),
     responses(
         (status = 200, description = "The order and the URL of the payment page", body = CheckoutStarted),
-        (status = 400, description = "An empty cart or one with flagged lines", body = ErrorResponse),
+        (status = 400, description = "An empty cart, one with flagged lines, or a required question unanswered (`field`: `answers`)", body = ErrorResponse),
         (status = 401, description = "Not signed in", body = ErrorResponse),
         (status = 403, description = "Not a client user, or a cross-site request", body = ErrorResponse),
         (status = 402, description = "`payment_declined`: the payment provider declined; nothing was charged", body = ErrorResponse),

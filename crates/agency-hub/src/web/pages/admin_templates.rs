@@ -68,6 +68,17 @@ impl TemplateFormPage {
         crate::catalog::Interval::ALL
     }
 
+    fn question_kinds(&self) -> [crate::catalog::questions::Kind; 7] {
+        crate::catalog::questions::Kind::ALL
+    }
+
+    fn question_times(&self) -> [crate::catalog::When; 2] {
+        [
+            crate::catalog::When::BeforePayment,
+            crate::catalog::When::AfterPayment,
+        ]
+    }
+
     fn preview_title(&self) -> &str {
         let t = self.form.store.title.trim();
         if t.is_empty() {

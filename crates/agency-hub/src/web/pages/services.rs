@@ -10,17 +10,18 @@ use tower_sessions::Session;
 
 use crate::AppState;
 use crate::activity::Actor;
+use crate::catalog::When;
 use crate::db::entities::service::ServiceStatus;
 use crate::db::entities::task::TaskStatus;
 use crate::db::entities::{activity as activity_entity, service, service_template, task};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, FieldErrors};
 use crate::ids::{ClientId, ServiceId, TemplateId};
 use crate::provisioning;
 use crate::services::{self, Audience, Filter, NewTask, ServiceRow, StaffDetail};
 use crate::web::api::Pagination;
 use crate::web::auth::{RequireClient, RequireStaff};
 use crate::web::extract::{Form, PageParams, Path, Query, optional_id};
-use crate::web::form::settle;
+use crate::web::form::{QuestionField, question_fields, settle};
 use crate::web::layout::{FlashKind, PageCtx, flash};
 use crate::{catalog, clients};
 
@@ -436,6 +437,56 @@ pub struct MyServicePage {
     service: service::Model,
     tasks: Vec<task::Model>,
     done: usize,
+    /// The after-payment questions' fields (as typed when they came back with mistakes).
+    fields: Vec<QuestionField>,
+    /// Required questions still unanswered.
+    unanswered: usize,
+    /// Work has started: answers given can no longer change.
+    started: bool,
+    error: Option<AppError>,
+}
+
+async fn my_service_page(
+    state: &AppState,
+    ctx: PageCtx,
+    client_id: ClientId,
+    id: ServiceId,
+    typed: Option<(Vec<(String, String)>, AppError)>,
+) -> AppResult<MyServicePage> {
+    let service = services::get_for_client(&state.db, id, client_id).await?;
+    let tasks = services::tasks(&state.db, service.id, Audience::Client).await?;
+    let done = tasks
+        .iter()
+        .filter(|t| t.status == TaskStatus::Done)
+        .count();
+    let intake = service.intake();
+    let questions = services::intake::questions(&intake);
+    let started = !questions.is_empty() && services::intake::started(&state.db, &service).await?;
+    let (fields, error) = match typed {
+        Some((pairs, e)) => (
+            question_fields(
+                &questions,
+                &intake.answers(),
+                Some(&pairs),
+                &FieldErrors::of(&e, "answers"),
+            ),
+            Some(e),
+        ),
+        None => (
+            question_fields(&questions, &intake.answers(), None, &FieldErrors::default()),
+            None,
+        ),
+    };
+    Ok(MyServicePage {
+        ctx,
+        unanswered: intake.missing(When::AfterPayment).len(),
+        service,
+        tasks,
+        done,
+        fields,
+        started,
+        error,
+    })
 }
 
 pub async fn my_service(
@@ -444,16 +495,46 @@ pub async fn my_service(
     ctx: PageCtx,
     Path(id): Path<ServiceId>,
 ) -> AppResult<MyServicePage> {
+    my_service_page(&state, ctx, client_id, id, None).await
+}
+
+/// The client's answers to the service's questions: kept when each reads (and, once work has
+/// started, changes none given before), else the page again with each mistake in place.
+pub async fn answer(
+    State(state): State<AppState>,
+    RequireClient(user, client_id): RequireClient,
+    session: Session,
+    ctx: PageCtx,
+    Path(id): Path<ServiceId>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
     let service = services::get_for_client(&state.db, id, client_id).await?;
-    let tasks = services::tasks(&state.db, service.id, Audience::Client).await?;
-    let done = tasks
-        .iter()
-        .filter(|t| t.status == TaskStatus::Done)
-        .count();
-    Ok(MyServicePage {
-        ctx,
-        service,
-        tasks,
-        done,
-    })
+    let actor = Actor::from(&user);
+    let result = state
+        .db
+        .in_transaction(async |txn| {
+            services::intake::answer(txn, &actor, service, |questions| {
+                catalog::questions::read_form(questions, &pairs).map_err(FieldErrors)
+            })
+            .await
+        })
+        .await;
+    settle(
+        result,
+        async |(service, changed)| {
+            let left = service.intake().missing(When::AfterPayment).len();
+            let message = match (changed.is_empty(), left) {
+                (true, _) => "Nothing changed in your answers.".to_string(),
+                (false, 0) => "Your answers are saved. Thank you!".to_string(),
+                (false, n) => format!(
+                    "Your answers are saved; {n} required question{} still to answer.",
+                    if n == 1 { " is" } else { "s are" }
+                ),
+            };
+            flash(&session, FlashKind::Success, message).await?;
+            Ok(Redirect::to(&format!("/my/services/{id}")).into_response())
+        },
+        async |e| my_service_page(&state, ctx, client_id, id, Some((pairs, e))).await,
+    )
+    .await
 }

@@ -12,16 +12,17 @@ use tower_sessions::Session;
 use crate::AppState;
 use crate::analytics::{self, Event, Kind};
 use crate::cart::{self, Cart, Quantity};
+use crate::catalog::questions;
 use crate::catalog::store::{self, Sort, StoreParams, StoreQuery};
 use crate::db::Txn;
 use crate::db::entities::service_template;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, FieldErrors};
 use crate::ids::{ClientId, TemplateId};
 use crate::orders::{self, Paid};
 use crate::web::api::Pagination;
 use crate::web::auth::RequireClient;
 use crate::web::extract::{Form, Path, Query};
-use crate::web::form::settle;
+use crate::web::form::{QuestionField, question_fields, settle};
 use crate::web::layout::{FlashKind, PageCtx, flash};
 
 #[derive(Template, WebTemplate)]
@@ -116,6 +117,32 @@ pub struct CartPage {
     cart: Cart,
     error: Option<AppError>,
     cancelled: bool,
+    /// The answers form sent back with its mistakes: its line's template and what was typed.
+    answering: Option<(TemplateId, Vec<(String, String)>)>,
+}
+
+impl CartPage {
+    /// A line's question fields: as typed when its form came back with mistakes, else its
+    /// answers.
+    fn fields(&self, line: &cart::Line) -> Vec<QuestionField> {
+        let typed = self
+            .answering
+            .as_ref()
+            .filter(|(id, _)| *id == line.template.id)
+            .map(|(_, pairs)| pairs.as_slice());
+        let errors = match (&self.error, typed) {
+            (Some(e), Some(_)) => FieldErrors::of(e, "answers"),
+            _ => FieldErrors::default(),
+        };
+        question_fields(
+            &line
+                .template
+                .questions_asked(crate::catalog::When::BeforePayment),
+            &line.item.answers(),
+            typed,
+            &errors,
+        )
+    }
 }
 
 async fn cart_page(
@@ -129,6 +156,7 @@ async fn cart_page(
         cart: cart::load(&state.db, client_id).await?,
         error,
         cancelled: false,
+        answering: None,
     })
 }
 
@@ -317,6 +345,49 @@ pub async fn remove(
             line.template.title()
         ))
     })
+    .await
+}
+
+/// A line's answers to its before-payment questions: kept when each reads, else the cart
+/// again with each mistake beside its field and nothing kept.
+pub async fn answer(
+    State(state): State<AppState>,
+    RequireClient(_, client_id): RequireClient,
+    session: Session,
+    ctx: PageCtx,
+    Path(template_id): Path<TemplateId>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let result = state
+        .db
+        .in_transaction(async |txn| {
+            cart::set_answers(txn, client_id, template_id, |questions| {
+                questions::read_form(questions, &pairs).map_err(FieldErrors)
+            })
+            .await
+        })
+        .await;
+    settle(
+        result,
+        async |line| {
+            let missing = line.missing_answers().len();
+            let message = match missing {
+                0 => format!("Your answers for {} are saved.", line.template.title()),
+                n => format!(
+                    "Your answers for {} are saved; {n} required question{} still to answer before checkout.",
+                    line.template.title(),
+                    if n == 1 { " is" } else { "s are" }
+                ),
+            };
+            flash(&session, FlashKind::Success, message).await?;
+            Ok(Redirect::to("/store/cart").into_response())
+        },
+        async |e| {
+            let mut page = cart_page(&state, ctx, client_id, Some(e)).await?;
+            page.answering = Some((template_id, pairs));
+            Ok::<_, AppError>(page)
+        },
+    )
     .await
 }
 
