@@ -299,3 +299,50 @@ pub async fn rows<C: ConnectionTrait>(
         })
         .collect())
 }
+
+/// The answers to the intake questions of each order, as one line for the CSV export: per
+/// service made ("Logo Design: Name on the logo = Acme; Colours = Blue, Red"), or per item while
+/// none is made. Two queries, whatever the number of orders.
+pub async fn answers<C: ConnectionTrait>(
+    conn: &C,
+    order_ids: Vec<OrderId>,
+) -> Result<HashMap<OrderId, String>, DbErr> {
+    use crate::db::entities::service;
+    let items = order_item::Entity::find()
+        .filter(order_item::Column::OrderId.is_in(order_ids))
+        .all(conn)
+        .await?;
+    let services = service::Entity::find()
+        .filter(service::Column::OrderItemId.is_in(items.iter().map(|i| i.id)))
+        .order_by_asc(service::Column::Id)
+        .all(conn)
+        .await?;
+    let line = |name: &str, intake: &crate::catalog::Intake| {
+        let given: Vec<String> = intake
+            .given()
+            .map(|(q, a)| format!("{q} = {}", a.display()))
+            .collect();
+        (!given.is_empty()).then(|| format!("{name}: {}", given.join("; ")))
+    };
+    let mut by_order: HashMap<OrderId, Vec<String>> = HashMap::new();
+    for item in &items {
+        let made: Vec<&service::Model> = services
+            .iter()
+            .filter(|s| s.order_item_id == Some(item.id))
+            .collect();
+        let lines: Vec<String> = if made.is_empty() {
+            line(&item.service_name, &item.intake())
+                .into_iter()
+                .collect()
+        } else {
+            made.iter()
+                .filter_map(|s| line(&s.name, &s.intake()))
+                .collect()
+        };
+        by_order.entry(item.order_id).or_default().extend(lines);
+    }
+    Ok(by_order
+        .into_iter()
+        .map(|(id, lines)| (id, lines.join(" | ")))
+        .collect())
+}

@@ -430,6 +430,17 @@ async fn answers_before_payment_hold_checkout_then_travel_to_the_service_and_mor
     assert!(page.contains("Acme &#38; Sons"));
     assert!(page.contains("Blue, Red"));
     assert!(page.contains("We make anvils."));
+    let csv = app
+        .get("/admin/orders/export.csv")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.lines().next().unwrap().ends_with(",answers"), "{csv}");
+    assert!(
+        csv.contains("Logo Design: Name on the logo = Acme & Sons; Colours you like = Blue, Red; Tell us about your brand = We make anvils."),
+        "{csv}"
+    );
     let task = agency_hub::db::entities::task::Entity::find()
         .filter(agency_hub::db::entities::task::Column::ServiceId.eq(service.id))
         .one(&app.db)

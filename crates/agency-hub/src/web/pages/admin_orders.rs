@@ -239,8 +239,10 @@ pub async fn export_csv(
             let offset = offset?;
             let chunk = async {
                 let rows = listing::chunk(&db, &filter, offset, CSV_CHUNK).await?;
+                let answers =
+                    listing::answers(&db, rows.iter().map(|r| r.order.id).collect()).await?;
                 let n = rows.len() as u64;
-                Ok::<_, anyhow::Error>((csv_chunk(&rows, offset == 0)?, n))
+                Ok::<_, anyhow::Error>((csv_chunk(&rows, &answers, offset == 0)?, n))
             }
             .await;
             match chunk {
@@ -281,7 +283,11 @@ fn cell(s: &str) -> String {
     }
 }
 
-fn csv_chunk(rows: &[OrderRow], header: bool) -> anyhow::Result<Bytes> {
+fn csv_chunk(
+    rows: &[OrderRow],
+    answers: &std::collections::HashMap<crate::ids::OrderId, String>,
+    header: bool,
+) -> anyhow::Result<Bytes> {
     let mut w = csv::Writer::from_writer(Vec::new());
     if header {
         w.write_record([
@@ -299,6 +305,7 @@ fn csv_chunk(rows: &[OrderRow], header: bool) -> anyhow::Result<Bytes> {
             "refunded",
             "paid_at",
             "payment_method",
+            "answers",
         ])?;
     }
     for r in rows {
@@ -319,6 +326,7 @@ fn csv_chunk(rows: &[OrderRow], header: bool) -> anyhow::Result<Bytes> {
             m(o.refunded_minor),
             o.paid_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
             o.payment_method.clone().unwrap_or_default(),
+            cell(answers.get(&o.id).map_or("", String::as_str)),
         ])?;
     }
     Ok(Bytes::from(w.into_inner()?))
