@@ -2,6 +2,7 @@
 //! Every read a client can reach is scoped to the client's id.
 
 pub mod intake;
+pub mod tasks;
 
 use std::collections::HashMap;
 

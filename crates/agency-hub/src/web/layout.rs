@@ -86,6 +86,7 @@ fn nav_for(role: Role, store: bool) -> &'static [(&'static str, &'static str)] {
         Role::Admin => &[
             ("/dashboard", "Dashboard"),
             ("/services", "Services"),
+            ("/tasks", "My tasks"),
             ("/admin/orders", "Orders"),
             ("/admin/subscriptions", "Subscriptions"),
             ("/admin/metrics", "Metrics"),
@@ -99,6 +100,7 @@ fn nav_for(role: Role, store: bool) -> &'static [(&'static str, &'static str)] {
         Role::Manager => &[
             ("/dashboard", "Dashboard"),
             ("/services", "Services"),
+            ("/tasks", "My tasks"),
             ("/admin/orders", "Orders"),
             ("/admin/subscriptions", "Subscriptions"),
         ],

@@ -142,6 +142,15 @@ fn page_routes() -> Router<AppState> {
             "/services/{id}/tasks/{task_id}/status",
             post(pages::services::set_task_status),
         )
+        .route(
+            "/services/{id}/tasks/{task_id}",
+            get(pages::services::edit_task).post(pages::services::update_task),
+        )
+        .route(
+            "/services/{id}/tasks/{task_id}/delete",
+            post(pages::services::delete_task),
+        )
+        .route("/tasks", get(pages::services::my_tasks))
         // Clients: their own services.
         .route("/my/services", get(pages::services::mine))
         .route("/my/services/{id}", get(pages::services::my_service))

@@ -22,4 +22,5 @@ mod smtp;
 mod store;
 mod stripe_calls;
 mod subscriptions;
+mod tasks;
 mod web;

@@ -59,6 +59,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// The subscription period (its paid invoice) that made it; `None` for a service's own.
     pub subscription_invoice_id: Option<i64>,
+    /// The staff user it is assigned to.
+    pub assignee_id: Option<crate::ids::UserId>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,6 +16,7 @@ mod m20261130_000011_live_jobs;
 mod m20261130_000012_recurring_templates;
 mod m20261130_000013_subscriptions;
 mod m20261130_000014_intake;
+mod m20261130_000015_task_assignees;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000012_recurring_templates::Migration),
             Box::new(m20261130_000013_subscriptions::Migration),
             Box::new(m20261130_000014_intake::Migration),
+            Box::new(m20261130_000015_task_assignees::Migration),
         ]
     }
 }

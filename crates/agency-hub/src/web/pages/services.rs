@@ -13,7 +13,7 @@ use crate::activity::Actor;
 use crate::catalog::When;
 use crate::db::entities::service::ServiceStatus;
 use crate::db::entities::task::TaskStatus;
-use crate::db::entities::{activity as activity_entity, service, service_template, task};
+use crate::db::entities::{activity as activity_entity, service, service_template, task, user};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::ids::{ClientId, ServiceId, TemplateId};
 use crate::provisioning;
@@ -221,9 +221,21 @@ pub struct ServicePage {
     task_statuses: [TaskStatus; 3],
     error: Option<AppError>,
     subscription: Option<crate::db::entities::subscription::Model>,
+    /// The agency's staff (the tasks' assignees' names).
+    staff: Vec<user::Model>,
+    /// Every task is done and the service still open: ask to complete it.
+    ready_to_complete: bool,
 }
 
 impl ServicePage {
+    fn assignee_name(&self, t: &task::Model) -> Option<&str> {
+        let id = t.assignee_id?;
+        self.staff
+            .iter()
+            .find(|u| u.id == id)
+            .map(|u| u.name.as_str())
+    }
+
     fn subscription_terms(&self) -> String {
         self.subscription
             .as_ref()
@@ -254,6 +266,8 @@ async fn service_page(
         subscription,
     } = services::staff_detail(&state.db, id).await?;
     Ok(ServicePage {
+        staff: services::tasks::staff(&state.db).await?,
+        ready_to_complete: services::tasks::ready_to_complete(&service, &tasks),
         subscription,
         ctx,
         tasks,
@@ -398,6 +412,170 @@ pub async fn add_task(
         Ok(format!("Task {} was added.", task.name))
     })
     .await
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "services/task_edit.html")]
+pub struct TaskEditPage {
+    ctx: PageCtx,
+    service: service::Model,
+    task: task::Model,
+    form: TaskEditForm,
+    staff: Vec<user::Model>,
+    error: Option<AppError>,
+}
+
+impl TaskEditPage {
+    /// The field the error names, if any.
+    fn field(&self) -> &str {
+        self.error
+            .as_ref()
+            .and_then(|e| e.field.as_deref())
+            .unwrap_or_default()
+    }
+}
+
+/// The task edit form, as typed.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct TaskEditForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    due_on: String,
+    client_visible: Option<String>,
+    #[serde(default)]
+    assignee: String,
+}
+
+impl TaskEditForm {
+    fn of(t: &task::Model) -> Self {
+        Self {
+            name: t.name.clone(),
+            description: t.description.clone(),
+            due_on: t
+                .due_on
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_default(),
+            client_visible: t.client_visible.then(|| "on".into()),
+            assignee: t.assignee_id.map(|u| u.to_string()).unwrap_or_default(),
+        }
+    }
+}
+
+async fn task_edit_page(
+    state: &AppState,
+    ctx: PageCtx,
+    id: ServiceId,
+    task_id: i64,
+    typed: Option<(TaskEditForm, AppError)>,
+) -> AppResult<TaskEditPage> {
+    let service = services::get(&state.db, id).await?;
+    let task = services::tasks::get(&state.db, &service, task_id).await?;
+    let (form, error) = match typed {
+        Some((form, e)) => (form, Some(e)),
+        None => (TaskEditForm::of(&task), None),
+    };
+    Ok(TaskEditPage {
+        ctx,
+        service,
+        task,
+        form,
+        staff: services::tasks::staff(&state.db).await?,
+        error,
+    })
+}
+
+pub async fn edit_task(
+    State(state): State<AppState>,
+    RequireStaff(_): RequireStaff,
+    ctx: PageCtx,
+    Path((id, task_id)): Path<(ServiceId, i64)>,
+) -> AppResult<TaskEditPage> {
+    task_edit_page(&state, ctx, id, task_id, None).await
+}
+
+pub async fn update_task(
+    State(state): State<AppState>,
+    RequireStaff(user): RequireStaff,
+    session: Session,
+    ctx: PageCtx,
+    Path((id, task_id)): Path<(ServiceId, i64)>,
+    Form(form): Form<TaskEditForm>,
+) -> AppResult<Response> {
+    let actor = Actor::from(&user);
+    let service = services::get(&state.db, id).await?;
+    let result = state
+        .db
+        .in_transaction(async |txn| {
+            let edit = NewTask::parse(
+                &form.name,
+                &form.description,
+                &form.due_on,
+                form.client_visible.is_some(),
+            )?;
+            let assignee = services::tasks::assignee(txn, &form.assignee).await?;
+            services::tasks::update(txn, &actor, &service, task_id, edit, assignee).await
+        })
+        .await;
+    settle(
+        result,
+        async |task| {
+            flash(
+                &session,
+                FlashKind::Success,
+                format!("Task {} was saved.", task.name),
+            )
+            .await?;
+            Ok(Redirect::to(&format!("/services/{id}")).into_response())
+        },
+        async |e| task_edit_page(&state, ctx, id, task_id, Some((form.clone(), e))).await,
+    )
+    .await
+}
+
+pub async fn delete_task(
+    State(state): State<AppState>,
+    RequireStaff(user): RequireStaff,
+    session: Session,
+    ctx: PageCtx,
+    Path((id, task_id)): Path<(ServiceId, i64)>,
+) -> AppResult<Response> {
+    let actor = Actor::from(&user);
+    change_service(&state, &session, ctx, id, async |txn, service| {
+        let task = services::tasks::delete(txn, &actor, &service, task_id).await?;
+        Ok(format!("Task {} was deleted.", task.name))
+    })
+    .await
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "services/my_tasks.html")]
+pub struct MyTasksPage {
+    ctx: PageCtx,
+    rows: Vec<services::tasks::MyTask>,
+    today: chrono::NaiveDate,
+    pagination: Pagination,
+    pager_base: String,
+}
+
+/// The signed-in staff member's open tasks across services, soonest due first.
+pub async fn my_tasks(
+    State(state): State<AppState>,
+    RequireStaff(user): RequireStaff,
+    ctx: PageCtx,
+    Query(paging): Query<PageParams>,
+) -> AppResult<MyTasksPage> {
+    let page = paging.page()?;
+    let (rows, total) = services::tasks::mine(&state.db, user.id, page, PER_PAGE).await?;
+    Ok(MyTasksPage {
+        ctx,
+        rows,
+        today: Utc::now().date_naive(),
+        pagination: Pagination::new(page, PER_PAGE, total),
+        pager_base: "/tasks?".into(),
+    })
 }
 
 #[derive(Template, WebTemplate)]
