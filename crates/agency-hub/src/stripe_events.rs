@@ -31,6 +31,9 @@ pub enum Handled {
 /// Events handled together at most (a transaction's worth: each is a few rows).
 const MAX_BATCH: usize = 64;
 
+/// Batches running at once on PostgreSQL.
+const PG_LANES: usize = 2;
+
 /// Hands events to one task that handles what has arrived meanwhile in one transaction.
 #[derive(Clone)]
 pub struct Batcher {
@@ -44,15 +47,24 @@ struct Delivery {
 }
 
 impl Batcher {
-    /// Starts the task (on the current runtime; it ends when every handle is dropped). One
-    /// batch runs at a time: what arrives meanwhile makes the next one (SQLite writes one
-    /// transaction at a time anyway; on PostgreSQL, batches in parallel measured slower, being
-    /// smaller: the fixed statements of a batch cost more than its orders).
+    /// Starts the task (on the current runtime; it ends when every handle is dropped). What
+    /// arrives while batches run makes the next one. SQLite writes one transaction at a time,
+    /// so one batch runs at a time there; PostgreSQL runs [`PG_LANES`] at once, so a batch's
+    /// round trips overlap another's (two batches naming the same order or subscription wait
+    /// on its row lock, as two instances' would).
     pub fn start(db: Db) -> Self {
+        let lanes = if db.is_sqlite() { 1 } else { PG_LANES };
         let (tx, mut rx) = mpsc::channel::<Delivery>(1024);
+        let free = std::sync::Arc::new(tokio::sync::Semaphore::new(lanes));
         tokio::spawn(async move {
             let mut waiting = Vec::with_capacity(MAX_BATCH);
-            while rx.recv_many(&mut waiting, MAX_BATCH).await > 0 {
+            loop {
+                let Ok(lane) = free.clone().acquire_owned().await else {
+                    return;
+                };
+                if rx.recv_many(&mut waiting, MAX_BATCH).await == 0 {
+                    return;
+                }
                 let batch = std::mem::take(&mut waiting);
                 let db = db.clone();
                 // Its own task: a panic drops the replies (the deliveries answer 500) and the
@@ -67,9 +79,12 @@ impl Batcher {
                         let _ = reply.send(handled);
                     }
                 });
-                if let Err(e) = run.await {
-                    tracing::error!(error = %e, "a batch of Stripe events panicked");
-                }
+                tokio::spawn(async move {
+                    if let Err(e) = run.await {
+                        tracing::error!(error = %e, "a batch of Stripe events panicked");
+                    }
+                    drop(lane);
+                });
             }
         });
         Self { tx }

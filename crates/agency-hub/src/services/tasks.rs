@@ -18,14 +18,19 @@ use crate::db::entities::{client, service, task};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ClientId, ServiceId, UserId};
 
-/// The staff a task can be assigned to (active admins and managers), by name.
-pub async fn staff<C: ConnectionTrait>(conn: &C) -> Result<Vec<user::Model>, DbErr> {
-    user::Entity::find()
+/// The agency's staff (admins and managers) by name: those a task can be assigned to (active),
+/// or all, to name the assignees of tasks (one may have left since).
+pub async fn staff<C: ConnectionTrait>(
+    conn: &C,
+    active_only: bool,
+) -> Result<Vec<user::Model>, DbErr> {
+    let mut q = user::Entity::find()
         .filter(user::Column::Role.is_in([Role::Admin.as_str(), Role::Manager.as_str()]))
-        .filter(user::Column::Active.eq(true))
-        .order_by_asc(user::Column::Name)
-        .all(conn)
-        .await
+        .order_by_asc(user::Column::Name);
+    if active_only {
+        q = q.filter(user::Column::Active.eq(true));
+    }
+    q.all(conn).await
 }
 
 /// Reads an assignee from a form: empty for none, else an active staff user's id.

@@ -649,11 +649,22 @@ pub async fn apply_snapshot<C: ConnectionTrait>(
     };
     // Older than the last applied, or of the same second but stepping back (Checkout's
     // `incomplete` then `active` share a second), or after the end (which is final): stale.
-    let stale = match sub.last_event_at {
-        Some(last) if event_created < last => true,
-        Some(last) if event_created == last => snapshot.status == "incomplete",
-        _ => false,
-    } || (sub.ended() && snapshot.status != "canceled");
+    // So is a snapshot of a period that started before the one kept, whatever its second:
+    // periods only move on (a change of interval starts a new one now), and a renewal's invoice
+    // may have moved ours on already (several events share a second, and batches on two
+    // instances handle them in any order).
+    let older_period = snapshot
+        .current_period_start
+        .and_then(at)
+        .zip(sub.current_period_start)
+        .is_some_and(|(theirs, ours)| theirs < ours);
+    let stale = older_period
+        || match sub.last_event_at {
+            Some(last) if event_created < last => true,
+            Some(last) if event_created == last => snapshot.status == "incomplete",
+            _ => false,
+        }
+        || (sub.ended() && snapshot.status != "canceled");
     if stale {
         return Ok(effect(Some(&sub), "stale"));
     }

@@ -350,6 +350,26 @@ async fn a_retainer_and_a_one_time_service_in_one_checkout_then_three_months_of_
     })
     .await;
     assert_eq!(sub.status, "active");
+    // A snapshot of an earlier period arriving last, even of the same second as the last one
+    // applied (the clock's events share seconds; Stripe's may come in any order), leaves the
+    // period where the renewals put it.
+    let mut late = emulator_events(&app, "customer.subscription.updated")
+        .await
+        .into_iter()
+        .find(|e| {
+            e["data"]["object"]["current_period_start"].as_i64()
+                < Some(periods[3].period_start.timestamp())
+        })
+        .expect("an update of an earlier period");
+    late["id"] = json!("evt_late_period");
+    late["created"] = json!(sub.last_event_at.unwrap());
+    assert_eq!(post_event(&app, &late).await.status(), 200);
+    let kept = subscription::Entity::find_by_id(sub.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.current_period_start, Some(periods[3].period_start));
 
     // The dashboard: one order of $797.00 and three renewals of $298.00, of which four periods
     // of $298.00 recurring; $298.00 a month now, from one new subscription.

@@ -266,7 +266,7 @@ async fn service_page(
         subscription,
     } = services::staff_detail(&state.db, id).await?;
     Ok(ServicePage {
-        staff: services::tasks::staff(&state.db).await?,
+        staff: services::tasks::staff(&state.db, false).await?,
         ready_to_complete: services::tasks::ready_to_complete(&service, &tasks),
         subscription,
         ctx,
@@ -482,7 +482,7 @@ async fn task_edit_page(
         service,
         task,
         form,
-        staff: services::tasks::staff(&state.db).await?,
+        staff: services::tasks::staff(&state.db, true).await?,
         error,
     })
 }
