@@ -146,21 +146,6 @@ impl Answer {
             Self::Choices(c) => c.join(", "),
         }
     }
-
-    /// Whether the choice is among those given (for checking boxes again).
-    pub fn has(&self, choice: &str) -> bool {
-        match self {
-            Self::Text(t) => t == choice,
-            Self::Choices(c) => c.iter().any(|x| x == choice),
-        }
-    }
-
-    pub fn text(&self) -> &str {
-        match self {
-            Self::Text(t) => t,
-            Self::Choices(_) => "",
-        }
-    }
 }
 
 /// Answers by question id, as a cart line keeps them.

@@ -4,9 +4,7 @@
 //! to the agency instead). Each change is logged with the questions it touched.
 
 use chrono::Utc;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -15,23 +13,12 @@ use crate::activity::{self, Actor};
 use crate::catalog::{Answers, Intake, Question, When};
 use crate::db::Db;
 use crate::db::entities::service::ServiceStatus;
-use crate::db::entities::task::TaskStatus;
-use crate::db::entities::{service, task, user};
+use crate::db::entities::{service, user};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::ids::ServiceId;
 use crate::jobs::{Enqueue, Job};
 use crate::notify::messages::AnswersNeeded;
 use crate::notify::{self, Message, Outgoing};
-
-/// Whether work on the service has started: a task of it has left TO_DO.
-pub async fn started<C: ConnectionTrait>(conn: &C, service: &service::Model) -> AppResult<bool> {
-    Ok(task::Entity::find()
-        .filter(task::Column::ServiceId.eq(service.id))
-        .filter(task::Column::Status.ne(TaskStatus::ToDo))
-        .count(conn)
-        .await?
-        > 0)
-}
 
 /// The questions asked after payment, to answer on the service.
 pub fn questions(intake: &Intake) -> Vec<Question> {
@@ -77,7 +64,7 @@ pub async fn answer<C: ConnectionTrait>(
         .iter()
         .filter(|q| before.contains_key(&q.id) && before.get(&q.id) != answers.get(&q.id))
         .collect();
-    if !locked.is_empty() && started(conn, &service).await? {
+    if !locked.is_empty() && super::work_started(conn, service.id).await? {
         let mut errors = FieldErrors::default();
         for q in locked {
             errors.add(

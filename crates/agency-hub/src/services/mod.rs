@@ -208,6 +208,16 @@ pub async fn get_for_client<C: ConnectionTrait>(
         .ok_or_else(AppError::not_found)
 }
 
+/// Whether work on the service has started: a task of it has left TO_DO.
+pub async fn work_started<C: ConnectionTrait>(conn: &C, id: ServiceId) -> Result<bool, DbErr> {
+    Ok(task::Entity::find()
+        .filter(task::Column::ServiceId.eq(id))
+        .filter(task::Column::Status.ne(TaskStatus::ToDo))
+        .one(conn)
+        .await?
+        .is_some())
+}
+
 /// The service's tasks in order; for a client, the client-visible ones only.
 pub async fn tasks<C: ConnectionTrait>(
     conn: &C,

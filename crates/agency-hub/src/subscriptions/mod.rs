@@ -762,12 +762,7 @@ async fn end_service<C: ConnectionTrait>(conn: &C, sub: &subscription::Model) ->
         return Ok(());
     }
     let started = service.status == ServiceStatus::InProgress
-        || task::Entity::find()
-            .filter(task::Column::ServiceId.eq(service_id))
-            .filter(task::Column::Status.ne(TaskStatus::ToDo))
-            .one(conn)
-            .await?
-            .is_some();
+        || crate::services::work_started(conn, service_id).await?;
     let status = if started {
         ServiceStatus::Done
     } else {

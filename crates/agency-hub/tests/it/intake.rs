@@ -204,6 +204,15 @@ async fn put_answers(app: &TestApp, id: TemplateId, answers: Value) -> reqwest::
     .unwrap()
 }
 
+async fn delete_line(app: &TestApp, id: TemplateId) -> u16 {
+    app.api(reqwest::Method::DELETE, &format!("/api/cart/items/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 #[tokio::test]
 async fn answers_before_payment_hold_checkout_then_travel_to_the_service_and_more_are_asked_on_it()
 {
@@ -273,6 +282,29 @@ async fn answers_before_payment_hold_checkout_then_travel_to_the_service_and_mor
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["field"], "q9");
     assert_eq!(cart(&app).await["items"][0]["missingAnswers"], json!([1]));
+    // A line whose service asks nothing before payment has nothing to answer.
+    let seo = crate::fixtures::for_sale(&app.db, "SEO Audit", "Marketing", "350", "USD", 1).await;
+    app.state.store.changed().await;
+    assert_eq!(
+        app.post_json(
+            "/api/cart/items",
+            &json!({"serviceTemplateId": seo.id, "quantity": 1})
+        )
+        .await
+        .status(),
+        201
+    );
+    let res = put_answers(&app, seo.id, json!({"1": "x"})).await;
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "answers");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("asks no questions")
+    );
+    assert_eq!(delete_line(&app, seo.id).await, 200);
 
     // Answered by form: saved, checkout allowed; the API reads the same answers.
     let res = app
@@ -426,7 +458,7 @@ async fn answers_before_payment_hold_checkout_then_travel_to_the_service_and_mor
     // Staff see every answer; once a task starts, an answer given stays.
     app.switch_browser(staff);
     let page = app.page(&format!("/services/{}", service.id)).await;
-    assert!(page.contains("The client&#39;s answers") || page.contains("The client's answers"));
+    assert!(page.contains("The client's answers"));
     assert!(page.contains("Acme &#38; Sons"));
     assert!(page.contains("Blue, Red"));
     assert!(page.contains("We make anvils."));

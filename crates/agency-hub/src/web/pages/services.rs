@@ -639,7 +639,7 @@ async fn my_service_page(
         .count();
     let intake = service.intake();
     let questions = services::intake::questions(&intake);
-    let started = !questions.is_empty() && services::intake::started(&state.db, &service).await?;
+    let started = !questions.is_empty() && services::work_started(&state.db, service.id).await?;
     let (fields, error) = match typed {
         Some((pairs, e)) => (
             question_fields(
