@@ -59,4 +59,6 @@ ids! {
     OrderItemId;
     /// A recurring order item's subscription.
     SubscriptionId;
+    /// A message (or internal note) on a service.
+    MessageId;
 }

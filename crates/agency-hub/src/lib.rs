@@ -12,6 +12,7 @@ pub mod cart;
 pub mod catalog;
 pub mod clients;
 pub mod config;
+pub mod conversations;
 pub mod db;
 pub mod error;
 pub mod ids;
@@ -128,6 +129,7 @@ fn job_registry(
         .register::<subscriptions::RefreshCard>((db.clone(), stripe.clone()))
         .register::<subscriptions::MoveToPrice>((db.clone(), stripe.clone()))
         .register::<services::intake::Remind>(db.clone())
+        .register::<conversations::Digest>(db.clone())
 }
 
 impl App {

@@ -2,7 +2,7 @@
 //! fresh `cargo run` has something to sign in to.
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 
 use crate::activity::Actor;
@@ -11,7 +11,7 @@ use crate::clients;
 use crate::config::Config;
 use crate::db::entities::service::ServiceStatus;
 use crate::db::entities::task::TaskStatus;
-use crate::db::entities::{service_template, user, user::Role};
+use crate::db::entities::{service, service_template, user, user::Role};
 use crate::db::{Db, Txn};
 use crate::money::Currency;
 use crate::provisioning::{self, Origin};
@@ -255,8 +255,58 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<bool> {
         templates.push(template);
     }
     seed_services(&txn, &templates).await?;
+    seed_conversation(&txn).await?;
     txn.commit().await?;
     Ok(true)
+}
+
+/// A conversation on Acme's logo: the agency writes, the client answers, and a note the client
+/// never sees.
+async fn seed_conversation(txn: &Txn) -> anyhow::Result<()> {
+    let person = async |email: &str| -> anyhow::Result<auth::CurrentUser> {
+        let u = user::Entity::find()
+            .filter(user::Column::Email.eq(email))
+            .one(txn)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no demo user {email}"))?;
+        Ok(u.into())
+    };
+    let (admin, client) = (
+        person("admin@example.com").await?,
+        person("client@acme.example").await?,
+    );
+    let acme = clients::find_or_create(txn, "Acme Corp").await?;
+    let Some(logo) = service::Entity::find()
+        .filter(service::Column::ClientId.eq(acme.id))
+        .filter(service::Column::Name.eq("Logo Design"))
+        .one(txn)
+        .await?
+    else {
+        return Ok(());
+    };
+    let says = [
+        (
+            &admin,
+            "Welcome aboard! We have started on your logo: **first sketches by Friday**.",
+            false,
+        ),
+        (
+            &client,
+            "Great, thank you! Could you try:\n\n- a blue palette\n- a rounder font",
+            false,
+        ),
+        (
+            &admin,
+            "Ana prefers blue: see the brand guide before the sketches.",
+            true,
+        ),
+    ];
+    for (who, body, internal) in says {
+        crate::conversations::post(txn, who, &logo, body, internal)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding a message: {e}"))?;
+    }
+    Ok(())
 }
 
 /// The demo's intake: Logo Design asks the name on the logo in the cart, and about the brand

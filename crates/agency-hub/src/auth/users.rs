@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -358,6 +359,21 @@ pub async fn set_active<C: ConnectionTrait>(
     )
     .await?;
     Ok(model)
+}
+
+/// A user chooses how new messages reach them by email.
+pub async fn set_message_email<C: ConnectionTrait>(
+    conn: &C,
+    id: UserId,
+    choice: user::MessageEmail,
+) -> AppResult<()> {
+    user::Entity::update_many()
+        .col_expr(user::Column::MessageEmail, Expr::value(choice))
+        .col_expr(user::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(user::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
 }
 
 /// A user renames themselves.

@@ -3,6 +3,7 @@
 //! dedupe key twice queues once). The worker renders the email from its templates and sends it
 //! over SMTP, or, without `SMTP_URL`, stores it for the admin's Emails page.
 
+pub mod inapp;
 pub mod messages;
 
 use std::time::Duration;

@@ -14,10 +14,12 @@ use super::refunds;
 use crate::activity::{self, Actor, Subject};
 use crate::analytics::{Event, Kind};
 use crate::cart;
+use crate::db::entities::notification::NoticeKind;
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
 use crate::db::entities::{order_item, service, service_template, user, user::Role};
 use crate::error::AppResult;
 use crate::ids::{OrderId, OrderItemId, TemplateId};
+use crate::notify::inapp;
 use crate::notify::{self, Message, Outgoing, messages::OrderLine};
 use crate::provisioning::{self, Origin};
 use crate::stripe::client::{CheckoutSession, Expandable, SessionPaymentStatus, SessionStatus};
@@ -143,6 +145,7 @@ async fn provision_paid<C: ConnectionTrait>(
     let mut paid_events = Vec::with_capacity(paying.len());
     let mut activity = Vec::with_capacity(paying.len());
     let mut emails = Vec::new();
+    let mut notices = Vec::with_capacity(paying.len());
     for (order, _, payment) in paying {
         let items: Vec<&order_item::Model> =
             items.iter().filter(|i| i.order_id == order.id).collect();
@@ -169,6 +172,10 @@ async fn provision_paid<C: ConnectionTrait>(
             json!({"order_number": order.order_number, "total_minor": payment.total, "currency": order.currency, "services": services.len()}),
         ));
         let audience = audiences.get(&order.id).cloned().unwrap_or_default();
+        notices.push((
+            paid_notice(order, services.len(), &audience),
+            audience.staff.clone(),
+        ));
         emails.extend(paid_emails(order, &items, &services, payment, audience));
         tracing::info!(
             order.id = order.id.get(),
@@ -184,8 +191,34 @@ async fn provision_paid<C: ConnectionTrait>(
     Event::record_many(conn, paid_events).await?;
     activity::record_many(conn, activity).await?;
     notify::enqueue_many(conn, emails).await?;
+    // The buyer and every staff member hear of it in the app.
+    let mut told = Vec::new();
+    for ((notice, staff), order) in notices.iter().zip(&orders) {
+        if let Some(buyer) = order.user_id {
+            told.push((notice, buyer, false));
+        }
+        told.extend(staff.iter().map(|u| (notice, u.id, true)));
+    }
+    inapp::send_many(conn, told).await?;
     cart::clear_many(conn, orders.iter().map(|o| o.client_id)).await?;
     Ok(())
+}
+
+fn paid_notice(order: &order::Model, services: usize, audience: &super::Audience) -> inapp::Notice {
+    inapp::Notice {
+        kind: NoticeKind::OrderPaid,
+        service_id: None,
+        message_id: None,
+        title: format!("Order {} is paid", order.order_number),
+        body: format!(
+            "{} · {} service{} started",
+            audience.client_name,
+            services,
+            if services == 1 { "" } else { "s" }
+        ),
+        client_link: format!("/store/orders/{}", order.id),
+        staff_link: format!("/admin/orders/{}", order.id),
+    }
 }
 
 /// The subscription of each subscription-mode session, with the service just made for its

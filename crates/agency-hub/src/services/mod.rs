@@ -15,11 +15,13 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::activity::{self, Actor, Subject};
+use crate::db::entities::notification::NoticeKind;
 use crate::db::entities::service::ServiceStatus;
 use crate::db::entities::task::TaskStatus;
 use crate::db::entities::{activity as activity_entity, client, service, service_template, task};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ClientId, ServiceId, TemplateId};
+use crate::notify::inapp::{self, Notice};
 
 #[derive(Clone, Debug, Default)]
 pub struct Filter {
@@ -281,6 +283,13 @@ pub async fn set_status<C: ConnectionTrait>(
         json!({"from": from, "to": to}),
     )
     .await?;
+    let notice = Notice::service(
+        NoticeKind::ServiceStatus,
+        service.id,
+        format!("{} is now {}", service.name, to.label()),
+        format!("It was {}.", from.label()),
+    );
+    inapp::tell_service(conn, &service, &notice, false, actor.user_id()).await?;
     Ok(service)
 }
 
@@ -350,6 +359,23 @@ pub async fn set_task_status<C: ConnectionTrait>(
         json!({"task_id": task.id, "task": task.name, "from": from, "to": to}),
     )
     .await?;
+    if to == TaskStatus::Done {
+        let notice = Notice::service(
+            NoticeKind::TaskDone,
+            service.id,
+            format!("Done: {} ({})", task.name, service.name),
+            String::new(),
+        );
+        // A task the client does not see is news for the staff only.
+        inapp::tell_service(
+            conn,
+            &service,
+            &notice,
+            !task.client_visible,
+            actor.user_id(),
+        )
+        .await?;
+    }
     if service.status == ServiceStatus::ToDo && to != TaskStatus::ToDo {
         set_status(conn, actor, service, ServiceStatus::InProgress).await?;
     }

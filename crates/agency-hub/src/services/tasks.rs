@@ -93,6 +93,10 @@ pub async fn update<C: ConnectionTrait>(
     if changed.is_empty() {
         return Ok(task);
     }
+    // Being given a task follows its service.
+    if let Some(user) = assignee_id.filter(|u| task.assignee_id != Some(*u)) {
+        crate::notify::inapp::follow(conn, service.id, user).await?;
+    }
     let updated = task::Entity::update(task::ActiveModel {
         id: Set(task.id),
         name: Set(edit.name),

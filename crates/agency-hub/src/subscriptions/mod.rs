@@ -33,6 +33,7 @@ use serde_json::json;
 use crate::activity::{self, Actor, Subject};
 use crate::analytics::{self, Kind};
 use crate::db::Db;
+use crate::db::entities::notification::NoticeKind;
 use crate::db::entities::service::{self, ServiceStatus};
 use crate::db::entities::task::{self, TaskStatus};
 use crate::db::entities::{
@@ -43,7 +44,7 @@ use crate::ids::{OrderId, OrderItemId, ServiceId, SubscriptionId};
 use crate::jobs::{Enqueue, Job};
 use crate::money::{Currency, Money};
 use crate::notify::{
-    self, Message, Outgoing, messages::SubscriptionEvent, messages::SubscriptionNotice,
+    self, Message, Outgoing, inapp, messages::SubscriptionEvent, messages::SubscriptionNotice,
 };
 use crate::orders::Effect;
 use crate::provisioning;
@@ -890,8 +891,29 @@ async fn notice<C: ConnectionTrait>(
     };
     let to = crate::orders::audience(conn, &order).await?.client;
     let name = name_of(conn, sub).await?;
-    if let Some(mail) = notice_to(to, sub, &name, event, invoice) {
-        notify::enqueue_many(conn, vec![mail]).await?;
+    let Some(mail) = notice_to(to, sub, &name, event, invoice) else {
+        return Ok(());
+    };
+    let title = match &mail.message {
+        Message::Subscription(n) => n.headline(),
+        _ => String::new(),
+    };
+    // The email's key makes the event told once: the app tells it when the email is new.
+    if notify::enqueue_many(conn, vec![mail]).await? == 1 {
+        let mut people = inapp::client_people(conn, sub.client_id).await?;
+        if let Some(service_id) = sub.service_id {
+            people.extend(inapp::service_staff(conn, service_id).await?);
+        }
+        let notice = inapp::Notice {
+            kind: NoticeKind::Subscription,
+            service_id: sub.service_id,
+            message_id: None,
+            title,
+            body: terms(sub),
+            client_link: "/store/subscriptions".into(),
+            staff_link: format!("/admin/subscriptions/{}", sub.id),
+        };
+        inapp::send(conn, &notice, &people).await?;
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use crate::AppState;
 use crate::auth::CurrentUser;
 use crate::db::entities::user::Role;
 use crate::error::AppError;
+use crate::notify::inapp::Unread;
 use crate::web::csrf;
 
 const FLASH_KEY: &str = "flash";
@@ -63,8 +64,10 @@ pub struct NavItem {
     pub href: &'static str,
     pub label: &'static str,
     pub active: bool,
-    /// A count shown beside the label (the cart's units on "Store").
+    /// A count shown beside the label (the cart's units on "Store", unread notifications…).
     pub badge: Option<i64>,
+    /// What the count counts, for screen readers ("in your cart", "unread").
+    pub badge_label: &'static str,
 }
 
 pub struct PageCtx {
@@ -78,6 +81,26 @@ pub struct PageCtx {
     pub demo: bool,
     /// Payments go to the built-in emulator.
     pub test_mode: bool,
+    /// The signed-in person's unread notifications.
+    pub unread: Unread,
+}
+
+impl PageCtx {
+    /// The page showed (and read) these notifications: the navigation's counts drop by them.
+    pub fn seen(&mut self, read: Unread) {
+        if read.all == 0 {
+            return;
+        }
+        self.unread.all -= read.all;
+        self.unread.messages -= read.messages;
+        for item in &mut self.nav {
+            item.badge = match item.href {
+                "/notifications" => Some(self.unread.all),
+                "/services" | "/my/services" => Some(self.unread.messages),
+                _ => item.badge,
+            };
+        }
+    }
 }
 
 /// The navigation for a role: (path, label).
@@ -85,6 +108,7 @@ fn nav_for(role: Role, store: bool) -> &'static [(&'static str, &'static str)] {
     match role {
         Role::Admin => &[
             ("/dashboard", "Dashboard"),
+            ("/notifications", "Notifications"),
             ("/services", "Services"),
             ("/tasks", "My tasks"),
             ("/admin/orders", "Orders"),
@@ -99,6 +123,7 @@ fn nav_for(role: Role, store: bool) -> &'static [(&'static str, &'static str)] {
         ],
         Role::Manager => &[
             ("/dashboard", "Dashboard"),
+            ("/notifications", "Notifications"),
             ("/services", "Services"),
             ("/tasks", "My tasks"),
             ("/admin/orders", "Orders"),
@@ -106,12 +131,17 @@ fn nav_for(role: Role, store: bool) -> &'static [(&'static str, &'static str)] {
         ],
         Role::Client if store => &[
             ("/dashboard", "Dashboard"),
+            ("/notifications", "Notifications"),
             ("/store", "Store"),
             ("/my/services", "My services"),
             ("/store/orders", "Orders"),
             ("/store/subscriptions", "Subscriptions"),
         ],
-        Role::Client => &[("/dashboard", "Dashboard"), ("/my/services", "My services")],
+        Role::Client => &[
+            ("/dashboard", "Dashboard"),
+            ("/notifications", "Notifications"),
+            ("/my/services", "My services"),
+        ],
     }
 }
 
@@ -154,6 +184,12 @@ impl FromRequestParts<AppState> for PageCtx {
             ),
             _ => None,
         };
+        let unread = match &user {
+            Some(u) => crate::notify::inapp::unread(&state.db, u.id)
+                .await
+                .map_err(|e| AppError::from(e).into_response())?,
+            None => Unread::default(),
+        };
         let path = parts.uri.path();
         let under = |href: &str| path == href || path.starts_with(&format!("{href}/"));
         let nav = user
@@ -168,11 +204,22 @@ impl FromRequestParts<AppState> for PageCtx {
                     .max_by_key(|href| href.len());
                 items
                     .iter()
-                    .map(|&(href, label)| NavItem {
-                        href,
-                        label,
-                        active: Some(href) == active,
-                        badge: if href == "/store" { cart_count } else { None },
+                    .map(|&(href, label)| {
+                        let (badge, badge_label) = match href {
+                            "/store" => (cart_count, "in your cart"),
+                            "/notifications" => (Some(unread.all), "unread"),
+                            "/services" | "/my/services" => {
+                                (Some(unread.messages), "unread messages")
+                            }
+                            _ => (None, ""),
+                        };
+                        NavItem {
+                            href,
+                            label,
+                            active: Some(href) == active,
+                            badge,
+                            badge_label,
+                        }
                     })
                     .collect()
             })
@@ -186,6 +233,7 @@ impl FromRequestParts<AppState> for PageCtx {
             css_href: super::assets::href("app.css"),
             demo: state.config.demo_data,
             test_mode: state.test_mode,
+            unread,
         })
     }
 }

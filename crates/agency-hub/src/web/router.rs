@@ -128,6 +128,19 @@ fn page_routes() -> Router<AppState> {
         .route("/account", get(pages::account::show))
         .route("/account/name", post(pages::account::rename))
         .route("/account/password", post(pages::account::change_password))
+        .route(
+            "/account/notifications",
+            post(pages::account::set_message_email),
+        )
+        .route("/notifications", get(pages::notifications::list))
+        .route(
+            "/notifications/read-all",
+            post(pages::notifications::read_all),
+        )
+        .route(
+            "/notifications/{id}/read",
+            post(pages::notifications::read_one),
+        )
         // Staff: the service workflow.
         .route(
             "/services",
@@ -150,11 +163,29 @@ fn page_routes() -> Router<AppState> {
             "/services/{id}/tasks/{task_id}/delete",
             post(pages::services::delete_task),
         )
+        .route(
+            "/services/{id}/messages",
+            post(pages::services::post_message),
+        )
+        .route(
+            "/services/{id}/messages/{message_id}",
+            post(pages::services::edit_message),
+        )
+        .route("/services/{id}/follow", post(pages::services::follow))
+        .route("/services/{id}/unfollow", post(pages::services::unfollow))
         .route("/tasks", get(pages::services::my_tasks))
         // Clients: their own services.
         .route("/my/services", get(pages::services::mine))
         .route("/my/services/{id}", get(pages::services::my_service))
         .route("/my/services/{id}/answers", post(pages::services::answer))
+        .route(
+            "/my/services/{id}/messages",
+            post(pages::services::my_post_message),
+        )
+        .route(
+            "/my/services/{id}/messages/{message_id}",
+            post(pages::services::my_edit_message),
+        )
         // Admin.
         .route(
             "/admin/clients",

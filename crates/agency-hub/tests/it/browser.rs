@@ -184,7 +184,7 @@ async fn a_client_searches_the_store_adds_a_service_twice_and_sees_the_badge_and
     search_for_logo_and_open_the_one_card(&client).await;
     add_to_the_cart_twice(&client).await;
     client.goto(&app.url("/store/cart")).await.unwrap();
-    assert_eq!(text_of(&client, ".nav-badge").await, "2");
+    assert_eq!(text_of(&client, "[data-badge='/store']").await, "2");
     assert_eq!(text_of(&client, "[data-cart-total]").await, "$998.00");
     screenshot(&client, "cart").await;
 
@@ -377,7 +377,7 @@ async fn a_declined_card_says_so_and_leaves_the_cart(client: &Client, app: &Test
     let page = text_once_shown(client, "body").await;
     assert!(page.to_lowercase().contains("declined"), "{page}");
     client.goto(&app.url("/store/cart")).await.unwrap();
-    assert_eq!(text_of(client, ".nav-badge").await, "1");
+    assert_eq!(text_of(client, "[data-badge='/store']").await, "1");
 }
 
 /// 4242 pays: the success page shows the order paid, with a link to its service.
@@ -392,7 +392,7 @@ async fn a_good_card_pays_and_leads_to_the_new_service(client: &Client, app: &Te
     assert_eq!(text_of(client, "h1").await, "Logo Design");
     assert!(
         client
-            .find_all(Locator::Css(".nav-badge"))
+            .find_all(Locator::Css("[data-badge='/store']"))
             .await
             .unwrap()
             .is_empty(),

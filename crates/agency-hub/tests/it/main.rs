@@ -6,6 +6,7 @@ mod auth;
 mod browser;
 mod checkout;
 mod cli;
+mod conversations;
 mod email;
 mod faults;
 mod fixtures;

@@ -76,6 +76,61 @@ pub struct Model {
     pub last_login_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// How this person wants emails about new messages.
+    pub message_email: MessageEmail,
+}
+
+/// Emails about new messages on a person's services.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(8))")]
+#[serde(rename_all = "lowercase")]
+pub enum MessageEmail {
+    /// One email for each message.
+    #[sea_orm(string_value = "every")]
+    Every,
+    /// At most one email per service every 10 minutes, with the messages still unread.
+    #[default]
+    #[sea_orm(string_value = "digest")]
+    Digest,
+    /// None: the app's notifications only.
+    #[sea_orm(string_value = "off")]
+    Off,
+}
+
+impl MessageEmail {
+    pub const ALL: [Self; 3] = [Self::Every, Self::Digest, Self::Off];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Every => "every",
+            Self::Digest => "digest",
+            Self::Off => "off",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == raw.trim())
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Every => "An email for every message",
+            Self::Digest => "A digest: at most one email per service every 10 minutes",
+            Self::Off => "No emails: notifications in the app only",
+        }
+    }
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,6 +17,7 @@ mod m20261130_000012_recurring_templates;
 mod m20261130_000013_subscriptions;
 mod m20261130_000014_intake;
 mod m20261130_000015_task_assignees;
+mod m20261201_000016_conversations;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000013_subscriptions::Migration),
             Box::new(m20261130_000014_intake::Migration),
             Box::new(m20261130_000015_task_assignees::Migration),
+            Box::new(m20261201_000016_conversations::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 //! currency); links are built from `APP_URL` when it is rendered.
 
 mod answers_needed;
+mod new_messages;
 mod new_service;
 mod order_confirmation;
 mod order_flagged;
@@ -13,6 +14,7 @@ mod subscription;
 mod welcome;
 
 pub use answers_needed::AnswersNeeded;
+pub use new_messages::{NewMessages, Quoted};
 pub use new_service::NewService;
 pub use order_confirmation::OrderConfirmation;
 pub use order_flagged::OrderFlagged;
@@ -62,6 +64,8 @@ pub enum Message {
     Subscription(SubscriptionNotice),
     /// To the client's people: a service waits for answers to its questions.
     AnswersNeeded(AnswersNeeded),
+    /// New messages on a service (one, or a digest), to the client's people or its staff.
+    NewMessages(NewMessages),
 }
 
 /// An email ready to send.
@@ -108,6 +112,7 @@ impl Message {
             Self::OrderRefunded(_) => "order_refunded",
             Self::Subscription(m) => m.kind(),
             Self::AnswersNeeded(_) => "answers_needed",
+            Self::NewMessages(_) => "new_messages",
         }
     }
 
@@ -132,6 +137,7 @@ impl Message {
             Self::RefundIssued(m) => m,
             Self::Subscription(m) => m,
             Self::AnswersNeeded(m) => m,
+            Self::NewMessages(m) => m,
         }
     }
 }

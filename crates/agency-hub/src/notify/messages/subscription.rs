@@ -64,8 +64,9 @@ struct Text<'a> {
     page_url: String,
 }
 
-impl Email for SubscriptionNotice {
-    fn subject(&self, _: &Config) -> String {
+impl SubscriptionNotice {
+    /// What happened, in a line (the email's subject, the notification's title).
+    pub fn headline(&self) -> String {
         let s = &self.service_name;
         match self.event {
             SubscriptionEvent::Started => format!("Your {s} subscription has started"),
@@ -78,6 +79,12 @@ impl Email for SubscriptionNotice {
             }
             SubscriptionEvent::Ended => format!("Your {s} subscription has ended"),
         }
+    }
+}
+
+impl Email for SubscriptionNotice {
+    fn subject(&self, _: &Config) -> String {
+        self.headline()
     }
 
     fn html(&self, config: &Config) -> askama::Result<String> {

@@ -10,6 +10,7 @@ use tower_sessions::Session;
 use crate::AppState;
 use crate::activity::Actor;
 use crate::auth::{CurrentUser, parse_name, users};
+use crate::db::entities::user::MessageEmail;
 use crate::error::{AppError, AppResult};
 use crate::web::extract::Form;
 use crate::web::form::settle;
@@ -20,24 +21,81 @@ use crate::web::layout::{FlashKind, PageCtx, flash};
 pub struct AccountPage {
     ctx: PageCtx,
     user: CurrentUser,
+    message_email: MessageEmail,
+    choices: [MessageEmail; 3],
     error: Option<AppError>,
 }
 
-pub async fn show(user: CurrentUser, ctx: PageCtx) -> AccountPage {
-    AccountPage {
+async fn page(
+    state: &AppState,
+    ctx: PageCtx,
+    user: CurrentUser,
+    error: Option<AppError>,
+) -> AppResult<AccountPage> {
+    let message_email = users::get(&state.db, user.id).await?.message_email;
+    Ok(AccountPage {
         ctx,
         user,
-        error: None,
-    }
+        message_email,
+        choices: MessageEmail::ALL,
+        error,
+    })
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ctx: PageCtx,
+) -> AppResult<AccountPage> {
+    page(&state, ctx, user, None).await
 }
 
 /// The page again with what was wrong.
-fn again(ctx: PageCtx, user: CurrentUser, e: AppError) -> AccountPage {
-    AccountPage {
-        ctx,
-        user,
-        error: Some(e),
-    }
+async fn again(
+    state: &AppState,
+    ctx: PageCtx,
+    user: CurrentUser,
+    e: AppError,
+) -> AppResult<AccountPage> {
+    page(state, ctx, user, Some(e)).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MessageEmailFields {
+    #[serde(default)]
+    message_email: String,
+}
+
+/// How the person wants emails about new messages.
+pub async fn set_message_email(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+    ctx: PageCtx,
+    Form(f): Form<MessageEmailFields>,
+) -> AppResult<Response> {
+    let saved = match MessageEmail::parse(&f.message_email) {
+        None => Err(AppError::invalid(
+            "message_email",
+            format!(
+                "Unknown choice '{}': use every, digest or off.",
+                f.message_email
+            ),
+        )),
+        Some(choice) => users::set_message_email(&state.db, user.id, choice)
+            .await
+            .map(|()| choice),
+    };
+    settle(
+        saved,
+        async |choice| {
+            let message = format!("Saved: {}.", choice.label());
+            flash(&session, FlashKind::Success, message).await?;
+            Ok(Redirect::to("/account").into_response())
+        },
+        async |e| again(&state, ctx, user, e).await,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,7 +128,7 @@ pub async fn rename(
             flash(&session, FlashKind::Success, "Your name was saved.").await?;
             Ok(Redirect::to("/account").into_response())
         },
-        async |e| Ok(again(ctx, user, e)),
+        async |e| again(&state, ctx, user, e).await,
     )
     .await
 }
@@ -115,7 +173,7 @@ pub async fn change_password(
             flash(&session, FlashKind::Success, "Your password was changed.").await?;
             Ok(Redirect::to("/account").into_response())
         },
-        async |e| Ok(again(ctx, user, e)),
+        async |e| again(&state, ctx, user, e).await,
     )
     .await
 }

@@ -1,5 +1,7 @@
 //! Services: the staff's list, assignment and service page; the client's "My services".
 
+use std::collections::HashMap;
+
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
@@ -10,12 +12,17 @@ use tower_sessions::Session;
 
 use crate::AppState;
 use crate::activity::Actor;
+use crate::auth::CurrentUser;
 use crate::catalog::When;
+use crate::conversations::{self, Reader};
 use crate::db::entities::service::ServiceStatus;
 use crate::db::entities::task::TaskStatus;
-use crate::db::entities::{activity as activity_entity, service, service_template, task, user};
+use crate::db::entities::{
+    activity as activity_entity, message, service, service_template, task, user,
+};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::ids::{ClientId, ServiceId, TemplateId};
+use crate::ids::{ClientId, MessageId, ServiceId, TemplateId, UserId};
+use crate::notify::inapp;
 use crate::provisioning;
 use crate::services::{self, Audience, Filter, NewTask, ServiceRow, StaffDetail};
 use crate::web::api::Pagination;
@@ -69,11 +76,19 @@ pub struct ServicesPage {
     filter_template: Option<TemplateId>,
     pagination: Pagination,
     pager_base: String,
+    /// Unread new messages per service of the page, for the reader.
+    unread: HashMap<ServiceId, i64>,
+}
+
+impl ServicesPage {
+    fn unread_of(&self, row: &ServiceRow) -> i64 {
+        self.unread.get(&row.service.id).copied().unwrap_or(0)
+    }
 }
 
 pub async fn list(
     State(state): State<AppState>,
-    RequireStaff(_): RequireStaff,
+    RequireStaff(user): RequireStaff,
     ctx: PageCtx,
     Query(q): Query<FilterQuery>,
     Query(paging): Query<PageParams>,
@@ -81,6 +96,9 @@ pub async fn list(
     let filter = q.parse()?;
     let page = paging.page()?;
     let (rows, total) = services::list(&state.db, &filter, Audience::Staff, page, PER_PAGE).await?;
+    let unread =
+        inapp::unread_messages_by_service(&state.db, user.id, rows.iter().map(|r| r.service.id))
+            .await?;
     let templates = catalog::list(&state.db, false)
         .await?
         .into_iter()
@@ -106,6 +124,7 @@ pub async fn list(
         filter_template: filter.template_id,
         pagination: Pagination::new(page, PER_PAGE, total),
         pager_base: format!("/services?{query}&"),
+        unread,
     })
 }
 
@@ -225,6 +244,10 @@ pub struct ServicePage {
     staff: Vec<user::Model>,
     /// Every task is done and the service still open: ask to complete it.
     ready_to_complete: bool,
+    conversation: Conversation,
+    /// The staff who follow the service, and whether the reader is one of them.
+    followers: Vec<(UserId, String)>,
+    following: bool,
 }
 
 impl ServicePage {
@@ -253,10 +276,12 @@ impl ServicePage {
 
 async fn service_page(
     state: &AppState,
-    ctx: PageCtx,
+    mut ctx: PageCtx,
     id: ServiceId,
     error: Option<AppError>,
+    draft: Draft,
 ) -> AppResult<ServicePage> {
+    let me = ctx.user.clone().ok_or_else(AppError::unauthorized)?;
     let StaffDetail {
         service,
         client_name,
@@ -265,7 +290,12 @@ async fn service_page(
         activity,
         subscription,
     } = services::staff_detail(&state.db, id).await?;
+    let conversation = Conversation::load(state, &mut ctx, &me, &service, draft).await?;
+    let followers = inapp::followers(&state.db, service.id).await?;
     Ok(ServicePage {
+        following: followers.iter().any(|(u, _)| *u == me.id),
+        followers,
+        conversation,
         staff: services::tasks::staff(&state.db, false).await?,
         ready_to_complete: services::tasks::ready_to_complete(&service, &tasks),
         subscription,
@@ -287,7 +317,7 @@ pub async fn show(
     ctx: PageCtx,
     Path(id): Path<ServiceId>,
 ) -> AppResult<ServicePage> {
-    service_page(&state, ctx, id, None).await
+    service_page(&state, ctx, id, None, Draft::default()).await
 }
 
 /// Runs a change to a service in a transaction: on success a flash message and back to the
@@ -313,7 +343,7 @@ where
             flash(session, FlashKind::Success, message).await?;
             Ok(Redirect::to(&format!("/services/{id}")).into_response())
         },
-        async |e| service_page(state, ctx, id, Some(e)).await,
+        async |e| service_page(state, ctx, id, Some(e), Draft::default()).await,
     )
     .await
 }
@@ -585,11 +615,18 @@ pub struct MyServicesPage {
     rows: Vec<ServiceRow>,
     pagination: Pagination,
     pager_base: String,
+    unread: HashMap<ServiceId, i64>,
+}
+
+impl MyServicesPage {
+    fn unread_of(&self, row: &ServiceRow) -> i64 {
+        self.unread.get(&row.service.id).copied().unwrap_or(0)
+    }
 }
 
 pub async fn mine(
     State(state): State<AppState>,
-    RequireClient(_, client_id): RequireClient,
+    RequireClient(user, client_id): RequireClient,
     ctx: PageCtx,
     Query(paging): Query<PageParams>,
 ) -> AppResult<MyServicesPage> {
@@ -600,8 +637,12 @@ pub async fn mine(
     };
     let (rows, total) =
         services::list(&state.db, &filter, Audience::Client, page, PER_PAGE).await?;
+    let unread =
+        inapp::unread_messages_by_service(&state.db, user.id, rows.iter().map(|r| r.service.id))
+            .await?;
     Ok(MyServicesPage {
         ctx,
+        unread,
         rows,
         pagination: Pagination::new(page, PER_PAGE, total),
         pager_base: "/my/services?".into(),
@@ -622,16 +663,20 @@ pub struct MyServicePage {
     /// Work has started: answers given can no longer change.
     started: bool,
     error: Option<AppError>,
+    conversation: Conversation,
 }
 
 async fn my_service_page(
     state: &AppState,
-    ctx: PageCtx,
+    mut ctx: PageCtx,
     client_id: ClientId,
     id: ServiceId,
     typed: Option<(Vec<(String, String)>, AppError)>,
+    draft: Draft,
 ) -> AppResult<MyServicePage> {
     let service = services::get_for_client(&state.db, id, client_id).await?;
+    let me = ctx.user.clone().ok_or_else(AppError::unauthorized)?;
+    let conversation = Conversation::load(state, &mut ctx, &me, &service, draft).await?;
     let tasks = services::tasks(&state.db, service.id, Audience::Client).await?;
     let done = tasks
         .iter()
@@ -657,6 +702,7 @@ async fn my_service_page(
     };
     Ok(MyServicePage {
         ctx,
+        conversation,
         unanswered: intake.missing(When::AfterPayment).len(),
         service,
         tasks,
@@ -673,7 +719,7 @@ pub async fn my_service(
     ctx: PageCtx,
     Path(id): Path<ServiceId>,
 ) -> AppResult<MyServicePage> {
-    my_service_page(&state, ctx, client_id, id, None).await
+    my_service_page(&state, ctx, client_id, id, None, Draft::default()).await
 }
 
 /// The client's answers to the service's questions: kept when each reads (and, once work has
@@ -712,7 +758,277 @@ pub async fn answer(
             flash(&session, FlashKind::Success, message).await?;
             Ok(Redirect::to(&format!("/my/services/{id}")).into_response())
         },
-        async |e| my_service_page(&state, ctx, client_id, id, Some((pairs, e))).await,
+        async |e| {
+            my_service_page(
+                &state,
+                ctx,
+                client_id,
+                id,
+                Some((pairs, e)),
+                Draft::default(),
+            )
+            .await
+        },
     )
     .await
+}
+
+/// A message as the conversation shows it.
+pub struct MessageView {
+    pub m: message::Model,
+    /// Its Markdown-lite, as safe HTML.
+    pub html: String,
+    /// The reader wrote it and may still edit it.
+    pub editable: bool,
+}
+
+/// What was typed in the message form, shown again when it came back with a mistake.
+#[derive(Clone, Debug, Default)]
+pub struct Draft {
+    pub body: String,
+    pub internal: bool,
+    /// The message being edited, when the mistake was in an edit.
+    pub editing: Option<MessageId>,
+}
+
+impl Draft {
+    /// The mistake was in an edit of `m`.
+    fn edits(&self, m: &message::Model) -> bool {
+        self.editing == Some(m.id)
+    }
+}
+
+/// A service's conversation on its page (the staff's or the client's).
+pub struct Conversation {
+    pub messages: Vec<MessageView>,
+    /// Where the form posts: `…/messages`, and `…/messages/{id}` to edit one.
+    pub action: String,
+    pub staff: bool,
+    pub draft: Draft,
+}
+
+impl Conversation {
+    /// The reader's view of the service's messages. Opening the page reads the service's
+    /// notifications (the navigation's counts are lowered to match).
+    async fn load(
+        state: &AppState,
+        ctx: &mut PageCtx,
+        me: &CurrentUser,
+        service: &service::Model,
+        draft: Draft,
+    ) -> AppResult<Self> {
+        let reader = Reader::of(me);
+        let seen = inapp::read_service(&state.db, me.id, service.id).await?;
+        ctx.seen(seen);
+        let now = Utc::now();
+        let messages = conversations::list(&state.db, service.id, reader)
+            .await?
+            .into_iter()
+            .map(|m| MessageView {
+                html: conversations::markup::to_html(&m.body),
+                editable: conversations::editable(&m, me.id, now),
+                m,
+            })
+            .collect();
+        let action = match reader {
+            Reader::Staff => format!("/services/{}/messages", service.id),
+            Reader::Client => format!("/my/services/{}/messages", service.id),
+        };
+        Ok(Self {
+            messages,
+            action,
+            staff: reader == Reader::Staff,
+            draft,
+        })
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct MessageForm {
+    #[serde(default)]
+    body: String,
+    internal: Option<String>,
+}
+
+/// Sends (or, editing one, saves) a message: then back to the conversation, or the page again
+/// (`again`) with the mistake and what was typed.
+#[allow(clippy::too_many_arguments)]
+async fn write_message<P: IntoResponse>(
+    state: &AppState,
+    session: &Session,
+    user: &CurrentUser,
+    service: service::Model,
+    form: &MessageForm,
+    editing: Option<MessageId>,
+    page: String,
+    again: impl AsyncFnOnce(AppError, Draft) -> AppResult<P>,
+) -> AppResult<Response> {
+    let internal = form.internal.is_some();
+    let written = state
+        .db
+        .in_transaction(async |txn| match editing {
+            None => conversations::post(txn, user, &service, &form.body, internal).await,
+            Some(id) => conversations::edit(txn, user, &service, id, &form.body).await,
+        })
+        .await;
+    settle(
+        written,
+        async |m| {
+            let what = match (editing, m.internal) {
+                (Some(_), _) => "Message saved.",
+                (None, true) => "Internal note saved.",
+                (None, false) => "Message sent.",
+            };
+            flash(session, FlashKind::Success, what).await?;
+            Ok(Redirect::to(&format!("{page}#messages")).into_response())
+        },
+        async |e| {
+            let draft = Draft {
+                body: form.body.clone(),
+                internal,
+                editing,
+            };
+            again(e, draft).await
+        },
+    )
+    .await
+}
+
+/// Staff write on a service (a message to the client, or an internal note).
+pub async fn post_message(
+    State(state): State<AppState>,
+    RequireStaff(user): RequireStaff,
+    session: Session,
+    ctx: PageCtx,
+    Path(id): Path<ServiceId>,
+    Form(form): Form<MessageForm>,
+) -> AppResult<Response> {
+    let service = services::get(&state.db, id).await?;
+    let page = format!("/services/{id}");
+    write_message(
+        &state,
+        &session,
+        &user,
+        service,
+        &form,
+        None,
+        page,
+        async |e, draft| service_page(&state, ctx, id, Some(e), draft).await,
+    )
+    .await
+}
+
+/// Staff edit their own message within the edit window.
+pub async fn edit_message(
+    State(state): State<AppState>,
+    RequireStaff(user): RequireStaff,
+    session: Session,
+    ctx: PageCtx,
+    Path((id, message_id)): Path<(ServiceId, MessageId)>,
+    Form(form): Form<MessageForm>,
+) -> AppResult<Response> {
+    let service = services::get(&state.db, id).await?;
+    let page = format!("/services/{id}");
+    let editing = Some(message_id);
+    write_message(
+        &state,
+        &session,
+        &user,
+        service,
+        &form,
+        editing,
+        page,
+        async |e, draft| service_page(&state, ctx, id, Some(e), draft).await,
+    )
+    .await
+}
+
+/// The client's page again with a message's mistake.
+async fn my_page_with(
+    state: &AppState,
+    ctx: PageCtx,
+    client_id: ClientId,
+    id: ServiceId,
+    e: AppError,
+    draft: Draft,
+) -> AppResult<MyServicePage> {
+    let mut page = my_service_page(state, ctx, client_id, id, None, draft).await?;
+    page.error = Some(e);
+    Ok(page)
+}
+
+/// A client's person writes to the agency about their service.
+pub async fn my_post_message(
+    State(state): State<AppState>,
+    RequireClient(user, client_id): RequireClient,
+    session: Session,
+    ctx: PageCtx,
+    Path(id): Path<ServiceId>,
+    Form(form): Form<MessageForm>,
+) -> AppResult<Response> {
+    let service = services::get_for_client(&state.db, id, client_id).await?;
+    let page = format!("/my/services/{id}");
+    write_message(
+        &state,
+        &session,
+        &user,
+        service,
+        &form,
+        None,
+        page,
+        async |e, draft| my_page_with(&state, ctx, client_id, id, e, draft).await,
+    )
+    .await
+}
+
+/// A client's person edits their own message within the edit window.
+pub async fn my_edit_message(
+    State(state): State<AppState>,
+    RequireClient(user, client_id): RequireClient,
+    session: Session,
+    ctx: PageCtx,
+    Path((id, message_id)): Path<(ServiceId, MessageId)>,
+    Form(form): Form<MessageForm>,
+) -> AppResult<Response> {
+    let service = services::get_for_client(&state.db, id, client_id).await?;
+    let page = format!("/my/services/{id}");
+    let editing = Some(message_id);
+    write_message(
+        &state,
+        &session,
+        &user,
+        service,
+        &form,
+        editing,
+        page,
+        async |e, draft| my_page_with(&state, ctx, client_id, id, e, draft).await,
+    )
+    .await
+}
+
+/// A staff member follows a service (its notifications reach them) or stops.
+pub async fn follow(
+    State(state): State<AppState>,
+    RequireStaff(user): RequireStaff,
+    session: Session,
+    Path(id): Path<ServiceId>,
+) -> AppResult<Response> {
+    let service = services::get(&state.db, id).await?;
+    inapp::follow(&state.db, service.id, user.id).await?;
+    let message = format!("You follow {}: its news reach you.", service.name);
+    flash(&session, FlashKind::Success, message).await?;
+    Ok(Redirect::to(&format!("/services/{id}")).into_response())
+}
+
+pub async fn unfollow(
+    State(state): State<AppState>,
+    RequireStaff(user): RequireStaff,
+    session: Session,
+    Path(id): Path<ServiceId>,
+) -> AppResult<Response> {
+    let service = services::get(&state.db, id).await?;
+    inapp::unfollow(&state.db, service.id, user.id).await?;
+    let message = format!("You no longer follow {}.", service.name);
+    flash(&session, FlashKind::Success, message).await?;
+    Ok(Redirect::to(&format!("/services/{id}")).into_response())
 }

@@ -1,0 +1,69 @@
+//! Everyone's notifications: the list (newest first), reading one (and going where it leads),
+//! and reading them all.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::auth::CurrentUser;
+use crate::db::entities::notification;
+use crate::error::AppResult;
+use crate::notify::inapp;
+use crate::web::api::Pagination;
+use crate::web::extract::{PageParams, Path, Query};
+use crate::web::layout::{FlashKind, PageCtx, flash};
+
+const PER_PAGE: u64 = 30;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/notifications.html")]
+pub struct NotificationsPage {
+    ctx: PageCtx,
+    rows: Vec<notification::Model>,
+    pagination: Pagination,
+    pager_base: String,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ctx: PageCtx,
+    Query(paging): Query<PageParams>,
+) -> AppResult<NotificationsPage> {
+    let page = paging.page()?;
+    let (rows, total) = inapp::list(&state.db, user.id, page, PER_PAGE).await?;
+    Ok(NotificationsPage {
+        ctx,
+        rows,
+        pagination: Pagination::new(page, PER_PAGE, total),
+        pager_base: "/notifications?".into(),
+    })
+}
+
+/// Reads one notification and goes where it leads; another person's is not found.
+pub async fn read_one(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let n = inapp::read_one(&state.db, user.id, id).await?;
+    Ok(Redirect::to(&n.link).into_response())
+}
+
+pub async fn read_all(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    session: Session,
+) -> AppResult<Response> {
+    let n = inapp::read_all(&state.db, user.id).await?;
+    let message = match n {
+        0 => "Nothing was unread.".to_string(),
+        1 => "1 notification marked read.".to_string(),
+        n => format!("{n} notifications marked read."),
+    };
+    flash(&session, FlashKind::Success, message).await?;
+    Ok(Redirect::to("/notifications").into_response())
+}
