@@ -78,6 +78,33 @@ pub struct Config {
     pub stripe: StripeSettings,
     /// When set, `GET /metrics` wants `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
+    pub files: FileSettings,
+}
+
+/// Where files go and how large they may be.
+#[derive(Clone, Debug)]
+pub struct FileSettings {
+    pub store: FileStore,
+    /// The largest file, in bytes (`FILE_MAX_MB`, 25 by default).
+    pub max_file_bytes: u64,
+    /// The most one service may hold, in bytes (`SERVICE_FILES_MAX_MB`, 500 by default).
+    pub max_service_bytes: u64,
+}
+
+/// `FILES_URL`: a folder on this machine (a path, or `file:///…`; `data/files` by default) or
+/// S3-compatible object storage (`s3://bucket/prefix`, with `AWS_ENDPOINT_URL`,
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_REGION`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileStore {
+    Local(std::path::PathBuf),
+    S3 {
+        bucket: String,
+        prefix: String,
+        endpoint: Option<String>,
+        access_key_id: Option<String>,
+        secret_access_key: Option<String>,
+        region: String,
+    },
 }
 
 /// How the app reaches Stripe. Without `STRIPE_SECRET_KEY`, `serve` runs the built-in emulator.
@@ -147,6 +174,7 @@ impl Config {
         }
         let store_enabled = parse_bool(&mut errors, "STORE_ENABLED", var("STORE_ENABLED"), true);
         let agency_name = agency_name(&mut errors, var);
+        let files = files(&mut errors, var);
 
         match (database_url, bind, app_url) {
             (Some(database_url), Some(bind), Some(app_url)) if errors.is_empty() => Ok(Self {
@@ -162,6 +190,7 @@ impl Config {
                 mail_reply_to: mail.reply_to,
                 stripe,
                 metrics_token,
+                files,
             }),
             _ => Err(ConfigError(errors)),
         }
@@ -184,6 +213,54 @@ impl Config {
 
 /// A variable's value, `None` when it is unset or blank.
 type Var<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn files(errors: &mut Vec<String>, var: Var) -> FileSettings {
+    let store = match var("FILES_URL") {
+        None => FileStore::Local("data/files".into()),
+        Some(raw) => match raw.trim().strip_prefix("s3://") {
+            Some(rest) => {
+                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+                if bucket.is_empty() {
+                    errors.push(format!(
+                        "FILES_URL: '{raw}' names no bucket (example: s3://agency-files/portal)"
+                    ));
+                }
+                FileStore::S3 {
+                    bucket: bucket.to_string(),
+                    prefix: prefix.trim_matches('/').to_string(),
+                    endpoint: var("AWS_ENDPOINT_URL"),
+                    access_key_id: var("AWS_ACCESS_KEY_ID"),
+                    secret_access_key: var("AWS_SECRET_ACCESS_KEY"),
+                    region: var("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
+                }
+            }
+            None if raw.contains("://") && !raw.starts_with("file://") => {
+                errors.push(format!(
+                    "FILES_URL: '{raw}' is neither a folder (data/files, file:///srv/files) nor s3://bucket/prefix"
+                ));
+                FileStore::Local("data/files".into())
+            }
+            None => FileStore::Local(raw.trim().trim_start_matches("file://").into()),
+        },
+    };
+    let mb = |errors: &mut Vec<String>, name: &str, default: u64| match var(name) {
+        None => default * 1024 * 1024,
+        Some(raw) => match raw.trim().parse::<u64>() {
+            Ok(n) if (1..=10_240).contains(&n) => n * 1024 * 1024,
+            _ => {
+                errors.push(format!(
+                    "{name}: '{raw}' is not a size in megabytes from 1 to 10240"
+                ));
+                default * 1024 * 1024
+            }
+        },
+    };
+    FileSettings {
+        store,
+        max_file_bytes: mb(errors, "FILE_MAX_MB", 25),
+        max_service_bytes: mb(errors, "SERVICE_FILES_MAX_MB", 500),
+    }
+}
 
 fn database_url(errors: &mut Vec<String>, var: Var) -> Option<DatabaseUrl> {
     let database_url = var("DATABASE_URL").unwrap_or_else(|| "sqlite://data/agency-hub.db".into());

@@ -61,4 +61,6 @@ ids! {
     SubscriptionId;
     /// A message (or internal note) on a service.
     MessageId;
+    /// A file on a service.
+    FileId;
 }

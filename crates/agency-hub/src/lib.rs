@@ -15,6 +15,7 @@ pub mod config;
 pub mod conversations;
 pub mod db;
 pub mod error;
+pub mod files;
 pub mod ids;
 pub mod jobs;
 pub mod metrics;
@@ -80,6 +81,8 @@ pub struct Shared {
     pub carts: Arc<cache::Fresh<ids::ClientId, Arc<cart::Units>>>,
     /// Stripe's events, handled in batches of what arrives together.
     pub stripe_events: stripe_events::Batcher,
+    /// Where files' bytes are kept (`FILES_URL`).
+    pub storage: files::Storage,
 }
 
 impl AppState {
@@ -194,6 +197,7 @@ impl App {
             tracing::info!("the database was empty: demo data seeded");
         }
         let mailer = notify::Mailer::from_config(&config)?;
+        let storage = files::Storage::open(&config.files.store)?;
         let config = Arc::new(config);
         let registry = Arc::new(job_registry(&db, &config, &mailer, &stripe_client));
         registry.check_queue(&db).await?;
@@ -211,6 +215,7 @@ impl App {
             users: Arc::new(cache::Fresh::new(Duration::from_secs(1), 100_000)),
             carts: Arc::new(cache::Fresh::new(Duration::from_secs(1), 100_000)),
             stripe_events: stripe_events::Batcher::start(db.clone()),
+            storage,
         }));
         let worker = jobs::Worker::new(db, registry, worker_config);
         let router = web::router::build(state.clone());

@@ -302,7 +302,7 @@ async fn seed_conversation(txn: &Txn) -> anyhow::Result<()> {
         ),
     ];
     for (who, body, internal) in says {
-        crate::conversations::post(txn, who, &logo, body, internal)
+        crate::conversations::post(txn, who, &logo, body, internal, false)
             .await
             .map_err(|e| anyhow::anyhow!("seeding a message: {e}"))?;
     }

@@ -51,10 +51,10 @@ impl Reader {
     }
 }
 
-/// A message's text as typed: trimmed, not empty, not too long.
-pub fn body(raw: &str) -> AppResult<String> {
+/// A message's text as typed: trimmed, not too long, and not empty unless files come with it.
+pub fn body(raw: &str, with_files: bool) -> AppResult<String> {
     let body = raw.trim();
-    if body.is_empty() {
+    if body.is_empty() && !with_files {
         return Err(AppError::invalid("body", "Write a message first."));
     }
     let chars = body.chars().count();
@@ -90,23 +90,35 @@ pub fn editable(m: &message::Model, user: UserId, now: DateTime<Utc>) -> bool {
     m.author_id == user && now - m.created_at <= Duration::minutes(EDIT_MINUTES)
 }
 
+/// What a message as sent may be: its text (see [`body`]), and a note only from staff.
+pub fn check(
+    author: &CurrentUser,
+    raw: &str,
+    internal: bool,
+    with_files: bool,
+) -> AppResult<String> {
+    if internal && !author.role.is_staff() {
+        return Err(AppError::invalid(
+            "internal",
+            "Only the agency's staff write internal notes.",
+        ));
+    }
+    body(raw, with_files)
+}
+
 /// Posts a message (or, for staff, an internal note) on a service the author may see, and
-/// tells its audience. Staff who write on a service follow it.
+/// tells its audience. Staff who write on a service follow it. `with_files`: files come with
+/// it (attached by the caller), so its text may be empty.
 pub async fn post<C: ConnectionTrait>(
     conn: &C,
     author: &CurrentUser,
     service: &service::Model,
     raw: &str,
     internal: bool,
+    with_files: bool,
 ) -> AppResult<message::Model> {
     let staff = author.role.is_staff();
-    if internal && !staff {
-        return Err(AppError::invalid(
-            "internal",
-            "Only the agency's staff write internal notes.",
-        ));
-    }
-    let body = body(raw)?;
+    let body = check(author, raw, internal, with_files)?;
     let now = Utc::now();
     let m = message::Entity::insert(message::ActiveModel {
         service_id: Set(service.id),
@@ -135,7 +147,11 @@ pub async fn post<C: ConnectionTrait>(
             NoticeKind::Message,
             service.id,
             title,
-            inapp::excerpt(&m.body, 200),
+            if m.body.is_empty() {
+                "Sent files.".into()
+            } else {
+                inapp::excerpt(&m.body, 200)
+            },
         )
     };
     let to = inapp::tell_service(conn, service, &notice, internal, Some(author.id)).await?;
@@ -225,7 +241,7 @@ pub async fn edit<C: ConnectionTrait>(
             format!("A message can be edited for {EDIT_MINUTES} minutes after it is sent."),
         ));
     }
-    let body = body(raw)?;
+    let body = body(raw, false)?;
     if body == m.body {
         return Ok(m);
     }
@@ -342,8 +358,12 @@ mod tests {
 
     #[test]
     fn bodies_are_trimmed_and_bounded() {
-        assert_eq!(body("  hi \n").unwrap(), "hi");
-        assert_eq!(body(" \n ").unwrap_err().field.as_deref(), Some("body"));
-        assert!(body(&"x".repeat(MAX_CHARS + 1)).is_err());
+        assert_eq!(body("  hi \n", false).unwrap(), "hi");
+        assert_eq!(
+            body(" \n ", false).unwrap_err().field.as_deref(),
+            Some("body")
+        );
+        assert_eq!(body(" ", true).unwrap(), "");
+        assert!(body(&"x".repeat(MAX_CHARS + 1), false).is_err());
     }
 }

@@ -63,7 +63,20 @@ pub async fn guard_forms(session: Session, req: Request, next: Next) -> Response
         .get(HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let bytes = match to_bytes(body, MAX_FORM_BYTES).await {
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    // A form with files is as large as its files (the outer body limit bounds it).
+    let multipart = content_type.starts_with("multipart/form-data");
+    let limit = if multipart {
+        usize::MAX
+    } else {
+        MAX_FORM_BYTES
+    };
+    let bytes = match to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => {
             return AppError::new(
@@ -74,21 +87,17 @@ pub async fn guard_forms(session: Session, req: Request, next: Next) -> Response
             .into_response();
         }
     };
-    let sent = header_token.or_else(|| {
-        let is_form = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-        if !is_form {
-            return None;
+    let sent = match header_token {
+        Some(t) => Some(t),
+        None if multipart => multipart_token(&content_type, bytes.clone()).await,
+        None if content_type.starts_with("application/x-www-form-urlencoded") => {
+            serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+                .ok()
+                .and_then(|fields| fields.into_iter().find(|(k, _)| k == FIELD))
+                .map(|(_, v)| v)
         }
-        serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
-            .ok()?
-            .into_iter()
-            .find(|(k, _)| k == FIELD)
-            .map(|(_, v)| v)
-    });
+        None => None,
+    };
     match sent {
         Some(sent) if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) => {
             next.run(Request::from_parts(parts, Body::from(bytes)))
@@ -99,6 +108,24 @@ pub async fn guard_forms(session: Session, req: Request, next: Next) -> Response
             refused()
         }
     }
+}
+
+/// The token of a form with files: its first field, as our forms put it (the files after it
+/// are not read here).
+async fn multipart_token(content_type: &str, bytes: axum::body::Bytes) -> Option<String> {
+    use axum::extract::FromRequest;
+    let req = Request::builder()
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(bytes))
+        .ok()?;
+    let mut form = axum::extract::Multipart::from_request(req, &())
+        .await
+        .ok()?;
+    let field = form.next_field().await.ok()??;
+    if field.name() != Some(FIELD) {
+        return None;
+    }
+    field.text().await.ok()
 }
 
 /// Cookie-authenticated API writes must show they come from our own pages: an `Origin` that is

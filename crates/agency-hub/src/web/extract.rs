@@ -161,3 +161,97 @@ pub fn bool_field(field: &str, raw: &str) -> Result<bool, AppError> {
         )),
     }
 }
+
+/// A form as sent, with its files: `multipart/form-data` (a file field left empty is no file),
+/// or a plain `application/x-www-form-urlencoded` form (no files). A file past the largest
+/// size allowed is not kept: `refused` names it, for the handler to say in place (with what
+/// was typed). The route lifts axum's default body limit; the outer limit bounds the request.
+pub struct Submitted {
+    pub fields: Vec<(String, String)>,
+    pub files: Vec<crate::files::Upload>,
+    pub refused: Option<AppError>,
+}
+
+impl Submitted {
+    /// The first value of a field, if sent.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl FromRequest<crate::AppState> for Submitted {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &crate::AppState) -> Result<Self, AppError> {
+        let multipart = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("multipart/form-data"));
+        if !multipart {
+            let Form(fields) = Form::<Vec<(String, String)>>::from_request(req, state).await?;
+            return Ok(Self {
+                fields,
+                files: Vec::new(),
+                refused: None,
+            });
+        }
+        let max = state.config.files.max_file_bytes;
+        let mut form = axum::extract::Multipart::from_request(req, state)
+            .await
+            .map_err(|e| rejected(e.status(), e.body_text()))?;
+        let mut out = Self {
+            fields: Vec::new(),
+            files: Vec::new(),
+            refused: None,
+        };
+        let unreadable = |e: axum::extract::multipart::MultipartError| {
+            rejected(
+                e.status(),
+                format!("The form could not be read: {}", e.body_text()),
+            )
+        };
+        while let Some(mut field) = form.next_field().await.map_err(unreadable)? {
+            let name = field.name().unwrap_or_default().to_string();
+            let Some(file_name) = field.file_name().map(str::to_string) else {
+                let value = field.text().await.map_err(unreadable)?;
+                out.fields.push((name, value));
+                continue;
+            };
+            let mut bytes = Vec::new();
+            let mut read = 0u64;
+            while let Some(chunk) = field.chunk().await.map_err(unreadable)? {
+                read += chunk.len() as u64;
+                if read <= max {
+                    bytes.extend_from_slice(&chunk);
+                }
+            }
+            if read > max {
+                let mut e = AppError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    format!(
+                        "{} is larger than {}: a file may be at most that.",
+                        crate::files::safe_name(&file_name),
+                        crate::files::size_label(max)
+                    ),
+                );
+                e.field = Some(crate::files::FIELD.into());
+                out.refused.get_or_insert(e);
+                continue;
+            }
+            // A file input left empty sends a part with no name and no bytes.
+            if file_name.is_empty() && bytes.is_empty() {
+                continue;
+            }
+            out.files.push(crate::files::Upload {
+                name: file_name,
+                bytes: bytes.into(),
+            });
+        }
+        Ok(out)
+    }
+}

@@ -83,6 +83,8 @@ pub struct PageCtx {
     pub test_mode: bool,
     /// The signed-in person's unread notifications.
     pub unread: Unread,
+    /// The largest file one may upload (the forms say so).
+    pub max_file_bytes: u64,
 }
 
 impl PageCtx {
@@ -234,6 +236,7 @@ impl FromRequestParts<AppState> for PageCtx {
             demo: state.config.demo_data,
             test_mode: state.test_mode,
             unread,
+            max_file_bytes: state.config.files.max_file_bytes,
         })
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
@@ -75,7 +76,11 @@ pub fn with_outer_layers(routes: Router<AppState>, state: AppState) -> Router {
     });
     routes
         .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // Uploads may carry two files of the largest size; every other body has its own,
+        // smaller limit (forms 1 MB, JSON 2 MB).
+        .layer(RequestBodyLimitLayer::new(
+            MAX_BODY_BYTES + 2 * state.config.files.max_file_bytes as usize,
+        ))
         .layer(from_fn(middleware::error_responses))
         // gzip or brotli, as the client accepts (brotli at a fast level): pages, JSON, CSS,
         // the CSV export; not what is already compressed (images) or too small to gain.
@@ -165,8 +170,14 @@ fn page_routes() -> Router<AppState> {
         )
         .route(
             "/services/{id}/messages",
-            post(pages::services::post_message),
+            post(pages::services::post_message).layer(DefaultBodyLimit::disable()),
         )
+        .route(
+            "/services/{id}/deliverables",
+            post(pages::services::share_deliverables).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/files/{id}", get(pages::files::download))
+        .route("/files/{id}/thumbnail", get(pages::files::thumbnail))
         .route(
             "/services/{id}/messages/{message_id}",
             post(pages::services::edit_message),
@@ -180,7 +191,11 @@ fn page_routes() -> Router<AppState> {
         .route("/my/services/{id}/answers", post(pages::services::answer))
         .route(
             "/my/services/{id}/messages",
-            post(pages::services::my_post_message),
+            post(pages::services::my_post_message).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/my/services/{id}/deliverables/{file_id}",
+            post(pages::services::decide),
         )
         .route(
             "/my/services/{id}/messages/{message_id}",

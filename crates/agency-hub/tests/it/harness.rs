@@ -114,6 +114,13 @@ pub struct TestApp {
 
 /// The configuration a test app runs with; `extra` overrides or adds variables.
 pub fn test_config(db_url: &str, extra: &[(&str, &str)]) -> Config {
+    let files_dir = std::env::temp_dir()
+        .join(format!(
+            "agency-hub-test-files-{}",
+            uuid::Uuid::new_v4().simple()
+        ))
+        .display()
+        .to_string();
     let mut vars: HashMap<String, String> = [
         ("DATABASE_URL", db_url),
         ("BIND", "127.0.0.1:0"),
@@ -121,6 +128,8 @@ pub fn test_config(db_url: &str, extra: &[(&str, &str)]) -> Config {
         ("DEMO_DATA", "false"),
         // Tests sign their own events with it (the built-in emulator's secret is added to it).
         ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        // Files go to a folder of this app's own (services' ids repeat across test databases).
+        ("FILES_URL", &files_dir),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -9,6 +9,7 @@ mod cli;
 mod conversations;
 mod email;
 mod faults;
+mod files;
 mod fixtures;
 mod hardening;
 mod harness;

@@ -18,6 +18,7 @@ mod m20261130_000013_subscriptions;
 mod m20261130_000014_intake;
 mod m20261130_000015_task_assignees;
 mod m20261201_000016_conversations;
+mod m20261201_000017_files;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000014_intake::Migration),
             Box::new(m20261130_000015_task_assignees::Migration),
             Box::new(m20261201_000016_conversations::Migration),
+            Box::new(m20261201_000017_files::Migration),
         ]
     }
 }

@@ -12,6 +12,7 @@ pub mod admin_templates;
 pub mod admin_users;
 pub mod auth;
 pub mod dashboard;
+pub mod files;
 pub mod notifications;
 pub mod orders;
 pub mod password;

@@ -18,16 +18,18 @@ use crate::conversations::{self, Reader};
 use crate::db::entities::service::ServiceStatus;
 use crate::db::entities::task::TaskStatus;
 use crate::db::entities::{
-    activity as activity_entity, message, service, service_template, task, user,
+    activity as activity_entity, deliverable_event, file, message, service, service_template, task,
+    user,
 };
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::ids::{ClientId, MessageId, ServiceId, TemplateId, UserId};
+use crate::files;
+use crate::ids::{ClientId, FileId, MessageId, ServiceId, TemplateId, UserId};
 use crate::notify::inapp;
 use crate::provisioning;
 use crate::services::{self, Audience, Filter, NewTask, ServiceRow, StaffDetail};
 use crate::web::api::Pagination;
 use crate::web::auth::{RequireClient, RequireStaff};
-use crate::web::extract::{Form, PageParams, Path, Query, optional_id};
+use crate::web::extract::{Form, PageParams, Path, Query, Submitted, optional_id};
 use crate::web::form::{QuestionField, question_fields, settle};
 use crate::web::layout::{FlashKind, PageCtx, flash};
 use crate::{catalog, clients};
@@ -251,6 +253,10 @@ pub struct ServicePage {
 }
 
 impl ServicePage {
+    fn file_limit(&self) -> String {
+        files::size_label(self.ctx.max_file_bytes)
+    }
+
     fn assignee_name(&self, t: &task::Model) -> Option<&str> {
         let id = t.assignee_id?;
         self.staff
@@ -649,6 +655,12 @@ pub async fn mine(
     })
 }
 
+impl MyServicePage {
+    fn file_limit(&self) -> String {
+        files::size_label(self.ctx.max_file_bytes)
+    }
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "services/my_service.html")]
 pub struct MyServicePage {
@@ -780,6 +792,14 @@ pub struct MessageView {
     pub html: String,
     /// The reader wrote it and may still edit it.
     pub editable: bool,
+    /// The files sent with it.
+    pub files: Vec<file::Model>,
+}
+
+/// A deliverable and what happened to it.
+pub struct DeliverableView {
+    pub file: file::Model,
+    pub history: Vec<deliverable_event::Model>,
 }
 
 /// What was typed in the message form, shown again when it came back with a mistake.
@@ -805,6 +825,10 @@ pub struct Conversation {
     pub action: String,
     pub staff: bool,
     pub draft: Draft,
+    /// The files staff shared for the client to approve, newest first.
+    pub deliverables: Vec<DeliverableView>,
+    /// Where a deliverable's decision posts (`…/deliverables/{id}`).
+    pub deliverables_action: String,
 }
 
 impl Conversation {
@@ -821,56 +845,95 @@ impl Conversation {
         let seen = inapp::read_service(&state.db, me.id, service.id).await?;
         ctx.seen(seen);
         let now = Utc::now();
+        let mut all_files = files::of_service(&state.db, service.id).await?;
+        let mut history = files::history(&state.db, service.id).await?;
         let messages = conversations::list(&state.db, service.id, reader)
             .await?
             .into_iter()
             .map(|m| MessageView {
                 html: conversations::markup::to_html(&m.body),
                 editable: conversations::editable(&m, me.id, now),
+                files: all_files
+                    .extract_if(.., |f| f.message_id == Some(m.id))
+                    .collect(),
                 m,
             })
             .collect();
-        let action = match reader {
-            Reader::Staff => format!("/services/{}/messages", service.id),
-            Reader::Client => format!("/my/services/{}/messages", service.id),
+        let mut deliverables: Vec<DeliverableView> = all_files
+            .into_iter()
+            .filter(|f| f.deliverable_state.is_some())
+            .map(|file| DeliverableView {
+                history: history.extract_if(.., |e| e.file_id == file.id).collect(),
+                file,
+            })
+            .collect();
+        deliverables.reverse();
+        let base = match reader {
+            Reader::Staff => format!("/services/{}", service.id),
+            Reader::Client => format!("/my/services/{}", service.id),
         };
         Ok(Self {
             messages,
-            action,
+            action: format!("{base}/messages"),
+            deliverables_action: format!("{base}/deliverables"),
             staff: reader == Reader::Staff,
             draft,
+            deliverables,
         })
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct MessageForm {
-    #[serde(default)]
-    body: String,
-    internal: Option<String>,
-}
-
-/// Sends (or, editing one, saves) a message: then back to the conversation, or the page again
-/// (`again`) with the mistake and what was typed.
+/// Sends (or, editing one, saves) a message with its files: then back to the conversation, or
+/// the page again (`again`) with the mistake and what was typed. Files are checked and stored
+/// before the message's transaction, and removed again if it fails.
 #[allow(clippy::too_many_arguments)]
 async fn write_message<P: IntoResponse>(
     state: &AppState,
     session: &Session,
     user: &CurrentUser,
     service: service::Model,
-    form: &MessageForm,
+    mut form: Submitted,
     editing: Option<MessageId>,
     page: String,
     again: impl AsyncFnOnce(AppError, Draft) -> AppResult<P>,
 ) -> AppResult<Response> {
-    let internal = form.internal.is_some();
-    let written = state
-        .db
-        .in_transaction(async |txn| match editing {
-            None => conversations::post(txn, user, &service, &form.body, internal).await,
-            Some(id) => conversations::edit(txn, user, &service, id, &form.body).await,
-        })
-        .await;
+    let body = form.get("body").unwrap_or_default().to_string();
+    let internal = form.get("internal").is_some();
+    let refused = form.refused.take();
+    let written = async {
+        if let Some(e) = refused {
+            return Err(e);
+        }
+        if editing.is_some() && !form.files.is_empty() {
+            return Err(AppError::invalid(
+                files::FIELD,
+                "Files cannot be added to a message being edited: send them in a new one.",
+            ));
+        }
+        let with_files = !form.files.is_empty();
+        conversations::check(user, &body, internal, with_files)?;
+        let checked = files::check(&state.db, &state.config.files, service.id, form.files).await?;
+        let stored = files::put(&state.storage, service.id, checked).await?;
+        let written = state
+            .db
+            .in_transaction(async |txn| {
+                let m = match editing {
+                    None => {
+                        conversations::post(txn, user, &service, &body, internal, with_files)
+                            .await?
+                    }
+                    Some(id) => conversations::edit(txn, user, &service, id, &body).await?,
+                };
+                files::record(txn, user, &service, &stored, files::Attach::Message(m.id)).await?;
+                Ok(m)
+            })
+            .await;
+        if written.is_err() {
+            files::remove(&state.storage, &stored).await;
+        }
+        written
+    }
+    .await;
     settle(
         written,
         async |m| {
@@ -884,7 +947,7 @@ async fn write_message<P: IntoResponse>(
         },
         async |e| {
             let draft = Draft {
-                body: form.body.clone(),
+                body: body.clone(),
                 internal,
                 editing,
             };
@@ -901,7 +964,7 @@ pub async fn post_message(
     session: Session,
     ctx: PageCtx,
     Path(id): Path<ServiceId>,
-    Form(form): Form<MessageForm>,
+    form: Submitted,
 ) -> AppResult<Response> {
     let service = services::get(&state.db, id).await?;
     let page = format!("/services/{id}");
@@ -910,7 +973,7 @@ pub async fn post_message(
         &session,
         &user,
         service,
-        &form,
+        form,
         None,
         page,
         async |e, draft| service_page(&state, ctx, id, Some(e), draft).await,
@@ -925,7 +988,7 @@ pub async fn edit_message(
     session: Session,
     ctx: PageCtx,
     Path((id, message_id)): Path<(ServiceId, MessageId)>,
-    Form(form): Form<MessageForm>,
+    form: Submitted,
 ) -> AppResult<Response> {
     let service = services::get(&state.db, id).await?;
     let page = format!("/services/{id}");
@@ -935,7 +998,7 @@ pub async fn edit_message(
         &session,
         &user,
         service,
-        &form,
+        form,
         editing,
         page,
         async |e, draft| service_page(&state, ctx, id, Some(e), draft).await,
@@ -964,7 +1027,7 @@ pub async fn my_post_message(
     session: Session,
     ctx: PageCtx,
     Path(id): Path<ServiceId>,
-    Form(form): Form<MessageForm>,
+    form: Submitted,
 ) -> AppResult<Response> {
     let service = services::get_for_client(&state.db, id, client_id).await?;
     let page = format!("/my/services/{id}");
@@ -973,7 +1036,7 @@ pub async fn my_post_message(
         &session,
         &user,
         service,
-        &form,
+        form,
         None,
         page,
         async |e, draft| my_page_with(&state, ctx, client_id, id, e, draft).await,
@@ -988,7 +1051,7 @@ pub async fn my_edit_message(
     session: Session,
     ctx: PageCtx,
     Path((id, message_id)): Path<(ServiceId, MessageId)>,
-    Form(form): Form<MessageForm>,
+    form: Submitted,
 ) -> AppResult<Response> {
     let service = services::get_for_client(&state.db, id, client_id).await?;
     let page = format!("/my/services/{id}");
@@ -998,7 +1061,7 @@ pub async fn my_edit_message(
         &session,
         &user,
         service,
-        &form,
+        form,
         editing,
         page,
         async |e, draft| my_page_with(&state, ctx, client_id, id, e, draft).await,
@@ -1031,4 +1094,106 @@ pub async fn unfollow(
     let message = format!("You no longer follow {}.", service.name);
     flash(&session, FlashKind::Success, message).await?;
     Ok(Redirect::to(&format!("/services/{id}")).into_response())
+}
+
+/// Staff share files with the client as deliverables, to approve or send back.
+pub async fn share_deliverables(
+    State(state): State<AppState>,
+    RequireStaff(user): RequireStaff,
+    session: Session,
+    ctx: PageCtx,
+    Path(id): Path<ServiceId>,
+    mut form: Submitted,
+) -> AppResult<Response> {
+    let service = services::get(&state.db, id).await?;
+    let refused = form.refused.take();
+    let shared = async {
+        if let Some(e) = refused {
+            return Err(e);
+        }
+        if form.files.is_empty() {
+            return Err(AppError::invalid(
+                files::FIELD,
+                "Choose the files to share with the client.",
+            ));
+        }
+        let checked = files::check(&state.db, &state.config.files, service.id, form.files).await?;
+        let stored = files::put(&state.storage, service.id, checked).await?;
+        let recorded = state
+            .db
+            .in_transaction(async |txn| {
+                files::record(txn, &user, &service, &stored, files::Attach::Deliverable).await
+            })
+            .await;
+        if recorded.is_err() {
+            files::remove(&state.storage, &stored).await;
+        }
+        recorded
+    }
+    .await;
+    settle(
+        shared,
+        async |shared| {
+            let names: Vec<&str> = shared.iter().map(|f| f.name.as_str()).collect();
+            let message = format!("Shared with the client: {}.", names.join(", "));
+            flash(&session, FlashKind::Success, message).await?;
+            Ok(Redirect::to(&format!("/services/{id}#deliverables")).into_response())
+        },
+        async |e| service_page(&state, ctx, id, Some(e), Draft::default()).await,
+    )
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DecisionForm {
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    comment: String,
+}
+
+/// The client approves a deliverable, or sends it back saying what to change.
+pub async fn decide(
+    State(state): State<AppState>,
+    RequireClient(user, client_id): RequireClient,
+    session: Session,
+    ctx: PageCtx,
+    Path((id, file_id)): Path<(ServiceId, FileId)>,
+    Form(form): Form<DecisionForm>,
+) -> AppResult<Response> {
+    let service = services::get_for_client(&state.db, id, client_id).await?;
+    let decided = async {
+        let approve = match form.decision.as_str() {
+            "approve" => true,
+            "changes" => false,
+            other => {
+                return Err(AppError::invalid(
+                    "decision",
+                    format!("Unknown decision '{other}': approve or changes."),
+                ));
+            }
+        };
+        state
+            .db
+            .in_transaction(async |txn| {
+                files::decide(txn, &user, &service, file_id, approve, &form.comment).await
+            })
+            .await
+    }
+    .await;
+    settle(
+        decided,
+        async |f| {
+            let message = match f.deliverable_state {
+                Some(file::DeliverableState::Approved) => {
+                    format!("{} is approved. Thank you!", f.name)
+                }
+                _ => format!("Sent back to the agency with your comment: {}.", f.name),
+            };
+            flash(&session, FlashKind::Success, message).await?;
+            Ok(Redirect::to(&format!("/my/services/{id}#deliverables")).into_response())
+        },
+        async |e| my_page_with(&state, ctx, client_id, id, e, Draft::default()).await,
+    )
+    .await
 }
