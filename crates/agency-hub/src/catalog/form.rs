@@ -107,6 +107,12 @@ impl QuestionRow {
             errors.add(field("when"), "Choose before or after payment.");
             When::AfterPayment
         });
+        if kind == Kind::File && when == When::BeforePayment {
+            errors.add(
+                field("when"),
+                "A file is asked after payment: it belongs to the service it is for.",
+            );
+        }
         let mut choices: Vec<String> = Vec::new();
         if kind.has_choices() {
             for c in self
@@ -845,6 +851,25 @@ mod tests {
         assert_eq!(valid.tasks[0].due_in_days, Some(3));
         assert!(valid.tasks[0].client_visible);
         assert!(!valid.tasks[1].client_visible);
+    }
+
+    #[test]
+    fn a_file_is_asked_after_payment_only() {
+        let row = |when: &str| QuestionRow {
+            label: "Your current logo".into(),
+            kind: "file".into(),
+            when: when.into(),
+            ..QuestionRow::default()
+        };
+        let mut errors = FieldErrors::default();
+        let q = row("after_payment").validate(0, &mut errors);
+        assert!(errors.is_empty());
+        assert_eq!(q.kind, Kind::File);
+        row("before_payment").validate(0, &mut errors);
+        assert_eq!(
+            errors.get("question-0-when"),
+            Some("A file is asked after payment: it belongs to the service it is for.")
+        );
     }
 
     #[test]

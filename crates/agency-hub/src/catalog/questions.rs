@@ -32,10 +32,13 @@ pub enum Kind {
     Number,
     Date,
     Url,
+    /// A file, sent with the answers once paid (it belongs to the service); the answer kept
+    /// is the file's name, the file itself one of the service's files.
+    File,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Self::ShortText,
         Self::LongText,
         Self::SingleChoice,
@@ -43,6 +46,7 @@ impl Kind {
         Self::Number,
         Self::Date,
         Self::Url,
+        Self::File,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +58,7 @@ impl Kind {
             Self::Number => "number",
             Self::Date => "date",
             Self::Url => "url",
+            Self::File => "file",
         }
     }
 
@@ -70,6 +75,7 @@ impl Kind {
             Self::Number => "Number",
             Self::Date => "Date",
             Self::Url => "Web address",
+            Self::File => "File upload",
         }
     }
 
@@ -199,6 +205,8 @@ impl Question {
                 ));
             }
             Kind::ShortText | Kind::LongText => first.to_string(),
+            // The file's name (the file is sent beside it).
+            Kind::File => first.chars().take(MAX_SHORT).collect(),
             Kind::Number => match first.replace(',', "").parse::<f64>() {
                 Ok(n) if n.is_finite() && first.len() <= 30 => first.replace(',', ""),
                 _ => return Err(format!("'{first}' is not a number (example: 12 or 4.5).")),
@@ -230,6 +238,11 @@ impl Question {
     /// Reads an answer sent as JSON: a string, a number, an array of strings (several
     /// choices), or null for none.
     pub fn read_json(&self, value: &Value) -> Result<Option<Answer>, String> {
+        if self.kind == Kind::File && !value.is_null() {
+            return Err(
+                "This question takes a file: send it on the service's answers page.".into(),
+            );
+        }
         match value {
             Value::Null => Ok(None),
             Value::String(s) => self.read(&[s]),

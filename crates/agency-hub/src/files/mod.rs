@@ -67,6 +67,8 @@ const ACCEPTED_SUMMARY: &str =
 /// A file as it came in a form or the API.
 #[derive(Clone, Debug)]
 pub struct Upload {
+    /// The form field it came in ([`FIELD`], or an answer's `q{id}`).
+    pub field: String,
     pub name: String,
     pub bytes: Bytes,
 }
@@ -237,14 +239,18 @@ fn too_large(message: String) -> AppError {
 
 /// The bytes a service's files take, from one summing query.
 async fn held_bytes<C: ConnectionTrait>(conn: &C, service_id: ServiceId) -> Result<u64, DbErr> {
-    let sum: Option<Option<i64>> = file::Entity::find()
+    // PostgreSQL sums bigints as numeric: cast back.
+    let sum: Option<i64> = file::Entity::find()
         .select_only()
-        .column_as(file::Column::SizeBytes.sum(), "held")
+        .column_as(
+            sea_orm::sea_query::Expr::cust("CAST(COALESCE(SUM(\"size_bytes\"), 0) AS BIGINT)"),
+            "held",
+        )
         .filter(file::Column::ServiceId.eq(service_id))
         .into_tuple()
         .one(conn)
         .await?;
-    Ok(sum.flatten().unwrap_or(0).max(0) as u64)
+    Ok(sum.unwrap_or(0).max(0) as u64)
 }
 
 /// A PNG at most [`THUMB_PX`] on its longer side; an image that does not decode is refused.

@@ -248,6 +248,7 @@ impl FromRequest<crate::AppState> for Submitted {
                 continue;
             }
             out.files.push(crate::files::Upload {
+                field: name,
                 name: file_name,
                 bytes: bytes.into(),
             });

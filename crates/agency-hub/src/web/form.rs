@@ -29,7 +29,7 @@ pub struct QuestionField {
     pub question: crate::catalog::Question,
     /// The field's name (`q{id}`).
     pub name: String,
-    /// `text`, `textarea`, `radio`, `checkbox`, `number`, `date` or `url`.
+    /// `text`, `textarea`, `radio`, `checkbox`, `number`, `date`, `url` or `file`.
     pub input: &'static str,
     pub value: String,
     /// The choices ticked.
@@ -77,6 +77,7 @@ pub fn question_fields(
                     Kind::Number => "number",
                     Kind::Date => "date",
                     Kind::Url => "url",
+                    Kind::File => "file",
                 },
                 value: picked.first().cloned().unwrap_or_default(),
                 error: errors.get(&name).map(str::to_string),

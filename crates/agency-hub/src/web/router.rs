@@ -188,7 +188,10 @@ fn page_routes() -> Router<AppState> {
         // Clients: their own services.
         .route("/my/services", get(pages::services::mine))
         .route("/my/services/{id}", get(pages::services::my_service))
-        .route("/my/services/{id}/answers", post(pages::services::answer))
+        .route(
+            "/my/services/{id}/answers",
+            post(pages::services::answer).layer(DefaultBodyLimit::disable()),
+        )
         .route(
             "/my/services/{id}/messages",
             post(pages::services::my_post_message).layer(DefaultBodyLimit::disable()),

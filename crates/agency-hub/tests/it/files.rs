@@ -27,22 +27,21 @@ const EXE: &[u8] = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00\
 const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n";
 
 impl TestApp {
-    /// Posts a form with files as the page's own form does: the CSRF token first.
-    async fn post_files(
+    /// Posts a form with files as the page's own form does: the CSRF token first, then the
+    /// fields, then each file as (field, name, bytes).
+    async fn post_multipart(
         &self,
         path: &str,
         fields: &[(&str, &str)],
-        files: &[(&str, &[u8])],
+        files: &[(&str, &str, &[u8])],
     ) -> reqwest::Response {
         let mut form = Form::new().text("_csrf", self.csrf_token().await);
         for (k, v) in fields {
             form = form.text(k.to_string(), v.to_string());
         }
-        for (name, bytes) in files {
-            form = form.part(
-                "files",
-                Part::bytes(bytes.to_vec()).file_name(name.to_string()),
-            );
+        for (field, name, bytes) in files {
+            let part = Part::bytes(bytes.to_vec()).file_name(name.to_string());
+            form = form.part(field.to_string(), part);
         }
         self.client
             .post(self.url(path))
@@ -50,6 +49,20 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Posts files in the `files` field (messages, deliverables).
+    async fn post_files(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &[u8])],
+    ) -> reqwest::Response {
+        let parts: Vec<(&str, &str, &[u8])> = files
+            .iter()
+            .map(|(name, bytes)| ("files", *name, *bytes))
+            .collect();
+        self.post_multipart(path, fields, &parts).await
     }
 }
 
@@ -349,4 +362,77 @@ async fn files_on_s3_compatible_storage() {
         ("AWS_SECRET_ACCESS_KEY", "test"),
     ])
     .await;
+}
+
+#[tokio::test]
+async fn a_file_question_is_answered_with_a_file_checked_like_any_other() {
+    let mut app = spawn_app_with(&[]).await;
+    let template = fixtures::template(&app.db, "Logo Design", &[("Concepts", None, true)]).await;
+    let acme = fixtures::company(&app.db, "Acme Corp").await;
+    let logo = fixtures::service(&app.db, &template, &acme).await;
+    let intake = serde_json::json!([
+        {"id": 1, "kind": "file", "label": "Your current logo", "required": true, "when": "after_payment"},
+        {"id": 2, "kind": "short_text", "label": "Tagline", "when": "after_payment"}
+    ]);
+    agency_hub::db::entities::service::Entity::update_many()
+        .col_expr(
+            agency_hub::db::entities::service::Column::Intake,
+            sea_orm::sea_query::Expr::value(intake),
+        )
+        .exec(&app.db)
+        .await
+        .unwrap();
+    app.create_user(Role::Admin, "admin@example.com", None)
+        .await;
+    app.signed_in_as(Role::Client).await;
+    let mine = format!("/my/services/{}", logo.id);
+    let page = app.page(&mine).await;
+    assert!(page.contains("Action needed: answer 1 question"));
+    assert!(page.contains("<input type=\"file\" name=\"q1\""));
+
+    // A disguised program: refused beside its question, the tagline typed kept, nothing kept.
+    let res = app
+        .post_multipart(
+            &format!("{mine}/answers"),
+            &[("q2", "Anvils since 1920")],
+            &[("q1", "logo.png", EXE)],
+        )
+        .await;
+    assert_eq!(res.status(), 415);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("logo.png is a program"), "{html}");
+    assert!(html.contains("value=\"Anvils since 1920\""));
+    assert_eq!(counts(&app).await.0, 0);
+
+    let picture = png(64, 64);
+    let res = app
+        .post_multipart(
+            &format!("{mine}/answers"),
+            &[("q2", "Anvils since 1920")],
+            &[("q1", "logo.png", &picture)],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let f = file::Entity::find().one(&app.db).await.unwrap().unwrap();
+    assert_eq!((f.question_id, f.name.as_str()), (Some(1), "logo.png"));
+    let page = app.page(&mine).await;
+    assert!(page.contains("Sent: logo.png."));
+    assert!(!page.contains("Action needed"));
+    // Sending the form again without a file keeps the answer.
+    let res = app
+        .post_form(&format!("{mine}/answers"), &[("q2", "Anvils since 1920")])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert!(app.page(&mine).await.contains("Sent: logo.png."));
+
+    app.switch_browser(browser());
+    assert_eq!(
+        app.sign_in("admin@example.com", PASSWORD).await.status(),
+        303
+    );
+    let page = app.page(&format!("/services/{}", logo.id)).await;
+    assert!(page.contains(&format!(
+        "<a href=\"/files/{}\" download>logo.png</a>",
+        f.id
+    )));
 }

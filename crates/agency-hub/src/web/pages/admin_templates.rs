@@ -68,7 +68,7 @@ impl TemplateFormPage {
         crate::catalog::Interval::ALL
     }
 
-    fn question_kinds(&self) -> [crate::catalog::questions::Kind; 7] {
+    fn question_kinds(&self) -> [crate::catalog::questions::Kind; 8] {
         crate::catalog::questions::Kind::ALL
     }
 

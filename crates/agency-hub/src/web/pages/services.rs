@@ -735,26 +735,93 @@ pub async fn my_service(
 }
 
 /// The client's answers to the service's questions: kept when each reads (and, once work has
-/// started, changes none given before), else the page again with each mistake in place.
+/// started, changes none given before), else the page again with each mistake in place. A file
+/// question is answered by the file sent for it (kept as one of the service's files, its name
+/// the answer); one sent nothing keeps the answer it has.
 pub async fn answer(
     State(state): State<AppState>,
     RequireClient(user, client_id): RequireClient,
     session: Session,
     ctx: PageCtx,
     Path(id): Path<ServiceId>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    mut form: Submitted,
 ) -> AppResult<Response> {
     let service = services::get_for_client(&state.db, id, client_id).await?;
     let actor = Actor::from(&user);
-    let result = state
-        .db
-        .in_transaction(async |txn| {
-            services::intake::answer(txn, &actor, service, |questions| {
-                catalog::questions::read_form(questions, &pairs).map_err(FieldErrors)
+    let refused = form.refused.take();
+    let kept = service.intake().answers();
+    let mut pairs = form.fields.clone();
+    let file_questions: Vec<u32> = services::intake::questions(&service.intake())
+        .iter()
+        .filter(|q| q.kind == catalog::questions::Kind::File)
+        .map(|q| q.id)
+        .collect();
+    let mut uploads: Vec<(u32, files::Upload)> = Vec::new();
+    for qid in file_questions {
+        let field = catalog::questions::field(qid);
+        match form.files.iter().position(|u| u.field == field) {
+            Some(i) => {
+                let upload = form.files.swap_remove(i);
+                pairs.push((field, files::safe_name(&upload.name)));
+                uploads.push((qid, upload));
+            }
+            None => {
+                if let Some(a) = kept.get(&qid) {
+                    pairs.push((field, a.display()));
+                }
+            }
+        }
+    }
+    let result = async {
+        if let Some(mut e) = refused {
+            e.field = uploads.first().map(|(q, _)| catalog::questions::field(*q));
+            return Err(e);
+        }
+        // Each file checked and kept under its question (a mistake shows beside it).
+        let mut stored = Vec::new();
+        for (qid, upload) in uploads {
+            let checked = files::check(&state.db, &state.config.files, service.id, vec![upload])
+                .await
+                .map_err(|mut e| {
+                    e.field = Some(catalog::questions::field(qid));
+                    e
+                });
+            let kept = match checked {
+                Ok(checked) => files::put(&state.storage, service.id, checked).await,
+                Err(e) => Err(e),
+            };
+            match kept {
+                Ok(kept) => stored.push((qid, kept)),
+                Err(e) => {
+                    for (_, k) in &stored {
+                        files::remove(&state.storage, k).await;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let answered = state
+            .db
+            .in_transaction(async |txn| {
+                let answered =
+                    services::intake::answer(txn, &actor, service.clone(), |questions| {
+                        catalog::questions::read_form(questions, &pairs).map_err(FieldErrors)
+                    })
+                    .await?;
+                for (qid, kept) in &stored {
+                    files::record(txn, &user, &service, kept, files::Attach::Answer(*qid)).await?;
+                }
+                Ok(answered)
             })
-            .await
-        })
-        .await;
+            .await;
+        if answered.is_err() {
+            for (_, k) in &stored {
+                files::remove(&state.storage, k).await;
+            }
+        }
+        answered
+    }
+    .await;
     settle(
         result,
         async |(service, changed)| {
@@ -829,6 +896,19 @@ pub struct Conversation {
     pub deliverables: Vec<DeliverableView>,
     /// Where a deliverable's decision posts (`…/deliverables/{id}`).
     pub deliverables_action: String,
+    /// The files sent as answers, oldest first.
+    pub answer_files: Vec<file::Model>,
+}
+
+impl Conversation {
+    /// The latest file sent as the answer to question `id`.
+    pub fn answer_file(&self, id: &u32) -> Option<&file::Model> {
+        let id = i32::try_from(*id).ok()?;
+        self.answer_files
+            .iter()
+            .rev()
+            .find(|f| f.question_id == Some(id))
+    }
 }
 
 impl Conversation {
@@ -859,6 +939,9 @@ impl Conversation {
                 m,
             })
             .collect();
+        let answer_files = all_files
+            .extract_if(.., |f| f.question_id.is_some())
+            .collect();
         let mut deliverables: Vec<DeliverableView> = all_files
             .into_iter()
             .filter(|f| f.deliverable_state.is_some())
@@ -879,6 +962,7 @@ impl Conversation {
             staff: reader == Reader::Staff,
             draft,
             deliverables,
+            answer_files,
         })
     }
 }
