@@ -83,6 +83,8 @@ pub struct Shared {
     pub stripe_events: stripe_events::Batcher,
     /// Where files' bytes are kept (`FILES_URL`).
     pub storage: files::Storage,
+    /// Who was just notified, from every instance (the browsers' live updates).
+    pub live: notify::live::Hub,
 }
 
 impl AppState {
@@ -198,6 +200,8 @@ impl App {
         }
         let mailer = notify::Mailer::from_config(&config)?;
         let storage = files::Storage::open(&config.files.store)?;
+        let live =
+            notify::live::Hub::start(background.clone(), config.database_url.as_str()).await?;
         let config = Arc::new(config);
         let registry = Arc::new(job_registry(&db, &config, &mailer, &stripe_client));
         registry.check_queue(&db).await?;
@@ -216,6 +220,7 @@ impl App {
             carts: Arc::new(cache::Fresh::new(Duration::from_secs(1), 100_000)),
             stripe_events: stripe_events::Batcher::start(db.clone()),
             storage,
+            live,
         }));
         let worker = jobs::Worker::new(db, registry, worker_config);
         let router = web::router::build(state.clone());

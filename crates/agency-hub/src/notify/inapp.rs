@@ -86,9 +86,18 @@ pub async fn send_many<'a, C: ConnectionTrait>(
     told: impl IntoIterator<Item = (&'a Notice, UserId, bool)>,
 ) -> Result<(), DbErr> {
     let now = Utc::now();
+    let mut live = super::live::Live::default();
     let rows: Vec<notification::ActiveModel> = told
         .into_iter()
-        .map(|(notice, user_id, staff)| row(notice, user_id, staff, now))
+        .map(|(notice, user_id, staff)| {
+            if !live.users.contains(&user_id) {
+                live.users.push(user_id);
+            }
+            if let Some(s) = notice.service_id.filter(|s| !live.services.contains(s)) {
+                live.services.push(s);
+            }
+            row(notice, user_id, staff, now)
+        })
         .collect();
     if rows.is_empty() {
         return Ok(());
@@ -96,7 +105,7 @@ pub async fn send_many<'a, C: ConnectionTrait>(
     notification::Entity::insert_many(rows)
         .exec_without_returning(conn)
         .await?;
-    Ok(())
+    super::live::announce(conn, live).await
 }
 
 fn row(

@@ -4,6 +4,7 @@
 //! over SMTP, or, without `SMTP_URL`, stores it for the admin's Emails page.
 
 pub mod inapp;
+pub mod live;
 pub mod messages;
 
 use std::time::Duration;

@@ -25,6 +25,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "text/css; charset=utf-8",
         include_bytes!("../../static/app.css"),
     ),
+    (
+        "live.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/live.js"),
+    ),
     // Pictures of the demo store.
     svg!("logo-design"),
     svg!("brand-identity"),

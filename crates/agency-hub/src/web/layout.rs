@@ -77,6 +77,8 @@ pub struct PageCtx {
     pub flashes: Vec<Flash>,
     pub nav: Vec<NavItem>,
     pub css_href: String,
+    /// The live updates' script.
+    pub live_href: String,
     /// Demo accounts exist: the sign-in page shows them.
     pub demo: bool,
     /// Payments go to the built-in emulator.
@@ -233,6 +235,7 @@ impl FromRequestParts<AppState> for PageCtx {
             flashes,
             nav,
             css_href: super::assets::href("app.css"),
+            live_href: super::assets::href("live.js"),
             demo: state.config.demo_data,
             test_mode: state.test_mode,
             unread,

@@ -138,6 +138,7 @@ fn page_routes() -> Router<AppState> {
             post(pages::account::set_message_email),
         )
         .route("/notifications", get(pages::notifications::list))
+        .route("/events", get(pages::notifications::events))
         .route(
             "/notifications/read-all",
             post(pages::notifications::read_all),

@@ -15,6 +15,7 @@ mod hardening;
 mod harness;
 mod intake;
 mod jobs;
+mod live;
 mod metrics;
 mod observability;
 mod orders;

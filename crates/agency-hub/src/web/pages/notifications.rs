@@ -67,3 +67,58 @@ pub async fn read_all(
     flash(&session, FlashKind::Success, message).await?;
     Ok(Redirect::to("/notifications").into_response())
 }
+
+/// What a browser's stream says: the person's unread counts, and the service that changed.
+#[derive(serde::Serialize)]
+struct Counts {
+    all: i64,
+    messages: i64,
+    /// The services the news is about (the page of one of them refreshes).
+    services: Vec<crate::ids::ServiceId>,
+}
+
+/// The signed-in person's live updates (Server-Sent Events): their unread counts at once, then
+/// again whenever something is told to them on any instance. Pages work without it.
+pub async fn events(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> axum::response::sse::Sse<
+    impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let rx = state.live.subscribe();
+    let first = Some(Vec::new());
+    let stream = futures_util::stream::unfold(
+        (rx, first, state, user.id),
+        |(mut rx, mut pending, state, me)| async move {
+            let services = match pending.take() {
+                Some(services) => services,
+                None => loop {
+                    match rx.recv().await {
+                        Ok(live) if live.concerns(me) => break live.services.clone(),
+                        Ok(_) => continue,
+                        // Fell behind: look anyway.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            break Vec::new();
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                    }
+                },
+            };
+            let event = match inapp::unread(&state.db, me).await {
+                Ok(u) => Event::default().event("unread").json_data(Counts {
+                    all: u.all,
+                    messages: u.messages,
+                    services,
+                }),
+                Err(e) => {
+                    tracing::warn!(error = %e, "live updates: reading unread counts");
+                    Ok(Event::default().comment("retry"))
+                }
+            };
+            let event = event.unwrap_or_else(|_| Event::default().comment("retry"));
+            Some((Ok(event), (rx, pending, state, me)))
+        },
+    );
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}

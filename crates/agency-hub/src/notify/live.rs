@@ -1,0 +1,194 @@
+//! Live updates: who was just notified, told to the browsers connected to any instance (the
+//! bell's count, and the page of a service that changed, refresh without a reload).
+//!
+//! On PostgreSQL the transaction that writes notifications also runs `pg_notify` on
+//! [`CHANNEL`]: PostgreSQL delivers it when (and only if) the transaction commits, to every
+//! instance listening, this one included. On SQLite there is one process and one writer, whose
+//! notification ids commit in order: a task reads the rows past the last one it saw, a few times
+//! a second. Either way each instance hands what it hears to its browsers' streams through one
+//! broadcast channel.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::db::Db;
+use crate::db::entities::notification;
+use crate::ids::{ServiceId, UserId};
+
+pub const CHANNEL: &str = "agency_hub_live";
+/// How often SQLite's reader looks for new notifications.
+const POLL: Duration = Duration::from_millis(300);
+/// PostgreSQL refuses payloads past 8000 bytes: past this, everyone is told to look.
+const MAX_PAYLOAD: usize = 7_000;
+
+/// Who was notified, and about which services.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Live {
+    pub users: Vec<UserId>,
+    pub services: Vec<ServiceId>,
+    /// Too many to name: every connected person looks.
+    #[serde(default)]
+    pub everyone: bool,
+}
+
+impl Live {
+    pub fn concerns(&self, user: UserId) -> bool {
+        self.everyone || self.users.contains(&user)
+    }
+}
+
+/// This instance's end of the live updates.
+#[derive(Clone)]
+pub struct Hub {
+    tx: broadcast::Sender<Arc<Live>>,
+}
+
+impl Hub {
+    /// Starts hearing: PostgreSQL's notifications, or SQLite's new rows.
+    pub async fn start(db: Db, database_url: &str) -> anyhow::Result<Self> {
+        let (tx, _) = broadcast::channel(256);
+        let hub = Self { tx };
+        if db.is_sqlite() {
+            let last = last_id(&db).await?;
+            tokio::spawn(poll(db, hub.clone(), last));
+        } else {
+            tokio::spawn(listen(database_url.to_string(), hub.clone()));
+        }
+        Ok(hub)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Live>> {
+        self.tx.subscribe()
+    }
+
+    fn publish(&self, live: Live) {
+        // No browser connected: nobody to tell.
+        let _ = self.tx.send(Arc::new(live));
+    }
+}
+
+/// Tells every instance, at commit, who this transaction notifies (PostgreSQL; SQLite's
+/// reader finds the rows itself).
+pub async fn announce<C: ConnectionTrait>(conn: &C, live: Live) -> Result<(), DbErr> {
+    if conn.get_database_backend() != DbBackend::Postgres || live.users.is_empty() {
+        return Ok(());
+    }
+    let mut payload = serde_json::to_string(&live).unwrap_or_default();
+    if payload.len() > MAX_PAYLOAD {
+        payload = serde_json::to_string(&Live {
+            everyone: true,
+            ..Live::default()
+        })
+        .unwrap_or_default();
+    }
+    conn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [CHANNEL.into(), payload.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+async fn listen(url: String, hub: Hub) {
+    use sea_orm::sqlx::postgres::PgListener;
+    let mut wait = Duration::from_millis(200);
+    loop {
+        let listener = async {
+            let mut l = PgListener::connect(&url).await?;
+            l.listen(CHANNEL).await?;
+            Ok::<_, sea_orm::sqlx::Error>(l)
+        }
+        .await;
+        let mut listener = match listener {
+            Ok(l) => {
+                wait = Duration::from_millis(200);
+                l
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "live updates: cannot listen on PostgreSQL; trying again");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(10));
+                continue;
+            }
+        };
+        loop {
+            match listener.recv().await {
+                Ok(n) => match serde_json::from_str::<Live>(n.payload()) {
+                    Ok(live) => hub.publish(live),
+                    Err(e) => tracing::warn!(error = %e, "live updates: an unreadable payload"),
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "live updates: the listening connection failed; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn last_id(db: &Db) -> Result<i64, DbErr> {
+    Ok(notification::Entity::find()
+        .select_only()
+        .column(notification::Column::Id)
+        .order_by_desc(notification::Column::Id)
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?
+        .unwrap_or(0))
+}
+
+async fn poll(db: Db, hub: Hub, mut last: i64) {
+    let mut tick = tokio::time::interval(POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if hub.tx.receiver_count() == 0 {
+            // Nobody listens: skip ahead without reading the rows.
+            match last_id(&db).await {
+                Ok(id) => last = id,
+                Err(e) => {
+                    tracing::warn!(error = %e, "live updates: reading the newest notification")
+                }
+            }
+            continue;
+        }
+        let rows: Result<Vec<(i64, UserId, Option<ServiceId>)>, DbErr> =
+            notification::Entity::find()
+                .select_only()
+                .column(notification::Column::Id)
+                .column(notification::Column::UserId)
+                .column(notification::Column::ServiceId)
+                .filter(notification::Column::Id.gt(last))
+                .order_by_asc(notification::Column::Id)
+                .limit(1_000)
+                .into_tuple()
+                .all(&db)
+                .await;
+        match rows {
+            Ok(rows) if !rows.is_empty() => {
+                let mut live = Live::default();
+                for (id, user, service) in rows {
+                    last = last.max(id);
+                    if !live.users.contains(&user) {
+                        live.users.push(user);
+                    }
+                    if let Some(s) = service.filter(|s| !live.services.contains(s)) {
+                        live.services.push(s);
+                    }
+                }
+                hub.publish(live);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "live updates: reading new notifications"),
+        }
+    }
+}

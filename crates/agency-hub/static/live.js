@@ -1,0 +1,66 @@
+// Live updates: the navigation's counts follow the person's notifications, and the page of a
+// service that changed refreshes (unless something is being typed: then it says so). Pages
+// work the same without this.
+(function () {
+  "use strict";
+  if (!window.EventSource) return;
+  var here = document.getElementById("live");
+  var service = here ? here.getAttribute("data-service") : null;
+
+  function setBadge(href, n, what) {
+    var link = document.querySelector('nav a[href="' + href + '"]');
+    if (!link) return;
+    var badge = link.querySelector(".nav-badge");
+    if (n > 0) {
+      if (!badge) {
+        badge = document.createElement("span");
+        badge.className = "nav-badge";
+        badge.setAttribute("data-badge", href);
+        link.appendChild(document.createTextNode(" "));
+        link.appendChild(badge);
+      }
+      badge.textContent = String(n);
+      badge.setAttribute("aria-label", n + " " + what);
+    } else if (badge) {
+      badge.remove();
+    }
+  }
+
+  function typing() {
+    var fields = document.querySelectorAll("textarea, input[type=text], input[type=file]");
+    for (var i = 0; i < fields.length; i++) {
+      if (fields[i].value) return true;
+    }
+    return false;
+  }
+
+  function changed() {
+    if (!typing()) {
+      window.location.reload();
+      return;
+    }
+    var note = document.getElementById("live-note");
+    if (!note) {
+      note = document.createElement("p");
+      note.id = "live-note";
+      note.className = "flash flash-info";
+      note.setAttribute("role", "status");
+      note.textContent = "Something new arrived on this service: reload the page to see it (what you typed is not sent yet).";
+      here.parentNode.insertBefore(note, here);
+    }
+  }
+
+  var source = new EventSource("/events");
+  // Browsers hold few connections per site (six over HTTP/1.1): give this one back as the
+  // page goes, or the next pages wait for it.
+  window.addEventListener("pagehide", function () {
+    source.close();
+  });
+  source.addEventListener("unread", function (e) {
+    var d = JSON.parse(e.data);
+    setBadge("/notifications", d.all, "unread");
+    setBadge("/services", d.messages, "unread messages");
+    setBadge("/my/services", d.messages, "unread messages");
+    if (service && d.services.indexOf(Number(service)) >= 0) changed();
+  });
+})();
