@@ -200,6 +200,20 @@ async fn email<C: ConnectionTrait>(
             ),
         }
     }
+    // Emailed now: no digest carries them again (should the person switch to digests).
+    let emailed: Vec<UserId> = to
+        .iter()
+        .filter(|r| r.message_email == MessageEmail::Every)
+        .map(|r| r.id)
+        .collect();
+    if !emailed.is_empty() {
+        notification::Entity::update_many()
+            .col_expr(notification::Column::EmailedAt, Expr::value(Utc::now()))
+            .filter(notification::Column::MessageId.eq(m.id))
+            .filter(notification::Column::UserId.is_in(emailed))
+            .exec(conn)
+            .await?;
+    }
     notify::enqueue_many(conn, now).await?;
     Enqueue::insert_many(conn, digests).await?;
     Ok(())

@@ -168,16 +168,18 @@ pub fn kind_label(content_type: &str) -> &'static str {
 }
 
 /// Checks uploads for a service before anything is kept: not empty, not too large, of an
-/// accepted type, within the service's room; images get their thumbnails. The first mistake
-/// is the error (field `files`), naming the file.
+/// accepted type, within the service's room (with `pending` bytes already accepted in the same
+/// request); images get their thumbnails. The first mistake is the error (field `files`),
+/// naming the file.
 pub async fn check<C: ConnectionTrait>(
     conn: &C,
     settings: &FileSettings,
     service_id: ServiceId,
     uploads: Vec<Upload>,
+    pending: u64,
 ) -> AppResult<Vec<Checked>> {
     let mut checked = Vec::with_capacity(uploads.len());
-    let mut adding = 0u64;
+    let mut adding = pending;
     for upload in uploads {
         let name = safe_name(&upload.name);
         let size = upload.bytes.len() as u64;

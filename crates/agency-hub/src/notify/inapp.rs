@@ -90,12 +90,7 @@ pub async fn send_many<'a, C: ConnectionTrait>(
     let rows: Vec<notification::ActiveModel> = told
         .into_iter()
         .map(|(notice, user_id, staff)| {
-            if !live.users.contains(&user_id) {
-                live.users.push(user_id);
-            }
-            if let Some(s) = notice.service_id.filter(|s| !live.services.contains(s)) {
-                live.services.push(s);
-            }
+            live.add(user_id, notice.service_id);
             row(notice, user_id, staff, now)
         })
         .collect();

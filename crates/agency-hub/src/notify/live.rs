@@ -28,19 +28,32 @@ const POLL: Duration = Duration::from_millis(300);
 /// PostgreSQL refuses payloads past 8000 bytes: past this, everyone is told to look.
 const MAX_PAYLOAD: usize = 7_000;
 
-/// Who was notified, and about which services.
+/// Who was notified, each about which service (a person hears only of their own).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Live {
-    pub users: Vec<UserId>,
-    pub services: Vec<ServiceId>,
-    /// Too many to name: every connected person looks.
+    pub told: Vec<(UserId, Option<ServiceId>)>,
+    /// Too many to name: every connected person looks (and is told of no service).
     #[serde(default)]
     pub everyone: bool,
 }
 
 impl Live {
-    pub fn concerns(&self, user: UserId) -> bool {
-        self.everyone || self.users.contains(&user)
+    /// Adds a person told (once per person and service).
+    pub fn add(&mut self, user: UserId, service: Option<ServiceId>) {
+        if !self.told.contains(&(user, service)) {
+            self.told.push((user, service));
+        }
+    }
+
+    /// Whether `user` is concerned, and the services they were told about.
+    pub fn for_user(&self, user: UserId) -> Option<Vec<ServiceId>> {
+        let mine: Vec<ServiceId> = self
+            .told
+            .iter()
+            .filter(|(u, _)| *u == user)
+            .filter_map(|(_, s)| *s)
+            .collect();
+        (self.everyone || self.told.iter().any(|(u, _)| *u == user)).then_some(mine)
     }
 }
 
@@ -77,7 +90,7 @@ impl Hub {
 /// Tells every instance, at commit, who this transaction notifies (PostgreSQL; SQLite's
 /// reader finds the rows itself).
 pub async fn announce<C: ConnectionTrait>(conn: &C, live: Live) -> Result<(), DbErr> {
-    if conn.get_database_backend() != DbBackend::Postgres || live.users.is_empty() {
+    if conn.get_database_backend() != DbBackend::Postgres || live.told.is_empty() {
         return Ok(());
     }
     let mut payload = serde_json::to_string(&live).unwrap_or_default();
@@ -178,17 +191,35 @@ async fn poll(db: Db, hub: Hub, mut last: i64) {
                 let mut live = Live::default();
                 for (id, user, service) in rows {
                     last = last.max(id);
-                    if !live.users.contains(&user) {
-                        live.users.push(user);
-                    }
-                    if let Some(s) = service.filter(|s| !live.services.contains(s)) {
-                        live.services.push(s);
-                    }
+                    live.add(user, service);
                 }
                 hub.publish(live);
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "live updates: reading new notifications"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_person_hears_only_of_their_own_services() {
+        let (ana, gus) = (UserId(1), UserId(2));
+        let mut live = Live::default();
+        live.add(ana, Some(ServiceId(10)));
+        live.add(gus, Some(ServiceId(20)));
+        live.add(ana, Some(ServiceId(10)));
+        live.add(ana, None);
+        assert_eq!(live.for_user(ana), Some(vec![ServiceId(10)]));
+        assert_eq!(live.for_user(gus), Some(vec![ServiceId(20)]));
+        assert_eq!(live.for_user(UserId(3)), None);
+        let everyone = Live {
+            everyone: true,
+            ..Live::default()
+        };
+        assert_eq!(everyone.for_user(UserId(3)), Some(Vec::new()));
     }
 }

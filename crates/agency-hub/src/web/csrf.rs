@@ -111,16 +111,12 @@ pub async fn guard_forms(session: Session, req: Request, next: Next) -> Response
 }
 
 /// The token of a form with files: its first field, as our forms put it (the files after it
-/// are not read here).
+/// are not read here). `multer` reads the buffered body with no limit of its own: the outer
+/// body limit has bounded it already.
 async fn multipart_token(content_type: &str, bytes: axum::body::Bytes) -> Option<String> {
-    use axum::extract::FromRequest;
-    let req = Request::builder()
-        .header(header::CONTENT_TYPE, content_type)
-        .body(Body::from(bytes))
-        .ok()?;
-    let mut form = axum::extract::Multipart::from_request(req, &())
-        .await
-        .ok()?;
+    let boundary = multer::parse_boundary(content_type).ok()?;
+    let body = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(bytes) });
+    let mut form = multer::Multipart::new(body, boundary);
     let field = form.next_field().await.ok()??;
     if field.name() != Some(FIELD) {
         return None;

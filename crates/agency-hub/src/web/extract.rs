@@ -239,7 +239,7 @@ impl FromRequest<crate::AppState> for Submitted {
                         crate::files::size_label(max)
                     ),
                 );
-                e.field = Some(crate::files::FIELD.into());
+                e.field = Some(name);
                 out.refused.get_or_insert(e);
                 continue;
             }

@@ -383,6 +383,27 @@ async fn five_quick_messages_make_one_digest_email_and_preferences_are_kept() {
     }
     assert_eq!(to("max@example.com").len(), 5);
     assert!(to("quiet@example.com").is_empty());
+    // Switching to digests does not email again what was emailed one by one.
+    let max = agency_hub::db::entities::user::Entity::find()
+        .filter(agency_hub::db::entities::user::Column::Email.eq("max@example.com"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    agency_hub::auth::users::set_message_email(
+        &app.db,
+        max.id,
+        agency_hub::db::entities::user::MessageEmail::Digest,
+    )
+    .await
+    .unwrap();
+    Digest {
+        user_id: max.id,
+        service_id: logo.id,
+    }
+    .run(&app.db, 1)
+    .await
+    .unwrap();
     let stored = email::Entity::find()
         .filter(email::Column::Kind.eq("new_messages"))
         .count(&app.db)

@@ -425,6 +425,31 @@ async fn a_file_question_is_answered_with_a_file_checked_like_any_other() {
     assert_eq!(res.status(), 303);
     assert!(app.page(&mine).await.contains("Sent: logo.png."));
 
+    // Once work has started, the file given stays, even a new one of the same name.
+    agency_hub::db::entities::task::Entity::update_many()
+        .col_expr(
+            agency_hub::db::entities::task::Column::Status,
+            sea_orm::sea_query::Expr::value("IN_PROGRESS"),
+        )
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let res = app
+        .post_multipart(
+            &format!("{mine}/answers"),
+            &[],
+            &[("q1", "logo.png", &png(32, 32))],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("this file can no longer change")
+    );
+    assert_eq!(counts(&app).await.0, 1);
+
     app.switch_browser(browser());
     assert_eq!(
         app.sign_in("admin@example.com", PASSWORD).await.status(),
@@ -435,4 +460,30 @@ async fn a_file_question_is_answered_with_a_file_checked_like_any_other() {
         "<a href=\"/files/{}\" download>logo.png</a>",
         f.id
     )));
+}
+
+/// Past 2 MB (axum's default body limit), within the 25 MB default: a form with a large file
+/// passes the CSRF check and is kept whole.
+#[tokio::test]
+async fn a_file_of_several_megabytes_is_kept_whole() {
+    let app = spawn_app_with(&[]).await;
+    let template = fixtures::template(&app.db, "Logo Design", &[("Concepts", None, true)]).await;
+    let acme = fixtures::company(&app.db, "Acme Corp").await;
+    let logo = fixtures::service(&app.db, &template, &acme).await;
+    app.signed_in_as(Role::Client).await;
+    let big = "brand guide line\n".repeat(200_000);
+    assert!(big.len() > 3_000_000);
+    let res = app
+        .post_files(
+            &format!("/my/services/{}/messages", logo.id),
+            &[],
+            &[("guide.txt", big.as_bytes())],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let f = file::Entity::find().one(&app.db).await.unwrap().unwrap();
+    assert_eq!(f.size_bytes, big.len() as i64);
+    let res = app.get(&format!("/files/{}", f.id)).await;
+    assert_eq!(res.headers()["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(res.bytes().await.unwrap().len(), big.len());
 }

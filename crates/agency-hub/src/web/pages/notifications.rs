@@ -77,8 +77,14 @@ struct Counts {
     services: Vec<crate::ids::ServiceId>,
 }
 
+/// The longest a live stream runs before the browser opens a new one (which checks the session
+/// again: a signed-out person's stream does not go on).
+const STREAM_FOR: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// The signed-in person's live updates (Server-Sent Events): their unread counts at once, then
-/// again whenever something is told to them on any instance. Pages work without it.
+/// again whenever something is told to them on any instance, with the services (theirs) it is
+/// about. It ends when the person can no longer sign in, and after [`STREAM_FOR`]. Pages work
+/// without it.
 pub async fn events(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -88,15 +94,19 @@ pub async fn events(
     use axum::response::sse::{Event, KeepAlive, Sse};
     let rx = state.live.subscribe();
     let first = Some(Vec::new());
+    let ends = tokio::time::Instant::now() + STREAM_FOR;
     let stream = futures_util::stream::unfold(
         (rx, first, state, user.id),
-        |(mut rx, mut pending, state, me)| async move {
+        move |(mut rx, mut pending, state, me)| async move {
             let services = match pending.take() {
                 Some(services) => services,
                 None => loop {
-                    match rx.recv().await {
-                        Ok(live) if live.concerns(me) => break live.services.clone(),
-                        Ok(_) => continue,
+                    let next = tokio::time::timeout_at(ends, rx.recv()).await.ok()?;
+                    match next {
+                        Ok(live) => match live.for_user(me) {
+                            Some(mine) => break mine,
+                            None => continue,
+                        },
                         // Fell behind: look anyway.
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                             break Vec::new();
@@ -105,6 +115,11 @@ pub async fn events(
                     }
                 },
             };
+            match crate::auth::active_user(&state.db, me).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return None,
+                Err(e) => tracing::warn!(error = %e, "live updates: reading the user"),
+            }
             let event = match inapp::unread(&state.db, me).await {
                 Ok(u) => Event::default().event("unread").json_data(Counts {
                     all: u.all,

@@ -750,15 +750,32 @@ pub async fn answer(
     let actor = Actor::from(&user);
     let refused = form.refused.take();
     let kept = service.intake().answers();
-    let mut pairs = form.fields.clone();
     let file_questions: Vec<u32> = services::intake::questions(&service.intake())
         .iter()
         .filter(|q| q.kind == catalog::questions::Kind::File)
         .map(|q| q.id)
         .collect();
+    let is_file_field = |k: &str| {
+        file_questions
+            .iter()
+            .any(|q| catalog::questions::field(*q) == k)
+    };
+    // A file question is answered by a file only: typed values for it are dropped. The page
+    // shown again after a mistake shows the answers kept for them (a file sent with a form
+    // that came back was not kept, and is chosen again).
+    let mut shown: Vec<(String, String)> = form
+        .fields
+        .iter()
+        .filter(|(k, _)| !is_file_field(k))
+        .cloned()
+        .collect();
+    let mut pairs = shown.clone();
     let mut uploads: Vec<(u32, files::Upload)> = Vec::new();
-    for qid in file_questions {
+    for &qid in &file_questions {
         let field = catalog::questions::field(qid);
+        if let Some(a) = kept.get(&qid) {
+            shown.push((field.clone(), a.display()));
+        }
         match form.files.iter().position(|u| u.field == field) {
             Some(i) => {
                 let upload = form.files.swap_remove(i);
@@ -773,19 +790,45 @@ pub async fn answer(
         }
     }
     let result = async {
-        if let Some(mut e) = refused {
-            e.field = uploads.first().map(|(q, _)| catalog::questions::field(*q));
+        if let Some(e) = refused {
             return Err(e);
         }
-        // Each file checked and kept under its question (a mistake shows beside it).
+        // Once work has started, a file given stays (a new one, even of the same name, is a
+        // change).
+        let replacing: Vec<u32> = uploads
+            .iter()
+            .map(|(q, _)| *q)
+            .filter(|q| kept.contains_key(q))
+            .collect();
+        if !replacing.is_empty() && services::work_started(&state.db, service.id).await? {
+            let mut errors = FieldErrors::default();
+            for q in replacing {
+                errors.add(
+                    catalog::questions::field(q),
+                    "Work has started, so this file can no longer change: send the new one in a message instead.",
+                );
+            }
+            return Err(errors.into());
+        }
+        // Each file checked (with those before it, against the service's room) and kept under
+        // its question (a mistake shows beside it).
         let mut stored = Vec::new();
+        let mut pending = 0u64;
         for (qid, upload) in uploads {
-            let checked = files::check(&state.db, &state.config.files, service.id, vec![upload])
-                .await
-                .map_err(|mut e| {
-                    e.field = Some(catalog::questions::field(qid));
-                    e
-                });
+            let size = upload.bytes.len() as u64;
+            let checked = files::check(
+                &state.db,
+                &state.config.files,
+                service.id,
+                vec![upload],
+                pending,
+            )
+            .await
+            .map_err(|mut e| {
+                e.field = Some(catalog::questions::field(qid));
+                e
+            });
+            pending += size;
             let kept = match checked {
                 Ok(checked) => files::put(&state.storage, service.id, checked).await,
                 Err(e) => Err(e),
@@ -803,11 +846,10 @@ pub async fn answer(
         let answered = state
             .db
             .in_transaction(async |txn| {
-                let answered =
-                    services::intake::answer(txn, &actor, service.clone(), |questions| {
-                        catalog::questions::read_form(questions, &pairs).map_err(FieldErrors)
-                    })
-                    .await?;
+                let answered = services::intake::answer(txn, &actor, service.clone(), |questions| {
+                    catalog::questions::read_form(questions, &pairs).map_err(FieldErrors)
+                })
+                .await?;
                 for (qid, kept) in &stored {
                     files::record(txn, &user, &service, kept, files::Attach::Answer(*qid)).await?;
                 }
@@ -843,7 +885,7 @@ pub async fn answer(
                 ctx,
                 client_id,
                 id,
-                Some((pairs, e)),
+                Some((shown, e)),
                 Draft::default(),
             )
             .await
@@ -996,7 +1038,8 @@ async fn write_message<P: IntoResponse>(
         }
         let with_files = !form.files.is_empty();
         conversations::check(user, &body, internal, with_files)?;
-        let checked = files::check(&state.db, &state.config.files, service.id, form.files).await?;
+        let checked =
+            files::check(&state.db, &state.config.files, service.id, form.files, 0).await?;
         let stored = files::put(&state.storage, service.id, checked).await?;
         let written = state
             .db
@@ -1201,7 +1244,8 @@ pub async fn share_deliverables(
                 "Choose the files to share with the client.",
             ));
         }
-        let checked = files::check(&state.db, &state.config.files, service.id, form.files).await?;
+        let checked =
+            files::check(&state.db, &state.config.files, service.id, form.files, 0).await?;
         let stored = files::put(&state.storage, service.id, checked).await?;
         let recorded = state
             .db
