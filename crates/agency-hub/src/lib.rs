@@ -85,6 +85,8 @@ pub struct Shared {
     pub storage: files::Storage,
     /// Who was just notified, from every instance (the browsers' live updates).
     pub live: notify::live::Hub,
+    /// Messages sent through the API, per person and minute.
+    pub message_limit: Arc<web::rate::RateLimit>,
 }
 
 impl AppState {
@@ -221,6 +223,10 @@ impl App {
             stripe_events: stripe_events::Batcher::start(db.clone()),
             storage,
             live,
+            message_limit: Arc::new(web::rate::RateLimit::new(
+                web::api::portal::MESSAGES_PER_MINUTE,
+                Duration::from_secs(60),
+            )),
         }));
         let worker = jobs::Worker::new(db, registry, worker_config);
         let router = web::router::build(state.clone());

@@ -12,4 +12,5 @@ pub mod layout;
 pub mod metrics;
 pub mod middleware;
 pub mod pages;
+pub mod rate;
 pub mod router;

@@ -19,6 +19,7 @@ mod live;
 mod metrics;
 mod observability;
 mod orders;
+mod portal_api;
 mod purchase;
 mod services;
 mod smtp;

@@ -28,6 +28,7 @@ use crate::web::router::SESSION_COOKIE;
         (name = "store", description = "What clients can buy"),
         (name = "cart", description = "The client company's cart"),
         (name = "orders", description = "The client company's orders"),
+        (name = "portal", description = "Working with the agency: messages, deliverables, notifications"),
         (name = "admin", description = "Administration"),
         (name = "stripe", description = "Stripe's calls to us"),
         (name = "docs", description = "This description"),

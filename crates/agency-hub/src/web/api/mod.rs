@@ -4,6 +4,7 @@
 pub mod admin_jobs;
 pub mod docs;
 pub mod orders;
+pub mod portal;
 pub mod session;
 pub mod store;
 pub mod webhook;
@@ -40,6 +41,11 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(docs::openapi_json))
         .routes(routes!(docs::docs_page))
         .routes(routes!(webhook::receive))
+        .routes(routes!(portal::list_messages, portal::post_message))
+        .routes(routes!(portal::decide))
+        .routes(routes!(portal::list_notifications))
+        .routes(routes!(portal::read_notification))
+        .routes(routes!(portal::read_all))
         .merge(store)
 }
 
