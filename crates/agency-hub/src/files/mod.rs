@@ -300,6 +300,20 @@ pub async fn put(
     Ok(kept)
 }
 
+/// Checks uploads ([`check`]) and keeps them ([`put`]): what the forms and the API call before
+/// the transaction that writes the files' rows.
+pub async fn accept<C: ConnectionTrait>(
+    conn: &C,
+    settings: &FileSettings,
+    storage: &Storage,
+    service_id: ServiceId,
+    uploads: Vec<Upload>,
+    pending: u64,
+) -> AppResult<Vec<(Checked, String)>> {
+    let checked = check(conn, settings, service_id, uploads, pending).await?;
+    put(storage, service_id, checked).await
+}
+
 /// Removes stored files whose rows were never written (best effort: a leftover is only bytes
 /// nothing points to).
 pub async fn remove(storage: &Storage, kept: &[(Checked, String)]) {

@@ -128,14 +128,13 @@ fn row(
     }
 }
 
-/// The active people of a client company.
-pub async fn client_people<C: ConnectionTrait>(
+/// The active users matching `which`, by id.
+async fn people<C: ConnectionTrait>(
     conn: &C,
-    client_id: ClientId,
+    which: sea_orm::Condition,
 ) -> Result<Vec<Recipient>, DbErr> {
     Ok(user::Entity::find()
-        .filter(user::Column::ClientId.eq(client_id))
-        .filter(user::Column::Role.eq(Role::Client))
+        .filter(which)
         .filter(user::Column::Active.eq(true))
         .order_by_asc(user::Column::Id)
         .all(conn)
@@ -145,17 +144,24 @@ pub async fn client_people<C: ConnectionTrait>(
         .collect())
 }
 
+fn staff() -> sea_orm::Condition {
+    sea_orm::Condition::all().add(user::Column::Role.is_in([Role::Admin, Role::Manager]))
+}
+
+/// The active people of a client company.
+pub async fn client_people<C: ConnectionTrait>(
+    conn: &C,
+    client_id: ClientId,
+) -> Result<Vec<Recipient>, DbErr> {
+    let which = sea_orm::Condition::all()
+        .add(user::Column::ClientId.eq(client_id))
+        .add(user::Column::Role.eq(Role::Client));
+    people(conn, which).await
+}
+
 /// Every active manager and admin.
 pub async fn all_staff<C: ConnectionTrait>(conn: &C) -> Result<Vec<Recipient>, DbErr> {
-    Ok(user::Entity::find()
-        .filter(user::Column::Role.is_in([Role::Admin, Role::Manager]))
-        .filter(user::Column::Active.eq(true))
-        .order_by_asc(user::Column::Id)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(Recipient::from)
-        .collect())
+    people(conn, staff()).await
 }
 
 /// The ids of a service's followers, as a subquery.
@@ -173,16 +179,11 @@ pub async fn service_staff<C: ConnectionTrait>(
     conn: &C,
     service_id: ServiceId,
 ) -> Result<Vec<Recipient>, DbErr> {
-    let followers: Vec<Recipient> = user::Entity::find()
-        .filter(user::Column::Id.in_subquery(following(service_id)))
-        .filter(user::Column::Role.is_in([Role::Admin, Role::Manager]))
-        .filter(user::Column::Active.eq(true))
-        .order_by_asc(user::Column::Id)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(Recipient::from)
-        .collect();
+    let followers = people(
+        conn,
+        staff().add(user::Column::Id.in_subquery(following(service_id))),
+    )
+    .await?;
     if followers.is_empty() {
         all_staff(conn).await
     } else {

@@ -4,7 +4,7 @@
 //! to the agency instead). Each change is logged with the questions it touched.
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -12,8 +12,8 @@ use super::subject;
 use crate::activity::{self, Actor};
 use crate::catalog::{Answers, Intake, Question, When};
 use crate::db::Db;
+use crate::db::entities::service;
 use crate::db::entities::service::ServiceStatus;
-use crate::db::entities::{service, user};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::ids::ServiceId;
 use crate::jobs::{Enqueue, Job};
@@ -158,11 +158,7 @@ impl Job for Remind {
         {
             return Ok(());
         }
-        let people = user::Entity::find()
-            .filter(user::Column::ClientId.eq(service.client_id))
-            .filter(user::Column::Active.eq(true))
-            .all(db)
-            .await?;
+        let people = crate::notify::inapp::client_people(db, service.client_id).await?;
         let emails: Vec<Outgoing> = people
             .into_iter()
             .map(|person| Outgoing {

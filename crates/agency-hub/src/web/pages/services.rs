@@ -816,23 +816,14 @@ pub async fn answer(
         let mut pending = 0u64;
         for (qid, upload) in uploads {
             let size = upload.bytes.len() as u64;
-            let checked = files::check(
-                &state.db,
-                &state.config.files,
-                service.id,
-                vec![upload],
-                pending,
-            )
-            .await
-            .map_err(|mut e| {
-                e.field = Some(catalog::questions::field(qid));
-                e
-            });
+            let (db, settings, storage) = (&state.db, &state.config.files, &state.storage);
+            let kept = files::accept(db, settings, storage, service.id, vec![upload], pending)
+                .await
+                .map_err(|mut e| {
+                    e.field = Some(catalog::questions::field(qid));
+                    e
+                });
             pending += size;
-            let kept = match checked {
-                Ok(checked) => files::put(&state.storage, service.id, checked).await,
-                Err(e) => Err(e),
-            };
             match kept {
                 Ok(kept) => stored.push((qid, kept)),
                 Err(e) => {
@@ -1038,9 +1029,8 @@ async fn write_message<P: IntoResponse>(
         }
         let with_files = !form.files.is_empty();
         conversations::check(user, &body, internal, with_files)?;
-        let checked =
-            files::check(&state.db, &state.config.files, service.id, form.files, 0).await?;
-        let stored = files::put(&state.storage, service.id, checked).await?;
+        let (db, settings, storage) = (&state.db, &state.config.files, &state.storage);
+        let stored = files::accept(db, settings, storage, service.id, form.files, 0).await?;
         let written = state
             .db
             .in_transaction(async |txn| {
@@ -1093,19 +1083,7 @@ pub async fn post_message(
     Path(id): Path<ServiceId>,
     form: Submitted,
 ) -> AppResult<Response> {
-    let service = services::get(&state.db, id).await?;
-    let page = format!("/services/{id}");
-    write_message(
-        &state,
-        &session,
-        &user,
-        service,
-        form,
-        None,
-        page,
-        async |e, draft| service_page(&state, ctx, id, Some(e), draft).await,
-    )
-    .await
+    staff_writes(&state, &user, &session, ctx, id, form, None).await
 }
 
 /// Staff edit their own message within the edit window.
@@ -1117,18 +1095,29 @@ pub async fn edit_message(
     Path((id, message_id)): Path<(ServiceId, MessageId)>,
     form: Submitted,
 ) -> AppResult<Response> {
+    staff_writes(&state, &user, &session, ctx, id, form, Some(message_id)).await
+}
+
+async fn staff_writes(
+    state: &AppState,
+    user: &CurrentUser,
+    session: &Session,
+    ctx: PageCtx,
+    id: ServiceId,
+    form: Submitted,
+    editing: Option<MessageId>,
+) -> AppResult<Response> {
     let service = services::get(&state.db, id).await?;
     let page = format!("/services/{id}");
-    let editing = Some(message_id);
     write_message(
-        &state,
-        &session,
-        &user,
+        state,
+        session,
+        user,
         service,
         form,
         editing,
         page,
-        async |e, draft| service_page(&state, ctx, id, Some(e), draft).await,
+        async |e, draft| service_page(state, ctx, id, Some(e), draft).await,
     )
     .await
 }
@@ -1156,19 +1145,7 @@ pub async fn my_post_message(
     Path(id): Path<ServiceId>,
     form: Submitted,
 ) -> AppResult<Response> {
-    let service = services::get_for_client(&state.db, id, client_id).await?;
-    let page = format!("/my/services/{id}");
-    write_message(
-        &state,
-        &session,
-        &user,
-        service,
-        form,
-        None,
-        page,
-        async |e, draft| my_page_with(&state, ctx, client_id, id, e, draft).await,
-    )
-    .await
+    client_writes(&state, &user, client_id, &session, ctx, id, form, None).await
 }
 
 /// A client's person edits their own message within the edit window.
@@ -1180,18 +1157,32 @@ pub async fn my_edit_message(
     Path((id, message_id)): Path<(ServiceId, MessageId)>,
     form: Submitted,
 ) -> AppResult<Response> {
+    let editing = Some(message_id);
+    client_writes(&state, &user, client_id, &session, ctx, id, form, editing).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn client_writes(
+    state: &AppState,
+    user: &CurrentUser,
+    client_id: ClientId,
+    session: &Session,
+    ctx: PageCtx,
+    id: ServiceId,
+    form: Submitted,
+    editing: Option<MessageId>,
+) -> AppResult<Response> {
     let service = services::get_for_client(&state.db, id, client_id).await?;
     let page = format!("/my/services/{id}");
-    let editing = Some(message_id);
     write_message(
-        &state,
-        &session,
-        &user,
+        state,
+        session,
+        user,
         service,
         form,
         editing,
         page,
-        async |e, draft| my_page_with(&state, ctx, client_id, id, e, draft).await,
+        async |e, draft| my_page_with(state, ctx, client_id, id, e, draft).await,
     )
     .await
 }
@@ -1244,9 +1235,8 @@ pub async fn share_deliverables(
                 "Choose the files to share with the client.",
             ));
         }
-        let checked =
-            files::check(&state.db, &state.config.files, service.id, form.files, 0).await?;
-        let stored = files::put(&state.storage, service.id, checked).await?;
+        let (db, settings, storage) = (&state.db, &state.config.files, &state.storage);
+        let stored = files::accept(db, settings, storage, service.id, form.files, 0).await?;
         let recorded = state
             .db
             .in_transaction(async |txn| {
