@@ -87,6 +87,8 @@ pub struct Shared {
     pub live: notify::live::Hub,
     /// Messages sent through the API, per person and minute.
     pub message_limit: Arc<web::rate::RateLimit>,
+    /// Files sent through the API, per person and minute.
+    pub upload_limit: Arc<web::rate::RateLimit>,
 }
 
 impl AppState {
@@ -225,6 +227,10 @@ impl App {
             live,
             message_limit: Arc::new(web::rate::RateLimit::new(
                 web::api::portal::MESSAGES_PER_MINUTE,
+                Duration::from_secs(60),
+            )),
+            upload_limit: Arc::new(web::rate::RateLimit::new(
+                web::api::portal::FILES_PER_MINUTE,
                 Duration::from_secs(60),
             )),
         }));

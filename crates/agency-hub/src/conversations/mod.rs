@@ -14,11 +14,13 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use crate::auth::CurrentUser;
+use crate::config::FileSettings;
 use crate::db::Db;
 use crate::db::entities::notification::{self, NoticeKind};
 use crate::db::entities::user::{self, MessageEmail};
-use crate::db::entities::{message, service};
+use crate::db::entities::{file, message, service};
 use crate::error::{AppError, AppResult};
+use crate::files::{self, Attach, Storage, Upload};
 use crate::ids::{MessageId, ServiceId, UserId};
 use crate::jobs::{Enqueue, Job};
 use crate::notify::inapp::{self, Notice, Recipient};
@@ -104,6 +106,46 @@ pub fn check(
         ));
     }
     body(raw, with_files)
+}
+
+/// Sends (or, `editing` one, saves) a message with its files, as the pages and the API do:
+/// the files are checked and stored before the message's transaction, and removed again if
+/// it fails. Returns the message and its files.
+#[allow(clippy::too_many_arguments)]
+pub async fn write(
+    db: &Db,
+    settings: &FileSettings,
+    storage: &Storage,
+    author: &CurrentUser,
+    service: &service::Model,
+    raw: &str,
+    internal: bool,
+    uploads: Vec<Upload>,
+    editing: Option<MessageId>,
+) -> AppResult<(message::Model, Vec<file::Model>)> {
+    if editing.is_some() && !uploads.is_empty() {
+        return Err(AppError::invalid(
+            files::FIELD,
+            "Files cannot be added to a message being edited: send them in a new one.",
+        ));
+    }
+    let with_files = !uploads.is_empty();
+    check(author, raw, internal, with_files)?;
+    let stored = files::accept(db, settings, storage, service.id, uploads, 0).await?;
+    let written = db
+        .in_transaction(async |txn| {
+            let m = match editing {
+                None => post(txn, author, service, raw, internal, with_files).await?,
+                Some(id) => edit(txn, author, service, id, raw).await?,
+            };
+            let kept = files::record(txn, author, service, &stored, Attach::Message(m.id)).await?;
+            Ok((m, kept))
+        })
+        .await;
+    if written.is_err() {
+        files::remove(storage, &stored).await;
+    }
+    written
 }
 
 /// Posts a message (or, for staff, an internal note) on a service the author may see, and

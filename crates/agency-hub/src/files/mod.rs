@@ -524,6 +524,30 @@ pub async fn of_service<C: ConnectionTrait>(
         .await
 }
 
+/// A service's files a client's person may see, oldest first: all but those sent with an
+/// internal note (one query).
+pub async fn of_service_for_client<C: ConnectionTrait>(
+    conn: &C,
+    service_id: ServiceId,
+) -> Result<Vec<file::Model>, DbErr> {
+    let notes = sea_orm::sea_query::Query::select()
+        .column(crate::db::entities::message::Column::Id)
+        .from(crate::db::entities::message::Entity)
+        .and_where(crate::db::entities::message::Column::ServiceId.eq(service_id))
+        .and_where(crate::db::entities::message::Column::Internal.eq(true))
+        .to_owned();
+    file::Entity::find()
+        .filter(file::Column::ServiceId.eq(service_id))
+        .filter(
+            sea_orm::Condition::any()
+                .add(file::Column::MessageId.is_null())
+                .add(file::Column::MessageId.not_in_subquery(notes)),
+        )
+        .order_by_asc(file::Column::Id)
+        .all(conn)
+        .await
+}
+
 /// A service's deliverables' history, oldest first.
 pub async fn history<C: ConnectionTrait>(
     conn: &C,

@@ -10,11 +10,15 @@ use serde_json::json;
 
 use super::subject;
 use crate::activity::{self, Actor};
+use crate::auth::CurrentUser;
+use crate::catalog::questions::Kind;
 use crate::catalog::{Answers, Intake, Question, When};
+use crate::config::FileSettings;
 use crate::db::Db;
 use crate::db::entities::service;
 use crate::db::entities::service::ServiceStatus;
 use crate::error::{AppError, AppResult, FieldErrors};
+use crate::files::{self, Attach, Storage, Upload};
 use crate::ids::ServiceId;
 use crate::jobs::{Enqueue, Job};
 use crate::notify::messages::AnswersNeeded;
@@ -102,6 +106,105 @@ pub async fn answer<C: ConnectionTrait>(
         },
         changed,
     ))
+}
+
+/// Sets the answers as [`answer`] does, with files for the file questions (the pages' form
+/// and the API): each upload `(question id, file)` is checked (with those before it, against
+/// the service's room; a mistake names its question) and stored before the transaction, which
+/// records it as that question's file and its name as the answer. A file question sent no
+/// file keeps the answer it has, whatever `read` says of it; once work has started, a file
+/// given cannot be replaced (a new one, even of the same name, is a change).
+#[allow(clippy::too_many_arguments)]
+pub async fn answer_with_files(
+    db: &Db,
+    settings: &FileSettings,
+    storage: &Storage,
+    user: &CurrentUser,
+    service: service::Model,
+    uploads: Vec<(u32, Upload)>,
+    read: impl FnOnce(&[Question]) -> Result<Answers, FieldErrors>,
+) -> AppResult<(service::Model, Vec<String>)> {
+    let kept = service.intake().answers();
+    let asked = questions(&service.intake());
+    let mut errors = FieldErrors::default();
+    for (qid, _) in &uploads {
+        if !asked.iter().any(|q| q.id == *qid && q.kind == Kind::File) {
+            errors.add(
+                crate::catalog::questions::field(*qid),
+                "No question asked here takes a file by this name.",
+            );
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    let replacing: Vec<u32> = uploads
+        .iter()
+        .map(|(q, _)| *q)
+        .filter(|q| kept.contains_key(q))
+        .collect();
+    if !replacing.is_empty() && super::work_started(db, service.id).await? {
+        for q in replacing {
+            errors.add(
+                crate::catalog::questions::field(q),
+                "Work has started, so this file can no longer change: send the new one in a message instead.",
+            );
+        }
+        return Err(errors.into());
+    }
+    let mut names: Vec<(u32, String)> = Vec::new();
+    let mut stored = Vec::new();
+    let mut pending = 0u64;
+    for (qid, upload) in uploads {
+        let size = upload.bytes.len() as u64;
+        names.push((qid, files::safe_name(&upload.name)));
+        let accepted = files::accept(db, settings, storage, service.id, vec![upload], pending)
+            .await
+            .map_err(|mut e| {
+                e.field = Some(crate::catalog::questions::field(qid));
+                e
+            });
+        pending += size;
+        match accepted {
+            Ok(k) => stored.push((qid, k)),
+            Err(e) => {
+                for (_, k) in &stored {
+                    files::remove(storage, k).await;
+                }
+                return Err(e);
+            }
+        }
+    }
+    let actor = Actor::from(user);
+    let answered = db
+        .in_transaction(async |txn| {
+            let answered = answer(txn, &actor, service.clone(), |questions| {
+                let mut answers = read(questions)?;
+                for q in questions.iter().filter(|q| q.kind == Kind::File) {
+                    answers.remove(&q.id);
+                    let given = match names.iter().find(|(id, _)| *id == q.id) {
+                        Some((_, name)) => q.read(&[name]).ok().flatten(),
+                        None => kept.get(&q.id).cloned(),
+                    };
+                    if let Some(a) = given {
+                        answers.insert(q.id, a);
+                    }
+                }
+                Ok(answers)
+            })
+            .await?;
+            for (qid, k) in &stored {
+                files::record(txn, user, &service, k, Attach::Answer(*qid)).await?;
+            }
+            Ok(answered)
+        })
+        .await;
+    if answered.is_err() {
+        for (_, k) in &stored {
+            files::remove(storage, k).await;
+        }
+    }
+    answered
 }
 
 /// Days after a service is made when its client is reminded of required questions still

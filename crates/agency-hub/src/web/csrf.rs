@@ -1,5 +1,5 @@
 //! CSRF protection for HTML forms (a per-session token in a hidden field) and for cookie-
-//! authenticated API writes (JSON content type and a same-origin `Origin`).
+//! authenticated API writes (JSON or multipart content type and a same-origin `Origin`).
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -147,16 +147,20 @@ pub async fn guard_api(State(state): State<AppState>, req: Request, next: Next) 
         ))
         .into_response();
     }
+    // JSON, or files in a multipart form (the routes that take files read it; the others
+    // refuse it as not JSON). A form from another site is refused above by its `Origin`.
     let needs_json = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH);
-    let is_json = headers
+    let accepted = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json"));
-    if needs_json && !is_json {
+        .is_some_and(|ct| {
+            ct.starts_with("application/json") || ct.starts_with("multipart/form-data")
+        });
+    if needs_json && !accepted {
         return AppError::new(
             axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            "Send the body as JSON with Content-Type: application/json.",
+            "Send the body as JSON with Content-Type: application/json (or, with files, as multipart/form-data).",
         )
         .into_response();
     }

@@ -256,3 +256,41 @@ impl FromRequest<crate::AppState> for Submitted {
         Ok(out)
     }
 }
+
+/// A write that may carry files: JSON (`application/json`, at most [`JSON_LIMIT`] bytes), or
+/// a `multipart/form-data` form read as [`Submitted`]. Its route lifts axum's default body
+/// limit for the files, so the JSON is bounded here.
+pub enum JsonOrForm<T> {
+    Json(T),
+    Form(Submitted),
+}
+
+/// The largest JSON body a route taking files accepts (as every other JSON route).
+pub const JSON_LIMIT: usize = 2 * 1024 * 1024;
+
+impl<T: DeserializeOwned> FromRequest<crate::AppState> for JsonOrForm<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &crate::AppState) -> Result<Self, AppError> {
+        let content_type = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if content_type.starts_with("multipart/form-data") {
+            return Ok(Self::Form(Submitted::from_request(req, state).await?));
+        }
+        if !content_type.starts_with("application/json") {
+            return Err(AppError::for_status(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                None,
+            ));
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), JSON_LIMIT)
+            .await
+            .map_err(|_| AppError::for_status(StatusCode::PAYLOAD_TOO_LARGE, None))?;
+        axum::Json::<T>::from_bytes(&bytes)
+            .map(|axum::Json(v)| Self::Json(v))
+            .map_err(|e| rejected(e.status(), e.body_text()))
+    }
+}

@@ -1,5 +1,6 @@
-//! A per-person limit on how often something may be done (messages sent through the API): a
-//! count per fixed window, kept by this instance (several instances each allow their own).
+//! A per-person limit on how often something may be done (messages and files sent through the
+//! API): a count per fixed window, kept by this instance (several instances each allow their
+//! own).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -24,6 +25,11 @@ impl RateLimit {
 
     /// Counts one more for `user`; false when it would pass the limit.
     pub fn allow(&self, user: UserId) -> bool {
+        self.allow_n(user, 1)
+    }
+
+    /// Counts `n` more for `user` (none when refused); false when they would pass the limit.
+    pub fn allow_n(&self, user: UserId, n: u32) -> bool {
         let now = Instant::now();
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         // Forget windows that ended, so the map holds only people active lately.
@@ -34,10 +40,10 @@ impl RateLimit {
         if now.duration_since(entry.0) >= self.window {
             *entry = (now, 0);
         }
-        if entry.1 >= self.per_window {
+        if entry.1.saturating_add(n) > self.per_window {
             return false;
         }
-        entry.1 += 1;
+        entry.1 += n;
         true
     }
 }
@@ -53,5 +59,7 @@ mod tests {
         assert!(limit.allow(UserId(1)));
         assert!(!limit.allow(UserId(1)));
         assert!(limit.allow(UserId(2)));
+        assert!(!limit.allow_n(UserId(2), 2), "two more pass the limit");
+        assert!(limit.allow(UserId(2)), "a refusal counts nothing");
     }
 }

@@ -9,6 +9,7 @@ pub mod session;
 pub mod store;
 pub mod webhook;
 
+use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
@@ -34,6 +35,12 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(orders::list))
         .routes(routes!(orders::get))
         .route_layer(from_fn_with_state(state.clone(), middleware::store_enabled));
+    // Writes that may carry files read their body themselves (files up to the outer limit,
+    // JSON to the usual 2 MB).
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(portal::list_messages, portal::post_message))
+        .routes(routes!(portal::get_answers, portal::set_answers))
+        .layer(DefaultBodyLimit::disable());
     OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .routes(routes!(session::create, session::delete))
         .routes(routes!(session::me))
@@ -41,7 +48,9 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(docs::openapi_json))
         .routes(routes!(docs::docs_page))
         .routes(routes!(webhook::receive))
-        .routes(routes!(portal::list_messages, portal::post_message))
+        .merge(uploads)
+        .routes(routes!(portal::list_files))
+        .routes(routes!(portal::download))
         .routes(routes!(portal::decide))
         .routes(routes!(portal::list_notifications))
         .routes(routes!(portal::read_notification))

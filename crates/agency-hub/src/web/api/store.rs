@@ -201,7 +201,8 @@ pub struct CartLineBody {
 #[serde(rename_all = "camelCase")]
 pub struct QuestionBody {
     pub id: u32,
-    /// `short_text`, `long_text`, `single_choice`, `multiple_choice`, `number`, `date` or `url`.
+    /// `short_text`, `long_text`, `single_choice`, `multiple_choice`, `number`, `date`, `url` or
+    /// `file` (answered with a file; the answer is its name).
     pub kind: &'static str,
     pub label: String,
     pub help: String,

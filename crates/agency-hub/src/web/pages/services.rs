@@ -747,7 +747,6 @@ pub async fn answer(
     mut form: Submitted,
 ) -> AppResult<Response> {
     let service = services::get_for_client(&state.db, id, client_id).await?;
-    let actor = Actor::from(&user);
     let refused = form.refused.take();
     let kept = service.intake().answers();
     let file_questions: Vec<u32> = services::intake::questions(&service.intake())
@@ -763,98 +762,39 @@ pub async fn answer(
     // A file question is answered by a file only: typed values for it are dropped. The page
     // shown again after a mistake shows the answers kept for them (a file sent with a form
     // that came back was not kept, and is chosen again).
-    let mut shown: Vec<(String, String)> = form
+    let pairs: Vec<(String, String)> = form
         .fields
         .iter()
         .filter(|(k, _)| !is_file_field(k))
         .cloned()
         .collect();
-    let mut pairs = shown.clone();
+    let mut shown = pairs.clone();
     let mut uploads: Vec<(u32, files::Upload)> = Vec::new();
     for &qid in &file_questions {
         let field = catalog::questions::field(qid);
         if let Some(a) = kept.get(&qid) {
             shown.push((field.clone(), a.display()));
         }
-        match form.files.iter().position(|u| u.field == field) {
-            Some(i) => {
-                let upload = form.files.swap_remove(i);
-                pairs.push((field, files::safe_name(&upload.name)));
-                uploads.push((qid, upload));
-            }
-            None => {
-                if let Some(a) = kept.get(&qid) {
-                    pairs.push((field, a.display()));
-                }
-            }
+        if let Some(i) = form.files.iter().position(|u| u.field == field) {
+            uploads.push((qid, form.files.swap_remove(i)));
         }
     }
-    let result = async {
-        if let Some(e) = refused {
-            return Err(e);
-        }
-        // Once work has started, a file given stays (a new one, even of the same name, is a
-        // change).
-        let replacing: Vec<u32> = uploads
-            .iter()
-            .map(|(q, _)| *q)
-            .filter(|q| kept.contains_key(q))
-            .collect();
-        if !replacing.is_empty() && services::work_started(&state.db, service.id).await? {
-            let mut errors = FieldErrors::default();
-            for q in replacing {
-                errors.add(
-                    catalog::questions::field(q),
-                    "Work has started, so this file can no longer change: send the new one in a message instead.",
-                );
-            }
-            return Err(errors.into());
-        }
-        // Each file checked (with those before it, against the service's room) and kept under
-        // its question (a mistake shows beside it).
-        let mut stored = Vec::new();
-        let mut pending = 0u64;
-        for (qid, upload) in uploads {
-            let size = upload.bytes.len() as u64;
+    let result = match refused {
+        Some(e) => Err(e),
+        None => {
             let (db, settings, storage) = (&state.db, &state.config.files, &state.storage);
-            let kept = files::accept(db, settings, storage, service.id, vec![upload], pending)
-                .await
-                .map_err(|mut e| {
-                    e.field = Some(catalog::questions::field(qid));
-                    e
-                });
-            pending += size;
-            match kept {
-                Ok(kept) => stored.push((qid, kept)),
-                Err(e) => {
-                    for (_, k) in &stored {
-                        files::remove(&state.storage, k).await;
-                    }
-                    return Err(e);
-                }
-            }
+            services::intake::answer_with_files(
+                db,
+                settings,
+                storage,
+                &user,
+                service,
+                uploads,
+                |questions| catalog::questions::read_form(questions, &pairs).map_err(FieldErrors),
+            )
+            .await
         }
-        let answered = state
-            .db
-            .in_transaction(async |txn| {
-                let answered = services::intake::answer(txn, &actor, service.clone(), |questions| {
-                    catalog::questions::read_form(questions, &pairs).map_err(FieldErrors)
-                })
-                .await?;
-                for (qid, kept) in &stored {
-                    files::record(txn, &user, &service, kept, files::Attach::Answer(*qid)).await?;
-                }
-                Ok(answered)
-            })
-            .await;
-        if answered.is_err() {
-            for (_, k) in &stored {
-                files::remove(&state.storage, k).await;
-            }
-        }
-        answered
-    }
-    .await;
+    };
     settle(
         result,
         async |(service, changed)| {
@@ -1017,40 +957,17 @@ async fn write_message<P: IntoResponse>(
     let body = form.get("body").unwrap_or_default().to_string();
     let internal = form.get("internal").is_some();
     let refused = form.refused.take();
-    let written = async {
-        if let Some(e) = refused {
-            return Err(e);
+    let written = match refused {
+        Some(e) => Err(e),
+        None => {
+            let (db, settings, storage) = (&state.db, &state.config.files, &state.storage);
+            conversations::write(
+                db, settings, storage, user, &service, &body, internal, form.files, editing,
+            )
+            .await
+            .map(|(m, _)| m)
         }
-        if editing.is_some() && !form.files.is_empty() {
-            return Err(AppError::invalid(
-                files::FIELD,
-                "Files cannot be added to a message being edited: send them in a new one.",
-            ));
-        }
-        let with_files = !form.files.is_empty();
-        conversations::check(user, &body, internal, with_files)?;
-        let (db, settings, storage) = (&state.db, &state.config.files, &state.storage);
-        let stored = files::accept(db, settings, storage, service.id, form.files, 0).await?;
-        let written = state
-            .db
-            .in_transaction(async |txn| {
-                let m = match editing {
-                    None => {
-                        conversations::post(txn, user, &service, &body, internal, with_files)
-                            .await?
-                    }
-                    Some(id) => conversations::edit(txn, user, &service, id, &body).await?,
-                };
-                files::record(txn, user, &service, &stored, files::Attach::Message(m.id)).await?;
-                Ok(m)
-            })
-            .await;
-        if written.is_err() {
-            files::remove(&state.storage, &stored).await;
-        }
-        written
-    }
-    .await;
+    };
     settle(
         written,
         async |m| {
