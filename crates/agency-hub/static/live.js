@@ -26,10 +26,14 @@
     }
   }
 
+  // Something typed or chosen and not sent: a field that differs from what the page came
+  // with (an answer or a message to edit comes filled in; that is not typing).
   function typing() {
-    var fields = document.querySelectorAll("textarea, input[type=text], input[type=file]");
+    var fields = document.querySelectorAll(
+      "textarea, input[type=text], input[type=url], input[type=date], input[type=file]");
     for (var i = 0; i < fields.length; i++) {
-      if (fields[i].value) return true;
+      var f = fields[i];
+      if (f.type === "file" ? f.value : f.value !== f.defaultValue) return true;
     }
     return false;
   }

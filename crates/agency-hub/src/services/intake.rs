@@ -15,12 +15,14 @@ use crate::catalog::questions::Kind;
 use crate::catalog::{Answers, Intake, Question, When};
 use crate::config::FileSettings;
 use crate::db::Db;
+use crate::db::entities::notification::NoticeKind;
 use crate::db::entities::service;
 use crate::db::entities::service::ServiceStatus;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::files::{self, Attach, Storage, Upload};
 use crate::ids::ServiceId;
 use crate::jobs::{Enqueue, Job};
+use crate::notify::inapp::{self, Notice};
 use crate::notify::messages::AnswersNeeded;
 use crate::notify::{self, Message, Outgoing};
 
@@ -99,6 +101,17 @@ pub async fn answer<C: ConnectionTrait>(
         json!({"questions": changed}),
     )
     .await?;
+    let who = match actor {
+        Actor::User { name, .. } => name.as_str(),
+        Actor::System => "The client",
+    };
+    let notice = Notice::service(
+        NoticeKind::Answers,
+        service.id,
+        format!("{who} answered questions on {}", service.name),
+        inapp::excerpt(&changed.join(" · "), 200),
+    );
+    inapp::tell_service(conn, &service, &notice, true, actor.user_id()).await?;
     Ok((
         service::Model {
             intake: json,

@@ -207,7 +207,7 @@ async fn three_services_for_sale(app: &TestApp) {
     .await;
 }
 
-async fn text_of(client: &Client, css: &str) -> String {
+pub async fn text_of(client: &Client, css: &str) -> String {
     client
         .find(Locator::Css(css))
         .await
@@ -217,7 +217,7 @@ async fn text_of(client: &Client, css: &str) -> String {
         .unwrap()
 }
 
-async fn click(client: &Client, css: &str) {
+pub async fn click(client: &Client, css: &str) {
     client
         .find(Locator::Css(css))
         .await
@@ -228,7 +228,7 @@ async fn click(client: &Client, css: &str) {
 }
 
 /// The text of an element that a page still loading will show.
-async fn text_once_shown(client: &Client, css: &str) -> String {
+pub async fn text_once_shown(client: &Client, css: &str) -> String {
     client
         .wait()
         .for_element(Locator::Css(css))
@@ -288,7 +288,7 @@ async fn change_the_quantity_to_three(client: &Client) {
 }
 
 /// Waits until the browser is on a page whose path starts with `prefix`.
-async fn wait_for_path(client: &Client, prefix: &str) {
+pub async fn wait_for_path(client: &Client, prefix: &str) {
     for _ in 0..100 {
         if client
             .current_url()
@@ -304,14 +304,14 @@ async fn wait_for_path(client: &Client, prefix: &str) {
     panic!("the browser never reached {prefix}");
 }
 
-async fn fill(client: &Client, css: &str, text: &str) {
+pub async fn fill(client: &Client, css: &str, text: &str) {
     let field = client.find(Locator::Css(css)).await.unwrap();
     field.clear().await.unwrap();
     field.send_keys(text).await.unwrap();
 }
 
 /// Checks out the cart and fills Stripe's page (the emulator's) with `card`.
-async fn pay_with(client: &Client, app: &TestApp, card: &str) {
+pub async fn pay_with(client: &Client, app: &TestApp, card: &str) {
     client.goto(&app.url("/store/cart")).await.unwrap();
     client
         .find(Locator::Css("form[action='/store/checkout'] button"))

@@ -27,4 +27,5 @@ mod store;
 mod stripe_calls;
 mod subscriptions;
 mod tasks;
+mod together;
 mod web;

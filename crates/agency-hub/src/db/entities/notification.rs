@@ -28,6 +28,9 @@ pub enum NoticeKind {
     OrderPaid,
     #[sea_orm(string_value = "subscription")]
     Subscription,
+    /// The client answered (or changed answers to) the service's questions.
+    #[sea_orm(string_value = "answers")]
+    Answers,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
