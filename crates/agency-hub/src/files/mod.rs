@@ -29,6 +29,10 @@ pub use storage::Storage;
 pub const FIELD: &str = "files";
 /// The longest side of a thumbnail, in pixels.
 const THUMB_PX: u32 = 320;
+/// The largest side of an image decoded for its thumbnail.
+const MAX_IMAGE_PX: u32 = 12_000;
+/// The most memory one image's decoding may take.
+const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// The kinds of file accepted, by their sniffed type: (content type, what people call it).
 const ACCEPTED: [(&str, &str); 12] = [
@@ -258,7 +262,16 @@ async fn held_bytes<C: ConnectionTrait>(conn: &C, service_id: ServiceId) -> Resu
 /// A PNG at most [`THUMB_PX`] on its longer side; an image that does not decode is refused.
 async fn thumbnail(name: &str, bytes: Bytes) -> AppResult<Bytes> {
     let made = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, image::ImageError> {
-        let img = image::load_from_memory(&bytes)?;
+        // A small file may claim a huge picture: decode only what a camera makes.
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(MAX_IMAGE_PX);
+        limits.max_image_height = Some(MAX_IMAGE_PX);
+        limits.max_alloc = Some(MAX_DECODE_BYTES);
+        let mut reader = image::ImageReader::new(std::io::Cursor::new(&bytes[..]))
+            .with_guessed_format()
+            .map_err(image::ImageError::IoError)?;
+        reader.limits(limits);
+        let img = reader.decode()?;
         let thumb = img.thumbnail(THUMB_PX, THUMB_PX);
         let mut out = std::io::Cursor::new(Vec::new());
         thumb.write_to(&mut out, image::ImageFormat::Png)?;
@@ -583,6 +596,29 @@ pub fn disposition(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn png(width: u32, height: u32) -> Bytes {
+        let img = image::GrayImage::new(width, height);
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner().into()
+    }
+
+    #[tokio::test]
+    async fn a_small_file_claiming_a_huge_picture_is_not_decoded() {
+        let thumb = thumbnail("a.png", png(640, 480)).await.unwrap();
+        let img = image::load_from_memory(&thumb).unwrap();
+        assert_eq!((img.width(), img.height()), (320, 240));
+        let wide = png(MAX_IMAGE_PX + 1, 2);
+        assert!(wide.len() < 10_000, "a few KB: {}", wide.len());
+        let e = thumbnail("wide.png", wide).await.unwrap_err();
+        assert!(
+            e.message.contains("wide.png could not be read as an image"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("limit"), "{}", e.message);
+    }
 
     #[test]
     fn names_are_made_safe() {
