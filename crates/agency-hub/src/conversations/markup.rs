@@ -48,6 +48,22 @@ pub fn to_html(source: &str) -> String {
     out.replace("<a href=", "<a rel=\"nofollow noopener noreferrer\" href=")
 }
 
+/// The message's words without their marks (for a notification's one-line excerpt): text,
+/// code and raw HTML as typed, each block and line break a space.
+pub fn to_text(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    for event in Parser::new_ext(source, Options::empty()) {
+        match event {
+            Event::Text(t) | Event::Code(t) | Event::Html(t) | Event::InlineHtml(t) => {
+                out.push_str(&t)
+            }
+            Event::SoftBreak | Event::HardBreak | Event::End(_) => out.push(' '),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Web and mail addresses only: no `javascript:`, `data:` or relative paths.
 fn safe_url(url: &str) -> bool {
     let lower = url.trim_start().to_ascii_lowercase();
@@ -58,7 +74,17 @@ fn safe_url(url: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::to_html;
+    use super::{to_html, to_text};
+
+    #[test]
+    fn the_text_alone_for_excerpts() {
+        assert_eq!(
+            to_text(
+                "Hello **there**\nsecond *line*\n\n- one\n- two\n\n[site](https://example.com) `x<y`"
+            ),
+            "Hello there second line one two site x<y"
+        );
+    }
 
     #[test]
     fn paragraphs_bold_lists_and_links() {

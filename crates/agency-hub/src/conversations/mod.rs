@@ -192,7 +192,7 @@ pub async fn post<C: ConnectionTrait>(
             if m.body.is_empty() {
                 "Sent files.".into()
             } else {
-                inapp::excerpt(&m.body, 200)
+                inapp::excerpt(&markup::to_text(&m.body), 200)
             },
         )
     };
