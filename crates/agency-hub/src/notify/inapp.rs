@@ -347,38 +347,65 @@ pub async fn read_service<C: ConnectionTrait>(
     user_id: UserId,
     service_id: ServiceId,
 ) -> Result<Unread, DbErr> {
+    read_where(
+        conn,
+        user_id,
+        notification::Column::ServiceId.eq(service_id),
+    )
+    .await
+}
+
+/// A person opened a page (an order, their subscriptions): the notifications leading there
+/// are read, as [`read_service`] does.
+pub async fn read_link<C: ConnectionTrait>(
+    conn: &C,
+    user_id: UserId,
+    link: &str,
+) -> Result<Unread, DbErr> {
+    read_where(conn, user_id, notification::Column::Link.eq(link)).await
+}
+
+/// Reads a person's unread notifications that match `which`: counted first (among the
+/// person's unread, on their index), marked read only if there are some.
+async fn read_where<C: ConnectionTrait>(
+    conn: &C,
+    user_id: UserId,
+    which: sea_orm::sea_query::SimpleExpr,
+) -> Result<Unread, DbErr> {
     let counts: Vec<(NoticeKind, i64)> = notification::Entity::find()
         .select_only()
         .column(notification::Column::Kind)
         .column_as(notification::Column::Id.count(), "n")
         .filter(notification::Column::UserId.eq(user_id))
         .filter(notification::Column::ReadAt.is_null())
-        .filter(notification::Column::ServiceId.eq(service_id))
+        .filter(which.clone())
         .group_by(notification::Column::Kind)
         .into_tuple()
         .all(conn)
         .await?;
     let seen = Unread::of(counts);
     if seen.all > 0 {
-        mark_read(conn, user_id, Some(service_id), None).await?;
+        notification::Entity::update_many()
+            .col_expr(notification::Column::ReadAt, Expr::value(Utc::now()))
+            .filter(notification::Column::UserId.eq(user_id))
+            .filter(notification::Column::ReadAt.is_null())
+            .filter(which)
+            .exec(conn)
+            .await?;
     }
     Ok(seen)
 }
 
-/// Marks a person's unread notifications read: those of one service, one of them, or all.
+/// Marks a person's unread notifications read: one of them, or all.
 async fn mark_read<C: ConnectionTrait>(
     conn: &C,
     user_id: UserId,
-    service_id: Option<ServiceId>,
     id: Option<i64>,
 ) -> Result<u64, DbErr> {
     let mut q = notification::Entity::update_many()
         .col_expr(notification::Column::ReadAt, Expr::value(Utc::now()))
         .filter(notification::Column::UserId.eq(user_id))
         .filter(notification::Column::ReadAt.is_null());
-    if let Some(s) = service_id {
-        q = q.filter(notification::Column::ServiceId.eq(s));
-    }
     if let Some(id) = id {
         q = q.filter(notification::Column::Id.eq(id));
     }
@@ -396,13 +423,13 @@ pub async fn read_one<C: ConnectionTrait>(
         .one(conn)
         .await?
         .ok_or_else(AppError::not_found)?;
-    mark_read(conn, user_id, None, Some(id)).await?;
+    mark_read(conn, user_id, Some(id)).await?;
     Ok(found)
 }
 
 /// Marks all of a person's notifications read; returns how many were unread.
 pub async fn read_all<C: ConnectionTrait>(conn: &C, user_id: UserId) -> Result<u64, DbErr> {
-    mark_read(conn, user_id, None, None).await
+    mark_read(conn, user_id, None).await
 }
 
 /// A person's notifications, newest first: one page and the total.

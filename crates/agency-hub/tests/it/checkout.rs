@@ -46,6 +46,17 @@ async fn a_paid_checkout_provisions_a_service_per_unit_empties_the_cart_and_queu
         3,
         "still provisioned once"
     );
+
+    // The buyer is told in the app; opening the order reads it.
+    let news: Value = app.get("/api/notifications").await.json().await.unwrap();
+    assert_eq!(news["data"][0]["kind"], "order_paid");
+    assert_eq!(news["data"][0]["read"], false);
+    let link = format!("/store/orders/{order_id}");
+    assert_eq!(news["data"][0]["link"], link.as_str());
+    let html = app.page(&link).await;
+    assert!(!html.contains("nav-badge"), "no unread news is counted");
+    let news: Value = app.get("/api/notifications").await.json().await.unwrap();
+    assert_eq!(news["data"][0]["read"], true);
     assert!(stripe_event::Entity::find().count(&app.db).await.unwrap() >= 1);
 }
 

@@ -21,6 +21,7 @@ use crate::db::entities::{activity as activity_entity, order_note, stripe_event,
 use crate::error::{AppError, AppResult};
 use crate::ids::{ClientId, OrderId};
 use crate::money::{Currency, Money};
+use crate::notify::inapp;
 use crate::orders::fulfil::Outcome;
 use crate::orders::health::{self, WebhookHealth};
 use crate::orders::listing::{self, Filter, OrderRow, Sort, Totals};
@@ -408,11 +409,16 @@ impl OrderPage {
 
 pub async fn show(
     State(state): State<AppState>,
-    RequireStaff(_): RequireStaff,
+    RequireStaff(user): RequireStaff,
     ctx: PageCtx,
     Path(id): Path<OrderId>,
 ) -> AppResult<OrderPage> {
-    order_page(&state, ctx, id).await
+    let mut page = order_page(&state, ctx, id).await?;
+    // The "order paid" news leads here: seen (once the order is known to exist).
+    let link = format!("/admin/orders/{id}");
+    page.ctx
+        .seen(inapp::read_link(&state.db, user.id, &link).await?);
+    Ok(page)
 }
 
 #[derive(Debug, Default, Deserialize)]

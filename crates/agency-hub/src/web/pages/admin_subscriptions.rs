@@ -15,6 +15,7 @@ use crate::db::entities::{activity as activity_entity, subscription, subscriptio
 use crate::error::{AppError, AppResult};
 use crate::ids::{ClientId, SubscriptionId, TemplateId};
 use crate::money::{Currency, Money};
+use crate::notify::inapp;
 use crate::subscriptions::{self, actions::Change, listing};
 use crate::web::api::Pagination;
 use crate::web::auth::{RequireAdmin, RequireStaff};
@@ -162,11 +163,16 @@ async fn show_page(
 
 pub async fn show(
     State(state): State<AppState>,
-    RequireStaff(_): RequireStaff,
+    RequireStaff(user): RequireStaff,
     ctx: PageCtx,
     Path(id): Path<SubscriptionId>,
 ) -> AppResult<ShowPage> {
-    show_page(&state, ctx, id, None, None).await
+    let mut page = show_page(&state, ctx, id, None, None).await?;
+    // Its news leads here: seen.
+    let link = format!("/admin/subscriptions/{id}");
+    page.ctx
+        .seen(inapp::read_link(&state.db, user.id, &link).await?);
+    Ok(page)
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -8,6 +8,7 @@ use crate::AppState;
 use crate::clients;
 use crate::error::AppResult;
 use crate::ids::OrderId;
+use crate::notify::inapp;
 use crate::orders::listing::{self, CLIENT_PER_PAGE, OrderRow};
 use crate::orders::{self, Detail};
 use crate::web::api::Pagination;
@@ -49,11 +50,14 @@ pub struct OrderPage {
 
 pub async fn show(
     State(state): State<AppState>,
-    RequireClient(_, client_id): RequireClient,
-    ctx: PageCtx,
+    RequireClient(user, client_id): RequireClient,
+    mut ctx: PageCtx,
     Path(id): Path<OrderId>,
 ) -> AppResult<OrderPage> {
     let d = orders::client_detail(&state.db, client_id, id).await?;
+    // The "order paid" news leads here: seen.
+    let link = format!("/store/orders/{id}");
+    ctx.seen(inapp::read_link(&state.db, user.id, &link).await?);
     Ok(OrderPage { ctx, d })
 }
 

@@ -13,6 +13,7 @@ use crate::activity::Actor;
 use crate::db::entities::subscription;
 use crate::error::{AppError, AppResult};
 use crate::ids::{ClientId, SubscriptionId};
+use crate::notify::inapp;
 use crate::subscriptions::day;
 use crate::subscriptions::{self, actions::Change};
 use crate::web::auth::RequireClient;
@@ -104,9 +105,11 @@ async fn page(
 
 pub async fn list(
     State(state): State<AppState>,
-    RequireClient(_, client_id): RequireClient,
-    ctx: PageCtx,
+    RequireClient(user, client_id): RequireClient,
+    mut ctx: PageCtx,
 ) -> AppResult<SubscriptionsPage> {
+    // The subscriptions' news leads here: seen.
+    ctx.seen(inapp::read_link(&state.db, user.id, "/store/subscriptions").await?);
     page(&state, ctx, client_id, None, None).await
 }
 
