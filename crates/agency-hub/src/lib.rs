@@ -5,6 +5,7 @@
 //! Tests start it on port 0.
 
 pub mod activity;
+pub mod agency;
 pub mod analytics;
 pub mod auth;
 pub mod cache;
@@ -17,6 +18,7 @@ pub mod db;
 pub mod error;
 pub mod files;
 pub mod ids;
+pub mod invoicing;
 pub mod jobs;
 pub mod metrics;
 pub mod money;
@@ -126,11 +128,13 @@ fn job_registry(
     config: &Arc<Config>,
     mailer: &notify::Mailer,
     stripe: &stripe::StripeClient,
+    storage: &files::Storage,
 ) -> jobs::Registry {
     let outbox = notify::Outbox {
         db: db.clone(),
         config: config.clone(),
         mailer: mailer.clone(),
+        storage: storage.clone(),
     };
     jobs::Registry::new()
         .register::<notify::SendEmail>(outbox)
@@ -207,7 +211,13 @@ impl App {
         let live =
             notify::live::Hub::start(background.clone(), config.database_url.as_str()).await?;
         let config = Arc::new(config);
-        let registry = Arc::new(job_registry(&db, &config, &mailer, &stripe_client));
+        let registry = Arc::new(job_registry(
+            &db,
+            &config,
+            &mailer,
+            &stripe_client,
+            &storage,
+        ));
         registry.check_queue(&db).await?;
         let state = AppState(Arc::new(Shared {
             db: db.clone(),

@@ -261,6 +261,12 @@ async fn held_bytes<C: ConnectionTrait>(conn: &C, service_id: ServiceId) -> Resu
 
 /// A PNG at most [`THUMB_PX`] on its longer side; an image that does not decode is refused.
 async fn thumbnail(name: &str, bytes: Bytes) -> AppResult<Bytes> {
+    shrunk_png(name, bytes, THUMB_PX, THUMB_PX).await
+}
+
+/// The image as a PNG that fits `width` × `height` (a smaller one keeps its size), decoded in
+/// a blocking task within bounds; one that does not decode is refused (field [`FIELD`]).
+pub async fn shrunk_png(name: &str, bytes: Bytes, width: u32, height: u32) -> AppResult<Bytes> {
     let made = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, image::ImageError> {
         // A small file may claim a huge picture: decode only what a camera makes.
         let mut limits = image::Limits::default();
@@ -272,9 +278,13 @@ async fn thumbnail(name: &str, bytes: Bytes) -> AppResult<Bytes> {
             .map_err(image::ImageError::IoError)?;
         reader.limits(limits);
         let img = reader.decode()?;
-        let thumb = img.thumbnail(THUMB_PX, THUMB_PX);
+        let img = if img.width() > width || img.height() > height {
+            img.thumbnail(width, height)
+        } else {
+            img
+        };
         let mut out = std::io::Cursor::new(Vec::new());
-        thumb.write_to(&mut out, image::ImageFormat::Png)?;
+        img.write_to(&mut out, image::ImageFormat::Png)?;
         Ok(out.into_inner())
     })
     .await

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -181,6 +182,8 @@ pub struct Outbox {
     pub db: Db,
     pub config: Arc<Config>,
     pub mailer: Mailer,
+    /// The agency's logo, for the invoices attached.
+    pub storage: crate::files::Storage,
 }
 
 impl Job for SendEmail {
@@ -196,7 +199,12 @@ impl Job for SendEmail {
 }
 
 async fn send(env: &Outbox, id: i64, attempt: i32) -> anyhow::Result<()> {
-    let Outbox { db, config, mailer } = env;
+    let Outbox {
+        db,
+        config,
+        mailer,
+        storage,
+    } = env;
     let Some(row) = email::Entity::find_by_id(id).one(db).await? else {
         anyhow::bail!("email {id} does not exist");
     };
@@ -208,9 +216,12 @@ async fn send(env: &Outbox, id: i64, attempt: i32) -> anyhow::Result<()> {
     let rendered = message.render(config).context("rendering the email")?;
     let outcome = match &mailer.smtp {
         None => Ok(EmailStatus::Stored),
-        Some(smtp) => deliver(smtp, mailer, &row.to_address, &rendered)
-            .await
-            .map(|()| EmailStatus::Sent),
+        Some(smtp) => {
+            let attached = attachment(db, config, storage, &message).await?;
+            deliver(smtp, mailer, &row.to_address, &rendered, attached.as_ref())
+                .await
+                .map(|()| EmailStatus::Sent)
+        }
     };
     let attempts = row.attempts + 1;
     let mut active: email::ActiveModel = row.into();
@@ -243,11 +254,35 @@ async fn send(env: &Outbox, id: i64, attempt: i32) -> anyhow::Result<()> {
     }
 }
 
+/// What an email carries besides its text: an order's confirmation, its invoice (made now, as
+/// the order's page would serve it).
+async fn attachment(
+    db: &Db,
+    config: &Config,
+    storage: &crate::files::Storage,
+    message: &Message,
+) -> anyhow::Result<Option<crate::invoicing::Pdf>> {
+    let Message::OrderConfirmation(c) = message else {
+        return Ok(None);
+    };
+    let order = crate::orders::get(db, c.order_id)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the order: {}", e.message))?;
+    if order.invoice_number.is_none() {
+        return Ok(None);
+    }
+    let pdf = crate::invoicing::pdf(db, config, storage, &order, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("making the invoice: {}", e.message))?;
+    Ok(Some(pdf))
+}
+
 async fn deliver(
     smtp: &AsyncSmtpTransport<Tokio1Executor>,
     mailer: &Mailer,
     to: &str,
     r: &messages::Rendered,
+    attached: Option<&crate::invoicing::Pdf>,
 ) -> anyhow::Result<()> {
     let mut builder = lettre::Message::builder()
         .from(mailer.from.clone())
@@ -256,12 +291,15 @@ async fn deliver(
     if let Some(reply_to) = &mailer.reply_to {
         builder = builder.reply_to(reply_to.clone());
     }
-    let email = builder
-        .multipart(MultiPart::alternative_plain_html(
-            r.text.clone(),
-            r.html.clone(),
-        ))
-        .context("building the email")?;
+    let body = MultiPart::alternative_plain_html(r.text.clone(), r.html.clone());
+    let body = match attached {
+        None => body,
+        Some(pdf) => MultiPart::mixed().multipart(body).singlepart(
+            Attachment::new(pdf.file_name.clone())
+                .body(pdf.bytes.clone(), ContentType::parse("application/pdf")?),
+        ),
+    };
+    let email = builder.multipart(body).context("building the email")?;
     smtp.send(email).await.context("the SMTP server")?;
     Ok(())
 }

@@ -44,7 +44,8 @@ pub async fn start(
     let (order, items) = super::create_from_cart(&txn, client_id, user.id, &current).await?;
     txn.commit().await?;
 
-    let request = new_checkout(config, &order, &items, &customer);
+    let settings = crate::agency::get(db, config).await?;
+    let request = new_checkout(config, &settings, &order, &items, &customer);
     let session = match stripe.create_checkout_session(&request).await {
         Ok(s) => s,
         Err(e) => {
@@ -94,6 +95,7 @@ pub async fn start(
 /// subscription-mode session: the item recurs, its setup fee is a one-time line.
 fn new_checkout<'a>(
     config: &Config,
+    settings: &crate::db::entities::agency_settings::Model,
     order: &'a order::Model,
     items: &[order_item::Model],
     customer: &'a str,
@@ -135,7 +137,7 @@ fn new_checkout<'a>(
         success_url: config.url_for("/store/success?session_id={CHECKOUT_SESSION_ID}"),
         cancel_url: config.url_for("/store/cart?cancelled=1"),
         allow_promotion_codes: config.stripe.allow_promotion_codes,
-        automatic_tax: config.stripe.automatic_tax,
+        automatic_tax: settings.stripe_tax,
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use sea_orm::sea_query::{CaseStatement, Expr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::json;
@@ -19,6 +19,7 @@ use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
 use crate::db::entities::{order_item, service, service_template, user, user::Role};
 use crate::error::AppResult;
 use crate::ids::{OrderId, OrderItemId, TemplateId};
+use crate::invoicing::{self, Series};
 use crate::notify::inapp;
 use crate::notify::{self, Message, Outgoing, messages::OrderLine};
 use crate::provisioning::{self, Origin};
@@ -364,7 +365,26 @@ async fn mark_paid<C: ConnectionTrait>(
             })
             .into()
     };
-    order::Entity::update_many()
+    // One-time orders take our invoice numbers, in the batch's order, in this transaction (see
+    // `invoicing`); a subscription's invoices are Stripe's.
+    let invoiced: Vec<OrderId> = paying
+        .iter()
+        .filter(|(o, s, _)| s.subscription.is_none() && o.invoice_number.is_none())
+        .map(|(o, ..)| o.id)
+        .collect();
+    let numbers = invoicing::take(conn, Series::Invoice, at.year(), invoiced.len()).await?;
+    let mut update = order::Entity::update_many();
+    if !invoiced.is_empty() {
+        let case = invoiced
+            .iter()
+            .zip(numbers)
+            .fold(CaseStatement::new(), |case, (id, number)| {
+                case.case(order::Column::Id.eq(*id), Expr::value(number))
+            })
+            .finally(Expr::col(order::Column::InvoiceNumber));
+        update = update.col_expr(order::Column::InvoiceNumber, case.into());
+    }
+    update
         .col_expr(order::Column::Status, Expr::value(OrderStatus::Completed))
         .col_expr(
             order::Column::PaymentStatus,

@@ -415,6 +415,14 @@ pub async fn audiences<'a, C: ConnectionTrait>(
         .collect())
 }
 
+/// An order (for staff).
+pub async fn get<C: ConnectionTrait>(conn: &C, id: OrderId) -> AppResult<order::Model> {
+    order::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or_else(AppError::not_found)
+}
+
 /// An order of this client; another client's is not found.
 pub async fn get_for_client<C: ConnectionTrait>(
     conn: &C,

@@ -3,9 +3,11 @@
 //! figure at or below what the order already shows (a duplicate, an event overtaken by a later
 //! one) changes nothing.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+};
 use serde_json::json;
 
 use crate::activity::{self, Actor, Subject};
@@ -13,9 +15,10 @@ use crate::analytics::{Event, Kind};
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
 use crate::db::entities::service::ServiceStatus;
 use crate::db::entities::task::TaskStatus;
-use crate::db::entities::{order_item, service, task};
+use crate::db::entities::{credit_note, order_item, service, task};
 use crate::error::AppResult;
 use crate::ids::{OrderId, ServiceId};
+use crate::invoicing::{self, Series};
 use crate::notify::{self, Message, Outgoing};
 use crate::stripe::client::Charge;
 
@@ -108,6 +111,22 @@ pub async fn apply<C: ConnectionTrait>(
         .filter(order::Column::Id.eq(order.id))
         .exec(conn)
         .await?;
+    // An invoiced order's refund is a credit note, numbered in this transaction.
+    if order.invoice_number.is_some() {
+        let number = invoicing::take(conn, Series::CreditNote, now.year(), 1)
+            .await?
+            .remove(0);
+        credit_note::Entity::insert(credit_note::ActiveModel {
+            order_id: Set(order.id),
+            number: Set(number),
+            amount_minor: Set(amount),
+            currency: Set(order.currency),
+            created_at: Set(now),
+            ..Default::default()
+        })
+        .exec_without_returning(conn)
+        .await?;
+    }
     let (cancelled, to_review) = if full {
         settle_services(conn, order, now).await?
     } else {

@@ -26,6 +26,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../static/app.css"),
     ),
     (
+        "receipt.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/receipt.css"),
+    ),
+    (
         "live.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/live.js"),

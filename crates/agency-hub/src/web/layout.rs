@@ -124,6 +124,7 @@ fn nav_for(role: Role, store: bool) -> &'static [(&'static str, &'static str)] {
             ("/admin/activity", "Activity"),
             ("/admin/emails", "Emails"),
             ("/admin/jobs", "Jobs"),
+            ("/admin/settings", "Settings"),
         ],
         Role::Manager => &[
             ("/dashboard", "Dashboard"),

@@ -207,6 +207,13 @@ fn page_routes() -> Router<AppState> {
         )
         // Admin.
         .route(
+            "/admin/settings",
+            get(pages::admin_settings::show)
+                .post(pages::admin_settings::save)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/agency/logo.png", get(pages::admin_settings::logo))
+        .route(
             "/admin/clients",
             get(pages::admin_clients::list).post(pages::admin_clients::create),
         )
@@ -264,6 +271,14 @@ fn page_routes() -> Router<AppState> {
             get(pages::admin_orders::export_csv),
         )
         .route("/admin/orders/{id}", get(pages::admin_orders::show))
+        .route(
+            "/admin/orders/{id}/invoice.pdf",
+            get(pages::admin_orders::invoice),
+        )
+        .route(
+            "/admin/orders/{id}/credit-notes/{number}",
+            get(pages::admin_orders::credit_note),
+        )
         .route(
             "/admin/orders/{id}/notes",
             post(pages::admin_orders::add_note),
@@ -338,6 +353,14 @@ fn store_page_routes(state: &AppState) -> Router<AppState> {
         )
         .route("/store/orders/{id}", get(pages::orders::show))
         .route("/store/orders/{id}/receipt", get(pages::orders::receipt))
+        .route(
+            "/store/orders/{id}/invoice.pdf",
+            get(pages::orders::invoice),
+        )
+        .route(
+            "/store/orders/{id}/credit-notes/{number}",
+            get(pages::orders::credit_note),
+        )
         .route_layer(from_fn_with_state(state.clone(), middleware::store_enabled))
 }
 

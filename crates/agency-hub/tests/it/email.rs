@@ -17,7 +17,7 @@ use crate::harness::{
 use crate::smtp::SmtpServer;
 
 /// Waits (up to 20 s) until the email to `to` reaches one of `statuses`.
-async fn email_to(db: &Db, to: &str, statuses: &[EmailStatus]) -> email::Model {
+pub(crate) async fn email_to(db: &Db, to: &str, statuses: &[EmailStatus]) -> email::Model {
     for _ in 0..400 {
         if let Some(e) = email::Entity::find()
             .filter(email::Column::ToAddress.eq(to))

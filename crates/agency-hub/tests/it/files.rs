@@ -29,7 +29,7 @@ const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >
 impl TestApp {
     /// Posts a form with files as the page's own form does: the CSRF token first, then the
     /// fields, then each file as (field, name, bytes).
-    async fn post_multipart(
+    pub(crate) async fn post_multipart(
         &self,
         path: &str,
         fields: &[(&str, &str)],

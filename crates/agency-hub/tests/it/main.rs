@@ -22,6 +22,7 @@ mod orders;
 mod portal_api;
 mod purchase;
 mod services;
+mod settings;
 mod smtp;
 mod store;
 mod stripe_calls;

@@ -1,9 +1,11 @@
 //! SeaORM entities, one module a table.
 
 pub mod activity;
+pub mod agency_settings;
 pub mod cart;
 pub mod cart_item;
 pub mod client;
+pub mod credit_note;
 pub mod deliverable_event;
 pub mod email;
 pub mod file;

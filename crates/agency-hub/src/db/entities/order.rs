@@ -138,6 +138,8 @@ pub struct Model {
     pub stripe_payment_intent_id: Option<String>,
     pub payment_method: Option<String>,
     pub paid_at: Option<DateTimeUtc>,
+    /// Our invoice's number (`INV-2026-000123`), given when a one-time payment succeeds.
+    pub invoice_number: Option<String>,
     pub review_reason: Option<String>,
     pub notes: String,
     pub created_at: DateTimeUtc,

@@ -19,6 +19,7 @@ mod m20261130_000014_intake;
 mod m20261130_000015_task_assignees;
 mod m20261201_000016_conversations;
 mod m20261201_000017_files;
+mod m20261201_000018_invoicing;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000015_task_assignees::Migration),
             Box::new(m20261201_000016_conversations::Migration),
             Box::new(m20261201_000017_files::Migration),
+            Box::new(m20261201_000018_invoicing::Migration),
         ]
     }
 }

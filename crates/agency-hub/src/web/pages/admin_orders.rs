@@ -20,6 +20,7 @@ use crate::db::entities::user::Role;
 use crate::db::entities::{activity as activity_entity, order_note, stripe_event, user};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ClientId, OrderId};
+use crate::invoicing;
 use crate::money::{Currency, Money};
 use crate::notify::inapp;
 use crate::orders::fulfil::Outcome;
@@ -359,6 +360,9 @@ pub struct OrderPage {
     refund_error: Option<String>,
     confirm: Option<RefundDraft>,
     reasons: [&'static str; 3],
+    credit_notes: Vec<crate::db::entities::credit_note::Model>,
+    /// Where the order's PDFs are.
+    docs_base: String,
 }
 
 async fn order_page(state: &AppState, ctx: PageCtx, id: OrderId) -> AppResult<OrderPage> {
@@ -377,7 +381,10 @@ async fn order_page(state: &AppState, ctx: PageCtx, id: OrderId) -> AppResult<Or
         _ => None,
     };
     let remaining = actions::refundable(&d.order).ok();
+    let credit_notes = invoicing::credit_notes_of(&state.db, id).await?;
     Ok(OrderPage {
+        credit_notes,
+        docs_base: format!("/admin/orders/{id}"),
         is_admin: ctx.user.as_ref().is_some_and(|u| u.role == Role::Admin),
         ctx,
         refundable: remaining.map(|r| d.order.money(r).display()),
@@ -405,6 +412,24 @@ impl OrderPage {
         self.refund_error = Some(e.message);
         (status, self).into_response()
     }
+}
+
+pub async fn invoice(
+    State(state): State<AppState>,
+    RequireStaff(_): RequireStaff,
+    Path(id): Path<OrderId>,
+) -> AppResult<Response> {
+    let order = orders::get(&state.db, id).await?;
+    super::orders::order_pdf(&state, &order, None).await
+}
+
+pub async fn credit_note(
+    State(state): State<AppState>,
+    RequireStaff(_): RequireStaff,
+    Path((id, number)): Path<(OrderId, String)>,
+) -> AppResult<Response> {
+    let order = orders::get(&state.db, id).await?;
+    super::orders::order_pdf(&state, &order, Some(&number)).await
 }
 
 pub async fn show(

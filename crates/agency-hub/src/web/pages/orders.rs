@@ -3,11 +3,15 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
 use crate::clients;
+use crate::db::entities::credit_note;
 use crate::error::AppResult;
 use crate::ids::OrderId;
+use crate::invoicing;
 use crate::notify::inapp;
 use crate::orders::listing::{self, CLIENT_PER_PAGE, OrderRow};
 use crate::orders::{self, Detail};
@@ -46,6 +50,9 @@ pub async fn list(
 pub struct OrderPage {
     ctx: PageCtx,
     d: Detail,
+    credit_notes: Vec<credit_note::Model>,
+    /// Where the order's PDFs are.
+    docs_base: String,
 }
 
 pub async fn show(
@@ -58,12 +65,61 @@ pub async fn show(
     // The "order paid" news leads here: seen.
     let link = format!("/store/orders/{id}");
     ctx.seen(inapp::read_link(&state.db, user.id, &link).await?);
-    Ok(OrderPage { ctx, d })
+    let credit_notes = invoicing::credit_notes_of(&state.db, id).await?;
+    Ok(OrderPage {
+        ctx,
+        d,
+        credit_notes,
+        docs_base: format!("/store/orders/{id}"),
+    })
+}
+
+/// The order's invoice (`credit_note` none) or one of its credit notes (`CN-….pdf`), as a PDF
+/// to download.
+pub(crate) async fn order_pdf(
+    state: &AppState,
+    order: &crate::db::entities::order::Model,
+    credit_note: Option<&str>,
+) -> AppResult<Response> {
+    let number = credit_note.map(|n| n.strip_suffix(".pdf").unwrap_or(n));
+    let pdf = invoicing::pdf(&state.db, &state.config, &state.storage, order, number).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                crate::files::disposition(&pdf.file_name),
+            ),
+            (header::CACHE_CONTROL, "private, no-cache".to_string()),
+        ],
+        pdf.bytes,
+    )
+        .into_response())
+}
+
+pub async fn invoice(
+    State(state): State<AppState>,
+    RequireClient(_, client_id): RequireClient,
+    Path(id): Path<OrderId>,
+) -> AppResult<Response> {
+    let order = orders::get_for_client(&state.db, id, client_id).await?;
+    order_pdf(&state, &order, None).await
+}
+
+pub async fn credit_note(
+    State(state): State<AppState>,
+    RequireClient(_, client_id): RequireClient,
+    Path((id, number)): Path<(OrderId, String)>,
+) -> AppResult<Response> {
+    let order = orders::get_for_client(&state.db, id, client_id).await?;
+    order_pdf(&state, &order, Some(&number)).await
 }
 
 #[derive(Template, WebTemplate)]
 #[template(path = "store/receipt.html")]
 pub struct ReceiptPage {
+    /// Its stylesheet (the security policy allows no inline style).
+    css_href: String,
     agency: String,
     client_name: String,
     d: Detail,
@@ -78,6 +134,7 @@ pub async fn receipt(
     let d = orders::client_detail(&state.db, client_id, id).await?;
     let client_name = clients::get(&state.db, client_id).await?.name;
     Ok(ReceiptPage {
+        css_href: crate::web::assets::href("receipt.css"),
         agency: state.config.agency_name.clone(),
         client_name,
         d,

@@ -164,7 +164,7 @@ async fn assert_each_event_recorded_with_its_outcome(
 }
 
 /// A pending order of `units` logos at $50, with the client's cart still full.
-async fn pending(
+pub(super) async fn pending(
     app: &TestApp,
     client: ClientId,
     buyer: UserId,
@@ -224,7 +224,7 @@ async fn pending(
 }
 
 /// A paid session's event for `order`, with its body as received.
-fn paid(id: &str, kind: &str, order: i64, amount: i64) -> (Event, String) {
+pub(super) fn paid(id: &str, kind: &str, order: i64, amount: i64) -> (Event, String) {
     event(json!({
         "id": id, "object": "event", "type": kind,
         "data": {"object": {"id": format!("cs_{order}"), "object": "checkout.session", "status": "complete",

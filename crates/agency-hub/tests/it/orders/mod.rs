@@ -5,6 +5,7 @@ mod actions;
 mod batches;
 mod failed_events;
 mod history;
+mod invoices;
 mod refunds;
 mod staff_list;
 
