@@ -86,6 +86,8 @@ pub async fn browser_session() -> Option<(Driver, Client)> {
             ],
         }),
     );
+    // The console's messages, for `console`.
+    caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
     let mut last_error = String::new();
     for _ in 0..50 {
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
@@ -100,6 +102,38 @@ pub async fn browser_session() -> Option<(Driver, Client)> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     panic!("could not start a browser session: {last_error}");
+}
+
+/// ChromeDriver's read of the browser's console (its `se/log` endpoint).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (
+            axum::http::Method::POST,
+            Some(r#"{"type":"browser"}"#.into()),
+        )
+    }
+}
+
+/// What the browser's console said since the last read.
+pub async fn console(client: &Client) -> Vec<String> {
+    let entries = client.issue_cmd(BrowserLog).await.unwrap();
+    entries
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["message"].as_str().map(str::to_string))
+        .collect()
 }
 
 pub async fn screenshot(client: &Client, name: &str) {
@@ -461,6 +495,45 @@ async fn the_client_sees_their_order_refunded(client: &Client, app: &TestApp, or
     let refunded = text_of(client, "[data-order-refunded]").await;
     assert_eq!(refunded, "-$499.00");
     screenshot(client, "client-order-refunded").await;
+
+    // The printable receipt is styled by its stylesheet, and the security policy refuses
+    // nothing on it (the console would say so, as it does for a style injected inline).
+    console(client).await;
+    client
+        .goto(&app.url(&format!(
+            "{}/receipt",
+            order_path.replace("/admin/orders", "/store/orders")
+        )))
+        .await
+        .unwrap();
+    text_once_shown(client, "h1").await;
+    let width = client
+        .execute("return getComputedStyle(document.body).maxWidth", vec![])
+        .await
+        .unwrap();
+    assert_eq!(width, "720px", "the receipt's stylesheet applies");
+    let refused: Vec<String> = console(client)
+        .await
+        .into_iter()
+        .filter(|m| m.contains("Content Security Policy"))
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
+    client
+        .execute(
+            "const s = document.createElement('style'); s.textContent = 'body{color:red}'; document.head.appendChild(s);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        console(client)
+            .await
+            .iter()
+            .any(|m| m.contains("Content Security Policy")),
+        "an inline style is refused, and the console says so"
+    );
+    screenshot(client, "client-receipt").await;
 }
 
 #[tokio::test]
