@@ -26,6 +26,18 @@ pub async fn get<C: ConnectionTrait>(conn: &C, config: &Config) -> Result<Settin
         .unwrap_or_else(|| defaults(config)))
 }
 
+/// The currency new client companies pay in (USD until an admin chooses).
+pub async fn default_currency<C: ConnectionTrait>(conn: &C) -> Result<Currency, DbErr> {
+    use sea_orm::QuerySelect;
+    Ok(agency_settings::Entity::find_by_id(ID)
+        .select_only()
+        .column(agency_settings::Column::DefaultCurrency)
+        .into_tuple::<Currency>()
+        .one(conn)
+        .await?
+        .unwrap_or_default())
+}
+
 fn defaults(config: &Config) -> Settings {
     Settings {
         id: ID,

@@ -15,6 +15,7 @@ use crate::auth::Email;
 use crate::db::entities::{client, service, user};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::ids::ClientId;
+use crate::money::Currency;
 
 /// The client form as typed.
 #[derive(Clone, Debug, Default)]
@@ -22,6 +23,8 @@ pub struct ClientForm {
     pub name: String,
     pub billing_email: String,
     pub notes: String,
+    /// A currency code.
+    pub billing_currency: String,
 }
 
 #[derive(Clone, Debug)]
@@ -29,6 +32,7 @@ pub struct ValidClient {
     pub name: String,
     pub billing_email: Option<String>,
     pub notes: String,
+    pub billing_currency: Currency,
 }
 
 impl ClientForm {
@@ -37,6 +41,7 @@ impl ClientForm {
             name: c.name.clone(),
             billing_email: c.billing_email.clone().unwrap_or_default(),
             notes: c.notes.clone(),
+            billing_currency: c.billing_currency.code().to_string(),
         }
     }
 
@@ -61,14 +66,25 @@ impl ClientForm {
         if self.notes.chars().count() > 5000 {
             errors.add("notes", "Use at most 5000 characters.");
         }
-        if !errors.is_empty() {
-            return Err(errors);
+        let billing_currency = Currency::parse(&self.billing_currency);
+        if billing_currency.is_none() {
+            errors.add(
+                "billing_currency",
+                format!(
+                    "'{}' is not a currency the store accepts: choose one from the list.",
+                    self.billing_currency.trim()
+                ),
+            );
         }
-        Ok(ValidClient {
-            name: name.to_string(),
-            billing_email,
-            notes: self.notes.trim().to_string(),
-        })
+        match billing_currency {
+            Some(billing_currency) if errors.is_empty() => Ok(ValidClient {
+                name: name.to_string(),
+                billing_email,
+                notes: self.notes.trim().to_string(),
+                billing_currency,
+            }),
+            _ => Err(errors),
+        }
     }
 }
 
@@ -110,6 +126,7 @@ pub async fn create<C: ConnectionTrait>(
         name: Set(v.name),
         billing_email: Set(v.billing_email),
         notes: Set(v.notes),
+        billing_currency: Set(v.billing_currency),
         stripe_customer_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
@@ -140,6 +157,7 @@ pub async fn update<C: ConnectionTrait>(
     active.name = Set(v.name);
     active.billing_email = Set(v.billing_email);
     active.notes = Set(v.notes);
+    active.billing_currency = Set(v.billing_currency);
     active.updated_at = Set(Utc::now());
     let model = active.update(conn).await?;
     activity::record(
@@ -147,7 +165,7 @@ pub async fn update<C: ConnectionTrait>(
         actor,
         "client.updated",
         subject(id),
-        json!({"name": model.name}),
+        json!({"name": model.name, "billing_currency": model.billing_currency.code()}),
     )
     .await?;
     Ok(model)
@@ -181,6 +199,7 @@ pub async fn find_or_create<C: ConnectionTrait>(conn: &C, name: &str) -> AppResu
         name: Set(name.to_string()),
         billing_email: Set(None),
         notes: Set(String::new()),
+        billing_currency: Set(crate::agency::default_currency(conn).await?),
         stripe_customer_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),

@@ -91,6 +91,8 @@ pub struct Shared {
     pub message_limit: Arc<web::rate::RateLimit>,
     /// Files sent through the API, per person and minute.
     pub upload_limit: Arc<web::rate::RateLimit>,
+    /// Each client company's billing currency, read at most a second ago.
+    pub billing_currencies: Arc<cache::Fresh<ids::ClientId, money::Currency>>,
 }
 
 impl AppState {
@@ -106,6 +108,20 @@ impl AppState {
         let units = Arc::new(cart::units(&self.db, client_id).await?);
         self.carts.put(client_id, units.clone());
         Ok(units)
+    }
+
+    /// The currency the client company's people see prices in and pay: read at most a second
+    /// ago, and not before this instance last changed it.
+    pub async fn billing_currency(
+        &self,
+        client_id: ids::ClientId,
+    ) -> error::AppResult<money::Currency> {
+        if let Some(c) = self.billing_currencies.get(&client_id) {
+            return Ok(c);
+        }
+        let c = clients::get(&self.db, client_id).await?.billing_currency;
+        self.billing_currencies.put(client_id, c);
+        Ok(c)
     }
 
     /// This instance changed the client's cart: the next page reads it again.
@@ -243,6 +259,7 @@ impl App {
                 web::api::portal::FILES_PER_MINUTE,
                 Duration::from_secs(60),
             )),
+            billing_currencies: Arc::new(cache::Fresh::new(Duration::from_secs(1), 100_000)),
         }));
         let worker = jobs::Worker::new(db, registry, worker_config);
         let router = web::router::build(state.clone());

@@ -82,6 +82,7 @@ impl From<Currency> for &'static str {
 
 impl Currency {
     pub const USD: Currency = Currency("USD");
+    pub const EUR: Currency = Currency("EUR");
 
     /// Parses a code in any case; `None` for a currency the store does not accept.
     pub fn parse(raw: &str) -> Option<Self> {

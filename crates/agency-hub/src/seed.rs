@@ -187,6 +187,20 @@ const TEMPLATES: [TemplateSeed; 9] = [
 ];
 
 /// Seeds the demo data if the database has no user yet. Returns whether it did.
+/// The demo's prices in euros and pounds (rounded to whole units, as a price list would be)
+/// and in yen: Globex pays in EUR.
+fn other_prices(usd_cents: i64) -> serde_json::Value {
+    let whole = |rate: f64| ((usd_cents as f64 / 100.0 * rate).round() as i64) * 100;
+    json!({
+        "EUR": {"unit": whole(0.92)},
+        "GBP": {"unit": whole(0.79)},
+        "JPY": {"unit": ((usd_cents as f64 * 1.5).round() as i64 / 100) * 100},
+    })
+}
+
+/// The company of the demo that pays in euros.
+const PAYS_IN_EUR: &str = "Globex Inc";
+
 pub async fn seed_demo(db: &Db) -> anyhow::Result<bool> {
     if user::Entity::find().count(db).await? > 0 {
         return Ok(false);
@@ -195,7 +209,15 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<bool> {
     let txn = db.write().await?;
     for (email, name, role, company) in DEMO_USERS {
         let client_id = match company {
-            Some(company) => Some(clients::find_or_create(&txn, company).await?.id),
+            Some(company) => {
+                let c = clients::find_or_create(&txn, company).await?;
+                if company == PAYS_IN_EUR {
+                    let mut active: crate::db::entities::client::ActiveModel = c.clone().into();
+                    active.billing_currency = Set(Currency::EUR);
+                    sea_orm::ActiveModelTrait::update(active, &txn).await?;
+                }
+                Some(c.id)
+            }
             None => None,
         };
         auth::insert_user(
@@ -233,6 +255,7 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<bool> {
             is_purchasable: Set(store.is_some()),
             price_minor: Set(store.map_or(0, |s| s.1)),
             currency: Set(Currency::USD),
+            prices: Set(store.map_or_else(|| json!({}), |s| other_prices(s.1))),
             store_title: Set(name.to_string()),
             store_description: Set(String::new()),
             store_images: Set(json!(

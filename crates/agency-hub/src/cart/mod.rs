@@ -1,7 +1,9 @@
 //! The cart: one per client company, in the database, gone after 30 days without a change.
 //! Its rules: only what is on sale, 1 ≤ quantity ≤ the template's maximum (counting what is
-//! already in the cart), one currency per cart. A line whose template left the store or
-//! changed price since it was added is flagged, and blocks checkout until resolved. Adding and
+//! already in the cart), priced in the company's billing currency (a service without a price
+//! there cannot be added). A line whose template left the store, has no price in that currency
+//! (the company's currency changed) or changed price since it was added is flagged, and blocks
+//! checkout until resolved. Adding and
 //! removing are recorded for the store's metrics in the same transaction.
 
 use std::collections::HashMap;
@@ -16,7 +18,7 @@ use serde_json::Value;
 
 use crate::analytics::{Event, Kind};
 use crate::catalog::{Answers, Intake, Question, Recurring, When, store};
-use crate::db::entities::{cart, cart_item, service_template};
+use crate::db::entities::{cart, cart_item, client, service_template};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ClientId, TemplateId, UserId};
 use crate::money::{Currency, Money};
@@ -29,6 +31,8 @@ pub const LIFETIME: Duration = Duration::days(30);
 pub enum Problem {
     /// The template is no longer on sale.
     Unavailable,
+    /// The template has no price in the company's currency.
+    NoPrice(Currency),
     /// The price changed since the line was added.
     PriceChanged { was: Money, now: Money },
 }
@@ -37,13 +41,18 @@ pub enum Problem {
 pub struct Line {
     pub item: cart_item::Model,
     pub template: service_template::Model,
+    /// The company's billing currency, which the line is priced in.
+    pub currency: Currency,
     pub problem: Option<Problem>,
 }
 
 impl Line {
-    /// The current unit price (what checkout would charge).
+    /// The current unit price (what checkout would charge), in the company's currency (a line
+    /// flagged as having no price there shows the template's own).
     pub fn unit_price(&self) -> Money {
-        self.template.price()
+        self.template
+            .price_in(self.currency)
+            .unwrap_or_else(|| self.template.price())
     }
 
     pub fn total(&self) -> Money {
@@ -59,13 +68,26 @@ impl Line {
         }
     }
 
+    /// Not to be bought as it is: out of the store, or without a price in the currency.
     pub fn unavailable(&self) -> bool {
-        self.problem == Some(Problem::Unavailable)
+        matches!(
+            self.problem,
+            Some(Problem::Unavailable | Problem::NoPrice(_))
+        )
     }
 
-    /// A recurring line's terms and what its quantity costs each period.
+    /// The currency it has no price in, if so.
+    pub fn no_price(&self) -> Option<Currency> {
+        match self.problem {
+            Some(Problem::NoPrice(c)) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// A recurring line's terms (its setup fee in the line's currency) and what its quantity
+    /// costs each period.
     pub fn recurring(&self) -> Option<(Recurring, Money)> {
-        let r = *self.template.billing().recurring()?;
+        let r = *self.template.billing_in(self.currency).recurring()?;
         Some((r, self.total()))
     }
 
@@ -101,7 +123,7 @@ impl Line {
     /// "$149.00 today, then $149.00 every month" for a recurring line.
     pub fn terms(&self) -> Option<String> {
         self.template
-            .billing()
+            .billing_in(self.currency)
             .describe(self.unit_price(), self.item.quantity.max(1) as u32)
     }
 }
@@ -118,7 +140,7 @@ impl Cart {
     }
 
     pub fn currency(&self) -> Option<Currency> {
-        self.lines.first().map(|l| l.unit_price().currency)
+        self.lines.first().map(|l| l.currency)
     }
 
     /// What checkout charges today at current prices for the lines that can be bought (a
@@ -222,11 +244,26 @@ async fn find_or_create<C: ConnectionTrait>(
         .ok_or_else(|| DbErr::RecordNotFound("cart".into()))
 }
 
-/// The client's cart with its templates and problems, in three queries.
+/// The company's billing currency (USD for a company that does not exist).
+pub async fn currency_of<C: ConnectionTrait>(
+    conn: &C,
+    client_id: ClientId,
+) -> Result<Currency, DbErr> {
+    Ok(client::Entity::find_by_id(client_id)
+        .select_only()
+        .column(client::Column::BillingCurrency)
+        .into_tuple::<Currency>()
+        .one(conn)
+        .await?
+        .unwrap_or_default())
+}
+
+/// The client's cart with its templates and problems, in four queries.
 pub async fn load<C: ConnectionTrait>(conn: &C, client_id: ClientId) -> Result<Cart, DbErr> {
     let Some(c) = find(conn, client_id).await? else {
         return Ok(Cart::default());
     };
+    let currency = currency_of(conn, client_id).await?;
     let items = cart_item::Entity::find()
         .filter(cart_item::Column::CartId.eq(c.id))
         .order_by_asc(cart_item::Column::CreatedAt)
@@ -250,17 +287,16 @@ pub async fn load<C: ConnectionTrait>(conn: &C, client_id: ClientId) -> Result<C
         .filter_map(|item| {
             let template = templates.remove(&item.template_id)?;
             let was = Money::new(item.unit_price_minor, item.currency);
-            let now = template.price();
-            let problem = if !template.on_sale() {
-                Some(Problem::Unavailable)
-            } else if was != now {
-                Some(Problem::PriceChanged { was, now })
-            } else {
-                None
+            let problem = match template.price_in(currency) {
+                _ if !template.on_sale() => Some(Problem::Unavailable),
+                None => Some(Problem::NoPrice(currency)),
+                Some(now) if was != now => Some(Problem::PriceChanged { was, now }),
+                Some(_) => None,
             };
             Some(Line {
                 item,
                 template,
+                currency,
                 problem,
             })
         })
@@ -394,6 +430,16 @@ pub async fn add<C: ConnectionTrait>(
             e
         })?;
     let current = load(conn, client_id).await?;
+    let currency = currency_of(conn, client_id).await?;
+    let price = template.price_in(currency).ok_or_else(|| {
+        AppError::invalid(
+            "serviceTemplateId",
+            format!(
+                "{} is not available in {currency}, the currency your company pays in.",
+                template.title()
+            ),
+        )
+    })?;
     // One subscription a checkout (one Stripe subscription, one service, one set of periods).
     if template.billing().recurring().is_some()
         && let Some(other) = current
@@ -407,22 +453,6 @@ pub async fn add<C: ConnectionTrait>(
                 "Your cart already holds a subscription ({}): check it out or remove it before adding {}.",
                 other.template.title(),
                 template.title()
-            ),
-        ));
-    }
-    if let Some(other) = current
-        .lines
-        .iter()
-        .find(|l| l.template.id != template_id && !l.unavailable())
-        && other.unit_price().currency != template.price().currency
-    {
-        return Err(AppError::invalid(
-            "serviceTemplateId",
-            format!(
-                "Your cart is in {}, and {} is priced in {}: check out or empty your cart first.",
-                other.unit_price().currency,
-                template.title(),
-                template.price().currency
             ),
         ));
     }
@@ -450,8 +480,8 @@ pub async fn add<C: ConnectionTrait>(
                 cart_id: Set(c.id),
                 template_id: Set(template.id),
                 quantity: Set(total),
-                unit_price_minor: Set(template.price_minor),
-                currency: Set(template.price().currency),
+                unit_price_minor: Set(price.minor),
+                currency: Set(price.currency),
                 created_at: Set(now),
                 updated_at: Set(now),
                 ..Default::default()
@@ -465,7 +495,7 @@ pub async fn add<C: ConnectionTrait>(
     Event::new(Kind::AddToCart, Some(client_id), Some(user_id))
         .template(template_id)
         .quantity(quantity)
-        .amount(template.price())
+        .amount(price)
         .record(conn)
         .await?;
     Ok(Added { quantity, template })
@@ -560,6 +590,15 @@ pub async fn accept_price<C: ConnectionTrait>(
     template_id: TemplateId,
 ) -> AppResult<()> {
     let line = line(conn, client_id, template_id).await?;
+    if let Some(currency) = line.no_price() {
+        return Err(AppError::invalid(
+            "serviceTemplateId",
+            format!(
+                "{} is not available in {currency}, the currency your company pays in: remove it.",
+                line.template.title()
+            ),
+        ));
+    }
     if line.unavailable() {
         return Err(AppError::invalid(
             "serviceTemplateId",
@@ -570,7 +609,7 @@ pub async fn accept_price<C: ConnectionTrait>(
         ));
     }
     find_or_create(conn, client_id).await?;
-    let price = line.template.price();
+    let price = line.unit_price();
     let mut active: cart_item::ActiveModel = line.item.into();
     active.unit_price_minor = Set(price.minor);
     active.currency = Set(price.currency);

@@ -206,6 +206,8 @@ pub struct StoreForm {
     pub setup_fee: String,
     /// When saved, move the running subscriptions to the new price from their next period.
     pub apply_to_existing: bool,
+    /// Prices in other currencies, one a line (`catalog::prices`).
+    pub other_prices: String,
 }
 
 impl StoreForm {
@@ -378,7 +380,11 @@ impl StoreForm {
         );
         let sort_order = parse_int(errors, "sort_order", &self.sort_order, 0, -100_000, 100_000);
         let billing = self.validate_billing(currency, errors);
+        let other_prices = super::prices::parse(&self.other_prices, currency)
+            .map_err(|m| errors.add("other_prices", m))
+            .ok();
         Some(StoreSettings {
+            other_prices: other_prices?,
             billing: billing?,
             is_purchasable: self.purchasable,
             price: price?,
@@ -434,6 +440,8 @@ fn parse_int(
 pub struct StoreSettings {
     pub is_purchasable: bool,
     pub price: Money,
+    /// Its prices in other currencies.
+    pub other_prices: super::prices::OtherPrices,
     /// The template's name when left empty in the form.
     pub title: String,
     pub description: String,
@@ -537,6 +545,7 @@ impl TemplateForm {
                 "trial_days" => form.store.trial_days = value.clone(),
                 "setup_fee" => form.store.setup_fee = value.clone(),
                 "apply_to_existing" => form.store.apply_to_existing = !value.is_empty(),
+                "other_prices" => form.store.other_prices = value.clone(),
                 _ => {
                     let Some(rest) = key.strip_prefix("task-") else {
                         continue;
@@ -607,6 +616,7 @@ impl TemplateForm {
                 images: t.images().join("\n"),
                 max_quantity: t.max_quantity.to_string(),
                 sort_order: t.sort_order.to_string(),
+                other_prices: super::prices::to_lines(&t.other_prices()),
                 ..StoreForm::billing_of(t)
             },
         }

@@ -4,6 +4,7 @@
 
 mod billing;
 mod form;
+pub mod prices;
 pub mod questions;
 pub mod store;
 pub mod store_cache;
@@ -65,6 +66,7 @@ pub async fn create<C: ConnectionTrait>(
         billing_interval_count: Set(count_of(&t.store.billing)),
         trial_days: Set(trial_of(&t.store.billing)),
         setup_fee_minor: Set(fee_of(&t.store.billing)),
+        prices: Set(prices::to_json(&t.store.other_prices)),
         ..Default::default()
     })
     .exec_with_returning(conn)
@@ -99,6 +101,7 @@ pub async fn update<C: ConnectionTrait>(
     active.is_purchasable = Set(t.store.is_purchasable);
     active.price_minor = Set(t.store.price.minor);
     active.currency = Set(t.store.price.currency);
+    active.prices = Set(prices::to_json(&t.store.other_prices));
     active.store_title = Set(t.store.title);
     active.store_description = Set(t.store.description);
     active.store_images = Set(json!(t.store.images));

@@ -12,6 +12,7 @@ use sea_orm::{
 use crate::db::entities::service_template;
 use crate::error::{AppError, AppResult};
 use crate::ids::TemplateId;
+use crate::money::Currency;
 
 pub const PER_PAGE: u64 = 24;
 
@@ -74,7 +75,8 @@ pub struct StoreParams {
 }
 
 impl StoreParams {
-    pub fn parse(&self) -> AppResult<StoreQuery> {
+    /// The query, for a client paying in `currency`.
+    pub fn parse(&self, currency: Currency) -> AppResult<StoreQuery> {
         if self.q.chars().count() > 200 {
             return Err(AppError::invalid("q", "Search for at most 200 characters."));
         }
@@ -83,6 +85,7 @@ impl StoreParams {
             category: self.category.trim().to_string(),
             sort: Sort::parse(&self.sort)?,
             page: crate::paging::page_number(self.page)?,
+            currency,
         })
     }
 }
@@ -94,6 +97,8 @@ pub struct StoreQuery {
     pub category: String,
     pub sort: Sort,
     pub page: u64,
+    /// Prices sort in it (a service without a price in it comes last).
+    pub currency: Currency,
 }
 
 fn on_sale() -> Condition {
@@ -126,10 +131,12 @@ pub async fn list<C: ConnectionTrait>(
             .order_by_asc(service_template::Column::SortOrder)
             .order_by_asc(service_template::Column::StoreTitle),
         Sort::PriceLow => query
-            .order_by_asc(service_template::Column::PriceMinor)
+            .order_by_asc(price_in(conn, q.currency).is_null())
+            .order_by_asc(price_in(conn, q.currency))
             .order_by_asc(service_template::Column::StoreTitle),
         Sort::PriceHigh => query
-            .order_by_desc(service_template::Column::PriceMinor)
+            .order_by_asc(price_in(conn, q.currency).is_null())
+            .order_by_desc(price_in(conn, q.currency))
             .order_by_asc(service_template::Column::StoreTitle),
         Sort::Name => query.order_by_asc(service_template::Column::StoreTitle),
     }
@@ -138,6 +145,27 @@ pub async fn list<C: ConnectionTrait>(
     let total = pages.num_items().await?;
     let rows = pages.fetch_page(q.page.saturating_sub(1)).await?;
     Ok((rows, total))
+}
+
+/// A template's price in `currency` as SQL: its own price in its own currency, else the
+/// other currency's from its `prices` JSON (`catalog::prices`), else NULL.
+fn price_in<C: ConnectionTrait>(conn: &C, currency: Currency) -> Expr {
+    let other = match conn.get_database_backend() {
+        sea_orm::DbBackend::Postgres => Expr::cust_with_values(
+            r#"CAST(("prices" -> $1 ->> 'unit') AS BIGINT)"#,
+            [currency.code()],
+        ),
+        _ => Expr::cust_with_values(
+            r#"CAST(json_extract("prices", '$.' || ? || '.unit') AS INTEGER)"#,
+            [currency.code()],
+        ),
+    };
+    Expr::case(
+        service_template::Column::Currency.eq(currency.code()),
+        Expr::col(service_template::Column::PriceMinor),
+    )
+    .finally(other)
+    .into()
 }
 
 /// The categories that have something on sale.

@@ -272,6 +272,7 @@ impl TestApp {
         agency_hub::auth::session_store::forget_all();
         self.state.users.clear();
         self.state.carts.clear();
+        self.state.billing_currencies.clear();
         let before = self.queries.load(Ordering::SeqCst);
         let res = self.get(path).await;
         assert_eq!(res.status(), 200, "GET {path}");

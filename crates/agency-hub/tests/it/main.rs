@@ -7,6 +7,7 @@ mod browser;
 mod checkout;
 mod cli;
 mod conversations;
+mod currencies;
 mod email;
 mod faults;
 mod files;

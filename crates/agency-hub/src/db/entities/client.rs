@@ -3,6 +3,7 @@
 use sea_orm::entity::prelude::*;
 
 use crate::ids::ClientId;
+use crate::money::Currency;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "clients")]
@@ -13,6 +14,8 @@ pub struct Model {
     pub billing_email: Option<String>,
     pub notes: String,
     pub stripe_customer_id: Option<String>,
+    /// What the company's people see prices in and pay.
+    pub billing_currency: Currency,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

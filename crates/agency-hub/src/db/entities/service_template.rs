@@ -66,6 +66,8 @@ pub struct Model {
     pub stripe_price_interval_count: Option<i32>,
     /// A JSON list of intake questions (`catalog::questions::Question`).
     pub questions: Json,
+    /// Its prices in other currencies (`catalog::prices`).
+    pub prices: Json,
 }
 
 impl Model {
@@ -101,6 +103,37 @@ impl Model {
         crate::money::Money::new(self.price_minor, self.currency)
     }
 
+    /// Its prices in other currencies than its own.
+    pub fn other_prices(&self) -> crate::catalog::prices::OtherPrices {
+        crate::catalog::prices::from_json(&self.prices)
+    }
+
+    /// Its price in `currency`, if it has one there (its own, or one of the others).
+    pub fn price_in(&self, currency: crate::money::Currency) -> Option<crate::money::Money> {
+        if currency == self.currency {
+            return Some(self.price());
+        }
+        let other = self.other_prices().get(&currency).copied()?;
+        Some(crate::money::Money::new(other.unit, currency))
+    }
+
+    /// How it is billed when paid in `currency` (a retainer's setup fee is that currency's).
+    pub fn billing_in(&self, currency: crate::money::Currency) -> Billing {
+        let fee = if currency == self.currency {
+            self.setup_fee_minor
+        } else {
+            self.other_prices()
+                .get(&currency)
+                .map_or(0, |p| p.setup_fee)
+        };
+        Billing::from_columns(
+            self.billing_interval.as_deref(),
+            self.billing_interval_count,
+            self.trial_days,
+            fee,
+        )
+    }
+
     /// How it is billed: once, or every period (an unknown stored interval reads as one-time).
     pub fn billing(&self) -> Billing {
         Billing::from_columns(
@@ -116,10 +149,22 @@ impl Model {
         format!("{}{}", self.price(), self.billing().per())
     }
 
+    /// The price as lists show it in `currency`, if it has a price there.
+    pub fn price_label_in(&self, currency: crate::money::Currency) -> Option<String> {
+        let price = self.price_in(currency)?;
+        Some(format!("{price}{}", self.billing_in(currency).per()))
+    }
+
     /// For a recurring service, what one costs today and then each period:
     /// "$149.00 today, then $149.00 every month".
     pub fn terms(&self) -> Option<String> {
         self.billing().describe(self.price(), 1)
+    }
+
+    /// [`Self::terms`] in `currency`.
+    pub fn terms_in(&self, currency: crate::money::Currency) -> Option<String> {
+        self.billing_in(currency)
+            .describe(self.price_in(currency)?, 1)
     }
 
     /// "every month" for a recurring service's period tasks.

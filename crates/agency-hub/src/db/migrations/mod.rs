@@ -20,6 +20,7 @@ mod m20261130_000015_task_assignees;
 mod m20261201_000016_conversations;
 mod m20261201_000017_files;
 mod m20261201_000018_invoicing;
+mod m20261201_000019_currencies;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000016_conversations::Migration),
             Box::new(m20261201_000017_files::Migration),
             Box::new(m20261201_000018_invoicing::Migration),
+            Box::new(m20261201_000019_currencies::Migration),
         ]
     }
 }

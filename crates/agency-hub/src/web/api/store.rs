@@ -52,20 +52,27 @@ pub struct StoreItem {
     pub title: String,
     pub description: String,
     pub category: String,
-    pub price: MoneyBody,
+    /// The price in your company's billing currency; null when the service has none there
+    /// (then it cannot be bought: prices are never converted).
+    pub price: Option<MoneyBody>,
+    /// Whether it can be bought in your company's currency.
+    pub available: bool,
     pub images: Vec<String>,
     /// The most one order may hold.
     pub max_quantity: i32,
 }
 
-impl From<&service_template::Model> for StoreItem {
-    fn from(t: &service_template::Model) -> Self {
+impl StoreItem {
+    /// The service as a company paying in `currency` sees it.
+    fn of(t: &service_template::Model, currency: crate::money::Currency) -> Self {
+        let price = t.price_in(currency);
         Self {
             id: t.id.get(),
             title: t.title().to_string(),
             description: t.blurb().to_string(),
             category: t.category.clone(),
-            price: t.price().into(),
+            available: price.is_some(),
+            price: price.map(MoneyBody::from),
             images: t.images(),
             max_quantity: t.max_quantity,
         }
@@ -95,7 +102,7 @@ pub struct StoreItemDetail {
     path = "/api/store/services",
     tag = "store",
     summary = "List what is on sale",
-    description = "Purchasable services, 24 a page, ordered by the agency's sort order (or `sort`). `search` matches the title and description, case-insensitively.",
+    description = "Purchasable services, 24 a page, ordered by the agency's sort order (or `sort`). `search` matches the title and description, case-insensitively. Prices are in your company's billing currency; a service without a price there is listed with `available: false` (and last when sorting by price).",
     params(
         ("search" = Option<String>, Query, description = "Text to find in the title or description"),
         ("category" = Option<String>, Query, description = "Only this category"),
@@ -112,10 +119,11 @@ pub struct StoreItemDetail {
 )]
 pub async fn list_services(
     State(state): State<AppState>,
-    RequireClient(user, _): RequireClient,
+    RequireClient(user, client_id): RequireClient,
     Query(params): Query<StoreParams>,
 ) -> AppResult<Response> {
-    let query = params.parse()?;
+    let currency = state.billing_currency(client_id).await?;
+    let query = params.parse(currency)?;
     let page = state.store.list(&query).await?;
     analytics::record_browse(
         &state.views,
@@ -128,7 +136,11 @@ pub async fn list_services(
     // The same page is the same answer: serialised once while the catalogue is unchanged.
     let body = page.json.get_or_init(|| {
         let answer = Paginated {
-            data: page.items.iter().map(StoreItem::from).collect(),
+            data: page
+                .items
+                .iter()
+                .map(|t| StoreItem::of(t, query.currency))
+                .collect(),
             pagination: Pagination::new(query.page, store::PER_PAGE, page.total),
         };
         serde_json::to_vec(&answer)
@@ -161,8 +173,9 @@ pub async fn get_service(
         .views
         .record(Event::new(Kind::ProductView, Some(client_id), Some(user.id)).template(id))
         .await;
+    let currency = state.billing_currency(client_id).await?;
     Ok(axum::Json(StoreItemDetail {
-        item: StoreItem::from(t.as_ref()),
+        item: StoreItem::of(t.as_ref(), currency),
         included: t
             .client_visible_tasks()
             .into_iter()
@@ -186,7 +199,8 @@ pub struct CartLineBody {
     /// The current price, which checkout charges.
     pub unit_price: MoneyBody,
     pub total: MoneyBody,
-    /// `unavailable` (no longer on sale) or `price_changed`; null when the line is fine.
+    /// `unavailable` (no longer on sale), `not_in_currency` (no price in the company's
+    /// currency) or `price_changed`; null when the line is fine.
     pub problem: Option<String>,
     /// The price when the line was added, if it changed since.
     pub previous_unit_price: Option<MoneyBody>,
@@ -264,6 +278,7 @@ impl From<Cart> for CartBody {
                     total: l.total().into(),
                     problem: l.problem.as_ref().map(|p| match p {
                         Problem::Unavailable => "unavailable".to_string(),
+                        Problem::NoPrice(_) => "not_in_currency".to_string(),
                         Problem::PriceChanged { .. } => "price_changed".to_string(),
                     }),
                     previous_unit_price: l.price_changed().map(|(was, _)| was.into()),

@@ -12,6 +12,7 @@ use crate::activity::Actor;
 use crate::clients::{self, ClientForm, ClientRow};
 use crate::error::{AppResult, FieldErrors};
 use crate::ids::ClientId;
+use crate::money::Currency;
 use crate::web::auth::RequireAdmin;
 use crate::web::extract::{Form, Path};
 use crate::web::form::settle;
@@ -39,6 +40,7 @@ pub async fn list(
 #[template(path = "admin/client_form.html")]
 pub struct ClientFormPage {
     ctx: PageCtx,
+    currencies: Vec<Currency>,
     /// None for a new client.
     id: Option<ClientId>,
     form: ClientForm,
@@ -53,6 +55,8 @@ pub struct ClientFields {
     billing_email: String,
     #[serde(default)]
     notes: String,
+    #[serde(default)]
+    billing_currency: String,
 }
 
 impl From<ClientFields> for ClientForm {
@@ -61,17 +65,28 @@ impl From<ClientFields> for ClientForm {
             name: f.name,
             billing_email: f.billing_email,
             notes: f.notes,
+            billing_currency: f.billing_currency,
         }
     }
 }
 
-pub async fn show_new(RequireAdmin(_): RequireAdmin, ctx: PageCtx) -> ClientFormPage {
-    ClientFormPage {
+pub async fn show_new(
+    State(state): State<AppState>,
+    RequireAdmin(_): RequireAdmin,
+    ctx: PageCtx,
+) -> AppResult<ClientFormPage> {
+    // A new company pays in the agency's default currency unless chosen otherwise.
+    let currency = crate::agency::default_currency(&state.db).await?;
+    Ok(ClientFormPage {
         ctx,
+        currencies: Currency::all().collect(),
         id: None,
-        form: ClientForm::default(),
+        form: ClientForm {
+            billing_currency: currency.code().to_string(),
+            ..ClientForm::default()
+        },
         errors: FieldErrors::default(),
-    }
+    })
 }
 
 pub async fn show_edit(
@@ -83,6 +98,7 @@ pub async fn show_edit(
     let client = clients::get(&state.db, id).await?;
     Ok(ClientFormPage {
         ctx,
+        currencies: Currency::all().collect(),
         id: Some(id),
         form: ClientForm::from_model(&client),
         errors: FieldErrors::default(),
@@ -114,6 +130,8 @@ async fn save(
     settle(
         saved,
         async |client| {
+            // Its people see prices in its currency from their next page.
+            state.billing_currencies.remove(&client.id);
             let message = format!("{} was saved.", client.name);
             flash(session, FlashKind::Success, message).await?;
             Ok(Redirect::to("/admin/clients").into_response())
@@ -121,6 +139,7 @@ async fn save(
         async |e| {
             Ok(ClientFormPage {
                 ctx,
+                currencies: Currency::all().collect(),
                 id,
                 errors: FieldErrors::of(&e, "name"),
                 form,
@@ -135,8 +154,13 @@ pub async fn create(
     RequireAdmin(admin): RequireAdmin,
     session: Session,
     ctx: PageCtx,
-    Form(fields): Form<ClientFields>,
+    Form(mut fields): Form<ClientFields>,
 ) -> AppResult<Response> {
+    // Not chosen: the agency's default.
+    if fields.billing_currency.trim().is_empty() {
+        let c = crate::agency::default_currency(&state.db).await?;
+        fields.billing_currency = c.code().to_string();
+    }
     save(&state, &admin, &session, ctx, None, fields.into()).await
 }
 
@@ -146,8 +170,12 @@ pub async fn update(
     session: Session,
     ctx: PageCtx,
     Path(id): Path<ClientId>,
-    Form(fields): Form<ClientFields>,
+    Form(mut fields): Form<ClientFields>,
 ) -> AppResult<Response> {
-    clients::get(&state.db, id).await?;
+    let current = clients::get(&state.db, id).await?;
+    // Not sent: kept.
+    if fields.billing_currency.trim().is_empty() {
+        fields.billing_currency = current.billing_currency.code().to_string();
+    }
     save(&state, &admin, &session, ctx, Some(id), fields.into()).await
 }

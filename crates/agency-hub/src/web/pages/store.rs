@@ -18,6 +18,7 @@ use crate::db::Txn;
 use crate::db::entities::service_template;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::ids::{ClientId, TemplateId};
+use crate::money::Currency;
 use crate::orders::{self, Paid};
 use crate::web::api::Pagination;
 use crate::web::auth::RequireClient;
@@ -29,6 +30,8 @@ use crate::web::layout::{FlashKind, PageCtx, flash};
 #[template(path = "store/index.html")]
 pub struct StorePage {
     ctx: PageCtx,
+    /// The company's billing currency: prices show in it.
+    currency: Currency,
     items: crate::catalog::store_cache::Page,
     categories: std::sync::Arc<Vec<String>>,
     sorts: [Sort; 4],
@@ -45,11 +48,12 @@ impl StorePage {
 
 pub async fn index(
     State(state): State<AppState>,
-    RequireClient(user, _): RequireClient,
+    RequireClient(user, client_id): RequireClient,
     ctx: PageCtx,
     Query(params): Query<StoreParams>,
 ) -> AppResult<StorePage> {
-    let q = params.parse()?;
+    let currency = state.billing_currency(client_id).await?;
+    let q = params.parse(currency)?;
     let items = state.store.list(&q).await?;
     let total = items.total;
     analytics::record_browse(&state.views, user.client_id, user.id, &q.search, total).await;
@@ -61,6 +65,7 @@ pub async fn index(
     .unwrap_or_default();
     Ok(StorePage {
         ctx,
+        currency,
         items,
         categories: state.store.categories().await?,
         sorts: Sort::ALL,
@@ -74,6 +79,7 @@ pub async fn index(
 #[template(path = "store/show.html")]
 pub struct ServicePage {
     ctx: PageCtx,
+    currency: Currency,
     item: std::sync::Arc<service_template::Model>,
     in_cart: i64,
     error: Option<AppError>,
@@ -90,6 +96,7 @@ async fn service_page(
     let in_cart = state.cart_units(client_id).await?.of(id);
     Ok(ServicePage {
         ctx,
+        currency: state.billing_currency(client_id).await?,
         item,
         in_cart,
         error,
