@@ -562,15 +562,7 @@ pub async fn set_quantity<C: ConnectionTrait>(
     quantity: Quantity,
 ) -> AppResult<Added> {
     let line = line(conn, client_id, template_id).await?;
-    if line.unavailable() {
-        return Err(AppError::invalid(
-            "serviceTemplateId",
-            format!(
-                "{} is no longer in the store: remove it.",
-                line.template.title()
-            ),
-        ));
-    }
+    buyable(&line)?;
     let quantity = check_quantity(&line.template, quantity, 0)?;
     find_or_create(conn, client_id).await?;
     let mut active: cart_item::ActiveModel = line.item.into();
@@ -583,6 +575,24 @@ pub async fn set_quantity<C: ConnectionTrait>(
     })
 }
 
+/// A line that can still be bought (changed, or taken at the current price); else why not.
+fn buyable(line: &Line) -> AppResult<()> {
+    let title = line.template.title();
+    match line.no_price() {
+        Some(currency) => Err(AppError::invalid(
+            "serviceTemplateId",
+            format!(
+                "{title} is not available in {currency}, the currency your company pays in: remove it."
+            ),
+        )),
+        None if line.unavailable() => Err(AppError::invalid(
+            "serviceTemplateId",
+            format!("{title} is no longer in the store: remove it."),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Takes a line at the current price, resolving a price change.
 pub async fn accept_price<C: ConnectionTrait>(
     conn: &C,
@@ -590,24 +600,7 @@ pub async fn accept_price<C: ConnectionTrait>(
     template_id: TemplateId,
 ) -> AppResult<()> {
     let line = line(conn, client_id, template_id).await?;
-    if let Some(currency) = line.no_price() {
-        return Err(AppError::invalid(
-            "serviceTemplateId",
-            format!(
-                "{} is not available in {currency}, the currency your company pays in: remove it.",
-                line.template.title()
-            ),
-        ));
-    }
-    if line.unavailable() {
-        return Err(AppError::invalid(
-            "serviceTemplateId",
-            format!(
-                "{} is no longer in the store: remove it.",
-                line.template.title()
-            ),
-        ));
-    }
+    buyable(&line)?;
     find_or_create(conn, client_id).await?;
     let price = line.unit_price();
     let mut active: cart_item::ActiveModel = line.item.into();

@@ -383,6 +383,24 @@ impl StoreForm {
         let other_prices = super::prices::parse(&self.other_prices, currency)
             .map_err(|m| errors.add("other_prices", m))
             .ok();
+        // A setup fee goes with a retainer, in every currency it is sold in.
+        if let (Some(billing), Some(others)) = (&billing, &other_prices) {
+            match billing {
+                Billing::OneTime if others.values().any(|p| p.setup_fee > 0) => errors.add(
+                    "other_prices",
+                    "A setup fee (after a +) is for a recurring service: this one is paid once.",
+                ),
+                Billing::Recurring(r) if r.setup_fee_minor > 0 => {
+                    if let Some((c, _)) = others.iter().find(|(_, p)| p.setup_fee == 0) {
+                        errors.add(
+                            "other_prices",
+                            format!("This service has a setup fee: give it in {c} too, after a + (e.g. {c} 149 + 50)."),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
         Some(StoreSettings {
             other_prices: other_prices?,
             billing: billing?,

@@ -145,7 +145,10 @@ fn wrap(text: &str, size: f32, width: f32) -> Vec<String> {
     let mut lines = Vec::new();
     for paragraph in text.lines() {
         let mut line = String::new();
-        for word in paragraph.split_whitespace() {
+        for word in paragraph
+            .split_whitespace()
+            .flat_map(|w| cut(w, size, width))
+        {
             let candidate = if line.is_empty() {
                 word.to_string()
             } else {
@@ -163,6 +166,20 @@ fn wrap(text: &str, size: f32, width: f32) -> Vec<String> {
     lines
 }
 
+/// A word in pieces no wider than `width` (most words are one piece).
+fn cut(word: &str, size: f32, width: f32) -> Vec<String> {
+    let mut pieces = vec![String::new()];
+    for c in word.chars() {
+        let last = pieces.last_mut().expect("one piece at least");
+        last.push(c);
+        if width_of(REGULAR, size, last) > width && last.chars().count() > 1 {
+            last.pop();
+            pieces.push(c.to_string());
+        }
+    }
+    pieces
+}
+
 /// The document as PDF bytes.
 pub fn render(doc: &Doc) -> Result<Vec<u8>, String> {
     let mut document = Document::new();
@@ -176,6 +193,10 @@ pub fn render(doc: &Doc) -> Result<Vec<u8>, String> {
             .creator(doc.seller_name.clone()),
     );
     let settings = || PageSettings::from_wh(WIDTH, HEIGHT).expect("A4 is a size");
+    // The footer sits at the last page's bottom; the content stops above it (on every page,
+    // which keeps the pages alike).
+    let footer = wrap(&doc.footer, 8.5, WIDTH - 2.0 * MARGIN);
+    let bottom = BOTTOM.min(HEIGHT - MARGIN - 11.0 * footer.len() as f32 - 16.0);
     let mut page = document.start_page_with(settings());
     let mut surface = page.surface();
     let mut pen = Pen {
@@ -286,7 +307,7 @@ pub fn render(doc: &Doc) -> Result<Vec<u8>, String> {
     }
     for line in &doc.lines {
         let wrapped = wrap(&line.description, 10.0, qty_right - MARGIN - 50.0);
-        if y + 14.0 * wrapped.len() as f32 > BOTTOM {
+        if y + 14.0 * wrapped.len() as f32 > bottom {
             next_page!();
         }
         for (i, text) in wrapped.iter().enumerate() {
@@ -300,7 +321,7 @@ pub fn render(doc: &Doc) -> Result<Vec<u8>, String> {
     pen.rule(y - 4.0);
     y += 12.0;
     // The totals and the payment stay together, above the footer.
-    if y + 20.0 * doc.totals.len() as f32 + 30.0 > BOTTOM {
+    if y + 20.0 * doc.totals.len() as f32 + 30.0 > bottom {
         next_page!();
     }
 
@@ -317,7 +338,6 @@ pub fn render(doc: &Doc) -> Result<Vec<u8>, String> {
     pen.text(MARGIN, y, 10.0, false, &doc.payment);
 
     // The footer, at the page's bottom.
-    let footer = wrap(&doc.footer, 8.5, WIDTH - 2.0 * MARGIN);
     let mut fy = HEIGHT - MARGIN - 11.0 * (footer.len() as f32 - 1.0);
     pen.color(93, 102, 119);
     for l in &footer {

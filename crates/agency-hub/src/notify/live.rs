@@ -123,12 +123,18 @@ async fn listen(url: String, hub: Hub) {
         let mut listener = match listener {
             Ok(l) => {
                 wait = Duration::from_millis(200);
+                // What was announced while this instance was not listening is not delivered
+                // again: every connected person looks at their counts now.
+                hub.publish(Live {
+                    everyone: true,
+                    ..Live::default()
+                });
                 l
             }
             Err(e) => {
                 tracing::warn!(error = %e, "live updates: cannot listen on PostgreSQL; trying again");
                 tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(10));
+                wait = (wait * 2).min(Duration::from_secs(2));
                 continue;
             }
         };

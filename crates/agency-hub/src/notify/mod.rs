@@ -217,7 +217,18 @@ async fn send(env: &Outbox, id: i64, attempt: i32) -> anyhow::Result<()> {
     let outcome = match &mailer.smtp {
         None => Ok(EmailStatus::Stored),
         Some(smtp) => {
-            let attached = attachment(db, config, storage, &message).await?;
+            // The invoice goes with the confirmation; if it cannot be made, the email still
+            // goes (the order's page has it).
+            let attached = attachment(db, config, storage, &message)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(
+                        email.id = id,
+                        error = format!("{e:#}"),
+                        "the invoice could not be attached"
+                    );
+                    None
+                });
             deliver(smtp, mailer, &row.to_address, &rendered, attached.as_ref())
                 .await
                 .map(|()| EmailStatus::Sent)

@@ -38,13 +38,13 @@ pub async fn start(
     super::ready_for_checkout(&cart::load(db, client_id).await?)?;
     expire_open_checkouts(db, stripe, client_id).await?;
     let customer = stripe_customer(db, stripe, user, client_id).await?;
+    let settings = crate::agency::get(db, config).await?;
 
     let txn = db.write().await?;
     let current = cart::load(&txn, client_id).await?;
     let (order, items) = super::create_from_cart(&txn, client_id, user.id, &current).await?;
     txn.commit().await?;
 
-    let settings = crate::agency::get(db, config).await?;
     let request = new_checkout(config, &settings, &order, &items, &customer);
     let session = match stripe.create_checkout_session(&request).await {
         Ok(s) => s,

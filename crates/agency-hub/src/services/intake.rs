@@ -4,7 +4,7 @@
 //! to the agency instead). Each change is logged with the questions it touched.
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, QuerySelect};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -140,11 +140,16 @@ pub async fn answer_with_files(
     let kept = service.intake().answers();
     let asked = questions(&service.intake());
     let mut errors = FieldErrors::default();
-    for (qid, _) in &uploads {
+    for (i, (qid, _)) in uploads.iter().enumerate() {
         if !asked.iter().any(|q| q.id == *qid && q.kind == Kind::File) {
             errors.add(
                 crate::catalog::questions::field(*qid),
                 "No question asked here takes a file by this name.",
+            );
+        } else if uploads[..i].iter().any(|(other, _)| other == qid) {
+            errors.add(
+                crate::catalog::questions::field(*qid),
+                "Send one file for this question.",
             );
         }
     }
@@ -191,6 +196,15 @@ pub async fn answer_with_files(
     let actor = Actor::from(user);
     let answered = db
         .in_transaction(async |txn| {
+            // The service as it is now, held until this transaction ends: two saves at once
+            // (the page and the API, two of the company's people) apply one after the other,
+            // each on what the other left.
+            let service = service::Entity::find_by_id(service.id)
+                .lock_exclusive()
+                .one(txn)
+                .await?
+                .ok_or_else(AppError::not_found)?;
+            let kept = service.intake().answers();
             let answered = answer(txn, &actor, service.clone(), |questions| {
                 let mut answers = read(questions)?;
                 for q in questions.iter().filter(|q| q.kind == Kind::File) {

@@ -147,14 +147,17 @@ pub async fn guard_api(State(state): State<AppState>, req: Request, next: Next) 
         ))
         .into_response();
     }
-    // JSON, or files in a multipart form (the routes that take files read it; the others
-    // refuse it as not JSON). A form from another site is refused above by its `Origin`.
+    // JSON, or files in a multipart form where a write takes files (a service's messages and
+    // answers). A form from another site is refused above by its `Origin`.
     let needs_json = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH);
+    let takes_files = path.starts_with("/api/services/")
+        && (path.ends_with("/messages") || path.ends_with("/answers"));
     let accepted = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| {
-            ct.starts_with("application/json") || ct.starts_with("multipart/form-data")
+            ct.starts_with("application/json")
+                || (takes_files && ct.starts_with("multipart/form-data"))
         });
     if needs_json && !accepted {
         return AppError::new(

@@ -96,6 +96,20 @@ async fn each_company_sees_and_pays_in_its_own_currency() {
             .unwrap()
             .is_none()
     );
+    // A setup fee (after a +) is for a retainer only.
+    let res = post(
+        &app,
+        "/admin/templates",
+        &template("Logo Design", "499", "EUR 459 + 10"),
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("for a recurring service")
+    );
     for (name, usd, others) in [
         ("Logo Design", "499", "EUR 459\njpy 75000"),
         ("Brand Book", "199", "EUR 650"),

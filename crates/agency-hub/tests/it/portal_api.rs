@@ -284,6 +284,26 @@ async fn a_client_sends_and_fetches_files_and_answers_through_the_api() {
             .contains("logo.png is a program"),
         "{e}"
     );
+    let res = app
+        .api_multipart(
+            put.clone(),
+            &answers,
+            &[],
+            &[("q1", "a.png", &png()), ("q1", "b.png", &png())],
+        )
+        .await;
+    assert_eq!(res.status(), 400, "one file a question");
+    assert_eq!(res.json::<Value>().await.unwrap()["error"]["field"], "q1");
+    // Writes that take no files take no multipart form either.
+    let res = app
+        .api_multipart(
+            reqwest::Method::POST,
+            "/api/notifications/read-all",
+            &[("x", "y")],
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 415);
     for field in ["q9", "avatar"] {
         let res = app
             .api_multipart(put.clone(), &answers, &[], &[(field, "a.pdf", PDF)])
@@ -429,11 +449,11 @@ async fn a_client_sends_and_fetches_files_and_answers_through_the_api() {
         .unwrap();
     assert_eq!(res.status(), 404);
 
-    // Files are limited to thirty a minute. Four counted so far: the logo, the brief, the
-    // refused program and the file for no question (the file past the size limit, and the
-    // one under no question's field, were refused before the count). Twenty-six more pass,
-    // then one is one too many.
-    let tiny: Vec<(String, &[u8])> = (0..26)
+    // Files are limited to thirty a minute. Six counted so far: the logo, the brief, the
+    // refused program, the two for one question and the file for no question (the file past
+    // the size limit, and the one under no question's field, were refused before the count).
+    // Twenty-four more pass, then one is one too many.
+    let tiny: Vec<(String, &[u8])> = (0..24)
         .map(|i| (format!("n{i}.txt"), b"hello".as_slice()))
         .collect();
     let parts: Vec<(&str, &str, &[u8])> = tiny

@@ -59,13 +59,15 @@ pub async fn save(
     ctx: PageCtx,
     mut form: Submitted,
 ) -> AppResult<Response> {
+    let current = agency::get(&state.db, &state.config).await?;
     let typed = SettingsForm {
         legal_name: form.get("legal_name").unwrap_or_default().into(),
         address: form.get("address").unwrap_or_default().into(),
         tax_id: form.get("tax_id").unwrap_or_default().into(),
         invoice_footer: form.get("invoice_footer").unwrap_or_default().into(),
         default_currency: form.get("default_currency").unwrap_or_default().into(),
-        prices_include_tax: form.get("prices_include_tax").is_some(),
+        // Not on the form until checkout sends Stripe a tax behaviour: kept as it is.
+        prices_include_tax: current.prices_include_tax,
         stripe_tax: form.get("stripe_tax").is_some(),
     };
     let remove_logo = form.get("remove_logo").is_some();
