@@ -171,6 +171,21 @@ pub async fn update<C: ConnectionTrait>(
     Ok(model)
 }
 
+/// The currency the company's people see prices in and pay (USD for a company that does not
+/// exist), one column read.
+pub async fn billing_currency<C: ConnectionTrait>(
+    conn: &C,
+    id: ClientId,
+) -> Result<Currency, DbErr> {
+    Ok(client::Entity::find_by_id(id)
+        .select_only()
+        .column(client::Column::BillingCurrency)
+        .into_tuple::<Currency>()
+        .one(conn)
+        .await?
+        .unwrap_or_default())
+}
+
 pub async fn get<C: ConnectionTrait>(conn: &C, id: ClientId) -> AppResult<client::Model> {
     client::Entity::find_by_id(id)
         .one(conn)

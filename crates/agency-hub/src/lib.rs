@@ -119,7 +119,7 @@ impl AppState {
         if let Some(c) = self.billing_currencies.get(&client_id) {
             return Ok(c);
         }
-        let c = clients::get(&self.db, client_id).await?.billing_currency;
+        let c = clients::billing_currency(&self.db, client_id).await?;
         self.billing_currencies.put(client_id, c);
         Ok(c)
     }

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use crate::analytics::{Event, Kind};
 use crate::catalog::{Answers, Intake, Question, Recurring, When, store};
-use crate::db::entities::{cart, cart_item, client, service_template};
+use crate::db::entities::{cart, cart_item, service_template};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ClientId, TemplateId, UserId};
 use crate::money::{Currency, Money};
@@ -244,26 +244,12 @@ async fn find_or_create<C: ConnectionTrait>(
         .ok_or_else(|| DbErr::RecordNotFound("cart".into()))
 }
 
-/// The company's billing currency (USD for a company that does not exist).
-pub async fn currency_of<C: ConnectionTrait>(
-    conn: &C,
-    client_id: ClientId,
-) -> Result<Currency, DbErr> {
-    Ok(client::Entity::find_by_id(client_id)
-        .select_only()
-        .column(client::Column::BillingCurrency)
-        .into_tuple::<Currency>()
-        .one(conn)
-        .await?
-        .unwrap_or_default())
-}
-
 /// The client's cart with its templates and problems, in four queries.
 pub async fn load<C: ConnectionTrait>(conn: &C, client_id: ClientId) -> Result<Cart, DbErr> {
     let Some(c) = find(conn, client_id).await? else {
         return Ok(Cart::default());
     };
-    let currency = currency_of(conn, client_id).await?;
+    let currency = crate::clients::billing_currency(conn, client_id).await?;
     let items = cart_item::Entity::find()
         .filter(cart_item::Column::CartId.eq(c.id))
         .order_by_asc(cart_item::Column::CreatedAt)
@@ -430,7 +416,11 @@ pub async fn add<C: ConnectionTrait>(
             e
         })?;
     let current = load(conn, client_id).await?;
-    let currency = currency_of(conn, client_id).await?;
+    // The cart's lines are priced in the company's currency; an empty cart says nothing.
+    let currency = match current.currency() {
+        Some(c) => c,
+        None => crate::clients::billing_currency(conn, client_id).await?,
+    };
     let price = template.price_in(currency).ok_or_else(|| {
         AppError::invalid(
             "serviceTemplateId",

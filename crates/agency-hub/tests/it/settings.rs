@@ -67,6 +67,17 @@ async fn an_admin_sets_the_agencys_details_and_logo() {
         .await;
     assert_eq!(res.status(), 415);
     assert!(res.text().await.unwrap().contains("logo.png is a program"));
+    let pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n";
+    let res = app
+        .post_multipart("/admin/settings", FIELDS, &[("logo", "logo.pdf", pdf)])
+        .await;
+    assert_eq!(res.status(), 415);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("logo.pdf is not an image")
+    );
     assert!(saved(&app).await.is_none());
     assert!(app.state.storage.keys("agency").await.unwrap().is_empty());
 

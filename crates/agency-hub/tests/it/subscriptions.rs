@@ -264,6 +264,10 @@ async fn a_retainer_and_a_one_time_service_in_one_checkout_then_three_months_of_
     assert_eq!(pay(&url, "4242 4242 4242 4242").await.status(), 303);
     let order = wait_for_order(&app, order_id, OrderStatus::Completed).await;
     assert_eq!(order.subtotal_minor, 79_700);
+    assert_eq!(
+        order.invoice_number, None,
+        "a subscription's invoices are Stripe's"
+    );
 
     let sub = subscription_when(&app, "active with its service", |s| {
         s.status == "active" && s.service_id.is_some()

@@ -144,24 +144,15 @@ impl Model {
         )
     }
 
-    /// The price as lists show it: "$149.00", or "$149.00 / month" for a recurring service.
-    pub fn price_label(&self) -> String {
-        format!("{}{}", self.price(), self.billing().per())
-    }
-
-    /// The price as lists show it in `currency`, if it has a price there.
+    /// The price as lists show it in `currency`, if it has a price there: "$149.00", or
+    /// "$149.00 / month" for a recurring service.
     pub fn price_label_in(&self, currency: crate::money::Currency) -> Option<String> {
         let price = self.price_in(currency)?;
         Some(format!("{price}{}", self.billing_in(currency).per()))
     }
 
-    /// For a recurring service, what one costs today and then each period:
+    /// For a recurring service, what one costs today and then each period, in `currency`:
     /// "$149.00 today, then $149.00 every month".
-    pub fn terms(&self) -> Option<String> {
-        self.billing().describe(self.price(), 1)
-    }
-
-    /// [`Self::terms`] in `currency`.
     pub fn terms_in(&self, currency: crate::money::Currency) -> Option<String> {
         self.billing_in(currency)
             .describe(self.price_in(currency)?, 1)

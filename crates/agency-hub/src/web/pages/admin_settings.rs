@@ -117,12 +117,12 @@ pub async fn save(
             Ok(Redirect::to("/admin/settings").into_response())
         },
         async |e| {
-            let settings = agency::get(&state.db, &state.config).await?;
+            // Nothing was saved: the logo is the one read before.
             Ok(SettingsPage {
                 ctx,
                 errors: FieldErrors::of(&e, "legal_name"),
                 form: typed,
-                has_logo: settings.logo_key.is_some(),
+                has_logo: current.logo_key.is_some(),
                 currencies: Currency::all().collect(),
             })
         },
