@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Statement,
@@ -72,7 +73,10 @@ impl Hub {
             let last = last_id(&db).await?;
             tokio::spawn(poll(db, hub.clone(), last));
         } else {
-            tokio::spawn(listen(database_url.to_string(), hub.clone()));
+            // The first connection is made before the instance serves, so nothing written
+            // once it serves goes unheard; later ones are made again by `listen`.
+            let first = connect(database_url).await?;
+            tokio::spawn(listen(database_url.to_string(), hub.clone(), first));
         }
         Ok(hub)
     }
@@ -110,16 +114,20 @@ pub async fn announce<C: ConnectionTrait>(conn: &C, live: Live) -> Result<(), Db
     Ok(())
 }
 
-async fn listen(url: String, hub: Hub) {
-    use sea_orm::sqlx::postgres::PgListener;
+async fn connect(url: &str) -> Result<PgListener, sea_orm::sqlx::Error> {
+    let mut l = PgListener::connect(url).await?;
+    l.listen(CHANNEL).await?;
+    Ok(l)
+}
+
+async fn listen(url: String, hub: Hub, first: PgListener) {
     let mut wait = Duration::from_millis(200);
+    let mut first = Some(first);
     loop {
-        let listener = async {
-            let mut l = PgListener::connect(&url).await?;
-            l.listen(CHANNEL).await?;
-            Ok::<_, sea_orm::sqlx::Error>(l)
-        }
-        .await;
+        let listener = match first.take() {
+            Some(l) => Ok(l),
+            None => connect(&url).await,
+        };
         let mut listener = match listener {
             Ok(l) => {
                 wait = Duration::from_millis(200);
