@@ -156,6 +156,7 @@ fn job_registry(
         .register::<notify::SendEmail>(outbox)
         .register::<stripe::catalog::SyncTemplate>((db.clone(), stripe.clone()))
         .register::<subscriptions::RefreshCard>((db.clone(), stripe.clone()))
+        .register::<orders::lines::ReadLineAmounts>((db.clone(), stripe.clone()))
         .register::<subscriptions::MoveToPrice>((db.clone(), stripe.clone()))
         .register::<services::intake::Remind>(db.clone())
         .register::<conversations::Digest>(db.clone())

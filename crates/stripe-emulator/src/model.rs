@@ -17,6 +17,8 @@ pub struct Product {
     pub images: Vec<String>,
     pub url: Option<String>,
     pub metadata: Metadata,
+    /// Stripe Tax's product tax code (`txcd_` and eight digits); `None`: the account's default.
+    pub tax_code: Option<String>,
 }
 
 impl Product {
@@ -26,7 +28,8 @@ impl Product {
             "default_price": null, "description": self.description, "features": [],
             "images": self.images, "livemode": false, "metadata": self.metadata, "name": self.name,
             "package_dimensions": null, "shippable": null, "statement_descriptor": null,
-            "tax_code": null, "unit_label": null, "updated": self.updated, "url": self.url,
+            "tax_code": self.tax_code, "unit_label": null, "updated": self.updated,
+            "url": self.url,
         })
     }
 }
@@ -44,6 +47,8 @@ pub struct Price {
     pub metadata: Metadata,
     /// Billed every `interval_count` `interval`s (a subscription's price); `None`: one-time.
     pub recurring: Option<Recurring>,
+    /// `exclusive`, `inclusive` or `unspecified` (taxed as exclusive, the account's default).
+    pub tax_behavior: String,
 }
 
 /// A recurring price's period. Usage is `licensed` (a quantity billed each period): metered
@@ -72,7 +77,7 @@ impl Price {
             "livemode": false, "lookup_key": self.lookup_key, "metadata": self.metadata,
             "nickname": self.nickname, "product": self.product,
             "recurring": self.recurring.as_ref().map(Recurring::to_json),
-            "tax_behavior": "unspecified", "tiers_mode": null, "transform_quantity": null,
+            "tax_behavior": self.tax_behavior, "tiers_mode": null, "transform_quantity": null,
             "type": if self.recurring.is_some() { "recurring" } else { "one_time" },
             "unit_amount": self.unit_amount,
             "unit_amount_decimal": self.unit_amount.to_string(),
@@ -212,22 +217,115 @@ pub struct LineItem {
     pub currency: String,
     pub amount_subtotal: i64,
     pub amount_discount: i64,
-    pub amount_tax: i64,
+    /// Automatic tax on the line (none without it, or for a product not subject to tax).
+    pub taxes: Vec<LineTax>,
+    /// The price includes its tax (`tax_behavior=inclusive`): the tax is part of the subtotal,
+    /// not added to it.
+    pub tax_inclusive: bool,
 }
 
 impl LineItem {
-    pub fn amount_total(&self) -> i64 {
-        self.amount_subtotal - self.amount_discount + self.amount_tax
+    pub fn amount_tax(&self) -> i64 {
+        self.taxes.iter().map(|t| t.amount).sum()
     }
 
+    pub fn amount_total(&self) -> i64 {
+        let added = if self.tax_inclusive {
+            0
+        } else {
+            self.amount_tax()
+        };
+        self.amount_subtotal - self.amount_discount + added
+    }
+
+    /// The tax it adds to what is paid (none when its price includes it).
+    pub fn tax_added(&self) -> i64 {
+        if self.tax_inclusive {
+            0
+        } else {
+            self.amount_tax()
+        }
+    }
+
+    /// `taxes` is includable: only present when asked for with `expand[]=data.taxes`.
     pub fn to_json(&self, store: &Store) -> Value {
         json!({
             "id": self.id, "object": "item", "amount_discount": self.amount_discount,
-            "amount_subtotal": self.amount_subtotal, "amount_tax": self.amount_tax,
+            "amount_subtotal": self.amount_subtotal, "amount_tax": self.amount_tax(),
             "amount_total": self.amount_total(), "currency": self.currency,
             "description": self.description,
             "price": store.prices.get(&self.price).map(Price::to_json),
             "quantity": self.quantity,
+        })
+    }
+
+    pub fn taxes_json(&self) -> Value {
+        self.taxes.iter().map(LineTax::to_json).collect()
+    }
+}
+
+/// One tax on a line, as Stripe Tax computed it.
+#[derive(Debug, Clone)]
+pub struct LineTax {
+    pub rate: TaxRate,
+    pub amount: i64,
+    pub taxable_amount: i64,
+}
+
+impl LineTax {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "amount": self.amount, "rate": self.rate.to_json(),
+            "taxability_reason": "standard_rated", "taxable_amount": self.taxable_amount,
+        })
+    }
+}
+
+/// A tax rate automatic tax applies: the emulator's one rate, named after the buyer's country.
+/// Its id is made of what it is, so the same rate is always the same object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaxRate {
+    pub bps: i64,
+    pub inclusive: bool,
+    /// The buyer's country (upper case), when known.
+    pub country: Option<String>,
+}
+
+impl TaxRate {
+    pub fn id(&self) -> String {
+        format!(
+            "txr_auto{}{}{}",
+            self.country.as_deref().unwrap_or("xx").to_ascii_lowercase(),
+            self.bps,
+            if self.inclusive { "i" } else { "e" }
+        )
+    }
+
+    /// What the tax is called where the buyer is.
+    pub fn display_name(&self) -> &'static str {
+        match self.country.as_deref() {
+            Some("US") => "Sales Tax",
+            Some("CA" | "AU" | "NZ" | "SG" | "IN") => "GST",
+            Some(_) => "VAT",
+            None => "Tax",
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        let tax_type = match self.display_name() {
+            "Sales Tax" => "sales_tax",
+            "GST" => "gst",
+            "VAT" => "vat",
+            _ => "sales_tax",
+        };
+        json!({
+            "id": self.id(), "object": "tax_rate", "active": true, "country": self.country,
+            "created": 0, "description": null, "display_name": self.display_name(),
+            "effective_percentage": self.bps as f64 / 100.0, "flat_amount": null,
+            "inclusive": self.inclusive, "jurisdiction": self.country,
+            "jurisdiction_level": if self.country.is_some() { Some("country") } else { None },
+            "livemode": false, "metadata": {}, "percentage": self.bps as f64 / 100.0,
+            "rate_type": "percentage", "state": null, "tax_type": tax_type,
         })
     }
 }
@@ -290,6 +388,10 @@ pub struct Session {
     pub payment_intent_description: Option<String>,
     pub allow_promotion_codes: bool,
     pub automatic_tax: bool,
+    /// `tax_id_collection[enabled]`: the page asks for a tax ID, optional.
+    pub tax_id_collection: bool,
+    /// The tax ID the customer entered, `(type, value)`, once paid.
+    pub paid_tax_id: Option<(String, String)>,
     pub promotion_code: Option<String>,
     pub payment_intent: Option<String>,
     pub pending_settlement: Option<PendingSettlement>,
@@ -306,7 +408,7 @@ impl Session {
     }
 
     pub fn amount_tax(&self) -> i64 {
-        self.line_items.iter().map(|l| l.amount_tax).sum()
+        self.line_items.iter().map(LineItem::amount_tax).sum()
     }
 
     pub fn amount_total(&self) -> i64 {
@@ -324,7 +426,8 @@ impl Session {
         let customer_details = self.paid_email.as_ref().map(|email| {
             json!({
                 "address": self.paid_address.as_ref().map(Address::to_json), "email": email,
-                "name": null, "phone": null, "tax_exempt": "none", "tax_ids": [],
+                "name": null, "phone": null, "tax_exempt": "none",
+                "tax_ids": self.paid_tax_id.iter().map(|(t, v)| json!({"type": t, "value": v})).collect::<Vec<_>>(),
             })
         });
         json!({
@@ -355,7 +458,7 @@ impl Session {
             "setup_intent": null, "shipping_address_collection": null, "shipping_cost": null,
             "shipping_details": null, "shipping_options": [], "status": self.status.as_str(),
             "submit_type": null, "subscription": self.subscription, "success_url": self.success_url,
-            "tax_id_collection": {"enabled": false},
+            "tax_id_collection": {"enabled": self.tax_id_collection},
             "total_details": {
                 "amount_discount": self.amount_discount(), "amount_shipping": 0,
                 "amount_tax": self.amount_tax(),

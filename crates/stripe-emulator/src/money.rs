@@ -68,6 +68,14 @@ pub fn apply_basis_points(amount: i64, basis_points: i64) -> i64 {
     i64::try_from((product + 5_000) / 10_000).unwrap_or(i64::MAX)
 }
 
+/// The tax inside `amount` when `amount` includes tax at `basis_points`: the amount less its
+/// net, `amount / (1 + rate)` rounded half up.
+pub fn included_part(amount: i64, basis_points: i64) -> i64 {
+    let net = (i128::from(amount) * 10_000 * 2 + i128::from(10_000 + basis_points))
+        / (2 * i128::from(10_000 + basis_points));
+    amount - i64::try_from(net).unwrap_or(0)
+}
+
 /// Splits `total` over `weights` in proportion, the remainder going to the first lines so that
 /// the parts always add up to `total`.
 pub fn allocate(total: i64, weights: &[i64]) -> Vec<i64> {
@@ -112,6 +120,14 @@ mod tests {
         assert_eq!(apply_basis_points(5, 1_000), 1);
         assert_eq!(apply_basis_points(4, 1_000), 0);
         assert_eq!(apply_basis_points(999, 2_500), 250);
+    }
+
+    #[test]
+    fn included_tax_is_the_amount_less_its_rounded_net() {
+        assert_eq!(included_part(12_000, 2_000), 2_000);
+        assert_eq!(included_part(100, 2_000), 17);
+        assert_eq!(included_part(0, 2_000), 0);
+        assert_eq!(included_part(1_000, 0), 0);
     }
 
     #[test]

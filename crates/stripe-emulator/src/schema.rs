@@ -268,6 +268,7 @@ fn create_product() -> Vec<Field> {
         opt("images", arr(s())),
         opt("url", s()),
         opt("metadata", Ty::Metadata),
+        opt("tax_code", s()),
     ]
 }
 
@@ -316,6 +317,10 @@ fn create_price() -> Vec<Field> {
         opt("nickname", s()),
         opt("lookup_key", s()),
         opt("metadata", Ty::Metadata),
+        opt(
+            "tax_behavior",
+            Ty::Enum(&["exclusive", "inclusive", "unspecified"]),
+        ),
     ]
 }
 
@@ -380,6 +385,7 @@ fn create_session() -> Vec<Field> {
         ),
         opt("allow_promotion_codes", Ty::Bool),
         opt("automatic_tax", obj([req("enabled", Ty::Bool)])),
+        opt("tax_id_collection", obj([req("enabled", Ty::Bool)])),
         opt("expires_at", Ty::Int),
         opt(
             "subscription_data",
@@ -451,10 +457,15 @@ fn session_line_item() -> Vec<Field> {
                         opt("description", s()),
                         opt("images", arr(s())),
                         opt("metadata", Ty::Metadata),
+                        opt("tax_code", s()),
                     ]),
                 ),
                 opt("unit_amount", Ty::Int),
                 opt("recurring", recurring(false)),
+                opt(
+                    "tax_behavior",
+                    Ty::Enum(&["exclusive", "inclusive", "unspecified"]),
+                ),
             ]),
         ),
     ]

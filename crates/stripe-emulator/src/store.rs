@@ -269,6 +269,22 @@ impl Store {
             value["line_items"] = list;
             return Ok(());
         }
+        // A line item's `taxes` is includable: rendered only when asked for.
+        if *first == "taxes" && value.get("object").and_then(Value::as_str) == Some("item") {
+            let id = value["id"].as_str().unwrap_or_default();
+            let line = self
+                .sessions
+                .values()
+                .flat_map(|s| &s.line_items)
+                .find(|l| l.id == id)
+                .ok_or_else(cannot)?;
+            value["taxes"] = line.taxes_json();
+            // Each tax's `rate` is already whole.
+            return match rest {
+                [] | ["rate"] => Ok(()),
+                _ => Err(cannot()),
+            };
+        }
         let field = value.get_mut(*first).ok_or_else(cannot)?;
         match field {
             Value::Null => Ok(()),

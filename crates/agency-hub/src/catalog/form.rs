@@ -208,6 +208,8 @@ pub struct StoreForm {
     pub apply_to_existing: bool,
     /// Prices in other currencies, one a line (`catalog::prices`).
     pub other_prices: String,
+    /// Stripe's product tax code (`txcd_…`), or empty for the account's default.
+    pub tax_code: String,
 }
 
 impl StoreForm {
@@ -401,7 +403,11 @@ impl StoreForm {
                 _ => {}
             }
         }
+        let tax_code = parse_tax_code(&self.tax_code)
+            .map_err(|m| errors.add("tax_code", m))
+            .ok();
         Some(StoreSettings {
+            tax_code: tax_code?,
             other_prices: other_prices?,
             billing: billing?,
             is_purchasable: self.purchasable,
@@ -413,6 +419,23 @@ impl StoreForm {
             sort_order: sort_order?,
             apply_to_existing: self.apply_to_existing && self.is_recurring(),
         })
+    }
+}
+
+/// A Stripe product tax code: `txcd_` and eight digits (`None` when left empty).
+fn parse_tax_code(raw: &str) -> Result<Option<String>, String> {
+    let code = raw.trim().to_ascii_lowercase();
+    if code.is_empty() {
+        return Ok(None);
+    }
+    let digits = code.strip_prefix("txcd_").unwrap_or_default();
+    if digits.len() == 8 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(Some(code))
+    } else {
+        Err(format!(
+            "'{}' is not a Stripe tax code: they read txcd_ and eight digits (e.g. txcd_20030000).",
+            raw.trim()
+        ))
     }
 }
 
@@ -460,6 +483,7 @@ pub struct StoreSettings {
     pub price: Money,
     /// Its prices in other currencies.
     pub other_prices: super::prices::OtherPrices,
+    pub tax_code: Option<String>,
     /// The template's name when left empty in the form.
     pub title: String,
     pub description: String,
@@ -564,6 +588,7 @@ impl TemplateForm {
                 "setup_fee" => form.store.setup_fee = value.clone(),
                 "apply_to_existing" => form.store.apply_to_existing = !value.is_empty(),
                 "other_prices" => form.store.other_prices = value.clone(),
+                "tax_code" => form.store.tax_code = value.clone(),
                 _ => {
                     let Some(rest) = key.strip_prefix("task-") else {
                         continue;
@@ -635,6 +660,7 @@ impl TemplateForm {
                 max_quantity: t.max_quantity.to_string(),
                 sort_order: t.sort_order.to_string(),
                 other_prices: super::prices::to_lines(&t.other_prices()),
+                tax_code: t.tax_code.clone().unwrap_or_default(),
                 ..StoreForm::billing_of(t)
             },
         }
@@ -966,6 +992,16 @@ mod tests {
         );
         assert!(with("setup_fee", "-5").get("setup_fee").is_some());
         assert!(with("billing", "weekly-ish").get("billing").is_some());
+        assert!(
+            with("tax_code", "txcd_2003")
+                .get("tax_code")
+                .unwrap()
+                .contains("eight digits")
+        );
+        let mut p = base.to_vec();
+        p.push(("tax_code", " TXCD_20030000 "));
+        let valid = TemplateForm::from_pairs(&pairs(&p)).validate().unwrap();
+        assert_eq!(valid.store.tax_code.as_deref(), Some("txcd_20030000"));
         // A period task on a one-time service is refused at its row.
         let errors = with("billing", "one_time");
         assert!(errors.get("task-1-period").unwrap().contains("recurring"));

@@ -67,6 +67,7 @@ pub async fn create<C: ConnectionTrait>(
         trial_days: Set(trial_of(&t.store.billing)),
         setup_fee_minor: Set(fee_of(&t.store.billing)),
         prices: Set(prices::to_json(&t.store.other_prices)),
+        tax_code: Set(t.store.tax_code.clone()),
         ..Default::default()
     })
     .exec_with_returning(conn)
@@ -102,6 +103,7 @@ pub async fn update<C: ConnectionTrait>(
     active.price_minor = Set(t.store.price.minor);
     active.currency = Set(t.store.price.currency);
     active.prices = Set(prices::to_json(&t.store.other_prices));
+    active.tax_code = Set(t.store.tax_code.clone());
     active.store_title = Set(t.store.title);
     active.store_description = Set(t.store.description);
     active.store_images = Set(json!(t.store.images));

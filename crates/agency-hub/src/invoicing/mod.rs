@@ -150,6 +150,9 @@ pub async fn pdf(
     if let Some(b) = &buyer {
         buyer_lines.push(format!("Ordered by {} <{}>", b.name, b.email));
     }
+    if let Some(id) = &order.customer_tax_id {
+        buyer_lines.push(format!("Tax ID: {id}"));
+    }
     let day = |at: chrono::DateTime<chrono::Utc>| at.format("%Y-%m-%d").to_string();
     let money = |minor: i64| order.money(minor).display();
     let paid_on = order.paid_at.map(day).unwrap_or_default();
@@ -187,8 +190,8 @@ pub async fn pdf(
         doc.totals
             .push(("Discount".into(), money(-order.discount_minor)));
     }
-    if order.tax_minor > 0 {
-        doc.totals.push(("Tax".into(), money(order.tax_minor)));
+    for (label, amount) in crate::orders::lines::tax_rows(order, &items) {
+        doc.totals.push((label, amount.display()));
     }
     doc.totals.push(("Total".into(), money(order.total_minor)));
     let file_name = match note {

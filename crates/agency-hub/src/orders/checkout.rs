@@ -105,6 +105,8 @@ fn new_checkout<'a>(
     for item in items {
         let recurring = item.billing().recurring().copied();
         lines.push(CheckoutLine {
+            order_item_id: item.id,
+            tax_code: item.tax_code.clone(),
             name: item.service_name.clone(),
             unit_amount: item.unit_price_minor,
             quantity: i64::from(item.quantity),
@@ -113,6 +115,8 @@ fn new_checkout<'a>(
         if let Some(r) = recurring {
             if r.setup_fee_minor > 0 {
                 lines.push(CheckoutLine {
+                    order_item_id: item.id,
+                    tax_code: item.tax_code.clone(),
                     name: format!("Setup fee: {}", item.service_name),
                     unit_amount: r.setup_fee_minor,
                     quantity: 1,
@@ -138,6 +142,7 @@ fn new_checkout<'a>(
         cancel_url: config.url_for("/store/cart?cancelled=1"),
         allow_promotion_codes: config.stripe.allow_promotion_codes,
         automatic_tax: settings.stripe_tax,
+        tax_inclusive: settings.prices_include_tax,
     }
 }
 

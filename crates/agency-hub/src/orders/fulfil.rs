@@ -138,6 +138,15 @@ async fn provision_paid<C: ConnectionTrait>(
     let started = std::time::Instant::now();
     let now = Utc::now();
     mark_paid(conn, paying, now).await?;
+    // Each line's share of a discount or tax is read from Stripe after this transaction.
+    crate::jobs::Enqueue::insert_many(
+        conn,
+        paying
+            .iter()
+            .filter(|(_, _, p)| p.discount > 0 || p.tax > 0)
+            .map(|(o, s, _)| super::lines::ReadLineAmounts::enqueue(o.id, &s.id)),
+    )
+    .await?;
     let orders: Vec<&order::Model> = paying.iter().map(|(o, ..)| o).collect();
     let items = super::items_of_orders(conn, orders.iter().map(|o| o.id)).await?;
     let services = provision_units(conn, &orders, &items, &HashSet::new(), now).await?;
@@ -324,6 +333,8 @@ struct Payment {
     tax: i64,
     total: i64,
     method: String,
+    /// The buyer's tax ID, when Checkout asked for one and was given it.
+    tax_id: Option<String>,
 }
 
 impl Payment {
@@ -343,6 +354,11 @@ impl Payment {
             tax: details.amount_tax,
             total: session.amount_total.unwrap_or(order.subtotal_minor),
             method,
+            tax_id: session
+                .customer_details
+                .as_ref()
+                .and_then(|d| d.tax_ids.first())
+                .map(|t| t.value.clone()),
         }
     }
 }
@@ -403,6 +419,10 @@ async fn mark_paid<C: ConnectionTrait>(
         .col_expr(
             order::Column::PaymentMethod,
             each(&|_, p| p.method.clone().into()),
+        )
+        .col_expr(
+            order::Column::CustomerTaxId,
+            each(&|_, p| p.tax_id.clone().into()),
         )
         .col_expr(order::Column::PaidAt, Expr::value(at))
         .col_expr(order::Column::UpdatedAt, Expr::value(at))

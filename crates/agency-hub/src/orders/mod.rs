@@ -6,6 +6,7 @@ pub mod actions;
 pub mod checkout;
 pub mod fulfil;
 pub mod health;
+pub mod lines;
 pub mod listing;
 pub mod refunds;
 
@@ -175,6 +176,7 @@ pub async fn create_from_cart<C: ConnectionTrait>(
             setup_fee_minor: Set(l.recurring().map_or(0, |(r, _)| r.setup_fee_minor)),
             // Every question of the template, the cart's answers to those asked before payment.
             intake: Set(Intake::of(&l.template.questions(), &l.item.answers()).to_json()),
+            tax_code: Set(l.template.tax_code.clone()),
             ..Default::default()
         })
         .collect();
@@ -225,6 +227,11 @@ pub struct Detail {
 }
 
 impl Detail {
+    /// The order's tax lines ("VAT 20%", or "Includes VAT 20%" when in the prices).
+    pub fn tax_rows(&self) -> Vec<(String, crate::money::Money)> {
+        lines::tax_rows(&self.order, &self.items)
+    }
+
     /// Services a refund left for a manager to decide on.
     pub fn services_to_review(&self) -> Vec<&service::Model> {
         self.services

@@ -194,6 +194,64 @@ pub trait HasId {
     fn id(&self) -> &str;
 }
 
+/// A Checkout Session's line item as paid, with its taxes and its price's product expanded.
+#[derive(Clone, Debug, Deserialize)]
+pub struct SessionLineItem {
+    pub id: String,
+    #[serde(default)]
+    pub amount_discount: i64,
+    #[serde(default)]
+    pub amount_tax: i64,
+    #[serde(default)]
+    pub taxes: Vec<LineTaxAmount>,
+    pub price: Option<SessionLinePrice>,
+}
+
+impl SessionLineItem {
+    /// The order item named on the line's product (`metadata.order_item_id`).
+    pub fn order_item_id(&self) -> Option<OrderItemId> {
+        match &self.price.as_ref()?.product {
+            Expandable::Object(p) => p.metadata.get("order_item_id")?.parse().ok(),
+            Expandable::Id(_) => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct SessionLinePrice {
+    pub product: Expandable<LineProduct>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct LineProduct {
+    pub id: String,
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
+}
+
+impl HasId for LineProduct {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct LineTaxAmount {
+    pub amount: i64,
+    pub rate: TaxRate,
+}
+
+/// The parts of a tax rate an invoice names.
+#[derive(Clone, Debug, Deserialize)]
+pub struct TaxRate {
+    pub display_name: String,
+    pub percentage: f64,
+    #[serde(default)]
+    pub inclusive: bool,
+    #[serde(default)]
+    pub jurisdiction: Option<String>,
+}
+
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct TotalDetails {
     #[serde(default)]
@@ -260,6 +318,22 @@ pub struct CheckoutSession {
     pub subscription: Option<Expandable<Created>>,
     #[serde(default)]
     pub customer: Option<Expandable<Created>>,
+    #[serde(default)]
+    pub customer_details: Option<CustomerDetails>,
+}
+
+/// What the buyer entered on Checkout's page.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct CustomerDetails {
+    #[serde(default)]
+    pub tax_ids: Vec<CustomerTaxId>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct CustomerTaxId {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
 }
 
 /// A Customer, Product or Price: we keep only the id.
@@ -478,6 +552,10 @@ pub const REFUND_REASONS: [&str; 3] = ["requested_by_customer", "duplicate", "fr
 /// One line of a Checkout Session, priced inline.
 #[derive(Clone, Debug)]
 pub struct CheckoutLine {
+    /// The order item the line is for (a setup fee's line too): on the line's product's
+    /// metadata, to find the line's tax and discount after payment.
+    pub order_item_id: OrderItemId,
+    pub tax_code: Option<String>,
     pub name: String,
     pub unit_amount: i64,
     pub quantity: i64,
@@ -507,6 +585,8 @@ pub struct NewCheckout<'a> {
     pub cancel_url: String,
     pub allow_promotion_codes: bool,
     pub automatic_tax: bool,
+    /// With automatic tax: prices include their tax (`inclusive`), else it is added.
+    pub tax_inclusive: bool,
 }
 
 impl StripeClient {
@@ -706,6 +786,7 @@ impl StripeClient {
             if c.customer.is_some() {
                 p.push(("customer_update[address]".into(), "auto".into()));
             }
+            p.push(("tax_id_collection[enabled]".into(), "true".into()));
         }
         for (i, line) in c.lines.iter().enumerate() {
             let price = |k: &str| format!("line_items[{i}][price_data][{k}]");
@@ -716,6 +797,21 @@ impl StripeClient {
             p.push((price("currency"), c.currency.to_ascii_lowercase()));
             p.push((price("unit_amount"), line.unit_amount.to_string()));
             p.push((price("product_data][name"), line.name.clone()));
+            p.push((
+                price("product_data][metadata][order_item_id"),
+                line.order_item_id.to_string(),
+            ));
+            if c.automatic_tax {
+                let behavior = if c.tax_inclusive {
+                    "inclusive"
+                } else {
+                    "exclusive"
+                };
+                p.push((price("tax_behavior"), behavior.into()));
+                if let Some(code) = &line.tax_code {
+                    p.push((price("product_data][tax_code"), code.clone()));
+                }
+            }
             if let Some((interval, count)) = line.recurring {
                 p.push((price("recurring][interval"), interval.into()));
                 p.push((price("recurring][interval_count"), count.to_string()));
@@ -925,6 +1021,40 @@ impl StripeClient {
             None,
         )
         .await
+    }
+
+    /// The session's line items with their taxes and products, every page of them.
+    pub async fn checkout_line_items(&self, id: &str) -> Result<Vec<SessionLineItem>, StripeError> {
+        #[derive(Deserialize)]
+        struct Page {
+            data: Vec<SessionLineItem>,
+            #[serde(default)]
+            has_more: bool,
+        }
+        let mut items: Vec<SessionLineItem> = Vec::new();
+        loop {
+            let mut params: Vec<(String, String)> = vec![
+                ("limit".into(), "100".into()),
+                ("expand[]".into(), "data.taxes".into()),
+                ("expand[]".into(), "data.price.product".into()),
+            ];
+            if let Some(last) = items.last() {
+                params.push(("starting_after".into(), last.id.clone()));
+            }
+            let page: Page = self
+                .send(
+                    reqwest::Method::GET,
+                    &format!("/v1/checkout/sessions/{id}/line_items"),
+                    &params,
+                    None,
+                )
+                .await?;
+            let more = page.has_more && !page.data.is_empty();
+            items.extend(page.data);
+            if !more {
+                return Ok(items);
+            }
+        }
     }
 
     pub async fn expire_checkout_session(&self, id: &str) -> Result<CheckoutSession, StripeError> {

@@ -29,5 +29,6 @@ mod store;
 mod stripe_calls;
 mod subscriptions;
 mod tasks;
+mod tax;
 mod together;
 mod web;

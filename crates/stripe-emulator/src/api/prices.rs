@@ -56,6 +56,7 @@ pub async fn create_price(State(app): State<App>, raw: RawParams) -> ApiResult<J
                 images: vec![],
                 url: None,
                 metadata: metadata_of(&pd),
+                tax_code: None,
             };
             store.products.insert(product.id.clone(), product.clone());
             store.emit("product.created", product.to_json(), None);
@@ -73,6 +74,7 @@ pub async fn create_price(State(app): State<App>, raw: RawParams) -> ApiResult<J
         lookup_key: p.str("lookup_key").map(str::to_string),
         metadata: metadata_of(&p),
         recurring,
+        tax_behavior: p.str("tax_behavior").unwrap_or("unspecified").to_string(),
     };
     store.prices.insert(price.id.clone(), price.clone());
     store.emit("price.created", price.to_json(), None);

@@ -13,6 +13,9 @@ use crate::store::{new_id, previous_attributes};
 
 pub async fn create_product(State(app): State<App>, raw: RawParams) -> ApiResult<Json<Value>> {
     let p = raw.check(Op::CreateProduct)?;
+    if let Some(code) = p.str("tax_code") {
+        check_tax_code(code, "tax_code")?;
+    }
     let mut store = app.store();
     let now = store.now();
     let product = Product {
@@ -25,6 +28,7 @@ pub async fn create_product(State(app): State<App>, raw: RawParams) -> ApiResult
         images: p.strings("images"),
         url: p.str("url").map(str::to_string),
         metadata: metadata_of(&p),
+        tax_code: p.str("tax_code").map(str::to_string),
     };
     store.products.insert(product.id.clone(), product.clone());
     store.emit("product.created", product.to_json(), None);
@@ -94,4 +98,14 @@ pub async fn list_products(State(app): State<App>, raw: RawParams) -> ApiResult<
         .map(Product::to_json)
         .collect();
     list(&store, items, "/v1/products", &p)
+}
+
+/// A product tax code is `txcd_` and eight digits; Stripe refuses any other.
+pub fn check_tax_code(code: &str, param: &str) -> ApiResult<()> {
+    let digits = code.strip_prefix("txcd_").unwrap_or_default();
+    if digits.len() == 8 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!("Invalid tax code: {code}")).param(param))
+    }
 }

@@ -277,7 +277,7 @@ fn first_invoice(store: &mut Store, session: &Session, sub_id: &str, now: i64) -
                 description,
                 amount: l.amount_subtotal,
                 discount: l.amount_discount,
-                tax: l.amount_tax,
+                tax: l.tax_added(),
                 period_start: start,
                 period_end: end,
                 subscription_item: item.map(|i| i.id.clone()),

@@ -14,12 +14,16 @@ pub use refund::create_refund;
 pub use session::create_session;
 
 use crate::error::{ApiError, ApiResult};
-use crate::model::{CouponOff, Session, SessionStatus};
+use crate::model::{CouponOff, LineTax, Session, SessionStatus, TaxRate};
 use crate::money;
 use crate::store::Store;
 
-/// Spreads the discount over the lines in proportion and adds tax per line at the configured
-/// rate, so that line totals always add up to the session's totals.
+/// Stripe's tax code for what is not subject to tax: lines with it are taxed nothing.
+pub const NONTAXABLE: &str = "txcd_00000000";
+
+/// Spreads the discount over the lines in proportion and, with automatic tax, taxes each line
+/// at the configured rate (a price that includes tax has it taken out of its amount, one that
+/// excludes it has it added), so that line totals always add up to the session's totals.
 pub fn recompute_totals(store: &Store, session: &mut Session) {
     let subtotals: Vec<i64> = session
         .line_items
@@ -38,14 +42,54 @@ pub fn recompute_totals(store: &Store, session: &mut Session) {
         })
         .unwrap_or(0);
     let discounts = money::allocate(discount, &subtotals);
+    let country = tax_country(store, session);
     for (line, d) in session.line_items.iter_mut().zip(discounts) {
         line.amount_discount = d;
-        line.amount_tax = if session.automatic_tax {
-            money::apply_basis_points(line.amount_subtotal - d, store.tax_rate_bps)
+        let exempt = store
+            .prices
+            .get(&line.price)
+            .and_then(|p| store.products.get(&p.product))
+            .and_then(|p| p.tax_code.as_deref())
+            == Some(NONTAXABLE);
+        line.taxes = if session.automatic_tax && !exempt && store.tax_rate_bps > 0 {
+            let base = line.amount_subtotal - d;
+            let (amount, taxable_amount) = if line.tax_inclusive {
+                let tax = money::included_part(base, store.tax_rate_bps);
+                (tax, base - tax)
+            } else {
+                (money::apply_basis_points(base, store.tax_rate_bps), base)
+            };
+            vec![LineTax {
+                rate: TaxRate {
+                    bps: store.tax_rate_bps,
+                    inclusive: line.tax_inclusive,
+                    country: country.clone(),
+                },
+                amount,
+                taxable_amount,
+            }]
         } else {
-            0
+            Vec::new()
         };
     }
+}
+
+/// The country tax is due in: the address entered on the page, else the customer's.
+fn tax_country(store: &Store, session: &Session) -> Option<String> {
+    session
+        .paid_address
+        .as_ref()
+        .and_then(|a| a.country.clone())
+        .or_else(|| {
+            session
+                .customer
+                .as_ref()
+                .and_then(|c| store.customers.get(c))
+                .and_then(|c| c.address.as_ref())
+                .and_then(|a| a.country.clone())
+        })
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| c.trim().to_ascii_uppercase())
 }
 
 /// Finds an active promotion code by what the customer typed and checks it fits the session.

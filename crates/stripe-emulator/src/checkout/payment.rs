@@ -117,6 +117,8 @@ pub enum PayOutcome {
 pub struct Payer {
     pub email: String,
     pub address: Option<Address>,
+    /// `(type, value)`, when the page asked for a tax ID and one was given.
+    pub tax_id: Option<(String, String)>,
 }
 
 /// Pays an open session; a decline leaves it open and records the failure as Stripe does.
@@ -137,6 +139,9 @@ pub fn pay(
         return Err("This checkout session is no longer open.".into());
     }
     session.paid_address = payer.address.clone();
+    session.paid_tax_id = payer.tax_id.clone();
+    // The tax is now due where the address entered says.
+    super::recompute_totals(store, &mut session);
     if session.mode == SessionMode::Subscription {
         return Ok(crate::billing::subscribe(store, session, payer, choice));
     }
@@ -317,6 +322,7 @@ fn card_declines(
     // The customer may try again with another card.
     a.session.paid_email = None;
     a.session.paid_address = None;
+    a.session.paid_tax_id = None;
     a.store(store);
     let charge_json = a.charge.to_json(store);
     store.emit("charge.failed", charge_json, None);

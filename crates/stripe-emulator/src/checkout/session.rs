@@ -169,6 +169,7 @@ enum PriceSource {
         unit_amount: i64,
         recurring: Option<Recurring>,
         product: ProductSource,
+        tax_behavior: String,
     },
 }
 
@@ -190,6 +191,8 @@ struct LinePrice {
     /// The product's name, which becomes the line's description.
     name: String,
     recurring: Option<Recurring>,
+    /// The price includes its tax.
+    tax_inclusive: bool,
 }
 
 /// A line item checked against the store but not created yet.
@@ -328,6 +331,7 @@ fn existing_price(store: &Store, i: usize, price_id: &str) -> ApiResult<LinePric
         unit_amount: price.unit_amount,
         name,
         recurring: price.recurring.clone(),
+        tax_inclusive: price.tax_behavior == "inclusive",
     })
 }
 
@@ -375,6 +379,9 @@ fn inline_price(store: &Store, i: usize, data: &Params) -> ApiResult<LinePrice> 
             )
         }
         (None, Some(pd)) => {
+            if let Some(code) = pd.str("tax_code") {
+                crate::api::products::check_tax_code(code, &at("product_data][tax_code"))?;
+            }
             let name = pd.str("name").unwrap_or_default().to_string();
             (
                 ProductSource::Inline {
@@ -385,17 +392,20 @@ fn inline_price(store: &Store, i: usize, data: &Params) -> ApiResult<LinePrice> 
             )
         }
     };
+    let tax_behavior = data.str("tax_behavior").unwrap_or("unspecified");
     Ok(LinePrice {
         source: PriceSource::Inline {
             currency: currency.clone(),
             unit_amount,
             recurring: recurring.clone(),
             product,
+            tax_behavior: tax_behavior.to_string(),
         },
         currency,
         unit_amount,
         name,
         recurring,
+        tax_inclusive: tax_behavior == "inclusive",
     })
 }
 
@@ -410,6 +420,7 @@ fn create_line_item(store: &mut Store, line: ResolvedLine, now: i64, in_trial: b
             unit_amount,
             recurring,
             product,
+            tax_behavior,
         } => {
             let product = match product {
                 ProductSource::Existing(id) => id,
@@ -430,6 +441,7 @@ fn create_line_item(store: &mut Store, line: ResolvedLine, now: i64, in_trial: b
                 lookup_key: None,
                 metadata: Map::new(),
                 recurring,
+                tax_behavior,
             };
             let id = price.id.clone();
             store.prices.insert(id.clone(), price);
@@ -444,7 +456,8 @@ fn create_line_item(store: &mut Store, line: ResolvedLine, now: i64, in_trial: b
         currency: line.price.currency,
         amount_subtotal: if free { 0 } else { line.subtotal },
         amount_discount: 0,
-        amount_tax: 0,
+        taxes: Vec::new(),
+        tax_inclusive: line.price.tax_inclusive,
     }
 }
 
@@ -463,6 +476,7 @@ fn create_inline_product(store: &mut Store, name: String, pd: &Params, now: i64)
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default(),
+        tax_code: pd.str("tax_code").map(str::to_string),
     };
     let id = product.id.clone();
     store.products.insert(id.clone(), product);
@@ -525,6 +539,11 @@ fn new_session(
             .obj("automatic_tax")
             .and_then(|t| t.bool("enabled"))
             .unwrap_or(false),
+        tax_id_collection: p
+            .obj("tax_id_collection")
+            .and_then(|t| t.bool("enabled"))
+            .unwrap_or(false),
+        paid_tax_id: None,
         promotion_code: None,
         payment_intent: None,
         pending_settlement: None,

@@ -50,6 +50,10 @@ struct CheckoutPage {
     collect_address: bool,
     billing_country: String,
     billing_postal_code: String,
+    collect_tax_id: bool,
+    tax_id: String,
+    /// Prices include their tax: the tax line says so rather than adding to the total.
+    tax_included: bool,
     /// For a subscription: what recurs after today's payment (and the trial).
     recurring_note: Option<String>,
 }
@@ -75,6 +79,8 @@ pub struct PayForm {
     billing_country: String,
     #[serde(default)]
     billing_postal_code: String,
+    #[serde(default)]
+    tax_id: String,
 }
 
 fn render(
@@ -151,6 +157,9 @@ fn render(
         billing_country: typed_or(&form.billing_country, on_file.country),
         billing_postal_code: typed_or(&form.billing_postal_code, on_file.postal_code),
         recurring_note: recurring_note(store, session),
+        collect_tax_id: session.tax_id_collection,
+        tax_id: form.tax_id.clone(),
+        tax_included: session.line_items.iter().any(|l| l.tax_inclusive),
     };
     html(&page)
 }
@@ -294,7 +303,19 @@ pub async fn submit(
         Ok(choice) => choice,
         Err(e) => return page(&store, StatusCode::BAD_REQUEST, Some(e), None),
     };
-    let payer = Payer { email, address };
+    let tax_id = if session.tax_id_collection {
+        match tax_id(&form.tax_id) {
+            Ok(id) => id,
+            Err(e) => return page(&store, StatusCode::BAD_REQUEST, Some(e), None),
+        }
+    } else {
+        None
+    };
+    let payer = Payer {
+        email,
+        address,
+        tax_id,
+    };
     match checkout::pay(&mut store, &id, &payer, choice) {
         Ok(PayOutcome::Completed(url)) => {
             (StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response()
@@ -337,6 +358,33 @@ fn billing_address(form: &PayForm) -> Result<Address, String> {
         postal_code: Some(postal_code.to_string()),
         ..Address::default()
     })
+}
+
+/// An optional tax ID, `(type, value)`: a VAT number (two letters, then digits and letters;
+/// `gb_vat` for GB, else `eu_vat`) or a United States EIN (nine digits).
+fn tax_id(typed: &str) -> Result<Option<(String, String)>, String> {
+    let value: String = typed
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let invalid = || "Enter a valid tax ID, such as DE123456789, or leave it empty.".to_string();
+    let (country, rest) = value.split_at_checked(2).ok_or_else(invalid)?;
+    if country.bytes().all(|b| b.is_ascii_alphabetic()) {
+        if !(2..=13).contains(&rest.len()) || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(invalid());
+        }
+        let kind = if country == "GB" { "gb_vat" } else { "eu_vat" };
+        return Ok(Some((kind.into(), value)));
+    }
+    let digits: String = value.chars().filter(|c| *c != '-').collect();
+    if digits.len() == 9 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(Some(("us_ein".into(), value)));
+    }
+    Err(invalid())
 }
 
 fn payment_choice(form: &PayForm, now: i64) -> Result<PaymentChoice, String> {

@@ -22,6 +22,13 @@ pub struct Model {
     pub setup_fee_minor: i64,
     /// The template's questions as asked, with their answers (`catalog::Intake`).
     pub intake: Json,
+    /// The template's tax code at purchase.
+    pub tax_code: Option<String>,
+    /// What Stripe computed for the line (its setup fee line included), read after payment:
+    /// its share of the discount, its tax, and that tax by rate (`invoicing::LineTax`).
+    pub discount_minor: i64,
+    pub tax_minor: i64,
+    pub taxes: Json,
 }
 
 impl Model {

@@ -68,6 +68,8 @@ pub struct Model {
     pub questions: Json,
     /// Its prices in other currencies (`catalog::prices`).
     pub prices: Json,
+    /// Stripe Tax's product tax code (`txcd_` and eight digits); `None`: the account's default.
+    pub tax_code: Option<String>,
 }
 
 impl Model {

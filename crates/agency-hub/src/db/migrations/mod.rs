@@ -21,6 +21,7 @@ mod m20261201_000016_conversations;
 mod m20261201_000017_files;
 mod m20261201_000018_invoicing;
 mod m20261201_000019_currencies;
+mod m20261201_000020_tax;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000017_files::Migration),
             Box::new(m20261201_000018_invoicing::Migration),
             Box::new(m20261201_000019_currencies::Migration),
+            Box::new(m20261201_000020_tax::Migration),
         ]
     }
 }

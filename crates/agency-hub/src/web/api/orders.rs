@@ -62,6 +62,10 @@ pub struct OrderLineBody {
     pub quantity: i32,
     pub unit_price: MoneyBody,
     pub total: MoneyBody,
+    /// The line's share of the order's discount and its tax, as Stripe computed them (zero
+    /// until they are read from Stripe, shortly after payment).
+    pub discount: MoneyBody,
+    pub tax: MoneyBody,
     /// The service's questions as asked at checkout, with the answers given in the cart.
     pub questions: Vec<QuestionBody>,
 }
@@ -157,6 +161,8 @@ pub async fn get(
                 quantity: i.quantity,
                 unit_price: o.money(i.unit_price_minor).into(),
                 total: o.money(i.total_minor).into(),
+                discount: o.money(i.discount_minor).into(),
+                tax: o.money(i.tax_minor).into(),
                 questions: QuestionBody::of(&i.intake()),
             })
             .collect(),

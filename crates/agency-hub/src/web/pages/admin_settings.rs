@@ -66,8 +66,7 @@ pub async fn save(
         tax_id: form.get("tax_id").unwrap_or_default().into(),
         invoice_footer: form.get("invoice_footer").unwrap_or_default().into(),
         default_currency: form.get("default_currency").unwrap_or_default().into(),
-        // Not on the form until checkout sends Stripe a tax behaviour: kept as it is.
-        prices_include_tax: current.prices_include_tax,
+        prices_include_tax: form.get("prices_include_tax").is_some(),
         stripe_tax: form.get("stripe_tax").is_some(),
     };
     let remove_logo = form.get("remove_logo").is_some();
