@@ -11,11 +11,15 @@
 pub mod pdf;
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::db::entities::{credit_note, order, user};
+use crate::db::entities::{
+    credit_note, order, order_item, subscription, subscription_invoice, user,
+};
 use crate::error::{AppError, AppResult};
 use crate::files::Storage;
 
@@ -92,6 +96,51 @@ pub async fn credit_notes_of<C: ConnectionTrait>(
         .order_by_asc(credit_note::Column::Id)
         .all(conn)
         .await
+}
+
+/// An order's documents: our invoice's credit notes, and for an order that started a
+/// subscription, Stripe's invoices of it (linked, not issued again by us).
+pub struct Documents {
+    pub credit_notes: Vec<credit_note::Model>,
+    pub stripe_invoices: Vec<subscription_invoice::Model>,
+}
+
+impl Documents {
+    pub async fn of<C: ConnectionTrait>(
+        conn: &C,
+        order_id: crate::ids::OrderId,
+        items: &[order_item::Model],
+    ) -> Result<Self, DbErr> {
+        let credit_notes = credit_notes_of(conn, order_id).await?;
+        let recurring: Vec<_> = items
+            .iter()
+            .filter(|i| i.is_recurring())
+            .map(|i| i.id)
+            .collect();
+        let stripe_invoices = if recurring.is_empty() {
+            Vec::new()
+        } else {
+            let subscriptions: Vec<crate::ids::SubscriptionId> = subscription::Entity::find()
+                .select_only()
+                .column(subscription::Column::Id)
+                .filter(subscription::Column::OrderItemId.is_in(recurring))
+                .into_tuple()
+                .all(conn)
+                .await?;
+            subscription_invoice::Entity::find()
+                .filter(subscription_invoice::Column::SubscriptionId.is_in(subscriptions))
+                .filter(subscription_invoice::Column::Status.ne("draft"))
+                .filter(subscription_invoice::Column::HostedInvoiceUrl.is_not_null())
+                .order_by_desc(subscription_invoice::Column::PeriodStart)
+                .order_by_desc(subscription_invoice::Column::Id)
+                .all(conn)
+                .await?
+        };
+        Ok(Self {
+            credit_notes,
+            stripe_invoices,
+        })
+    }
 }
 
 /// A PDF to download: its file name and bytes.

@@ -296,6 +296,15 @@ async fn a_retainer_and_a_one_time_service_in_one_checkout_then_three_months_of_
         page.contains("$298.00 today, then $298.00 every month"),
         "{page}"
     );
+    // Its invoice is Stripe's, linked from the order rather than issued again.
+    let first = agency_hub::db::entities::subscription_invoice::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let hosted = first.hosted_invoice_url.unwrap();
+    assert!(page.contains(&format!("href=\"{hosted}\"")), "{page}");
+    assert!(!page.contains("data-invoice>"), "{page}");
     let confirmation = agency_hub::db::entities::email::Entity::find()
         .filter(agency_hub::db::entities::email::Column::Kind.eq("order_confirmation"))
         .one(&app.db)

@@ -360,7 +360,7 @@ pub struct OrderPage {
     refund_error: Option<String>,
     confirm: Option<RefundDraft>,
     reasons: [&'static str; 3],
-    credit_notes: Vec<crate::db::entities::credit_note::Model>,
+    docs: invoicing::Documents,
     /// Where the order's PDFs are.
     docs_base: String,
 }
@@ -381,9 +381,9 @@ async fn order_page(state: &AppState, ctx: PageCtx, id: OrderId) -> AppResult<Or
         _ => None,
     };
     let remaining = actions::refundable(&d.order).ok();
-    let credit_notes = invoicing::credit_notes_of(&state.db, id).await?;
+    let docs = invoicing::Documents::of(&state.db, id, &d.items).await?;
     Ok(OrderPage {
-        credit_notes,
+        docs,
         docs_base: format!("/admin/orders/{id}"),
         is_admin: ctx.user.as_ref().is_some_and(|u| u.role == Role::Admin),
         ctx,

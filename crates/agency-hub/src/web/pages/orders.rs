@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
 use crate::clients;
-use crate::db::entities::credit_note;
 use crate::error::AppResult;
 use crate::ids::OrderId;
 use crate::invoicing;
@@ -50,7 +49,7 @@ pub async fn list(
 pub struct OrderPage {
     ctx: PageCtx,
     d: Detail,
-    credit_notes: Vec<credit_note::Model>,
+    docs: invoicing::Documents,
     /// Where the order's PDFs are.
     docs_base: String,
 }
@@ -65,11 +64,11 @@ pub async fn show(
     // The "order paid" news leads here: seen.
     let link = format!("/store/orders/{id}");
     ctx.seen(inapp::read_link(&state.db, user.id, &link).await?);
-    let credit_notes = invoicing::credit_notes_of(&state.db, id).await?;
+    let docs = invoicing::Documents::of(&state.db, id, &d.items).await?;
     Ok(OrderPage {
         ctx,
         d,
-        credit_notes,
+        docs,
         docs_base: format!("/store/orders/{id}"),
     })
 }
