@@ -73,12 +73,15 @@ impl Job for ReadLineAmounts {
         let lines = stripe.checkout_line_items(&self.session_id).await?;
         let mut by_item: BTreeMap<OrderItemId, Amounts> = BTreeMap::new();
         for line in lines {
+            // A session made before its lines named their order items: the order keeps its
+            // totals only.
             let Some(item) = line.order_item_id() else {
-                anyhow::bail!(
-                    "a line of {} names no order item of order {}",
-                    self.session_id,
-                    self.order_id
+                tracing::warn!(
+                    order.id = self.order_id.get(),
+                    stripe.session_id = %self.session_id,
+                    "a Checkout line names no order item; its amounts stay on the order only"
                 );
+                continue;
             };
             let a = by_item.entry(item).or_default();
             a.discount += line.amount_discount;
