@@ -338,7 +338,7 @@ fn api_routes(shared: &Arc<Shared>) -> Router<Arc<Shared>> {
         )
         .route(
             "/v1/promotion_codes/{id}",
-            get(coupons::retrieve_promotion_code),
+            get(coupons::retrieve_promotion_code).post(coupons::update_promotion_code),
         )
         .route("/v1/subscriptions", get(subscriptions::list_subscriptions))
         .route(

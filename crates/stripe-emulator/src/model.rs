@@ -393,6 +393,8 @@ pub struct Session {
     /// The tax ID the customer entered, `(type, value)`, once paid.
     pub paid_tax_id: Option<(String, String)>,
     pub promotion_code: Option<String>,
+    /// A coupon applied at creation (`discounts[][coupon]`), without a promotion code.
+    pub coupon: Option<String>,
     pub payment_intent: Option<String>,
     pub pending_settlement: Option<PendingSettlement>,
     pub url: String,
@@ -673,9 +675,46 @@ pub struct Coupon {
     pub redeem_by: Option<i64>,
     pub times_redeemed: i64,
     pub metadata: Metadata,
+    /// `applies_to[products]`: only lines of these products are discounted (`None`: all).
+    pub applies_to: Option<Vec<String>>,
+    /// An amount coupon's `amount_off` in other currencies (`currency_options`).
+    pub currency_options: std::collections::BTreeMap<String, i64>,
 }
 
 impl Coupon {
+    /// What an amount coupon takes off in `currency`, if it can be used in it.
+    pub fn amount_in(&self, currency: &str) -> Option<i64> {
+        match &self.off {
+            CouponOff::Amount { minor, currency: c } if c == currency => Some(*minor),
+            CouponOff::Amount { .. } => self.currency_options.get(currency).copied(),
+            CouponOff::Percent(_) => None,
+        }
+    }
+
+    pub fn applies_to_product(&self, product: Option<&str>) -> bool {
+        match &self.applies_to {
+            None => true,
+            Some(products) => product.is_some_and(|p| products.iter().any(|x| x == p)),
+        }
+    }
+
+    /// The includable `applies_to` and `currency_options` (`expand[]=applies_to`).
+    pub fn includable(&self, field: &str) -> Option<Value> {
+        match field {
+            "applies_to" => {
+                Some(json!({ "products": self.applies_to.clone().unwrap_or_default() }))
+            }
+            "currency_options" => Some(
+                self.currency_options
+                    .iter()
+                    .map(|(c, minor)| (c.clone(), json!({ "amount_off": minor })))
+                    .collect::<Map<String, Value>>()
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+
     pub fn valid(&self, now: i64) -> bool {
         self.max_redemptions.is_none_or(|m| self.times_redeemed < m)
             && self.redeem_by.is_none_or(|t| now < t)
@@ -710,6 +749,8 @@ pub struct PromotionCode {
     pub expires_at: Option<i64>,
     pub times_redeemed: i64,
     pub minimum_amount: Option<(i64, String)>,
+    /// Only for customers without a successful payment yet.
+    pub first_time_transaction: bool,
     pub metadata: Metadata,
 }
 
@@ -723,7 +764,7 @@ impl PromotionCode {
             "livemode": false, "max_redemptions": self.max_redemptions,
             "metadata": self.metadata,
             "restrictions": {
-                "first_time_transaction": false,
+                "first_time_transaction": self.first_time_transaction,
                 "minimum_amount": self.minimum_amount.as_ref().map(|m| m.0),
                 "minimum_amount_currency": self.minimum_amount.as_ref().map(|m| m.1.clone()),
             },

@@ -96,6 +96,8 @@ pub enum Ty {
     Range,
     /// The inner type, or an empty string that unsets the parameter (`address=` on a customer).
     OrEmpty(Box<Ty>),
+    /// A hash with keys of the caller's choosing, each of one type (`currency_options[eur]`).
+    Map(Box<Ty>),
 }
 
 impl Ty {
@@ -235,6 +237,17 @@ fn validate_node(node: &Node, ty: &Ty, path: &str) -> ApiResult<Value> {
         Ty::OrEmpty(inner) => match node {
             Node::Leaf(s) if s.is_empty() => Ok(Value::String(String::new())),
             _ => validate_node(node, inner, path),
+        },
+        Ty::Map(inner) => match node {
+            Node::Tree(map) => map
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), validate_node(v, inner, &join(Some(path), k))?)))
+                .collect::<ApiResult<Map<String, Value>>>()
+                .map(Value::Object),
+            Node::Leaf(_) => Err(ApiError::invalid(format!(
+                "Invalid object for {path}: expected a hash"
+            ))
+            .param(path)),
         },
     }
 }

@@ -34,6 +34,7 @@ pub enum Op {
     ListCoupons,
     CreatePromotionCode,
     RetrievePromotionCode,
+    UpdatePromotionCode,
     ListPromotionCodes,
     RetrieveSubscription,
     UpdateSubscription,
@@ -53,7 +54,7 @@ pub enum Op {
 }
 
 impl Op {
-    pub const ALL: [Op; 45] = [
+    pub const ALL: [Op; 46] = [
         Op::CreateProduct,
         Op::RetrieveProduct,
         Op::UpdateProduct,
@@ -83,6 +84,7 @@ impl Op {
         Op::ListCoupons,
         Op::CreatePromotionCode,
         Op::RetrievePromotionCode,
+        Op::UpdatePromotionCode,
         Op::ListPromotionCodes,
         Op::RetrieveSubscription,
         Op::UpdateSubscription,
@@ -135,6 +137,7 @@ impl Op {
             CreatePromotionCode => ("post", "/v1/promotion_codes"),
             ListPromotionCodes => ("get", "/v1/promotion_codes"),
             RetrievePromotionCode => ("get", "/v1/promotion_codes/{promotion_code}"),
+            UpdatePromotionCode => ("post", "/v1/promotion_codes/{promotion_code}"),
             RetrieveSubscription => ("get", "/v1/subscriptions/{subscription_exposed_id}"),
             UpdateSubscription => ("post", "/v1/subscriptions/{subscription_exposed_id}"),
             CancelSubscription => ("delete", "/v1/subscriptions/{subscription_exposed_id}"),
@@ -187,6 +190,7 @@ impl Op {
             CreateCoupon => create_coupon(),
             ListCoupons => list_of(vec![]),
             CreatePromotionCode => create_promotion_code(),
+            UpdatePromotionCode => vec![opt("active", Ty::Bool), opt("metadata", Ty::Metadata)],
             ListPromotionCodes => list_of(vec![
                 opt("code", s()),
                 opt("coupon", s()),
@@ -386,6 +390,10 @@ fn create_session() -> Vec<Field> {
         opt("allow_promotion_codes", Ty::Bool),
         opt("automatic_tax", obj([req("enabled", Ty::Bool)])),
         opt("tax_id_collection", obj([req("enabled", Ty::Bool)])),
+        opt(
+            "discounts",
+            arr(obj([opt("coupon", s()), opt("promotion_code", s())])),
+        ),
         opt("expires_at", Ty::Int),
         opt(
             "subscription_data",
@@ -496,6 +504,11 @@ fn create_coupon() -> Vec<Field> {
         opt("max_redemptions", Ty::Int),
         opt("redeem_by", Ty::Int),
         opt("metadata", Ty::Metadata),
+        opt("applies_to", obj([opt("products", arr(s()))])),
+        opt(
+            "currency_options",
+            Ty::Map(Box::new(obj([req("amount_off", Ty::Int)]))),
+        ),
     ]
 }
 
@@ -509,6 +522,7 @@ fn create_promotion_code() -> Vec<Field> {
         opt(
             "restrictions",
             obj([
+                opt("first_time_transaction", Ty::Bool),
                 opt("minimum_amount", Ty::Int),
                 opt("minimum_amount_currency", s()),
             ]),

@@ -269,6 +269,18 @@ impl Store {
             value["line_items"] = list;
             return Ok(());
         }
+        // A coupon's `applies_to` and `currency_options` are includable.
+        if value.get("object").and_then(Value::as_str) == Some("coupon")
+            && let Some(coupon) = value["id"].as_str().and_then(|id| self.coupons.get(id))
+            && let Some(field) = coupon.includable(first)
+        {
+            value[*first] = field;
+            return if rest.is_empty() {
+                Ok(())
+            } else {
+                Err(cannot())
+            };
+        }
         // A line item's `taxes` is includable: rendered only when asked for.
         if *first == "taxes" && value.get("object").and_then(Value::as_str) == Some("item") {
             let id = value["id"].as_str().unwrap_or_default();

@@ -2,11 +2,13 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Coupon, CouponOff, PromotionCode};
-use crate::params::Params;
+use crate::params::{Params, merge_metadata};
 use crate::schema::Op;
 use crate::store::{Store, new_id};
 
@@ -28,6 +30,8 @@ pub async fn create_coupon(State(app): State<App>, raw: RawParams) -> ApiResult<
         );
     }
     let mut store = app.store();
+    let applies_to = applies_to(&store, &p)?;
+    let currency_options = currency_options(&p, &off)?;
     let id = p
         .str("id")
         .map(str::to_string)
@@ -48,11 +52,63 @@ pub async fn create_coupon(State(app): State<App>, raw: RawParams) -> ApiResult<
         redeem_by: p.int("redeem_by"),
         times_redeemed: 0,
         metadata: metadata_of(&p),
+        applies_to,
+        currency_options,
     };
     store.coupons.insert(id, coupon.clone());
     let now = store.now();
     store.emit("coupon.created", coupon.to_json(now), None);
     respond(&store, coupon.to_json(now), &p)
+}
+
+/// `applies_to[products]`: products that exist.
+fn applies_to(store: &Store, p: &Params) -> ApiResult<Option<Vec<String>>> {
+    let Some(a) = p.obj("applies_to") else {
+        return Ok(None);
+    };
+    let products = a.strings("products");
+    if let Some(missing) = products.iter().find(|id| !store.products.contains_key(*id)) {
+        return Err(ApiError::no_such(
+            "product",
+            missing,
+            "applies_to[products]",
+        ));
+    }
+    Ok(Some(products))
+}
+
+/// `currency_options[cur][amount_off]`: an amount coupon's amount in other currencies.
+fn currency_options(p: &Params, off: &CouponOff) -> ApiResult<BTreeMap<String, i64>> {
+    let Some(options) = p.raw("currency_options").and_then(Value::as_object) else {
+        return Ok(BTreeMap::new());
+    };
+    if matches!(off, CouponOff::Percent(_)) {
+        return Err(ApiError::invalid(
+            "`currency_options` can only be set on a coupon with `amount_off`.",
+        )
+        .param("currency_options"));
+    }
+    let mut out = BTreeMap::new();
+    for (currency, option) in options {
+        let param = format!("currency_options[{currency}][amount_off]");
+        let code = crate::money::parse_currency(currency).ok_or_else(|| {
+            ApiError::invalid("Invalid currency: must be a three-letter ISO code")
+                .param(format!("currency_options[{currency}]"))
+        })?;
+        let amount = option
+            .get("amount_off")
+            .and_then(|v| {
+                v.as_str()
+                    .and_then(|s| s.parse::<i64>().ok())
+                    .or(v.as_i64())
+            })
+            .ok_or_else(|| ApiError::missing_param(&param))?;
+        if amount <= 0 {
+            return Err(ApiError::invalid("amount_off must be a positive integer.").param(param));
+        }
+        out.insert(code, amount);
+    }
+    Ok(out)
 }
 
 /// What a coupon takes off: `percent_off`, or `amount_off` with its `currency`.
@@ -147,6 +203,10 @@ pub async fn create_promotion_code(
         expires_at: p.int("expires_at"),
         times_redeemed: 0,
         minimum_amount,
+        first_time_transaction: p
+            .obj("restrictions")
+            .and_then(|r| r.bool("first_time_transaction"))
+            .unwrap_or(false),
         metadata: metadata_of(&p),
     };
     store
@@ -154,6 +214,44 @@ pub async fn create_promotion_code(
         .insert(promo.id.clone(), promo.clone());
     let json = promo.to_json(&store);
     store.emit("promotion_code.created", json.clone(), None);
+    respond(&store, json, &p)
+}
+
+/// Turns a promotion code on or off and merges its metadata. A code turned on must be the only
+/// active one with its text.
+pub async fn update_promotion_code(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    raw: RawParams,
+) -> ApiResult<Json<Value>> {
+    let p = raw.check(Op::UpdatePromotionCode)?;
+    let mut store = app.store();
+    let mut promo = store
+        .promotion_codes
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found("promotion_code", &id))?;
+    if let Some(active) = p.bool("active") {
+        if active
+            && !promo.active
+            && store
+                .promotion_codes
+                .values()
+                .any(|x| x.active && x.id != id && x.code.eq_ignore_ascii_case(&promo.code))
+        {
+            return Err(ApiError::invalid(format!(
+                "An active promotion code with `code: {}` already exists.",
+                promo.code
+            ))
+            .code("resource_already_exists")
+            .param("active"));
+        }
+        promo.active = active;
+    }
+    merge_metadata(&mut promo.metadata, p.raw("metadata"));
+    store.promotion_codes.insert(id, promo.clone());
+    let json = promo.to_json(&store);
+    store.emit("promotion_code.updated", json.clone(), None);
     respond(&store, json, &p)
 }
 

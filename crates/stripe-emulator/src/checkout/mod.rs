@@ -14,7 +14,9 @@ pub use refund::create_refund;
 pub use session::create_session;
 
 use crate::error::{ApiError, ApiResult};
-use crate::model::{CouponOff, LineTax, Session, SessionStatus, TaxRate};
+use crate::model::{
+    Coupon, CouponOff, LineItem, LineTax, PromotionCode, Session, SessionStatus, TaxRate,
+};
 use crate::money;
 use crate::store::Store;
 
@@ -25,23 +27,24 @@ pub const NONTAXABLE: &str = "txcd_00000000";
 /// at the configured rate (a price that includes tax has it taken out of its amount, one that
 /// excludes it has it added), so that line totals always add up to the session's totals.
 pub fn recompute_totals(store: &Store, session: &mut Session) {
-    let subtotals: Vec<i64> = session
+    let coupon = session_coupon(store, session);
+    // Only the lines the coupon applies to are discounted, in proportion.
+    let weights: Vec<i64> = session
         .line_items
         .iter()
-        .map(|l| l.amount_subtotal)
+        .map(|l| match coupon {
+            Some(c) if c.applies_to_product(line_product(store, l)) => l.amount_subtotal,
+            _ => 0,
+        })
         .collect();
-    let subtotal: i64 = subtotals.iter().sum();
-    let discount = session
-        .promotion_code
-        .as_ref()
-        .and_then(|p| store.promotion_codes.get(p))
-        .and_then(|p| store.coupons.get(&p.coupon))
+    let base: i64 = weights.iter().sum();
+    let discount = coupon
         .map(|c| match &c.off {
-            CouponOff::Percent(h) => money::apply_basis_points(subtotal, *h),
-            CouponOff::Amount { minor, .. } => (*minor).min(subtotal),
+            CouponOff::Percent(h) => money::apply_basis_points(base, *h),
+            CouponOff::Amount { .. } => c.amount_in(&session.currency).unwrap_or(0).min(base),
         })
         .unwrap_or(0);
-    let discounts = money::allocate(discount, &subtotals);
+    let discounts = money::allocate(discount, &weights);
     let country = tax_country(store, session);
     for (line, d) in session.line_items.iter_mut().zip(discounts) {
         line.amount_discount = d;
@@ -74,6 +77,108 @@ pub fn recompute_totals(store: &Store, session: &mut Session) {
     }
 }
 
+/// The coupon a session's discount comes from: its promotion code's, or one applied directly.
+pub fn session_coupon<'a>(store: &'a Store, session: &Session) -> Option<&'a Coupon> {
+    let id = match &session.promotion_code {
+        Some(p) => &store.promotion_codes.get(p)?.coupon,
+        None => session.coupon.as_ref()?,
+    };
+    store.coupons.get(id)
+}
+
+fn line_product<'a>(store: &'a Store, line: &LineItem) -> Option<&'a str> {
+    store.prices.get(&line.price).map(|p| p.product.as_str())
+}
+
+/// What a discount is checked against: the currency, each line's product (`None` for one made
+/// with the session) and subtotal, and the customer.
+pub struct Basket<'a> {
+    pub currency: &'a str,
+    pub lines: Vec<(Option<String>, i64)>,
+    pub customer: Option<&'a str>,
+}
+
+impl<'a> Basket<'a> {
+    pub fn of(store: &Store, session: &'a Session) -> Self {
+        Self {
+            currency: &session.currency,
+            lines: session
+                .line_items
+                .iter()
+                .map(|l| {
+                    (
+                        line_product(store, l).map(str::to_string),
+                        l.amount_subtotal,
+                    )
+                })
+                .collect(),
+            customer: session.customer.as_deref(),
+        }
+    }
+}
+
+/// Whether `coupon` (through `promo`, if given) may discount `basket`; the refusal names the
+/// code as the customer typed it (`label`).
+pub fn check_discount(
+    store: &Store,
+    basket: &Basket,
+    coupon: &Coupon,
+    promo: Option<&PromotionCode>,
+    label: &str,
+) -> Result<(), String> {
+    let now = store.now();
+    if promo.is_some_and(|p| {
+        !p.active
+            || p.expires_at.is_some_and(|t| now >= t)
+            || p.max_redemptions.is_some_and(|m| p.times_redeemed >= m)
+    }) || !coupon.valid(now)
+    {
+        return Err(format!("The code {label} has expired or been used up."));
+    }
+    if matches!(coupon.off, CouponOff::Amount { .. }) && coupon.amount_in(basket.currency).is_none()
+    {
+        return Err(format!("The code {label} is not valid for this currency."));
+    }
+    if !basket
+        .lines
+        .iter()
+        .any(|(product, _)| coupon.applies_to_product(product.as_deref()))
+    {
+        return Err(format!(
+            "The code {label} does not apply to anything in this order."
+        ));
+    }
+    if let Some(p) = promo {
+        if p.first_time_transaction && basket.customer.is_some_and(|c| has_paid(store, c)) {
+            return Err(format!(
+                "The code {label} is for first-time customers only."
+            ));
+        }
+        let subtotal: i64 = basket.lines.iter().map(|(_, s)| s).sum();
+        if let Some((minimum, currency)) = &p.minimum_amount
+            && (currency != basket.currency || subtotal < *minimum)
+        {
+            return Err(format!(
+                "The code {label} needs an order of at least {}.",
+                money::format(*minimum, currency)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the customer has paid anything yet (a succeeded payment or a paid invoice).
+fn has_paid(store: &Store, customer: &str) -> bool {
+    store
+        .payment_intents
+        .values()
+        .any(|pi| pi.customer.as_deref() == Some(customer) && pi.status == "succeeded")
+        || store
+            .invoices
+            .values()
+            .any(|i| i.customer == customer && i.status == crate::billing::InvoiceStatus::Paid)
+}
+
 /// The country tax is due in: the address entered on the page, else the customer's.
 fn tax_country(store: &Store, session: &Session) -> Option<String> {
     session
@@ -94,7 +199,6 @@ fn tax_country(store: &Store, session: &Session) -> Option<String> {
 
 /// Finds an active promotion code by what the customer typed and checks it fits the session.
 pub fn apply_promotion_code(store: &mut Store, session_id: &str, code: &str) -> Result<(), String> {
-    let now = store.now();
     let session = store.sessions.get(session_id).ok_or("Unknown session")?;
     if !session.allow_promotion_codes {
         return Err("This checkout does not accept promotion codes.".into());
@@ -109,27 +213,13 @@ pub fn apply_promotion_code(store: &mut Store, session_id: &str, code: &str) -> 
         .coupons
         .get(&promo.coupon)
         .ok_or_else(|| format!("The code {code} is invalid."))?;
-    if promo.expires_at.is_some_and(|t| now >= t)
-        || promo
-            .max_redemptions
-            .is_some_and(|m| promo.times_redeemed >= m)
-        || !coupon.valid(now)
-    {
-        return Err(format!("The code {code} has expired or been used up."));
-    }
-    if let CouponOff::Amount { currency, .. } = &coupon.off
-        && *currency != session.currency
-    {
-        return Err(format!("The code {code} is not valid for this currency."));
-    }
-    if let Some((minimum, currency)) = &promo.minimum_amount
-        && (*currency != session.currency || session.amount_subtotal() < *minimum)
-    {
-        return Err(format!(
-            "The code {code} needs an order of at least {}.",
-            money::format(*minimum, currency)
-        ));
-    }
+    check_discount(
+        store,
+        &Basket::of(store, session),
+        coupon,
+        Some(promo),
+        code,
+    )?;
     let promo_id = promo.id.clone();
     let mut session = session.clone();
     session.promotion_code = Some(promo_id);

@@ -351,14 +351,15 @@ fn bank_debit_submitted(store: &mut Store, mut a: PaymentAttempt, succeeds: bool
 }
 
 pub(crate) fn redeem(store: &mut Store, session: &Session) {
-    if let Some(promo_id) = &session.promotion_code
-        && let Some(promo) = store.promotion_codes.get_mut(promo_id)
-    {
-        promo.times_redeemed += 1;
-        let coupon = promo.coupon.clone();
-        if let Some(c) = store.coupons.get_mut(&coupon) {
-            c.times_redeemed += 1;
-        }
+    let coupon = match &session.promotion_code {
+        Some(promo_id) => store.promotion_codes.get_mut(promo_id).map(|promo| {
+            promo.times_redeemed += 1;
+            promo.coupon.clone()
+        }),
+        None => session.coupon.clone(),
+    };
+    if let Some(c) = coupon.and_then(|c| store.coupons.get_mut(&c)) {
+        c.times_redeemed += 1;
     }
 }
 

@@ -28,6 +28,7 @@ pub fn create_session(store: &mut Store, p: &Params) -> ApiResult<Session> {
     let subscription_data = subscription_data(p, mode)?;
     let resolved = resolve_line_items(store, p, mode)?;
     let currency = resolved[0].price.currency.clone();
+    let discount = discount_param(store, p, &currency, &resolved)?;
     let in_trial = subscription_data.trial_period_days.is_some();
     let line_items = resolved
         .into_iter()
@@ -39,9 +40,93 @@ pub fn create_session(store: &mut Store, p: &Params) -> ApiResult<Session> {
     if mode == SessionMode::Subscription && session.customer.is_none() {
         session.customer_creation = Some("always");
     }
+    match discount {
+        Some(Discount::PromotionCode(id)) => session.promotion_code = Some(id),
+        Some(Discount::Coupon(id)) => session.coupon = Some(id),
+        None => {}
+    }
     recompute_totals(store, &mut session);
     store.sessions.insert(session.id.clone(), session.clone());
     Ok(session)
+}
+
+/// A discount given at creation (`discounts[0]`).
+enum Discount {
+    PromotionCode(String),
+    Coupon(String),
+}
+
+/// `discounts`: at most one, a coupon or a promotion code (not with `allow_promotion_codes`),
+/// which must fit the session's lines as they will be.
+fn discount_param(
+    store: &Store,
+    p: &Params,
+    currency: &str,
+    lines: &[ResolvedLine],
+) -> ApiResult<Option<Discount>> {
+    let list = p.list("discounts");
+    let Some(first) = list.first() else {
+        return Ok(None);
+    };
+    if list.len() > 1 {
+        return Err(
+            ApiError::invalid("You may only specify one discount per Checkout Session.")
+                .param("discounts"),
+        );
+    }
+    if p.bool("allow_promotion_codes") == Some(true) {
+        return Err(ApiError::invalid(
+            "You may only specify one of these parameters: allow_promotion_codes, discounts.",
+        )
+        .code("parameters_exclusive")
+        .param("discounts"));
+    }
+    let d = Params(first.as_object().cloned().unwrap_or_default());
+    let (coupon, promo, param, discount) = match (d.str("coupon"), d.str("promotion_code")) {
+        (Some(id), None) => {
+            let param = "discounts[0][coupon]";
+            let coupon = store
+                .coupons
+                .get(id)
+                .ok_or_else(|| ApiError::no_such("coupon", id, param))?;
+            (coupon, None, param, Discount::Coupon(id.to_string()))
+        }
+        (None, Some(id)) => {
+            let param = "discounts[0][promotion_code]";
+            let promo = store
+                .promotion_codes
+                .get(id)
+                .ok_or_else(|| ApiError::no_such("promotion_code", id, param))?;
+            let coupon = store
+                .coupons
+                .get(&promo.coupon)
+                .ok_or_else(|| ApiError::no_such("promotion_code", id, param))?;
+            (
+                coupon,
+                Some(promo),
+                param,
+                Discount::PromotionCode(id.to_string()),
+            )
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "Each discount needs exactly one of `coupon` or `promotion_code`.",
+            )
+            .param("discounts[0]"));
+        }
+    };
+    let basket = super::Basket {
+        currency,
+        lines: lines
+            .iter()
+            .map(|l| (l.price.product_id(store), l.subtotal))
+            .collect(),
+        customer: p.str("customer"),
+    };
+    let label = promo.map_or(coupon.id.as_str(), |p| p.code.as_str());
+    super::check_discount(store, &basket, coupon, promo, label)
+        .map_err(|m| ApiError::invalid(m).param(param))?;
+    Ok(Some(discount))
 }
 
 /// The session's own parameters, checked in the order Stripe reports them; answers the mode.
@@ -193,6 +278,20 @@ struct LinePrice {
     recurring: Option<Recurring>,
     /// The price includes its tax.
     tax_inclusive: bool,
+}
+
+impl LinePrice {
+    /// The product the line will be of, when it exists already (not one `product_data` makes).
+    fn product_id(&self, store: &Store) -> Option<String> {
+        match &self.source {
+            PriceSource::Existing(price) => store.prices.get(price).map(|p| p.product.clone()),
+            PriceSource::Inline {
+                product: ProductSource::Existing(id),
+                ..
+            } => Some(id.clone()),
+            PriceSource::Inline { .. } => None,
+        }
+    }
 }
 
 /// A line item checked against the store but not created yet.
@@ -545,6 +644,7 @@ fn new_session(
             .unwrap_or(false),
         paid_tax_id: None,
         promotion_code: None,
+        coupon: None,
         payment_intent: None,
         pending_settlement: None,
     }

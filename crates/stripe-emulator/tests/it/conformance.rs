@@ -638,6 +638,13 @@ fn check_param(ty: &Ty, spec: &Value, path: &str, errors: &mut Vec<String>) {
                 errors.push(format!("{path}: the description cannot unset it with \"\""));
             }
         }
+        Ty::Map(inner) => match with("object")
+            .iter()
+            .find_map(|o| o.get("additionalProperties"))
+        {
+            Some(item) => check_param(inner, item, &format!("{path}[*]"), errors),
+            None => errors.push(format!("{path}: the description has no open hash form")),
+        },
         Ty::Obj(fields) => {
             let objects = with("object");
             for field in fields {

@@ -3,6 +3,7 @@
 mod api;
 mod checkout;
 mod conformance;
+mod discounts;
 mod helpers;
 mod lists;
 mod subscriptions;
