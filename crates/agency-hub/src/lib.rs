@@ -25,6 +25,7 @@ pub mod money;
 pub mod notify;
 pub mod orders;
 pub mod paging;
+pub mod promotions;
 pub mod provisioning;
 pub mod seed;
 pub mod services;

@@ -92,6 +92,43 @@ async fn enqueue<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The template's Stripe Product, made now if there is none yet (by the sync, or by a coupon
+/// limited to the template, which needs it before the sync has run), with `attempt` in its
+/// idempotency key. Two callers at once may each make one: the first id stored wins, both use
+/// it, and the other Product stays at Stripe unused.
+pub async fn product_of(
+    db: &Db,
+    stripe: &StripeClient,
+    t: &service_template::Model,
+    attempt: &str,
+) -> Result<String, super::StripeError> {
+    if let Some(p) = &t.stripe_product_id {
+        return Ok(p.clone());
+    }
+    let made = stripe
+        .create_product(attempt, t.id, t.title(), t.blurb())
+        .await?
+        .id;
+    let stored = async {
+        service_template::Entity::update_many()
+            .col_expr(
+                service_template::Column::StripeProductId,
+                Expr::value(Some(made.clone())),
+            )
+            .filter(service_template::Column::Id.eq(t.id))
+            .filter(service_template::Column::StripeProductId.is_null())
+            .exec(db)
+            .await?;
+        service_template::Entity::find_by_id(t.id)
+            .one(db)
+            .await
+            .map(|t| t.and_then(|t| t.stripe_product_id))
+    }
+    .await
+    .map_err(|e| super::StripeError::Decode(format!("storing the product: {e}")))?;
+    Ok(stored.unwrap_or(made))
+}
+
 async fn record(db: &Db, id: TemplateId, status: &str, error: Option<String>) -> Result<(), DbErr> {
     service_template::Entity::update_many()
         .col_expr(
@@ -114,11 +151,6 @@ async fn sync(
     t: &service_template::Model,
     attempt: &str,
 ) -> anyhow::Result<()> {
-    let set = |col: service_template::Column, value: Option<String>| {
-        service_template::Entity::update_many()
-            .col_expr(col, Expr::value(value))
-            .filter(service_template::Column::Id.eq(t.id))
-    };
     if !t.on_sale() {
         if let Some(product) = &t.stripe_product_id {
             stripe.update_product(product, t.title(), false).await?;
@@ -130,16 +162,7 @@ async fn sync(
             stripe.update_product(p, t.title(), true).await?;
             p.clone()
         }
-        None => {
-            let p = stripe
-                .create_product(attempt, t.id, t.title(), t.blurb())
-                .await?
-                .id;
-            set(service_template::Column::StripeProductId, Some(p.clone()))
-                .exec(db)
-                .await?;
-            p
-        }
+        None => product_of(db, stripe, t, attempt).await?,
     };
     let price = t.price();
     let billing = t.billing();

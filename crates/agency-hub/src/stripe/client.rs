@@ -612,7 +612,7 @@ impl StripeClient {
     }
 
     /// The idempotency key of `what` (which names the request and its attempt).
-    fn idempotency_key(&self, what: &str) -> String {
+    pub(super) fn idempotency_key(&self, what: &str) -> String {
         format!("{}-{what}", self.installation)
     }
 
@@ -645,7 +645,7 @@ impl StripeClient {
         }
     }
 
-    async fn send<T: DeserializeOwned>(
+    pub(super) async fn send<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -1025,30 +1025,37 @@ impl StripeClient {
 
     /// The session's line items with their taxes and products, every page of them.
     pub async fn checkout_line_items(&self, id: &str) -> Result<Vec<SessionLineItem>, StripeError> {
+        self.list_all(
+            &format!("/v1/checkout/sessions/{id}/line_items"),
+            &["data.taxes", "data.price.product"],
+            |l: &SessionLineItem| l.id.clone(),
+        )
+        .await
+    }
+
+    /// Every item of a list, 100 a page, each page after the last item of the one before
+    /// (`id`), with `expand`.
+    pub(super) async fn list_all<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        expand: &[&str],
+        id: impl Fn(&T) -> String,
+    ) -> Result<Vec<T>, StripeError> {
         #[derive(Deserialize)]
-        struct Page {
-            data: Vec<SessionLineItem>,
+        #[serde(bound = "T: DeserializeOwned")]
+        struct Page<T> {
+            data: Vec<T>,
             #[serde(default)]
             has_more: bool,
         }
-        let mut items: Vec<SessionLineItem> = Vec::new();
+        let mut items: Vec<T> = Vec::new();
         loop {
-            let mut params: Vec<(String, String)> = vec![
-                ("limit".into(), "100".into()),
-                ("expand[]".into(), "data.taxes".into()),
-                ("expand[]".into(), "data.price.product".into()),
-            ];
+            let mut params: Vec<(String, String)> = vec![("limit".into(), "100".into())];
+            params.extend(expand.iter().map(|e| ("expand[]".into(), e.to_string())));
             if let Some(last) = items.last() {
-                params.push(("starting_after".into(), last.id.clone()));
+                params.push(("starting_after".into(), id(last)));
             }
-            let page: Page = self
-                .send(
-                    reqwest::Method::GET,
-                    &format!("/v1/checkout/sessions/{id}/line_items"),
-                    &params,
-                    None,
-                )
-                .await?;
+            let page: Page<T> = self.send(reqwest::Method::GET, path, &params, None).await?;
             let more = page.has_more && !page.data.is_empty();
             items.extend(page.data);
             if !more {

@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod client;
 pub mod events;
+pub mod promotions;
 pub mod signature;
 
 pub use client::{StripeClient, StripeError};

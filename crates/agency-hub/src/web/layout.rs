@@ -121,6 +121,7 @@ fn nav_for(role: Role, store: bool) -> &'static [(&'static str, &'static str)] {
             ("/admin/clients", "Clients"),
             ("/admin/users", "Users"),
             ("/admin/templates", "Templates"),
+            ("/admin/promotions", "Promotions"),
             ("/admin/activity", "Activity"),
             ("/admin/emails", "Emails"),
             ("/admin/jobs", "Jobs"),

@@ -214,6 +214,14 @@ fn page_routes() -> Router<AppState> {
         )
         .route("/agency/logo.png", get(pages::admin_settings::logo))
         .route(
+            "/admin/promotions",
+            get(pages::admin_promotions::list).post(pages::admin_promotions::create),
+        )
+        .route(
+            "/admin/promotions/{id}/active",
+            post(pages::admin_promotions::set_active),
+        )
+        .route(
             "/admin/clients",
             get(pages::admin_clients::list).post(pages::admin_clients::create),
         )

@@ -21,6 +21,7 @@ mod metrics;
 mod observability;
 mod orders;
 mod portal_api;
+mod promotions;
 mod purchase;
 mod services;
 mod settings;
