@@ -400,3 +400,182 @@ mod tests {
         assert!(last_day("31/03/2099").is_err());
     }
 }
+
+/// A promotion code applied in a cart: what Stripe said of it when it was applied, enough to
+/// show the discount without asking again (checkout asks again).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Applied {
+    /// Stripe's promotion code id (`promo_…`), passed to Checkout as `discounts`.
+    pub id: String,
+    pub code: String,
+    /// Hundredths of a percent, or none for an amount off.
+    pub percent: Option<i64>,
+    /// An amount off by currency code.
+    pub amounts: std::collections::BTreeMap<String, i64>,
+    /// The Stripe products it is limited to (none: every line).
+    pub products: Vec<String>,
+}
+
+impl Applied {
+    pub fn from_json(json: &serde_json::Value) -> Option<Self> {
+        serde_json::from_value(json.clone()).ok()
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+
+    /// Whether a line of `template` is discounted.
+    pub fn applies_to(&self, template: &service_template::Model) -> bool {
+        self.products.is_empty()
+            || template
+                .stripe_product_id
+                .as_ref()
+                .is_some_and(|p| self.products.contains(p))
+    }
+
+    /// The discount on `cart`'s lines as Checkout will compute it: the percentage of the lines
+    /// it applies to, or its amount in the cart's currency (at most those lines' total).
+    pub fn discount(&self, cart: &crate::cart::Cart) -> Option<Money> {
+        let currency = cart.currency()?;
+        let base: i64 = cart
+            .lines
+            .iter()
+            .filter(|l| !l.unavailable() && self.applies_to(&l.template))
+            .map(|l| l.due_today().minor)
+            .sum();
+        let minor = match self.percent {
+            Some(h) => (i128::from(base) * i128::from(h) + 5_000) / 10_000,
+            None => i128::from(*self.amounts.get(currency.code())?),
+        };
+        Some(Money::new(i64::try_from(minor).ok()?.min(base), currency))
+    }
+}
+
+/// Checks the code Stripe found (`found`, `None` when it has no active code so named) against
+/// the cart, as Checkout will: the refusal says why, naming the code as typed.
+pub fn check(
+    typed: &str,
+    found: Option<&PromotionCode>,
+    cart: &crate::cart::Cart,
+    has_paid_before: bool,
+) -> Result<Applied, String> {
+    let typed = typed.trim();
+    let Some(p) = found else {
+        return Err(format!("There is no promotion code {typed}."));
+    };
+    let now = Utc::now().timestamp();
+    let c = &p.coupon;
+    if !c.valid
+        || p.expires_at.is_some_and(|t| now >= t)
+        || p.max_redemptions.is_some_and(|m| p.times_redeemed >= m)
+    {
+        return Err(format!("The code {typed} has expired or been used up."));
+    }
+    let currency = cart
+        .currency()
+        .ok_or_else(|| "Add a service to your cart first.".to_string())?;
+    let mut amounts: std::collections::BTreeMap<String, i64> = c
+        .currency_options
+        .iter()
+        .map(|(k, v)| (k.to_ascii_uppercase(), v.amount_off))
+        .collect();
+    if let (Some(a), Some(cur)) = (c.amount_off, &c.currency) {
+        amounts.insert(cur.to_ascii_uppercase(), a);
+    }
+    let percent = c.percent_off.map(|p| (p * 100.0).round() as i64);
+    if percent.is_none() && !amounts.contains_key(currency.code()) {
+        return Err(format!(
+            "The code {typed} cannot be used for a payment in {currency}."
+        ));
+    }
+    let applied = Applied {
+        id: p.id.clone(),
+        code: p.code.clone(),
+        percent,
+        amounts,
+        products: c.products().to_vec(),
+    };
+    if !cart
+        .lines
+        .iter()
+        .any(|l| !l.unavailable() && applied.applies_to(&l.template))
+    {
+        return Err(format!(
+            "The code {typed} does not apply to anything in your cart."
+        ));
+    }
+    if p.restrictions.first_time_transaction && has_paid_before {
+        return Err(format!(
+            "The code {typed} is for first-time customers only."
+        ));
+    }
+    if let (Some(min), Some(cur)) = (
+        p.restrictions.minimum_amount,
+        p.restrictions
+            .minimum_amount_currency
+            .as_deref()
+            .and_then(Currency::parse),
+    ) {
+        let total = cart.total().map_or(0, |t| t.minor);
+        if cur != currency || total < min {
+            return Err(format!(
+                "The code {typed} needs an order of at least {}.",
+                Money::new(min, cur).display()
+            ));
+        }
+    }
+    Ok(applied)
+}
+
+/// Looks the typed code up at Stripe and checks it against the cart: what to keep on the cart,
+/// or a 4xx at the `promotion_code` field saying why not.
+pub async fn apply(
+    db: &crate::db::Db,
+    stripe: &crate::stripe::StripeClient,
+    client_id: crate::ids::ClientId,
+    cart: &crate::cart::Cart,
+    typed: &str,
+) -> crate::error::AppResult<Applied> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+
+    use crate::db::entities::order;
+    use crate::error::AppError;
+
+    let typed = typed.trim();
+    if typed.is_empty() {
+        return Err(AppError::invalid(
+            "promotion_code",
+            "Type a promotion code.",
+        ));
+    }
+    if typed.chars().count() > 40
+        || !typed
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(AppError::invalid(
+            "promotion_code",
+            format!("There is no promotion code {typed}."),
+        ));
+    }
+    let found = stripe.find_promotion_code(typed).await.map_err(|e| {
+        e.into_app_error(
+            "checking the promotion code",
+            "Your cart is unchanged.",
+            false,
+        )
+    })?;
+    let paid_before = order::Entity::find()
+        .select_only()
+        .column(order::Column::Id)
+        .filter(order::Column::ClientId.eq(client_id))
+        .filter(order::Column::PaidAt.is_not_null())
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?
+        .is_some();
+    check(typed, found.as_ref(), cart, paid_before)
+        .map_err(|m| AppError::invalid("promotion_code", m))
+}

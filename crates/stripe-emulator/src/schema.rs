@@ -284,6 +284,7 @@ fn update_product() -> Vec<Field> {
         opt("images", arr(s())),
         opt("url", s()),
         opt("metadata", Ty::Metadata),
+        opt("tax_code", s()),
     ]
 }
 

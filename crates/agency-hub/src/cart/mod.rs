@@ -131,6 +131,8 @@ impl Line {
 #[derive(Clone, Debug, Default)]
 pub struct Cart {
     pub lines: Vec<Line>,
+    /// The promotion code applied, as Stripe gave it when it was applied.
+    pub promotion: Option<crate::promotions::Applied>,
 }
 
 impl Cart {
@@ -154,6 +156,20 @@ impl Cart {
             .map(|l| l.due_today().minor)
             .sum();
         Some(Money::new(minor, currency))
+    }
+
+    /// The applied code's discount on today's payment (Checkout computes the same).
+    pub fn discount(&self) -> Option<Money> {
+        self.promotion.as_ref()?.discount(self)
+    }
+
+    /// What today's payment comes to after the discount (before any tax).
+    pub fn total_after_discount(&self) -> Option<Money> {
+        let total = self.total()?;
+        Some(Money::new(
+            total.minor - self.discount().map_or(0, |d| d.minor),
+            total.currency,
+        ))
     }
 
     /// What recurs after today, for a cart with a subscription: "$149.00 every month".
@@ -287,7 +303,29 @@ pub async fn load<C: ConnectionTrait>(conn: &C, client_id: ClientId) -> Result<C
             })
         })
         .collect();
-    Ok(Cart { lines })
+    let promotion = c
+        .promotion
+        .as_ref()
+        .and_then(crate::promotions::Applied::from_json);
+    Ok(Cart { lines, promotion })
+}
+
+/// Applies a promotion code to the client's cart (`None` removes it).
+pub async fn set_promotion<C: ConnectionTrait>(
+    conn: &C,
+    client_id: ClientId,
+    promotion: Option<&crate::promotions::Applied>,
+) -> Result<(), DbErr> {
+    let c = find_or_create(conn, client_id).await?;
+    cart::Entity::update_many()
+        .col_expr(
+            cart::Column::Promotion,
+            sea_orm::sea_query::Expr::value(promotion.map(crate::promotions::Applied::to_json)),
+        )
+        .filter(cart::Column::Id.eq(c.id))
+        .exec(conn)
+        .await?;
+    Ok(())
 }
 
 /// How many units of each service the client's cart holds (the badge on every page, a

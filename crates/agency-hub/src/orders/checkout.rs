@@ -34,8 +34,13 @@ pub async fn start(
     user: &CurrentUser,
     client_id: ClientId,
 ) -> AppResult<(order::Model, String)> {
-    // Check the cart before anything reaches Stripe.
-    super::ready_for_checkout(&cart::load(db, client_id).await?)?;
+    // Check the cart before anything reaches Stripe, its promotion code with Stripe again.
+    let checked = cart::load(db, client_id).await?;
+    super::ready_for_checkout(&checked)?;
+    let promotion = match &checked.promotion {
+        Some(p) => Some(crate::promotions::apply(db, stripe, client_id, &checked, &p.code).await?),
+        None => None,
+    };
     expire_open_checkouts(db, stripe, client_id).await?;
     let customer = stripe_customer(db, stripe, user, client_id).await?;
     let settings = crate::agency::get(db, config).await?;
@@ -45,7 +50,21 @@ pub async fn start(
     let (order, items) = super::create_from_cart(&txn, client_id, user.id, &current).await?;
     txn.commit().await?;
 
-    let request = new_checkout(config, &settings, &order, &items, &customer);
+    // Each line of a template with a Stripe Product is of that Product.
+    let products = current
+        .lines
+        .iter()
+        .filter_map(|l| Some((l.template.id, l.template.stripe_product_id.clone()?)))
+        .collect();
+    let request = new_checkout(
+        config,
+        &settings,
+        &order,
+        &items,
+        &customer,
+        &products,
+        promotion.as_ref(),
+    );
     let session = match stripe.create_checkout_session(&request).await {
         Ok(s) => s,
         Err(e) => {
@@ -99,6 +118,8 @@ fn new_checkout<'a>(
     order: &'a order::Model,
     items: &[order_item::Model],
     customer: &'a str,
+    products: &std::collections::HashMap<crate::ids::TemplateId, String>,
+    promotion: Option<&crate::promotions::Applied>,
 ) -> NewCheckout<'a> {
     let mut lines = Vec::with_capacity(items.len() + 1);
     let mut subscription = None;
@@ -107,6 +128,7 @@ fn new_checkout<'a>(
         lines.push(CheckoutLine {
             order_item_id: item.id,
             tax_code: item.tax_code.clone(),
+            product: products.get(&item.template_id).cloned(),
             name: item.service_name.clone(),
             unit_amount: item.unit_price_minor,
             quantity: i64::from(item.quantity),
@@ -117,6 +139,7 @@ fn new_checkout<'a>(
                 lines.push(CheckoutLine {
                     order_item_id: item.id,
                     tax_code: item.tax_code.clone(),
+                    product: None,
                     name: format!("Setup fee: {}", item.service_name),
                     unit_amount: r.setup_fee_minor,
                     quantity: 1,
@@ -143,6 +166,7 @@ fn new_checkout<'a>(
         allow_promotion_codes: config.stripe.allow_promotion_codes,
         automatic_tax: settings.stripe_tax,
         tax_inclusive: settings.prices_include_tax,
+        promotion_code: promotion.map(|p| p.id.clone()),
     }
 }
 

@@ -14,6 +14,7 @@ use crate::db::entities::{order, order_item};
 use crate::ids::{OrderId, OrderItemId};
 use crate::jobs::{Enqueue, Job};
 use crate::stripe::StripeClient;
+use crate::stripe::client::LineOwner;
 
 /// One tax on an order item, by rate, as stored in `order_items.taxes`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -71,11 +72,19 @@ impl Job for ReadLineAmounts {
 
     async fn run(self, (db, stripe): &(Db, StripeClient), _attempt: i32) -> anyhow::Result<()> {
         let lines = stripe.checkout_line_items(&self.session_id).await?;
+        let items = super::items_of(db, self.order_id).await?;
         let mut by_item: BTreeMap<OrderItemId, Amounts> = BTreeMap::new();
         for line in lines {
-            // A session made before its lines named their order items: the order keeps its
+            let item = match line.owner() {
+                Some(LineOwner::Item(id)) => Some(id),
+                Some(LineOwner::Template(t)) => {
+                    items.iter().find(|i| i.template_id == t).map(|i| i.id)
+                }
+                None => None,
+            };
+            // A session made before its lines named what they are for: the order keeps its
             // totals only.
-            let Some(item) = line.order_item_id() else {
+            let Some(item) = item else {
                 tracing::warn!(
                     order.id = self.order_id.get(),
                     stripe.session_id = %self.session_id,

@@ -147,6 +147,7 @@ pub async fn create_from_cart<C: ConnectionTrait>(
         payment_method: Set(None),
         paid_at: Set(None),
         review_reason: Set(None),
+        promotion_code: Set(cart.promotion.as_ref().map(|p| p.code.clone())),
         notes: Set(String::new()),
         created_at: Set(now),
         updated_at: Set(now),

@@ -106,7 +106,7 @@ pub async fn product_of(
         return Ok(p.clone());
     }
     let made = stripe
-        .create_product(attempt, t.id, t.title(), t.blurb())
+        .create_product(attempt, t.id, t.title(), t.blurb(), t.tax_code.as_deref())
         .await?
         .id;
     let stored = async {
@@ -153,13 +153,17 @@ async fn sync(
 ) -> anyhow::Result<()> {
     if !t.on_sale() {
         if let Some(product) = &t.stripe_product_id {
-            stripe.update_product(product, t.title(), false).await?;
+            stripe
+                .update_product(product, t.title(), false, t.tax_code.as_deref())
+                .await?;
         }
         return Ok(());
     }
     let product = match &t.stripe_product_id {
         Some(p) => {
-            stripe.update_product(p, t.title(), true).await?;
+            stripe
+                .update_product(p, t.title(), true, t.tax_code.as_deref())
+                .await?;
             p.clone()
         }
         None => product_of(db, stripe, t, attempt).await?,

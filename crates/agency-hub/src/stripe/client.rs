@@ -207,13 +207,24 @@ pub struct SessionLineItem {
     pub price: Option<SessionLinePrice>,
 }
 
+/// What a Checkout line is for: an order item (a Product made with the line names it), or a
+/// template (the line is of the template's own Product).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineOwner {
+    Item(OrderItemId),
+    Template(TemplateId),
+}
+
 impl SessionLineItem {
-    /// The order item named on the line's product (`metadata.order_item_id`).
-    pub fn order_item_id(&self) -> Option<OrderItemId> {
-        match &self.price.as_ref()?.product {
-            Expandable::Object(p) => p.metadata.get("order_item_id")?.parse().ok(),
-            Expandable::Id(_) => None,
-        }
+    /// Who the line is for, from its product's metadata.
+    pub fn owner(&self) -> Option<LineOwner> {
+        let Expandable::Object(p) = &self.price.as_ref()?.product else {
+            return None;
+        };
+        let read = |k: &str| p.metadata.get(k).and_then(|v| v.parse::<i64>().ok());
+        read("order_item_id")
+            .map(|id| LineOwner::Item(OrderItemId(id)))
+            .or_else(|| read("template_id").map(|id| LineOwner::Template(TemplateId(id))))
     }
 }
 
@@ -556,6 +567,9 @@ pub struct CheckoutLine {
     /// metadata, to find the line's tax and discount after payment.
     pub order_item_id: OrderItemId,
     pub tax_code: Option<String>,
+    /// The template's Stripe Product, when it has one: the line is of it (so a coupon limited
+    /// to it applies, and its tax code is the Product's); else a Product is made with the line.
+    pub product: Option<String>,
     pub name: String,
     pub unit_amount: i64,
     pub quantity: i64,
@@ -587,6 +601,9 @@ pub struct NewCheckout<'a> {
     pub automatic_tax: bool,
     /// With automatic tax: prices include their tax (`inclusive`), else it is added.
     pub tax_inclusive: bool,
+    /// The promotion code applied in our cart (Stripe's id): `discounts`, and then Stripe's
+    /// page takes no other code.
+    pub promotion_code: Option<String>,
 }
 
 impl StripeClient {
@@ -747,7 +764,7 @@ impl StripeClient {
             ("metadata[client_id]".into(), c.client_id.to_string()),
             (
                 "allow_promotion_codes".into(),
-                c.allow_promotion_codes.to_string(),
+                (c.allow_promotion_codes && c.promotion_code.is_none()).to_string(),
             ),
             ("automatic_tax[enabled]".into(), c.automatic_tax.to_string()),
         ];
@@ -774,6 +791,9 @@ impl StripeClient {
                 c.order_id.to_string(),
             )),
         }
+        if let Some(promo) = &c.promotion_code {
+            p.push(("discounts[0][promotion_code]".into(), promo.clone()));
+        }
         match (c.customer, c.customer_email) {
             (Some(id), _) => p.push(("customer".into(), id.into())),
             (None, Some(email)) => p.push(("customer_email".into(), email.into())),
@@ -796,11 +816,19 @@ impl StripeClient {
             ));
             p.push((price("currency"), c.currency.to_ascii_lowercase()));
             p.push((price("unit_amount"), line.unit_amount.to_string()));
-            p.push((price("product_data][name"), line.name.clone()));
-            p.push((
-                price("product_data][metadata][order_item_id"),
-                line.order_item_id.to_string(),
-            ));
+            match &line.product {
+                Some(product) => p.push((price("product"), product.clone())),
+                None => {
+                    p.push((price("product_data][name"), line.name.clone()));
+                    p.push((
+                        price("product_data][metadata][order_item_id"),
+                        line.order_item_id.to_string(),
+                    ));
+                    if let (true, Some(code)) = (c.automatic_tax, &line.tax_code) {
+                        p.push((price("product_data][tax_code"), code.clone()));
+                    }
+                }
+            }
             if c.automatic_tax {
                 let behavior = if c.tax_inclusive {
                     "inclusive"
@@ -808,9 +836,6 @@ impl StripeClient {
                     "exclusive"
                 };
                 p.push((price("tax_behavior"), behavior.into()));
-                if let Some(code) = &line.tax_code {
-                    p.push((price("product_data][tax_code"), code.clone()));
-                }
             }
             if let Some((interval, count)) = line.recurring {
                 p.push((price("recurring][interval"), interval.into()));
@@ -837,11 +862,15 @@ impl StripeClient {
         template_id: TemplateId,
         name: &str,
         description: &str,
+        tax_code: Option<&str>,
     ) -> Result<Created, StripeError> {
         let mut p = vec![
             ("name".to_string(), name.to_string()),
             ("metadata[template_id]".to_string(), template_id.to_string()),
         ];
+        if let Some(code) = tax_code {
+            p.push(("tax_code".into(), code.into()));
+        }
         if !description.is_empty() {
             p.push((
                 "description".into(),
@@ -862,11 +891,15 @@ impl StripeClient {
         id: &str,
         name: &str,
         active: bool,
+        tax_code: Option<&str>,
     ) -> Result<Created, StripeError> {
-        let p = vec![
+        let mut p = vec![
             ("name".to_string(), name.to_string()),
             ("active".to_string(), active.to_string()),
         ];
+        if let Some(code) = tax_code {
+            p.push(("tax_code".into(), code.into()));
+        }
         let key = self.idempotency_key(&format!("product-{id}-{active}-{}", new_attempt()));
         self.send(
             reqwest::Method::POST,

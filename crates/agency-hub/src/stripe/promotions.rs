@@ -236,6 +236,32 @@ impl StripeClient {
         .await
     }
 
+    /// The active promotion code a client typed, if Stripe has one.
+    pub async fn find_promotion_code(
+        &self,
+        code: &str,
+    ) -> Result<Option<PromotionCode>, StripeError> {
+        #[derive(Deserialize)]
+        struct Page {
+            data: Vec<PromotionCode>,
+        }
+        let page: Page = self
+            .send(
+                reqwest::Method::GET,
+                "/v1/promotion_codes",
+                &[
+                    ("code".into(), code.to_string()),
+                    ("active".into(), "true".into()),
+                    ("limit".into(), "1".into()),
+                    ("expand[]".into(), "data.coupon.applies_to".into()),
+                    ("expand[]".into(), "data.coupon.currency_options".into()),
+                ],
+                None,
+            )
+            .await?;
+        Ok(page.data.into_iter().next())
+    }
+
     pub async fn set_promotion_code_active(
         &self,
         id: &str,

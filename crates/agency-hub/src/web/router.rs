@@ -347,6 +347,10 @@ fn store_page_routes(state: &AppState) -> Router<AppState> {
             post(pages::store::accept_price),
         )
         .route("/store/cart/clear", post(pages::store::clear))
+        .route(
+            "/store/cart/promotion-code",
+            post(pages::store::promotion_code),
+        )
         .route("/store/checkout", post(pages::store::checkout))
         .route("/store/success", get(pages::store::success))
         .route("/store/orders", get(pages::orders::list))

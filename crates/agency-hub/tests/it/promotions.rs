@@ -2,13 +2,14 @@
 //! HTTP): a coupon limited to a service, amounts in several currencies, a code's own limits,
 //! a code turned off; bad input names each mistake and makes nothing.
 
+use agency_hub::db::entities::order::OrderStatus;
 use agency_hub::db::entities::user::Role;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::checkout::template_when;
 use crate::fixtures;
 use crate::harness::{PASSWORD, TestApp, browser, spawn_app};
-use crate::purchase::emulator_get;
+use crate::purchase::{emulator_get, pay, shopping, start_checkout, wait_for_order};
 
 async fn codes_at_stripe(app: &TestApp) -> Vec<Value> {
     emulator_get(
@@ -174,4 +175,116 @@ async fn an_admin_makes_a_promotion_code_limited_to_a_service_and_turns_it_off()
     app.switch_browser(browser());
     app.sign_in("manager@example.com", PASSWORD).await;
     assert_eq!(app.get("/admin/promotions").await.status(), 403);
+}
+
+/// A promotion code applied in our cart: checked with Stripe against the cart, the discount
+/// shown before checkout, passed to Checkout, recorded on the order and on its line.
+#[tokio::test]
+async fn a_code_for_one_service_discounts_only_its_line_and_a_used_up_code_is_refused() {
+    let app = spawn_app().await;
+    // Logo Design ($499) and two SEO Audits ($350 each).
+    let (logo, seo) = shopping(&app).await;
+    let product = template_when(&app, logo, "synced")
+        .await
+        .stripe_product_id
+        .unwrap();
+    template_when(&app, seo, "synced").await;
+    let coupon = emulator_post(
+        &app,
+        "/v1/coupons",
+        &[("percent_off", "20"), ("applies_to[products][]", &product)],
+    )
+    .await;
+    emulator_post(
+        &app,
+        "/v1/promotion_codes",
+        &[
+            ("coupon", coupon["id"].as_str().unwrap()),
+            ("code", "LOGO20"),
+            ("max_redemptions", "1"),
+        ],
+    )
+    .await;
+
+    let res = app
+        .post_form(
+            "/store/cart/promotion-code",
+            &[("action", "apply"), ("code", "NOPE")],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("There is no promotion code NOPE")
+    );
+    let res = app
+        .post_form(
+            "/store/cart/promotion-code",
+            &[("action", "apply"), ("code", "logo20")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let cart = app.page("/store/cart").await;
+    assert!(cart.contains("Discount (LOGO20)"), "{cart}");
+    assert!(cart.contains("−$99.80"), "{cart}");
+    assert!(cart.contains("$1,099.20"), "{cart}");
+
+    let (order_id, url) = start_checkout(&app).await;
+    let session_id = url.rsplit('/').next().unwrap();
+    let session = emulator_get(&app, &format!("/v1/checkout/sessions/{session_id}")).await;
+    assert_eq!(session["amount_total"], 109_920);
+    assert_eq!(session["allow_promotion_codes"], false);
+    assert_eq!(pay(&url, "4242 4242 4242 4242").await.status(), 303);
+    let paid = wait_for_order(&app, order_id, OrderStatus::Completed).await;
+    assert_eq!(paid.discount_minor, 9_980);
+    assert_eq!(paid.total_minor, 109_920);
+    assert_eq!(paid.promotion_code.as_deref(), Some("LOGO20"));
+    // Only the logo's line carries the discount.
+    let items = crate::tax::items_read(&app, order_id, |i| i.discount_minor > 0).await;
+    let of = |t| {
+        items
+            .iter()
+            .find(|i| i.template_id == t)
+            .unwrap()
+            .discount_minor
+    };
+    assert_eq!((of(logo), of(seo)), (9_980, 0));
+
+    // Used once, it is used up: our cart refuses it and says so.
+    assert_eq!(
+        app.post_json(
+            "/api/cart/items",
+            &json!({"serviceTemplateId": logo, "quantity": 1})
+        )
+        .await
+        .status(),
+        201
+    );
+    let res = app
+        .post_form(
+            "/store/cart/promotion-code",
+            &[("action", "apply"), ("code", "LOGO20")],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("The code LOGO20 has expired or been used up."),
+        "{page}"
+    );
+    assert!(!app.page("/store/cart").await.contains("Discount ("));
+}
+
+async fn emulator_post(app: &TestApp, path: &str, form: &[(&str, &str)]) -> Value {
+    let res = browser()
+        .post(format!("{}{path}", app.emulator))
+        .bearer_auth("sk_test_tests")
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{path}: {}", res.status());
+    res.json().await.unwrap()
 }

@@ -8,11 +8,12 @@ use std::time::Duration;
 use agency_hub::db::entities::order::OrderStatus;
 use agency_hub::db::entities::user::Role;
 use agency_hub::db::entities::{order, order_item, service_template};
-use agency_hub::ids::{OrderId, OrderItemId};
+use agency_hub::ids::OrderId;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
+use crate::checkout::template_when;
 use crate::harness::{PASSWORD, TestApp, browser, spawn_app};
 use crate::purchase::{emulator_get, shopping, start_checkout, wait_for_order};
 
@@ -54,15 +55,19 @@ async fn pay_from_the_uk(url: &str) {
     assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
 }
 
-/// The order's items once the job has read their amounts from Stripe.
-async fn items_read(app: &TestApp, id: OrderId) -> Vec<order_item::Model> {
+/// The order's items once the job has read their amounts from Stripe (`read` says when).
+pub async fn items_read(
+    app: &TestApp,
+    id: OrderId,
+    read: impl Fn(&order_item::Model) -> bool,
+) -> Vec<order_item::Model> {
     for _ in 0..200 {
         let items = order_item::Entity::find()
             .filter(order_item::Column::OrderId.eq(id))
             .all(&app.db)
             .await
             .unwrap();
-        if items.iter().any(|i| i.tax_minor > 0) {
+        if items.iter().any(&read) {
             return items;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -70,27 +75,18 @@ async fn items_read(app: &TestApp, id: OrderId) -> Vec<order_item::Model> {
     panic!("the line amounts of order {id} were never read");
 }
 
-/// Stripe's line items of the session, by the order item each names.
-async fn stripe_lines(app: &TestApp, session: &str) -> Vec<(OrderItemId, Value)> {
+/// Stripe's line items of the session, by the service each is for (its description).
+async fn stripe_lines(app: &TestApp, session: &str) -> Vec<(String, Value)> {
     let list = emulator_get(
         app,
-        &format!(
-            "/v1/checkout/sessions/{session}/line_items?expand[]=data.taxes&expand[]=data.price.product"
-        ),
+        &format!("/v1/checkout/sessions/{session}/line_items?expand[]=data.taxes"),
     )
     .await;
     list["data"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|l| {
-            let id = l["price"]["product"]["metadata"]["order_item_id"]
-                .as_str()
-                .unwrap()
-                .parse()
-                .unwrap();
-            (OrderItemId(id), l.clone())
-        })
+        .map(|l| (l["description"].as_str().unwrap().to_string(), l.clone()))
         .collect()
 }
 
@@ -106,14 +102,28 @@ async fn with_tax_on_each_line_keeps_the_tax_stripe_computed_for_it() {
     tax_settings(&app, false).await;
     let admin = app.switch_browser(browser());
     // Logo Design ($499) is a taxed service, the SEO Audit ($350 × 2) is not taxed.
+    // Their tax codes reach their Stripe Products through the catalog's sync (the lines are of
+    // those Products).
     let (logo, seo) = shopping(&app).await;
     for (id, code) in [(logo, "txcd_20030000"), (seo, "txcd_00000000")] {
+        template_when(&app, id, "synced").await;
         service_template::Entity::update_many()
             .col_expr(service_template::Column::TaxCode, Expr::value(code))
             .filter(service_template::Column::Id.eq(id))
             .exec(&app.db)
             .await
             .unwrap();
+        let t = template_when(&app, id, "synced").await;
+        agency_hub::stripe::catalog::enqueue_sync_if_needed(&app.db, &t, false)
+            .await
+            .unwrap();
+        let synced = template_when(&app, id, "synced").await;
+        let product = emulator_get(
+            &app,
+            &format!("/v1/products/{}", synced.stripe_product_id.unwrap()),
+        )
+        .await;
+        assert_eq!(product["tax_code"], code);
     }
     let (order_id, url) = start_checkout(&app).await;
     let o = order::Entity::find_by_id(order_id)
@@ -128,11 +138,11 @@ async fn with_tax_on_each_line_keeps_the_tax_stripe_computed_for_it() {
     pay_from_the_uk(&url).await;
     let paid = wait_for_order(&app, order_id, OrderStatus::Completed).await;
 
-    let items = items_read(&app, order_id).await;
+    let items = items_read(&app, order_id, |i| i.tax_minor > 0).await;
     let lines = stripe_lines(&app, &session_id).await;
     assert_eq!(lines.len(), 2);
-    for (item_id, line) in &lines {
-        let item = items.iter().find(|i| i.id == *item_id).unwrap();
+    for (name, line) in &lines {
+        let item = items.iter().find(|i| i.service_name == *name).unwrap();
         assert_eq!(line["price"]["tax_behavior"], "exclusive");
         assert_eq!(item.tax_minor, line["amount_tax"].as_i64().unwrap());
         assert_eq!(
@@ -148,7 +158,7 @@ async fn with_tax_on_each_line_keeps_the_tax_stripe_computed_for_it() {
     assert_eq!(paid.tax_minor, 4_990);
     assert_eq!(paid.total_minor, paid.subtotal_minor + 4_990);
     assert_eq!(paid.customer_tax_id.as_deref(), Some("GB987654321"));
-    let taxes = &lines.iter().find(|(id, _)| *id == logo_item.id).unwrap().1["taxes"];
+    let taxes = &lines.iter().find(|(n, _)| n == "Logo Design").unwrap().1["taxes"];
     assert_eq!(taxes[0]["rate"]["display_name"], "VAT");
     assert_eq!(taxes[0]["rate"]["country"], "GB");
 
@@ -196,7 +206,7 @@ async fn with_tax_on_each_line_keeps_the_tax_stripe_computed_for_it() {
     let (second, url) = start_checkout(&app).await;
     pay_from_the_uk(&url).await;
     let paid = wait_for_order(&app, second, OrderStatus::Completed).await;
-    let items = items_read(&app, second).await;
+    let items = items_read(&app, second, |i| i.tax_minor > 0).await;
     // $499 includes $45.36 of tax at 10% ($453.64 before it).
     assert_eq!(items[0].tax_minor, 4_536);
     assert_eq!(paid.tax_minor, 4_536);

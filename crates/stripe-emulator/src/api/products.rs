@@ -78,6 +78,10 @@ pub async fn update_product(
     if let Some(u) = p.str("url") {
         product.url = Some(u.to_string());
     }
+    if let Some(code) = p.str("tax_code") {
+        check_tax_code(code, "tax_code")?;
+        product.tax_code = Some(code.to_string());
+    }
     merge_metadata(&mut product.metadata, p.raw("metadata"));
     product.updated = now;
     store.products.insert(id, product.clone());

@@ -12,6 +12,8 @@ pub struct Model {
     #[sea_orm(unique)]
     pub client_id: ClientId,
     pub expires_at: DateTimeUtc,
+    /// The promotion code applied in the cart, with its coupon's terms (`promotions::Applied`).
+    pub promotion: Option<Json>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

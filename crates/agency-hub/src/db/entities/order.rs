@@ -140,6 +140,8 @@ pub struct Model {
     pub paid_at: Option<DateTimeUtc>,
     /// Our invoice's number (`INV-2026-000123`), given when a one-time payment succeeds.
     pub invoice_number: Option<String>,
+    /// The promotion code applied in our cart (`SPRING24`).
+    pub promotion_code: Option<String>,
     /// The tax ID the buyer gave at checkout (a VAT number, say).
     pub customer_tax_id: Option<String>,
     pub review_reason: Option<String>,

@@ -22,6 +22,7 @@ mod m20261201_000017_files;
 mod m20261201_000018_invoicing;
 mod m20261201_000019_currencies;
 mod m20261201_000020_tax;
+mod m20261201_000021_promotions;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000018_invoicing::Migration),
             Box::new(m20261201_000019_currencies::Migration),
             Box::new(m20261201_000020_tax::Migration),
+            Box::new(m20261201_000021_promotions::Migration),
         ]
     }
 }

@@ -412,6 +412,47 @@ pub async fn accept_price(
     .await
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// Applies a promotion code to the cart (checked with Stripe, against what is in the cart) or
+/// removes it.
+pub async fn promotion_code(
+    State(state): State<AppState>,
+    RequireClient(_, client_id): RequireClient,
+    session: Session,
+    ctx: PageCtx,
+    Form(f): Form<CodeForm>,
+) -> AppResult<Response> {
+    let done = async {
+        if f.action == "remove" {
+            cart::set_promotion(&state.db, client_id, None).await?;
+            return Ok("The promotion code is removed.".to_string());
+        }
+        let current = cart::load(&state.db, client_id).await?;
+        let applied =
+            crate::promotions::apply(&state.db, &state.stripe, client_id, &current, &f.code)
+                .await?;
+        cart::set_promotion(&state.db, client_id, Some(&applied)).await?;
+        Ok(format!("Promotion code {} applied.", applied.code))
+    }
+    .await;
+    settle(
+        done,
+        async |said| {
+            flash(&session, FlashKind::Success, said).await?;
+            Ok(Redirect::to("/store/cart").into_response())
+        },
+        async |e| cart_page(&state, ctx, client_id, Some(e)).await,
+    )
+    .await
+}
+
 pub async fn clear(
     State(state): State<AppState>,
     RequireClient(_, client_id): RequireClient,
