@@ -266,17 +266,19 @@ fn last_day(raw: &str) -> Result<Option<i64>, String> {
 /// A code as clients type it: 3 to 40 letters, digits, dashes or underscores; kept in capitals.
 fn parse_code(raw: &str) -> Result<String, String> {
     let code = raw.trim().to_ascii_uppercase();
-    let len = code.chars().count();
-    if !(3..=40).contains(&len)
-        || !code
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+    if code.chars().count() < 3 || !code_text(&code) {
         return Err(
             "Give a code of 3 to 40 letters, digits, dashes or underscores, e.g. SPRING24.".into(),
         );
     }
     Ok(code)
+}
+
+/// What a promotion code may be made of: at most 40 letters, digits, dashes or underscores.
+fn code_text(s: &str) -> bool {
+    s.chars().count() <= 40
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// A minimum order, `USD 100`, or none.
@@ -549,11 +551,8 @@ pub async fn apply(
             "Type a promotion code.",
         ));
     }
-    if typed.chars().count() > 40
-        || !typed
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+    // No code is made of anything else: not worth asking Stripe.
+    if !code_text(typed) {
         return Err(AppError::invalid(
             "promotion_code",
             format!("There is no promotion code {typed}."),

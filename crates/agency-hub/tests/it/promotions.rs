@@ -168,6 +168,17 @@ async fn an_admin_makes_a_promotion_code_limited_to_a_service_and_turns_it_off()
         )
         .await;
     assert_eq!(res.status(), 404);
+    let res = app
+        .post_form(
+            &format!("/admin/promotions/{id}/active"),
+            &[("active", "maybe")],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        emulator_get(&app, &format!("/v1/promotion_codes/{id}")).await["active"],
+        false
+    );
 
     // Promotions are the admin's.
     app.create_user(Role::Manager, "manager@example.com", None)
@@ -230,6 +241,19 @@ async fn a_code_for_one_service_discounts_only_its_line_and_a_used_up_code_is_re
     assert!(cart.contains("Discount (LOGO20)"), "{cart}");
     assert!(cart.contains("−$99.80"), "{cart}");
     assert!(cart.contains("$1,099.20"), "{cart}");
+    // Removed, then applied again.
+    let res = app
+        .post_form("/store/cart/promotion-code", &[("action", "remove")])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert!(!app.page("/store/cart").await.contains("Discount ("));
+    let res = app
+        .post_form(
+            "/store/cart/promotion-code",
+            &[("action", "apply"), ("code", "LOGO20")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
 
     let (order_id, url) = start_checkout(&app).await;
     let session_id = url.rsplit('/').next().unwrap();
