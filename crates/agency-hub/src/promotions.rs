@@ -7,6 +7,7 @@
 
 use chrono::{NaiveDate, Utc};
 
+use crate::analytics::dashboard::CodeSales;
 use crate::catalog::prices;
 use crate::db::entities::service_template;
 use crate::error::FieldErrors;
@@ -309,10 +310,19 @@ pub struct Row {
     pub conditions: Vec<String>,
     /// Whether it can still be redeemed (on, not expired, not used up, its coupon valid).
     pub usable: bool,
+    /// The orders paid with it and their revenue, per currency: "2 orders, $1,099.20".
+    pub sales: Vec<String>,
 }
 
 impl Row {
-    pub fn of(p: &PromotionCode, templates: &[service_template::Model], now: i64) -> Self {
+    /// `sales` are every code's (`dashboard::sales_by_code`); a code's text is its key, as
+    /// orders keep it.
+    pub fn of(
+        p: &PromotionCode,
+        templates: &[service_template::Model],
+        sales: &[CodeSales],
+        now: i64,
+    ) -> Self {
         let c = &p.coupon;
         let limited_to = c
             .products()
@@ -372,6 +382,14 @@ impl Row {
             },
             conditions,
             usable: p.active && c.valid && !used_up && until.is_none_or(|t| now < t),
+            sales: sales
+                .iter()
+                .filter(|s| s.code.eq_ignore_ascii_case(&p.code))
+                .map(|s| {
+                    let orders = if s.orders == 1 { "order" } else { "orders" };
+                    format!("{} {orders}, {}", s.orders, s.revenue().display())
+                })
+                .collect(),
         }
     }
 }

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::activity::Actor;
 use crate::auth::{self, Email, NewUser};
+use crate::catalog::bundles::{self, PartOf};
 use crate::clients;
 use crate::config::Config;
 use crate::db::entities::service::ServiceStatus;
@@ -277,10 +278,67 @@ pub async fn seed_demo(db: &Db) -> anyhow::Result<bool> {
         .await?;
         templates.push(template);
     }
+    seed_bundle(&txn, &templates, now).await?;
     seed_services(&txn, &templates).await?;
     seed_conversation(&txn).await?;
     txn.commit().await?;
     Ok(true)
+}
+
+/// The demo's bundle: three services for less than they cost one by one.
+const BUNDLE: (&str, i64, [(&str, i32); 3]) = (
+    "Launch Kit",
+    169_900,
+    [
+        ("Logo Design", 1),
+        ("Landing Page Build", 1),
+        ("Social Media Setup", 1),
+    ],
+);
+
+async fn seed_bundle(
+    txn: &Txn,
+    templates: &[service_template::Model],
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let (name, price, parts) = BUNDLE;
+    let bundle = service_template::Entity::insert(service_template::ActiveModel {
+        name: Set(name.to_string()),
+        description: Set(
+            "Everything a launch needs: a logo, a landing page and your social profiles, started together.".into(),
+        ),
+        category: Set("Design".into()),
+        default_tasks: Set(json!([])),
+        archived_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        is_purchasable: Set(true),
+        price_minor: Set(price),
+        currency: Set(Currency::USD),
+        prices: Set(other_prices(price)),
+        store_title: Set(name.to_string()),
+        store_description: Set(String::new()),
+        store_images: Set(json!(["/static/img/launch-kit.svg"])),
+        max_quantity: Set(1),
+        sort_order: Set(9),
+        questions: Set(json!([])),
+        ..Default::default()
+    })
+    .exec_with_returning(txn)
+    .await?;
+    let parts: Vec<PartOf> = parts
+        .iter()
+        .filter_map(|(part, quantity)| {
+            Some(PartOf {
+                template_id: templates.iter().find(|t| t.name == *part)?.id,
+                quantity: *quantity,
+            })
+        })
+        .collect();
+    bundles::save_parts(txn, &bundle, &parts)
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding the bundle: {e}"))?;
+    Ok(())
 }
 
 /// A conversation on Acme's logo: the agency writes, the client answers, and a note the client

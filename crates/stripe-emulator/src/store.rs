@@ -297,6 +297,23 @@ impl Store {
                 _ => Err(cannot()),
             };
         }
+        // So is its `discounts`; each one's `discount.promotion_code` is expandable.
+        if *first == "discounts" && value.get("object").and_then(Value::as_str) == Some("item") {
+            let id = value["id"].as_str().unwrap_or_default();
+            let (session, line) = self
+                .sessions
+                .values()
+                .find_map(|s| s.line_items.iter().find(|l| l.id == id).map(|l| (s, l)))
+                .ok_or_else(cannot)?;
+            let mut discounts = crate::checkout::line_discounts(self, session, line);
+            if let Some(all) = discounts.as_array_mut() {
+                for d in all {
+                    self.expand_path(d, rest, full)?;
+                }
+            }
+            value["discounts"] = discounts;
+            return Ok(());
+        }
         let field = value.get_mut(*first).ok_or_else(cannot)?;
         match field {
             Value::Null => Ok(()),

@@ -65,6 +65,27 @@ pub struct TopService {
     pub revenue_minor: i64,
 }
 
+/// The orders paid with a promotion code, in one currency.
+#[derive(Clone, Debug, PartialEq, Eq, FromQueryResult)]
+pub struct CodeSales {
+    pub code: String,
+    pub currency: Currency,
+    pub orders: i64,
+    /// Paid minus refunded.
+    pub revenue_minor: i64,
+    pub discount_minor: i64,
+}
+
+impl CodeSales {
+    pub fn revenue(&self) -> Money {
+        Money::new(self.revenue_minor, self.currency)
+    }
+
+    pub fn discount(&self) -> Money {
+        Money::new(self.discount_minor, self.currency)
+    }
+}
+
 /// A day of the chart.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Day {
@@ -102,6 +123,8 @@ pub struct Figures {
     pub funnel: [i64; 5],
     pub top_by_revenue: Vec<TopService>,
     pub top_by_units: Vec<TopService>,
+    /// Orders and revenue by promotion code, the most revenue first.
+    pub by_code: Vec<CodeSales>,
     pub series: Vec<Day>,
     /// The currency of the chart (the one with the most paid).
     pub main_currency: Currency,
@@ -192,6 +215,7 @@ pub async fn figures<C: ConnectionTrait>(conn: &C, p: &Period) -> Result<Figures
     buyers_and_carts(conn, p, &mut f).await?;
     f.series = series(conn, p, f.main_currency).await?;
     (f.top_by_revenue, f.top_by_units) = top_services(conn, p).await?;
+    f.by_code = sales_by_code(conn, Some(p)).await?;
     (f.services_bought, f.services_started) = services(conn, p).await?;
     (f.webhook_p50_ms, f.webhook_p95_ms) = webhook_times(conn, p).await?;
     (f.mrr, f.subscriptions_active) = recurring_now(conn).await?;
@@ -439,6 +463,51 @@ async fn series<C: ConnectionTrait>(
             revenue_minor,
         })
         .collect())
+}
+
+/// The orders paid with each promotion code (in our cart or on Stripe's page) and their
+/// revenue, per currency: in the period, or ever.
+pub async fn sales_by_code<C: ConnectionTrait>(
+    conn: &C,
+    p: Option<&Period>,
+) -> Result<Vec<CodeSales>, DbErr> {
+    let mut q = order::Entity::find()
+        .select_only()
+        .column_as(order::Column::PromotionCode, "code")
+        .column(order::Column::Currency)
+        .column_as(order::Column::Id.count(), "orders")
+        .column_as(
+            Expr::col(order::Column::TotalMinor)
+                .sub(Expr::col(order::Column::RefundedMinor))
+                .sum()
+                .cast_as("BIGINT"),
+            "revenue_minor",
+        )
+        .column_as(
+            Expr::col(order::Column::DiscountMinor)
+                .sum()
+                .cast_as("BIGINT"),
+            "discount_minor",
+        )
+        .filter(order::Column::PromotionCode.is_not_null())
+        .filter(order::Column::Status.is_in([OrderStatus::Completed, OrderStatus::Refunded]));
+    if let Some(p) = p {
+        q = q
+            .filter(order::Column::PaidAt.gte(p.from))
+            .filter(order::Column::PaidAt.lt(p.to));
+    }
+    let mut sales = q
+        .group_by(order::Column::PromotionCode)
+        .group_by(order::Column::Currency)
+        .into_model::<CodeSales>()
+        .all(conn)
+        .await?;
+    sales.sort_by(|a, b| {
+        b.revenue_minor
+            .cmp(&a.revenue_minor)
+            .then(a.code.cmp(&b.code))
+    });
+    Ok(sales)
 }
 
 /// Top services, by revenue and by units (five each): the items of the orders paid in the

@@ -4,10 +4,12 @@
 
 use std::collections::BTreeMap;
 
+use super::bundles::{MAX_PART_QUANTITY, MAX_PARTS, PartOf};
 use super::questions::{Kind, MAX_CHOICE, MAX_CHOICES, MAX_HELP, MAX_LABEL, MAX_QUESTIONS};
 use super::{Billing, Interval, MAX_TRIAL_DAYS, Question, Recurring, When};
 use crate::db::entities::service_template::{self, DefaultTask};
 use crate::error::FieldErrors;
+use crate::ids::TemplateId;
 use crate::money::{Currency, Money};
 
 pub const MAX_NAME: usize = 200;
@@ -17,6 +19,8 @@ pub const MAX_TASKS: usize = 100;
 pub const MAX_DUE_DAYS: u32 = 3650;
 /// Blank task rows the form offers for adding tasks without JavaScript.
 pub const BLANK_ROWS: usize = 2;
+/// Blank part rows the form offers (a bundle is a template with parts).
+pub const BLANK_PARTS: usize = 2;
 
 /// One task row of the form, as typed.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -34,6 +38,47 @@ impl TaskRow {
         self.name.trim().is_empty()
             && self.description.trim().is_empty()
             && self.due.trim().is_empty()
+    }
+}
+
+/// One part of a bundle, as chosen (`part-{i}-template`, `part-{i}-quantity`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PartRow {
+    /// The template's id, as the list sent it; empty for none.
+    pub template: String,
+    pub quantity: String,
+}
+
+impl PartRow {
+    fn is_blank(&self) -> bool {
+        self.template.trim().is_empty()
+    }
+
+    /// The part of row `i`.
+    fn validate(&self, i: usize, errors: &mut FieldErrors) -> Option<PartOf> {
+        let template = self.template.trim().parse::<i64>().ok().map(TemplateId);
+        if template.is_none() {
+            errors.add(
+                format!("part-{i}-template"),
+                "Choose a service from the list.",
+            );
+        }
+        let quantity = self
+            .quantity
+            .trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|q| (1..=MAX_PART_QUANTITY).contains(q));
+        if quantity.is_none() {
+            errors.add(
+                format!("part-{i}-quantity"),
+                format!("Give a whole number from 1 to {MAX_PART_QUANTITY}."),
+            );
+        }
+        Some(PartOf {
+            template_id: template?,
+            quantity: quantity?,
+        })
     }
 }
 
@@ -181,6 +226,10 @@ pub struct TemplateForm {
     pub questions: Vec<QuestionRow>,
     /// Empty question rows to offer below them.
     pub blank_questions: usize,
+    /// A bundle's parts with a service chosen, in order; none for a single service.
+    pub parts: Vec<PartRow>,
+    /// Empty part rows to offer below them.
+    pub blank_parts: usize,
     pub store: StoreForm,
 }
 
@@ -504,6 +553,8 @@ pub struct ValidTemplate {
     pub tasks: Vec<DefaultTask>,
     /// New questions have id 0 ([`number_questions`] numbers them).
     pub questions: Vec<Question>,
+    /// A bundle's parts (checked against the catalogue when saved: `bundles::save_parts`).
+    pub parts: Vec<PartOf>,
     pub store: StoreSettings,
 }
 
@@ -520,6 +571,7 @@ pub enum Intent {
     RemoveQuestion(usize),
     QuestionUp(usize),
     QuestionDown(usize),
+    AddPart,
 }
 
 impl Intent {
@@ -529,6 +581,7 @@ impl Intent {
         match (verb, n.parse::<usize>()) {
             ("add", _) => Self::AddRow,
             ("question-add", _) => Self::AddQuestion,
+            ("part-add", _) => Self::AddPart,
             ("question-remove", Ok(i)) => Self::RemoveQuestion(i),
             ("question-up", Ok(i)) => Self::QuestionUp(i),
             ("question-down", Ok(i)) => Self::QuestionDown(i),
@@ -550,7 +603,21 @@ impl TemplateForm {
         form.store.billing = "one_time".into();
         let mut rows: BTreeMap<usize, TaskRow> = BTreeMap::new();
         let mut question_rows: BTreeMap<usize, QuestionRow> = BTreeMap::new();
+        let mut part_rows: BTreeMap<usize, PartRow> = BTreeMap::new();
         for (key, value) in pairs {
+            if let Some((i, field)) = key
+                .strip_prefix("part-")
+                .and_then(|rest| rest.split_once('-'))
+                .and_then(|(i, f)| Some((i.parse::<usize>().ok().filter(|&i| i < 1000)?, f)))
+            {
+                let row = part_rows.entry(i).or_default();
+                match field {
+                    "template" => row.template = value.clone(),
+                    "quantity" => row.quantity = value.clone(),
+                    _ => {}
+                }
+                continue;
+            }
             if let Some((i, field)) = key
                 .strip_prefix("question-")
                 .and_then(|rest| rest.split_once('-'))
@@ -620,11 +687,24 @@ impl TemplateForm {
             question_rows.into_values().partition(QuestionRow::is_blank);
         form.questions = typed;
         form.blank_questions = blank.len().clamp(1, 20);
+        let (blank, chosen): (Vec<PartRow>, Vec<PartRow>) =
+            part_rows.into_values().partition(PartRow::is_blank);
+        form.parts = chosen;
+        form.blank_parts = blank.len().clamp(BLANK_PARTS, 20);
         form
     }
 
-    pub fn from_model(t: &service_template::Model) -> Self {
+    /// The form of a saved template, with its parts if it is a bundle.
+    pub fn from_model(t: &service_template::Model, parts: &[PartOf]) -> Self {
         Self {
+            parts: parts
+                .iter()
+                .map(|p| PartRow {
+                    template: p.template_id.to_string(),
+                    quantity: p.quantity.to_string(),
+                })
+                .collect(),
+            blank_parts: BLANK_PARTS,
             name: t.name.clone(),
             description: t.description.clone(),
             category: t.category.clone(),
@@ -671,6 +751,7 @@ impl TemplateForm {
         Self {
             blank_rows: BLANK_ROWS,
             blank_questions: 1,
+            blank_parts: BLANK_PARTS,
             store: StoreForm::defaults(),
             ..Default::default()
         }
@@ -689,6 +770,7 @@ impl TemplateForm {
             // `i` comes from the form: `i + 1` could overflow.
             Intent::Down(i) if i < n.saturating_sub(1) => self.tasks.swap(i, i + 1),
             Intent::AddQuestion => self.blank_questions = (self.blank_questions + 1).min(20),
+            Intent::AddPart => self.blank_parts = (self.blank_parts + 1).min(20),
             Intent::RemoveQuestion(i) if i < self.questions.len() => {
                 self.questions.remove(i);
             }
@@ -711,6 +793,7 @@ impl TemplateForm {
         let tasks = self.validate_tasks(&mut errors);
         let questions = self.validate_questions(&mut errors);
         let store = self.store.validate(&mut errors);
+        let parts = self.validate_parts(&mut errors);
         if !self.store.is_recurring() {
             for (i, row) in self.tasks.iter().enumerate() {
                 if row.each_period {
@@ -736,6 +819,7 @@ impl TemplateForm {
                 category: category.to_string(),
                 tasks,
                 questions,
+                parts,
             }),
             _ => Err(errors),
         }
@@ -791,6 +875,56 @@ impl TemplateForm {
 }
 
 impl TemplateForm {
+    /// A bundle's parts, in order: each chosen once, with a quantity. A bundle is bought once
+    /// and its parts bring their own tasks and questions, so it has none of its own.
+    fn validate_parts(&self, errors: &mut FieldErrors) -> Vec<PartOf> {
+        if self.parts.is_empty() {
+            return Vec::new();
+        }
+        if self.parts.len() > MAX_PARTS {
+            errors.add(
+                "parts",
+                format!(
+                    "A bundle has at most {MAX_PARTS} services (this has {}).",
+                    self.parts.len()
+                ),
+            );
+        }
+        if self.store.is_recurring() {
+            errors.add(
+                "billing",
+                "A bundle is bought once: make it one-time, or remove its services.",
+            );
+        }
+        if !self.tasks.is_empty() {
+            errors.add(
+                "tasks",
+                "A bundle's services bring their own tasks: remove these, or the bundle's services.",
+            );
+        }
+        if !self.questions.is_empty() {
+            errors.add(
+                "questions",
+                "A bundle's services ask their own questions: remove these, or the bundle's services.",
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut parts = Vec::with_capacity(self.parts.len());
+        for (i, row) in self.parts.iter().enumerate() {
+            let part = row.validate(i, errors);
+            if let Ok(id) = row.template.trim().parse::<i64>()
+                && !seen.insert(id)
+            {
+                errors.add(
+                    format!("part-{i}-template"),
+                    "This service is listed above: raise its quantity instead.",
+                );
+            }
+            parts.extend(part);
+        }
+        parts
+    }
+
     /// The questions, in order (a repeated id, from a tampered form, counts as new).
     fn validate_questions(&self, errors: &mut FieldErrors) -> Vec<Question> {
         if self.questions.len() > MAX_QUESTIONS {
@@ -923,6 +1057,67 @@ mod tests {
         assert_eq!(
             errors.get("question-0-when"),
             Some("A file is asked after payment: it belongs to the service it is for.")
+        );
+    }
+
+    #[test]
+    fn a_bundle_reads_its_parts_and_has_no_tasks_or_terms_of_its_own() {
+        let base = [
+            ("name", "Brand Starter"),
+            ("category", "Design"),
+            ("price", "1000"),
+            ("part-0-template", "7"),
+            ("part-0-quantity", "1"),
+            ("part-1-template", ""),
+            ("part-1-quantity", "1"),
+            ("part-2-template", "9"),
+            ("part-2-quantity", "2"),
+        ];
+        let form = TemplateForm::from_pairs(&pairs(&base));
+        assert_eq!(form.parts.len(), 2, "a row without a service is blank");
+        let valid = form.validate().expect("valid");
+        assert_eq!(
+            valid.parts,
+            [
+                PartOf {
+                    template_id: TemplateId(7),
+                    quantity: 1
+                },
+                PartOf {
+                    template_id: TemplateId(9),
+                    quantity: 2
+                }
+            ]
+        );
+
+        let mut bad = base.to_vec();
+        bad.extend([
+            ("part-3-template", "7"),
+            ("part-3-quantity", "0"),
+            ("task-0-name", "Kick-off"),
+            ("billing", "recurring"),
+        ]);
+        let errors = TemplateForm::from_pairs(&pairs(&bad))
+            .validate()
+            .expect_err("invalid");
+        assert_eq!(
+            errors.get("part-2-template"),
+            Some("This service is listed above: raise its quantity instead."),
+            "rows are numbered as shown: the blank one is dropped"
+        );
+        assert_eq!(
+            errors.get("part-2-quantity"),
+            Some("Give a whole number from 1 to 20.")
+        );
+        assert!(
+            errors
+                .get("tasks")
+                .is_some_and(|e| e.contains("bring their own tasks"))
+        );
+        assert!(
+            errors
+                .get("billing")
+                .is_some_and(|e| e.contains("bought once"))
         );
     }
 

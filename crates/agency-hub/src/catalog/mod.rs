@@ -3,6 +3,7 @@
 //! `form`, field by field.
 
 mod billing;
+pub mod bundles;
 mod form;
 pub mod prices;
 pub mod questions;
@@ -72,6 +73,7 @@ pub async fn create<C: ConnectionTrait>(
     })
     .exec_with_returning(conn)
     .await?;
+    bundles::save_parts(conn, &model, &t.parts).await?;
     activity::record(
         conn,
         actor,
@@ -114,6 +116,7 @@ pub async fn update<C: ConnectionTrait>(
     active.trial_days = Set(trial_of(&t.store.billing));
     active.setup_fee_minor = Set(fee_of(&t.store.billing));
     let model = active.update(conn).await?;
+    bundles::save_parts(conn, &model, &t.parts).await?;
     activity::record(
         conn,
         actor,
@@ -188,6 +191,17 @@ pub async fn get<C: ConnectionTrait>(
         .one(conn)
         .await?
         .ok_or_else(AppError::not_found)
+}
+
+/// The templates of `ids` that exist.
+pub async fn get_many<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[TemplateId],
+) -> Result<Vec<service_template::Model>, DbErr> {
+    service_template::Entity::find()
+        .filter(service_template::Column::Id.is_in(ids.iter().copied()))
+        .all(conn)
+        .await
 }
 
 /// Templates by category and name; archived ones only when asked.

@@ -16,6 +16,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use sea_orm::{ConnectionTrait, DbErr, Statement};
 
+use super::bundles::Bundles;
 use super::store::{self, StoreQuery};
 use crate::db::Db;
 use crate::db::entities::service_template;
@@ -54,6 +55,7 @@ struct Kept {
     taken: u64,
     pages: HashMap<StoreQuery, Page>,
     categories: Option<Arc<Vec<String>>>,
+    bundles: Option<Arc<Bundles>>,
     services: HashMap<TemplateId, Option<Arc<service_template::Model>>>,
 }
 
@@ -126,6 +128,17 @@ impl StoreCache {
         let categories = Arc::new(store::categories(&self.db).await?);
         self.keep(version, |kept| kept.categories = Some(categories.clone()));
         Ok(categories)
+    }
+
+    /// Every bundle's parts (as `Bundles::load`).
+    pub async fn bundles(&self) -> AppResult<Arc<Bundles>> {
+        let version = self.version();
+        if let Some(b) = &self.kept().bundles {
+            return Ok(b.clone());
+        }
+        let bundles = Arc::new(Bundles::load(&self.db, None).await?);
+        self.keep(version, |kept| kept.bundles = Some(bundles.clone()));
+        Ok(bundles)
     }
 
     /// A service on sale, or the store's 404 (as `store::get_on_sale`).

@@ -14,6 +14,7 @@ use super::refunds;
 use crate::activity::{self, Actor, Subject};
 use crate::analytics::{Event, Kind};
 use crate::cart;
+use crate::catalog::{Intake, When};
 use crate::db::entities::notification::NoticeKind;
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
 use crate::db::entities::{order_item, service, service_template, user, user::Role};
@@ -263,14 +264,40 @@ async fn start_subscriptions<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The services an item makes: one a unit, one in all for a subscription (its quantity counts
-/// seats of the one service).
-fn units_of(item: &order_item::Model) -> i32 {
-    if item.is_recurring() {
-        1
-    } else {
-        item.quantity
+/// The services an item makes, in unit order (unit n makes the n-th): one a unit of its
+/// template, one in all for a subscription (its quantity counts seats of the one service); for a
+/// bundle, one a unit of each part as bought, for each bundle (`true`: a part's).
+fn unit_templates(item: &order_item::Model) -> Vec<(TemplateId, bool)> {
+    let parts = item.parts();
+    if parts.is_empty() {
+        let n = if item.is_recurring() {
+            1
+        } else {
+            item.quantity
+        };
+        return vec![(item.template_id, false); usize::try_from(n).unwrap_or(0)];
     }
+    let mut units = Vec::new();
+    for _ in 0..item.quantity {
+        for p in &parts {
+            units.extend((0..p.quantity).map(|_| (p.template_id, true)));
+        }
+    }
+    units
+}
+
+fn units_of(item: &order_item::Model) -> usize {
+    unit_templates(item).len()
+}
+
+/// A bundle part's questions, all asked on its service after payment (the cart asks none for a
+/// bundle).
+fn part_intake(template: &service_template::Model) -> Intake {
+    let mut questions = template.questions();
+    for q in &mut questions {
+        q.when = When::AfterPayment;
+    }
+    Intake::of(&questions, &Default::default())
 }
 
 /// Why the locked `order` is not to be provisioned from `session` now, if it is not: paid
@@ -503,7 +530,13 @@ async fn provision_units<C: ConnectionTrait>(
     existing: &HashSet<(OrderItemId, i32)>,
     now: chrono::DateTime<Utc>,
 ) -> AppResult<Vec<service::Model>> {
-    let template_ids: Vec<TemplateId> = items.iter().map(|i| i.template_id).collect();
+    let template_ids: HashSet<TemplateId> = items
+        .iter()
+        .flat_map(|i| {
+            let parts = i.parts().into_iter().map(|p| p.template_id);
+            std::iter::once(i.template_id).chain(parts)
+        })
+        .collect();
     let templates = service_template::Entity::find()
         .filter(service_template::Column::Id.is_in(template_ids))
         .all(conn)
@@ -513,15 +546,19 @@ async fn provision_units<C: ConnectionTrait>(
         let Some(order) = orders.iter().find(|o| o.id == item.order_id) else {
             continue;
         };
-        let Some(template) = templates.iter().find(|t| t.id == item.template_id) else {
-            tracing::error!(
-                order.id = order.id.get(),
-                template.id = item.template_id.get(),
-                "an order item's template is gone: not provisioned"
-            );
-            continue;
-        };
-        for unit in (1..=units_of(item)).filter(|u| !existing.contains(&(item.id, *u))) {
+        for (i, (template_id, part)) in unit_templates(item).into_iter().enumerate() {
+            let unit = i as i32 + 1;
+            if existing.contains(&(item.id, unit)) {
+                continue;
+            }
+            let Some(template) = templates.iter().find(|t| t.id == template_id) else {
+                tracing::error!(
+                    order.id = order.id.get(),
+                    template.id = template_id.get(),
+                    "an order item's template is gone: not provisioned"
+                );
+                continue;
+            };
             wanted.push(provisioning::NewService {
                 template,
                 client_id: order.client_id,
@@ -529,7 +566,11 @@ async fn provision_units<C: ConnectionTrait>(
                     order_item_id: item.id,
                     unit,
                 },
-                intake: item.intake(),
+                intake: if part {
+                    part_intake(template)
+                } else {
+                    item.intake()
+                },
             });
         }
     }
@@ -578,8 +619,8 @@ async fn complete_missing<C: ConnectionTrait>(
         .into_iter()
         .filter_map(|s| Some((s.order_item_id?, s.unit?)))
         .collect();
-    let units: i64 = items.iter().map(|i| i64::from(units_of(i))).sum();
-    if existing.len() as i64 >= units {
+    let units: usize = items.iter().map(units_of).sum();
+    if existing.len() >= units {
         return Ok(Outcome::AlreadyFulfilled);
     }
     let services = provision_units(conn, &[order], &items, &existing, Utc::now()).await?;

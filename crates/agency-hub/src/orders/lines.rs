@@ -1,5 +1,6 @@
-//! Each line's discount and tax as Stripe computed them. The webhook's Checkout Session carries
-//! only totals; its line items (with their taxes) are read after payment, outside the
+//! Each line's discount and tax as Stripe computed them, and the promotion code behind the
+//! discount (also one typed on Stripe's page). The webhook's Checkout Session carries only
+//! totals; its line items (with their taxes and discounts) are read after payment, outside the
 //! fulfilment's transaction, by this job, which the fulfilment queues when the session had a
 //! discount or tax.
 
@@ -74,6 +75,10 @@ impl Job for ReadLineAmounts {
         let lines = stripe.checkout_line_items(&self.session_id).await?;
         let items = super::items_of(db, self.order_id).await?;
         let mut by_item: BTreeMap<OrderItemId, Amounts> = BTreeMap::new();
+        let code = lines
+            .iter()
+            .find_map(|l| l.promotion_code())
+            .map(str::to_string);
         for line in lines {
             let item = match line.owner() {
                 Some(LineOwner::Item(id)) => Some(id),
@@ -118,6 +123,15 @@ impl Job for ReadLineAmounts {
                 )
                 .filter(order_item::Column::Id.eq(item))
                 .filter(order_item::Column::OrderId.eq(self.order_id))
+                .exec(&txn)
+                .await?;
+        }
+        // A code typed on Stripe's page is recorded as one applied in our cart is.
+        if let Some(code) = code {
+            order::Entity::update_many()
+                .col_expr(order::Column::PromotionCode, Expr::value(code))
+                .filter(order::Column::Id.eq(self.order_id))
+                .filter(order::Column::PromotionCode.is_null())
                 .exec(&txn)
                 .await?;
         }

@@ -27,7 +27,7 @@ use crate::db::entities::user::Role;
 use crate::db::entities::{activity as activity_entity, order_note, stripe_event};
 use crate::db::entities::{client, order_item, service, user};
 use crate::error::{AppError, AppResult};
-use crate::ids::{ClientId, OrderId, UserId};
+use crate::ids::{ClientId, OrderId, TemplateId, UserId};
 
 /// What a Stripe event did to an order: the outcome recorded with the event, and the order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,10 +161,14 @@ pub async fn create_from_cart<C: ConnectionTrait>(
         .filter(order::Column::Id.eq(order.id))
         .exec(conn)
         .await?;
+    // A bundle's line keeps what the bundle is made of now: its services are made from that.
+    let ids: Vec<TemplateId> = cart.lines.iter().map(|l| l.template.id).collect();
+    let bundles = crate::catalog::bundles::Bundles::load(conn, Some(&ids)).await?;
     let items: Vec<order_item::ActiveModel> = cart
         .lines
         .iter()
         .map(|l| order_item::ActiveModel {
+            parts: Set(serde_json::json!(bundles.parts_of(l.template.id))),
             order_id: Set(order.id),
             template_id: Set(l.template.id),
             service_name: Set(l.template.title().to_string()),

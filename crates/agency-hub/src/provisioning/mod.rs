@@ -38,6 +38,16 @@ pub async fn assign<C: ConnectionTrait>(
         .one(conn)
         .await?
         .ok_or_else(|| AppError::invalid("template_id", "There is no such template."))?;
+    let bundles = crate::catalog::bundles::Bundles::load(conn, Some(&[template_id])).await?;
+    if bundles.is_bundle(template_id) {
+        return Err(AppError::invalid(
+            "template_id",
+            format!(
+                "{} is a bundle: assign its services one by one.",
+                template.name
+            ),
+        ));
+    }
     provision_service(conn, actor, &template, client_id, Origin::Manual, now).await
 }
 

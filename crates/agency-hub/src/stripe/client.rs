@@ -205,6 +205,32 @@ pub struct SessionLineItem {
     #[serde(default)]
     pub taxes: Vec<LineTaxAmount>,
     pub price: Option<SessionLinePrice>,
+    #[serde(default)]
+    pub discounts: Vec<LineDiscount>,
+}
+
+/// A discount on a Checkout line, with the promotion code it came from (expanded).
+#[derive(Clone, Debug, Deserialize)]
+pub struct LineDiscount {
+    pub discount: LineDiscountSource,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct LineDiscountSource {
+    pub promotion_code: Option<Expandable<CodeText>>,
+}
+
+/// A promotion code's text (`SPRING24`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct CodeText {
+    pub id: String,
+    pub code: String,
+}
+
+impl HasId for CodeText {
+    fn id(&self) -> &str {
+        &self.id
+    }
 }
 
 /// What a Checkout line is for: an order item (a Product made with the line names it), or a
@@ -225,6 +251,16 @@ impl SessionLineItem {
         read("order_item_id")
             .map(|id| LineOwner::Item(OrderItemId(id)))
             .or_else(|| read("template_id").map(|id| LineOwner::Template(TemplateId(id))))
+    }
+
+    /// The promotion code behind the line's discount, in our cart or typed on Stripe's page.
+    pub fn promotion_code(&self) -> Option<&str> {
+        self.discounts
+            .iter()
+            .find_map(|d| match d.discount.promotion_code.as_ref()? {
+                Expandable::Object(p) => Some(p.code.as_str()),
+                Expandable::Id(_) => None,
+            })
     }
 }
 
@@ -1060,7 +1096,11 @@ impl StripeClient {
     pub async fn checkout_line_items(&self, id: &str) -> Result<Vec<SessionLineItem>, StripeError> {
         self.list_all(
             &format!("/v1/checkout/sessions/{id}/line_items"),
-            &["data.taxes", "data.price.product"],
+            &[
+                "data.taxes",
+                "data.price.product",
+                "data.discounts.discount.promotion_code",
+            ],
             |l: &SessionLineItem| l.id.clone(),
         )
         .await

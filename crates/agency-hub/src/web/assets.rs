@@ -38,6 +38,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
     // Pictures of the demo store.
     svg!("logo-design"),
     svg!("brand-identity"),
+    svg!("launch-kit"),
     svg!("website-mockups"),
     svg!("landing-page"),
     svg!("wordpress-website"),

@@ -234,9 +234,19 @@ async fn migrate_and_seed_demo_prepare_a_database() {
     let categories: std::collections::BTreeSet<_> =
         templates.iter().map(|t| t.category.clone()).collect();
     assert_eq!(categories.len(), 3);
+    let bundle = templates.iter().find(|t| t.name == "Launch Kit").unwrap();
     assert!(
-        templates.iter().all(|t| !t.tasks().is_empty()),
-        "every template has default tasks"
+        templates
+            .iter()
+            .all(|t| t.id == bundle.id || !t.tasks().is_empty()),
+        "every template but the bundle has default tasks"
+    );
+    let parts = agency_hub::catalog::bundles::Bundles::load(&db, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        parts.summary(bundle.id).as_deref(),
+        Some("Bundle of 3 services: Logo Design, Landing Page Build, Social Media Setup")
     );
     let logo = templates.iter().find(|t| t.name == "Logo Design").unwrap();
     assert_eq!(logo.questions().len(), 3, "the demo's questions read back");

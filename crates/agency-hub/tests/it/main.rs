@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod browser;
+mod bundles;
 mod checkout;
 mod cli;
 mod conversations;

@@ -2,8 +2,9 @@
 //! HTTP): a coupon limited to a service, amounts in several currencies, a code's own limits,
 //! a code turned off; bad input names each mistake and makes nothing.
 
-use agency_hub::db::entities::order::OrderStatus;
+use agency_hub::db::entities::order::{self, OrderStatus};
 use agency_hub::db::entities::user::Role;
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 use crate::checkout::template_when;
@@ -254,6 +255,35 @@ async fn a_code_for_one_service_discounts_only_its_line_and_a_used_up_code_is_re
         )
         .await;
     assert_eq!(res.status(), 303);
+    // The same through the API: the cart says the code, its discount and what is left to pay.
+    let code_api = |method| app.api(method, "/api/cart/promotion-code");
+    let cart: Value = code_api(reqwest::Method::DELETE)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cart["promotionCode"], Value::Null);
+    assert_eq!(cart["discount"], Value::Null);
+    let res = code_api(reqwest::Method::PUT)
+        .json(&json!({"code": "NOPE"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "code", "{body}");
+    let res = code_api(reqwest::Method::PUT)
+        .json(&json!({"code": "logo20"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cart: Value = res.json().await.unwrap();
+    assert_eq!(cart["promotionCode"], "LOGO20");
+    assert_eq!(cart["discount"]["amountMinor"], 9_980);
+    assert_eq!(cart["totalAfterDiscount"]["amountMinor"], 109_920);
 
     let (order_id, url) = start_checkout(&app).await;
     let session_id = url.rsplit('/').next().unwrap();
@@ -311,4 +341,69 @@ async fn emulator_post(app: &TestApp, path: &str, form: &[(&str, &str)]) -> Valu
         .unwrap();
     assert!(res.status().is_success(), "{path}: {}", res.status());
     res.json().await.unwrap()
+}
+
+/// A code typed on Stripe's page rather than in our cart: the order records it once its lines
+/// are read, and the promotions list and the dashboard count the order and its revenue.
+#[tokio::test]
+async fn a_code_typed_on_stripes_page_is_recorded_and_counted() {
+    let app = spawn_app().await;
+    // Logo Design ($499) and two SEO Audits ($350 each): $1,199.00.
+    shopping(&app).await;
+    let coupon = emulator_post(
+        &app,
+        "/v1/coupons",
+        &[("amount_off", "5000"), ("currency", "usd")],
+    )
+    .await;
+    emulator_post(
+        &app,
+        "/v1/promotion_codes",
+        &[
+            ("coupon", coupon["id"].as_str().unwrap()),
+            ("code", "PAGE50"),
+        ],
+    )
+    .await;
+    let (order_id, url) = start_checkout(&app).await;
+    let applied = browser()
+        .post(&url)
+        .form(&[
+            ("action", "apply_promotion_code"),
+            ("promotion_code", "PAGE50"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(applied.status(), 200);
+    assert_eq!(pay(&url, "4242 4242 4242 4242").await.status(), 303);
+    let paid = wait_for_order(&app, order_id, OrderStatus::Completed).await;
+    assert_eq!((paid.discount_minor, paid.total_minor), (5_000, 114_900));
+    let mut recorded = None;
+    for _ in 0..200 {
+        let o = order::Entity::find_by_id(order_id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        if o.promotion_code.is_some() {
+            recorded = o.promotion_code;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(recorded.as_deref(), Some("PAGE50"));
+
+    app.signed_in_as(Role::Admin).await;
+    let page = app.page("/admin/promotions").await;
+    assert!(page.contains("Paid: 1 order, $1,149.00"), "{page}");
+    let dashboard = app.page("/admin/metrics").await;
+    let row = dashboard
+        .split("<code>PAGE50</code>")
+        .nth(1)
+        .and_then(|rest| rest.split("</tr>").next())
+        .unwrap_or_else(|| panic!("no PAGE50 row: {dashboard}"));
+    assert!(row.contains(">1<"), "{row}");
+    assert!(row.contains("$1,149.00"), "{row}");
+    assert!(row.contains("$50.00"), "{row}");
 }

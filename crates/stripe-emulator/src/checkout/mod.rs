@@ -86,6 +86,25 @@ pub fn session_coupon<'a>(store: &'a Store, session: &Session) -> Option<&'a Cou
     store.coupons.get(id)
 }
 
+/// A line item's `discounts` (includable): the session's discount on the line, with the
+/// coupon whole and the promotion code by id (expandable), as Stripe renders them.
+pub fn line_discounts(store: &Store, session: &Session, line: &LineItem) -> serde_json::Value {
+    let Some(coupon) = session_coupon(store, session).filter(|_| line.amount_discount > 0) else {
+        return serde_json::json!([]);
+    };
+    serde_json::json!([{
+        "amount": line.amount_discount,
+        "discount": {
+            "id": format!("di_{}", session.id.trim_start_matches("cs_test_")),
+            "object": "discount", "checkout_session": session.id,
+            "coupon": coupon.to_json(store.clock.now()), "customer": session.customer,
+            "end": null, "invoice": null, "invoice_item": null,
+            "promotion_code": session.promotion_code, "start": session.created,
+            "subscription": null,
+        },
+    }])
+}
+
 fn line_product<'a>(store: &'a Store, line: &LineItem) -> Option<&'a str> {
     store.prices.get(&line.price).map(|p| p.product.as_str())
 }

@@ -99,6 +99,20 @@ async fn a_coupon_limited_to_a_product_discounts_only_its_line() {
         .map(|l| l["amount_discount"].as_i64().unwrap())
         .collect();
     assert_eq!(discounts, [2_000, 0]);
+    // Each line's `discounts` is includable, its promotion code expandable: how a code typed on
+    // the page is found after payment.
+    assert!(lines["data"][0].get("discounts").is_none());
+    let lines = h
+        .ok_get(&format!(
+            "/v1/checkout/sessions/{}/line_items?expand[]=data.discounts.discount.promotion_code",
+            id(&session)
+        ))
+        .await;
+    let first = &lines["data"][0]["discounts"][0];
+    assert_eq!(first["amount"], 2_000);
+    assert_eq!(first["discount"]["coupon"]["percent_off"], 20.0);
+    assert_eq!(first["discount"]["promotion_code"]["code"], "LOGO20");
+    assert_eq!(lines["data"][1]["discounts"], serde_json::json!([]));
     // A session of the other product only has nothing the code applies to.
     let (param, message) = refused(
         &h,

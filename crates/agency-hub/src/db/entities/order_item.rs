@@ -29,6 +29,9 @@ pub struct Model {
     pub discount_minor: i64,
     pub tax_minor: i64,
     pub taxes: Json,
+    /// For a bundle, its parts as bought (`catalog::bundles::Part`s): a service is made for
+    /// each unit of each part. Empty for any other line.
+    pub parts: Json,
 }
 
 impl Model {
@@ -43,6 +46,11 @@ impl Model {
 
     pub fn intake(&self) -> crate::catalog::Intake {
         crate::catalog::Intake::from_json(&self.intake)
+    }
+
+    /// A bundle's parts as bought (none for any other line).
+    pub fn parts(&self) -> Vec<crate::catalog::bundles::PartOf> {
+        serde_json::from_value(self.parts.clone()).unwrap_or_default()
     }
 
     pub fn is_recurring(&self) -> bool {

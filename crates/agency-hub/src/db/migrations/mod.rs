@@ -23,6 +23,8 @@ mod m20261201_000018_invoicing;
 mod m20261201_000019_currencies;
 mod m20261201_000020_tax;
 mod m20261201_000021_promotions;
+mod m20261201_000022_promotion_revenue;
+mod m20261201_000023_bundles;
 
 pub struct Migrator;
 
@@ -51,6 +53,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000019_currencies::Migration),
             Box::new(m20261201_000020_tax::Migration),
             Box::new(m20261201_000021_promotions::Migration),
+            Box::new(m20261201_000022_promotion_revenue::Migration),
+            Box::new(m20261201_000023_bundles::Migration),
         ]
     }
 }

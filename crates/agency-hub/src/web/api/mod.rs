@@ -31,6 +31,7 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(store::add_item))
         .routes(routes!(store::update_item, store::remove_item))
         .routes(routes!(store::set_answers))
+        .routes(routes!(store::apply_code, store::remove_code))
         .routes(routes!(store::checkout))
         .routes(routes!(orders::list))
         .routes(routes!(orders::get))

@@ -95,6 +95,33 @@ pub struct StoreItemDetail {
     #[serde(flatten)]
     pub item: StoreItem,
     pub included: Vec<IncludedStep>,
+    /// For a bundle, the services it starts (each with how many); empty otherwise.
+    pub parts: Vec<BundlePartBody>,
+    /// For a bundle, what its services cost separately in your currency (null when one has
+    /// no price there, or for a service that is not a bundle).
+    pub worth: Option<MoneyBody>,
+}
+
+/// A service a bundle is made of.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BundlePartBody {
+    /// Its own page in the store, when it is on sale on its own.
+    pub service_template_id: i64,
+    pub title: String,
+    pub quantity: i32,
+    pub included: Vec<IncludedStep>,
+}
+
+fn included(t: &service_template::Model) -> Vec<IncludedStep> {
+    t.client_visible_tasks()
+        .into_iter()
+        .map(|d| IncludedStep {
+            name: d.name,
+            description: d.description,
+            due_in_days: d.due_in_days,
+        })
+        .collect()
 }
 
 #[utoipa::path(
@@ -174,17 +201,21 @@ pub async fn get_service(
         .record(Event::new(Kind::ProductView, Some(client_id), Some(user.id)).template(id))
         .await;
     let currency = state.billing_currency(client_id).await?;
+    let bundles = state.store.bundles().await?;
     Ok(axum::Json(StoreItemDetail {
         item: StoreItem::of(t.as_ref(), currency),
-        included: t
-            .client_visible_tasks()
-            .into_iter()
-            .map(|d| IncludedStep {
-                name: d.name,
-                description: d.description,
-                due_in_days: d.due_in_days,
+        included: included(&t),
+        parts: bundles
+            .parts(t.id)
+            .iter()
+            .map(|p| BundlePartBody {
+                service_template_id: p.template.id.get(),
+                title: p.template.title().to_string(),
+                quantity: p.quantity,
+                included: included(&p.template),
             })
             .collect(),
+        worth: bundles.worth(t.id, currency).map(Into::into),
     }))
 }
 
@@ -255,6 +286,11 @@ pub struct CartBody {
     /// Units in the cart.
     pub count: i64,
     pub total: Option<MoneyBody>,
+    /// The promotion code applied (`SPRING24`), its discount, and the total less it (before
+    /// any tax Checkout adds).
+    pub promotion_code: Option<String>,
+    pub discount: Option<MoneyBody>,
+    pub total_after_discount: Option<MoneyBody>,
     /// False while a line is unavailable, changed price or has a required question
     /// unanswered.
     pub can_checkout: bool,
@@ -265,6 +301,9 @@ impl From<Cart> for CartBody {
         Self {
             count: cart.count(),
             total: cart.total().map(Into::into),
+            promotion_code: cart.promotion.as_ref().map(|p| p.code.clone()),
+            discount: cart.discount().map(Into::into),
+            total_after_discount: cart.total_after_discount().map(Into::into),
             can_checkout: cart.can_checkout(),
             items: cart
                 .lines
@@ -399,6 +438,75 @@ pub async fn update_item(
         .db
         .in_transaction(async |txn| cart::set_quantity(txn, client_id, id, quantity).await)
         .await?;
+    state.cart_changed(client_id);
+    cart_body(&state, client_id).await
+}
+
+/// A promotion code to apply.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ApplyCode {
+    /// As the client typed it; letters are not case-sensitive.
+    #[schema(example = "SPRING24")]
+    code: Option<String>,
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/cart/promotion-code",
+    tag = "cart",
+    summary = "Apply a promotion code",
+    description = "Checks the code with Stripe against the cart as Checkout will (its currency, the services it applies to, a minimum order, first-time customers, its expiry and redemptions) and keeps it with the cart, replacing any other; checkout passes it to Stripe. A code that does not fit is refused with the reason and changes nothing.",
+    request_body = ApplyCode,
+    responses(
+        (status = 200, description = "The cart with the code and its discount", body = CartBody),
+        (status = 400, description = "No such code, or it does not fit the cart (the message says why)", body = ErrorResponse),
+        (status = 401, description = "Not signed in", body = ErrorResponse),
+        (status = 403, description = "Not a client user", body = ErrorResponse),
+        (status = 502, description = "Stripe could not be reached", body = ErrorResponse),
+    ),
+)]
+pub async fn apply_code(
+    State(state): State<AppState>,
+    RequireClient(_, client_id): RequireClient,
+    Json(body): Json<ApplyCode>,
+) -> AppResult<axum::Json<CartBody>> {
+    let current = cart::load(&state.db, client_id).await?;
+    let applied = crate::promotions::apply(
+        &state.db,
+        &state.stripe,
+        client_id,
+        &current,
+        body.code.as_deref().unwrap_or_default(),
+    )
+    .await
+    .map_err(|mut e| {
+        // The cart page's field is `promotion_code`; this body's is `code`.
+        if e.field.as_deref() == Some("promotion_code") {
+            e.field = Some("code".into());
+        }
+        e
+    })?;
+    cart::set_promotion(&state.db, client_id, Some(&applied)).await?;
+    state.cart_changed(client_id);
+    cart_body(&state, client_id).await
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/cart/promotion-code",
+    tag = "cart",
+    summary = "Remove the promotion code",
+    responses(
+        (status = 200, description = "The cart without a code", body = CartBody),
+        (status = 401, description = "Not signed in", body = ErrorResponse),
+        (status = 403, description = "Not a client user", body = ErrorResponse),
+    ),
+)]
+pub async fn remove_code(
+    State(state): State<AppState>,
+    RequireClient(_, client_id): RequireClient,
+) -> AppResult<axum::Json<CartBody>> {
+    cart::set_promotion(&state.db, client_id, None).await?;
     state.cart_changed(client_id);
     cart_body(&state, client_id).await
 }

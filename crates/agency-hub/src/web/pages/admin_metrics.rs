@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::analytics::charts::{self, Bar};
-use crate::analytics::dashboard::{self, Figures, Period, TopService, show};
+use crate::analytics::dashboard::{self, CodeSales, Figures, Period, TopService, show};
 use crate::error::{AppError, AppResult};
 use crate::money::{Currency, Money};
 use crate::web::auth::RequireAdmin;
@@ -177,6 +177,7 @@ pub struct MetricsPage {
     funnel_chart: String,
     top_by_revenue: Vec<TopRow>,
     top_by_units: Vec<TopRow>,
+    by_code: Vec<CodeSales>,
     webhook: String,
     webhook_previous: String,
     empty: bool,
@@ -332,6 +333,7 @@ pub async fn show_page(
         funnel_chart: charts.funnel,
         top_by_revenue: top_rows(&now.top_by_revenue),
         top_by_units: top_rows(&now.top_by_units),
+        by_code: now.by_code.clone(),
         webhook: webhook(&now),
         webhook_previous: webhook(&before),
         mrr: show(&now.mrr),

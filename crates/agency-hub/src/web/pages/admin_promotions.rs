@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
 use crate::AppState;
+use crate::analytics::dashboard;
 use crate::catalog;
 use crate::db::entities::service_template;
 use crate::error::{AppError, AppResult, FieldErrors};
@@ -48,8 +49,12 @@ async fn page(
         .list_promotion_codes()
         .await
         .map_err(|e| refused(e, "reading the promotion codes"))?;
+    let sales = dashboard::sales_by_code(&state.db, None).await?;
     let now = chrono::Utc::now().timestamp();
-    let rows = codes.iter().map(|p| Row::of(p, &templates, now)).collect();
+    let rows = codes
+        .iter()
+        .map(|p| Row::of(p, &templates, &sales, now))
+        .collect();
     Ok(PromotionsPage {
         ctx,
         rows,

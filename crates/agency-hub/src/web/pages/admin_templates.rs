@@ -11,6 +11,7 @@ use tower_sessions::Session;
 use crate::AppState;
 use crate::activity::Actor;
 use crate::auth::CurrentUser;
+use crate::catalog::bundles::{self, Bundles};
 use crate::catalog::{self, Intent, TemplateForm};
 use crate::db::entities::service_template;
 use crate::error::{AppResult, FieldErrors};
@@ -26,7 +27,21 @@ use crate::web::layout::{FlashKind, PageCtx, flash};
 pub struct TemplatesPage {
     ctx: PageCtx,
     templates: Vec<service_template::Model>,
+    bundles: Bundles,
     archived: bool,
+}
+
+impl TemplatesPage {
+    /// "4" tasks, or "Bundle of 3" for a bundle.
+    fn made_of(&self, t: &service_template::Model) -> String {
+        let parts = self.bundles.parts(t.id);
+        if parts.is_empty() {
+            t.tasks().len().to_string()
+        } else {
+            let services: i32 = parts.iter().map(|p| p.quantity).sum();
+            format!("Bundle of {services}")
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -44,6 +59,7 @@ pub async fn list(
     Ok(TemplatesPage {
         ctx,
         templates: catalog::list(&state.db, q.archived).await?,
+        bundles: Bundles::load(&state.db, None).await?,
         archived: q.archived,
     })
 }
@@ -57,6 +73,8 @@ pub struct TemplateFormPage {
     form: TemplateForm,
     errors: FieldErrors,
     categories: Vec<String>,
+    /// What a bundle can be made of: (id, name), one-time services that are not bundles.
+    part_options: Vec<(String, String)>,
 }
 
 impl TemplateFormPage {
@@ -112,18 +130,40 @@ async fn form_page(
     form: TemplateForm,
     errors: FieldErrors,
 ) -> AppResult<TemplateFormPage> {
-    let mut categories: Vec<String> = catalog::list(&state.db, false)
-        .await?
-        .into_iter()
-        .map(|t| t.category)
-        .collect();
+    let in_use = catalog::list(&state.db, false).await?;
+    let mut categories: Vec<String> = in_use.iter().map(|t| t.category.clone()).collect();
     categories.dedup();
+    let bundles = Bundles::load(&state.db, None).await?;
+    let this = template.as_ref().map(|t| t.id);
+    let mut part_options: Vec<(String, String)> = in_use
+        .iter()
+        .filter(|t| Some(t.id) != this && t.billing_interval.is_none() && !bundles.is_bundle(t.id))
+        .map(|t| (t.id.to_string(), t.name.clone()))
+        .collect();
+    // A part archived since it was chosen stays in the bundle (and the list).
+    let missing: Vec<TemplateId> = form
+        .parts
+        .iter()
+        .filter(|p| !part_options.iter().any(|(id, _)| *id == p.template))
+        .filter_map(|p| p.template.trim().parse().ok())
+        .collect();
+    if !missing.is_empty() {
+        for t in catalog::get_many(&state.db, &missing).await? {
+            let label = if t.archived_at.is_some() {
+                format!("{} (archived)", t.name)
+            } else {
+                t.name.clone()
+            };
+            part_options.push((t.id.to_string(), label));
+        }
+    }
     Ok(TemplateFormPage {
         ctx,
         template,
         form,
         errors,
         categories,
+        part_options,
     })
 }
 
@@ -149,7 +189,8 @@ pub async fn show_edit(
     Path(id): Path<TemplateId>,
 ) -> AppResult<TemplateFormPage> {
     let template = catalog::get(&state.db, id).await?;
-    let form = TemplateForm::from_model(&template);
+    let parts = Bundles::load(&state.db, Some(&[id])).await?.parts_of(id);
+    let form = TemplateForm::from_model(&template, &parts);
     form_page(&state, ctx, Some(template), form, FieldErrors::default()).await
 }
 
@@ -230,16 +271,41 @@ pub async fn update(
 pub struct ArchiveFields {
     #[serde(default)]
     archived: String,
+    /// Archive even though bundles on sale hold it.
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Asks before archiving a template that bundles in use are made of.
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/template_archive.html")]
+pub struct ArchiveWarningPage {
+    ctx: PageCtx,
+    template: service_template::Model,
+    bundles: Vec<service_template::Model>,
 }
 
 pub async fn set_archived(
     State(state): State<AppState>,
     RequireAdmin(admin): RequireAdmin,
     session: Session,
+    ctx: PageCtx,
     Path(id): Path<TemplateId>,
     Form(f): Form<ArchiveFields>,
-) -> AppResult<Redirect> {
+) -> AppResult<Response> {
     let archived = bool_field("archived", &f.archived)?;
+    if archived && f.confirm.is_empty() {
+        let mut holders = bundles::containing(&state.db, id).await?;
+        holders.retain(|b| b.archived_at.is_none());
+        if !holders.is_empty() {
+            return Ok(ArchiveWarningPage {
+                ctx,
+                template: catalog::get(&state.db, id).await?,
+                bundles: holders,
+            }
+            .into_response());
+        }
+    }
     let t = state
         .db
         .in_transaction(async |txn| {
@@ -256,5 +322,5 @@ pub async fn set_archived(
         format!("{} is restored.", t.name)
     };
     flash(&session, FlashKind::Success, message).await?;
-    Ok(Redirect::to("/admin/templates"))
+    Ok(Redirect::to("/admin/templates").into_response())
 }

@@ -154,10 +154,14 @@ async fn assign_page(
     template_id: Option<TemplateId>,
     error: Option<AppError>,
 ) -> AppResult<AssignPage> {
+    // A bundle is assigned as its services, one by one.
+    let bundles = catalog::bundles::Bundles::load(&state.db, None).await?;
+    let mut templates = catalog::list(&state.db, false).await?;
+    templates.retain(|t| !bundles.is_bundle(t.id));
     Ok(AssignPage {
         ctx,
         clients: clients::names(&state.db).await?,
-        templates: catalog::list(&state.db, false).await?,
+        templates,
         client_id,
         template_id,
         error,

@@ -12,6 +12,7 @@ use tower_sessions::Session;
 use crate::AppState;
 use crate::analytics::{self, Event, Kind};
 use crate::cart::{self, Cart, Quantity};
+use crate::catalog::bundles::Bundles;
 use crate::catalog::questions;
 use crate::catalog::store::{self, Sort, StoreParams, StoreQuery};
 use crate::db::Txn;
@@ -34,6 +35,7 @@ pub struct StorePage {
     currency: Currency,
     items: crate::catalog::store_cache::Page,
     categories: std::sync::Arc<Vec<String>>,
+    bundles: std::sync::Arc<Bundles>,
     sorts: [Sort; 4],
     q: StoreQuery,
     pagination: Pagination,
@@ -68,6 +70,7 @@ pub async fn index(
         currency,
         items,
         categories: state.store.categories().await?,
+        bundles: state.store.bundles().await?,
         sorts: Sort::ALL,
         pagination: Pagination::new(q.page, store::PER_PAGE, total),
         pager_base: format!("/store?{query}&"),
@@ -81,8 +84,21 @@ pub struct ServicePage {
     ctx: PageCtx,
     currency: Currency,
     item: std::sync::Arc<service_template::Model>,
+    bundles: std::sync::Arc<Bundles>,
     in_cart: i64,
     error: Option<AppError>,
+}
+
+impl ServicePage {
+    /// A part's price each in the page's currency ("$499.00 each"), when it has one.
+    fn part_price(&self, part: &crate::catalog::bundles::Part) -> Option<String> {
+        let price = part.template.price_in(self.currency)?;
+        Some(if part.quantity == 1 {
+            price.display()
+        } else {
+            format!("{} each", price.display())
+        })
+    }
 }
 
 async fn service_page(
@@ -98,6 +114,7 @@ async fn service_page(
         ctx,
         currency: state.billing_currency(client_id).await?,
         item,
+        bundles: state.store.bundles().await?,
         in_cart,
         error,
     })
