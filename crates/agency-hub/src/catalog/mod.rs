@@ -28,7 +28,8 @@ use crate::ids::TemplateId;
 
 pub use form::{
     BLANK_ROWS, Intent, MAX_CATEGORY, MAX_DESCRIPTION, MAX_DUE_DAYS, MAX_IMAGES, MAX_NAME,
-    MAX_QUANTITY, MAX_TASKS, StoreForm, StoreSettings, TaskRow, TemplateForm, ValidTemplate,
+    MAX_QUANTITY, MAX_TASKS, PartRow, StoreForm, StoreSettings, TaskRow, TemplateForm,
+    ValidTemplate,
 };
 
 fn subject(id: TemplateId) -> Subject<'static> {

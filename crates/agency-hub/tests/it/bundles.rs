@@ -324,3 +324,43 @@ async fn a_part_is_archived_only_after_a_warning_naming_its_bundle(
         "{form}"
     );
 }
+
+#[tokio::test]
+async fn a_bundle_of_three_templates_makes_three_services() {
+    let app = spawn_app().await;
+    let logo = fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
+    let page = fixtures::for_sale(&app.db, "Landing Page", "Web", "900", "USD", 3).await;
+    let social = fixtures::for_sale(&app.db, "Social Setup", "Marketing", "600", "USD", 3).await;
+    let kit = fixtures::bundle(
+        &app.db,
+        "Launch Kit",
+        "1699",
+        &[(&logo, 1), (&page, 1), (&social, 1)],
+    )
+    .await;
+    app.signed_in_as(Role::Client).await;
+    let res = app
+        .post_json(
+            "/api/cart/items",
+            &json!({"serviceTemplateId": kit.id, "quantity": 1}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let (order_id, url) = start_checkout(&app).await;
+    assert_eq!(pay(&url, "4242424242424242").await.status(), 303);
+    let order = wait_for_order(&app, order_id, OrderStatus::Completed).await;
+    assert_eq!(order.total_minor, 169_900);
+    let mut names: Vec<String> = services_of(&app, order_id)
+        .await
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Landing Page", "Logo Design", "Social Setup"]);
+    // The order's page lists the bundle as one line, at its price.
+    let mine = app.page(&format!("/store/orders/{order_id}")).await;
+    assert!(
+        mine.contains("Launch Kit") && mine.contains("$1,699.00"),
+        "{mine}"
+    );
+}

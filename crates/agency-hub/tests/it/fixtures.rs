@@ -130,3 +130,36 @@ pub async fn retainer(
         .await
         .unwrap()
 }
+
+/// A bundle on sale at `price` (as typed, USD) made of `parts` (template, quantity).
+pub async fn bundle(
+    db: &Db,
+    name: &str,
+    price: &str,
+    parts: &[(&service_template::Model, i32)],
+) -> service_template::Model {
+    let form = TemplateForm {
+        name: name.into(),
+        description: format!("{name}: everything together."),
+        category: "Bundles".into(),
+        parts: parts
+            .iter()
+            .map(|(t, quantity)| catalog::PartRow {
+                template: t.id.to_string(),
+                quantity: quantity.to_string(),
+            })
+            .collect(),
+        store: StoreForm {
+            purchasable: true,
+            price: price.into(),
+            currency: "USD".into(),
+            max_quantity: "1".into(),
+            sort_order: "0".into(),
+            ..Default::default()
+        },
+        ..TemplateForm::blank()
+    };
+    db.in_transaction(async |txn| catalog::create(txn, &Actor::System, form.validate()?).await)
+        .await
+        .unwrap()
+}
