@@ -8,6 +8,7 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
 use serde_json::json;
 
 use crate::activity::{self, Actor, Subject};
+use crate::catalog::search::Synonyms;
 use crate::config::Config;
 use crate::db::entities::agency_settings::{self, Model as Settings};
 use crate::error::{AppResult, FieldErrors};
@@ -24,6 +25,18 @@ pub async fn get<C: ConnectionTrait>(conn: &C, config: &Config) -> Result<Settin
         .one(conn)
         .await?
         .unwrap_or_else(|| defaults(config)))
+}
+
+/// The store search's synonyms as saved (none until an admin writes some).
+pub async fn synonyms<C: ConnectionTrait>(conn: &C) -> Result<Synonyms, DbErr> {
+    use sea_orm::QuerySelect;
+    let raw: Option<String> = agency_settings::Entity::find_by_id(ID)
+        .select_only()
+        .column(agency_settings::Column::SearchSynonyms)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(Synonyms::read(&raw.unwrap_or_default()))
 }
 
 /// The currency new client companies pay in (USD until an admin chooses).
@@ -49,6 +62,7 @@ fn defaults(config: &Config) -> Settings {
         default_currency: Currency::default(),
         prices_include_tax: false,
         stripe_tax: config.stripe.automatic_tax,
+        search_synonyms: String::new(),
         updated_at: Utc::now(),
     }
 }
@@ -63,6 +77,8 @@ pub struct SettingsForm {
     pub default_currency: String,
     pub prices_include_tax: bool,
     pub stripe_tax: bool,
+    /// One group a line: "website = web site = landing page".
+    pub search_synonyms: String,
 }
 
 /// What the form says, checked.
@@ -75,6 +91,7 @@ pub struct ValidSettings {
     default_currency: Currency,
     prices_include_tax: bool,
     stripe_tax: bool,
+    search_synonyms: String,
 }
 
 impl SettingsForm {
@@ -87,6 +104,7 @@ impl SettingsForm {
             default_currency: s.default_currency.code().to_string(),
             prices_include_tax: s.prices_include_tax,
             stripe_tax: s.stripe_tax,
+            search_synonyms: s.search_synonyms.clone(),
         }
     }
 
@@ -127,6 +145,9 @@ impl SettingsForm {
                 ),
             );
         }
+        if let Err(e) = Synonyms::parse(&self.search_synonyms) {
+            errors.add("search_synonyms", e);
+        }
         match (errors.is_empty(), currency) {
             (true, Some(default_currency)) => Ok(ValidSettings {
                 legal_name: legal_name.to_string(),
@@ -136,6 +157,7 @@ impl SettingsForm {
                 default_currency,
                 prices_include_tax: self.prices_include_tax,
                 stripe_tax: self.stripe_tax,
+                search_synonyms: normalise(&self.search_synonyms),
             }),
             _ => Err(errors),
         }
@@ -181,6 +203,7 @@ pub async fn save<C: ConnectionTrait>(
         default_currency: valid.default_currency,
         prices_include_tax: valid.prices_include_tax,
         stripe_tax: valid.stripe_tax,
+        search_synonyms: valid.search_synonyms,
         updated_at: Utc::now(),
     };
     let mut changed = Vec::new();
@@ -202,6 +225,10 @@ pub async fn save<C: ConnectionTrait>(
             before.prices_include_tax != after.prices_include_tax,
         ),
         ("stripe_tax", before.stripe_tax != after.stripe_tax),
+        (
+            "search_synonyms",
+            before.search_synonyms != after.search_synonyms,
+        ),
     ] {
         if differs {
             changed.push(name);
@@ -217,6 +244,7 @@ pub async fn save<C: ConnectionTrait>(
         default_currency: Set(after.default_currency),
         prices_include_tax: Set(after.prices_include_tax),
         stripe_tax: Set(after.stripe_tax),
+        search_synonyms: Set(after.search_synonyms.clone()),
         updated_at: Set(after.updated_at),
     };
     agency_settings::Entity::insert(row)
@@ -231,12 +259,17 @@ pub async fn save<C: ConnectionTrait>(
                     agency_settings::Column::DefaultCurrency,
                     agency_settings::Column::PricesIncludeTax,
                     agency_settings::Column::StripeTax,
+                    agency_settings::Column::SearchSynonyms,
                     agency_settings::Column::UpdatedAt,
                 ])
                 .to_owned(),
         )
         .exec_without_returning(conn)
         .await?;
+    if before.search_synonyms != after.search_synonyms {
+        // The store's search reads them with the catalogue: a new version makes it again.
+        crate::catalog::store_cache::bump_version(conn).await?;
+    }
     if !changed.is_empty() {
         activity::record(
             conn,

@@ -291,10 +291,10 @@ pub async fn save_parts<C: ConnectionTrait>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn template(id: i64, name: &str, price: i64) -> service_template::Model {
+    pub(crate) fn template(id: i64, name: &str, price: i64) -> service_template::Model {
         service_template::Model {
             id: TemplateId(id),
             name: name.into(),

@@ -7,6 +7,7 @@ pub mod bundles;
 mod form;
 pub mod prices;
 pub mod questions;
+pub mod search;
 pub mod store;
 pub mod store_cache;
 

@@ -1,9 +1,9 @@
-//! The store's listing: purchasable templates, searched, filtered, sorted and paged in two
-//! queries (the page and the count), on the `(is_purchasable, sort_order, store_title)` index.
+//! The store's listing: purchasable templates, filtered, sorted and paged in two queries (the
+//! page and the count), on the `(is_purchasable, sort_order, store_title)` index. A search is
+//! answered from memory instead (`catalog::search`).
 
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::sea_query::{Expr, ExprTrait};
 
-use crate::db::contains;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -92,7 +92,7 @@ impl StoreParams {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct StoreQuery {
-    /// Matched case-insensitively in the title and description.
+    /// Searched for in the store's index (`catalog::search`).
     pub search: String,
     pub category: String,
     pub sort: Sort,
@@ -107,22 +107,14 @@ fn on_sale() -> Condition {
         .add(service_template::Column::ArchivedAt.is_null())
 }
 
-/// One page of what is on sale and how many match in all.
+/// One page of what is on sale (in a category, if `q` names one; its search aside) and how
+/// many there are in all.
 pub async fn list<C: ConnectionTrait>(
     conn: &C,
     q: &StoreQuery,
 ) -> Result<(Vec<service_template::Model>, u64), DbErr> {
+    // A search is answered by the search index (`StoreCache::list`), not here.
     let mut query = service_template::Entity::find().filter(on_sale());
-    let search = q.search.trim();
-    if !search.is_empty() {
-        let lower = |col| Expr::expr(Func::lower(Expr::col(col)));
-        query = query.filter(
-            Condition::any()
-                .add(lower(service_template::Column::StoreTitle).like(contains(search)))
-                .add(lower(service_template::Column::StoreDescription).like(contains(search)))
-                .add(lower(service_template::Column::Description).like(contains(search))),
-        );
-    }
     if !q.category.trim().is_empty() {
         query = query.filter(service_template::Column::Category.eq(q.category.trim()));
     }
@@ -166,6 +158,17 @@ fn price_in<C: ConnectionTrait>(conn: &C, currency: Currency) -> Expr {
     )
     .finally(other)
     .into()
+}
+
+/// Everything on sale (for the search index).
+pub async fn all_on_sale<C: ConnectionTrait>(
+    conn: &C,
+) -> Result<Vec<service_template::Model>, DbErr> {
+    service_template::Entity::find()
+        .filter(on_sale())
+        .order_by_asc(service_template::Column::Id)
+        .all(conn)
+        .await
 }
 
 /// The categories that have something on sale.

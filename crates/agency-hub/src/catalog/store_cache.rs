@@ -17,6 +17,7 @@ use axum::body::Bytes;
 use sea_orm::{ConnectionTrait, DbErr, Statement};
 
 use super::bundles::Bundles;
+use super::search::{Highlight, SearchIndex};
 use super::store::{self, StoreQuery};
 use crate::db::Db;
 use crate::db::entities::service_template;
@@ -35,6 +36,8 @@ pub struct Listing {
     pub items: Vec<service_template::Model>,
     /// How many match in all.
     pub total: u64,
+    /// For a search, each item's matches marked (in the items' order); empty otherwise.
+    pub highlights: Vec<Highlight>,
     /// The API's answer for this page, serialised by the first request that needs it.
     pub json: OnceLock<Bytes>,
 }
@@ -55,6 +58,8 @@ struct Kept {
     taken: u64,
     pages: HashMap<StoreQuery, Page>,
     categories: Option<Arc<Vec<String>>>,
+    /// The search index of this version, made by the first search that needs it.
+    search: Option<Arc<tokio::sync::OnceCell<Arc<SearchIndex>>>>,
     bundles: Option<Arc<Bundles>>,
     services: HashMap<TemplateId, Option<Arc<service_template::Model>>>,
 }
@@ -104,10 +109,16 @@ impl StoreCache {
         if let Some(page) = self.kept().pages.get(q) {
             return Ok(page.clone());
         }
-        let (items, total) = store::list(&self.db, q).await?;
+        let (items, total, highlights) = if q.search.trim().is_empty() {
+            let (items, total) = store::list(&self.db, q).await?;
+            (items, total, Vec::new())
+        } else {
+            self.search_index().await?.page(q, store::PER_PAGE)
+        };
         let page = Arc::new(Listing {
             items,
             total,
+            highlights,
             json: OnceLock::new(),
         });
         self.keep(version, |kept| {
@@ -128,6 +139,32 @@ impl StoreCache {
         let categories = Arc::new(store::categories(&self.db).await?);
         self.keep(version, |kept| kept.categories = Some(categories.clone()));
         Ok(categories)
+    }
+
+    /// The search index of what is on sale now, made once per catalogue version (one query for
+    /// the services, one for the agency's synonyms), by the first search; others wait for it.
+    pub async fn search_index(&self) -> AppResult<Arc<SearchIndex>> {
+        // The cell belongs to this version's kept things: a change drops it with them.
+        let cell = self
+            .kept()
+            .search
+            .get_or_insert_with(Default::default)
+            .clone();
+        let index = cell
+            .get_or_try_init(|| async {
+                let started = std::time::Instant::now();
+                let templates = store::all_on_sale(&self.db).await?;
+                let synonyms = crate::agency::synonyms(&self.db).await?;
+                let index = SearchIndex::new(templates, synonyms);
+                tracing::debug!(
+                    services = index.len(),
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "search index made"
+                );
+                Ok::<_, crate::error::AppError>(Arc::new(index))
+            })
+            .await?;
+        Ok(index.clone())
     }
 
     /// Every bundle's parts (as `Bundles::load`).
@@ -164,6 +201,18 @@ impl StoreCache {
         };
         found.ok_or_else(store::not_in_store)
     }
+}
+
+/// Moves the catalogue's version on in the caller's transaction, for a change the store shows
+/// that is not a template's (whose writes move it by trigger): every instance drops what it
+/// kept.
+pub async fn bump_version<C: ConnectionTrait>(conn: &C) -> Result<(), DbErr> {
+    conn.execute_raw(Statement::from_string(
+        conn.get_database_backend(),
+        "UPDATE catalog_version SET version = version + 1 WHERE id = 1",
+    ))
+    .await?;
+    Ok(())
 }
 
 fn lock(kept: &Mutex<Kept>) -> MutexGuard<'_, Kept> {

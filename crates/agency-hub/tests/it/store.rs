@@ -60,7 +60,7 @@ async fn the_store_lists_what_is_on_sale_searched_filtered_and_sorted() {
     let html = app.page("/store?q=100%25").await;
     assert!(
         html.contains("Brand 100% Kit") && !html.contains("Logo Design"),
-        "% is matched literally"
+        "punctuation is no wildcard"
     );
     let html = app.page("/store?category=Marketing").await;
     assert!(html.contains("SEO Audit") && !html.contains("Logo Design"));

@@ -18,6 +18,8 @@ pub struct Model {
     pub default_currency: Currency,
     pub prices_include_tax: bool,
     pub stripe_tax: bool,
+    /// The store search's synonyms, one group a line (`catalog::search::Synonyms`).
+    pub search_synonyms: String,
     pub updated_at: DateTimeUtc,
 }
 

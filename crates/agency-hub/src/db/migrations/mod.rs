@@ -25,6 +25,7 @@ mod m20261201_000020_tax;
 mod m20261201_000021_promotions;
 mod m20261201_000022_promotion_revenue;
 mod m20261201_000023_bundles;
+mod m20261201_000024_search_synonyms;
 
 pub struct Migrator;
 
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000021_promotions::Migration),
             Box::new(m20261201_000022_promotion_revenue::Migration),
             Box::new(m20261201_000023_bundles::Migration),
+            Box::new(m20261201_000024_search_synonyms::Migration),
         ]
     }
 }

@@ -60,6 +60,56 @@ pub struct StoreItem {
     pub images: Vec<String>,
     /// The most one order may hold.
     pub max_quantity: i32,
+    /// For a search, the title and description with the matched words in `<mark>` (the rest
+    /// HTML-escaped; the description cut to a part around the first match); null otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub highlight: Option<HighlightBody>,
+}
+
+/// A search result's matches, as HTML.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HighlightBody {
+    #[schema(example = "<mark>Logo</mark> Design")]
+    pub title: String,
+    pub description: String,
+}
+
+impl HighlightBody {
+    fn of(h: &crate::catalog::search::Highlight) -> Self {
+        let html = |segments: &[crate::catalog::search::Segment]| {
+            segments
+                .iter()
+                .map(|s| {
+                    let text = escape_html(&s.text);
+                    if s.mark {
+                        format!("<mark>{text}</mark>")
+                    } else {
+                        text
+                    }
+                })
+                .collect()
+        };
+        Self {
+            title: html(&h.title),
+            description: html(&h.blurb),
+        }
+    }
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 impl StoreItem {
@@ -75,6 +125,7 @@ impl StoreItem {
             price: price.map(MoneyBody::from),
             images: t.images(),
             max_quantity: t.max_quantity,
+            highlight: None,
         }
     }
 }
@@ -129,9 +180,10 @@ fn included(t: &service_template::Model) -> Vec<IncludedStep> {
     path = "/api/store/services",
     tag = "store",
     summary = "List what is on sale",
-    description = "Purchasable services, 24 a page, ordered by the agency's sort order (or `sort`). `search` matches the title and description, case-insensitively. Prices are in your company's billing currency; a service without a price there is listed with `available: false` (and last when sorting by price).",
+    description = "Purchasable services, 24 a page, ordered by the agency's sort order (or `sort`). `q` (or `search`) searches the title, category, description and the steps the client sees, by word stem (\"logos\" finds Logo Design), with one typo forgiven in words of five letters or more, the last word as a prefix while it is typed (unless the query ends with a space), and the agency's synonyms; results come most relevant first (a match in the title above one in the description), then in `sort`, each with `highlight`. Prices are in your company's billing currency; a service without a price there is listed with `available: false` (and last when sorting by price).",
     params(
-        ("search" = Option<String>, Query, description = "Text to find in the title or description"),
+        ("q" = Option<String>, Query, description = "What to search for"),
+        ("search" = Option<String>, Query, description = "The same as `q`"),
         ("category" = Option<String>, Query, description = "Only this category"),
         ("sort" = Option<String>, Query, description = "featured (default), price_asc, price_desc or name"),
         ("page" = Option<u64>, Query, description = "1-based page number"),
@@ -166,7 +218,11 @@ pub async fn list_services(
             data: page
                 .items
                 .iter()
-                .map(|t| StoreItem::of(t, query.currency))
+                .enumerate()
+                .map(|(i, t)| StoreItem {
+                    highlight: page.highlights.get(i).map(HighlightBody::of),
+                    ..StoreItem::of(t, query.currency)
+                })
                 .collect(),
             pagination: Pagination::new(query.page, store::PER_PAGE, page.total),
         };

@@ -68,6 +68,7 @@ pub async fn save(
         default_currency: form.get("default_currency").unwrap_or_default().into(),
         prices_include_tax: form.get("prices_include_tax").is_some(),
         stripe_tax: form.get("stripe_tax").is_some(),
+        search_synonyms: form.get("search_synonyms").unwrap_or_default().into(),
     };
     let remove_logo = form.get("remove_logo").is_some();
     let refused = form.refused.take();
@@ -112,6 +113,8 @@ pub async fn save(
     settle(
         saved,
         async |_| {
+            // Synonyms change what the store's search finds.
+            state.store.changed().await;
             flash(&session, FlashKind::Success, "Settings saved.").await?;
             Ok(Redirect::to("/admin/settings").into_response())
         },

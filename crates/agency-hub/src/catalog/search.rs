@@ -1,0 +1,696 @@
+//! Store search: an index of what is on sale, held in memory and made again for each catalogue
+//! version (`StoreCache::search_index`), so every instance on either database answers the same
+//! query the same way within the version check's 250 ms. The database's own text search would
+//! rank, stem and forgive typos differently on SQLite and PostgreSQL; a few thousand services
+//! fit in memory many times over, and a search then reads nothing from the database.
+//!
+//! A query's words are matched against the words of the title, the category, the client-visible
+//! task names and the description:
+//!
+//! - by stem (English Snowball: "logos" finds "logo", "designs" finds "design");
+//! - the last word also as a prefix, while it is being typed ("lan" finds "landing");
+//! - a word of 5 letters or more also within one edit (a letter added, dropped, changed, or two
+//!   neighbours swapped: "webiste" finds "website").
+//!
+//! Every word of the query must match (stop words aside). A match weighs by its field (title
+//! above category above tasks above description) and its kind (a stem above a prefix above a
+//! typo); a service's score is the sum over the query's words of its best match each. The
+//! agency's synonyms ("website = web site = landing page") make alternative queries, the best
+//! of which counts.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use rust_stemmers::{Algorithm, Stemmer};
+
+use super::store::{Sort, StoreQuery};
+use crate::db::entities::service_template;
+use crate::money::Currency;
+
+/// Words a query ignores (unless it has no other).
+const STOP_WORDS: [&str; 12] = [
+    "a", "an", "and", "the", "of", "for", "to", "in", "on", "with", "or", "my",
+];
+/// A word this long or longer may have one typo.
+const TYPO_MIN_LETTERS: usize = 5;
+/// The most alternative queries synonyms make of one query.
+const MAX_ALTERNATIVES: usize = 16;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Field {
+    Title,
+    Category,
+    Task,
+    Description,
+}
+
+impl Field {
+    fn weight(self) -> f32 {
+        match self {
+            Self::Title => 8.0,
+            Self::Category => 3.0,
+            Self::Task => 2.0,
+            Self::Description => 1.0,
+        }
+    }
+}
+
+/// How a query word matched a service's word.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Stem,
+    Prefix,
+    Typo,
+}
+
+impl Kind {
+    fn weight(self) -> f32 {
+        match self {
+            Self::Stem => 1.0,
+            Self::Prefix => 0.7,
+            Self::Typo => 0.5,
+        }
+    }
+}
+
+/// The words of `text`, lowercased, with where each is in it (bytes).
+fn words(text: &str) -> impl Iterator<Item = (std::ops::Range<usize>, String)> + '_ {
+    text.char_indices()
+        .filter(|(_, c)| c.is_alphanumeric())
+        .fold(Vec::<std::ops::Range<usize>>::new(), |mut runs, (i, c)| {
+            let end = i + c.len_utf8();
+            match runs.last_mut() {
+                Some(run) if run.end == i => run.end = end,
+                _ => runs.push(i..end),
+            }
+            runs
+        })
+        .into_iter()
+        .map(move |r| {
+            let word = text[r.clone()].to_lowercase();
+            (r, word)
+        })
+}
+
+/// The agency's synonyms: groups of phrases that mean the same, each phrase its words.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Synonyms(Vec<Vec<Vec<String>>>);
+
+/// The most lines of synonyms, and characters a phrase.
+pub const MAX_SYNONYM_LINES: usize = 200;
+pub const MAX_PHRASE: usize = 60;
+
+impl Synonyms {
+    /// One group a line, its phrases separated by `=` or `,`: "website = web site = landing
+    /// page". A line with one phrase, or a phrase too long, is refused by number.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let lines: Vec<&str> = raw.lines().filter(|l| !l.trim().is_empty()).collect();
+        if lines.len() > MAX_SYNONYM_LINES {
+            return Err(format!(
+                "Write at most {MAX_SYNONYM_LINES} lines of synonyms (this has {}).",
+                lines.len()
+            ));
+        }
+        let mut groups = Vec::with_capacity(lines.len());
+        for (n, line) in lines.iter().enumerate() {
+            let phrases: Vec<&str> = line
+                .split(['=', ','])
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .collect();
+            if phrases.len() < 2 {
+                return Err(format!(
+                    "Line {}: write two or more words or phrases that mean the same, separated by = (website = web site).",
+                    n + 1
+                ));
+            }
+            if let Some(long) = phrases.iter().find(|p| p.chars().count() > MAX_PHRASE) {
+                return Err(format!(
+                    "Line {}: \"{long}\" is longer than {MAX_PHRASE} characters.",
+                    n + 1
+                ));
+            }
+            groups.push(
+                phrases
+                    .iter()
+                    .map(|p| words(p).map(|(_, w)| w).collect())
+                    .filter(|p: &Vec<String>| !p.is_empty())
+                    .collect(),
+            );
+        }
+        Ok(Self(groups))
+    }
+
+    /// The synonyms' text as saved, read leniently (a line that does not parse is skipped).
+    pub fn read(raw: &str) -> Self {
+        Self(
+            raw.lines()
+                .filter_map(|l| Self::parse(l).ok())
+                .flat_map(|s| s.0)
+                .collect(),
+        )
+    }
+
+    /// `query` and the queries its synonyms make: each phrase of a group found in it (word by
+    /// word, by stem) replaced by each other phrase of the group.
+    fn alternatives(&self, query: &[String], stem: &dyn Fn(&str) -> String) -> Vec<Vec<String>> {
+        let mut all = vec![query.to_vec()];
+        let mut i = 0;
+        while i < all.len() && all.len() < MAX_ALTERNATIVES {
+            let current = all[i].clone();
+            let stems: Vec<String> = current.iter().map(|w| stem(w)).collect();
+            for group in &self.0 {
+                for phrase in group {
+                    let phrase_stems: Vec<String> = phrase.iter().map(|w| stem(w)).collect();
+                    let Some(at) = find(&stems, &phrase_stems) else {
+                        continue;
+                    };
+                    for other in group.iter().filter(|o| *o != phrase) {
+                        let mut made = current[..at].to_vec();
+                        made.extend(other.iter().cloned());
+                        made.extend(current[at + phrase.len()..].iter().cloned());
+                        if !all.contains(&made) && all.len() < MAX_ALTERNATIVES {
+                            all.push(made);
+                        }
+                    }
+                }
+            }
+            i += 1;
+        }
+        all
+    }
+}
+
+/// Whether `a` becomes `b` by one edit: a letter changed, added or dropped, or two neighbours
+/// swapped ("webiste" and "website").
+fn one_edit_apart(a: &[char], b: &[char]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let start = short.iter().zip(long).take_while(|(x, y)| x == y).count();
+    if short.len() == long.len() {
+        if start == short.len() {
+            return false;
+        }
+        let (x, y) = (&short[start + 1..], &long[start + 1..]);
+        // One letter changed, or this one and the next swapped.
+        x == y
+            || (start + 1 < short.len()
+                && short[start] == long[start + 1]
+                && short[start + 1] == long[start]
+                && short[start + 2..] == long[start + 2..])
+    } else {
+        long.len() == short.len() + 1 && short[start..] == long[start + 1..]
+    }
+}
+
+/// Where `needle` starts in `haystack`, if it is there.
+fn find(haystack: &[String], needle: &[String]) -> Option<usize> {
+    if needle.is_empty() || needle.len() > haystack.len() {
+        return None;
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A part of a text, marked when it matched the search.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub text: String,
+    pub mark: bool,
+}
+
+/// What a search found: each service (by its place in the index) with its score, the best
+/// first, and the services' words that matched (to mark them).
+#[derive(Debug, Default)]
+pub struct Found {
+    pub hits: Vec<(usize, f32)>,
+    matched: HashSet<String>,
+}
+
+impl Found {
+    /// `text` cut into segments, the matched words marked; at most `max` characters, from a
+    /// little before the first match when it is further in (with "…").
+    pub fn highlight(&self, text: &str, max: usize) -> Vec<Segment> {
+        let marks: Vec<std::ops::Range<usize>> = words(text)
+            .filter(|(_, w)| self.matched.contains(w))
+            .map(|(r, _)| r)
+            .collect();
+        let total = text.chars().count();
+        // Start a few words before the first match when it would not show.
+        let mut start = 0;
+        if total > max
+            && let Some(first) = marks.first()
+            && text[..first.start].chars().count() > max / 2
+        {
+            let want = text[..first.start].chars().count() - max / 4;
+            start = text.char_indices().nth(want).map_or(0, |(i, _)| i);
+            start = text[start..]
+                .find(char::is_whitespace)
+                .map_or(start, |s| start + s + 1);
+        }
+        let end = text[start..]
+            .char_indices()
+            .nth(max)
+            .map_or(text.len(), |(i, _)| start + i);
+        let mut out = Vec::new();
+        let push = |out: &mut Vec<Segment>, text: &str, mark: bool| {
+            if !text.is_empty() {
+                out.push(Segment {
+                    text: text.to_string(),
+                    mark,
+                });
+            }
+        };
+        if start > 0 {
+            push(&mut out, "…", false);
+        }
+        let mut at = start;
+        for r in marks.iter().filter(|r| r.start >= start && r.end <= end) {
+            push(&mut out, &text[at..r.start], false);
+            push(&mut out, &text[r.clone()], true);
+            at = r.end;
+        }
+        push(&mut out, &text[at..end], false);
+        if end < text.len() {
+            push(&mut out, "…", false);
+        }
+        out
+    }
+}
+
+/// A found service's title and description with the matches marked.
+#[derive(Clone, Debug, Default)]
+pub struct Highlight {
+    pub title: Vec<Segment>,
+    pub blurb: Vec<Segment>,
+}
+
+/// How much of a description a result shows.
+pub const BLURB_CHARS: usize = 140;
+
+/// The order among services the search ranks the same: the client's chosen sort.
+fn by_sort(
+    a: &service_template::Model,
+    b: &service_template::Model,
+    sort: Sort,
+    currency: Currency,
+) -> Ordering {
+    let price = |t: &service_template::Model| t.price_in(currency).map(|m| m.minor);
+    // As the listing's SQL: without a price in the currency last, then by price.
+    let priced = |t| price(t).is_none();
+    let title = a.store_title.cmp(&b.store_title);
+    match sort {
+        Sort::Featured => a.sort_order.cmp(&b.sort_order).then(title),
+        Sort::PriceLow => priced(a)
+            .cmp(&priced(b))
+            .then(price(a).cmp(&price(b)))
+            .then(title),
+        Sort::PriceHigh => priced(a)
+            .cmp(&priced(b))
+            .then(price(b).cmp(&price(a)))
+            .then(title),
+        Sort::Name => title,
+    }
+    .then(a.id.cmp(&b.id))
+}
+
+/// The services on sale and their words.
+pub struct SearchIndex {
+    docs: Vec<Arc<service_template::Model>>,
+    /// Each word (lowercased) → where it is: (service, field), once each.
+    postings: BTreeMap<String, Vec<(u32, Field)>>,
+    /// Each stem → the words that have it.
+    stems: HashMap<String, Vec<String>>,
+    /// The words by their number of letters, with their letters (for typos).
+    by_letters: HashMap<usize, Vec<(String, Vec<char>)>>,
+    synonyms: Synonyms,
+    stemmer: Stemmer,
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchIndex")
+            .field("docs", &self.docs.len())
+            .field("words", &self.postings.len())
+            .finish()
+    }
+}
+
+impl SearchIndex {
+    pub fn new(templates: Vec<service_template::Model>, synonyms: Synonyms) -> Self {
+        let stemmer = Stemmer::create(Algorithm::English);
+        let mut postings: BTreeMap<String, Vec<(u32, Field)>> = BTreeMap::new();
+        let docs: Vec<Arc<service_template::Model>> = templates.into_iter().map(Arc::new).collect();
+        for (i, t) in docs.iter().enumerate() {
+            let tasks: Vec<String> = t
+                .client_visible_tasks()
+                .into_iter()
+                .map(|d| d.name)
+                .collect();
+            let fields = [
+                (Field::Title, t.title()),
+                (Field::Category, t.category.as_str()),
+                (Field::Description, t.blurb()),
+                (Field::Description, t.description.as_str()),
+            ]
+            .into_iter()
+            .chain(tasks.iter().map(|n| (Field::Task, n.as_str())));
+            let mut seen = HashSet::new();
+            for (field, text) in fields {
+                for (_, word) in words(text) {
+                    if seen.insert((word.clone(), field)) {
+                        postings.entry(word).or_default().push((i as u32, field));
+                    }
+                }
+            }
+        }
+        let mut stems: HashMap<String, Vec<String>> = HashMap::new();
+        let mut by_letters: HashMap<usize, Vec<(String, Vec<char>)>> = HashMap::new();
+        for word in postings.keys() {
+            stems
+                .entry(stemmer.stem(word).into_owned())
+                .or_default()
+                .push(word.clone());
+            let chars: Vec<char> = word.chars().collect();
+            by_letters
+                .entry(chars.len())
+                .or_default()
+                .push((word.clone(), chars));
+        }
+        Self {
+            docs,
+            postings,
+            stems,
+            by_letters,
+            synonyms,
+            stemmer,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.docs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+
+    pub fn doc(&self, i: usize) -> &Arc<service_template::Model> {
+        &self.docs[i]
+    }
+
+    /// One page of what `q` finds (in its category, if it names one), the most relevant first,
+    /// then in its sort; how many it finds in all; and each one's matches marked.
+    pub fn page(
+        &self,
+        q: &StoreQuery,
+        per_page: u64,
+    ) -> (Vec<service_template::Model>, u64, Vec<Highlight>) {
+        let found = self.search(&q.search);
+        let category = q.category.trim();
+        let mut hits: Vec<(&service_template::Model, f32)> = found
+            .hits
+            .iter()
+            .map(|(d, score)| (self.docs[*d].as_ref(), *score))
+            .filter(|(t, _)| category.is_empty() || t.category == category)
+            .collect();
+        hits.sort_by(|a, b| {
+            b.1.total_cmp(&a.1)
+                .then_with(|| by_sort(a.0, b.0, q.sort, q.currency))
+        });
+        let total = hits.len() as u64;
+        let skip = usize::try_from(q.page.saturating_sub(1).saturating_mul(per_page))
+            .unwrap_or(usize::MAX);
+        let shown: Vec<&service_template::Model> = hits
+            .into_iter()
+            .skip(skip)
+            .take(per_page as usize)
+            .map(|(t, _)| t)
+            .collect();
+        let highlights = shown
+            .iter()
+            .map(|t| Highlight {
+                title: found.highlight(t.title(), 200),
+                blurb: found.highlight(t.blurb(), BLURB_CHARS),
+            })
+            .collect();
+        (shown.into_iter().cloned().collect(), total, highlights)
+    }
+
+    fn stem(&self, word: &str) -> String {
+        self.stemmer.stem(word).into_owned()
+    }
+
+    /// The services `query` finds, the most relevant first (ties in index order).
+    pub fn search(&self, query: &str) -> Found {
+        let mut typed: Vec<String> = words(query).map(|(_, w)| w).collect();
+        // While typing, the last word is a prefix; after a space it is whole.
+        let prefix_last = !query.ends_with(char::is_whitespace);
+        if typed.iter().any(|w| !STOP_WORDS.contains(&w.as_str())) {
+            let last = typed.len() - 1;
+            typed = typed
+                .into_iter()
+                .enumerate()
+                .filter(|(i, w)| !STOP_WORDS.contains(&w.as_str()) || (*i == last && prefix_last))
+                .map(|(_, w)| w)
+                .collect();
+        }
+        if typed.is_empty() {
+            return Found::default();
+        }
+        let mut best: HashMap<u32, f32> = HashMap::new();
+        let mut matched = HashSet::new();
+        for alternative in self.synonyms.alternatives(&typed, &|w| self.stem(w)) {
+            // The last word is a prefix only in the query as typed, not in a synonym.
+            let as_typed = alternative == typed;
+            let mut scores: Option<HashMap<u32, f32>> = None;
+            let mut words_matched = Vec::new();
+            for (n, word) in alternative.iter().enumerate() {
+                let prefix = as_typed && prefix_last && n == alternative.len() - 1;
+                let (term, found) = self.term(word, prefix);
+                words_matched.extend(found);
+                scores = Some(match scores {
+                    None => term,
+                    Some(mut so_far) => {
+                        so_far.retain(|doc, score| match term.get(doc) {
+                            Some(s) => {
+                                *score += s;
+                                true
+                            }
+                            None => false,
+                        });
+                        so_far
+                    }
+                });
+                if scores.as_ref().is_some_and(HashMap::is_empty) {
+                    break;
+                }
+            }
+            let scores = scores.unwrap_or_default();
+            if scores.is_empty() {
+                continue;
+            }
+            matched.extend(words_matched);
+            // A phrase counts as much as one word: "landing page" weighs as "website".
+            let words = alternative.len() as f32;
+            for (doc, score) in scores {
+                let score = score / words;
+                let entry = best.entry(doc).or_insert(0.0);
+                if score > *entry {
+                    *entry = score;
+                }
+            }
+        }
+        let mut hits: Vec<(usize, f32)> = best.into_iter().map(|(d, s)| (d as usize, s)).collect();
+        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        Found { hits, matched }
+    }
+
+    /// Each service's best match for one query word, and the words it matched.
+    fn term(&self, word: &str, prefix: bool) -> (HashMap<u32, f32>, Vec<String>) {
+        let mut candidates: Vec<(&str, Kind)> = Vec::new();
+        if let Some(same) = self.stems.get(&self.stem(word)) {
+            candidates.extend(same.iter().map(|w| (w.as_str(), Kind::Stem)));
+        }
+        if prefix {
+            candidates.extend(
+                self.postings
+                    .range::<str, _>((std::ops::Bound::Included(word), std::ops::Bound::Unbounded))
+                    .take_while(|(w, _)| w.starts_with(word))
+                    .map(|(w, _)| (w.as_str(), Kind::Prefix)),
+            );
+        }
+        let letters = word.chars().count();
+        if letters >= TYPO_MIN_LETTERS {
+            let typed: Vec<char> = word.chars().collect();
+            for n in letters - 1..=letters + 1 {
+                candidates.extend(
+                    self.by_letters
+                        .get(&n)
+                        .into_iter()
+                        .flatten()
+                        .filter(|(_, chars)| one_edit_apart(chars, &typed))
+                        .map(|(w, _)| (w.as_str(), Kind::Typo)),
+                );
+            }
+        }
+        let mut scores: HashMap<u32, f32> = HashMap::new();
+        let mut matched = Vec::new();
+        for (candidate, kind) in candidates {
+            let Some(at) = self.postings.get(candidate) else {
+                continue;
+            };
+            matched.push(candidate.to_string());
+            for (doc, field) in at {
+                let score = field.weight() * kind.weight();
+                let entry = scores.entry(*doc).or_insert(0.0);
+                if score > *entry {
+                    *entry = score;
+                }
+            }
+        }
+        (scores, matched)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template(
+        id: i64,
+        title: &str,
+        description: &str,
+        tasks: &[&str],
+    ) -> service_template::Model {
+        let mut t = crate::catalog::bundles::tests::template(id, title, 10_000);
+        t.description = description.into();
+        t.default_tasks = serde_json::json!(
+            tasks
+                .iter()
+                .map(|n| serde_json::json!({"name": n, "client_visible": true}))
+                .collect::<Vec<_>>()
+        );
+        t
+    }
+
+    fn index(synonyms: &str) -> SearchIndex {
+        SearchIndex::new(
+            vec![
+                template(
+                    1,
+                    "Logo Design",
+                    "A distinctive logo in three concepts.",
+                    &["Sketches"],
+                ),
+                template(
+                    2,
+                    "Brand Identity Package",
+                    "Logos, colours and type for your brand.",
+                    &[],
+                ),
+                template(
+                    3,
+                    "Landing Page Build",
+                    "One page that converts.",
+                    &["Launch"],
+                ),
+                template(4, "WordPress Website", "A full website on WordPress.", &[]),
+                template(
+                    5,
+                    "SEO Audit",
+                    "Find what keeps your site from ranking.",
+                    &[],
+                ),
+            ],
+            Synonyms::parse(synonyms).unwrap(),
+        )
+    }
+
+    fn titles(index: &SearchIndex, q: &str) -> Vec<String> {
+        index
+            .search(q)
+            .hits
+            .iter()
+            .map(|(d, _)| index.doc(*d).title().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn stems_typos_prefixes_and_synonyms_find_and_rank() {
+        let i = index("website = web site = landing page");
+        assert_eq!(
+            titles(&i, "logos "),
+            ["Logo Design", "Brand Identity Package"]
+        );
+        assert_eq!(titles(&i, "webiste "), ["WordPress Website"]);
+        assert_eq!(titles(&i, "lan"), ["Landing Page Build"]);
+        assert_eq!(
+            titles(&i, "web site "),
+            ["Landing Page Build", "WordPress Website"],
+            "a phrase weighs as a word: both in their titles, then in index order"
+        );
+        assert_eq!(
+            titles(&i, "launch"),
+            ["Landing Page Build"],
+            "a task's name"
+        );
+        assert!(
+            titles(&i, "logo banana").is_empty(),
+            "every word must match"
+        );
+        assert!(titles(&i, "the ").is_empty());
+        assert!(titles(&i, "seo").contains(&"SEO Audit".to_string()));
+        // A short word has no typo allowance.
+        assert!(titles(&i, "lgo ").is_empty());
+    }
+
+    #[test]
+    fn matches_are_marked_in_a_window_of_the_text() {
+        let i = index("");
+        let found = i.search("logos ");
+        let title = found.highlight("Logo Design", 140);
+        assert_eq!(
+            title,
+            [
+                Segment {
+                    text: "Logo".into(),
+                    mark: true
+                },
+                Segment {
+                    text: " Design".into(),
+                    mark: false
+                }
+            ]
+        );
+        let long = format!("{} and finally a logo here.", "word ".repeat(60));
+        let cut = found.highlight(&long, 60);
+        assert_eq!(cut.first().map(|s| s.text.as_str()), Some("…"));
+        assert!(cut.iter().any(|s| s.mark && s.text == "logo"), "{cut:?}");
+    }
+
+    #[test]
+    fn one_edit_is_a_change_an_addition_a_removal_or_a_swap() {
+        let apart = |a: &str, b: &str| {
+            one_edit_apart(
+                &a.chars().collect::<Vec<_>>(),
+                &b.chars().collect::<Vec<_>>(),
+            )
+        };
+        assert!(apart("website", "webiste"));
+        assert!(apart("website", "websites"));
+        assert!(apart("website", "webite"));
+        assert!(apart("website", "wobsite"));
+        assert!(!apart("website", "website"), "no edit");
+        assert!(!apart("website", "wbesiet"));
+        assert!(!apart("website", "webs"));
+    }
+
+    #[test]
+    fn synonyms_are_refused_by_line() {
+        assert_eq!(
+            Synonyms::parse("website = web site\nseo").unwrap_err(),
+            "Line 2: write two or more words or phrases that mean the same, separated by = (website = web site)."
+        );
+        assert_eq!(Synonyms::parse("").unwrap(), Synonyms::default());
+    }
+}
