@@ -218,8 +218,8 @@ pub struct Segment {
     pub mark: bool,
 }
 
-/// What a search found: each service (by its place in the index) with its score, the best
-/// first, and the services' words that matched (to mark them).
+/// What a search found: each service (by its place in the index) with its score, in index
+/// order, and the services' words that matched (to mark them).
 #[derive(Debug, Default)]
 pub struct Found {
     pub hits: Vec<(usize, f32)>,
@@ -413,19 +413,22 @@ impl SearchIndex {
             .map(|(d, score)| (self.docs[*d].as_ref(), *score))
             .filter(|(t, _)| category.is_empty() || t.category == category)
             .collect();
-        hits.sort_by(|a, b| {
+        let order = |a: &(&service_template::Model, f32), b: &(&service_template::Model, f32)| {
             b.1.total_cmp(&a.1)
                 .then_with(|| by_sort(a.0, b.0, q.sort, q.currency))
-        });
+        };
         let total = hits.len() as u64;
         let skip = usize::try_from(q.page.saturating_sub(1).saturating_mul(per_page))
             .unwrap_or(usize::MAX);
-        let shown: Vec<&service_template::Model> = hits
-            .into_iter()
-            .skip(skip)
-            .take(per_page as usize)
-            .map(|(t, _)| t)
-            .collect();
+        // Only the pages up to this one are put in order.
+        let upto = skip.saturating_add(per_page as usize);
+        if hits.len() > upto {
+            hits.select_nth_unstable_by(upto, order);
+            hits.truncate(upto);
+        }
+        hits.sort_by(order);
+        let shown: Vec<&service_template::Model> =
+            hits.into_iter().skip(skip).map(|(t, _)| t).collect();
         let highlights = shown
             .iter()
             .map(|t| Highlight {
@@ -457,56 +460,55 @@ impl SearchIndex {
         if typed.is_empty() {
             return Found::default();
         }
-        let mut best: HashMap<u32, f32> = HashMap::new();
+        // Scores are dense, a slot per service (0: no match): a few thousand floats a word is
+        // cheaper than hashing as many entries.
+        let mut best = vec![0f32; self.docs.len()];
         let mut matched = HashSet::new();
         for alternative in self.synonyms.alternatives(&typed, &|w| self.stem(w)) {
             // The last word is a prefix only in the query as typed, not in a synonym.
             let as_typed = alternative == typed;
-            let mut scores: Option<HashMap<u32, f32>> = None;
+            let mut scores: Option<Vec<f32>> = None;
             let mut words_matched = Vec::new();
             for (n, word) in alternative.iter().enumerate() {
                 let prefix = as_typed && prefix_last && n == alternative.len() - 1;
                 let (term, found) = self.term(word, prefix);
                 words_matched.extend(found);
-                scores = Some(match scores {
+                let sum = match scores {
                     None => term,
                     Some(mut so_far) => {
-                        so_far.retain(|doc, score| match term.get(doc) {
-                            Some(s) => {
-                                *score += s;
-                                true
-                            }
-                            None => false,
-                        });
+                        // Every word must match: a service without this one drops out.
+                        for (total, s) in so_far.iter_mut().zip(&term) {
+                            *total = if *s > 0.0 { *total + s } else { 0.0 };
+                        }
                         so_far
                     }
-                });
-                if scores.as_ref().is_some_and(HashMap::is_empty) {
+                };
+                let any = sum.iter().any(|s| *s > 0.0);
+                scores = Some(sum);
+                if !any {
                     break;
                 }
             }
-            let scores = scores.unwrap_or_default();
-            if scores.is_empty() {
+            let Some(scores) = scores.filter(|s| s.iter().any(|x| *x > 0.0)) else {
                 continue;
-            }
+            };
             matched.extend(words_matched);
             // A phrase counts as much as one word: "landing page" weighs as "website".
             let words = alternative.len() as f32;
-            for (doc, score) in scores {
-                let score = score / words;
-                let entry = best.entry(doc).or_insert(0.0);
-                if score > *entry {
-                    *entry = score;
-                }
+            for (b, s) in best.iter_mut().zip(scores) {
+                *b = b.max(s / words);
             }
         }
-        let mut hits: Vec<(usize, f32)> = best.into_iter().map(|(d, s)| (d as usize, s)).collect();
-        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let hits = best
+            .into_iter()
+            .enumerate()
+            .filter(|(_, s)| *s > 0.0)
+            .collect();
         Found { hits, matched }
     }
 
     /// Each service's best match for one query word, and the words it matched.
-    fn term(&self, word: &str, prefix: bool) -> (HashMap<u32, f32>, Vec<String>) {
+    fn term(&self, word: &str, prefix: bool) -> (Vec<f32>, Vec<String>) {
         let mut candidates: Vec<(&str, Kind)> = Vec::new();
         if let Some(same) = self.stems.get(&self.stem(word)) {
             candidates.extend(same.iter().map(|w| (w.as_str(), Kind::Stem)));
@@ -533,7 +535,7 @@ impl SearchIndex {
                 );
             }
         }
-        let mut scores: HashMap<u32, f32> = HashMap::new();
+        let mut scores = vec![0f32; self.docs.len()];
         let mut matched = Vec::new();
         for (candidate, kind) in candidates {
             let Some(at) = self.postings.get(candidate) else {
@@ -541,11 +543,8 @@ impl SearchIndex {
             };
             matched.push(candidate.to_string());
             for (doc, field) in at {
-                let score = field.weight() * kind.weight();
-                let entry = scores.entry(*doc).or_insert(0.0);
-                if score > *entry {
-                    *entry = score;
-                }
+                let slot = &mut scores[*doc as usize];
+                *slot = slot.max(field.weight() * kind.weight());
             }
         }
         (scores, matched)
@@ -606,11 +605,11 @@ mod tests {
         )
     }
 
+    /// The titles `q` finds, the best first (ties in index order).
     fn titles(index: &SearchIndex, q: &str) -> Vec<String> {
-        index
-            .search(q)
-            .hits
-            .iter()
+        let mut hits = index.search(q).hits;
+        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        hits.iter()
             .map(|(d, _)| index.doc(*d).title().to_string())
             .collect()
     }
