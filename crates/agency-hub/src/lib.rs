@@ -15,6 +15,7 @@ pub mod clients;
 pub mod config;
 pub mod conversations;
 pub mod db;
+pub mod engagement;
 pub mod error;
 pub mod files;
 pub mod ids;
@@ -94,6 +95,8 @@ pub struct Shared {
     pub upload_limit: Arc<web::rate::RateLimit>,
     /// Each client company's billing currency, read at most a second ago.
     pub billing_currencies: Arc<cache::Fresh<ids::ClientId, money::Currency>>,
+    /// Each client company's saved services (the store's marks), read at most a second ago.
+    pub saved: Arc<cache::Fresh<ids::ClientId, Arc<std::collections::HashSet<ids::TemplateId>>>>,
 }
 
 impl AppState {
@@ -123,6 +126,25 @@ impl AppState {
         let c = clients::billing_currency(&self.db, client_id).await?;
         self.billing_currencies.put(client_id, c);
         Ok(c)
+    }
+
+    /// The services the client company saved: read at most a second ago, and not before this
+    /// instance last changed them ([`AppState::saved_changed`]).
+    pub async fn saved_ids(
+        &self,
+        client_id: ids::ClientId,
+    ) -> Result<Arc<std::collections::HashSet<ids::TemplateId>>, sea_orm::DbErr> {
+        if let Some(ids) = self.saved.get(&client_id) {
+            return Ok(ids);
+        }
+        let ids = Arc::new(engagement::wishlist::saved_ids(&self.db, client_id).await?);
+        self.saved.put(client_id, ids.clone());
+        Ok(ids)
+    }
+
+    /// This instance changed the company's saved services.
+    pub fn saved_changed(&self, client_id: ids::ClientId) {
+        self.saved.remove(&client_id);
     }
 
     /// This instance changed the client's cart: the next page reads it again.
@@ -262,6 +284,7 @@ impl App {
                 Duration::from_secs(60),
             )),
             billing_currencies: Arc::new(cache::Fresh::new(Duration::from_secs(1), 100_000)),
+            saved: Arc::new(cache::Fresh::new(Duration::from_secs(1), 100_000)),
         }));
         let worker = jobs::Worker::new(db, registry, worker_config);
         let router = web::router::build(state.clone());

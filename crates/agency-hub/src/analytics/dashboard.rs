@@ -120,7 +120,8 @@ pub struct Figures {
     pub webhook_p50_ms: Option<i64>,
     pub webhook_p95_ms: Option<i64>,
     /// Distinct users at each step: store view, service view, add to cart, checkout, paid.
-    pub funnel: [i64; 5],
+    /// Distinct users: viewed the store, a service, saved one, added to cart, checked out, paid.
+    pub funnel: [i64; 6],
     pub top_by_revenue: Vec<TopService>,
     pub top_by_units: Vec<TopService>,
     /// Orders and revenue by promotion code, the most revenue first.
@@ -257,6 +258,7 @@ async fn events_and_funnel<C: ConnectionTrait>(
     f.funnel = [
         users(Kind::StoreView),
         users(Kind::ProductView),
+        users(Kind::Saved),
         users(Kind::AddToCart),
         users(Kind::CheckoutStarted),
         users(Kind::Paid),

@@ -44,10 +44,12 @@ pub enum Kind {
     SubscriptionReactivated,
     /// A subscription ended (churn).
     SubscriptionEnded,
+    /// A client saved a service for later (its wishlist).
+    Saved,
 }
 
 impl Kind {
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::StoreView,
         Self::ProductView,
         Self::Search,
@@ -63,6 +65,7 @@ impl Kind {
         Self::SubscriptionStarted,
         Self::SubscriptionReactivated,
         Self::SubscriptionEnded,
+        Self::Saved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +85,7 @@ impl Kind {
             Self::SubscriptionStarted => "subscription_started",
             Self::SubscriptionReactivated => "subscription_reactivated",
             Self::SubscriptionEnded => "subscription_ended",
+            Self::Saved => "saved",
         }
     }
 }

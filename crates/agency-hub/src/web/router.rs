@@ -348,6 +348,18 @@ fn store_page_routes(state: &AppState) -> Router<AppState> {
         )
         .route("/store/cart/clear", post(pages::store::clear))
         .route(
+            "/store/cart/items/{template_id}/save",
+            post(pages::saved::move_from_cart),
+        )
+        .route(
+            "/store/saved",
+            get(pages::saved::list).post(pages::saved::save),
+        )
+        .route(
+            "/store/saved/{template_id}/remove",
+            post(pages::saved::remove),
+        )
+        .route(
             "/store/cart/promotion-code",
             post(pages::store::promotion_code),
         )

@@ -35,3 +35,4 @@ mod tasks;
 mod tax;
 mod together;
 mod web;
+mod wishlist;

@@ -302,7 +302,7 @@ fn assert_the_last_30_days_figures(f: &Figures) {
     assert_eq!(f.refunds, 1);
     assert_eq!(f.payment_failures, 1);
     assert_eq!((f.webhook_p50_ms, f.webhook_p95_ms), (Some(30), Some(100)));
-    assert_eq!(f.funnel, [5, 4, 4, 3, 2]);
+    assert_eq!(f.funnel, [5, 4, 0, 4, 3, 2]);
     let top: Vec<(&str, i64, i64)> = f
         .top_by_revenue
         .iter()

@@ -26,6 +26,7 @@ mod m20261201_000021_promotions;
 mod m20261201_000022_promotion_revenue;
 mod m20261201_000023_bundles;
 mod m20261201_000024_search_synonyms;
+mod m20261201_000025_wishlists;
 
 pub struct Migrator;
 
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000022_promotion_revenue::Migration),
             Box::new(m20261201_000023_bundles::Migration),
             Box::new(m20261201_000024_search_synonyms::Migration),
+            Box::new(m20261201_000025_wishlists::Migration),
         ]
     }
 }

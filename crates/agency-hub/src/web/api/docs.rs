@@ -27,6 +27,7 @@ use crate::web::router::SESSION_COOKIE;
         (name = "session", description = "Signing in and out"),
         (name = "store", description = "What clients can buy"),
         (name = "cart", description = "The client company's cart"),
+        (name = "saved", description = "The client company's services saved for later"),
         (name = "orders", description = "The client company's orders"),
         (name = "portal", description = "Working with the agency: messages, deliverables, notifications"),
         (name = "admin", description = "Administration"),

@@ -5,6 +5,7 @@ pub mod admin_jobs;
 pub mod docs;
 pub mod orders;
 pub mod portal;
+pub mod saved;
 pub mod session;
 pub mod store;
 pub mod webhook;
@@ -33,6 +34,9 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(store::set_answers))
         .routes(routes!(store::apply_code, store::remove_code))
         .routes(routes!(store::checkout))
+        .routes(routes!(saved::list))
+        .routes(routes!(saved::save, saved::remove))
+        .routes(routes!(saved::move_from_cart))
         .routes(routes!(orders::list))
         .routes(routes!(orders::get))
         .route_layer(from_fn_with_state(state.clone(), middleware::store_enabled));

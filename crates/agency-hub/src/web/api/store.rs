@@ -385,7 +385,10 @@ impl From<Cart> for CartBody {
     }
 }
 
-async fn cart_body(state: &AppState, client_id: ClientId) -> AppResult<axum::Json<CartBody>> {
+pub(super) async fn cart_body(
+    state: &AppState,
+    client_id: ClientId,
+) -> AppResult<axum::Json<CartBody>> {
     Ok(axum::Json(cart::load(&state.db, client_id).await?.into()))
 }
 

@@ -18,6 +18,7 @@ pub mod files;
 pub mod notifications;
 pub mod orders;
 pub mod password;
+pub mod saved;
 pub mod services;
 pub mod store;
 pub mod subscriptions;

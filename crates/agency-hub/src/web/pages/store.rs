@@ -36,6 +36,9 @@ pub struct StorePage {
     items: crate::catalog::store_cache::Page,
     categories: std::sync::Arc<Vec<String>>,
     bundles: std::sync::Arc<Bundles>,
+    /// The company's saved services, and this page's address to come back to.
+    saved: std::sync::Arc<std::collections::HashSet<TemplateId>>,
+    back: String,
     sorts: [Sort; 4],
     q: StoreQuery,
     pagination: Pagination,
@@ -71,6 +74,8 @@ pub async fn index(
         items,
         categories: state.store.categories().await?,
         bundles: state.store.bundles().await?,
+        saved: state.saved_ids(client_id).await?,
+        back: format!("/store?{query}&page={}", q.page),
         sorts: Sort::ALL,
         pagination: Pagination::new(q.page, store::PER_PAGE, total),
         pager_base: format!("/store?{query}&"),
@@ -85,6 +90,8 @@ pub struct ServicePage {
     currency: Currency,
     item: std::sync::Arc<service_template::Model>,
     bundles: std::sync::Arc<Bundles>,
+    saved: std::sync::Arc<std::collections::HashSet<TemplateId>>,
+    back: String,
     in_cart: i64,
     error: Option<AppError>,
 }
@@ -115,6 +122,8 @@ async fn service_page(
         currency: state.billing_currency(client_id).await?,
         item,
         bundles: state.store.bundles().await?,
+        saved: state.saved_ids(client_id).await?,
+        back: format!("/store/{id}"),
         in_cart,
         error,
     })

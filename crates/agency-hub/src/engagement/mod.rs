@@ -1,0 +1,4 @@
+//! What keeps clients coming back to the store: wishlists (and, as they come, reviews,
+//! recommendations and experiments).
+
+pub mod wishlist;
