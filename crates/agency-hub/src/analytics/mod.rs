@@ -46,10 +46,12 @@ pub enum Kind {
     SubscriptionEnded,
     /// A client saved a service for later (its wishlist).
     Saved,
+    /// A client wrote or rewrote a review.
+    Reviewed,
 }
 
 impl Kind {
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::StoreView,
         Self::ProductView,
         Self::Search,
@@ -66,6 +68,7 @@ impl Kind {
         Self::SubscriptionReactivated,
         Self::SubscriptionEnded,
         Self::Saved,
+        Self::Reviewed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +89,7 @@ impl Kind {
             Self::SubscriptionReactivated => "subscription_reactivated",
             Self::SubscriptionEnded => "subscription_ended",
             Self::Saved => "saved",
+            Self::Reviewed => "reviewed",
         }
     }
 }

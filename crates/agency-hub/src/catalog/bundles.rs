@@ -327,6 +327,8 @@ pub(crate) mod tests {
             questions: serde_json::json!([]),
             prices: serde_json::json!({}),
             tax_code: None,
+            review_count: 0,
+            rating_sum: 0,
         }
     }
 

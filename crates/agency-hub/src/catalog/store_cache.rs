@@ -21,11 +21,14 @@ use super::search::{Highlight, SearchIndex};
 use super::store::{self, StoreQuery};
 use crate::db::Db;
 use crate::db::entities::service_template;
+use crate::engagement::reviews;
 use crate::error::AppResult;
 use crate::ids::TemplateId;
 
 /// Pages (one per query string) kept at most; past it the map starts again.
 const MAX_PAGES: usize = 2_000;
+/// The most reviews a service's page shows.
+pub const REVIEWS_SHOWN: u64 = 50;
 /// How often the catalogue's version is read.
 pub const CHECK_EVERY: Duration = Duration::from_millis(250);
 
@@ -61,6 +64,8 @@ struct Kept {
     /// The search index of this version, made by the first search that needs it.
     search: Option<Arc<tokio::sync::OnceCell<Arc<SearchIndex>>>>,
     bundles: Option<Arc<Bundles>>,
+    /// Services' published reviews, by order (approving, hiding or replying moves the version).
+    reviews: HashMap<(TemplateId, reviews::Order), Arc<Vec<reviews::Shown>>>,
     services: HashMap<TemplateId, Option<Arc<service_template::Model>>>,
 }
 
@@ -165,6 +170,26 @@ impl StoreCache {
             })
             .await?;
         Ok(index.clone())
+    }
+
+    /// A service's published reviews in `order`, at most [`REVIEWS_SHOWN`].
+    pub async fn reviews(
+        &self,
+        id: TemplateId,
+        order: reviews::Order,
+    ) -> AppResult<Arc<Vec<reviews::Shown>>> {
+        let version = self.version();
+        if let Some(r) = self.kept().reviews.get(&(id, order)) {
+            return Ok(r.clone());
+        }
+        let shown = Arc::new(reviews::published(&self.db, id, order, REVIEWS_SHOWN).await?);
+        self.keep(version, |kept| {
+            if kept.reviews.len() >= MAX_PAGES {
+                kept.reviews.clear();
+            }
+            kept.reviews.insert((id, order), shown.clone());
+        });
+        Ok(shown)
     }
 
     /// Every bundle's parts (as `Bundles::load`).

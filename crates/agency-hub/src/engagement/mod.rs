@@ -1,4 +1,5 @@
 //! What keeps clients coming back to the store: wishlists (and, as they come, reviews,
 //! recommendations and experiments).
 
+pub mod reviews;
 pub mod wishlist;

@@ -122,6 +122,7 @@ fn nav_for(role: Role, store: bool) -> &'static [(&'static str, &'static str)] {
             ("/admin/users", "Users"),
             ("/admin/templates", "Templates"),
             ("/admin/promotions", "Promotions"),
+            ("/admin/reviews", "Reviews"),
             ("/admin/activity", "Activity"),
             ("/admin/emails", "Emails"),
             ("/admin/jobs", "Jobs"),
@@ -134,6 +135,7 @@ fn nav_for(role: Role, store: bool) -> &'static [(&'static str, &'static str)] {
             ("/tasks", "My tasks"),
             ("/admin/orders", "Orders"),
             ("/admin/subscriptions", "Subscriptions"),
+            ("/admin/reviews", "Reviews"),
         ],
         Role::Client if store => &[
             ("/dashboard", "Dashboard"),

@@ -189,6 +189,16 @@ fn page_routes() -> Router<AppState> {
         // Clients: their own services.
         .route("/my/services", get(pages::services::mine))
         .route("/my/services/{id}", get(pages::services::my_service))
+        .route("/my/services/{id}/review", post(pages::services::review))
+        .route("/admin/reviews", get(pages::admin_reviews::list))
+        .route(
+            "/admin/reviews/{id}/decide",
+            post(pages::admin_reviews::decide),
+        )
+        .route(
+            "/admin/reviews/{id}/reply",
+            post(pages::admin_reviews::reply),
+        )
         .route(
             "/my/services/{id}/answers",
             post(pages::services::answer).layer(DefaultBodyLimit::disable()),

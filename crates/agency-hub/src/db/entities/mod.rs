@@ -18,6 +18,7 @@ pub mod order;
 pub mod order_item;
 pub mod order_note;
 pub mod password_token;
+pub mod review;
 pub mod saved_service;
 pub mod service;
 pub mod service_follower;

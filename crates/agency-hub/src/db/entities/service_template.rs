@@ -70,6 +70,9 @@ pub struct Model {
     pub prices: Json,
     /// Stripe Tax's product tax code (`txcd_` and eight digits); `None`: the account's default.
     pub tax_code: Option<String>,
+    /// Its approved reviews: how many, and their stars added up (`engagement::reviews`).
+    pub review_count: i32,
+    pub rating_sum: i64,
 }
 
 impl Model {
@@ -179,6 +182,18 @@ impl Model {
         } else {
             &self.store_title
         }
+    }
+
+    /// "★ 4.5 (12 reviews)" when it has approved reviews.
+    pub fn rating_label(&self) -> Option<String> {
+        (self.review_count > 0).then(|| {
+            let average = self.rating_sum as f64 / f64::from(self.review_count);
+            format!(
+                "★ {average:.1} ({} review{})",
+                self.review_count,
+                if self.review_count == 1 { "" } else { "s" }
+            )
+        })
     }
 
     /// The store description, else the template's description.

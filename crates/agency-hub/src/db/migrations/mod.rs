@@ -27,6 +27,7 @@ mod m20261201_000022_promotion_revenue;
 mod m20261201_000023_bundles;
 mod m20261201_000024_search_synonyms;
 mod m20261201_000025_wishlists;
+mod m20261202_000026_reviews;
 
 pub struct Migrator;
 
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000023_bundles::Migration),
             Box::new(m20261201_000024_search_synonyms::Migration),
             Box::new(m20261201_000025_wishlists::Migration),
+            Box::new(m20261202_000026_reviews::Migration),
         ]
     }
 }

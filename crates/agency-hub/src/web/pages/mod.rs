@@ -8,6 +8,7 @@ pub mod admin_jobs;
 pub mod admin_metrics;
 pub mod admin_orders;
 pub mod admin_promotions;
+pub mod admin_reviews;
 pub mod admin_settings;
 pub mod admin_subscriptions;
 pub mod admin_templates;

@@ -21,6 +21,7 @@ use crate::db::entities::{
     activity as activity_entity, deliverable_event, file, message, service, service_template, task,
     user,
 };
+use crate::engagement::reviews;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::files;
 use crate::ids::{ClientId, FileId, MessageId, ServiceId, TemplateId, UserId};
@@ -680,17 +681,68 @@ pub struct MyServicePage {
     started: bool,
     error: Option<AppError>,
     conversation: Conversation,
+    /// Once the service is done: the company's review of its kind of service.
+    review: Option<ReviewBox>,
+}
+
+/// The review form of a done service: the company's review if it wrote one, and the form as
+/// typed with its mistakes.
+pub struct ReviewBox {
+    existing: Option<crate::db::entities::review::Model>,
+    form: reviews::ReviewForm,
+    errors: FieldErrors,
+}
+
+impl ReviewBox {
+    fn checked(&self, n: &i32) -> bool {
+        self.form.rating.trim() == n.to_string()
+    }
 }
 
 async fn my_service_page(
+    state: &AppState,
+    ctx: PageCtx,
+    client_id: ClientId,
+    id: ServiceId,
+    typed: Option<(Vec<(String, String)>, AppError)>,
+    draft: Draft,
+) -> AppResult<MyServicePage> {
+    my_service_page_with(state, ctx, client_id, id, typed, draft, None).await
+}
+
+async fn my_service_page_with(
     state: &AppState,
     mut ctx: PageCtx,
     client_id: ClientId,
     id: ServiceId,
     typed: Option<(Vec<(String, String)>, AppError)>,
     draft: Draft,
+    review_typed: Option<(reviews::ReviewForm, AppError)>,
 ) -> AppResult<MyServicePage> {
     let service = services::get_for_client(&state.db, id, client_id).await?;
+    let review = if service.status == ServiceStatus::Done {
+        let existing = reviews::of_company(&state.db, client_id, service.template_id).await?;
+        Some(match review_typed {
+            Some((form, e)) => ReviewBox {
+                existing,
+                form,
+                errors: FieldErrors::of(&e, "body"),
+            },
+            None => ReviewBox {
+                form: existing
+                    .as_ref()
+                    .map(|r| reviews::ReviewForm {
+                        rating: r.rating.to_string(),
+                        body: r.body.clone(),
+                    })
+                    .unwrap_or_default(),
+                existing,
+                errors: FieldErrors::default(),
+            },
+        })
+    } else {
+        None
+    };
     let me = ctx.user.clone().ok_or_else(AppError::unauthorized)?;
     let conversation = Conversation::load(state, &mut ctx, &me, &service, draft).await?;
     let tasks = services::tasks(&state.db, service.id, Audience::Client).await?;
@@ -726,7 +778,68 @@ async fn my_service_page(
         fields,
         started,
         error,
+        review,
     })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReviewFields {
+    #[serde(default)]
+    rating: String,
+    #[serde(default)]
+    body: String,
+}
+
+/// The client reviews the kind of service this one is, once it is done.
+pub async fn review(
+    State(state): State<AppState>,
+    RequireClient(user, client_id): RequireClient,
+    session: Session,
+    ctx: PageCtx,
+    Path(id): Path<ServiceId>,
+    Form(f): Form<ReviewFields>,
+) -> AppResult<Response> {
+    let service = services::get_for_client(&state.db, id, client_id).await?;
+    let form = reviews::ReviewForm {
+        rating: f.rating,
+        body: f.body,
+    };
+    let written = match form.validate() {
+        Err(errors) => Err(errors.into()),
+        Ok(valid) => {
+            state
+                .db
+                .in_transaction(async |txn| {
+                    reviews::write(txn, user.id, client_id, service.template_id, valid).await
+                })
+                .await
+        }
+    };
+    settle(
+        written,
+        async |(_, new)| {
+            let message = if new {
+                "Thank you: your review is with the agency, who publish it in the store once they have read it."
+            } else {
+                "Your review is updated: the agency read it again before it shows in the store."
+            };
+            flash(&session, FlashKind::Success, message).await?;
+            Ok(Redirect::to(&format!("/my/services/{id}#review")).into_response())
+        },
+        async |e| {
+            my_service_page_with(
+                &state,
+                ctx,
+                client_id,
+                id,
+                None,
+                Draft::default(),
+                Some((form.clone(), e)),
+            )
+            .await
+        },
+    )
+    .await
 }
 
 pub async fn my_service(

@@ -17,6 +17,7 @@ use crate::catalog::questions;
 use crate::catalog::store::{self, Sort, StoreParams, StoreQuery};
 use crate::db::Txn;
 use crate::db::entities::service_template;
+use crate::engagement::reviews;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::ids::{ClientId, TemplateId};
 use crate::money::Currency;
@@ -92,6 +93,10 @@ pub struct ServicePage {
     bundles: std::sync::Arc<Bundles>,
     saved: std::sync::Arc<std::collections::HashSet<TemplateId>>,
     back: String,
+    /// Its published reviews, in the order asked.
+    reviews: std::sync::Arc<Vec<reviews::Shown>>,
+    order: reviews::Order,
+    orders: [reviews::Order; 3],
     in_cart: i64,
     error: Option<AppError>,
 }
@@ -115,6 +120,17 @@ async fn service_page(
     id: TemplateId,
     error: Option<AppError>,
 ) -> AppResult<ServicePage> {
+    service_page_in(state, ctx, client_id, id, error, reviews::Order::default()).await
+}
+
+async fn service_page_in(
+    state: &AppState,
+    ctx: PageCtx,
+    client_id: ClientId,
+    id: TemplateId,
+    error: Option<AppError>,
+    order: reviews::Order,
+) -> AppResult<ServicePage> {
     let item = state.store.get_on_sale(id).await?;
     let in_cart = state.cart_units(client_id).await?.of(id);
     Ok(ServicePage {
@@ -124,9 +140,19 @@ async fn service_page(
         bundles: state.store.bundles().await?,
         saved: state.saved_ids(client_id).await?,
         back: format!("/store/{id}"),
+        reviews: state.store.reviews(id, order).await?,
+        order,
+        orders: reviews::Order::ALL,
         in_cart,
         error,
     })
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ShowQuery {
+    /// How the reviews are ordered: newest, highest or lowest.
+    #[serde(default)]
+    reviews: String,
 }
 
 pub async fn show(
@@ -134,8 +160,10 @@ pub async fn show(
     RequireClient(user, client_id): RequireClient,
     ctx: PageCtx,
     Path(id): Path<TemplateId>,
+    Query(q): Query<ShowQuery>,
 ) -> AppResult<ServicePage> {
-    let page = service_page(&state, ctx, client_id, id, None).await?;
+    let order = reviews::Order::parse(&q.reviews)?;
+    let page = service_page_in(&state, ctx, client_id, id, None, order).await?;
     state
         .views
         .record(Event::new(Kind::ProductView, Some(client_id), Some(user.id)).template(id))
