@@ -620,3 +620,165 @@ async fn a_client_buys_a_retainer_then_cancels_and_resumes_it_on_the_subscriptio
     );
     client.close().await.unwrap();
 }
+
+/// Clicks a button that submits a form, and waits for the next page's success message.
+async fn submit_and_see(client: &Client, css: &str) -> String {
+    click(client, css).await;
+    text_once_shown(client, ".flash-success").await
+}
+
+#[tokio::test]
+async fn a_client_saves_moves_to_saved_and_reviews_and_the_staff_approve_reply_and_hide() {
+    let Some((_driver, client)) = browser_session().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    three_services_for_sale(&app).await;
+    let acme = fixtures::company(&app.db, "Acme Corp").await;
+    let logo = catalog_named(&app, "Logo Design").await;
+    let seo = catalog_named(&app, "SEO Audit").await;
+    let done = fixtures::service(&app.db, &logo, &acme).await;
+    use sea_orm::EntityTrait;
+    agency_hub::db::entities::service::Entity::update_many()
+        .col_expr(
+            agency_hub::db::entities::service::Column::Status,
+            sea_orm::sea_query::Expr::value(agency_hub::db::entities::service::ServiceStatus::Done),
+        )
+        .exec(&app.db)
+        .await
+        .unwrap();
+    app.create_user(Role::Client, "client@acme.example", Some("Acme Corp"))
+        .await;
+    app.create_user(Role::Manager, "manager@example.com", None)
+        .await;
+    sign_in(&client, &app, "client@acme.example").await;
+
+    // Saved from a card: the card says so.
+    client.goto(&app.url("/store")).await.unwrap();
+    let flash = submit_and_see(&client, "button[aria-label='Save Logo Design for later']").await;
+    assert!(flash.contains("Logo Design is saved for later."), "{flash}");
+    assert_eq!(text_of(&client, "button.saved-toggle").await, "★ Saved");
+
+    // Moved from the cart to the saved list.
+    client
+        .goto(&app.url(&format!("/store/{}", seo.id)))
+        .await
+        .unwrap();
+    submit_and_see(&client, ".buy-box button").await;
+    let flash = submit_and_see(
+        &client,
+        "button[aria-label='Move SEO Audit to saved services']",
+    )
+    .await;
+    assert!(
+        flash.contains("SEO Audit moved to your saved services."),
+        "{flash}"
+    );
+    client.goto(&app.url("/store/saved")).await.unwrap();
+    let saved = client
+        .find_all(Locator::Css(".saved-item h2"))
+        .await
+        .unwrap();
+    let mut titles = Vec::new();
+    for s in saved {
+        titles.push(s.text().await.unwrap());
+    }
+    titles.sort();
+    assert_eq!(titles, ["Logo Design", "SEO Audit"]);
+    screenshot(&client, "saved").await;
+
+    // A review of the done service waits for the agency.
+    client
+        .goto(&app.url(&format!("/my/services/{}", done.id)))
+        .await
+        .unwrap();
+    click(&client, "input[name=rating][value='4']").await;
+    fill(
+        &client,
+        "#review textarea[name=body]",
+        "Three strong concepts, fast.",
+    )
+    .await;
+    let flash = submit_and_see(&client, "#review button[type=submit]").await;
+    assert!(flash.contains("your review is with the agency"), "{flash}");
+    assert_eq!(
+        text_of(&client, "#review .badge").await,
+        "Waiting for approval"
+    );
+
+    // The manager approves it and replies.
+    client.delete_all_cookies().await.unwrap();
+    sign_in(&client, &app, "manager@example.com").await;
+    client.goto(&app.url("/admin/reviews")).await.unwrap();
+    assert!(
+        text_of(&client, ".review-list")
+            .await
+            .contains("Three strong concepts, fast.")
+    );
+    let flash = submit_and_see(&client, ".review-list .btn-primary").await;
+    assert_eq!(flash, "The review is published in the store.");
+    client
+        .goto(&app.url("/admin/reviews?status=approved"))
+        .await
+        .unwrap();
+    fill(
+        &client,
+        ".review-list textarea[name=reply]",
+        "Thank you, Acme!",
+    )
+    .await;
+    submit_and_see(&client, ".review-list form[action$='/reply'] button").await;
+
+    // The client sees the stars on the card, the review and the reply on the page.
+    client.delete_all_cookies().await.unwrap();
+    sign_in(&client, &app, "client@acme.example").await;
+    client.goto(&app.url("/store")).await.unwrap();
+    assert_eq!(
+        text_of(&client, ".store-card .rating").await,
+        "★ 4.0 (1 review)"
+    );
+    client
+        .goto(&app.url(&format!("/store/{}", logo.id)))
+        .await
+        .unwrap();
+    let reviews = text_of(&client, "#reviews").await;
+    assert!(
+        reviews.contains("Three strong concepts, fast.") && reviews.contains("Thank you, Acme!"),
+        "{reviews}"
+    );
+    screenshot(&client, "reviews").await;
+
+    // Hidden by the manager: gone from the store.
+    client.delete_all_cookies().await.unwrap();
+    sign_in(&client, &app, "manager@example.com").await;
+    client
+        .goto(&app.url("/admin/reviews?status=approved"))
+        .await
+        .unwrap();
+    let flash = submit_and_see(&client, ".review-list form[action$='/decide'] button").await;
+    assert_eq!(flash, "The review is hidden from the store.");
+    client.delete_all_cookies().await.unwrap();
+    sign_in(&client, &app, "client@acme.example").await;
+    client
+        .goto(&app.url(&format!("/store/{}", logo.id)))
+        .await
+        .unwrap();
+    assert!(
+        text_of(&client, "#reviews")
+            .await
+            .contains("No reviews yet.")
+    );
+}
+
+async fn catalog_named(
+    app: &TestApp,
+    name: &str,
+) -> agency_hub::db::entities::service_template::Model {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    agency_hub::db::entities::service_template::Entity::find()
+        .filter(agency_hub::db::entities::service_template::Column::Name.eq(name))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
