@@ -95,6 +95,8 @@ pub struct Shared {
     pub upload_limit: Arc<web::rate::RateLimit>,
     /// Each client company's billing currency, read at most a second ago.
     pub billing_currencies: Arc<cache::Fresh<ids::ClientId, money::Currency>>,
+    /// Each service's suggestions (bought together, also viewed), read at most 30 s ago.
+    pub related: Arc<cache::Fresh<ids::TemplateId, Arc<engagement::recommendations::Related>>>,
     /// Each client company's saved services (the store's marks), read at most a second ago.
     pub saved: Arc<cache::Fresh<ids::ClientId, Arc<std::collections::HashSet<ids::TemplateId>>>>,
 }
@@ -140,6 +142,20 @@ impl AppState {
         let ids = Arc::new(engagement::wishlist::saved_ids(&self.db, client_id).await?);
         self.saved.put(client_id, ids.clone());
         Ok(ids)
+    }
+
+    /// A service's suggestions: counts that move with every payment and view, so read at most
+    /// 30 seconds ago rather than per page.
+    pub async fn related(
+        &self,
+        id: ids::TemplateId,
+    ) -> Result<Arc<engagement::recommendations::Related>, sea_orm::DbErr> {
+        if let Some(r) = self.related.get(&id) {
+            return Ok(r);
+        }
+        let r = Arc::new(engagement::recommendations::related(&self.db, id).await?);
+        self.related.put(id, r.clone());
+        Ok(r)
     }
 
     /// This instance changed the company's saved services.
@@ -285,6 +301,7 @@ impl App {
             )),
             billing_currencies: Arc::new(cache::Fresh::new(Duration::from_secs(1), 100_000)),
             saved: Arc::new(cache::Fresh::new(Duration::from_secs(1), 100_000)),
+            related: Arc::new(cache::Fresh::new(Duration::from_secs(30), 10_000)),
         }));
         let worker = jobs::Worker::new(db, registry, worker_config);
         let router = web::router::build(state.clone());
@@ -322,7 +339,11 @@ impl App {
         let background = self.worker.map(|w| {
             (
                 tokio::spawn(w.run(stop_rx.clone())),
-                tokio::spawn(housekeeping(self.state.db.clone(), stop_rx)),
+                tokio::spawn(housekeeping(self.state.db.clone(), stop_rx.clone())),
+                tokio::spawn(engagement::recommendations::keep_counting_views(
+                    self.state.db.clone(),
+                    stop_rx,
+                )),
             )
         });
         let service = self
@@ -332,8 +353,8 @@ impl App {
             .with_graceful_shutdown(shutdown)
             .await;
         let _ = stop_tx.send(true);
-        if let Some((worker, housekeeping)) = background {
-            let _ = tokio::join!(worker, housekeeping);
+        if let Some((worker, housekeeping, views)) = background {
+            let _ = tokio::join!(worker, housekeeping, views);
         }
         self.state.views.flush().await;
         result.context("serving HTTP")

@@ -150,6 +150,7 @@ async fn provision_paid<C: ConnectionTrait>(
     .await?;
     let orders: Vec<&order::Model> = paying.iter().map(|(o, ..)| o).collect();
     let items = super::items_of_orders(conn, orders.iter().map(|o| o.id)).await?;
+    crate::engagement::recommendations::record_purchases(conn, &orders, &items).await?;
     let services = provision_units(conn, &orders, &items, &HashSet::new(), now).await?;
     start_subscriptions(conn, paying, &items, &services).await?;
     let audiences = super::audiences(conn, orders.iter().copied()).await?;

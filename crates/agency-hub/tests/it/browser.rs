@@ -397,7 +397,11 @@ async fn the_purchase_journey_from_the_store_to_the_new_service_and_a_declined_c
 
 async fn add_logo_design_from_the_store(client: &Client, app: &TestApp) {
     client.goto(&app.url("/store?q=logo")).await.unwrap();
-    click(client, ".store-card form button").await;
+    click(
+        client,
+        ".store-card form[action='/store/cart/items'] button",
+    )
+    .await;
     client
         .wait()
         .for_element(Locator::Css(".flash-success"))
@@ -554,7 +558,11 @@ async fn a_client_buys_a_retainer_then_cancels_and_resumes_it_on_the_subscriptio
             .await
             .contains("$149.00 / month")
     );
-    click(&client, ".store-card form button").await;
+    click(
+        &client,
+        ".store-card form[action='/store/cart/items'] button",
+    )
+    .await;
     client
         .wait()
         .for_element(Locator::Css(".flash-success"))

@@ -273,6 +273,8 @@ impl TestApp {
         self.state.users.clear();
         self.state.carts.clear();
         self.state.billing_currencies.clear();
+        self.state.saved.clear();
+        self.state.related.clear();
         let before = self.queries.load(Ordering::SeqCst);
         let res = self.get(path).await;
         assert_eq!(res.status(), 200, "GET {path}");

@@ -24,6 +24,7 @@ mod orders;
 mod portal_api;
 mod promotions;
 mod purchase;
+mod recommendations;
 mod reviews;
 mod search;
 mod services;

@@ -104,7 +104,11 @@ async fn a_client_and_the_agency_work_on_a_paid_service_and_each_sees_the_other_
 
     // The cart asks the question before checkout, and checkout waits for the answer.
     client.goto(&app.url("/store?q=logo")).await.unwrap();
-    submit(&client, ".store-card form button").await;
+    submit(
+        &client,
+        ".store-card form[action='/store/cart/items'] button",
+    )
+    .await;
     client.goto(&app.url("/store/cart")).await.unwrap();
     let checkout = "form[action='/store/checkout'] button";
     let button = client.find(Locator::Css(checkout)).await.unwrap();

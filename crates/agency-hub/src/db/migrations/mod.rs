@@ -28,6 +28,7 @@ mod m20261201_000023_bundles;
 mod m20261201_000024_search_synonyms;
 mod m20261201_000025_wishlists;
 mod m20261202_000026_reviews;
+mod m20261202_000027_recommendations;
 
 pub struct Migrator;
 
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000024_search_synonyms::Migration),
             Box::new(m20261201_000025_wishlists::Migration),
             Box::new(m20261202_000026_reviews::Migration),
+            Box::new(m20261202_000027_recommendations::Migration),
         ]
     }
 }

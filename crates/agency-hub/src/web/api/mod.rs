@@ -5,6 +5,7 @@ pub mod admin_jobs;
 pub mod docs;
 pub mod orders;
 pub mod portal;
+pub mod recommendations;
 pub mod reviews;
 pub mod saved;
 pub mod session;
@@ -35,6 +36,8 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(store::set_answers))
         .routes(routes!(store::apply_code, store::remove_code))
         .routes(routes!(store::checkout))
+        .routes(routes!(recommendations::related))
+        .routes(routes!(recommendations::for_company))
         .routes(routes!(reviews::list))
         .routes(routes!(reviews::write))
         .routes(routes!(saved::list))

@@ -114,7 +114,7 @@ fn escape_html(text: &str) -> String {
 
 impl StoreItem {
     /// The service as a company paying in `currency` sees it.
-    fn of(t: &service_template::Model, currency: crate::money::Currency) -> Self {
+    pub(super) fn of(t: &service_template::Model, currency: crate::money::Currency) -> Self {
         let price = t.price_in(currency);
         Self {
             id: t.id.get(),

@@ -27,6 +27,9 @@ pub struct DashboardPage {
     due: Vec<DueTask>,
     /// A client's services still under way.
     active: Vec<ServiceRow>,
+    /// A client's "Recommended for you", priced in its currency (when the store is on).
+    picks: Vec<crate::db::entities::service_template::Model>,
+    currency: crate::money::Currency,
     /// Staff: is Stripe still talking to us (when the store is on).
     health: Option<WebhookHealth>,
     is_admin: bool,
@@ -43,6 +46,8 @@ pub async fn show(
         by_status: Vec::new(),
         due: Vec::new(),
         active: Vec::new(),
+        picks: Vec::new(),
+        currency: crate::money::Currency::default(),
         health: None,
         is_admin: user.role == Role::Admin,
         user: user.clone(),
@@ -61,6 +66,17 @@ pub async fn show(
                         .await?
                         .0,
                 );
+            }
+            if state.config.store_enabled {
+                let saved = state.saved_ids(client_id).await?;
+                page.currency = state.billing_currency(client_id).await?;
+                page.picks = crate::engagement::recommendations::for_company(
+                    &state.db,
+                    client_id,
+                    &saved,
+                    crate::engagement::recommendations::SUGGESTED,
+                )
+                .await?;
             }
         }
         (Role::Client, None) => {}

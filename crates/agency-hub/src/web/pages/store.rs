@@ -93,6 +93,8 @@ pub struct ServicePage {
     bundles: std::sync::Arc<Bundles>,
     saved: std::sync::Arc<std::collections::HashSet<TemplateId>>,
     back: String,
+    /// Often bought together with it, and also viewed.
+    related: std::sync::Arc<crate::engagement::recommendations::Related>,
     /// Its published reviews, in the order asked.
     reviews: std::sync::Arc<Vec<reviews::Shown>>,
     order: reviews::Order,
@@ -141,6 +143,7 @@ async fn service_page_in(
         saved: state.saved_ids(client_id).await?,
         back: format!("/store/{id}"),
         reviews: state.store.reviews(id, order).await?,
+        related: state.related(id).await?,
         order,
         orders: reviews::Order::ALL,
         in_cart,
@@ -176,6 +179,9 @@ pub async fn show(
 pub struct CartPage {
     ctx: PageCtx,
     cart: Cart,
+    /// Often bought together with what is in it.
+    picks: Vec<service_template::Model>,
+    currency: Currency,
     error: Option<AppError>,
     cancelled: bool,
     /// The answers form sent back with its mistakes: its line's template and what was typed.
@@ -212,9 +218,18 @@ async fn cart_page(
     client_id: ClientId,
     error: Option<AppError>,
 ) -> AppResult<CartPage> {
+    let cart = cart::load(&state.db, client_id).await?;
+    let ids: Vec<TemplateId> = cart.lines.iter().map(|l| l.template.id).collect();
     Ok(CartPage {
         ctx,
-        cart: cart::load(&state.db, client_id).await?,
+        picks: crate::engagement::recommendations::bought_with_all(
+            &state.db,
+            &ids,
+            crate::engagement::recommendations::SUGGESTED,
+        )
+        .await?,
+        currency: state.billing_currency(client_id).await?,
+        cart,
         error,
         cancelled: false,
         answering: None,
