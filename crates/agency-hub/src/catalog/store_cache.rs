@@ -27,6 +27,10 @@ use crate::ids::TemplateId;
 
 /// Pages (one per query string) kept at most; past it the map starts again.
 const MAX_PAGES: usize = 2_000;
+/// Searches' pages kept at most: a search is answered from the index in well under a
+/// millisecond, so only the latest few (what many people type alike) are kept, and no stream
+/// of different queries fills memory.
+const MAX_SEARCHES: usize = 256;
 /// The most reviews a service's page shows.
 pub const REVIEWS_SHOWN: u64 = 50;
 /// How often the catalogue's version is read.
@@ -60,6 +64,7 @@ struct Kept {
     reads: u64,
     taken: u64,
     pages: HashMap<StoreQuery, Page>,
+    searches: HashMap<StoreQuery, Page>,
     categories: Option<Arc<Vec<String>>>,
     /// The search index of this version, made by the first search that needs it.
     search: Option<Arc<tokio::sync::OnceCell<Arc<SearchIndex>>>>,
@@ -111,10 +116,19 @@ impl StoreCache {
     /// One page of the store and how many match (as `store::list`).
     pub async fn list(&self, q: &StoreQuery) -> AppResult<Page> {
         let version = self.version();
-        if let Some(page) = self.kept().pages.get(q) {
-            return Ok(page.clone());
+        let searching = !q.search.trim().is_empty();
+        {
+            let kept = self.kept();
+            let map = if searching {
+                &kept.searches
+            } else {
+                &kept.pages
+            };
+            if let Some(page) = map.get(q) {
+                return Ok(page.clone());
+            }
         }
-        let (items, total, highlights) = if q.search.trim().is_empty() {
+        let (items, total, highlights) = if !searching {
             let (items, total) = store::list(&self.db, q).await?;
             (items, total, Vec::new())
         } else {
@@ -126,12 +140,20 @@ impl StoreCache {
             highlights,
             json: OnceLock::new(),
         });
+        // What a full map held is freed after the lock is let go, not while others wait.
+        let mut full = None;
         self.keep(version, |kept| {
-            if kept.pages.len() >= MAX_PAGES {
-                kept.pages.clear();
+            let (map, max) = if searching {
+                (&mut kept.searches, MAX_SEARCHES)
+            } else {
+                (&mut kept.pages, MAX_PAGES)
+            };
+            if map.len() >= max {
+                full = Some(std::mem::take(map));
             }
-            kept.pages.insert(q.clone(), page.clone());
+            map.insert(q.clone(), page.clone());
         });
+        drop(full);
         Ok(page)
     }
 

@@ -326,12 +326,13 @@ pub async fn count_views(db: &crate::db::Db) -> Result<usize, DbErr> {
 /// How often the views are counted.
 const COUNT_VIEWS_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Counts new views every [`COUNT_VIEWS_EVERY`] (at once again while a pass finds a full
-/// batch), until `stop`.
+/// Counts new views every [`COUNT_VIEWS_EVERY`] (after a second while passes find full
+/// batches: a backlog is caught up without taking the machine from the requests), until
+/// `stop`.
 pub async fn keep_counting_views(db: crate::db::Db, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
         let wait = match count_views(&db).await {
-            Ok(n) if n as u64 >= VIEWS_PER_PASS => std::time::Duration::ZERO,
+            Ok(n) if n as u64 >= VIEWS_PER_PASS => std::time::Duration::from_secs(1),
             Ok(_) => COUNT_VIEWS_EVERY,
             Err(e) => {
                 tracing::warn!(error = %e, "counting the store's views for recommendations failed");
