@@ -182,6 +182,28 @@ pub fn names(bundles: &[service_template::Model]) -> String {
     }
 }
 
+/// Locks the parts' rows against a change of their keys until the transaction ends, before the
+/// transaction writes a template (PostgreSQL; SQLite has one writer). A template's write moves
+/// the catalogue's version (a trigger), and the Stripe sync changes a part's Stripe ids (keys: they
+/// are unique) and then moves the version too: taking the parts first, as the sync does, keeps
+/// the two from waiting on each other when the parts' references are checked.
+pub async fn lock_parts<C: ConnectionTrait>(conn: &C, parts: &[PartOf]) -> Result<(), DbErr> {
+    use sea_orm::QuerySelect;
+    use sea_orm::sea_query::LockType;
+    if parts.is_empty() || conn.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(());
+    }
+    service_template::Entity::find()
+        .select_only()
+        .column(service_template::Column::Id)
+        .filter(service_template::Column::Id.is_in(parts.iter().map(|p| p.template_id)))
+        .lock(LockType::KeyShare)
+        .into_tuple::<TemplateId>()
+        .all(conn)
+        .await?;
+    Ok(())
+}
+
 /// Saves `bundle`'s parts (replacing those it had) after checking them against the
 /// catalogue: each part exists, is one-time, is not a bundle or the bundle itself, and is not
 /// archived (unless it was a part already); a bundle is not a part of another. Errors name the

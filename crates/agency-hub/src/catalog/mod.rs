@@ -48,6 +48,7 @@ pub async fn create<C: ConnectionTrait>(
 ) -> AppResult<service_template::Model> {
     let now = Utc::now();
     form::number_questions(&mut t.questions, &[]);
+    bundles::lock_parts(conn, &t.parts).await?;
     let model = service_template::Entity::insert(service_template::ActiveModel {
         name: Set(t.name),
         description: Set(t.description),
@@ -96,6 +97,7 @@ pub async fn update<C: ConnectionTrait>(
 ) -> AppResult<service_template::Model> {
     let current = get(conn, id).await?;
     form::number_questions(&mut t.questions, &current.questions());
+    bundles::lock_parts(conn, &t.parts).await?;
     let mut active: service_template::ActiveModel = current.into();
     active.questions = Set(json!(t.questions));
     active.name = Set(t.name);

@@ -9,8 +9,8 @@
 //!
 //! - by stem (English Snowball: "logos" finds "logo", "designs" finds "design");
 //! - the last word also as a prefix, while it is being typed ("lan" finds "landing");
-//! - a word of 5 letters or more also within one edit (a letter added, dropped, changed, or two
-//!   neighbours swapped: "webiste" finds "website").
+//! - a word (not a number) of 5 letters or more also within one edit (a letter added, dropped,
+//!   changed, or two neighbours swapped: "webiste" finds "website").
 //!
 //! Every word of the query must match (stop words aside). A match weighs by its field (title
 //! above category above tasks above description) and its kind (a stem above a prefix above a
@@ -370,11 +370,14 @@ impl SearchIndex {
                 .entry(stemmer.stem(word).into_owned())
                 .or_default()
                 .push(word.clone());
-            let chars: Vec<char> = word.chars().collect();
-            by_letters
-                .entry(chars.len())
-                .or_default()
-                .push((word.clone(), chars));
+            // Numbers are not misspelt: "2024" is not one edit from "2025" by mistake.
+            if word.chars().any(char::is_alphabetic) {
+                let chars: Vec<char> = word.chars().collect();
+                by_letters
+                    .entry(chars.len())
+                    .or_default()
+                    .push((word.clone(), chars));
+            }
         }
         Self {
             docs,
@@ -522,7 +525,7 @@ impl SearchIndex {
             );
         }
         let letters = word.chars().count();
-        if letters >= TYPO_MIN_LETTERS {
+        if letters >= TYPO_MIN_LETTERS && word.chars().any(char::is_alphabetic) {
             let typed: Vec<char> = word.chars().collect();
             for n in letters - 1..=letters + 1 {
                 candidates.extend(
@@ -682,6 +685,21 @@ mod tests {
         assert!(!apart("website", "website"), "no edit");
         assert!(!apart("website", "wbesiet"));
         assert!(!apart("website", "webs"));
+    }
+
+    #[test]
+    fn numbers_have_no_typos() {
+        let i = SearchIndex::new(
+            vec![template(1, "Annual Report 20245", "", &[])],
+            Synonyms::default(),
+        );
+        assert!(titles(&i, "20246 ").is_empty());
+        assert_eq!(titles(&i, "20245 "), ["Annual Report 20245"]);
+        assert_eq!(
+            titles(&i, "anual "),
+            ["Annual Report 20245"],
+            "words still do"
+        );
     }
 
     #[test]
