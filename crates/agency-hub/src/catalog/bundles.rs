@@ -67,14 +67,7 @@ impl Bundles {
             return Ok(Self::default());
         }
         let ids: HashSet<TemplateId> = rows.iter().map(|r| r.template_id).collect();
-        let templates: HashMap<TemplateId, service_template::Model> =
-            service_template::Entity::find()
-                .filter(service_template::Column::Id.is_in(ids))
-                .all(conn)
-                .await?
-                .into_iter()
-                .map(|t| (t.id, t))
-                .collect();
+        let templates = super::by_id(conn, ids).await?;
         let mut bundles: HashMap<TemplateId, Vec<Part>> = HashMap::new();
         for row in rows {
             if let Some(t) = templates.get(&row.template_id) {
@@ -241,13 +234,7 @@ pub async fn save_parts<C: ConnectionTrait>(
         .all(conn)
         .await?;
     let ids: Vec<TemplateId> = parts.iter().map(|p| p.template_id).collect();
-    let templates: HashMap<TemplateId, service_template::Model> = service_template::Entity::find()
-        .filter(service_template::Column::Id.is_in(ids.iter().copied()))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|t| (t.id, t))
-        .collect();
+    let templates = super::by_id(conn, ids.iter().copied()).await?;
     let nested: HashSet<TemplateId> = bundle_part::Entity::find()
         .filter(bundle_part::Column::BundleId.is_in(ids))
         .all(conn)

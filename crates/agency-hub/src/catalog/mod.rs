@@ -208,6 +208,19 @@ pub async fn get_many<C: ConnectionTrait>(
         .await
 }
 
+/// The templates of `ids` that exist, by id.
+pub async fn by_id<C: ConnectionTrait>(
+    conn: &C,
+    ids: impl IntoIterator<Item = TemplateId>,
+) -> Result<std::collections::HashMap<TemplateId, service_template::Model>, DbErr> {
+    let ids: Vec<TemplateId> = ids.into_iter().collect();
+    Ok(get_many(conn, &ids)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect())
+}
+
 /// Templates by category and name; archived ones only when asked.
 pub async fn list<C: ConnectionTrait>(
     conn: &C,

@@ -14,7 +14,7 @@ use sea_orm::{
 
 use crate::analytics::{Event, Kind};
 use crate::cart;
-use crate::catalog::store;
+use crate::catalog::{self, store};
 use crate::db::entities::{saved_service, service_template, user};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ClientId, TemplateId, UserId};
@@ -159,13 +159,7 @@ pub async fn list<C: ConnectionTrait>(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let templates: HashMap<TemplateId, service_template::Model> = service_template::Entity::find()
-        .filter(service_template::Column::Id.is_in(rows.iter().map(|r| r.template_id)))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|t| (t.id, t))
-        .collect();
+    let templates = catalog::by_id(conn, rows.iter().map(|r| r.template_id)).await?;
     let people: HashMap<UserId, String> = user::Entity::find()
         .select_only()
         .column(user::Column::Id)
@@ -215,13 +209,7 @@ pub async fn most_saved<C: ConnectionTrait>(conn: &C, limit: u64) -> Result<Vec<
         .into_tuple()
         .all(conn)
         .await?;
-    let templates: HashMap<TemplateId, service_template::Model> = service_template::Entity::find()
-        .filter(service_template::Column::Id.is_in(counts.iter().map(|(t, _)| *t)))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|t| (t.id, t))
-        .collect();
+    let templates = catalog::by_id(conn, counts.iter().map(|(t, _)| *t)).await?;
     Ok(counts
         .into_iter()
         .filter_map(|(id, companies)| {
