@@ -99,6 +99,10 @@ pub struct Shared {
     pub related: Arc<cache::Fresh<ids::TemplateId, Arc<engagement::recommendations::Related>>>,
     /// Each client company's saved services (the store's marks), read at most a second ago.
     pub saved: Arc<cache::Fresh<ids::ClientId, Arc<std::collections::HashSet<ids::TemplateId>>>>,
+    /// The experiments shaping the store, read at most a second ago.
+    pub experiments: Arc<cache::Fresh<(), Arc<engagement::experiments::Active>>>,
+    /// Exposures this instance recorded in the last hour, not to record them on every page.
+    pub exposed: Arc<cache::Fresh<(i64, ids::UserId), ()>>,
 }
 
 impl AppState {
@@ -156,6 +160,42 @@ impl AppState {
         let r = Arc::new(engagement::recommendations::related(&self.db, id).await?);
         self.related.put(id, r.clone());
         Ok(r)
+    }
+
+    /// How the store looks to a client user under the experiments (read at most a second
+    /// ago); records their exposure to each running one, once an hour per instance.
+    pub async fn store_look(
+        &self,
+        user_id: ids::UserId,
+        client_id: ids::ClientId,
+    ) -> Result<engagement::experiments::Look, sea_orm::DbErr> {
+        let active = match self.experiments.get(&()) {
+            Some(a) => a,
+            None => {
+                let a = Arc::new(engagement::experiments::Active::read(&self.db).await?);
+                self.experiments.put((), a.clone());
+                a
+            }
+        };
+        let look = active.look(user_id);
+        for (experiment, variant) in &look.exposures {
+            if self.exposed.get(&(*experiment, user_id)).is_none() {
+                self.exposed.put((*experiment, user_id), ());
+                let event = analytics::Event::new(
+                    analytics::Kind::Exposure,
+                    Some(client_id),
+                    Some(user_id),
+                )
+                .experiment(*experiment, *variant);
+                self.views.record(event).await;
+            }
+        }
+        Ok(look)
+    }
+
+    /// This instance started or stopped an experiment.
+    pub fn experiments_changed(&self) {
+        self.experiments.remove(&());
     }
 
     /// This instance changed the company's saved services.
@@ -302,6 +342,8 @@ impl App {
             billing_currencies: Arc::new(cache::Fresh::new(Duration::from_secs(1), 100_000)),
             saved: Arc::new(cache::Fresh::new(Duration::from_secs(1), 100_000)),
             related: Arc::new(cache::Fresh::new(Duration::from_secs(30), 10_000)),
+            experiments: Arc::new(cache::Fresh::new(Duration::from_secs(1), 1)),
+            exposed: Arc::new(cache::Fresh::new(Duration::from_secs(3600), 100_000)),
         }));
         let worker = jobs::Worker::new(db, registry, worker_config);
         let router = web::router::build(state.clone());

@@ -48,10 +48,12 @@ pub enum Kind {
     Saved,
     /// A client wrote or rewrote a review.
     Reviewed,
+    /// A client was shown a running experiment's variant (the store).
+    Exposure,
 }
 
 impl Kind {
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::StoreView,
         Self::ProductView,
         Self::Search,
@@ -69,6 +71,7 @@ impl Kind {
         Self::SubscriptionEnded,
         Self::Saved,
         Self::Reviewed,
+        Self::Exposure,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -90,6 +93,7 @@ impl Kind {
             Self::SubscriptionEnded => "subscription_ended",
             Self::Saved => "saved",
             Self::Reviewed => "reviewed",
+            Self::Exposure => "experiment_exposure",
         }
     }
 }
@@ -126,6 +130,8 @@ pub struct Event {
     amount: Option<Money>,
     details: Value,
     at: Option<chrono::DateTime<Utc>>,
+    /// An exposure's experiment and variant.
+    experiment: Option<(i64, i32)>,
 }
 
 impl Event {
@@ -139,6 +145,7 @@ impl Event {
             amount: None,
             details: json!({}),
             at: None,
+            experiment: None,
         }
     }
 
@@ -154,6 +161,12 @@ impl Event {
 
     pub fn amount(mut self, m: Money) -> Self {
         self.amount = Some(m);
+        self
+    }
+
+    /// The experiment and variant an exposure is of.
+    pub fn experiment(mut self, id: i64, variant: i32) -> Self {
+        self.experiment = Some((id, variant));
         self
     }
 
@@ -202,6 +215,8 @@ impl Event {
             currency: Set(self.amount.map(|m| m.currency)),
             details: Set(self.details),
             at: Set(self.at.unwrap_or_else(Utc::now)),
+            experiment_id: Set(self.experiment.map(|e| e.0)),
+            variant: Set(self.experiment.map(|e| e.1)),
             ..Default::default()
         }
     }

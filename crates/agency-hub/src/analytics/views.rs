@@ -156,6 +156,8 @@ async fn insert(db: &Db, events: &[Event]) -> Result<(), DbErr> {
         currency: Option<&'static str>,
         details: &'a serde_json::Value,
         at: Option<DateTime<Utc>>,
+        experiment_id: Option<i64>,
+        variant: Option<i32>,
     }
     let rows: Vec<Row<'_>> = events
         .iter()
@@ -169,17 +171,21 @@ async fn insert(db: &Db, events: &[Event]) -> Result<(), DbErr> {
             currency: e.amount.map(|m| m.currency.code()),
             details: &e.details,
             at: e.at,
+            experiment_id: e.experiment.map(|x| x.0),
+            variant: e.experiment.map(|x| x.1),
         })
         .collect();
     let rows = serde_json::to_string(&rows).map_err(|e| DbErr::Custom(e.to_string()))?;
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "INSERT INTO store_events \
-           (kind, client_id, user_id, template_id, quantity, amount_minor, currency, details, at) \
-         SELECT kind, client_id, user_id, template_id, quantity, amount_minor, currency, details, at \
+           (kind, client_id, user_id, template_id, quantity, amount_minor, currency, details, at, \
+            experiment_id, variant) \
+         SELECT kind, client_id, user_id, template_id, quantity, amount_minor, currency, details, at, \
+           experiment_id, variant \
          FROM jsonb_to_recordset($1::jsonb) AS r(kind text, client_id bigint, user_id bigint, \
            template_id bigint, quantity integer, amount_minor bigint, currency text, \
-           details jsonb, at timestamptz)",
+           details jsonb, at timestamptz, experiment_id bigint, variant integer)",
         [rows.into()],
     ))
     .await?;

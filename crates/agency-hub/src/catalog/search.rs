@@ -324,6 +324,14 @@ pub struct SearchIndex {
     by_letters: HashMap<usize, Vec<(String, Vec<char>)>>,
     synonyms: Synonyms,
     stemmer: Stemmer,
+    /// The services' places in each sort asked for.
+    ranks: std::sync::Mutex<HashMap<(Sort, Currency), Arc<Ranks>>>,
+}
+
+/// The services in one sort's order: `order[place]` is a service, `rank[service]` its place.
+struct Ranks {
+    order: Vec<u32>,
+    rank: Vec<u32>,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -386,6 +394,7 @@ impl SearchIndex {
             by_letters,
             synonyms,
             stemmer,
+            ranks: Default::default(),
         }
     }
 
@@ -410,28 +419,32 @@ impl SearchIndex {
     ) -> (Vec<service_template::Model>, u64, Vec<Highlight>) {
         let found = self.search(&q.search);
         let category = q.category.trim();
-        let mut hits: Vec<(&service_template::Model, f32)> = found
+        let ranks = self.ranks(q.sort, q.currency);
+        // One integer a hit, ordered as the page is: the score's bits inverted (a positive
+        // float's bits order as the float does), then the service's place in the sort. Many
+        // hits score the same, and comparing titles and prices for each tie cost more than the
+        // search itself.
+        let mut keys: Vec<u64> = found
             .hits
             .iter()
-            .map(|(d, score)| (self.docs[*d].as_ref(), *score))
-            .filter(|(t, _)| category.is_empty() || t.category == category)
+            .filter(|(d, _)| category.is_empty() || self.docs[*d].category == category)
+            .map(|(d, score)| (u64::from(!score.to_bits()) << 32) | u64::from(ranks.rank[*d]))
             .collect();
-        let order = |a: &(&service_template::Model, f32), b: &(&service_template::Model, f32)| {
-            b.1.total_cmp(&a.1)
-                .then_with(|| by_sort(a.0, b.0, q.sort, q.currency))
-        };
-        let total = hits.len() as u64;
+        let total = keys.len() as u64;
         let skip = usize::try_from(q.page.saturating_sub(1).saturating_mul(per_page))
             .unwrap_or(usize::MAX);
         // Only the pages up to this one are put in order.
         let upto = skip.saturating_add(per_page as usize);
-        if hits.len() > upto {
-            hits.select_nth_unstable_by(upto, order);
-            hits.truncate(upto);
+        if keys.len() > upto {
+            keys.select_nth_unstable(upto);
+            keys.truncate(upto);
         }
-        hits.sort_by(order);
-        let shown: Vec<&service_template::Model> =
-            hits.into_iter().skip(skip).map(|(t, _)| t).collect();
+        keys.sort_unstable();
+        let shown: Vec<&service_template::Model> = keys
+            .into_iter()
+            .skip(skip)
+            .map(|k| self.docs[ranks.order[(k & u64::from(u32::MAX)) as usize] as usize].as_ref())
+            .collect();
         let highlights = shown
             .iter()
             .map(|t| Highlight {
@@ -440,6 +453,29 @@ impl SearchIndex {
             })
             .collect();
         (shown.into_iter().cloned().collect(), total, highlights)
+    }
+
+    /// The services' places in a sort (made once per sort and currency, then kept).
+    fn ranks(&self, sort: Sort, currency: Currency) -> Arc<Ranks> {
+        let mut kept = self.ranks.lock().unwrap_or_else(|p| p.into_inner());
+        kept.entry((sort, currency))
+            .or_insert_with(|| {
+                let mut order: Vec<u32> = (0..self.docs.len() as u32).collect();
+                order.sort_by(|a, b| {
+                    by_sort(
+                        &self.docs[*a as usize],
+                        &self.docs[*b as usize],
+                        sort,
+                        currency,
+                    )
+                });
+                let mut rank = vec![0u32; order.len()];
+                for (place, doc) in order.iter().enumerate() {
+                    rank[*doc as usize] = place as u32;
+                }
+                Arc::new(Ranks { order, rank })
+            })
+            .clone()
     }
 
     fn stem(&self, word: &str) -> String {

@@ -160,7 +160,7 @@ fn price_in<C: ConnectionTrait>(conn: &C, currency: Currency) -> Expr {
     .into()
 }
 
-/// Everything on sale (for the search index).
+/// Everything on sale (for the search index, and the services an experiment may feature).
 pub async fn all_on_sale<C: ConnectionTrait>(
     conn: &C,
 ) -> Result<Vec<service_template::Model>, DbErr> {

@@ -123,6 +123,7 @@ fn nav_for(role: Role, store: bool) -> &'static [(&'static str, &'static str)] {
             ("/admin/templates", "Templates"),
             ("/admin/promotions", "Promotions"),
             ("/admin/reviews", "Reviews"),
+            ("/admin/experiments", "Experiments"),
             ("/admin/activity", "Activity"),
             ("/admin/emails", "Emails"),
             ("/admin/jobs", "Jobs"),

@@ -192,6 +192,18 @@ fn page_routes() -> Router<AppState> {
         .route("/my/services/{id}/review", post(pages::services::review))
         .route("/admin/reviews", get(pages::admin_reviews::list))
         .route(
+            "/admin/experiments",
+            get(pages::admin_experiments::list).post(pages::admin_experiments::create),
+        )
+        .route(
+            "/admin/experiments/{id}",
+            get(pages::admin_experiments::show),
+        )
+        .route(
+            "/admin/experiments/{id}/stop",
+            post(pages::admin_experiments::stop),
+        )
+        .route(
             "/admin/reviews/{id}/decide",
             post(pages::admin_reviews::decide),
         )

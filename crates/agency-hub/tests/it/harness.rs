@@ -275,6 +275,7 @@ impl TestApp {
         self.state.billing_currencies.clear();
         self.state.saved.clear();
         self.state.related.clear();
+        self.state.experiments.clear();
         let before = self.queries.load(Ordering::SeqCst);
         let res = self.get(path).await;
         assert_eq!(res.status(), 200, "GET {path}");

@@ -10,6 +10,7 @@ mod cli;
 mod conversations;
 mod currencies;
 mod email;
+mod experiments;
 mod faults;
 mod files;
 mod fixtures;

@@ -9,6 +9,7 @@ pub mod client;
 pub mod credit_note;
 pub mod deliverable_event;
 pub mod email;
+pub mod experiment;
 pub mod file;
 pub mod job;
 pub mod login_failure;

@@ -19,6 +19,9 @@ pub struct Model {
     pub amount_minor: Option<i64>,
     pub currency: Option<Currency>,
     pub details: Json,
+    /// An exposure's experiment and the variant shown.
+    pub experiment_id: Option<i64>,
+    pub variant: Option<i32>,
     pub at: DateTimeUtc,
 }
 

@@ -29,6 +29,7 @@ mod m20261201_000024_search_synonyms;
 mod m20261201_000025_wishlists;
 mod m20261202_000026_reviews;
 mod m20261202_000027_recommendations;
+mod m20261202_000028_experiments;
 
 pub struct Migrator;
 
@@ -63,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000025_wishlists::Migration),
             Box::new(m20261202_000026_reviews::Migration),
             Box::new(m20261202_000027_recommendations::Migration),
+            Box::new(m20261202_000028_experiments::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin_activity;
 pub mod admin_clients;
 pub mod admin_emails;
+pub mod admin_experiments;
 pub mod admin_jobs;
 pub mod admin_metrics;
 pub mod admin_orders;

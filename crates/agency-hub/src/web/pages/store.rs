@@ -17,6 +17,7 @@ use crate::catalog::questions;
 use crate::catalog::store::{self, Sort, StoreParams, StoreQuery};
 use crate::db::Txn;
 use crate::db::entities::service_template;
+use crate::engagement::experiments::Look;
 use crate::engagement::reviews;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::ids::{ClientId, TemplateId};
@@ -44,11 +45,25 @@ pub struct StorePage {
     q: StoreQuery,
     pagination: Pagination,
     pager_base: String,
+    /// What the experiments set for this person.
+    look: Look,
+    /// The service an experiment puts first (the first page, unfiltered).
+    featured: Option<std::sync::Arc<service_template::Model>>,
 }
 
 impl StorePage {
     fn filtered(&self) -> bool {
         !self.q.search.is_empty() || !self.q.category.is_empty()
+    }
+
+    /// No highlights, for a card shown outside the search's results (the featured one).
+    fn unmarked(&self) -> Option<&crate::catalog::search::Highlight> {
+        None
+    }
+
+    /// The cards' button text.
+    fn cta(&self) -> &str {
+        self.look.cta.as_deref().unwrap_or("Add to cart")
     }
 }
 
@@ -59,8 +74,25 @@ pub async fn index(
     Query(params): Query<StoreParams>,
 ) -> AppResult<StorePage> {
     let currency = state.billing_currency(client_id).await?;
-    let q = params.parse(currency)?;
+    let mut q = params.parse(currency)?;
+    let look = state.store_look(user.id, client_id).await?;
+    if params.sort.trim().is_empty()
+        && let Some(sort) = look.sort
+    {
+        q.sort = sort;
+    }
     let items = state.store.list(&q).await?;
+    let featured = match look.featured {
+        Some(id) if q.page == 1 && q.search.is_empty() && q.category.is_empty() => {
+            // A featured service no longer on sale is simply not shown.
+            match state.store.get_on_sale(id).await {
+                Ok(t) => Some(t),
+                Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => None,
+                Err(e) => return Err(e),
+            }
+        }
+        _ => None,
+    };
     let total = items.total;
     analytics::record_browse(&state.views, user.client_id, user.id, &q.search, total).await;
     let query = serde_urlencoded::to_string([
@@ -81,6 +113,8 @@ pub async fn index(
         pagination: Pagination::new(q.page, store::PER_PAGE, total),
         pager_base: format!("/store?{query}&"),
         q,
+        look,
+        featured,
     })
 }
 
