@@ -205,7 +205,7 @@ impl ExperimentForm {
     /// Two rows of half the traffic each, and two empty.
     pub fn blank() -> Self {
         let mut variants = vec![
-            ("A (control)".into(), "50".into(), String::new()),
+            ("A".into(), "50".into(), String::new()),
             ("B".into(), "50".into(), String::new()),
         ];
         variants.resize(MAX_VARIANTS, Default::default());

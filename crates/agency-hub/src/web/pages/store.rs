@@ -61,6 +61,11 @@ impl StorePage {
         None
     }
 
+    /// Whether the service is shown above the list already (not twice).
+    fn is_featured(&self, id: &TemplateId) -> bool {
+        self.featured.as_ref().is_some_and(|f| f.id == *id)
+    }
+
     /// The cards' button text.
     fn cta(&self) -> &str {
         self.look.cta.as_deref().unwrap_or("Add to cart")
