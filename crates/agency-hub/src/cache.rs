@@ -1,6 +1,11 @@
 //! A small in-memory map whose entries are good for a short time: what every instance shares
 //! through the database, read from memory instead, at most [`Fresh::ttl`] stale. What this
 //! instance changes it forgets at once; what another instance changes is seen within the ttl.
+//!
+//! When an entry goes stale, the first reader is told to read it again and the others keep the
+//! stale value for a tenth of the ttl more, while it does: otherwise every request in flight
+//! (64 under load) would miss the same entries at the same instant, once a ttl, and queue for
+//! the database together — the slowest hundredth of the store's requests.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -27,11 +32,20 @@ impl<K: Eq + Hash + Clone, V: Clone> Fresh<K, V> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The value, if it was put less than the ttl ago.
+    /// The value, if it was put less than the ttl ago (or is being read again by another
+    /// caller, for at most a tenth of the ttl more).
     pub fn get(&self, key: &K) -> Option<V> {
-        let entries = self.entries();
-        let (at, value) = entries.get(key)?;
-        (at.elapsed() < self.ttl).then(|| value.clone())
+        let mut entries = self.entries();
+        let (at, value) = entries.get_mut(key)?;
+        if at.elapsed() < self.ttl {
+            return Some(value.clone());
+        }
+        // This caller reads it again; for the others it stays good a little longer.
+        let grace = self.ttl / 10;
+        *at = Instant::now()
+            .checked_sub(self.ttl - grace)
+            .unwrap_or_else(Instant::now);
+        None
     }
 
     pub fn put(&self, key: K, value: V) {
@@ -70,7 +84,14 @@ mod tests {
         cache.put(1, "one");
         assert_eq!(cache.get(&1), Some("one"));
         std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(cache.get(&1), None, "stale");
+        assert_eq!(
+            cache.get(&1),
+            None,
+            "stale: the first reader reads it again"
+        );
+        assert_eq!(cache.get(&1), Some("one"), "the others wait for it");
+        std::thread::sleep(Duration::from_millis(10));
+        assert_eq!(cache.get(&1), None, "a tenth of the ttl at most");
         for i in 0..10 {
             cache.put(i, "n");
         }
