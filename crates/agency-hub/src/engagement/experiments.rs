@@ -425,7 +425,7 @@ pub async fn stop<C: ConnectionTrait>(
     id: i64,
     keep: Option<usize>,
 ) -> AppResult<Experiment> {
-    let found = get(conn, id).await?;
+    let mut found = get(conn, id).await?;
     if !found.running() {
         return Err(AppError::conflict("This experiment has stopped already."));
     }
@@ -436,10 +436,11 @@ pub async fn stop<C: ConnectionTrait>(
         ));
     }
     let winner = keep.map(|k| k as i32);
+    let now = Utc::now();
     let stopped = experiment::Entity::update_many()
         .col_expr(experiment::Column::Status, Expr::value(STOPPED))
         .col_expr(experiment::Column::Winner, Expr::value(winner))
-        .col_expr(experiment::Column::StoppedAt, Expr::value(Utc::now()))
+        .col_expr(experiment::Column::StoppedAt, Expr::value(now))
         .filter(experiment::Column::Id.eq(id))
         .filter(experiment::Column::Status.eq(RUNNING))
         .exec(conn)
@@ -455,7 +456,11 @@ pub async fn stop<C: ConnectionTrait>(
         json!({"kept": keep.and_then(|k| found.variants.get(k)).map(|v| &v.name)}),
     )
     .await?;
-    get(conn, id).await
+    // As written: no second read.
+    found.row.status = STOPPED.into();
+    found.row.winner = winner;
+    found.row.stopped_at = Some(now);
+    Ok(found)
 }
 
 /// One experiment (404 when there is none, or it no longer reads).

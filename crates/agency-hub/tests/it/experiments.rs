@@ -139,6 +139,15 @@ async fn clients_see_their_variant_every_time_conversions_count_and_stopping_kee
         assert!(page.contains(&row), "{row}\n{page}");
     }
 
+    // A variant that is not there, or not a number, is refused and nothing stops.
+    for bad in ["2", "B", ""] {
+        let res = app
+            .post_form(&format!("{report}/stop"), &[("keep", bad)])
+            .await;
+        assert_eq!(res.status(), 400, "keep={bad}");
+    }
+    assert!(experiments::get(&app.db, id).await.unwrap().running());
+
     // Stopped, keeping B: everyone sees it, and no exposure is recorded any more.
     let res = app
         .post_form(&format!("{report}/stop"), &[("keep", "1")])
