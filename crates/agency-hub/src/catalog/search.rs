@@ -214,83 +214,102 @@ fn find(haystack: &[String], needle: &[String]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// A part of a text, marked when it matched the search.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Segment {
-    pub text: String,
-    pub mark: bool,
-}
-
 /// What a search found: each service (by its place in the index) with its score, in index
-/// order, and the services' words that matched (to mark them).
+/// order, and the words that matched (their numbers in the index, sorted), to mark them.
 #[derive(Debug, Default)]
 pub struct Found {
     pub hits: Vec<(usize, f32)>,
-    matched: HashSet<String>,
+    matched: Vec<u32>,
 }
 
-impl Found {
-    /// `text` cut into segments, the matched words marked; at most `max` characters, from a
-    /// little before the first match when it is further in (with "…").
-    pub fn highlight(&self, text: &str, max: usize) -> Vec<Segment> {
-        // Lowercased into one buffer: a page marks the words of 24 titles and descriptions.
-        let mut lower = String::new();
-        let marks: Vec<std::ops::Range<usize>> = word_ranges(text)
-            .into_iter()
-            .filter(|r| {
-                lower.clear();
-                lower.extend(text[r.clone()].chars().flat_map(char::to_lowercase));
-                self.matched.contains(lower.as_str())
+/// A word of a service's title or description: where it is (bytes) and its number in the index.
+#[derive(Clone, Copy, Debug)]
+struct Spot {
+    start: u32,
+    end: u32,
+    word: u32,
+}
+
+/// The words of a text, made with the index (a page then marks its results without reading
+/// their texts again word by word).
+fn spots(text: &str, ids: &BTreeMap<String, u32>) -> Box<[Spot]> {
+    words(text)
+        .filter_map(|(r, w)| {
+            Some(Spot {
+                start: r.start as u32,
+                end: r.end as u32,
+                word: *ids.get(&w)?,
             })
-            .collect();
-        let total = text.chars().count();
-        // Start a few words before the first match when it would not show.
-        let mut start = 0;
-        if total > max
-            && let Some(first) = marks.first()
-            && text[..first.start].chars().count() > max / 2
-        {
-            let want = text[..first.start].chars().count() - max / 4;
-            start = text.char_indices().nth(want).map_or(0, |(i, _)| i);
-            start = text[start..]
-                .find(char::is_whitespace)
-                .map_or(start, |s| start + s + 1);
-        }
-        let end = text[start..]
-            .char_indices()
-            .nth(max)
-            .map_or(text.len(), |(i, _)| start + i);
-        let mut out = Vec::new();
-        let push = |out: &mut Vec<Segment>, text: &str, mark: bool| {
-            if !text.is_empty() {
-                out.push(Segment {
-                    text: text.to_string(),
-                    mark,
-                });
-            }
-        };
-        if start > 0 {
-            push(&mut out, "…", false);
-        }
-        let mut at = start;
-        for r in marks.iter().filter(|r| r.start >= start && r.end <= end) {
-            push(&mut out, &text[at..r.start], false);
-            push(&mut out, &text[r.clone()], true);
-            at = r.end;
-        }
-        push(&mut out, &text[at..end], false);
-        if end < text.len() {
-            push(&mut out, "…", false);
-        }
-        out
-    }
+        })
+        .collect()
 }
 
-/// A found service's title and description with the matches marked.
+/// `text` as HTML (escaped) with the matched words in `<mark>`; at most `max` characters, from
+/// a little before the first match when it is further in (with "…").
+fn mark(text: &str, spots: &[Spot], matched: &[u32], max: usize) -> String {
+    let marks = spots
+        .iter()
+        .filter(|s| matched.binary_search(&s.word).is_ok())
+        .map(|s| s.start as usize..s.end as usize);
+    let first = marks.clone().next();
+    let total = text.chars().count();
+    // Start a few words before the first match when it would not show.
+    let mut start = 0;
+    if total > max
+        && let Some(first) = &first
+        && text[..first.start].chars().count() > max / 2
+    {
+        let want = text[..first.start].chars().count() - max / 4;
+        start = text.char_indices().nth(want).map_or(0, |(i, _)| i);
+        start = text[start..]
+            .find(char::is_whitespace)
+            .map_or(start, |s| start + s + 1);
+    }
+    let end = text[start..]
+        .char_indices()
+        .nth(max)
+        .map_or(text.len(), |(i, _)| start + i);
+    let mut out = String::with_capacity(end - start + 16);
+    if start > 0 {
+        out.push('…');
+    }
+    let mut at = start;
+    for r in marks.filter(|r| r.start >= start && r.end <= end) {
+        escape_into(&mut out, &text[at..r.start]);
+        out.push_str("<mark>");
+        escape_into(&mut out, &text[r.clone()]);
+        out.push_str("</mark>");
+        at = r.end;
+    }
+    escape_into(&mut out, &text[at..end]);
+    if end < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// `text` escaped for HTML, pushed onto `out` (what needs no escaping a run at a time).
+fn escape_into(out: &mut String, mut text: &str) {
+    while let Some(at) = text.find(['&', '<', '>', '"', '\'']) {
+        out.push_str(&text[..at]);
+        out.push_str(match text.as_bytes()[at] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            _ => "&#39;",
+        });
+        text = &text[at + 1..];
+    }
+    out.push_str(text);
+}
+
+/// A found service's title and description as HTML, the matched words in `<mark>` (the rest
+/// escaped; the description cut to a part around its first match).
 #[derive(Clone, Debug, Default)]
 pub struct Highlight {
-    pub title: Vec<Segment>,
-    pub blurb: Vec<Segment>,
+    pub title: String,
+    pub blurb: String,
 }
 
 /// How much of a description a result shows.
@@ -325,12 +344,16 @@ fn by_sort(
 /// The services on sale and their words.
 pub struct SearchIndex {
     docs: Vec<Arc<service_template::Model>>,
-    /// Each word (lowercased) → where it is: (service, field), once each.
-    postings: BTreeMap<String, Vec<(u32, Field)>>,
+    /// Each word (lowercased) → its number.
+    ids: BTreeMap<String, u32>,
+    /// Each word's places (by number): (service, field), once each.
+    postings: Vec<Vec<(u32, Field)>>,
     /// Each stem → the words that have it.
-    stems: HashMap<String, Vec<String>>,
+    stems: HashMap<String, Vec<u32>>,
     /// The words by their number of letters, with their letters (for typos).
-    by_letters: HashMap<usize, Vec<(String, Vec<char>)>>,
+    by_letters: HashMap<usize, Vec<(u32, Vec<char>)>>,
+    /// Each service's title's and description's words, to mark what matched.
+    spots: Vec<[Box<[Spot]>; 2]>,
     synonyms: Synonyms,
     stemmer: Stemmer,
     /// The services' places in each sort asked for.
@@ -347,7 +370,7 @@ impl std::fmt::Debug for SearchIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SearchIndex")
             .field("docs", &self.docs.len())
-            .field("words", &self.postings.len())
+            .field("words", &self.ids.len())
             .finish()
     }
 }
@@ -355,7 +378,8 @@ impl std::fmt::Debug for SearchIndex {
 impl SearchIndex {
     pub fn new(templates: Vec<service_template::Model>, synonyms: Synonyms) -> Self {
         let stemmer = Stemmer::create(Algorithm::English);
-        let mut postings: BTreeMap<String, Vec<(u32, Field)>> = BTreeMap::new();
+        let mut ids: BTreeMap<String, u32> = BTreeMap::new();
+        let mut postings: Vec<Vec<(u32, Field)>> = Vec::new();
         let docs: Vec<Arc<service_template::Model>> = templates.into_iter().map(Arc::new).collect();
         for (i, t) in docs.iter().enumerate() {
             let tasks: Vec<String> = t
@@ -374,33 +398,44 @@ impl SearchIndex {
             let mut seen = HashSet::new();
             for (field, text) in fields {
                 for (_, word) in words(text) {
-                    if seen.insert((word.clone(), field)) {
-                        postings.entry(word).or_default().push((i as u32, field));
+                    let next = ids.len() as u32;
+                    let id = *ids.entry(word).or_insert(next);
+                    if id == next {
+                        postings.push(Vec::new());
+                    }
+                    if seen.insert((id, field)) {
+                        postings[id as usize].push((i as u32, field));
                     }
                 }
             }
         }
-        let mut stems: HashMap<String, Vec<String>> = HashMap::new();
-        let mut by_letters: HashMap<usize, Vec<(String, Vec<char>)>> = HashMap::new();
-        for word in postings.keys() {
+        let spots = docs
+            .iter()
+            .map(|t| [spots(t.title(), &ids), spots(t.blurb(), &ids)])
+            .collect();
+        let mut stems: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut by_letters: HashMap<usize, Vec<(u32, Vec<char>)>> = HashMap::new();
+        for (word, id) in &ids {
             stems
                 .entry(stemmer.stem(word).into_owned())
                 .or_default()
-                .push(word.clone());
+                .push(*id);
             // Numbers are not misspelt: "2024" is not one edit from "2025" by mistake.
             if word.chars().any(char::is_alphabetic) {
                 let chars: Vec<char> = word.chars().collect();
                 by_letters
                     .entry(chars.len())
                     .or_default()
-                    .push((word.clone(), chars));
+                    .push((*id, chars));
             }
         }
         Self {
             docs,
+            ids,
             postings,
             stems,
             by_letters,
+            spots,
             synonyms,
             stemmer,
             ranks: Default::default(),
@@ -425,7 +460,7 @@ impl SearchIndex {
         &self,
         q: &StoreQuery,
         per_page: u64,
-    ) -> (Vec<service_template::Model>, u64, Vec<Highlight>) {
+    ) -> (Vec<Arc<service_template::Model>>, u64, Vec<Highlight>) {
         let found = self.search(&q.search);
         let category = q.category.trim();
         let ranks = self.ranks(q.sort, q.currency);
@@ -433,12 +468,14 @@ impl SearchIndex {
         // float's bits order as the float does), then the service's place in the sort. Many
         // hits score the same, and comparing titles and prices for each tie cost more than the
         // search itself.
-        let mut keys: Vec<u64> = found
-            .hits
-            .iter()
-            .filter(|(d, _)| category.is_empty() || self.docs[*d].category == category)
-            .map(|(d, score)| (u64::from(!score.to_bits()) << 32) | u64::from(ranks.rank[*d]))
-            .collect();
+        let mut keys: Vec<u64> = Vec::with_capacity(found.hits.len());
+        keys.extend(
+            found
+                .hits
+                .iter()
+                .filter(|(d, _)| category.is_empty() || self.docs[*d].category == category)
+                .map(|(d, score)| (u64::from(!score.to_bits()) << 32) | u64::from(ranks.rank[*d])),
+        );
         let total = keys.len() as u64;
         let skip = usize::try_from(q.page.saturating_sub(1).saturating_mul(per_page))
             .unwrap_or(usize::MAX);
@@ -449,19 +486,24 @@ impl SearchIndex {
             keys.truncate(upto);
         }
         keys.sort_unstable();
-        let shown: Vec<&service_template::Model> = keys
+        let shown: Vec<usize> = keys
             .into_iter()
             .skip(skip)
-            .map(|k| self.docs[ranks.order[(k & u64::from(u32::MAX)) as usize] as usize].as_ref())
+            .map(|k| ranks.order[(k & u64::from(u32::MAX)) as usize] as usize)
             .collect();
-        let highlights = shown
-            .iter()
-            .map(|t| Highlight {
-                title: found.highlight(t.title(), 200),
-                blurb: found.highlight(t.blurb(), BLURB_CHARS),
-            })
-            .collect();
-        (shown.into_iter().cloned().collect(), total, highlights)
+        let highlights = shown.iter().map(|d| self.highlight(&found, *d)).collect();
+        let items = shown.into_iter().map(|d| self.docs[d].clone()).collect();
+        (items, total, highlights)
+    }
+
+    /// A found service's title and description with what matched marked.
+    pub fn highlight(&self, found: &Found, doc: usize) -> Highlight {
+        let t = &self.docs[doc];
+        let [title, blurb] = &self.spots[doc];
+        Highlight {
+            title: mark(t.title(), title, &found.matched, 200),
+            blurb: mark(t.blurb(), blurb, &found.matched, BLURB_CHARS),
+        }
     }
 
     /// The services' places in a sort (made once per sort and currency, then kept).
@@ -511,7 +553,7 @@ impl SearchIndex {
         // Scores are dense, a slot per service (0: no match): a few thousand floats a word is
         // cheaper than hashing as many entries.
         let mut best = vec![0f32; self.docs.len()];
-        let mut matched = HashSet::new();
+        let mut matched = Vec::new();
         for alternative in self.synonyms.alternatives(&typed, &|w| self.stem(w)) {
             // The last word is a prefix only in the query as typed, not in a synonym.
             let as_typed = alternative == typed;
@@ -547,26 +589,26 @@ impl SearchIndex {
                 *b = b.max(s / words);
             }
         }
-        let hits = best
-            .into_iter()
-            .enumerate()
-            .filter(|(_, s)| *s > 0.0)
-            .collect();
+        // Counted first: grown as found, thousands of hits were copied a dozen times.
+        let mut hits = Vec::with_capacity(best.iter().filter(|s| **s > 0.0).count());
+        hits.extend(best.into_iter().enumerate().filter(|(_, s)| *s > 0.0));
+        matched.sort_unstable();
+        matched.dedup();
         Found { hits, matched }
     }
 
     /// Each service's best match for one query word, and the words it matched.
-    fn term(&self, word: &str, prefix: bool) -> (Vec<f32>, Vec<String>) {
-        let mut candidates: Vec<(&str, Kind)> = Vec::new();
+    fn term(&self, word: &str, prefix: bool) -> (Vec<f32>, Vec<u32>) {
+        let mut candidates: Vec<(u32, Kind)> = Vec::new();
         if let Some(same) = self.stems.get(&self.stem(word)) {
-            candidates.extend(same.iter().map(|w| (w.as_str(), Kind::Stem)));
+            candidates.extend(same.iter().map(|w| (*w, Kind::Stem)));
         }
         if prefix {
             candidates.extend(
-                self.postings
+                self.ids
                     .range::<str, _>((std::ops::Bound::Included(word), std::ops::Bound::Unbounded))
                     .take_while(|(w, _)| w.starts_with(word))
-                    .map(|(w, _)| (w.as_str(), Kind::Prefix)),
+                    .map(|(_, id)| (*id, Kind::Prefix)),
             );
         }
         let letters = word.chars().count();
@@ -579,18 +621,15 @@ impl SearchIndex {
                         .into_iter()
                         .flatten()
                         .filter(|(_, chars)| one_edit_apart(chars, &typed))
-                        .map(|(w, _)| (w.as_str(), Kind::Typo)),
+                        .map(|(id, _)| (*id, Kind::Typo)),
                 );
             }
         }
         let mut scores = vec![0f32; self.docs.len()];
-        let mut matched = Vec::new();
-        for (candidate, kind) in candidates {
-            let Some(at) = self.postings.get(candidate) else {
-                continue;
-            };
-            matched.push(candidate.to_string());
-            for (doc, field) in at {
+        let mut matched = Vec::with_capacity(candidates.len());
+        for (id, kind) in candidates {
+            matched.push(id);
+            for (doc, field) in &self.postings[id as usize] {
                 let slot = &mut scores[*doc as usize];
                 *slot = slot.max(field.weight() * kind.weight());
             }
@@ -692,27 +731,27 @@ mod tests {
     }
 
     #[test]
-    fn matches_are_marked_in_a_window_of_the_text() {
-        let i = index("");
-        let found = i.search("logos ");
-        let title = found.highlight("Logo Design", 140);
-        assert_eq!(
-            title,
-            [
-                Segment {
-                    text: "Logo".into(),
-                    mark: true
-                },
-                Segment {
-                    text: " Design".into(),
-                    mark: false
-                }
-            ]
+    fn matches_are_marked_in_a_window_of_the_text_as_html() {
+        let long = format!("{}and finally a <logo> here.", "word ".repeat(60));
+        let i = SearchIndex::new(
+            vec![template(1, "Logo & Design", &long, &[])],
+            Synonyms::default(),
         );
-        let long = format!("{} and finally a logo here.", "word ".repeat(60));
-        let cut = found.highlight(&long, 60);
-        assert_eq!(cut.first().map(|s| s.text.as_str()), Some("…"));
-        assert!(cut.iter().any(|s| s.mark && s.text == "logo"), "{cut:?}");
+        let found = i.search("logos ");
+        let h = i.highlight(&found, 0);
+        assert_eq!(h.title, "<mark>Logo</mark> &amp; Design");
+        assert!(h.blurb.starts_with("…word "), "{}", h.blurb);
+        assert!(
+            h.blurb
+                .ends_with("finally a &lt;<mark>logo</mark>&gt; here."),
+            "{}",
+            h.blurb
+        );
+        let shown = h.blurb.replace("<mark>", "").replace("</mark>", "");
+        assert!(shown.len() < long.len(), "cut to a window: {shown}");
+        let none = i.highlight(&i.search("design "), 0);
+        assert_eq!(none.blurb.matches("<mark>").count(), 0, "{}", none.blurb);
+        assert!(none.blurb.ends_with('…'), "cut at the end: {}", none.blurb);
     }
 
     #[test]

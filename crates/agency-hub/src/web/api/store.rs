@@ -77,39 +77,11 @@ pub struct HighlightBody {
 
 impl HighlightBody {
     fn of(h: &crate::catalog::search::Highlight) -> Self {
-        let html = |segments: &[crate::catalog::search::Segment]| {
-            segments
-                .iter()
-                .map(|s| {
-                    let text = escape_html(&s.text);
-                    if s.mark {
-                        format!("<mark>{text}</mark>")
-                    } else {
-                        text
-                    }
-                })
-                .collect()
-        };
         Self {
-            title: html(&h.title),
-            description: html(&h.blurb),
+            title: h.title.clone(),
+            description: h.blurb.clone(),
         }
     }
-}
-
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 impl StoreItem {
