@@ -6,6 +6,7 @@
 //! staff member, so that nothing a client says goes unseen.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
@@ -100,6 +101,9 @@ pub async fn send_many<'a, C: ConnectionTrait>(
     notification::Entity::insert_many(rows)
         .exec_without_returning(conn)
         .await?;
+    // Before the commit: a count read meanwhile is kept under this number, and dropped again
+    // when the live update of the commit is heard (`live::Hub`).
+    written();
     super::live::announce(conn, live).await
 }
 
@@ -285,6 +289,21 @@ pub struct Unread {
     pub messages: i64,
 }
 
+/// How many times this process wrote notifications or heard of another instance's (the live
+/// updates, at their commit): a person's unread counts kept in memory
+/// ([`crate::AppState::unread`]) are good only while it has not moved. One number for everyone:
+/// a write makes everyone's counts be read again, and nothing is missed.
+static WRITES: AtomicU64 = AtomicU64::new(0);
+
+pub fn writes() -> u64 {
+    WRITES.load(AtomicOrdering::Acquire)
+}
+
+/// Notifications were written (or marked read).
+pub fn written() {
+    WRITES.fetch_add(1, AtomicOrdering::AcqRel);
+}
+
 /// One grouped query on the (user, read) index.
 pub async fn unread<C: ConnectionTrait>(conn: &C, user_id: UserId) -> Result<Unread, DbErr> {
     let counts: Vec<(NoticeKind, i64)> = notification::Entity::find()
@@ -392,6 +411,7 @@ async fn read_where<C: ConnectionTrait>(
             .filter(which)
             .exec(conn)
             .await?;
+        written();
     }
     Ok(seen)
 }
@@ -409,7 +429,9 @@ async fn mark_read<C: ConnectionTrait>(
     if let Some(id) = id {
         q = q.filter(notification::Column::Id.eq(id));
     }
-    Ok(q.exec(conn).await?.rows_affected)
+    let marked = q.exec(conn).await?.rows_affected;
+    written();
+    Ok(marked)
 }
 
 /// Marks one of a person's notifications read; another person's is not found.

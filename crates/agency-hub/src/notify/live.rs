@@ -86,6 +86,8 @@ impl Hub {
     }
 
     fn publish(&self, live: Live) {
+        // Committed notifications: unread counts kept in memory are read again.
+        super::inapp::written();
         // No browser connected: nobody to tell.
         let _ = self.tx.send(Arc::new(live));
     }

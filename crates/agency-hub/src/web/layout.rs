@@ -194,7 +194,8 @@ impl FromRequestParts<AppState> for PageCtx {
             _ => None,
         };
         let unread = match &user {
-            Some(u) => crate::notify::inapp::unread(&state.db, u.id)
+            Some(u) => state
+                .unread(u.id)
                 .await
                 .map_err(|e| AppError::from(e).into_response())?,
             None => Unread::default(),

@@ -265,7 +265,7 @@ impl TestApp {
         res.text().await.unwrap()
     }
 
-    /// How many SQL statements a GET of `path` runs from cold caches of sessions, users and carts (the
+    /// How many SQL statements a GET of `path` runs from cold caches (sessions, users, carts, unread counts…; the
     /// app must run no background work; the batched writes of views and the catalogue's
     /// version checks are not counted).
     pub async fn queries_for(&self, path: &str) -> u64 {
@@ -276,6 +276,7 @@ impl TestApp {
         self.state.saved.clear();
         self.state.related.clear();
         self.state.experiments.clear();
+        self.state.unread.clear();
         let before = self.queries.load(Ordering::SeqCst);
         let res = self.get(path).await;
         assert_eq!(res.status(), 200, "GET {path}");

@@ -686,6 +686,48 @@ async fn every_api_route_is_described_with_its_errors_and_every_described_path_i
 }
 
 #[tokio::test]
+async fn a_store_page_read_again_runs_no_statement_and_its_unread_badge_follows_writes_at_once() {
+    use agency_hub::db::entities::notification::NoticeKind;
+    use agency_hub::notify::inapp::{self, Notice};
+    use std::sync::atomic::Ordering;
+    let app = spawn_app_without_background_work().await;
+    let me = app.signed_in_as(Role::Client).await;
+    fixtures::for_sale(&app.db, "Logo Design", "Design", "10", "USD", 1).await;
+    app.state.store.changed().await;
+    let page = app.page("/store").await;
+    assert!(!page.contains("unread\""), "no badge yet");
+    let before = app.queries.load(Ordering::SeqCst);
+    let again = app.page("/store").await;
+    assert_eq!(
+        app.queries.load(Ordering::SeqCst) - before,
+        0,
+        "the second view reads nothing: catalogue, cart, unread counts are kept"
+    );
+    assert!(again.contains("Logo Design"));
+
+    // A notification written: the very next page counts it.
+    let notice = Notice {
+        kind: NoticeKind::OrderPaid,
+        service_id: None,
+        message_id: None,
+        title: "Paid".into(),
+        body: String::new(),
+        client_link: "/store/orders".into(),
+        staff_link: "/orders".into(),
+    };
+    inapp::send_many(&app.db, [(&notice, me.id, false), (&notice, me.id, false)])
+        .await
+        .unwrap();
+    let page = app.page("/store").await;
+    assert!(page.contains("aria-label=\"2 unread\""), "{page}");
+    // Read: the next page has no badge.
+    let res = app.post_form("/notifications/read-all", &[]).await;
+    assert_eq!(res.status(), 303);
+    let page = app.page("/store").await;
+    assert!(!page.contains("unread\""), "read: no badge");
+}
+
+#[tokio::test]
 async fn the_store_list_runs_two_catalog_queries_whatever_its_size_and_uses_an_index() {
     let app = spawn_app_without_background_work().await;
     app.signed_in_as(Role::Client).await;
