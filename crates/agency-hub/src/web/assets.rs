@@ -35,6 +35,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../static/live.js"),
     ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_bytes!("../../static/favicon.svg"),
+    ),
     // Pictures of the demo store.
     svg!("logo-design"),
     svg!("brand-identity"),
@@ -70,6 +75,12 @@ pub fn href(name: &str) -> String {
 
 pub async fn serve(Path(name): Path<String>) -> Response {
     serve_file(&name)
+}
+
+/// `/favicon.svg`, and `/favicon.ico` for the browsers and pages that ask there (an SVG: every
+/// browser that asks reads the type, not the name).
+pub async fn favicon() -> Response {
+    serve_file("favicon.svg")
 }
 
 /// `/static/img/{name}`: the router's path segments stop at slashes.

@@ -57,6 +57,8 @@ pub fn build(state: AppState) -> Router {
         .route("/metrics", get(super::metrics::serve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/favicon.svg", get(assets::favicon))
+        .route("/favicon.ico", get(assets::favicon))
         .route("/static/{name}", get(assets::serve))
         .route("/static/img/{name}", get(assets::serve_image));
     with_outer_layers(routes, state)

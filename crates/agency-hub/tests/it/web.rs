@@ -1,5 +1,6 @@
 //! Error pages, the JSON envelope, health checks, static files and security headers.
 
+use agency_hub::db::entities::user::Role;
 use serde_json::Value;
 
 use crate::harness::{content_type, spawn_app};
@@ -94,6 +95,28 @@ async fn the_stylesheet_is_served_with_a_long_cache_lifetime() {
             .contains("immutable")
     );
     assert_eq!(app.get("/static/missing.css").await.status(), 404);
+}
+
+#[tokio::test]
+async fn pages_link_a_favicon_and_start_with_a_link_that_skips_to_the_content() {
+    let app = spawn_app().await;
+    let html = app.get("/login").await.text().await.unwrap();
+    assert!(html.contains(r#"<link rel="icon" href="/favicon.svg" type="image/svg+xml">"#));
+    for path in ["/favicon.svg", "/favicon.ico"] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(content_type(&res), "image/svg+xml");
+        assert!(res.text().await.unwrap().starts_with("<svg"));
+    }
+    app.signed_in_as(Role::Client).await;
+    let html = app.get("/dashboard").await.text().await.unwrap();
+    let skip = html.find(r##"<a class="skip-link" href="#main">Skip to content</a>"##);
+    let first_link = html.find("<a ");
+    assert!(
+        skip.is_some() && skip == first_link,
+        "the skip link comes first"
+    );
+    assert!(html.contains(r#"<main class="content" id="main" tabindex="-1">"#));
 }
 
 #[tokio::test]
