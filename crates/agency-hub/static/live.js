@@ -7,15 +7,21 @@
   var here = document.getElementById("live");
   var service = here ? here.getAttribute("data-service") : null;
 
+  // The count on the navigation's link to `href`, and on what repeats it (the phone's "Menu").
   function setBadge(href, n, what) {
-    var link = document.querySelector('nav a[href="' + href + '"]');
-    if (!link) return;
+    var places = document.querySelectorAll(
+      'nav a[href="' + href + '"], [data-badge-of="' + href + '"]'
+    );
+    for (var i = 0; i < places.length; i++) mark(places[i], href, n, what);
+  }
+
+  function mark(link, href, n, what) {
     var badge = link.querySelector(".nav-badge");
     if (n > 0) {
       if (!badge) {
         badge = document.createElement("span");
         badge.className = "nav-badge";
-        badge.setAttribute("data-badge", href);
+        if (link.tagName === "A") badge.setAttribute("data-badge", href);
         link.appendChild(document.createTextNode(" "));
         link.appendChild(badge);
       }

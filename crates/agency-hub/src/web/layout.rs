@@ -79,6 +79,8 @@ pub struct PageCtx {
     pub css_href: String,
     /// The live updates' script.
     pub live_href: String,
+    /// The enhancements' script (the phone's menu, …).
+    pub app_js_href: String,
     /// Demo accounts exist: the sign-in page shows them.
     pub demo: bool,
     /// Payments go to the built-in emulator.
@@ -242,6 +244,7 @@ impl FromRequestParts<AppState> for PageCtx {
             nav,
             css_href: super::assets::href("app.css"),
             live_href: super::assets::href("live.js"),
+            app_js_href: super::assets::href("app.js"),
             demo: state.config.demo_data,
             test_mode: state.test_mode,
             unread,

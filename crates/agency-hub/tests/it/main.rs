@@ -10,6 +10,7 @@ mod cli;
 mod conversations;
 mod currencies;
 mod email;
+mod experience;
 mod experiments;
 mod faults;
 mod files;

@@ -1,0 +1,125 @@
+//! The experience on a phone and with a keyboard (issue 20): pages at 390 px and 1,366 px in
+//! headless Chromium, the folding navigation.
+
+use fantoccini::key::Key;
+use fantoccini::{Client, Locator};
+use serde_json::json;
+
+use crate::browser::{browser_session, screenshot, sign_in};
+use crate::harness::spawn_app;
+use agency_hub::db::entities::user::Role;
+
+/// ChromeDriver's door to the DevTools protocol (`goog/cdp/execute`).
+#[derive(Debug)]
+struct Cdp(&'static str, serde_json::Value);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = json!({"cmd": self.0, "params": self.1});
+        (axum::http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// Shows the pages `width` CSS pixels wide, as a phone's screen does (a desktop window cannot
+/// be made narrower than 500 px).
+pub async fn set_width(client: &Client, width: u32) {
+    client
+        .issue_cmd(Cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 800}),
+        ))
+        .await
+        .unwrap();
+}
+
+/// How wide the document is, and the window: more than the window scrolls sideways.
+pub async fn widths(client: &Client) -> (u64, u64) {
+    let w = client
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    (w[0].as_u64().unwrap(), w[1].as_u64().unwrap())
+}
+
+async fn shown(client: &Client, css: &str) -> bool {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .is_displayed()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn on_a_phone_the_navigation_folds_into_a_menu_that_opens_and_closes() {
+    let Some((_driver, client)) = browser_session().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let admin = app
+        .create_user(Role::Admin, "admin@example.com", None)
+        .await;
+    sign_in(&client, &app, &admin.email).await;
+    let orders = "nav a[href='/admin/orders']";
+
+    set_width(&client, 390).await;
+    client.goto(&app.url("/dashboard")).await.unwrap();
+    let (page, window) = widths(&client).await;
+    assert_eq!(window, 390);
+    assert!(page <= window, "the page is {page} px wide at {window}");
+    assert!(shown(&client, ".menu-toggle").await);
+    assert!(!shown(&client, orders).await, "folded");
+    screenshot(&client, "experience-390-menu-folded").await;
+
+    let toggle = client.find(Locator::Css(".menu-toggle")).await.unwrap();
+    toggle.click().await.unwrap();
+    assert_eq!(
+        toggle.attr("aria-expanded").await.unwrap().as_deref(),
+        Some("true")
+    );
+    assert!(shown(&client, orders).await, "open");
+    screenshot(&client, "experience-390-menu-open").await;
+    // Escape closes it and gives the focus back to the button.
+    client
+        .find(Locator::Css(orders))
+        .await
+        .unwrap()
+        .send_keys(&Key::Escape.to_string())
+        .await
+        .unwrap();
+    assert!(!shown(&client, orders).await, "closed again");
+    assert_eq!(
+        toggle.attr("aria-expanded").await.unwrap().as_deref(),
+        Some("false")
+    );
+    toggle.click().await.unwrap();
+    client
+        .find(Locator::Css(orders))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    crate::browser::wait_for_path(&client, "/admin/orders").await;
+
+    // A wide screen shows the navigation and no button.
+    set_width(&client, 1366).await;
+    client.goto(&app.url("/dashboard")).await.unwrap();
+    assert!(shown(&client, orders).await);
+    assert!(!shown(&client, ".menu-toggle").await);
+}
