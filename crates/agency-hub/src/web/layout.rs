@@ -64,7 +64,7 @@ pub struct NavItem {
     pub href: &'static str,
     pub label: &'static str,
     pub active: bool,
-    /// A count shown beside the label (the cart's units on "Store", unread notifications…).
+    /// A count shown beside the label (the cart's units on "Cart", unread notifications…).
     pub badge: Option<i64>,
     /// What the count counts, for screen readers ("in your cart", "unread").
     pub badge_label: &'static str,
@@ -87,6 +87,8 @@ pub struct PageCtx {
     pub test_mode: bool,
     /// The signed-in person's unread notifications.
     pub unread: Unread,
+    /// A client's units in the cart (none for staff, or without the store).
+    pub cart_count: Option<i64>,
     /// The largest file one may upload (the forms say so).
     pub max_file_bytes: u64,
 }
@@ -144,6 +146,7 @@ fn nav_for(role: Role, store: bool) -> &'static [(&'static str, &'static str)] {
             ("/dashboard", "Dashboard"),
             ("/notifications", "Notifications"),
             ("/store", "Store"),
+            ("/store/cart", "Cart"),
             ("/my/services", "My services"),
             ("/store/orders", "Orders"),
             ("/store/subscriptions", "Subscriptions"),
@@ -218,7 +221,7 @@ impl FromRequestParts<AppState> for PageCtx {
                     .iter()
                     .map(|&(href, label)| {
                         let (badge, badge_label) = match href {
-                            "/store" => (cart_count, "in your cart"),
+                            "/store/cart" => (cart_count, "in your cart"),
                             "/notifications" => (Some(unread.all), "unread"),
                             "/services" | "/my/services" => {
                                 (Some(unread.messages), "unread messages")
@@ -248,6 +251,7 @@ impl FromRequestParts<AppState> for PageCtx {
             demo: state.config.demo_data,
             test_mode: state.test_mode,
             unread,
+            cart_count,
             max_file_bytes: state.config.files.max_file_bytes,
         })
     }

@@ -13,7 +13,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 use crate::fixtures;
-use crate::harness::{PASSWORD, TestApp, spawn_app};
+use crate::harness::{PASSWORD, TestApp};
 
 /// A running ChromeDriver, stopped when dropped.
 pub struct Driver {
@@ -198,7 +198,7 @@ async fn a_client_searches_the_store_adds_a_service_twice_and_sees_the_badge_and
     let Some((_driver, client)) = browser_session().await else {
         return;
     };
-    let app = spawn_app().await;
+    let app = crate::harness::spawn_app_at_its_own_url().await;
     app.create_user(Role::Client, "client@acme.example", Some("Acme Corp"))
         .await;
     three_services_for_sale(&app).await;
@@ -218,7 +218,7 @@ async fn a_client_searches_the_store_adds_a_service_twice_and_sees_the_badge_and
     search_for_logo_and_open_the_one_card(&client).await;
     add_to_the_cart_twice(&client).await;
     client.goto(&app.url("/store/cart")).await.unwrap();
-    assert_eq!(text_of(&client, "[data-badge='/store']").await, "2");
+    assert_eq!(text_of(&client, "[data-badge='/store/cart']").await, "2");
     assert_eq!(text_of(&client, "[data-cart-total]").await, "$998.00");
     screenshot(&client, "cart").await;
 
@@ -292,24 +292,58 @@ async fn search_for_logo_and_open_the_one_card(client: &Client) {
     cards[0].click().await.unwrap();
 }
 
-/// From the service's page, adds it to the cart and goes back, twice.
+/// From the service's page, adds it to the cart twice: the page stays, and says so, and its
+/// cart count follows (the script; without it the form posts and the cart page says it).
 async fn add_to_the_cart_twice(client: &Client) {
-    for _ in 0..2 {
-        // Clicks that submit a form return before the next page is there: wait for it.
-        let button = client
-            .wait()
-            .for_element(Locator::Css(".buy-box button"))
-            .await
-            .unwrap();
-        button.click().await.unwrap();
+    wait_for_path(client, "/store/").await;
+    let page = client.current_url().await.unwrap();
+    for n in 1..=2 {
         client
             .wait()
-            .for_element(Locator::Css(".flash-success"))
+            .for_element(Locator::Css("form.buy-box button"))
+            .await
+            .unwrap()
+            .click()
             .await
             .unwrap();
-        assert_eq!(client.current_url().await.unwrap().path(), "/store/cart");
-        client.back().await.unwrap();
+        wait_for_text(client, "[data-badge='/store/cart']", &n.to_string()).await;
+        let said = said(client).await;
+        assert_eq!(said, "Logo Design is in your cart. View cart");
+        assert_eq!(
+            client.current_url().await.unwrap(),
+            page,
+            "still on the page"
+        );
     }
+}
+
+/// What the page's script said (its message at the foot of the screen), once said.
+pub async fn said(client: &Client) -> String {
+    for _ in 0..100 {
+        if let Ok(e) = client.find(Locator::Css("#said")).await {
+            let text = e.text().await.unwrap_or_default();
+            if !text.is_empty() {
+                return text;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the page's script said nothing");
+}
+
+/// Waits until the element's text is `want`.
+pub async fn wait_for_text(client: &Client, css: &str, want: &str) {
+    let mut last = String::new();
+    for _ in 0..100 {
+        if let Ok(e) = client.find(Locator::Css(css)).await {
+            last = e.text().await.unwrap_or_default();
+            if last == want {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{css} says {last:?}, not {want:?}");
 }
 
 async fn change_the_quantity_to_three(client: &Client) {
@@ -415,7 +449,7 @@ async fn a_declined_card_says_so_and_leaves_the_cart(client: &Client, app: &Test
     let page = text_once_shown(client, "body").await;
     assert!(page.to_lowercase().contains("declined"), "{page}");
     client.goto(&app.url("/store/cart")).await.unwrap();
-    assert_eq!(text_of(client, "[data-badge='/store']").await, "1");
+    assert_eq!(text_of(client, "[data-badge='/store/cart']").await, "1");
 }
 
 /// 4242 pays: the success page shows the order paid, with a link to its service.
@@ -430,7 +464,7 @@ async fn a_good_card_pays_and_leads_to_the_new_service(client: &Client, app: &Te
     assert_eq!(text_of(client, "h1").await, "Logo Design");
     assert!(
         client
-            .find_all(Locator::Css("[data-badge='/store']"))
+            .find_all(Locator::Css("[data-badge='/store/cart']"))
             .await
             .unwrap()
             .is_empty(),
@@ -640,7 +674,7 @@ async fn a_client_saves_moves_to_saved_and_reviews_and_the_staff_approve_reply_a
     let Some((_driver, client)) = browser_session().await else {
         return;
     };
-    let app = spawn_app().await;
+    let app = crate::harness::spawn_app_at_its_own_url().await;
     three_services_for_sale(&app).await;
     let acme = fixtures::company(&app.db, "Acme Corp").await;
     let logo = catalog_named(&app, "Logo Design").await;
@@ -672,7 +706,10 @@ async fn a_client_saves_moves_to_saved_and_reviews_and_the_staff_approve_reply_a
         .goto(&app.url(&format!("/store/{}", seo.id)))
         .await
         .unwrap();
-    submit_and_see(&client, ".buy-box button").await;
+    // The script adds it in place; then to the cart.
+    click(&client, "form.buy-box button").await;
+    assert_eq!(said(&client).await, "SEO Audit is in your cart. View cart");
+    client.goto(&app.url("/store/cart")).await.unwrap();
     let flash = submit_and_see(
         &client,
         "button[aria-label='Move SEO Audit to saved services']",

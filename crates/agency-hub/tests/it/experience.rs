@@ -5,8 +5,7 @@ use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 use serde_json::json;
 
-use crate::browser::{browser_session, screenshot, sign_in};
-use crate::harness::spawn_app;
+use crate::browser::{browser_session, click, said, screenshot, sign_in, text_of, wait_for_text};
 use agency_hub::db::entities::user::Role;
 
 /// ChromeDriver's door to the DevTools protocol (`goog/cdp/execute`).
@@ -70,7 +69,7 @@ async fn on_a_phone_the_navigation_folds_into_a_menu_that_opens_and_closes() {
     let Some((_driver, client)) = browser_session().await else {
         return;
     };
-    let app = spawn_app().await;
+    let app = crate::harness::spawn_app_at_its_own_url().await;
     let admin = app
         .create_user(Role::Admin, "admin@example.com", None)
         .await;
@@ -122,4 +121,45 @@ async fn on_a_phone_the_navigation_folds_into_a_menu_that_opens_and_closes() {
     client.goto(&app.url("/dashboard")).await.unwrap();
     assert!(shown(&client, orders).await);
     assert!(!shown(&client, ".menu-toggle").await);
+}
+
+#[tokio::test]
+async fn on_a_phone_a_client_adds_from_the_store_stays_there_and_the_cart_link_counts_it() {
+    let Some((_driver, client)) = browser_session().await else {
+        return;
+    };
+    let app = crate::harness::spawn_app_at_its_own_url().await;
+    app.create_user(Role::Client, "client@acme.example", Some("Acme Corp"))
+        .await;
+    crate::fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
+    sign_in(&client, &app, "client@acme.example").await;
+    set_width(&client, 390).await;
+    client.goto(&app.url("/store")).await.unwrap();
+    assert!(
+        shown(&client, ".top-cart").await,
+        "the cart beside the menu"
+    );
+    for n in ["1", "2"] {
+        click(
+            &client,
+            ".store-card form[action='/store/cart/items'] button",
+        )
+        .await;
+        wait_for_text(&client, ".top-cart .nav-badge", n).await;
+    }
+    assert_eq!(
+        said(&client).await,
+        "Logo Design is in your cart. View cart"
+    );
+    assert_eq!(client.current_url().await.unwrap().path(), "/store");
+    let (page, window) = widths(&client).await;
+    assert!(page <= window, "the store is {page} px wide at {window}");
+    screenshot(&client, "experience-390-added-from-the-store").await;
+    click(&client, ".top-cart").await;
+    crate::browser::wait_for_path(&client, "/store/cart").await;
+    assert_eq!(
+        text_of(&client, "nav [data-badge='/store/cart']").await,
+        "",
+        "the menu is folded: the navigation's own count is not shown"
+    );
 }

@@ -104,11 +104,14 @@ async fn a_client_and_the_agency_work_on_a_paid_service_and_each_sees_the_other_
 
     // The cart asks the question before checkout, and checkout waits for the answer.
     client.goto(&app.url("/store?q=logo")).await.unwrap();
-    submit(
+    // Added in place (the page's script), then to the cart.
+    click(
         &client,
         ".store-card form[action='/store/cart/items'] button",
     )
     .await;
+    let said = crate::browser::said(&client).await;
+    assert_eq!(said, "Logo Design is in your cart. View cart");
     client.goto(&app.url("/store/cart")).await.unwrap();
     let checkout = "form[action='/store/checkout'] button";
     let button = client.find(Locator::Css(checkout)).await.unwrap();
