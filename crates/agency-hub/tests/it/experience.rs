@@ -42,7 +42,8 @@ pub async fn set_width(client: &Client, width: u32) {
         .unwrap();
 }
 
-/// How wide the document is, and the window: more than the window scrolls sideways.
+/// How wide the document is, and the window: more than the window scrolls sideways (and a
+/// phone's window itself widens to content too wide for the screen).
 pub async fn widths(client: &Client) -> (u64, u64) {
     let w = client
         .execute(
@@ -153,10 +154,37 @@ async fn on_a_phone_a_client_adds_from_the_store_stays_there_and_the_cart_link_c
     );
     assert_eq!(client.current_url().await.unwrap().path(), "/store");
     let (page, window) = widths(&client).await;
+    assert_eq!(window, 390);
     assert!(page <= window, "the store is {page} px wide at {window}");
     screenshot(&client, "experience-390-added-from-the-store").await;
     click(&client, ".top-cart").await;
     crate::browser::wait_for_path(&client, "/store/cart").await;
+    // The cart's lines are cards on a phone: the total in view, nothing to scroll sideways.
+    assert_eq!(text_of(&client, "[data-cart-total]").await, "$998.00");
+    assert_eq!(text_of(&client, "td[data-label='Total']").await, "$998.00");
+    let (page, window) = widths(&client).await;
+    // A phone widens its window to content wider than the screen: it must not have.
+    assert_eq!(window, 390, "the cart widened the window");
+    for cell in [
+        "td[data-label='Total']",
+        "[data-cart-total]",
+        ".line-actions button",
+    ] {
+        let (x, _, w, _) = client
+            .find(Locator::Css(cell))
+            .await
+            .unwrap()
+            .rectangle()
+            .await
+            .unwrap();
+        assert!(
+            x + w <= window as f64,
+            "{cell} ends at {} of {window}",
+            x + w
+        );
+    }
+    assert!(page <= window, "the cart is {page} px wide at {window}");
+    screenshot(&client, "experience-390-cart").await;
     assert_eq!(
         text_of(&client, "nav [data-badge='/store/cart']").await,
         "",
