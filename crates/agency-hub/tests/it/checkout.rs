@@ -41,6 +41,10 @@ async fn a_paid_checkout_provisions_a_service_per_unit_empties_the_cart_and_queu
     let path = &success[success.find("/store/success").unwrap()..];
     let html = app.page(path).await;
     assert!(html.contains("your order is paid"), "{html}");
+    assert!(
+        html.contains(&format!(r#"Order <a href="/store/orders/{order_id}">"#)),
+        "the order's number leads to it"
+    );
     assert_eq!(
         service::Entity::find().count(&app.db).await.unwrap(),
         3,

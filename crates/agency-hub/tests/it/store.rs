@@ -686,6 +686,41 @@ async fn every_api_route_is_described_with_its_errors_and_every_described_path_i
 }
 
 #[tokio::test]
+async fn emptying_the_cart_asks_first_and_keeps_it_until_confirmed() {
+    let app = spawn_app().await;
+    app.signed_in_as(Role::Client).await;
+    let logo = fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
+    let res = app
+        .post_form(
+            "/store/cart/items",
+            &[("template_id", &logo.id.to_string()), ("quantity", "2")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+
+    let res = app.post_form("/store/cart/clear", &[]).await;
+    assert_eq!(res.status(), 200, "asked, not done");
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("Empty the cart? The 2 services in it are removed"),
+        "{page}"
+    );
+    assert!(page.contains(r#"<input type="hidden" name="confirm" value="yes">"#));
+    assert_eq!(cart_json(&app).await["count"], 2, "nothing removed yet");
+
+    let res = app
+        .post_form("/store/cart/clear", &[("confirm", "yes")])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(cart_json(&app).await["count"], 0);
+    assert!(
+        app.page("/store/cart")
+            .await
+            .contains("Your cart is empty.")
+    );
+}
+
+#[tokio::test]
 async fn a_store_page_read_again_runs_no_statement_and_its_unread_badge_follows_writes_at_once() {
     use agency_hub::db::entities::notification::NoticeKind;
     use agency_hub::notify::inapp::{self, Notice};

@@ -223,6 +223,8 @@ pub struct CartPage {
     currency: Currency,
     error: Option<AppError>,
     cancelled: bool,
+    /// "Empty the cart" was asked: the page asks first.
+    confirm_clear: bool,
     /// The answers form sent back with its mistakes: its line's template and what was typed.
     answering: Option<(TemplateId, Vec<(String, String)>)>,
 }
@@ -271,6 +273,7 @@ async fn cart_page(
         cart,
         error,
         cancelled: false,
+        confirm_clear: false,
         answering: None,
     })
 }
@@ -561,12 +564,26 @@ pub async fn promotion_code(
     .await
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub struct ClearFields {
+    /// `yes` once the person confirmed.
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Empties the cart once confirmed; asked first (the cart again, with the question).
 pub async fn clear(
     State(state): State<AppState>,
     RequireClient(_, client_id): RequireClient,
     session: Session,
     ctx: PageCtx,
+    Form(f): Form<ClearFields>,
 ) -> AppResult<Response> {
+    if f.confirm != "yes" {
+        let mut page = cart_page(&state, ctx, client_id, None).await?;
+        page.confirm_clear = !page.cart.lines.is_empty();
+        return Ok(page.into_response());
+    }
     change_cart(&state, &session, ctx, client_id, async |txn| {
         cart::clear(txn, client_id).await?;
         Ok("Your cart is empty.".to_string())
