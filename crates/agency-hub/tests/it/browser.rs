@@ -710,11 +710,7 @@ async fn a_client_saves_moves_to_saved_and_reviews_and_the_staff_approve_reply_a
     click(&client, "form.buy-box button").await;
     assert_eq!(said(&client).await, "SEO Audit is in your cart. View cart");
     client.goto(&app.url("/store/cart")).await.unwrap();
-    let flash = submit_and_see(
-        &client,
-        "button[aria-label='Move SEO Audit to saved services']",
-    )
-    .await;
+    let flash = submit_and_see(&client, "button[aria-label='Move to saved: SEO Audit']").await;
     assert!(
         flash.contains("SEO Audit moved to your saved services."),
         "{flash}"

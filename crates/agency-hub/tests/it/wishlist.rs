@@ -69,10 +69,7 @@ async fn a_company_saves_services_for_later_and_sees_a_price_drop() {
         .await;
     assert_eq!(res.status(), 201);
     let cart = app.page("/store/cart").await;
-    assert!(
-        cart.contains("Move Landing Page to saved services"),
-        "{cart}"
-    );
+    assert!(cart.contains("Move to saved: Landing Page"), "{cart}");
     let res = app
         .post_form(&format!("/store/cart/items/{}/save", site.id), &[])
         .await;
