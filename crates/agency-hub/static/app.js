@@ -2,6 +2,32 @@
 (function () {
   "use strict";
 
+  // The count on the navigation's link to `href`, and on what repeats it (`data-badge-of`: the
+  // phone's "Menu", its cart link); gone at 0. Live updates (live.js) use it too.
+  function setBadge(href, n, what) {
+    var places = document.querySelectorAll(
+      'nav a[href="' + href + '"], [data-badge-of="' + href + '"]'
+    );
+    for (var i = 0; i < places.length; i++) {
+      var place = places[i];
+      var badge = place.querySelector(".nav-badge");
+      if (n > 0) {
+        if (!badge) {
+          badge = document.createElement("span");
+          badge.className = "nav-badge";
+          if (place.closest("nav")) badge.setAttribute("data-badge", href);
+          place.appendChild(document.createTextNode(" "));
+          place.appendChild(badge);
+        }
+        badge.textContent = String(n);
+        badge.setAttribute("aria-label", n + " " + what);
+      } else if (badge) {
+        badge.remove();
+      }
+    }
+  }
+  window.agencyHub = { setBadge: setBadge };
+
   // On a phone the navigation folds into a "Menu" button (without this script it stays
   // unfolded, as on a wide screen).
   var sidebar = document.querySelector(".sidebar");
@@ -51,24 +77,6 @@
     }, 8000);
   }
 
-  // The cart's count wherever it shows.
-  function setCartCount(n) {
-    var places = document.querySelectorAll("[data-cart-link]");
-    for (var i = 0; i < places.length; i++) {
-      var badge = places[i].querySelector(".nav-badge");
-      if (!badge) {
-        badge = document.createElement("span");
-        badge.className = "nav-badge";
-        if (places[i].closest("nav")) badge.setAttribute("data-badge", "/store/cart");
-        places[i].appendChild(document.createTextNode(" "));
-        places[i].appendChild(badge);
-      }
-      badge.textContent = String(n);
-      badge.setAttribute("aria-label", n + " in your cart");
-      badge.hidden = n === 0;
-    }
-  }
-
   // "Add to cart" keeps the person on the page: the cart's count and a message change in
   // place (without the script, the form posts and the cart page says it).
   document.addEventListener("submit", function (e) {
@@ -85,27 +93,38 @@
       body: JSON.stringify({ serviceTemplateId: id, quantity: data.get("quantity") || "1" })
     })
       .then(function (r) {
-        return r.json().then(function (body) {
-          if (!r.ok) {
-            say((body.error && body.error.message) || "That could not be added.", true);
+        return r.json().then(
+          function (body) {
+            return { ok: r.ok, body: body };
+          },
+          function () {
+            return { ok: r.ok, body: null };
+          }
+        );
+      })
+      .then(
+        function (res) {
+          if (button) button.disabled = false;
+          if (!res.ok) {
+            var error = res.body && res.body.error;
+            say((error && error.message) || "That could not be added: try again.", true);
             return;
           }
+          var body = res.body || {};
           var line = (body.items || []).filter(function (l) {
             return l.serviceTemplateId === id;
           })[0];
-          setCartCount(body.count);
+          if (typeof body.count === "number") setBadge("/store/cart", body.count, "in your cart");
           say((line ? line.title : "The service") + " is in your cart.", false, {
             href: "/store/cart",
             text: "View cart"
           });
-        });
-      })
-      .catch(function () {
-        // Something between us failed: the page's own way.
-        form.submit();
-      })
-      .then(function () {
-        if (button) button.disabled = false;
-      });
+        },
+        function () {
+          // No answer at all (the network): the page's own way. Only then: once the API
+          // answered, posting again would add twice.
+          form.submit();
+        }
+      );
   });
 })();

@@ -7,30 +7,8 @@
   var here = document.getElementById("live");
   var service = here ? here.getAttribute("data-service") : null;
 
-  // The count on the navigation's link to `href`, and on what repeats it (the phone's "Menu").
-  function setBadge(href, n, what) {
-    var places = document.querySelectorAll(
-      'nav a[href="' + href + '"], [data-badge-of="' + href + '"]'
-    );
-    for (var i = 0; i < places.length; i++) mark(places[i], href, n, what);
-  }
-
-  function mark(link, href, n, what) {
-    var badge = link.querySelector(".nav-badge");
-    if (n > 0) {
-      if (!badge) {
-        badge = document.createElement("span");
-        badge.className = "nav-badge";
-        if (link.tagName === "A") badge.setAttribute("data-badge", href);
-        link.appendChild(document.createTextNode(" "));
-        link.appendChild(badge);
-      }
-      badge.textContent = String(n);
-      badge.setAttribute("aria-label", n + " " + what);
-    } else if (badge) {
-      badge.remove();
-    }
-  }
+  // The pages' script (app.js, run before this one) keeps the counts.
+  var setBadge = window.agencyHub.setBadge;
 
   // Something typed or chosen and not sent: a field that differs from what the page came
   // with (an answer or a message to edit comes filled in; that is not typing).

@@ -104,30 +104,35 @@ pub async fn browser_session() -> Option<(Driver, Client)> {
     panic!("could not start a browser session: {last_error}");
 }
 
-/// ChromeDriver's read of the browser's console (its `se/log` endpoint).
+/// A POST to one of ChromeDriver's own endpoints of the session (`se/log`, `goog/cdp/execute`),
+/// which fantoccini has no call for.
 #[derive(Debug)]
-struct BrowserLog;
+pub struct SessionPost(pub &'static str, pub serde_json::Value);
 
-impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+impl fantoccini::wd::WebDriverCompatibleCommand for SessionPost {
     fn endpoint(
         &self,
         base: &url::Url,
         session: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
-        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+        base.join(&format!(
+            "session/{}/{}",
+            session.unwrap_or_default(),
+            self.0
+        ))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
-        (
-            axum::http::Method::POST,
-            Some(r#"{"type":"browser"}"#.into()),
-        )
+        (axum::http::Method::POST, Some(self.1.to_string()))
     }
 }
 
 /// What the browser's console said since the last read.
 pub async fn console(client: &Client) -> Vec<String> {
-    let entries = client.issue_cmd(BrowserLog).await.unwrap();
+    let entries = client
+        .issue_cmd(SessionPost("se/log", json!({"type": "browser"})))
+        .await
+        .unwrap();
     entries
         .as_array()
         .into_iter()

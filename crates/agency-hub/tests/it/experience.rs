@@ -5,38 +5,21 @@ use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 use serde_json::json;
 
-use crate::browser::{browser_session, click, said, screenshot, sign_in, text_of, wait_for_text};
+use crate::browser::{
+    SessionPost, browser_session, click, said, screenshot, sign_in, text_of, wait_for_text,
+};
 use agency_hub::db::entities::user::Role;
-
-/// ChromeDriver's door to the DevTools protocol (`goog/cdp/execute`).
-#[derive(Debug)]
-struct Cdp(&'static str, serde_json::Value);
-
-impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
-    fn endpoint(
-        &self,
-        base: &url::Url,
-        session: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
-        let body = json!({"cmd": self.0, "params": self.1});
-        (axum::http::Method::POST, Some(body.to_string()))
-    }
-}
 
 /// Shows the pages `width` CSS pixels wide, as a phone's screen does (a desktop window cannot
 /// be made narrower than 500 px).
 pub async fn set_width(client: &Client, width: u32) {
     client
-        .issue_cmd(Cdp(
-            "Emulation.setDeviceMetricsOverride",
-            json!({"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 800}),
+        .issue_cmd(SessionPost(
+            "goog/cdp/execute",
+            json!({
+                "cmd": "Emulation.setDeviceMetricsOverride",
+                "params": {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 800},
+            }),
         ))
         .await
         .unwrap();
@@ -189,5 +172,60 @@ async fn on_a_phone_a_client_adds_from_the_store_stays_there_and_the_cart_link_c
         text_of(&client, "nav [data-badge='/store/cart']").await,
         "",
         "the menu is folded: the navigation's own count is not shown"
+    );
+}
+
+#[tokio::test]
+async fn adding_a_service_taken_off_sale_meanwhile_says_why_and_adds_nothing() {
+    use agency_hub::db::entities::service_template;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let Some((_driver, client)) = browser_session().await else {
+        return;
+    };
+    let app = crate::harness::spawn_app_at_its_own_url().await;
+    app.create_user(Role::Client, "client@acme.example", Some("Acme Corp"))
+        .await;
+    let logo = crate::fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
+    sign_in(&client, &app, "client@acme.example").await;
+    client.goto(&app.url("/store")).await.unwrap();
+    // Off sale while the page is open.
+    service_template::ActiveModel {
+        id: Set(logo.id),
+        is_purchasable: Set(false),
+        ..Default::default()
+    }
+    .update(&app.db)
+    .await
+    .unwrap();
+    app.state.store.changed().await;
+
+    click(
+        &client,
+        ".store-card form[action='/store/cart/items'] button",
+    )
+    .await;
+    let said = said(&client).await;
+    assert!(
+        text_of(&client, "#said.flash-error").await == said,
+        "an error: {said}"
+    );
+    assert!(said.contains("store"), "{said}");
+    assert_eq!(client.current_url().await.unwrap().path(), "/store");
+    assert!(
+        client
+            .find_all(Locator::Css("[data-badge='/store/cart']"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no count"
+    );
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    assert_eq!(
+        agency_hub::db::entities::cart_item::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap(),
+        0,
+        "nothing added, and the form not posted again"
     );
 }
