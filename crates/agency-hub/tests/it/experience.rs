@@ -107,16 +107,27 @@ async fn on_a_phone_the_navigation_folds_into_a_menu_that_opens_and_closes() {
     assert!(!shown(&client, ".menu-toggle").await);
 }
 
-#[tokio::test]
-async fn on_a_phone_a_client_adds_from_the_store_stays_there_and_the_cart_link_counts_it() {
-    let Some((_driver, client)) = browser_session().await else {
-        return;
-    };
+/// A browser signed in as a client of Acme Corp, with Logo Design ($499) on sale.
+async fn a_client_and_logo_design() -> Option<(
+    crate::browser::Driver,
+    Client,
+    crate::harness::TestApp,
+    agency_hub::db::entities::service_template::Model,
+)> {
+    let (driver, client) = browser_session().await?;
     let app = crate::harness::spawn_app_at_its_own_url().await;
     app.create_user(Role::Client, "client@acme.example", Some("Acme Corp"))
         .await;
-    crate::fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
+    let logo = crate::fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
     sign_in(&client, &app, "client@acme.example").await;
+    Some((driver, client, app, logo))
+}
+
+#[tokio::test]
+async fn on_a_phone_a_client_adds_from_the_store_stays_there_and_the_cart_link_counts_it() {
+    let Some((_driver, client, app, _)) = a_client_and_logo_design().await else {
+        return;
+    };
     set_width(&client, 390).await;
     client.goto(&app.url("/store")).await.unwrap();
     assert!(
@@ -179,14 +190,9 @@ async fn on_a_phone_a_client_adds_from_the_store_stays_there_and_the_cart_link_c
 async fn adding_a_service_taken_off_sale_meanwhile_says_why_and_adds_nothing() {
     use agency_hub::db::entities::service_template;
     use sea_orm::{ActiveModelTrait, ActiveValue::Set};
-    let Some((_driver, client)) = browser_session().await else {
+    let Some((_driver, client, app, logo)) = a_client_and_logo_design().await else {
         return;
     };
-    let app = crate::harness::spawn_app_at_its_own_url().await;
-    app.create_user(Role::Client, "client@acme.example", Some("Acme Corp"))
-        .await;
-    let logo = crate::fixtures::for_sale(&app.db, "Logo Design", "Design", "499", "USD", 3).await;
-    sign_in(&client, &app, "client@acme.example").await;
     client.goto(&app.url("/store")).await.unwrap();
     // Off sale while the page is open.
     service_template::ActiveModel {
