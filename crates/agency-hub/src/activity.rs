@@ -150,3 +150,142 @@ pub async fn for_entity<C: ConnectionTrait>(
         .all(conn)
         .await
 }
+
+/// A text field of an entry's details ("" when absent).
+fn field<'a>(details: &'a Value, key: &str) -> &'a str {
+    details.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// An entry of the log in words: what was done (to follow the actor's name) and a link to what
+/// it names. Stored codes (`task.status_changed`, `DONE`) never reach a page.
+impl activity::Model {
+    /// "marked task “Design” Done", "refunded order AH-000012 in part", …
+    pub fn says(&self) -> String {
+        use crate::db::entities::service::ServiceStatus;
+        use crate::db::entities::task::TaskStatus;
+        let d = &self.details;
+        let text = |key: &str| field(d, key).to_string();
+        let quoted = |key: &str| format!("“{}”", field(d, key));
+        // A status in words (as stored, should it be one no longer known).
+        let service_status = |key: &str| {
+            ServiceStatus::parse(field(d, key))
+                .map_or_else(|| field(d, key).to_string(), |s| s.label().to_string())
+        };
+        let task_status = |key: &str| {
+            TaskStatus::parse(field(d, key))
+                .map_or_else(|| field(d, key).to_string(), |s| s.label().to_string())
+        };
+        let order = || match field(d, "order_number") {
+            "" => "the order".to_string(),
+            n => format!("order {n}"),
+        };
+        match self.action.as_str() {
+            "service.created" => format!("made service {}", quoted("name")),
+            "service.status_changed" => {
+                format!(
+                    "moved the service from {} to {}",
+                    service_status("from"),
+                    service_status("to")
+                )
+            }
+            "service.answers_changed" => "changed the answers to the service's questions".into(),
+            "service.kept_after_refund" => "kept the service going after its order's refund".into(),
+            "task.added" => format!("added task {}", quoted("task")),
+            "task.updated" => format!("edited task {}", quoted("task")),
+            "task.deleted" => format!("deleted task {}", quoted("task")),
+            "task.status_changed" => {
+                format!("marked task {} {}", quoted("task"), task_status("to"))
+            }
+            "order.paid" => format!("received the payment of {}", order()),
+            "order.provisioned" => format!("made the services of {}", order()),
+            "order.flagged" => format!("held {} for a review: Stripe's amount differs", order()),
+            "order.refund_requested" => format!(
+                "asked Stripe for a refund ({})",
+                crate::web::pages::admin_orders::reason_label(field(d, "reason")).to_lowercase()
+            ),
+            "order.refunded" => format!(
+                "refunded {} {}",
+                order(),
+                if d.get("full").and_then(Value::as_bool) == Some(true) {
+                    "in full"
+                } else {
+                    "in part"
+                }
+            ),
+            "order.cancelled" => format!("cancelled {}", order()),
+            "order.fulfilment_rerun" => "ran the order's fulfilment again".into(),
+            "order.reviewed" => "marked the order as reviewed".into(),
+            "client.created" => format!("added client {}", text("name")),
+            "client.updated" => format!("updated client {}", text("name")),
+            "user.created" => {
+                let role = crate::db::entities::user::Role::parse(field(d, "role"))
+                    .map_or("user", |r| r.label());
+                format!("added {} as {}", text("email"), role.to_lowercase())
+            }
+            "user.renamed" => format!("renamed {} to {}", quoted("from"), quoted("to")),
+            "user.password_set" => "set their password through an emailed link".into(),
+            "user.password_changed" => "changed their password".into(),
+            "user.password_reset" => "gave the user a new password".into(),
+            "user.deactivated" => "deactivated the user".into(),
+            "user.reactivated" => "reactivated the user".into(),
+            "template.created" => format!("created template {}", quoted("name")),
+            "template.updated" => format!("edited template {}", quoted("name")),
+            "template.archived" => format!("archived template {}", quoted("name")),
+            "template.restored" => format!("restored template {}", quoted("name")),
+            "review.approved" => "approved a review".into(),
+            "review.hidden" => "hid a review".into(),
+            "review.replied" => "replied to a review".into(),
+            "experiment.started" => format!("started experiment {}", quoted("name")),
+            "experiment.stopped" => "stopped the experiment".into(),
+            "settings.changed" => "changed the agency's settings".into(),
+            "subscription.started" => "started the subscription".into(),
+            "subscription.changed" => format!("changed the subscription: {}", text("change")),
+            "subscription.period_paid" => "received a period's payment".into(),
+            "subscription.payment_failed" => "could not collect a renewal".into(),
+            "subscription.period_refunded" => "refunded a period".into(),
+            "subscription.price_moved" => "moved the subscription to the new price".into(),
+            "subscription.ended" => "ended the subscription".into(),
+            other => other.replace(['.', '_'], " "),
+        }
+    }
+
+    /// Where what the entry names is (for staff), and its name: "order AH-000012".
+    pub fn link(&self) -> Option<(String, String)> {
+        let id = self.entity_id;
+        let named = |key: &str| {
+            self.details
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let (path, name) = match self.entity_type.as_str() {
+            "service" => (
+                "/services",
+                named("name").unwrap_or(format!("service #{id}")),
+            ),
+            "order" => (
+                "/admin/orders",
+                named("order_number").map_or(format!("order #{id}"), |n| format!("order {n}")),
+            ),
+            "client" => (
+                "/admin/clients",
+                named("name").unwrap_or(format!("client #{id}")),
+            ),
+            "user" => (
+                "/admin/users",
+                named("email").unwrap_or(format!("user #{id}")),
+            ),
+            "template" => (
+                "/admin/templates",
+                named("name").unwrap_or(format!("template #{id}")),
+            ),
+            "subscription" => ("/admin/subscriptions", format!("subscription #{id}")),
+            "experiment" => (
+                "/admin/experiments",
+                named("name").unwrap_or(format!("experiment #{id}")),
+            ),
+            _ => return None,
+        };
+        Some((format!("{path}/{id}"), name))
+    }
+}

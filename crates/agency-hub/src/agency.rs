@@ -63,6 +63,7 @@ fn defaults(config: &Config) -> Settings {
         prices_include_tax: false,
         stripe_tax: config.stripe.automatic_tax,
         search_synonyms: String::new(),
+        clients_invite: false,
         updated_at: Utc::now(),
     }
 }
@@ -79,6 +80,7 @@ pub struct SettingsForm {
     pub stripe_tax: bool,
     /// One group a line: "website = web site = landing page".
     pub search_synonyms: String,
+    pub clients_invite: bool,
 }
 
 /// What the form says, checked.
@@ -92,6 +94,7 @@ pub struct ValidSettings {
     prices_include_tax: bool,
     stripe_tax: bool,
     search_synonyms: String,
+    clients_invite: bool,
 }
 
 impl SettingsForm {
@@ -105,6 +108,7 @@ impl SettingsForm {
             prices_include_tax: s.prices_include_tax,
             stripe_tax: s.stripe_tax,
             search_synonyms: s.search_synonyms.clone(),
+            clients_invite: s.clients_invite,
         }
     }
 
@@ -158,6 +162,7 @@ impl SettingsForm {
                 prices_include_tax: self.prices_include_tax,
                 stripe_tax: self.stripe_tax,
                 search_synonyms: normalise(&self.search_synonyms),
+                clients_invite: self.clients_invite,
             }),
             _ => Err(errors),
         }
@@ -204,6 +209,7 @@ pub async fn save<C: ConnectionTrait>(
         prices_include_tax: valid.prices_include_tax,
         stripe_tax: valid.stripe_tax,
         search_synonyms: valid.search_synonyms,
+        clients_invite: valid.clients_invite,
         updated_at: Utc::now(),
     };
     let mut changed = Vec::new();
@@ -226,6 +232,10 @@ pub async fn save<C: ConnectionTrait>(
         ),
         ("stripe_tax", before.stripe_tax != after.stripe_tax),
         (
+            "clients_invite",
+            before.clients_invite != after.clients_invite,
+        ),
+        (
             "search_synonyms",
             before.search_synonyms != after.search_synonyms,
         ),
@@ -245,6 +255,7 @@ pub async fn save<C: ConnectionTrait>(
         prices_include_tax: Set(after.prices_include_tax),
         stripe_tax: Set(after.stripe_tax),
         search_synonyms: Set(after.search_synonyms.clone()),
+        clients_invite: Set(after.clients_invite),
         updated_at: Set(after.updated_at),
     };
     agency_settings::Entity::insert(row)
@@ -260,6 +271,7 @@ pub async fn save<C: ConnectionTrait>(
                     agency_settings::Column::PricesIncludeTax,
                     agency_settings::Column::StripeTax,
                     agency_settings::Column::SearchSynonyms,
+                    agency_settings::Column::ClientsInvite,
                     agency_settings::Column::UpdatedAt,
                 ])
                 .to_owned(),

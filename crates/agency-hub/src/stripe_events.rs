@@ -488,3 +488,45 @@ async fn process<C: ConnectionTrait>(conn: &C, event: &Event) -> AppResult<Effec
         }),
     }
 }
+
+/// A received event in words, for the staff's pages (the codes stay below them, small).
+impl stripe_event::Model {
+    /// What the event was: "Checkout completed", "Refund", …
+    pub fn what(&self) -> &str {
+        match self.event_type.as_str() {
+            "checkout.session.completed" => "Checkout completed",
+            "checkout.session.expired" => "Checkout expired unpaid",
+            "checkout.session.async_payment_succeeded" => "Bank payment arrived",
+            "checkout.session.async_payment_failed" => "Bank payment failed",
+            "payment_intent.payment_failed" => "Card declined",
+            "charge.refunded" => "Refund",
+            "invoice.paid" => "Invoice paid",
+            "invoice.payment_failed" => "Invoice payment failed",
+            "customer.subscription.created" => "Subscription started",
+            "customer.subscription.updated" => "Subscription changed",
+            "customer.subscription.deleted" => "Subscription ended",
+            other => other,
+        }
+    }
+
+    /// What handling it did, in words: "Services made", "Already up to date", …
+    pub fn did(&self) -> &str {
+        match self.outcome.as_str() {
+            "fulfilled" => "Services made",
+            "already_fulfilled" => "Already done: nothing to do",
+            "processing" => "Payment still processing",
+            "not_paid" => "Not paid: nothing made",
+            "flagged" => "Held for a review",
+            "unknown_order" => "Not one of this store's orders",
+            "cancelled" => "Order cancelled",
+            "payment_failed" => "Payment failed: the buyer was told",
+            "recorded" => "Noted in the metrics",
+            "refunded" => "Refund applied",
+            "period_paid" => "Period paid: its tasks made",
+            IGNORED => "Already up to date: nothing to change",
+            RECEIVED => "Being handled",
+            FAILED => "Failed: see the error",
+            other => other,
+        }
+    }
+}

@@ -11,22 +11,70 @@
     for (var i = 0; i < places.length; i++) {
       var place = places[i];
       var badge = place.querySelector(".nav-badge");
+      // The number is shown; what it counts is for screen readers (a name on a plain span
+      // is not read).
+      var words = place.querySelector(".badge-words");
       if (n > 0) {
         if (!badge) {
           badge = document.createElement("span");
           badge.className = "nav-badge";
           if (place.closest("nav")) badge.setAttribute("data-badge", href);
+          words = document.createElement("span");
+          words.className = "visually-hidden badge-words";
           place.appendChild(document.createTextNode(" "));
           place.appendChild(badge);
+          place.appendChild(words);
         }
         badge.textContent = String(n);
-        badge.setAttribute("aria-label", n + " " + what);
+        if (words) words.textContent = " " + what;
       } else if (badge) {
         badge.remove();
+        if (words) words.remove();
       }
     }
   }
   window.agencyHub = { setBadge: setBadge };
+
+  // A table wider than the screen scrolls inside its box: the keyboard reaches it to scroll.
+  function scrollable() {
+    var tables = document.querySelectorAll(".table");
+    for (var t = 0; t < tables.length; t++) {
+      if (tables[t].scrollWidth > tables[t].clientWidth + 1) {
+        tables[t].tabIndex = 0;
+      } else {
+        tables[t].removeAttribute("tabindex");
+      }
+    }
+  }
+  scrollable();
+  window.addEventListener("resize", scrollable);
+
+  // Dialogs: a link with `data-opens` (a dialog's id) opens it over the page; without this
+  // script the link leads to the page with the dialog open in place. `data-closes` in a dialog
+  // closes it. One the server sent open (a mistake to correct, a step to confirm) is shown
+  // over the page too.
+  document.addEventListener("click", function (e) {
+    var opener = e.target.closest("[data-opens]");
+    var dialog = opener && document.getElementById(opener.getAttribute("data-opens"));
+    if (dialog && dialog.showModal) {
+      e.preventDefault();
+      if (dialog.open) dialog.close();
+      dialog.showModal();
+      return;
+    }
+    var closer = e.target.closest("dialog [data-closes]");
+    if (closer && closer.closest("dialog").matches(":modal")) {
+      e.preventDefault();
+      closer.closest("dialog").close();
+    }
+  });
+  var shown = document.querySelectorAll("dialog[data-open]");
+  for (var d = 0; d < shown.length; d++) {
+    if (shown[d].showModal) {
+      shown[d].close();
+      shown[d].showModal();
+    }
+  }
 
   // On a phone the navigation folds into a "Menu" button (without this script it stays
   // unfolded, as on a wide screen).

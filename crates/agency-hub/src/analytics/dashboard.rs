@@ -207,6 +207,16 @@ fn users_of(kind: Kind, p: &Period) -> sea_orm::sea_query::SelectStatement {
         .to_owned()
 }
 
+/// The admin dashboard's money: net revenue (per currency) and orders paid in the period.
+pub async fn money_of<C: ConnectionTrait>(
+    conn: &C,
+    p: &Period,
+) -> Result<(PerCurrency, i64, Currency), DbErr> {
+    let mut f = Figures::default();
+    money(conn, p, &mut f).await?;
+    Ok((f.net, f.orders, f.main_currency))
+}
+
 /// Every figure of the period.
 pub async fn figures<C: ConnectionTrait>(conn: &C, p: &Period) -> Result<Figures, DbErr> {
     let mut f = Figures::default();

@@ -159,6 +159,17 @@ pub async fn create_and_welcome<C: ConnectionTrait>(
     v: ValidUser,
     password_hash: String,
 ) -> AppResult<user::Model> {
+    create(conn, actor, v, password_hash, None).await
+}
+
+/// [`create_and_welcome`], the welcome saying who invited them when a teammate did.
+async fn create<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor,
+    v: ValidUser,
+    password_hash: String,
+    invited_by: Option<&str>,
+) -> AppResult<user::Model> {
     let needs_password = v.password.is_none();
     if let Some(id) = v.client_id
         && client::Entity::find_by_id(id).one(conn).await?.is_none()
@@ -196,6 +207,7 @@ pub async fn create_and_welcome<C: ConnectionTrait>(
         name: model.name.clone(),
         email: model.email.clone(),
         set_password_token,
+        invited_by: invited_by.map(str::to_string),
     });
     notify::enqueue(
         conn,
@@ -207,17 +219,121 @@ pub async fn create_and_welcome<C: ConnectionTrait>(
     Ok(model)
 }
 
-/// How long a set-password link works.
+/// The active people of a client company, by name.
+pub async fn people_of<C: ConnectionTrait>(
+    conn: &C,
+    client_id: ClientId,
+) -> Result<Vec<user::Model>, DbErr> {
+    user::Entity::find()
+        .filter(user::Column::ClientId.eq(client_id))
+        .filter(user::Column::Active.eq(true))
+        .order_by_asc(user::Column::Name)
+        .order_by_asc(user::Column::Id)
+        .all(conn)
+        .await
+}
+
+/// A client invites a teammate to their own company (when the agency allows it): the new
+/// client user sets their password through the welcome email's link, which names who invited
+/// them. Logged with the inviter as its author.
+pub async fn invite_teammate<C: ConnectionTrait>(
+    conn: &C,
+    inviter: &super::CurrentUser,
+    client_id: ClientId,
+    name: &str,
+    email: &str,
+) -> AppResult<user::Model> {
+    let form = UserForm {
+        email: email.to_string(),
+        name: name.to_string(),
+        role: Role::Client.as_str().to_string(),
+        client_id: client_id.to_string(),
+        password: String::new(),
+    };
+    let valid = form.validate()?;
+    // An unusable random password until they set theirs through the link.
+    let hash = password::hash(format!("{}{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4())).await?;
+    create(
+        conn,
+        &Actor::from(inviter),
+        valid,
+        hash,
+        Some(&inviter.name),
+    )
+    .await
+}
+
+/// How long a welcome email's set-password link works.
 pub const TOKEN_LIFETIME: chrono::Duration = chrono::Duration::days(7);
+
+/// How long a "forgot password" link works.
+pub const RESET_LIFETIME: chrono::Duration = chrono::Duration::hours(1);
+
+/// At most this many "forgot password" links an hour for one account (each asking sends an
+/// email: no one can flood a person's inbox through the form).
+const RESETS_AN_HOUR: u64 = 3;
 
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// A new one-time set-password token for the user; only its hash is stored.
+/// A new one-time set-password token for the user, working for [`TOKEN_LIFETIME`]; only its
+/// hash is stored.
 pub async fn issue_password_token<C: ConnectionTrait>(
     conn: &C,
     user_id: UserId,
+) -> Result<String, DbErr> {
+    issue_token(conn, user_id, TOKEN_LIFETIME).await
+}
+
+/// "Forgot password": emails an active user with `email` a one-time link working for an hour.
+/// Says nothing of whether the account exists (the page answers the same either way); returns
+/// whether an email was queued.
+pub async fn request_reset<C: ConnectionTrait>(conn: &C, email: &str) -> AppResult<bool> {
+    let Ok(email) = Email::parse(email) else {
+        return Err(AppError::invalid(
+            "email",
+            "Enter the email address you sign in with.",
+        ));
+    };
+    let Some(user) = user::Entity::find()
+        .filter(user::Column::Email.eq(email.as_str()))
+        .filter(user::Column::Active.eq(true))
+        .one(conn)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let recent = password_token::Entity::find()
+        .filter(password_token::Column::UserId.eq(user.id))
+        .filter(password_token::Column::CreatedAt.gt(Utc::now() - chrono::Duration::hours(1)))
+        .count(conn)
+        .await?;
+    if recent >= RESETS_AN_HOUR {
+        tracing::info!(
+            user.id = user.id.get(),
+            "password reset not sent: too many this hour"
+        );
+        return Ok(false);
+    }
+    let token = issue_token(conn, user.id, RESET_LIFETIME).await?;
+    let message = Message::PasswordReset(crate::notify::messages::PasswordReset {
+        name: user.name.clone(),
+        token,
+    });
+    let key = format!(
+        "password-reset:{}:{}",
+        user.id,
+        Utc::now().timestamp_millis()
+    );
+    notify::enqueue(conn, &user.email, &message, &key).await?;
+    Ok(true)
+}
+
+async fn issue_token<C: ConnectionTrait>(
+    conn: &C,
+    user_id: UserId,
+    lifetime: chrono::Duration,
 ) -> Result<String, DbErr> {
     let token = format!(
         "{}{}",
@@ -228,7 +344,7 @@ pub async fn issue_password_token<C: ConnectionTrait>(
     password_token::Entity::insert(password_token::ActiveModel {
         user_id: Set(user_id),
         token_hash: Set(token_hash(&token)),
-        expires_at: Set(now + TOKEN_LIFETIME),
+        expires_at: Set(now + lifetime),
         used_at: Set(None),
         created_at: Set(now),
         ..Default::default()
@@ -243,7 +359,7 @@ pub async fn token_user<C: ConnectionTrait>(conn: &C, token: &str) -> AppResult<
     let expired = || {
         AppError::invalid(
             "token",
-            "This link has expired or was used already. Ask the agency for a new one.",
+            "This link has expired or was used already. Ask for a new one: \"Forgot your password?\" on the sign-in page.",
         )
     };
     let row = password_token::Entity::find()
@@ -267,12 +383,14 @@ pub async fn set_password_with_token<C: ConnectionTrait>(
     password_hash: String,
 ) -> AppResult<user::Model> {
     let user = token_user(conn, token).await?;
+    // This link is spent, and any other the user still has (a new password is chosen).
     password_token::Entity::update_many()
         .col_expr(
             password_token::Column::UsedAt,
             sea_orm::sea_query::Expr::value(Utc::now()),
         )
-        .filter(password_token::Column::TokenHash.eq(token_hash(token)))
+        .filter(password_token::Column::UserId.eq(user.id))
+        .filter(password_token::Column::UsedAt.is_null())
         .exec(conn)
         .await?;
     let mut active: user::ActiveModel = user.into();

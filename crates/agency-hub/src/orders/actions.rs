@@ -14,8 +14,9 @@ use crate::activity::{self, Actor, Subject};
 use crate::db::Db;
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
 use crate::db::entities::order_note;
+use crate::db::entities::service::{self, ServiceStatus};
 use crate::error::{AppError, AppResult};
-use crate::ids::OrderId;
+use crate::ids::{OrderId, ServiceId};
 use crate::stripe::client::{REFUND_REASONS, SessionStatus, StripeClient, StripeError};
 
 fn subject(order: &order::Model) -> Subject<'static> {
@@ -76,8 +77,34 @@ pub fn check_refund(order: &order::Model, amount: i64, reason: &str) -> AppResul
     Ok(())
 }
 
+/// The services of `order` named by `ids` (each of the order and not cancelled yet), or which
+/// one is not.
+pub async fn cancellable<C: ConnectionTrait>(
+    conn: &C,
+    order: &order::Model,
+    ids: &[ServiceId],
+) -> AppResult<Vec<service::Model>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found = service::Entity::find()
+        .filter(refunds::services_of(order.id))
+        .filter(service::Column::Id.is_in(ids.iter().copied()))
+        .filter(service::Column::Status.ne(ServiceStatus::Cancelled))
+        .all(conn)
+        .await?;
+    if let Some(missing) = ids.iter().find(|id| !found.iter().any(|s| s.id == **id)) {
+        return Err(AppError::invalid(
+            "cancel",
+            format!("Service {missing} is not one of this order's services still running."),
+        ));
+    }
+    Ok(found)
+}
+
 /// Refunds `amount` through Stripe and applies it at once (the `charge.refunded` event that
-/// follows finds it applied, or applies it if it comes first). Returns what changed.
+/// follows finds it applied, or applies it if it comes first), cancelling the services staff
+/// chose (`cancel`). Returns what changed.
 pub async fn refund(
     db: &Db,
     stripe: &StripeClient,
@@ -85,9 +112,11 @@ pub async fn refund(
     id: OrderId,
     amount: i64,
     reason: &str,
+    cancel: &[ServiceId],
 ) -> AppResult<Option<Applied>> {
     let order = find(db, id).await?;
     check_refund(&order, amount, reason)?;
+    cancellable(db, &order, cancel).await?;
     let pi = order.stripe_payment_intent_id.clone().unwrap_or_default();
     // The same refund asked twice (a double click) is one refund at Stripe.
     let key = format!("refund-{}-{}-{amount}", order.id, order.refunded_minor);
@@ -107,7 +136,14 @@ pub async fn refund(
         json!({"refund_id": made.id, "amount_minor": made.amount, "reason": reason}),
     )
     .await?;
-    let applied = refunds::apply(&txn, &locked, order.refunded_minor + made.amount, actor).await?;
+    let applied = refunds::apply(
+        &txn,
+        &locked,
+        order.refunded_minor + made.amount,
+        actor,
+        cancel,
+    )
+    .await?;
     txn.commit().await?;
     Ok(applied)
 }

@@ -14,12 +14,13 @@ use crate::cart;
 use crate::config::Config;
 use crate::db::Db;
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
-use crate::db::entities::{client, order_item, service, user};
+use crate::db::entities::{client, order_item, service, service_template, user};
 use crate::error::{AppError, AppResult};
 use crate::ids::{ClientId, OrderId, OrderItemId};
 use crate::notify::{self, Message};
 use crate::stripe::client::{
-    CheckoutLine, CheckoutSession, NewCheckout, StripeClient, StripeError, SubscriptionTerms,
+    CheckoutLine, CheckoutSession, NewCheckout, SessionStatus, StripeClient, StripeError,
+    SubscriptionTerms,
 };
 
 fn stripe_failed(e: StripeError) -> AppError {
@@ -109,6 +110,106 @@ pub async fn start(
     ))
 }
 
+/// Where a client resumes paying an order they left unpaid: its Checkout Session while it is
+/// open; once it has expired, a new session for the same order if every price it was made with
+/// still holds (the service on sale, its price in the order's currency unchanged, no promotion
+/// to apply again). Otherwise the order is cancelled and the client told to check out again.
+pub async fn resume(
+    db: &Db,
+    stripe: &StripeClient,
+    config: &Config,
+    user: &CurrentUser,
+    client_id: ClientId,
+    id: OrderId,
+) -> AppResult<String> {
+    let order = super::get_for_client(db, id, client_id).await?;
+    let Some(session_id) = order
+        .stripe_session_id
+        .clone()
+        .filter(|_| order.status == OrderStatus::Pending)
+    else {
+        return Err(AppError::conflict(format!(
+            "Order {} is not waiting for payment: it is {}.",
+            order.order_number,
+            order.status.label().to_lowercase()
+        )));
+    };
+    let session = stripe
+        .retrieve_checkout_session(&session_id)
+        .await
+        .map_err(|e| e.into_app_error("resuming a payment", "Nothing was charged.", false))?;
+    match (session.status, session.url) {
+        (Some(SessionStatus::Open), Some(url)) => return Ok(url),
+        // Paid meanwhile: the success page confirms it.
+        (Some(SessionStatus::Complete), _) => {
+            return Ok(config.url_for(&format!("/store/success?session_id={session_id}")));
+        }
+        _ => {}
+    }
+    let items = super::items_of(db, order.id).await?;
+    let ids: Vec<_> = items.iter().map(|i| i.template_id).collect();
+    let templates: std::collections::HashMap<_, _> = service_template::Entity::find()
+        .filter(service_template::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect();
+    let holds = order.promotion_code.is_none()
+        && items.iter().all(|item| {
+            templates.get(&item.template_id).is_some_and(|t| {
+                t.on_sale()
+                    && t.price_in(order.currency).map(|p| p.minor) == Some(item.unit_price_minor)
+            })
+        });
+    if !holds {
+        cancel_unpaid(db, order.id).await?;
+        return Err(AppError::conflict(format!(
+            "Order {} can no longer be paid as it was made (a price or a promotion changed): \
+             it is cancelled. Your cart still holds its services: check out again from the cart.",
+            order.order_number
+        )));
+    }
+    let customer = stripe_customer(db, stripe, user, client_id).await?;
+    let settings = crate::agency::get(db, config).await?;
+    let products = templates
+        .values()
+        .filter_map(|t| Some((t.id, t.stripe_product_id.clone()?)))
+        .collect();
+    let request = new_checkout(
+        config, &settings, &order, &items, &customer, &products, None,
+    );
+    let session = stripe
+        .create_checkout_session(&request)
+        .await
+        .map_err(stripe_failed)?;
+    let url = session.url.clone().ok_or_else(|| {
+        stripe_failed(StripeError::Decode(
+            "the Checkout Session has no url".into(),
+        ))
+    })?;
+    // The expired session's event, if it comes later, no longer cancels the order (`expired`).
+    let txn = db.write().await?;
+    let moved = order::Entity::update_many()
+        .col_expr(
+            order::Column::StripeSessionId,
+            Expr::value(session.id.clone()),
+        )
+        .filter(order::Column::Id.eq(order.id))
+        .filter(order::Column::Status.eq(OrderStatus::Pending))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    if moved.rows_affected == 0 {
+        return Err(AppError::conflict(format!(
+            "Order {} changed meanwhile: look at it again.",
+            order.order_number
+        )));
+    }
+    tracing::info!(order.id = order.id.get(), stripe.session_id = %session.id, "payment resumed with a new session");
+    Ok(url)
+}
+
 /// The Checkout Session for `order`: every line priced as the order was written (`price_data`,
 /// so no price comes from anywhere but our database). A recurring item makes it a
 /// subscription-mode session: the item recurs, its setup fee is a one-time line.
@@ -188,18 +289,24 @@ async fn expire_open_checkouts(
             }) => continue,
             Err(e) => return Err(stripe_failed(e)),
         }
-        let txn = db.write().await?;
-        if let Some(locked) = super::lock(&txn, open.id).await? {
-            super::transition(
-                &txn,
-                &locked,
-                OrderStatus::Cancelled,
-                PaymentStatus::Cancelled,
-            )
-            .await?;
-        }
-        txn.commit().await?;
+        cancel_unpaid(db, open.id).await?;
     }
+    Ok(())
+}
+
+/// Cancels an order that was not paid (the status machine refuses it for one that was).
+async fn cancel_unpaid(db: &Db, id: OrderId) -> AppResult<()> {
+    let txn = db.write().await?;
+    if let Some(locked) = super::lock(&txn, id).await? {
+        super::transition(
+            &txn,
+            &locked,
+            OrderStatus::Cancelled,
+            PaymentStatus::Cancelled,
+        )
+        .await?;
+    }
+    txn.commit().await?;
     Ok(())
 }
 
@@ -325,11 +432,19 @@ pub async fn debit_failed<C: ConnectionTrait>(
     Ok(Effect::on(&order, "payment_failed"))
 }
 
-/// `checkout.session.expired`: the session was left unpaid; its order is cancelled.
+/// `checkout.session.expired`: the session was left unpaid; its order is cancelled, unless the
+/// client resumed paying it with a newer session (`resume`).
 pub async fn expired<C: ConnectionTrait>(conn: &C, session: &CheckoutSession) -> AppResult<Effect> {
     let Some(order) = lock_order_of(conn, session).await? else {
         return Ok(Effect::unknown_order());
     };
+    if order
+        .stripe_session_id
+        .as_deref()
+        .is_some_and(|current| current != session.id)
+    {
+        return Ok(Effect::on(&order, "ignored"));
+    }
     let moved = super::transition(
         conn,
         &order,

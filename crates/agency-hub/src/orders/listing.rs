@@ -70,6 +70,8 @@ pub struct Filter {
     /// Matched in the order number, the client's name and the buyer's email.
     pub search: String,
     pub sort: Sort,
+    /// Only orders paid or being paid (a bank debit settling): not those left unpaid.
+    pub settled: bool,
 }
 
 impl Filter {
@@ -83,6 +85,13 @@ impl Filter {
         }
         if let Some(id) = self.client_id {
             c = c.add(order::Column::ClientId.eq(id));
+        }
+        if self.settled {
+            c = c.add(order::Column::Status.is_in([
+                OrderStatus::Processing,
+                OrderStatus::Completed,
+                OrderStatus::Refunded,
+            ]));
         }
         if let Some(from) = self.from {
             c = c.add(order::Column::CreatedAt.gte(Utc.from_utc_datetime(&from.into())));
@@ -236,15 +245,18 @@ pub async fn admin_page<C: ConnectionTrait>(
     })
 }
 
-/// One page of a client company's orders, newest first, and how many it has.
+/// One page of a client company's orders (only those `settled`, if so), newest first, and how
+/// many there are.
 pub async fn client_page<C: ConnectionTrait>(
     conn: &C,
     client_id: ClientId,
+    settled: bool,
     page: u64,
     per_page: u64,
 ) -> Result<(Vec<OrderRow>, u64), DbErr> {
     let filter = Filter {
         client_id: Some(client_id),
+        settled,
         ..Default::default()
     };
     let p = admin_page(conn, &filter, page, per_page, true).await?;

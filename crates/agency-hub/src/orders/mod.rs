@@ -457,6 +457,7 @@ pub async fn open_checkouts<C: ConnectionTrait>(
         .filter(order::Column::ClientId.eq(client_id))
         .filter(order::Column::Status.eq(OrderStatus::Pending))
         .filter(order::Column::StripeSessionId.is_not_null())
+        .order_by_desc(order::Column::Id)
         .all(conn)
         .await
 }

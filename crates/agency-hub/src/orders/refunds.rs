@@ -6,7 +6,7 @@
 use chrono::{DateTime, Datelike, Utc};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 use serde_json::json;
 
@@ -66,7 +66,7 @@ pub async fn charge_refunded<C: ConnectionTrait>(conn: &C, charge: &Charge) -> A
     let Some(order) = super::lock(conn, found.id).await? else {
         return Ok(Effect::unknown_order());
     };
-    let applied = apply(conn, &order, charge.amount_refunded, &Actor::System).await?;
+    let applied = apply(conn, &order, charge.amount_refunded, &Actor::System, &[]).await?;
     Ok(Effect::on(
         &order,
         if applied.is_some() {
@@ -78,13 +78,15 @@ pub async fn charge_refunded<C: ConnectionTrait>(conn: &C, charge: &Charge) -> A
 }
 
 /// Brings the locked `order` to Stripe's `refunded_total`. A full refund makes the order and its
-/// payment REFUNDED, cancels its services whose work has not started and flags the others;
-/// the client and the staff are emailed. Returns `None` when there was nothing new.
+/// payment REFUNDED, cancels its services whose work has not started and flags the others; a
+/// partial one cancels the services staff chose (`cancel`, of this order); the client and the
+/// staff are emailed. Returns `None` when there was nothing new.
 pub async fn apply<C: ConnectionTrait>(
     conn: &C,
     order: &order::Model,
     refunded_total: i64,
     actor: &Actor,
+    cancel: &[ServiceId],
 ) -> AppResult<Option<Applied>> {
     let refunded_total = refunded_total.min(order.total_minor);
     if refunded_total <= order.refunded_minor {
@@ -130,7 +132,7 @@ pub async fn apply<C: ConnectionTrait>(
     let (cancelled, to_review) = if full {
         settle_services(conn, order, now).await?
     } else {
-        (Vec::new(), Vec::new())
+        (cancel_chosen(conn, order, cancel, now).await?, Vec::new())
     };
     let applied = Applied {
         amount,
@@ -141,6 +143,35 @@ pub async fn apply<C: ConnectionTrait>(
     record_refund(conn, order, &applied, refunded_total, actor).await?;
     queue_refund_emails(conn, order, &applied, refunded_total).await?;
     Ok(Some(applied))
+}
+
+/// The services of `order` among `ids` not cancelled yet, cancelled; returns their names.
+async fn cancel_chosen<C: ConnectionTrait>(
+    conn: &C,
+    order: &order::Model,
+    ids: &[ServiceId],
+    now: DateTime<Utc>,
+) -> AppResult<Vec<String>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let chosen = service::Entity::find()
+        .filter(services_of(order.id))
+        .filter(service::Column::Id.is_in(ids.iter().copied()))
+        .filter(service::Column::Status.ne(ServiceStatus::Cancelled))
+        .order_by_asc(service::Column::Id)
+        .all(conn)
+        .await?;
+    service::Entity::update_many()
+        .col_expr(
+            service::Column::Status,
+            Expr::value(ServiceStatus::Cancelled),
+        )
+        .col_expr(service::Column::UpdatedAt, Expr::value(now))
+        .filter(service::Column::Id.is_in(chosen.iter().map(|s| s.id)))
+        .exec(conn)
+        .await?;
+    Ok(chosen.into_iter().map(|s| s.name).collect())
 }
 
 /// After a full refund: cancels the order's services whose work has not started, and flags the

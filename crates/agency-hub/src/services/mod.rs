@@ -18,9 +18,11 @@ use crate::activity::{self, Actor, Subject};
 use crate::db::entities::notification::NoticeKind;
 use crate::db::entities::service::ServiceStatus;
 use crate::db::entities::task::TaskStatus;
-use crate::db::entities::{activity as activity_entity, client, service, service_template, task};
+use crate::db::entities::{
+    activity as activity_entity, client, order, order_item, service, service_template, task,
+};
 use crate::error::{AppError, AppResult};
-use crate::ids::{ClientId, ServiceId, TemplateId};
+use crate::ids::{ClientId, OrderId, OrderItemId, ServiceId, TemplateId};
 use crate::notify::inapp::{self, Notice};
 
 #[derive(Clone, Debug, Default)]
@@ -38,6 +40,9 @@ pub struct ServiceRow {
     pub template_name: String,
     pub tasks_done: i64,
     pub tasks_total: i64,
+    /// The order that bought it (its id and number), which tells apart two services of one
+    /// template.
+    pub order: Option<(OrderId, String)>,
 }
 
 impl ServiceRow {
@@ -85,7 +90,31 @@ pub async fn list<C: ConnectionTrait>(
     Ok((rows(conn, services, audience).await?, total))
 }
 
-/// Names and task counts for a set of services, in three queries.
+/// The orders (id and number) that bought `services`, by order item: one query.
+pub async fn orders_of<C: ConnectionTrait>(
+    conn: &C,
+    services: &[service::Model],
+) -> Result<HashMap<OrderItemId, (OrderId, String)>, DbErr> {
+    let items: Vec<OrderItemId> = services.iter().filter_map(|s| s.order_item_id).collect();
+    if items.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(order_item::Entity::find()
+        .select_only()
+        .column(order_item::Column::Id)
+        .column(order_item::Column::OrderId)
+        .column(order::Column::OrderNumber)
+        .join(JoinType::InnerJoin, order_item::Relation::Order.def())
+        .filter(order_item::Column::Id.is_in(items))
+        .into_tuple::<(OrderItemId, OrderId, String)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|(item, id, number)| (item, (id, number)))
+        .collect())
+}
+
+/// Names, task counts and orders for a set of services, in four queries.
 async fn rows<C: ConnectionTrait>(
     conn: &C,
     services: Vec<service::Model>,
@@ -108,11 +137,13 @@ async fn rows<C: ConnectionTrait>(
         .into_iter()
         .collect();
     let counts = task_counts(conn, service_ids, audience).await?;
+    let orders = orders_of(conn, &services).await?;
     Ok(services
         .into_iter()
         .map(|s| {
             let (tasks_done, tasks_total) = counts.get(&s.id).copied().unwrap_or((0, 0));
             ServiceRow {
+                order: s.order_item_id.and_then(|i| orders.get(&i).cloned()),
                 client_name: clients.get(&s.client_id).cloned().unwrap_or_default(),
                 template_name: templates.get(&s.template_id).cloned().unwrap_or_default(),
                 tasks_done,
@@ -493,6 +524,17 @@ pub async fn count_by_status<C: ConnectionTrait>(
         .into_iter()
         .map(|s| (s, counts.get(&s).copied().unwrap_or(0)))
         .collect())
+}
+
+/// Open tasks of open services due before `today`.
+pub async fn overdue_count<C: ConnectionTrait>(conn: &C, today: NaiveDate) -> Result<u64, DbErr> {
+    task::Entity::find()
+        .join(JoinType::InnerJoin, task::Relation::Service.def())
+        .filter(task::Column::DueOn.lt(today))
+        .filter(task::Column::Status.ne(TaskStatus::Done))
+        .filter(service::Column::Status.is_in([ServiceStatus::ToDo, ServiceStatus::InProgress]))
+        .count(conn)
+        .await
 }
 
 /// An open task due soon, with its service and client.

@@ -60,7 +60,9 @@ pub fn build(state: AppState) -> Router {
         .route("/favicon.svg", get(assets::favicon))
         .route("/favicon.ico", get(assets::favicon))
         .route("/static/{name}", get(assets::serve))
-        .route("/static/img/{name}", get(assets::serve_image));
+        .route("/static/img/{name}", get(assets::serve_image))
+        .route("/static/icons/{name}", get(assets::serve_icon))
+        .route("/manifest.webmanifest", get(assets::manifest));
     with_outer_layers(routes, state)
 }
 
@@ -132,9 +134,14 @@ fn page_routes() -> Router<AppState> {
             "/password/set",
             get(pages::password::show).post(pages::password::set),
         )
+        .route(
+            "/password/forgot",
+            get(pages::password::show_forgot).post(pages::password::forgot),
+        )
         .route("/account", get(pages::account::show))
         .route("/account/name", post(pages::account::rename))
         .route("/account/password", post(pages::account::change_password))
+        .route("/account/invites", post(pages::account::invite))
         .route(
             "/account/notifications",
             post(pages::account::set_message_email),
@@ -401,6 +408,8 @@ fn store_page_routes(state: &AppState) -> Router<AppState> {
         )
         .route("/store/orders/{id}", get(pages::orders::show))
         .route("/store/orders/{id}/receipt", get(pages::orders::receipt))
+        .route("/store/orders/{id}/resume", post(pages::orders::resume))
+        .route("/store/orders/{id}/cancel", post(pages::orders::cancel))
         .route(
             "/store/orders/{id}/invoice.pdf",
             get(pages::orders::invoice),

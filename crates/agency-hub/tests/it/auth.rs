@@ -514,3 +514,215 @@ async fn cookie_authenticated_api_writes_need_json_and_our_origin() {
             .contains("http://127.0.0.1:3001")
     );
 }
+
+/// The token of the newest "forgot password" email to `to`, and how many were queued for it.
+async fn reset_links(app: &crate::harness::TestApp, to: &str) -> (Option<String>, usize) {
+    let mut emails: Vec<_> = crate::orders::emails_of_kind(app, "password_reset")
+        .await
+        .into_iter()
+        .filter(|e| e.to_address == to)
+        .collect();
+    emails.sort_by_key(|e| e.id);
+    let token = emails
+        .last()
+        .map(|e| e.payload["token"].as_str().unwrap().to_string());
+    if let Some(e) = emails.last() {
+        let e = crate::orders::rendered(app, e.id).await;
+        let link = format!("/password/set?token={}", token.as_ref().unwrap());
+        assert!(
+            e.text.contains(&link) && e.html.contains(&link),
+            "{}",
+            e.text
+        );
+        assert!(e.text.contains("it works once, for an hour"), "{}", e.text);
+    }
+    (token, emails.len())
+}
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_through_an_emailed_link_that_works_once_for_an_hour() {
+    use agency_hub::db::entities::password_token;
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let app = spawn_app().await;
+    app.create_user(Role::Client, "ana@acme.example", Some("Acme Corp"))
+        .await;
+    let login = app.page("/login").await;
+    assert!(login.contains(r#"<a href="/password/forgot">Forgot your password?</a>"#));
+
+    // The same answer for an account and for none; only the account gets an email.
+    for email in ["ana@acme.example", "nobody@acme.example"] {
+        let res = app.post_form("/password/forgot", &[("email", email)]).await;
+        assert_eq!(res.status(), 200);
+        let page = res.text().await.unwrap();
+        assert!(
+            page.contains(&format!(
+                "If an account signs in with <strong>{email}</strong>, we have emailed it a link"
+            )),
+            "{page}"
+        );
+    }
+    assert_eq!(reset_links(&app, "nobody@acme.example").await.1, 0);
+    let (token, sent) = reset_links(&app, "ana@acme.example").await;
+    assert_eq!(sent, 1);
+    let token = token.unwrap();
+    let res = app
+        .post_form("/password/forgot", &[("email", "not an email")])
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Enter the email address you sign in with.")
+    );
+
+    // The link sets a new password once.
+    let set = format!("/password/set?token={token}");
+    assert!(app.page(&set).await.contains("ana@acme.example"));
+    let fields = [
+        ("token", token.as_str()),
+        ("new_password", "a-new-password-1"),
+        ("confirm_password", "a-new-password-1"),
+    ];
+    let res = app.post_form("/password/set", &fields).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        app.sign_in("ana@acme.example", PASSWORD).await.status(),
+        401,
+        "the old password no longer works"
+    );
+    assert_eq!(
+        app.sign_in("ana@acme.example", "a-new-password-1")
+            .await
+            .status(),
+        303
+    );
+    let again = app.post_form("/password/set", &fields).await;
+    assert_eq!(again.status(), 400);
+    assert!(
+        again
+            .text()
+            .await
+            .unwrap()
+            .contains("expired or was used already")
+    );
+
+    // A link older than an hour no longer works.
+    app.post_form("/password/forgot", &[("email", "ana@acme.example")])
+        .await;
+    let (late, sent) = reset_links(&app, "ana@acme.example").await;
+    assert_eq!(sent, 2);
+    let row = password_token::Entity::find()
+        .filter(password_token::Column::UsedAt.is_null())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let lifetime = row.expires_at - row.created_at;
+    assert_eq!(lifetime, chrono::Duration::hours(1));
+    password_token::Entity::update(password_token::ActiveModel {
+        id: Set(row.id),
+        expires_at: Set(chrono::Utc::now() - chrono::Duration::seconds(1)),
+        ..Default::default()
+    })
+    .exec(&app.db)
+    .await
+    .unwrap();
+    let res = app
+        .get(&format!("/password/set?token={}", late.unwrap()))
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("expired or was used already")
+    );
+
+    // Three links an hour at most: the fourth request sends nothing.
+    for _ in 0..2 {
+        app.post_form("/password/forgot", &[("email", "ana@acme.example")])
+            .await;
+    }
+    assert_eq!(reset_links(&app, "ana@acme.example").await.1, 3);
+}
+
+#[tokio::test]
+async fn a_client_invites_teammates_only_when_the_agency_allows_it_and_only_to_their_company() {
+    use agency_hub::db::entities::{agency_settings, user};
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let mut app = spawn_app().await;
+    let ana = app.signed_in_as(Role::Client).await;
+    let invite = [("name", "Bea Acme"), ("email", "bea@acme.example")];
+    let users = || async { user::Entity::find().count(&app.db).await.unwrap() };
+    let before = users().await;
+
+    let res = app.post_form("/account/invites", &invite).await;
+    assert_eq!(res.status(), 403);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("ask them to invite your teammate")
+    );
+    assert_eq!(users().await, before);
+
+    // Allowed: checked like the admin's form, then made in Ana's company, logged as hers.
+    let settings = agency_hub::agency::get(&app.db, &app.state.config)
+        .await
+        .unwrap();
+    let mut allowed: agency_settings::ActiveModel =
+        sea_orm::IntoActiveModel::into_active_model(settings);
+    allowed = sea_orm::ActiveModelTrait::reset_all(allowed);
+    allowed.clients_invite = Set(true);
+    sea_orm::ActiveModelTrait::insert(allowed, &app.db)
+        .await
+        .unwrap();
+    for (fields, says) in [
+        ([("name", "Bea"), ("email", "not-an-email")], "email"),
+        ([("name", ""), ("email", "bea@acme.example")], "name"),
+        (
+            [("name", "Ana again"), ("email", "client@acme.example")],
+            "already",
+        ),
+    ] {
+        let res = app.post_form("/account/invites", &fields).await;
+        assert!(
+            res.status().is_client_error(),
+            "{fields:?}: {}",
+            res.status()
+        );
+        let page = res.text().await.unwrap();
+        assert!(page.to_lowercase().contains(says), "{says}: {page}");
+        assert!(
+            page.contains(&format!("value=\"{}\"", fields[1].1)),
+            "kept as typed"
+        );
+    }
+    assert_eq!(users().await, before);
+    let res = app.post_form("/account/invites", &invite).await;
+    assert_eq!(res.status(), 303);
+    let bea = user::Entity::find()
+        .filter(user::Column::Email.eq("bea@acme.example"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((bea.role, bea.client_id), (Role::Client, ana.client_id));
+    let logged = agency_hub::db::entities::activity::Entity::find()
+        .filter(agency_hub::db::entities::activity::Column::Action.eq("user.created"))
+        .filter(agency_hub::db::entities::activity::Column::EntityId.eq(bea.id.get()))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(logged.actor_user_id, Some(ana.id));
+    let account = app.page("/account").await;
+    assert!(account.contains("Bea Acme") && account.contains("People of Acme Corp"));
+
+    // Staff have no team to invite to.
+    app.switch_browser(browser());
+    app.signed_in_as(Role::Manager).await;
+    let res = app.post_form("/account/invites", &invite).await;
+    assert_eq!(res.status(), 403);
+}

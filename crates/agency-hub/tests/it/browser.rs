@@ -150,6 +150,10 @@ pub async fn screenshot(client: &Client, name: &str) {
 
 /// Signs in through the sign-in page.
 pub async fn sign_in(client: &Client, app: &TestApp, email: &str) {
+    sign_in_with(client, app, email, PASSWORD).await;
+}
+
+pub async fn sign_in_with(client: &Client, app: &TestApp, email: &str, password: &str) {
     client.goto(&app.url("/login")).await.unwrap();
     client
         .find(Locator::Css("input[name=email]"))
@@ -162,7 +166,7 @@ pub async fn sign_in(client: &Client, app: &TestApp, email: &str) {
         .find(Locator::Css("input[name=password]"))
         .await
         .unwrap()
-        .send_keys(PASSWORD)
+        .send_keys(password)
         .await
         .unwrap();
     client
@@ -487,14 +491,17 @@ async fn an_admin_refunds_the_order_in_full(client: &Client, app: &TestApp) -> S
     client.goto(&app.url("/admin/orders")).await.unwrap();
     screenshot(client, "admin-orders").await;
     click(client, ".orders-table a[href^='/admin/orders/']").await;
+    // The refund is a dialog over the order; no amount is suggested.
     client
         .wait()
-        .for_element(Locator::Css("#refund-button"))
+        .for_element(Locator::Css("[data-opens='refund']"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
+    fill(client, "#refund input[name=amount]", "499").await;
+    click(client, "#refund-button").await;
     let confirm = client
         .wait()
         .for_element(Locator::Css("#confirm-refund"))

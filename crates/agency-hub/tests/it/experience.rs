@@ -235,3 +235,251 @@ async fn adding_a_service_taken_off_sale_meanwhile_says_why_and_adds_nothing() {
         "nothing added, and the form not posted again"
     );
 }
+
+async fn is_modal(client: &Client, css: &str) -> bool {
+    client
+        .execute(
+            "return document.querySelector(arguments[0]).matches(':modal')",
+            vec![json!(css)],
+        )
+        .await
+        .unwrap()
+        .as_bool()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn on_a_phone_an_admin_refunds_part_of_an_order_in_a_dialog_choosing_the_service_it_cancels()
+{
+    use agency_hub::db::entities::service::ServiceStatus;
+    let Some((_driver, client)) = browser_session().await else {
+        return;
+    };
+    let app = crate::harness::spawn_app_at_its_own_url().await;
+    // Logo Design ×1 and SEO Audit ×2: $1,199.00, three services.
+    let order = crate::purchase::paid_order(&app).await;
+    app.create_user(Role::Admin, "admin@example.com", None)
+        .await;
+    sign_in(&client, &app, "admin@example.com").await;
+    set_width(&client, 390).await;
+    client
+        .goto(&app.url(&format!("/admin/orders/{}", order.id)))
+        .await
+        .unwrap();
+
+    click(&client, "[data-opens='refund']").await;
+    assert!(is_modal(&client, "#refund").await, "opened over the page");
+    assert_eq!(
+        client
+            .find(Locator::Css("#refund input[name=amount]"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(""),
+        "no amount suggested"
+    );
+    crate::browser::fill(&client, "#refund input[name=amount]", "350").await;
+    let audits = crate::orders::services_of(&app, order.id)
+        .await
+        .into_iter()
+        .filter(|s| s.name == "SEO Audit")
+        .collect::<Vec<_>>();
+    click(
+        &client,
+        &format!("#refund input[name=cancel][value='{}']", audits[0].id),
+    )
+    .await;
+    screenshot(&client, "experience-390-refund-dialog").await;
+    click(&client, "#refund-button").await;
+
+    // The confirmation says what it refunds and cancels, over the page again.
+    let confirm = client
+        .wait()
+        .for_element(Locator::Css("#confirm-refund"))
+        .await
+        .unwrap();
+    assert_eq!(
+        confirm.text().await.unwrap(),
+        "Confirm the refund of $350.00"
+    );
+    assert!(is_modal(&client, "#refund").await);
+    let what = text_of(&client, "#refund-what").await;
+    assert!(
+        what.contains("These services are cancelled: SEO Audit."),
+        "{what}"
+    );
+    let (page, window) = widths(&client).await;
+    assert!(window == 390 && page <= window, "{page} px at {window}");
+    screenshot(&client, "experience-390-refund-confirm").await;
+    confirm.click().await.unwrap();
+
+    assert_eq!(
+        said_flash(&client).await,
+        "Refunded $350.00; cancelled SEO Audit."
+    );
+    assert_eq!(
+        text_of(&client, "header .order-PARTLY").await,
+        "Partly refunded"
+    );
+    assert_eq!(text_of(&client, "[data-order-net]").await, "$849.00");
+    let after = crate::orders::reload(&app, order.id).await;
+    assert_eq!(after.refunded_minor, 35_000);
+    let cancelled: Vec<_> = crate::orders::services_of(&app, order.id)
+        .await
+        .into_iter()
+        .filter(|s| s.status == ServiceStatus::Cancelled)
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(cancelled, vec![audits[0].id]);
+    screenshot(&client, "experience-390-partly-refunded").await;
+}
+
+/// The flash message the page opened with.
+async fn said_flash(client: &Client) -> String {
+    client
+        .wait()
+        .for_element(Locator::Css(".flash-success"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_client_leaves_a_payment_unfinished_then_resumes_it_from_the_orders_page_and_pays() {
+    let Some((_driver, client, app, _)) = a_client_and_logo_design().await else {
+        return;
+    };
+    client.goto(&app.url("/store")).await.unwrap();
+    click(
+        &client,
+        ".store-card form[action='/store/cart/items'] button",
+    )
+    .await;
+    wait_for_text(&client, "nav [data-badge='/store/cart']", "1").await;
+    // To Stripe's page, and away from it unpaid.
+    client.goto(&app.url("/store/cart")).await.unwrap();
+    click(&client, "form[action='/store/checkout'] button").await;
+    client
+        .wait()
+        .for_element(Locator::Css("#pay-button"))
+        .await
+        .unwrap();
+    client.goto(&app.url("/store/orders")).await.unwrap();
+    assert_eq!(
+        text_of(&client, "#unfinished-title").await,
+        "Waiting for your payment"
+    );
+    assert!(
+        client
+            .find_all(Locator::Css(".orders-table"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing bought yet"
+    );
+    screenshot(&client, "experience-orders-unfinished").await;
+
+    click(&client, "form[action$='/resume'] button").await;
+    client
+        .wait()
+        .for_element(Locator::Css("#pay-button"))
+        .await
+        .unwrap();
+    crate::browser::fill(&client, "input[name=card_number]", "4242 4242 4242 4242").await;
+    crate::browser::fill(&client, "input[name=card_expiry]", "12 / 34").await;
+    crate::browser::fill(&client, "input[name=card_cvc]", "123").await;
+    click(&client, "#pay-button").await;
+    crate::browser::wait_for_path(&client, "/store/success").await;
+
+    client.goto(&app.url("/store/orders")).await.unwrap();
+    assert!(
+        client
+            .find_all(Locator::Css("#unfinished-title"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing waits any more"
+    );
+    assert_eq!(text_of(&client, ".orders-table tbody .badge").await, "Paid");
+}
+
+#[tokio::test]
+async fn a_client_invites_a_teammate_once_the_admin_allows_it_and_the_teammate_signs_in() {
+    let Some((_driver, client, app, _)) = a_client_and_logo_design().await else {
+        return;
+    };
+    // Not allowed at first: the page says whom to ask.
+    client.goto(&app.url("/account")).await.unwrap();
+    assert!(
+        text_of(&client, "#team")
+            .await
+            .contains("To add someone, ask"),
+        "no invitation form"
+    );
+
+    app.create_user(Role::Admin, "admin@example.com", None)
+        .await;
+    client.delete_all_cookies().await.unwrap();
+    sign_in(&client, &app, "admin@example.com").await;
+    client.goto(&app.url("/admin/settings")).await.unwrap();
+    click(&client, "input[name=clients_invite]").await;
+    click(
+        &client,
+        "form[action='/admin/settings'] button[type=submit]",
+    )
+    .await;
+    said_flash(&client).await;
+
+    client.delete_all_cookies().await.unwrap();
+    sign_in(&client, &app, "client@acme.example").await;
+    client.goto(&app.url("/account")).await.unwrap();
+    crate::browser::fill(&client, ".invite-form input[name=name]", "Bea Acme").await;
+    crate::browser::fill(
+        &client,
+        ".invite-form input[name=email]",
+        "bea@acme.example",
+    )
+    .await;
+    screenshot(&client, "experience-invite").await;
+    click(&client, ".invite-form button").await;
+    assert_eq!(
+        said_flash(&client).await,
+        "Bea Acme is invited: we emailed bea@acme.example a link to choose a password."
+    );
+    assert!(text_of(&client, "#team").await.contains("Bea Acme"));
+
+    // Bea opens the emailed link, chooses a password and is in Acme Corp's portal.
+    let welcome = crate::orders::emails_of_kind(&app, "welcome")
+        .await
+        .into_iter()
+        .find(|e| e.to_address == "bea@acme.example")
+        .expect("a welcome email");
+    let welcome = crate::orders::rendered(&app, welcome.id).await;
+    assert!(
+        welcome.text.contains("Client user invited you"),
+        "{}",
+        welcome.text
+    );
+    let token = welcome.payload["set_password_token"].as_str().unwrap();
+    client.delete_all_cookies().await.unwrap();
+    client
+        .goto(&app.url(&format!("/password/set?token={token}")))
+        .await
+        .unwrap();
+    crate::browser::fill(&client, "input[name=new_password]", "bea-password-1").await;
+    crate::browser::fill(&client, "input[name=confirm_password]", "bea-password-1").await;
+    click(&client, "form[action='/password/set'] button").await;
+    said_flash(&client).await;
+    crate::browser::sign_in_with(&client, &app, "bea@acme.example", "bea-password-1").await;
+    client.goto(&app.url("/account")).await.unwrap();
+    let team = text_of(&client, "#team").await;
+    assert!(
+        team.contains("People of Acme Corp") && team.contains("(you)"),
+        "{team}"
+    );
+}

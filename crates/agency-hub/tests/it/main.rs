@@ -2,6 +2,7 @@
 //! PostgreSQL when `TEST_DATABASE_URL` is set, without being written twice.
 
 mod admin;
+mod audit;
 mod auth;
 mod browser;
 mod bundles;

@@ -328,8 +328,18 @@ fn stat<'a>(html: &'a str, label: &str) -> &'a str {
 
 async fn assert_the_page_shows_them_with_the_period_before(app: &TestApp) {
     let html = app.page("/admin/metrics?period=30").await;
+    // No figure before: nothing said of it (no "before: —").
+    assert!(!stat(&html, "Service activation").contains("before"));
     for (label, parts) in [
-        ("Revenue", vec!["$250.00", "before: $80.00", "+212%"]),
+        (
+            "Net revenue",
+            vec![
+                "$250.00",
+                "paid $300.00, less $50.00 refunded",
+                "before: $80.00",
+                "+212%",
+            ],
+        ),
         ("Orders", vec![">2<", "before: 1", "+100%"]),
         ("Average order", vec!["$150.00", "before: $80.00"]),
         (
@@ -339,7 +349,7 @@ async fn assert_the_page_shows_them_with_the_period_before(app: &TestApp) {
         ("Checkout abandonment", vec!["33.3%", "before: 0.0%"]),
         ("Cart abandonment", vec!["25.0%", "before: 0.0%"]),
         ("Payment success", vec!["66.7%", "before: 100.0%"]),
-        ("Service activation", vec!["50.0%", "before: —"]),
+        ("Service activation", vec!["50.0%"]),
         ("Refunds", vec![">1<", "before: 0"]),
         ("Refunded", vec!["$50.00"]),
         ("Webhook", vec!["p50 30 ms · p95 100 ms"]),
@@ -355,7 +365,8 @@ async fn assert_the_page_shows_them_with_the_period_before(app: &TestApp) {
         "3 · 60%",
         "2 · 40%",
         "<title id=\"funnel-t\">",
-        "Revenue per day (USD)",
+        "Paid per day (USD)",
+        "Each person counts once a step: 2 people paid the period's 2 orders.",
     ] {
         assert!(html.contains(text), "{text}");
     }
@@ -662,7 +673,7 @@ async fn mrr_and_churn_match_a_known_data_set() {
         ("Reactivated subscriptions", vec![">1<", "before: 0"]),
         ("Recurring revenue", vec!["$698.00", "€1.00"]),
         ("One-time revenue", vec!["$500.00"]),
-        ("Revenue", vec!["$1,198.00", "€1.00"]),
+        ("Net revenue", vec!["$1,198.00", "€1.00"]),
     ] {
         let s = stat(&html, label);
         for part in parts {

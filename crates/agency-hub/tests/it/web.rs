@@ -120,6 +120,61 @@ async fn pages_link_a_favicon_and_start_with_a_link_that_skips_to_the_content() 
 }
 
 #[tokio::test]
+async fn the_portal_is_installable_on_a_phone_with_a_manifest_icons_and_a_theme_colour() {
+    let app = spawn_app().await;
+    let html = app.page("/login").await;
+    for tag in [
+        r#"<link rel="manifest" href="/manifest.webmanifest">"#,
+        r##"<meta name="theme-color" content="#3b5bdb">"##,
+        r#"<link rel="apple-touch-icon" href="/static/icons/apple-touch-icon.png">"#,
+    ] {
+        assert!(html.contains(tag), "{tag}");
+    }
+    let res = app.get("/manifest.webmanifest").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(content_type(&res), "application/manifest+json");
+    let manifest: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(manifest["name"], app.state.config.agency_name.as_str());
+    assert_eq!(
+        (
+            &manifest["display"],
+            &manifest["start_url"],
+            &manifest["theme_color"]
+        ),
+        (
+            &serde_json::json!("standalone"),
+            &serde_json::json!("/dashboard"),
+            &serde_json::json!("#3b5bdb")
+        )
+    );
+    // Each icon is there, a PNG of the size it claims (the home screen's 192 and 512).
+    let mut sizes = Vec::new();
+    for icon in manifest["icons"].as_array().unwrap() {
+        let src = icon["src"].as_str().unwrap();
+        let res = app.get(src).await;
+        assert_eq!(res.status(), 200, "{src}");
+        if icon["type"] == "image/png" {
+            let png = res.bytes().await.unwrap();
+            let img = image::load_from_memory(&png).unwrap();
+            let size = format!("{}x{}", img.width(), img.height());
+            assert_eq!(icon["sizes"], size.as_str(), "{src}");
+            sizes.push(size);
+        }
+    }
+    assert!(sizes.contains(&"192x192".into()) && sizes.contains(&"512x512".into()));
+    assert!(
+        manifest["icons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["purpose"] == "maskable")
+    );
+    let touch = app.get("/static/icons/apple-touch-icon.png").await;
+    assert_eq!(touch.status(), 200);
+    assert_eq!(content_type(&touch), "image/png");
+}
+
+#[tokio::test]
 async fn an_internal_error_is_a_plain_500_that_does_not_show_its_cause() {
     use sea_orm::ConnectionTrait;
     let app = spawn_app().await;

@@ -20,6 +20,8 @@ pub struct Model {
     pub stripe_tax: bool,
     /// The store search's synonyms, one group a line (`catalog::search::Synonyms`).
     pub search_synonyms: String,
+    /// Clients may invite teammates to their company.
+    pub clients_invite: bool,
     pub updated_at: DateTimeUtc,
 }
 

@@ -105,6 +105,18 @@ impl PaymentStatus {
         )
     }
 
+    /// In words, for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Pending => "Not paid yet",
+            Self::Processing => "Processing",
+            Self::Succeeded => "Paid",
+            Self::Failed => "Failed",
+            Self::Cancelled => "Cancelled",
+            Self::Refunded => "Refunded",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "PENDING",

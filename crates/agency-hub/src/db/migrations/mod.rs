@@ -30,6 +30,7 @@ mod m20261201_000025_wishlists;
 mod m20261202_000026_reviews;
 mod m20261202_000027_recommendations;
 mod m20261202_000028_experiments;
+mod m20261202_000029_client_invites;
 
 pub struct Migrator;
 
@@ -65,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000026_reviews::Migration),
             Box::new(m20261202_000027_recommendations::Migration),
             Box::new(m20261202_000028_experiments::Migration),
+            Box::new(m20261202_000029_client_invites::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@ mod new_service;
 mod order_confirmation;
 mod order_flagged;
 mod order_refunded;
+mod password_reset;
 mod payment_failed;
 mod refund_issued;
 mod subscription;
@@ -19,6 +20,7 @@ pub use new_service::NewService;
 pub use order_confirmation::OrderConfirmation;
 pub use order_flagged::OrderFlagged;
 pub use order_refunded::OrderRefunded;
+pub use password_reset::PasswordReset;
 pub use payment_failed::PaymentFailed;
 pub use refund_issued::RefundIssued;
 pub use subscription::{SubscriptionEvent, SubscriptionNotice};
@@ -66,6 +68,8 @@ pub enum Message {
     AnswersNeeded(AnswersNeeded),
     /// New messages on a service (one, or a digest), to the client's people or its staff.
     NewMessages(NewMessages),
+    /// "Forgot password": a one-time link to choose a new one.
+    PasswordReset(PasswordReset),
 }
 
 /// An email ready to send.
@@ -113,6 +117,7 @@ impl Message {
             Self::Subscription(m) => m.kind(),
             Self::AnswersNeeded(_) => "answers_needed",
             Self::NewMessages(_) => "new_messages",
+            Self::PasswordReset(_) => "password_reset",
         }
     }
 
@@ -138,6 +143,7 @@ impl Message {
             Self::Subscription(m) => m,
             Self::AnswersNeeded(m) => m,
             Self::NewMessages(m) => m,
+            Self::PasswordReset(m) => m,
         }
     }
 }
@@ -277,20 +283,24 @@ mod tests {
             name: "Ana".into(),
             email: "ana@acme.example".into(),
             set_password_token: Some("tok123".into()),
+            invited_by: None,
         })
         .render(&config())
         .unwrap();
         assert_eq!(r.subject, "Welcome to Northwind Studio");
         both(&r, "https://portal.example.com/password/set?token=tok123");
         both(&r, "ana@acme.example");
+        both(&r, "Northwind Studio created an account for you");
         let r = Message::Welcome(Welcome {
             name: "Ana".into(),
             email: "ana@acme.example".into(),
             set_password_token: None,
+            invited_by: Some("Bea Acme".into()),
         })
         .render(&config())
         .unwrap();
         both(&r, "https://portal.example.com/login");
+        both(&r, "Bea Acme invited you to Northwind Studio");
     }
 
     #[test]

@@ -13,6 +13,9 @@ pub struct Welcome {
     pub email: String,
     /// The one-time token of the set-password link.
     pub set_password_token: Option<String>,
+    /// The teammate who invited them, when one did (rather than the agency).
+    #[serde(default)]
+    pub invited_by: Option<String>,
 }
 
 #[derive(Template)]
@@ -21,6 +24,7 @@ struct WelcomeHtml<'a> {
     f: Frame<'a>,
     name: &'a str,
     email: &'a str,
+    invited_by: Option<&'a str>,
     link: String,
     set_password: bool,
 }
@@ -31,6 +35,7 @@ struct WelcomeText<'a> {
     f: Frame<'a>,
     name: &'a str,
     email: &'a str,
+    invited_by: Option<&'a str>,
     link: String,
     set_password: bool,
 }
@@ -55,6 +60,7 @@ impl Email for Welcome {
             f: Frame::new(config),
             name: &self.name,
             email: &self.email,
+            invited_by: self.invited_by.as_deref(),
             link: self.link(config),
             set_password: self.set_password_token.is_some(),
         }
@@ -66,6 +72,7 @@ impl Email for Welcome {
             f: Frame::new(config),
             name: &self.name,
             email: &self.email,
+            invited_by: self.invited_by.as_deref(),
             link: self.link(config),
             set_password: self.set_password_token.is_some(),
         }

@@ -123,7 +123,8 @@ pub async fn list(
     Query(paging): Query<PageParams>,
 ) -> AppResult<axum::Json<Paginated<OrderSummary>>> {
     let page = paging.page()?;
-    let (rows, total) = listing::client_page(&state.db, client_id, page, CLIENT_PER_PAGE).await?;
+    let (rows, total) =
+        listing::client_page(&state.db, client_id, false, page, CLIENT_PER_PAGE).await?;
     Ok(axum::Json(Paginated {
         data: rows.iter().map(OrderSummary::from).collect(),
         pagination: Pagination::new(page, CLIENT_PER_PAGE, total),

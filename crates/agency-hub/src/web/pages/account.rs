@@ -12,6 +12,7 @@ use crate::activity::Actor;
 use crate::auth::{CurrentUser, parse_name, users};
 use crate::db::entities::user::MessageEmail;
 use crate::error::{AppError, AppResult};
+use crate::web::auth::RequireClient;
 use crate::web::extract::Form;
 use crate::web::form::settle;
 use crate::web::layout::{FlashKind, PageCtx, flash};
@@ -23,7 +24,18 @@ pub struct AccountPage {
     user: CurrentUser,
     message_email: MessageEmail,
     choices: [MessageEmail; 3],
+    /// A client's company and its people; whether they may invite teammates.
+    team: Option<Team>,
+    /// The invitation as typed, when it comes back with a mistake.
+    invite_name: String,
+    invite_email: String,
     error: Option<AppError>,
+}
+
+pub struct Team {
+    company: String,
+    people: Vec<crate::db::entities::user::Model>,
+    can_invite: bool,
 }
 
 async fn page(
@@ -33,11 +45,24 @@ async fn page(
     error: Option<AppError>,
 ) -> AppResult<AccountPage> {
     let message_email = users::get(&state.db, user.id).await?.message_email;
+    let team = match user.client_id {
+        Some(client_id) => Some(Team {
+            company: crate::clients::get(&state.db, client_id).await?.name,
+            people: users::people_of(&state.db, client_id).await?,
+            can_invite: crate::agency::get(&state.db, &state.config)
+                .await?
+                .clients_invite,
+        }),
+        None => None,
+    };
     Ok(AccountPage {
         ctx,
         user,
         message_email,
         choices: MessageEmail::ALL,
+        team,
+        invite_name: String::new(),
+        invite_email: String::new(),
         error,
     })
 }
@@ -174,6 +199,59 @@ pub async fn change_password(
             Ok(Redirect::to("/account").into_response())
         },
         async |e| again(&state, ctx, user, e).await,
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InviteFields {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// A client invites a teammate to their company, when the agency allows it.
+pub async fn invite(
+    State(state): State<AppState>,
+    RequireClient(user, client_id): RequireClient,
+    session: Session,
+    ctx: PageCtx,
+    Form(f): Form<InviteFields>,
+) -> AppResult<Response> {
+    let invited = async {
+        if !crate::agency::get(&state.db, &state.config)
+            .await?
+            .clients_invite
+        {
+            return Err(AppError::forbidden(
+                "The agency adds the people of your company: ask them to invite your teammate.",
+            ));
+        }
+        state
+            .db
+            .in_transaction(async |txn| {
+                users::invite_teammate(txn, &user, client_id, &f.name, &f.email).await
+            })
+            .await
+    }
+    .await;
+    settle(
+        invited,
+        async |teammate| {
+            let message = format!(
+                "{} is invited: we emailed {} a link to choose a password.",
+                teammate.name, teammate.email
+            );
+            flash(&session, FlashKind::Success, message).await?;
+            Ok(Redirect::to("/account#team").into_response())
+        },
+        async |e| {
+            let mut page = again(&state, ctx, user.clone(), e).await?;
+            page.invite_name = f.name.trim().to_string();
+            page.invite_email = f.email.trim().to_string();
+            Ok(page)
+        },
     )
     .await
 }

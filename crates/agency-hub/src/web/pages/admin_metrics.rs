@@ -73,6 +73,21 @@ pub struct Stat {
     /// Whether the move is good news (for its colour).
     pub good: Option<bool>,
     pub help: &'static str,
+    /// What the figure is made of, when it says more than the label.
+    pub detail: Option<String>,
+}
+
+impl Stat {
+    /// The period before had a figure to compare with.
+    pub fn has_previous(&self) -> bool {
+        self.previous != "—"
+    }
+}
+
+/// Figures that belong together, under a heading.
+pub struct Group {
+    pub title: &'static str,
+    pub stats: Vec<Stat>,
 }
 
 fn pct(r: Option<f64>) -> String {
@@ -97,6 +112,7 @@ fn count_stat(
         good: (now != before && before > 0).then_some((now > before) == up_is_good),
         change,
         help,
+        detail: None,
     }
 }
 
@@ -120,6 +136,7 @@ fn rate_stat(
             .map(|(a, b)| (a > b) == up_is_good),
         change,
         help,
+        detail: None,
     }
 }
 
@@ -144,6 +161,7 @@ fn money_stat(
         good: a.zip(b).filter(|(a, b)| a != b).map(|(a, b)| a > b),
         change,
         help,
+        detail: None,
     }
 }
 
@@ -171,7 +189,7 @@ pub struct MetricsPage {
     from: String,
     to: String,
     range: String,
-    stats: Vec<Stat>,
+    stats: Vec<Group>,
     revenue_chart: String,
     orders_chart: String,
     funnel_chart: String,
@@ -185,117 +203,152 @@ pub struct MetricsPage {
     /// Now, whatever the period.
     mrr: String,
     subscriptions_active: i64,
+    /// People who paid, and the orders they paid (the funnel counts people).
+    buyers: i64,
+    orders: i64,
 }
 
-pub fn stats(now: &Figures, before: &Figures) -> Vec<Stat> {
+/// The period's figures by what they tell: money, the store's conversion, subscriptions.
+pub fn stats(now: &Figures, before: &Figures) -> Vec<Group> {
     let main = now.main_currency;
+    let mut revenue_detail = format!("paid {}", show(&sum(&now.paid, &now.renewals)));
+    if !now.refunded.is_empty() {
+        revenue_detail.push_str(&format!(", less {} refunded", show(&now.refunded)));
+    }
     vec![
-        money_stat(
-            "Revenue",
-            &now.net,
-            &before.net,
-            main,
-            "Orders and subscription renewals paid, less refunds made in the period, per currency.",
-        ),
-        count_stat(
-            "Orders",
-            now.orders,
-            before.orders,
-            "Orders paid in the period.",
-            true,
-        ),
-        money_stat(
-            "Average order",
-            &now.average_order,
-            &before.average_order,
-            main,
-            "Paid divided by orders.",
-        ),
-        rate_stat(
-            "Store conversion",
-            now.conversion(),
-            before.conversion(),
-            "Client users who viewed the store and paid an order.",
-            true,
-        ),
-        rate_stat(
-            "Checkout abandonment",
-            now.checkout_abandonment(),
-            before.checkout_abandonment(),
-            "Checkouts started and not paid.",
-            false,
-        ),
-        rate_stat(
-            "Cart abandonment",
-            now.cart_abandonment(),
-            before.cart_abandonment(),
-            "Companies that filled a cart and did not check out.",
-            false,
-        ),
-        rate_stat(
-            "Payment success",
-            now.payment_success(),
-            before.payment_success(),
-            "Paid orders per Checkout Session made.",
-            true,
-        ),
-        rate_stat(
-            "Service activation",
-            now.activation(),
-            before.activation(),
-            "Services bought in the period whose work has started.",
-            true,
-        ),
-        count_stat(
-            "Refunds",
-            now.refunds,
-            before.refunds,
-            "Refunds made in the period.",
-            false,
-        ),
-        money_stat(
-            "Refunded",
-            &now.refunded,
-            &before.refunded,
-            main,
-            "Money refunded in the period.",
-        ),
-        money_stat(
-            "Recurring revenue",
-            &now.recurring,
-            &before.recurring,
-            main,
-            "Subscriptions' charges for their periods, first and renewals, paid in the period.",
-        ),
-        money_stat(
-            "One-time revenue",
-            &now.one_time,
-            &before.one_time,
-            main,
-            "One-time services and setup fees paid in the period.",
-        ),
-        count_stat(
-            "New subscriptions",
-            now.subscriptions_new,
-            before.subscriptions_new,
-            "Subscriptions started in the period by clients who had none that ended.",
-            true,
-        ),
-        count_stat(
-            "Churned subscriptions",
-            now.subscriptions_churned,
-            before.subscriptions_churned,
-            "Subscriptions that ended in the period.",
-            false,
-        ),
-        count_stat(
-            "Reactivated subscriptions",
-            now.subscriptions_reactivated,
-            before.subscriptions_reactivated,
-            "Subscriptions started in the period by clients whose earlier one had ended.",
-            true,
-        ),
+        Group {
+            title: "Money",
+            stats: vec![
+                Stat {
+                    detail: Some(revenue_detail),
+                    ..money_stat(
+                        "Net revenue",
+                        &now.net,
+                        &before.net,
+                        main,
+                        "Orders and subscription renewals paid, less the refunds made in the period, per currency.",
+                    )
+                },
+                money_stat(
+                    "Refunded",
+                    &now.refunded,
+                    &before.refunded,
+                    main,
+                    "Money refunded in the period.",
+                ),
+                count_stat(
+                    "Refunds",
+                    now.refunds,
+                    before.refunds,
+                    "Refunds made in the period.",
+                    false,
+                ),
+                money_stat(
+                    "Average order",
+                    &now.average_order,
+                    &before.average_order,
+                    main,
+                    "Paid divided by orders.",
+                ),
+                money_stat(
+                    "Recurring revenue",
+                    &now.recurring,
+                    &before.recurring,
+                    main,
+                    "Subscriptions' charges for their periods, first and renewals, paid in the period.",
+                ),
+                money_stat(
+                    "One-time revenue",
+                    &now.one_time,
+                    &before.one_time,
+                    main,
+                    "One-time services and setup fees paid in the period.",
+                ),
+            ],
+        },
+        Group {
+            title: "Orders and conversion",
+            stats: vec![
+                count_stat(
+                    "Orders",
+                    now.orders,
+                    before.orders,
+                    "Orders paid in the period.",
+                    true,
+                ),
+                rate_stat(
+                    "Store conversion",
+                    now.conversion(),
+                    before.conversion(),
+                    "Client users who viewed the store and paid an order.",
+                    true,
+                ),
+                rate_stat(
+                    "Checkout abandonment",
+                    now.checkout_abandonment(),
+                    before.checkout_abandonment(),
+                    "Checkouts started and not paid.",
+                    false,
+                ),
+                rate_stat(
+                    "Cart abandonment",
+                    now.cart_abandonment(),
+                    before.cart_abandonment(),
+                    "Companies that filled a cart and did not check out.",
+                    false,
+                ),
+                rate_stat(
+                    "Payment success",
+                    now.payment_success(),
+                    before.payment_success(),
+                    "Paid orders per Checkout Session made.",
+                    true,
+                ),
+                rate_stat(
+                    "Service activation",
+                    now.activation(),
+                    before.activation(),
+                    "Services bought in the period whose work has started.",
+                    true,
+                ),
+            ],
+        },
+        Group {
+            title: "Subscriptions in the period",
+            stats: vec![
+                count_stat(
+                    "New subscriptions",
+                    now.subscriptions_new,
+                    before.subscriptions_new,
+                    "Subscriptions started in the period by clients who had none that ended.",
+                    true,
+                ),
+                count_stat(
+                    "Churned subscriptions",
+                    now.subscriptions_churned,
+                    before.subscriptions_churned,
+                    "Subscriptions that ended in the period.",
+                    false,
+                ),
+                count_stat(
+                    "Reactivated subscriptions",
+                    now.subscriptions_reactivated,
+                    before.subscriptions_reactivated,
+                    "Subscriptions started in the period by clients whose earlier one had ended.",
+                    true,
+                ),
+            ],
+        },
     ]
+}
+
+/// Two sums per currency added.
+fn sum(a: &dashboard::PerCurrency, b: &dashboard::PerCurrency) -> dashboard::PerCurrency {
+    let mut total = a.clone();
+    for (c, v) in b {
+        *total.entry(*c).or_default() += v;
+    }
+    total
 }
 
 fn webhook(f: &Figures) -> String {
@@ -340,6 +393,8 @@ pub async fn show_page(
         webhook_previous: webhook(&before),
         mrr: show(&now.mrr),
         subscriptions_active: now.subscriptions_active,
+        buyers: now.funnel[5],
+        orders: now.orders,
         empty: now.funnel[0] == 0 && now.orders == 0 && now.checkouts == 0,
         range,
     })
@@ -384,24 +439,34 @@ impl Charts {
                 shown: format!("{} order{}", d.orders, if d.orders == 1 { "" } else { "s" }),
             })
             .collect();
+        let money = |v: i64| Money::new(v, currency).display();
         Self {
             revenue: charts::bars(
-                &format!("Revenue per day ({})", currency.code()),
+                &format!("Paid per day ({})", currency.code()),
                 &format!(
-                    "Money paid each day from {range}; total {}.",
-                    show(&now.paid)
+                    "Orders paid each day from {range}, before refunds: {} in all; {} refunded; net revenue {}.",
+                    show(&now.paid),
+                    show(&now.refunded),
+                    show(&now.net)
+                ),
+                &format!(
+                    "Orders paid, before refunds ({}; renewals not included)",
+                    currency.code()
                 ),
                 &revenue,
-                "#4263eb",
+                "#3b5bdb",
+                money,
             ),
             orders: charts::bars(
                 "Orders per day",
                 &format!("Orders paid each day from {range}; {} in all.", now.orders),
+                "Orders paid",
                 &orders,
-                "#2b8a3e",
+                "#237032",
+                |v| v.to_string(),
             ),
             funnel: charts::funnel(
-                "Conversion funnel (client users)",
+                "Conversion funnel (people, each counted once a step)",
                 &[
                     ("Viewed the store", now.funnel[0]),
                     ("Viewed a service", now.funnel[1]),

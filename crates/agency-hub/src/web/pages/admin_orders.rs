@@ -19,7 +19,7 @@ use crate::db::entities::order::{OrderStatus, PaymentStatus};
 use crate::db::entities::user::Role;
 use crate::db::entities::{activity as activity_entity, order_note, stripe_event, user};
 use crate::error::{AppError, AppResult};
-use crate::ids::{ClientId, OrderId};
+use crate::ids::{ClientId, OrderId, ServiceId};
 use crate::invoicing;
 use crate::money::{Currency, Money};
 use crate::notify::inapp;
@@ -118,6 +118,7 @@ impl OrdersQuery {
             to,
             search: self.q.trim().to_string(),
             sort,
+            settled: false,
         })
     }
 
@@ -339,6 +340,24 @@ pub struct RefundDraft {
     pub amount: String,
     pub amount_display: String,
     pub reason: String,
+    pub reason_label: &'static str,
+    /// The services it cancels.
+    pub cancel: Vec<crate::db::entities::service::Model>,
+}
+
+/// Stripe's refund reasons, each in words.
+const REASONS: [(&str, &str); 3] = [
+    ("requested_by_customer", "Requested by the customer"),
+    ("duplicate", "A duplicate payment"),
+    ("fraudulent", "Fraudulent"),
+];
+
+/// A refund reason (Stripe's code) in words.
+pub fn reason_label(code: &str) -> &'static str {
+    REASONS
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or("another reason", |(_, label)| label)
 }
 
 #[derive(Template, WebTemplate)]
@@ -357,9 +376,13 @@ pub struct OrderPage {
     refundable: Option<String>,
     refund_amount: String,
     refund_reason: String,
+    /// The services ticked to cancel with the refund.
+    refund_cancel: Vec<ServiceId>,
+    /// The refund dialog shown open (without a script, `?refund=1`; again after a mistake).
+    refund_open: bool,
     refund_error: Option<String>,
     confirm: Option<RefundDraft>,
-    reasons: [&'static str; 3],
+    reasons: [(&'static str, &'static str); 3],
     docs: invoicing::Documents,
     /// Where the order's PDFs are.
     docs_base: String,
@@ -388,13 +411,14 @@ async fn order_page(state: &AppState, ctx: PageCtx, id: OrderId) -> AppResult<Or
         is_admin: ctx.user.as_ref().is_some_and(|u| u.role == Role::Admin),
         ctx,
         refundable: remaining.map(|r| d.order.money(r).display()),
-        refund_amount: remaining
-            .map(|r| d.order.money(r).plain())
-            .unwrap_or_default(),
+        // No amount is suggested: a refund is typed on purpose.
+        refund_amount: String::new(),
         refund_reason: REFUND_REASONS[0].into(),
+        refund_cancel: Vec::new(),
+        refund_open: false,
         refund_error: None,
         confirm: None,
-        reasons: REFUND_REASONS,
+        reasons: REASONS,
         d,
         client_name,
         buyer,
@@ -406,9 +430,15 @@ async fn order_page(state: &AppState, ctx: PageCtx, id: OrderId) -> AppResult<Or
 }
 
 impl OrderPage {
+    /// Whether the service is ticked to cancel in the refund form.
+    fn ticked(&self, id: &ServiceId) -> bool {
+        self.refund_cancel.contains(id)
+    }
+
     /// The page with a refund refused, answered with the refusal's status.
     fn with_refund_error(mut self, e: AppError) -> Response {
         let status = e.status;
+        self.refund_open = true;
         self.refund_error = Some(e.message);
         (status, self).into_response()
     }
@@ -432,13 +462,22 @@ pub async fn credit_note(
     super::orders::order_pdf(&state, &order, Some(&number)).await
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub struct OrderQuery {
+    /// Opens the refund dialog (its link's address without a script).
+    #[serde(default)]
+    refund: Option<String>,
+}
+
 pub async fn show(
     State(state): State<AppState>,
     RequireStaff(user): RequireStaff,
     ctx: PageCtx,
     Path(id): Path<OrderId>,
+    Query(q): Query<OrderQuery>,
 ) -> AppResult<OrderPage> {
     let mut page = order_page(&state, ctx, id).await?;
+    page.refund_open = q.refund.is_some();
     // The "order paid" news leads here: seen (once the order is known to exist).
     let link = format!("/admin/orders/{id}");
     page.ctx
@@ -464,44 +503,82 @@ pub async fn add_note(
     Ok(Redirect::to(&format!("/admin/orders/{id}#notes")))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The refund form: `amount`, `reason`, a `cancel` per service ticked, and `confirm=yes` on
+/// the confirmation step.
+#[derive(Debug, Default)]
 pub struct RefundForm {
-    #[serde(default)]
     amount: String,
-    #[serde(default)]
     reason: String,
-    /// "yes" on the confirmation step.
-    #[serde(default)]
-    confirm: String,
+    cancel: Vec<String>,
+    confirm: bool,
 }
 
-/// Two steps: the form shows a confirmation of what will be refunded; confirming refunds.
+impl RefundForm {
+    fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let mut form = Self::default();
+        for (key, value) in pairs {
+            match key.as_str() {
+                "amount" => form.amount = value.trim().to_string(),
+                "reason" => form.reason = value.trim().to_string(),
+                "cancel" => form.cancel.push(value),
+                "confirm" => form.confirm = value == "yes",
+                _ => {}
+            }
+        }
+        form
+    }
+
+    fn services(&self) -> AppResult<Vec<ServiceId>> {
+        self.cancel
+            .iter()
+            .map(|raw| {
+                raw.trim().parse().map_err(|_| {
+                    AppError::invalid("cancel", format!("\"{raw}\" is not a service."))
+                })
+            })
+            .collect()
+    }
+}
+
+/// Two steps: the form shows a confirmation of what will be refunded and cancelled; confirming
+/// refunds.
 pub async fn refund(
     State(state): State<AppState>,
     RequireAdmin(admin): RequireAdmin,
     ctx: PageCtx,
     session: Session,
     Path(id): Path<OrderId>,
-    Form(form): Form<RefundForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
+    let form = RefundForm::from_pairs(pairs);
     let mut page = order_page(&state, ctx, id).await?;
-    page.refund_amount = form.amount.trim().to_string();
-    page.refund_reason = form.reason.trim().to_string();
+    page.refund_amount = form.amount.clone();
+    page.refund_reason = form.reason.clone();
     let currency = page.d.order.currency;
-    let checked = Money::parse(&form.amount, currency)
-        .map_err(|msg| AppError::invalid("amount", msg))
-        .and_then(|m| {
-            actions::check_refund(&page.d.order, m.minor, form.reason.trim()).map(|()| m)
-        });
-    let amount = match checked {
-        Ok(m) => m,
-        Err(e) => return Ok(page.with_refund_error(e)),
+    let services = form.services();
+    page.refund_cancel = services.as_ref().cloned().unwrap_or_default();
+    let checked = async {
+        let cancel = services?;
+        let amount =
+            Money::parse(&form.amount, currency).map_err(|msg| AppError::invalid("amount", msg))?;
+        actions::check_refund(&page.d.order, amount.minor, &form.reason)?;
+        let chosen = actions::cancellable(&state.db, &page.d.order, &cancel).await?;
+        Ok::<_, AppError>((amount, cancel, chosen))
+    }
+    .await;
+    let (amount, cancel, chosen) = match checked {
+        Ok(c) => c,
+        Err(e) if e.is_correctable() => return Ok(page.with_refund_error(e)),
+        Err(e) => return Err(e),
     };
-    if form.confirm != "yes" {
+    if !form.confirm {
+        page.refund_open = true;
         page.confirm = Some(RefundDraft {
             amount: amount.plain(),
             amount_display: amount.display(),
-            reason: form.reason.trim().to_string(),
+            reason: form.reason.clone(),
+            reason_label: reason_label(&form.reason),
+            cancel: chosen,
         });
         return Ok(page.into_response());
     }
@@ -511,19 +588,29 @@ pub async fn refund(
         &Actor::from(&admin),
         id,
         amount.minor,
-        form.reason.trim(),
+        &form.reason,
+        &cancel,
     )
     .await;
     settle(
         refunded,
-        async |_| {
+        async |applied| {
             tracing::info!(
                 order.id = id.get(),
                 user.id = admin.id.get(),
                 amount_minor = amount.minor,
                 "refund made"
             );
-            let message = format!("Refunded {}.", amount.display());
+            let cancelled = applied.map(|a| a.cancelled).unwrap_or_default();
+            let message = if cancelled.is_empty() {
+                format!("Refunded {}.", amount.display())
+            } else {
+                format!(
+                    "Refunded {}; cancelled {}.",
+                    amount.display(),
+                    cancelled.join(", ")
+                )
+            };
             flash(&session, FlashKind::Success, message).await?;
             Ok(Redirect::to(&format!("/admin/orders/{id}")).into_response())
         },

@@ -69,6 +69,7 @@ pub async fn save(
         prices_include_tax: form.get("prices_include_tax").is_some(),
         stripe_tax: form.get("stripe_tax").is_some(),
         search_synonyms: form.get("search_synonyms").unwrap_or_default().into(),
+        clients_invite: form.get("clients_invite").is_some(),
     };
     let remove_logo = form.get("remove_logo").is_some();
     let refused = form.refused.take();

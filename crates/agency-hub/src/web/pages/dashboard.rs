@@ -33,6 +33,15 @@ pub struct DashboardPage {
     /// Staff: is Stripe still talking to us (when the store is on).
     health: Option<WebhookHealth>,
     is_admin: bool,
+    /// Staff: open tasks past their due date.
+    overdue: u64,
+    /// Admins, with the store on: the last seven days' net revenue and orders paid.
+    week: Option<Week>,
+}
+
+pub struct Week {
+    pub revenue: String,
+    pub orders: i64,
 }
 
 pub async fn show(
@@ -50,6 +59,8 @@ pub async fn show(
         currency: crate::money::Currency::default(),
         health: None,
         is_admin: user.role == Role::Admin,
+        overdue: 0,
+        week: None,
         user: user.clone(),
     };
     match (user.role, user.client_id) {
@@ -90,8 +101,22 @@ pub async fn show(
                 20,
             )
             .await?;
+            page.overdue = services::overdue_count(&state.db, today).await?;
             if state.config.store_enabled {
                 page.health = Some(health::webhook_health(&state.db).await?);
+            }
+            if state.config.store_enabled && page.is_admin {
+                let p = crate::analytics::dashboard::Period::last_days(7, Utc::now());
+                let (net, orders, main) =
+                    crate::analytics::dashboard::money_of(&state.db, &p).await?;
+                page.week = Some(Week {
+                    revenue: if net.is_empty() {
+                        crate::money::Money::new(0, main).display()
+                    } else {
+                        crate::analytics::dashboard::show(&net)
+                    },
+                    orders,
+                });
             }
         }
     }

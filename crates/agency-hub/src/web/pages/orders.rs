@@ -4,7 +4,8 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
+use tower_sessions::Session;
 
 use crate::AppState;
 use crate::clients;
@@ -17,12 +18,14 @@ use crate::orders::{self, Detail};
 use crate::web::api::Pagination;
 use crate::web::auth::RequireClient;
 use crate::web::extract::{PageParams, Path, Query};
-use crate::web::layout::PageCtx;
+use crate::web::layout::{FlashKind, PageCtx, flash};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "store/orders.html")]
 pub struct OrdersPage {
     ctx: PageCtx,
+    /// Orders whose checkout was left unpaid, still open to pay.
+    unfinished: Vec<crate::db::entities::order::Model>,
     rows: Vec<OrderRow>,
     pagination: Pagination,
     pager_base: String,
@@ -35,9 +38,12 @@ pub async fn list(
     Query(paging): Query<PageParams>,
 ) -> AppResult<OrdersPage> {
     let page = paging.page()?;
-    let (rows, total) = listing::client_page(&state.db, client_id, page, CLIENT_PER_PAGE).await?;
+    let (rows, total) =
+        listing::client_page(&state.db, client_id, true, page, CLIENT_PER_PAGE).await?;
+    let unfinished = orders::open_checkouts(&state.db, client_id).await?;
     Ok(OrdersPage {
         ctx,
+        unfinished,
         rows,
         pagination: Pagination::new(page, CLIENT_PER_PAGE, total),
         pager_base: "/store/orders?".into(),
@@ -131,6 +137,12 @@ pub async fn receipt(
     Path(id): Path<OrderId>,
 ) -> AppResult<ReceiptPage> {
     let d = orders::client_detail(&state.db, client_id, id).await?;
+    if d.order.paid_at.is_none() {
+        return Err(crate::error::AppError::conflict(format!(
+            "Order {} is not paid: it has no receipt.",
+            d.order.order_number
+        )));
+    }
     let client_name = clients::get(&state.db, client_id).await?.name;
     Ok(ReceiptPage {
         css_href: crate::web::assets::href("receipt.css"),
@@ -138,4 +150,67 @@ pub async fn receipt(
         client_name,
         d,
     })
+}
+
+/// "Resume payment" of an order left unpaid: to its Checkout Session (see
+/// `orders::checkout::resume`), or back to the order with why not.
+pub async fn resume(
+    State(state): State<AppState>,
+    RequireClient(user, client_id): RequireClient,
+    session: Session,
+    Path(id): Path<OrderId>,
+) -> AppResult<Redirect> {
+    let resumed = orders::checkout::resume(
+        &state.db,
+        &state.stripe,
+        &state.config,
+        &user,
+        client_id,
+        id,
+    )
+    .await;
+    match resumed {
+        Ok(url) => Ok(Redirect::to(&url)),
+        Err(e) if e.is_correctable() => {
+            flash(&session, FlashKind::Error, e.message).await?;
+            Ok(Redirect::to(&format!("/store/orders/{id}")))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// "Cancel" an order left unpaid: its Checkout Session expires, so it can no longer be paid.
+pub async fn cancel(
+    State(state): State<AppState>,
+    RequireClient(user, client_id): RequireClient,
+    session: Session,
+    Path(id): Path<OrderId>,
+) -> AppResult<Redirect> {
+    let order = orders::get_for_client(&state.db, id, client_id).await?;
+    let cancelled = orders::actions::cancel(
+        &state.db,
+        &state.stripe,
+        &crate::activity::Actor::from(&user),
+        order.id,
+    )
+    .await;
+    match cancelled {
+        Ok(()) => {
+            flash(
+                &session,
+                FlashKind::Success,
+                format!(
+                    "Order {} is cancelled: nothing was charged.",
+                    order.order_number
+                ),
+            )
+            .await?;
+            Ok(Redirect::to("/store/orders"))
+        }
+        Err(e) if e.is_correctable() => {
+            flash(&session, FlashKind::Error, e.message).await?;
+            Ok(Redirect::to(&format!("/store/orders/{id}")))
+        }
+        Err(e) => Err(e),
+    }
 }

@@ -110,3 +110,64 @@ pub async fn set(
     )
     .await
 }
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/forgot_password.html")]
+pub struct ForgotPasswordPage {
+    ctx: PageCtx,
+    email: String,
+    /// The address a link was asked for (the form answered).
+    sent_to: Option<String>,
+    error: Option<AppError>,
+}
+
+pub async fn show_forgot(ctx: PageCtx) -> ForgotPasswordPage {
+    ForgotPasswordPage {
+        ctx,
+        email: String::new(),
+        sent_to: None,
+        error: None,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ForgotFields {
+    #[serde(default)]
+    email: String,
+}
+
+/// "Forgot password": the same answer whether or not an account has the address, so the form
+/// tells no one who has an account.
+pub async fn forgot(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Form(f): Form<ForgotFields>,
+) -> AppResult<Response> {
+    let email = f.email.trim().to_string();
+    let asked = state
+        .db
+        .in_transaction(async |txn| users::request_reset(txn, &email).await)
+        .await;
+    let (status, page) = match asked {
+        Ok(_) => (
+            StatusCode::OK,
+            ForgotPasswordPage {
+                ctx,
+                email: String::new(),
+                sent_to: Some(email),
+                error: None,
+            },
+        ),
+        Err(e) if e.is_correctable() => (
+            e.status,
+            ForgotPasswordPage {
+                ctx,
+                email,
+                sent_to: None,
+                error: Some(e),
+            },
+        ),
+        Err(e) => return Err(e),
+    };
+    Ok((status, page).into_response())
+}

@@ -255,6 +255,8 @@ pub struct ServicePage {
     /// The staff who follow the service, and whether the reader is one of them.
     followers: Vec<(UserId, String)>,
     following: bool,
+    /// The order that bought it: its id and number.
+    order: Option<(crate::ids::OrderId, String)>,
 }
 
 impl ServicePage {
@@ -303,7 +305,12 @@ async fn service_page(
     } = services::staff_detail(&state.db, id).await?;
     let conversation = Conversation::load(state, &mut ctx, &me, &service, draft).await?;
     let followers = inapp::followers(&state.db, service.id).await?;
+    let order = services::orders_of(&state.db, std::slice::from_ref(&service))
+        .await?
+        .into_values()
+        .next();
     Ok(ServicePage {
+        order,
         following: followers.iter().any(|(u, _)| *u == me.id),
         followers,
         conversation,
@@ -683,6 +690,8 @@ pub struct MyServicePage {
     conversation: Conversation,
     /// Once the service is done: the company's review of its kind of service.
     review: Option<ReviewBox>,
+    /// The order that bought it: its id and number.
+    order: Option<(crate::ids::OrderId, String)>,
 }
 
 /// The review form of a done service: the company's review if it wrote one, and the form as
@@ -768,7 +777,12 @@ async fn my_service_page_with(
             None,
         ),
     };
+    let order = services::orders_of(&state.db, std::slice::from_ref(&service))
+        .await?
+        .into_values()
+        .next();
     Ok(MyServicePage {
+        order,
         ctx,
         conversation,
         unanswered: intake.missing(When::AfterPayment).len(),

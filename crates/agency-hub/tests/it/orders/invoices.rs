@@ -93,7 +93,7 @@ async fn fifty_fulfilments_at_once_take_fifty_consecutive_invoice_numbers() {
         let order = reload(&app, order.id).await;
         app.db
             .in_transaction(async |txn| {
-                agency_hub::orders::refunds::apply(txn, &order, total, &Actor::System).await
+                agency_hub::orders::refunds::apply(txn, &order, total, &Actor::System, &[]).await
             })
             .await
             .unwrap()
@@ -142,7 +142,7 @@ async fn a_paid_order_has_an_invoice_pdf_and_its_refunds_credit_notes() {
     app.db
         .in_transaction(async |txn| {
             let order = agency_hub::orders::get(txn, paid_order).await?;
-            agency_hub::orders::refunds::apply(txn, &order, 2_500, &Actor::System).await
+            agency_hub::orders::refunds::apply(txn, &order, 2_500, &Actor::System, &[]).await
         })
         .await
         .unwrap();

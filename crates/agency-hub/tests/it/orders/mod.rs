@@ -51,6 +51,22 @@ pub async fn emails_of_kind(app: &TestApp, kind: &str) -> Vec<email::Model> {
         .unwrap()
 }
 
+/// The email once the worker has rendered it (its subject and bodies are written when sent).
+pub async fn rendered(app: &TestApp, id: i64) -> email::Model {
+    for _ in 0..200 {
+        let e = email::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        if !e.text.is_empty() {
+            return e;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("email {id} was never rendered");
+}
+
 pub async fn actions_on(app: &TestApp, order_id: OrderId, action: &str) -> Vec<activity::Model> {
     activity::Entity::find()
         .filter(activity::Column::EntityType.eq("order"))
