@@ -35,6 +35,59 @@
   }
   window.agencyHub = { setBadge: setBadge };
 
+  // In the cart, a quantity changes as it is set: its line's form is posted by the script (the
+  // Update buttons are for pages without it) and the cart the server answers replaces this one
+  // in place, its message said at the foot of the screen. Any failure posts the form itself.
+  function hideUpdates() {
+    var buttons = document.querySelectorAll(".cart-table .qty ~ button");
+    for (var b = 0; b < buttons.length; b++) buttons[b].hidden = true;
+  }
+  if (document.querySelector(".cart-table") && window.fetch && window.DOMParser) {
+    hideUpdates();
+    document.addEventListener("change", function (e) {
+      var input = e.target;
+      if (!input.classList || !input.classList.contains("qty") || !input.form) return;
+      var form = input.form;
+      // A field being cleared to type anew is not a quantity yet.
+      if (input.value === "") return;
+      if (!input.checkValidity()) {
+        input.reportValidity();
+        return;
+      }
+      var name = input.getAttribute("aria-label");
+      fetch(form.action, {
+        method: "POST",
+        body: new URLSearchParams(new FormData(form)),
+        credentials: "same-origin"
+      })
+        .then(function (r) {
+          return r.text();
+        })
+        .then(function (html) {
+          var fresh = new DOMParser().parseFromString(html, "text/html");
+          var main = fresh.getElementById("main");
+          if (!main || !main.querySelector(".page-head")) throw new Error("not the cart");
+          var message = main.querySelector(".flash-success, .flash-error, .alert-error");
+          var text = message && message.textContent.trim();
+          var error = message && !message.classList.contains("flash-success");
+          if (message && !error) message.remove();
+          document.getElementById("main").innerHTML = main.innerHTML;
+          said = null;
+          hideUpdates();
+          scrollable();
+          var count = fresh.querySelector('nav [data-badge="/store/cart"]');
+          setBadge("/store/cart", count ? Number(count.textContent) : 0, "in your cart");
+          var label = window.CSS && CSS.escape ? CSS.escape(name) : name;
+          var again = document.querySelector('.qty[aria-label="' + label + '"]');
+          if (again) again.focus();
+          if (text && !error) say(text);
+        })
+        .catch(function () {
+          form.submit();
+        });
+    });
+  }
+
   // A table wider than the screen scrolls inside its box: the keyboard reaches it to scroll.
   function scrollable() {
     var tables = document.querySelectorAll(".table");

@@ -195,6 +195,7 @@ fn page_routes() -> Router<AppState> {
         .route("/services/{id}/follow", post(pages::services::follow))
         .route("/services/{id}/unfollow", post(pages::services::unfollow))
         .route("/tasks", get(pages::services::my_tasks))
+        .route("/search", get(pages::search::show))
         // Clients: their own services.
         .route("/my/services", get(pages::services::mine))
         .route("/my/services/{id}", get(pages::services::my_service))

@@ -646,3 +646,127 @@ async fn saves_a_yen_price_without_minor_units(app: &TestApp) {
     assert_eq!(yen.price_minor, 5000);
     assert_eq!(yen.price().display(), "¥5,000");
 }
+
+#[tokio::test]
+async fn a_clients_page_is_its_whole_picture_people_services_orders_spend_and_messages() {
+    let mut app = spawn_app().await;
+    // Acme bought Logo Design and two SEO Audits ($1,199.00); Ana writes on the logo.
+    let order = crate::purchase::paid_order(&app).await;
+    let services = crate::orders::services_of(&app, order.id).await;
+    let res = app
+        .post_form(
+            &format!("/my/services/{}/messages", services[0].id),
+            &[("body", "Can we see a first sketch on Friday?")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    crate::orders::as_admin(&mut app).await;
+    let acme = client::Entity::find()
+        .filter(client::Column::Name.eq("Acme Corp"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let other = fixtures::company(&app.db, "Globex Inc").await;
+    fixtures::service(
+        &app.db,
+        &fixtures::template(&app.db, "Audit for Globex", &[]).await,
+        &other,
+    )
+    .await;
+
+    let page = app.page(&format!("/admin/clients/{}", acme.id)).await;
+    for text in [
+        "<h1>Acme Corp</h1>",
+        "Spent $1,199.00 · 1 order · 3 services · pays in USD",
+        "client@acme.example",
+        &format!(
+            r#"<a href="/admin/orders/{}">{}</a>"#,
+            order.id, order.order_number
+        ),
+        &format!(r#"<a href="/services/{}">Logo Design</a>"#, services[0].id),
+        "Can we see a first sketch on Friday?",
+        "Details and notes",
+    ] {
+        assert!(page.contains(text), "{text}: {page}");
+    }
+    assert!(
+        !page.contains("Audit for Globex"),
+        "no other company's service"
+    );
+    // A refund lowers what it spent.
+    let res = app
+        .post_form(
+            &format!("/admin/orders/{}/refund", order.id),
+            &[
+                ("amount", "199"),
+                ("reason", "duplicate"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let page = app.page(&format!("/admin/clients/{}", acme.id)).await;
+    assert!(page.contains("Spent $1,000.00"), "{page}");
+}
+
+#[tokio::test]
+async fn staff_search_finds_clients_people_orders_by_number_and_services() {
+    let mut app = spawn_app().await;
+    let order = crate::purchase::paid_order(&app).await;
+    crate::orders::as_admin(&mut app).await;
+    let globex = fixtures::company(&app.db, "Globex Inc").await;
+    let audit = fixtures::template(&app.db, "Globex rebrand", &[]).await;
+    fixtures::service(&app.db, &audit, &globex).await;
+
+    let search = |q: &str| {
+        let path = format!("/search?q={q}");
+        let app = &app;
+        async move { app.page(&path).await }
+    };
+    // By the order's number, in any case: the order.
+    let page = search(&order.order_number.to_lowercase()).await;
+    assert!(
+        page.contains(&format!(
+            r#"<a href="/admin/orders/{}">{}</a>"#,
+            order.id, order.order_number
+        )),
+        "{page}"
+    );
+    // By a company's name: the company, its orders and services, nobody else's.
+    let page = search("acme").await;
+    for text in [
+        ">Acme Corp</a>",
+        "client@acme.example",
+        &order.order_number,
+        ">Logo Design</a>",
+    ] {
+        assert!(page.contains(text), "{text}: {page}");
+    }
+    assert!(!page.contains("Globex"));
+    let page = search("rebrand").await;
+    assert!(page.contains(">Globex rebrand</a>") && !page.contains("Acme"));
+    let page = search("nothing-like-this").await;
+    assert!(page.contains("Nothing matches"), "{page}");
+    // LIKE's own characters are searched as themselves.
+    assert!(search("%25").await.contains("Nothing matches"));
+    let res = app.get(&format!("/search?q={}", "x".repeat(101))).await;
+    assert_eq!(res.status(), 400);
+
+    // A manager searches too, without the people; a client cannot.
+    app.switch_browser(browser());
+    app.create_user(Role::Manager, "max@agency.example", None)
+        .await;
+    assert_eq!(
+        app.sign_in("max@agency.example", PASSWORD).await.status(),
+        303
+    );
+    let page = app.page("/search?q=acme").await;
+    assert!(page.contains(">Acme Corp</a>") && !page.contains("client@acme.example"));
+    app.switch_browser(browser());
+    assert_eq!(
+        app.sign_in("client@acme.example", PASSWORD).await.status(),
+        303
+    );
+    assert_eq!(app.get("/search?q=acme").await.status(), 403);
+}

@@ -202,6 +202,7 @@ async fn manager_pages(app: &TestApp) -> Vec<String> {
         "/admin/orders",
         "/admin/subscriptions",
         "/admin/reviews",
+        "/search?q=acme",
         "/notifications",
         "/account",
     ]

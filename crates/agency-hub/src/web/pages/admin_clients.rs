@@ -45,6 +45,108 @@ pub struct ClientFormPage {
     id: Option<ClientId>,
     form: ClientForm,
     errors: FieldErrors,
+    /// An existing client's whole picture, above its details' form.
+    picture: Option<Picture>,
+}
+
+/// Everything about a client company in one place: its people, services, orders and what it
+/// spent, its subscriptions and the latest messages on its services.
+pub struct Picture {
+    pub id: ClientId,
+    pub name: String,
+    pub people: Vec<crate::db::entities::user::Model>,
+    pub services: Vec<crate::services::ServiceRow>,
+    pub services_total: u64,
+    pub orders: Vec<crate::orders::listing::OrderRow>,
+    pub orders_total: u64,
+    /// Paid less refunded, per currency ("$1,199.00 · €20.00"), or none yet.
+    pub spent: String,
+    pub subscriptions: Vec<crate::db::entities::subscription::Model>,
+    pub messages: Vec<(crate::db::entities::message::Model, String)>,
+}
+
+impl Picture {
+    /// Nine queries, whatever the company's size: the lists show their latest rows and count
+    /// the rest.
+    async fn of(state: &AppState, id: ClientId) -> AppResult<Self> {
+        use crate::db::entities::{message, service, subscription};
+        use sea_orm::sea_query::Query;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+        let db = &state.db;
+        let client = clients::get(db, id).await?;
+        let people = crate::auth::users::people_of(db, id).await?;
+        let filter = crate::services::Filter {
+            client_id: Some(id),
+            ..Default::default()
+        };
+        let (services, services_total) =
+            crate::services::list(db, &filter, crate::services::Audience::Staff, 1, 10).await?;
+        let (orders, orders_total) =
+            crate::orders::listing::client_page(db, id, false, 1, 10).await?;
+        let order_filter = crate::orders::listing::Filter {
+            client_id: Some(id),
+            ..Default::default()
+        };
+        let spent: crate::analytics::dashboard::PerCurrency =
+            crate::orders::listing::totals(db, &order_filter)
+                .await?
+                .into_iter()
+                .filter(|t| t.paid_minor > 0)
+                .map(|t| (t.currency, t.paid_minor - t.refunded_minor))
+                .collect();
+        let subscriptions = subscription::Entity::find()
+            .filter(subscription::Column::ClientId.eq(id))
+            .order_by_desc(subscription::Column::Id)
+            .limit(10)
+            .all(db)
+            .await?;
+        // The latest messages on its services, staff's internal notes left out.
+        let latest = message::Entity::find()
+            .filter(
+                message::Column::ServiceId.in_subquery(
+                    Query::select()
+                        .column(service::Column::Id)
+                        .from(service::Entity)
+                        .and_where(service::Column::ClientId.eq(id))
+                        .to_owned(),
+                ),
+            )
+            .filter(message::Column::Internal.eq(false))
+            .order_by_desc(message::Column::Id)
+            .limit(5)
+            .all(db)
+            .await?;
+        let names: std::collections::HashMap<_, _> = service::Entity::find()
+            .filter(service::Column::Id.is_in(latest.iter().map(|m| m.service_id)))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s.name))
+            .collect();
+        let messages = latest
+            .into_iter()
+            .map(|m| {
+                let name = names.get(&m.service_id).cloned().unwrap_or_default();
+                (m, name)
+            })
+            .collect();
+        Ok(Self {
+            id,
+            name: client.name,
+            people,
+            services,
+            services_total,
+            orders,
+            orders_total,
+            spent: if spent.is_empty() {
+                "nothing yet".into()
+            } else {
+                crate::analytics::dashboard::show(&spent)
+            },
+            subscriptions,
+            messages,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +188,7 @@ pub async fn show_new(
             ..ClientForm::default()
         },
         errors: FieldErrors::default(),
+        picture: None,
     })
 }
 
@@ -102,6 +205,7 @@ pub async fn show_edit(
         id: Some(id),
         form: ClientForm::from_model(&client),
         errors: FieldErrors::default(),
+        picture: Some(Picture::of(&state, id).await?),
     })
 }
 
@@ -137,12 +241,17 @@ async fn save(
             Ok(Redirect::to("/admin/clients").into_response())
         },
         async |e| {
+            let picture = match id {
+                Some(id) => Some(Picture::of(state, id).await?),
+                None => None,
+            };
             Ok(ClientFormPage {
                 ctx,
                 currencies: Currency::all().collect(),
                 id,
                 errors: FieldErrors::of(&e, "name"),
                 form,
+                picture,
             })
         },
     )

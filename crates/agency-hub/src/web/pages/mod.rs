@@ -21,6 +21,7 @@ pub mod notifications;
 pub mod orders;
 pub mod password;
 pub mod saved;
+pub mod search;
 pub mod services;
 pub mod store;
 pub mod subscriptions;
