@@ -418,7 +418,7 @@ impl StoreForm {
         }
         for image in &images {
             if !is_image_url(image) {
-                errors.add("store_images", format!("'{image}' is not an http(s) address (example: https://example.com/logo.png)."));
+                errors.add("store_images", format!("'{image}' is not an http(s) address (example: https://example.com/logo.png): upload the picture instead."));
             }
         }
         let max_quantity = parse_int(
@@ -493,7 +493,11 @@ fn is_image_url(raw: &str) -> bool {
     if raw.len() > 2000 {
         return false;
     }
-    if let Some(path) = raw.strip_prefix("/static/") {
+    // The app's own pictures: the demo's, and those uploaded with a template.
+    if let Some(path) = raw
+        .strip_prefix("/static/")
+        .or_else(|| raw.strip_prefix("/store/images/"))
+    {
         return !path.is_empty() && !path.contains("..");
     }
     url::Url::parse(raw).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())

@@ -264,6 +264,43 @@ async fn thumbnail(name: &str, bytes: Bytes) -> AppResult<Bytes> {
     shrunk_png(name, bytes, THUMB_PX, THUMB_PX).await
 }
 
+/// A picture sent in a form's `field` (a PNG, JPEG, GIF or WebP), made to fit `width` ×
+/// `height` and kept as a PNG in the file store under `prefix` and a new name; returns its key.
+/// Anything else is refused with 415, naming the field.
+pub async fn keep_picture(
+    storage: &Storage,
+    upload: Upload,
+    field: &str,
+    width: u32,
+    height: u32,
+    prefix: &str,
+) -> AppResult<String> {
+    let name = safe_name(&upload.name);
+    let refuse = |message: String| {
+        let mut e = AppError::invalid(field, message);
+        e.status = axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
+        e
+    };
+    match sniff(&name, &upload.bytes) {
+        Ok(t) if t.starts_with("image/") => {}
+        Ok(_) => {
+            return Err(refuse(format!(
+                "{name} is not an image: use a PNG, JPEG, GIF or WebP."
+            )));
+        }
+        Err(m) => return Err(refuse(m)),
+    }
+    let png = shrunk_png(&name, upload.bytes, width, height)
+        .await
+        .map_err(|mut e| {
+            e.field = Some(field.into());
+            e
+        })?;
+    let key = format!("{prefix}{}.png", uuid::Uuid::new_v4().simple());
+    storage.put(&key, png).await.map_err(AppError::internal)?;
+    Ok(key)
+}
+
 /// The image as a PNG that fits `width` × `height` (a smaller one keeps its size), decoded in
 /// a blocking task within bounds; one that does not decode is refused (field [`FIELD`]).
 pub async fn shrunk_png(name: &str, bytes: Bytes, width: u32, height: u32) -> AppResult<Bytes> {

@@ -245,6 +245,7 @@ fn page_routes() -> Router<AppState> {
                 .layer(DefaultBodyLimit::disable()),
         )
         .route("/agency/logo.png", get(pages::admin_settings::logo))
+        .route("/store/images/{name}", get(pages::admin_templates::image))
         .route(
             "/admin/promotions",
             get(pages::admin_promotions::list).post(pages::admin_promotions::create),
@@ -278,7 +279,9 @@ fn page_routes() -> Router<AppState> {
         )
         .route(
             "/admin/templates",
-            get(pages::admin_templates::list).post(pages::admin_templates::create),
+            get(pages::admin_templates::list)
+                .post(pages::admin_templates::create)
+                .layer(DefaultBodyLimit::disable()),
         )
         .route(
             "/admin/templates/new",
@@ -286,7 +289,9 @@ fn page_routes() -> Router<AppState> {
         )
         .route(
             "/admin/templates/{id}",
-            get(pages::admin_templates::show_edit).post(pages::admin_templates::update),
+            get(pages::admin_templates::show_edit)
+                .post(pages::admin_templates::update)
+                .layer(DefaultBodyLimit::disable()),
         )
         .route(
             "/admin/templates/{id}/archive",

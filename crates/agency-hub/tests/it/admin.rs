@@ -770,3 +770,95 @@ async fn staff_search_finds_clients_people_orders_by_number_and_services() {
     );
     assert_eq!(app.get("/search?q=acme").await.status(), 403);
 }
+
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 90]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+#[tokio::test]
+async fn a_templates_pictures_are_uploaded_kept_when_the_form_has_a_mistake_and_served() {
+    let app = spawn_app().await;
+    app.signed_in_as(Role::Admin).await;
+    let mut fields: Vec<(&str, &str)> = LOGO_FOR_SALE.to_vec();
+    fields.push(("intent", "save"));
+
+    // Not a picture: refused by name, nothing kept.
+    let res = app
+        .post_multipart(
+            "/admin/templates",
+            &[&fields[..], &[("price", "499")]].concat(),
+            &[("store_image_files", "notes.txt", b"just some words")],
+        )
+        .await;
+    assert_eq!(res.status(), 415);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("notes.txt is not an image")
+    );
+    assert_eq!(template_count(&app).await, 0);
+
+    // A picture sent with a mistake elsewhere is kept: its address comes back in the form.
+    let res = app
+        .post_multipart(
+            "/admin/templates",
+            &[&fields[..], &[("price", "")]].concat(),
+            &[("store_image_files", "logo.png", &png(2400, 1200))],
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Enter a price."));
+    let start = html.find("/store/images/").expect("the picture's address");
+    let address = html[start..start + "/store/images/".len() + 36].to_string();
+    assert!(address.ends_with(".png"), "{address}");
+
+    // Saved with it (and a second picture): the store's card shows the first.
+    let images = address.clone();
+    let res = app
+        .post_multipart(
+            "/admin/templates",
+            &[&fields[..], &[("price", "499"), ("store_images", &images)]].concat(),
+            &[("store_image_files", "second.png", &png(300, 300))],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let saved = service_template::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let kept = saved.images();
+    assert_eq!(kept.len(), 2);
+    assert_eq!(kept[0], address);
+    // Served to anyone, made to fit 1600 × 1200, and cached for good.
+    let res = browser().get(app.url(&address)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/png");
+    assert!(
+        res.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    let img = image::load_from_memory(&res.bytes().await.unwrap()).unwrap();
+    assert_eq!((img.width(), img.height()), (1600, 800));
+    for missing in [
+        "/store/images/nope.png",
+        "/store/images/..%2Fagency%2Flogo.png",
+    ] {
+        assert_eq!(
+            browser()
+                .get(app.url(missing))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            404
+        );
+    }
+}

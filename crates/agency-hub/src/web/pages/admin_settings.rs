@@ -135,34 +135,15 @@ pub async fn save(
 
 /// Checks an uploaded logo and keeps it as a PNG; returns its key.
 async fn store_logo(state: &AppState, upload: files::Upload) -> AppResult<String> {
-    let name = files::safe_name(&upload.name);
-    let refuse = |message: String| {
-        let mut e = AppError::invalid("logo", message);
-        e.status = axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
-        e
-    };
-    match files::sniff(&name, &upload.bytes) {
-        Ok(t) if t.starts_with("image/") => {}
-        Ok(_) => {
-            return Err(refuse(format!(
-                "{name} is not an image: use a PNG, JPEG, GIF or WebP."
-            )));
-        }
-        Err(m) => return Err(refuse(m)),
-    }
-    let png = files::shrunk_png(&name, upload.bytes, LOGO_WIDTH, LOGO_HEIGHT)
-        .await
-        .map_err(|mut e| {
-            e.field = Some("logo".into());
-            e
-        })?;
-    let key = format!("agency/logo-{}.png", uuid::Uuid::new_v4().simple());
-    state
-        .storage
-        .put(&key, png)
-        .await
-        .map_err(AppError::internal)?;
-    Ok(key)
+    files::keep_picture(
+        &state.storage,
+        upload,
+        "logo",
+        LOGO_WIDTH,
+        LOGO_HEIGHT,
+        "agency/logo-",
+    )
+    .await
 }
 
 /// The agency's logo, to anyone (it heads invoices and pages); 404 when there is none.

@@ -18,7 +18,7 @@ use crate::error::{AppResult, FieldErrors};
 use crate::ids::TemplateId;
 use crate::money::Currency;
 use crate::web::auth::RequireAdmin;
-use crate::web::extract::{Form, Path, Query, bool_field};
+use crate::web::extract::{Form, Path, Query, Submitted, bool_field};
 use crate::web::form::settle;
 use crate::web::layout::{FlashKind, PageCtx, flash};
 
@@ -202,15 +202,19 @@ async fn submit(
     session: &Session,
     ctx: PageCtx,
     template: Option<service_template::Model>,
-    pairs: Vec<(String, String)>,
+    mut submitted: Submitted,
 ) -> AppResult<Response> {
-    let intent = Intent::parse(
-        pairs
-            .iter()
-            .find(|(k, _)| k == "intent")
-            .map(|(_, v)| v.as_str()),
-    );
-    let mut form = TemplateForm::from_pairs(&pairs);
+    let intent = Intent::parse(submitted.get("intent"));
+    let mut form = TemplateForm::from_pairs(&submitted.fields);
+    // Pictures sent are kept whatever else the form has wrong: their addresses come back in it.
+    if let Err(e) = keep_pictures(state, &mut form, &mut submitted).await {
+        if !e.is_correctable() {
+            return Err(e);
+        }
+        let errors = FieldErrors::of(&e, "store_images");
+        let status = e.status;
+        return Ok((status, form_page(state, ctx, template, form, errors).await?).into_response());
+    }
     if intent != Intent::Save {
         form.apply(intent);
         return Ok(
@@ -250,9 +254,9 @@ pub async fn create(
     RequireAdmin(admin): RequireAdmin,
     session: Session,
     ctx: PageCtx,
-    Form(pairs): Form<Vec<(String, String)>>,
+    form: Submitted,
 ) -> AppResult<Response> {
-    submit(&state, &admin, &session, ctx, None, pairs).await
+    submit(&state, &admin, &session, ctx, None, form).await
 }
 
 pub async fn update(
@@ -261,10 +265,79 @@ pub async fn update(
     session: Session,
     ctx: PageCtx,
     Path(id): Path<TemplateId>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    form: Submitted,
 ) -> AppResult<Response> {
     let template = catalog::get(&state.db, id).await?;
-    submit(&state, &admin, &session, ctx, Some(template), pairs).await
+    submit(&state, &admin, &session, ctx, Some(template), form).await
+}
+
+/// The largest a store picture is kept (it is shrunk to fit).
+const PICTURE_WIDTH: u32 = 1600;
+const PICTURE_HEIGHT: u32 = 1200;
+/// Where uploaded store pictures are kept, and the address they are served at.
+const PICTURES: &str = "store/images/";
+
+/// The pictures sent with the form (`store_image_files`), each kept and its address added to
+/// the form's images. The first refused stops there, naming the field.
+async fn keep_pictures(
+    state: &AppState,
+    form: &mut TemplateForm,
+    submitted: &mut Submitted,
+) -> AppResult<()> {
+    if let Some(mut e) = submitted.refused.take() {
+        e.field = Some("store_images".into());
+        return Err(e);
+    }
+    for upload in std::mem::take(&mut submitted.files) {
+        if upload.field != "store_image_files" {
+            continue;
+        }
+        let key = crate::files::keep_picture(
+            &state.storage,
+            upload,
+            "store_images",
+            PICTURE_WIDTH,
+            PICTURE_HEIGHT,
+            PICTURES,
+        )
+        .await?;
+        let address = format!("/{key}");
+        let images = &mut form.store.images;
+        if !images.trim().is_empty() && !images.ends_with('\n') {
+            images.push('\n');
+        }
+        images.push_str(&address);
+    }
+    Ok(())
+}
+
+/// An uploaded store picture, to anyone (the store's cards show it); its name is new for each
+/// upload, so it is cached for good.
+pub async fn image(State(state): State<AppState>, Path(name): Path<String>) -> AppResult<Response> {
+    use futures_util::TryStreamExt;
+    let valid = name
+        .strip_suffix(".png")
+        .is_some_and(|id| id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()));
+    if !valid {
+        return Err(crate::error::AppError::not_found());
+    }
+    let got = state
+        .storage
+        .get(&format!("{PICTURES}{name}"))
+        .await
+        .map_err(|_| crate::error::AppError::not_found())?;
+    let body = axum::body::Body::from_stream(got.into_stream().map_err(std::io::Error::other));
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "image/png"),
+            (
+                axum::http::header::CACHE_CONTROL,
+                "public, max-age=31536000, immutable",
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]
