@@ -213,6 +213,9 @@ impl activity::Model {
                 }
             ),
             "order.cancelled" => format!("cancelled {}", order()),
+            "order.services_cancelled" => {
+                format!("cancelled services of {} with its refund", order())
+            }
             "order.fulfilment_rerun" => "ran the order's fulfilment again".into(),
             "order.reviewed" => "marked the order as reviewed".into(),
             "client.created" => format!("added client {}", text("name")),

@@ -144,6 +144,19 @@ pub async fn refund(
         cancel,
     )
     .await?;
+    if applied.is_none() && !cancel.is_empty() {
+        // Stripe's event applied the refund first (without staff's choice): the services chosen
+        // are cancelled here.
+        let names = refunds::cancel_chosen(&txn, &locked, cancel, Utc::now()).await?;
+        activity::record(
+            &txn,
+            actor,
+            "order.services_cancelled",
+            subject(&locked),
+            json!({"order_number": locked.order_number, "cancelled": names}),
+        )
+        .await?;
+    }
     txn.commit().await?;
     Ok(applied)
 }

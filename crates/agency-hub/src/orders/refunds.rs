@@ -129,10 +129,14 @@ pub async fn apply<C: ConnectionTrait>(
         .exec_without_returning(conn)
         .await?;
     }
-    let (cancelled, to_review) = if full {
-        settle_services(conn, order, now).await?
+    // Staff's choice first; a full refund then settles the rest.
+    let mut cancelled = cancel_chosen(conn, order, cancel, now).await?;
+    let to_review = if full {
+        let (more, to_review) = settle_services(conn, order, now).await?;
+        cancelled.extend(more);
+        to_review
     } else {
-        (cancel_chosen(conn, order, cancel, now).await?, Vec::new())
+        Vec::new()
     };
     let applied = Applied {
         amount,
@@ -146,7 +150,7 @@ pub async fn apply<C: ConnectionTrait>(
 }
 
 /// The services of `order` among `ids` not cancelled yet, cancelled; returns their names.
-async fn cancel_chosen<C: ConnectionTrait>(
+pub async fn cancel_chosen<C: ConnectionTrait>(
     conn: &C,
     order: &order::Model,
     ids: &[ServiceId],

@@ -712,3 +712,16 @@ pub async fn retry_event(
     }
     Ok(Redirect::to("/admin/orders#webhook-health"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_refund_reason_stripe_knows_has_its_words() {
+        for code in REFUND_REASONS {
+            assert_ne!(reason_label(code), "another reason", "{code}");
+        }
+        assert_eq!(reason_label("duplicate"), "A duplicate payment");
+    }
+}
