@@ -267,11 +267,21 @@ async fn the_staff_list_pages_through_many_orders() {
     }
     app.signed_in_as(Role::Admin).await;
     let first = app.page("/admin/orders").await;
-    assert_eq!(first.matches("<td class=\"row-title\"><a href=\"/admin/orders/").count(), 50);
+    assert_eq!(
+        first
+            .matches("<td class=\"row-title\"><a href=\"/admin/orders/")
+            .count(),
+        50
+    );
     assert!(first.contains("P-0050") && !first.contains("P-0000"));
     assert!(first.contains("Next →") && !first.contains("← Previous"));
     let second = app.page("/admin/orders?page=2").await;
-    assert_eq!(second.matches("<td class=\"row-title\"><a href=\"/admin/orders/").count(), 1);
+    assert_eq!(
+        second
+            .matches("<td class=\"row-title\"><a href=\"/admin/orders/")
+            .count(),
+        1
+    );
     assert!(
         second.contains("P-0000") && second.contains("← Previous") && !second.contains("Next →")
     );
