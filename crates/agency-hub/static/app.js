@@ -44,6 +44,8 @@
   }
   if (document.querySelector(".cart-table") && window.fetch && window.DOMParser) {
     hideUpdates();
+    // Only the latest change's answer is shown (quick clicks on a spinner overtake each other).
+    var latest = null;
     document.addEventListener("change", function (e) {
       var input = e.target;
       if (!input.classList || !input.classList.contains("qty") || !input.form) return;
@@ -55,6 +57,8 @@
         return;
       }
       var name = input.getAttribute("aria-label");
+      var mine = {};
+      latest = mine;
       fetch(form.action, {
         method: "POST",
         body: new URLSearchParams(new FormData(form)),
@@ -64,6 +68,7 @@
           return r.text();
         })
         .then(function (html) {
+          if (latest !== mine) return;
           var fresh = new DOMParser().parseFromString(html, "text/html");
           var main = fresh.getElementById("main");
           if (!main || !main.querySelector(".page-head")) throw new Error("not the cart");
@@ -71,6 +76,8 @@
           var text = message && message.textContent.trim();
           var error = message && !message.classList.contains("flash-success");
           if (message && !error) message.remove();
+          // The field keeps the focus only if it had it (a Tab moved on: leave it there).
+          var focused = document.activeElement === input;
           document.getElementById("main").innerHTML = main.innerHTML;
           said = null;
           hideUpdates();
@@ -79,7 +86,7 @@
           setBadge("/store/cart", count ? Number(count.textContent) : 0, "in your cart");
           var label = window.CSS && CSS.escape ? CSS.escape(name) : name;
           var again = document.querySelector('.qty[aria-label="' + label + '"]');
-          if (again) again.focus();
+          if (again && focused) again.focus();
           if (text && !error) say(text);
         })
         .catch(function () {

@@ -242,6 +242,7 @@ pub async fn invite_teammate<C: ConnectionTrait>(
     client_id: ClientId,
     name: &str,
     email: &str,
+    password_hash: String,
 ) -> AppResult<user::Model> {
     let form = UserForm {
         email: email.to_string(),
@@ -251,17 +252,43 @@ pub async fn invite_teammate<C: ConnectionTrait>(
         password: String::new(),
     };
     let valid = form.validate()?;
-    // An unusable random password until they set theirs through the link.
-    let hash = password::hash(format!("{}{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4())).await?;
+    // Each invitation sends the agency's email to an address a client typed: a few a day.
+    let recent = crate::db::entities::activity::Entity::find()
+        .filter(crate::db::entities::activity::Column::ActorUserId.eq(inviter.id))
+        .filter(crate::db::entities::activity::Column::Action.eq("user.created"))
+        .filter(
+            crate::db::entities::activity::Column::At.gt(Utc::now() - chrono::Duration::days(1)),
+        )
+        .count(conn)
+        .await?;
+    if recent >= INVITES_A_DAY {
+        return Err(AppError::too_many_requests(format!(
+            "You have invited {INVITES_A_DAY} people today: invite more tomorrow, or ask the agency."
+        )));
+    }
     create(
         conn,
         &Actor::from(inviter),
         valid,
-        hash,
+        password_hash,
         Some(&inviter.name),
     )
     .await
+    .map_err(|e| {
+        // Whether an address has an account is not a client's to learn.
+        if e.status == axum::http::StatusCode::CONFLICT {
+            AppError::invalid(
+                "email",
+                "This address cannot be invited from here: ask the agency to add them.",
+            )
+        } else {
+            e
+        }
+    })
 }
+
+/// At most this many teammates a client invites a day.
+const INVITES_A_DAY: u64 = 10;
 
 /// How long a welcome email's set-password link works.
 pub const TOKEN_LIFETIME: chrono::Duration = chrono::Duration::days(7);
@@ -289,7 +316,7 @@ pub async fn issue_password_token<C: ConnectionTrait>(
 /// "Forgot password": emails an active user with `email` a one-time link working for an hour.
 /// Says nothing of whether the account exists (the page answers the same either way); returns
 /// whether an email was queued.
-pub async fn request_reset<C: ConnectionTrait>(conn: &C, email: &str) -> AppResult<bool> {
+pub async fn request_reset(db: &Db, email: &str) -> AppResult<bool> {
     let Ok(email) = Email::parse(email) else {
         return Err(AppError::invalid(
             "email",
@@ -299,7 +326,7 @@ pub async fn request_reset<C: ConnectionTrait>(conn: &C, email: &str) -> AppResu
     let Some(user) = user::Entity::find()
         .filter(user::Column::Email.eq(email.as_str()))
         .filter(user::Column::Active.eq(true))
-        .one(conn)
+        .one(db)
         .await?
     else {
         return Ok(false);
@@ -307,7 +334,7 @@ pub async fn request_reset<C: ConnectionTrait>(conn: &C, email: &str) -> AppResu
     let recent = password_token::Entity::find()
         .filter(password_token::Column::UserId.eq(user.id))
         .filter(password_token::Column::CreatedAt.gt(Utc::now() - chrono::Duration::hours(1)))
-        .count(conn)
+        .count(db)
         .await?;
     if recent >= RESETS_AN_HOUR {
         tracing::info!(
@@ -316,17 +343,22 @@ pub async fn request_reset<C: ConnectionTrait>(conn: &C, email: &str) -> AppResu
         );
         return Ok(false);
     }
-    let token = issue_token(conn, user.id, RESET_LIFETIME).await?;
-    let message = Message::PasswordReset(crate::notify::messages::PasswordReset {
-        name: user.name.clone(),
-        token,
-    });
-    let key = format!(
-        "password-reset:{}:{}",
-        user.id,
-        Utc::now().timestamp_millis()
-    );
-    notify::enqueue(conn, &user.email, &message, &key).await?;
+    // Only an email to send takes the write transaction.
+    db.in_transaction(async |txn| {
+        let token = issue_token(txn, user.id, RESET_LIFETIME).await?;
+        let message = Message::PasswordReset(crate::notify::messages::PasswordReset {
+            name: user.name.clone(),
+            token,
+        });
+        let key = format!(
+            "password-reset:{}:{}",
+            user.id,
+            Utc::now().timestamp_millis()
+        );
+        notify::enqueue(txn, &user.email, &message, &key).await?;
+        Ok::<_, AppError>(())
+    })
+    .await?;
     Ok(true)
 }
 

@@ -148,14 +148,16 @@ pub async fn refund(
         // Stripe's event applied the refund first (without staff's choice): the services chosen
         // are cancelled here.
         let names = refunds::cancel_chosen(&txn, &locked, cancel, Utc::now()).await?;
-        activity::record(
-            &txn,
-            actor,
-            "order.services_cancelled",
-            subject(&locked),
-            json!({"order_number": locked.order_number, "cancelled": names}),
-        )
-        .await?;
+        if !names.is_empty() {
+            activity::record(
+                &txn,
+                actor,
+                "order.services_cancelled",
+                subject(&locked),
+                json!({"order_number": locked.order_number, "cancelled": names}),
+            )
+            .await?;
+        }
     }
     txn.commit().await?;
     Ok(applied)
@@ -196,6 +198,12 @@ pub async fn cancel(db: &Db, stripe: &StripeClient, actor: &Actor, id: OrderId) 
     let locked = super::lock(&txn, id)
         .await?
         .ok_or_else(AppError::not_found)?;
+    // A resumed payment gave it a new session meanwhile: that one is still payable.
+    if locked.stripe_session_id != order.stripe_session_id {
+        return Err(AppError::conflict(
+            "The order changed meanwhile (its payment was resumed): look at it again.",
+        ));
+    }
     // The expiry's webhook may have cancelled it already.
     let cancelled = locked.status == OrderStatus::Cancelled
         || super::transition(

@@ -197,10 +197,16 @@ pub async fn resume(
         )
         .filter(order::Column::Id.eq(order.id))
         .filter(order::Column::Status.eq(OrderStatus::Pending))
+        // Not if another resume or a cancel got there first.
+        .filter(order::Column::StripeSessionId.eq(session_id.as_str()))
         .exec(&txn)
         .await?;
     txn.commit().await?;
     if moved.rows_affected == 0 {
+        // The session just made must not stay payable beside the order's own.
+        if let Err(e) = stripe.expire_checkout_session(&session.id).await {
+            tracing::warn!(error = %e, stripe.session_id = %session.id, "an unused session could not be expired");
+        }
         return Err(AppError::conflict(format!(
             "Order {} changed meanwhile: look at it again.",
             order.order_number

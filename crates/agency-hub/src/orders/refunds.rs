@@ -172,6 +172,11 @@ pub async fn cancel_chosen<C: ConnectionTrait>(
             Expr::value(ServiceStatus::Cancelled),
         )
         .col_expr(service::Column::UpdatedAt, Expr::value(now))
+        // Cancelled as staff chose: nothing left to decide.
+        .col_expr(
+            service::Column::ReviewReason,
+            Expr::value(Option::<String>::None),
+        )
         .filter(service::Column::Id.is_in(chosen.iter().map(|s| s.id)))
         .exec(conn)
         .await?;

@@ -681,9 +681,10 @@ async fn a_client_invites_teammates_only_when_the_agency_allows_it_and_only_to_t
     for (fields, says) in [
         ([("name", "Bea"), ("email", "not-an-email")], "email"),
         ([("name", ""), ("email", "bea@acme.example")], "name"),
+        // An address with an account is not told apart from any other refusal.
         (
             [("name", "Ana again"), ("email", "client@acme.example")],
-            "already",
+            "cannot be invited from here",
         ),
     ] {
         let res = app.post_form("/account/invites", &fields).await;
@@ -694,6 +695,7 @@ async fn a_client_invites_teammates_only_when_the_agency_allows_it_and_only_to_t
         );
         let page = res.text().await.unwrap();
         assert!(page.to_lowercase().contains(says), "{says}: {page}");
+        assert!(!page.contains("already exists"));
         assert!(
             page.contains(&format!("value=\"{}\"", fields[1].1)),
             "kept as typed"

@@ -366,6 +366,7 @@ async fn assert_the_page_shows_them_with_the_period_before(app: &TestApp) {
         "2 · 40%",
         "<title id=\"funnel-t\">",
         "Paid per day (USD)",
+        "<title>Store metrics · ",
         "Each person counts once a step: 2 people paid the period's 2 orders.",
     ] {
         assert!(html.contains(text), "{text}");

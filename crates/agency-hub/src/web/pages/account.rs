@@ -228,10 +228,18 @@ pub async fn invite(
                 "The agency adds the people of your company: ask them to invite your teammate.",
             ));
         }
+        // An unusable random password until they set theirs through the link (hashed before
+        // the write transaction: it takes a while).
+        let hash = crate::auth::password::hash(format!(
+            "{}{}",
+            uuid::Uuid::new_v4(),
+            uuid::Uuid::new_v4()
+        ))
+        .await?;
         state
             .db
             .in_transaction(async |txn| {
-                users::invite_teammate(txn, &user, client_id, &f.name, &f.email).await
+                users::invite_teammate(txn, &user, client_id, &f.name, &f.email, hash).await
             })
             .await
     }

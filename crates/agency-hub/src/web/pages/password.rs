@@ -144,10 +144,7 @@ pub async fn forgot(
     Form(f): Form<ForgotFields>,
 ) -> AppResult<Response> {
     let email = f.email.trim().to_string();
-    let asked = state
-        .db
-        .in_transaction(async |txn| users::request_reset(txn, &email).await)
-        .await;
+    let asked = users::request_reset(&state.db, &email).await;
     let (status, page) = match asked {
         Ok(_) => (
             StatusCode::OK,
