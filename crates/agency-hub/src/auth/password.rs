@@ -116,6 +116,12 @@ fn hash_blocking(password: &str) -> anyhow::Result<String> {
     Ok(hash.to_string())
 }
 
+/// The hash of a random password no one knows: an account's until its person sets theirs
+/// through an emailed link.
+pub async fn unusable_hash() -> AppResult<String> {
+    hash(format!("{}{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4())).await
+}
+
 /// An argon2id PHC string for `password`.
 pub async fn hash(password: String) -> AppResult<String> {
     HASHING

@@ -5,6 +5,7 @@ use agency_hub::db::entities::{activity, client, service_template, user};
 use agency_hub::ids::TemplateId;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
+use crate::files::png;
 use crate::fixtures;
 use crate::harness::{PASSWORD, TestApp, browser, spawn_app};
 
@@ -769,13 +770,6 @@ async fn staff_search_finds_clients_people_orders_by_number_and_services() {
         303
     );
     assert_eq!(app.get("/search?q=acme").await.status(), 403);
-}
-
-fn png(width: u32, height: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 90]));
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
 }
 
 #[tokio::test]

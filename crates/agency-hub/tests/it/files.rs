@@ -13,7 +13,8 @@ use crate::fixtures;
 use crate::harness::{PASSWORD, TestApp, browser, spawn_app_with};
 
 /// A real PNG of this size (a gradient), as a camera or an editor would write one.
-fn png(width: u32, height: u32) -> Vec<u8> {
+/// A PNG of that size (for the upload tests).
+pub(crate) fn png(width: u32, height: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(width, height, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
     });

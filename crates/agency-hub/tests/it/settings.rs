@@ -6,14 +6,8 @@ use agency_hub::db::entities::agency_settings;
 use agency_hub::db::entities::user::Role;
 use sea_orm::{EntityTrait, PaginatorTrait};
 
+use crate::files::png;
 use crate::harness::{TestApp, browser, spawn_app};
-
-fn png(width: u32, height: u32) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 40]));
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
 
 const EXE: &[u8] = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00\xb8\x00\x00\x00";
 

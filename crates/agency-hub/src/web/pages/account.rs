@@ -230,12 +230,7 @@ pub async fn invite(
         }
         // An unusable random password until they set theirs through the link (hashed before
         // the write transaction: it takes a while).
-        let hash = crate::auth::password::hash(format!(
-            "{}{}",
-            uuid::Uuid::new_v4(),
-            uuid::Uuid::new_v4()
-        ))
-        .await?;
+        let hash = crate::auth::password::unusable_hash().await?;
         state
             .db
             .in_transaction(async |txn| {

@@ -105,11 +105,10 @@ pub async fn create(
         let valid = form.validate()?;
         // Without a password from the admin, an unusable random one until the user sets
         // theirs through the welcome email's link.
-        let chosen = valid
-            .password
-            .clone()
-            .unwrap_or_else(|| format!("{}{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4()));
-        let hash = password::hash(chosen).await?;
+        let hash = match valid.password.clone() {
+            Some(chosen) => password::hash(chosen).await?,
+            None => password::unusable_hash().await?,
+        };
         state
             .db
             .in_transaction(async |txn| {
