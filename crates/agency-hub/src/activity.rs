@@ -241,6 +241,8 @@ impl activity::Model {
             "experiment.started" => format!("started experiment {}", quoted("name")),
             "experiment.stopped" => "stopped the experiment".into(),
             "settings.changed" => "changed the agency's settings".into(),
+            "token.created" => format!("made API token {}", quoted("name")),
+            "token.revoked" => format!("revoked API token {}", quoted("name")),
             "subscription.started" => "started the subscription".into(),
             "subscription.changed" => format!("changed the subscription: {}", text("change")),
             "subscription.period_paid" => "received a period's payment".into(),

@@ -79,6 +79,10 @@ pub struct Config {
     /// When set, `GET /metrics` wants `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
     pub files: FileSettings,
+    /// `TRUSTED_PROXIES`: the peers whose `X-Forwarded-For` / `Forwarded` are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `API_TOKEN_RATE_LIMIT`: requests one API token may make a minute (600 by default).
+    pub api_token_rate_limit: u32,
 }
 
 /// Where files go and how large they may be.
@@ -175,6 +179,22 @@ impl Config {
         let store_enabled = parse_bool(&mut errors, "STORE_ENABLED", var("STORE_ENABLED"), true);
         let agency_name = agency_name(&mut errors, var);
         let files = files(&mut errors, var);
+        let api_token_rate_limit = match var("API_TOKEN_RATE_LIMIT") {
+            None => 600,
+            Some(raw) => raw.trim().parse().ok().filter(|n| *n >= 1).unwrap_or_else(|| {
+                errors.push(format!(
+                    "API_TOKEN_RATE_LIMIT: '{raw}' is not a number of requests a minute (example: 600)"
+                ));
+                600
+            }),
+        };
+        let trusted_proxies = match var("TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(raw) => crate::web::proxy::parse_trusted(&raw).unwrap_or_else(|e| {
+                errors.push(format!("TRUSTED_PROXIES: {e}"));
+                Vec::new()
+            }),
+        };
 
         match (database_url, bind, app_url) {
             (Some(database_url), Some(bind), Some(app_url)) if errors.is_empty() => Ok(Self {
@@ -191,6 +211,8 @@ impl Config {
                 stripe,
                 metrics_token,
                 files,
+                trusted_proxies,
+                api_token_rate_limit,
             }),
             _ => Err(ConfigError(errors)),
         }

@@ -32,6 +32,9 @@ pub struct ErrorBody {
     pub message: String,
     /// The input at fault, if one is.
     pub field: Option<String>,
+    /// Every input at fault with its problem, when a whole form or body was checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<BTreeMap<String, String>>,
 }
 
 pub type AppResult<T> = Result<T, AppError>;
@@ -198,6 +201,7 @@ impl AppError {
             code: self.code,
             message: self.message.clone(),
             field: self.field.clone(),
+            fields: (!self.fields.is_empty()).then(|| self.fields.0.clone()),
         }
     }
 }

@@ -89,6 +89,8 @@ pub struct Shared {
     pub storage: files::Storage,
     /// Who was just notified, from every instance (the browsers' live updates).
     pub live: notify::live::Hub,
+    /// Requests per API token and minute (`API_TOKEN_RATE_LIMIT`).
+    pub token_limit: Arc<web::rate::RateLimit<i64>>,
     /// Messages sent through the API, per person and minute.
     pub message_limit: Arc<web::rate::RateLimit>,
     /// Files sent through the API, per person and minute.
@@ -333,6 +335,7 @@ impl App {
             &storage,
         ));
         registry.check_queue(&db).await?;
+        let token_rate = config.api_token_rate_limit;
         let state = AppState(Arc::new(Shared {
             db: db.clone(),
             config,
@@ -349,6 +352,10 @@ impl App {
             stripe_events: stripe_events::Batcher::start(db.clone()),
             storage,
             live,
+            token_limit: Arc::new(web::rate::RateLimit::new(
+                token_rate,
+                Duration::from_secs(60),
+            )),
             message_limit: Arc::new(web::rate::RateLimit::new(
                 web::api::portal::MESSAGES_PER_MINUTE,
                 Duration::from_secs(60),

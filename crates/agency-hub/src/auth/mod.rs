@@ -3,6 +3,7 @@
 
 pub mod password;
 pub mod session_store;
+pub mod tokens;
 pub mod users;
 
 use std::time::Duration;

@@ -72,6 +72,9 @@ pub struct Filter {
     pub sort: Sort,
     /// Only orders paid or being paid (a bank debit settling): not those left unpaid.
     pub settled: bool,
+    /// The API's cursor: only orders older than this one, newest first by id (stable while
+    /// orders are added).
+    pub before: Option<crate::ids::OrderId>,
 }
 
 impl Filter {
@@ -85,6 +88,9 @@ impl Filter {
         }
         if let Some(id) = self.client_id {
             c = c.add(order::Column::ClientId.eq(id));
+        }
+        if let Some(id) = self.before {
+            c = c.add(order::Column::Id.lt(id));
         }
         if self.settled {
             c = c.add(order::Column::Status.is_in([
@@ -136,6 +142,9 @@ impl Filter {
     /// The filtered orders in the chosen order (id last, so pages never overlap).
     pub fn select(&self) -> Select<order::Entity> {
         let q = order::Entity::find().filter(self.condition());
+        if self.before.is_some() {
+            return q.order_by_desc(order::Column::Id);
+        }
         match self.sort {
             Sort::Newest => q
                 .order_by_desc(order::Column::CreatedAt)

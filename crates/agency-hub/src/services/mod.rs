@@ -30,6 +30,8 @@ pub struct Filter {
     pub client_id: Option<ClientId>,
     pub status: Option<ServiceStatus>,
     pub template_id: Option<TemplateId>,
+    /// The API's cursor: only services older than this one, newest first by id.
+    pub before: Option<ServiceId>,
 }
 
 /// A service in a list, with its client's and template's names and its progress.
@@ -72,9 +74,15 @@ pub async fn list<C: ConnectionTrait>(
     page: u64,
     per_page: u64,
 ) -> Result<(Vec<ServiceRow>, u64), DbErr> {
-    let mut q = service::Entity::find()
-        .order_by_desc(service::Column::CreatedAt)
-        .order_by_desc(service::Column::Id);
+    let mut q = service::Entity::find();
+    q = match filter.before {
+        Some(id) => q
+            .filter(service::Column::Id.lt(id))
+            .order_by_desc(service::Column::Id),
+        None => q
+            .order_by_desc(service::Column::CreatedAt)
+            .order_by_desc(service::Column::Id),
+    };
     if let Some(c) = filter.client_id {
         q = q.filter(service::Column::ClientId.eq(c));
     }

@@ -1,12 +1,15 @@
-//! Who is asking: the signed-in user loaded from the session, the extractors that require a
-//! role, and starting a session at sign-in.
+//! Who is asking: the signed-in user loaded from the session (or from an API token), the
+//! extractors that require a role, and starting a session at sign-in.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
 use crate::AppState;
+use crate::auth::tokens::{self, Area};
 use crate::auth::{self, CurrentUser, USER_ID_KEY};
 use crate::db::entities::user::Role;
 use crate::error::{AppError, AppResult};
@@ -50,6 +53,91 @@ pub async fn load_user(parts: &mut Parts, state: &AppState) -> AppResult<Option<
     };
     parts.extensions.insert(Loaded(user.clone()));
     Ok(user)
+}
+
+/// The token of an `Authorization: Bearer …` header, if the request has one.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+/// `Authorization: Bearer` on `/api`: the token's owner is the request's user (the session is
+/// not read), within the token's scopes, at most `API_TOKEN_RATE_LIMIT` requests a minute. A
+/// request without a token goes on to the session as before. (The Stripe webhook has its own
+/// signature and is not looked at.)
+pub async fn bearer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if !path.starts_with("/api/") || path.starts_with("/api/webhooks/") {
+        return next.run(req).await;
+    }
+    let Some(token) = bearer_token(req.headers()) else {
+        return next.run(req).await;
+    };
+    let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    match token_user(&state, token, path, write).await {
+        Ok(user) => {
+            req.extensions_mut().insert(Loaded(Some(user)));
+            next.run(req).await
+        }
+        Err(refused) => refused,
+    }
+}
+
+async fn token_user(
+    state: &AppState,
+    token: &str,
+    path: &str,
+    write: bool,
+) -> Result<CurrentUser, Response> {
+    let challenge = |error: &str| {
+        HeaderValue::from_str(&format!("Bearer error=\"{error}\"")).expect("a plain header")
+    };
+    let (row, owner) = match tokens::authenticate(&state.db, token).await {
+        Ok(Ok(found)) => found,
+        Ok(Err(refused)) => {
+            let mut res = AppError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                refused.message(),
+            )
+            .into_response();
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge("invalid_token"));
+            return Err(res);
+        }
+        Err(e) => return Err(e.into_response()),
+    };
+    if let Err(wait) = state.token_limit.check(row.id, 1) {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let mut res = AppError::too_many_requests(format!(
+            "This token made too many requests: {} a minute at most. Try again in {seconds} s.",
+            state.config.api_token_rate_limit
+        ))
+        .into_response();
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        return Err(res);
+    }
+    match Area::of_path(path) {
+        Err(why) => return Err(AppError::forbidden(why).into_response()),
+        Ok(Some(area)) if !tokens::allows(&tokens::parse_scopes(&row.scopes), area, write) => {
+            let needed = tokens::Scope { area, write };
+            let mut res = AppError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                format!("This token lacks the {needed} scope."),
+            )
+            .into_response();
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge("insufficient_scope"));
+            return Err(res);
+        }
+        Ok(_) => {}
+    }
+    Ok(CurrentUser::from(owner))
 }
 
 fn is_api(parts: &Parts) -> bool {

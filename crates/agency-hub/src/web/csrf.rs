@@ -128,7 +128,9 @@ async fn multipart_token(content_type: &str, bytes: axum::body::Bytes) -> Option
 /// ours, or, without one, a browser's `Sec-Fetch-Site: same-origin` (or `none`, typed by the
 /// person). A browser on another site can forge neither, nor send JSON without a CORS preflight
 /// (which we never grant); a write that shows neither is refused, so a client outside a browser
-/// sends our `Origin`. The Stripe webhook is exempt; its signature authenticates it.
+/// sends our `Origin`. The Stripe webhook is exempt; its signature authenticates it. So are
+/// requests with an API token (`web::auth::bearer` checks it): a browser on another site cannot
+/// send an `Authorization` header without a CORS preflight either.
 pub async fn guard_api(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
     if is_safe(req.method()) || !path.starts_with("/api/") || path.starts_with("/api/webhooks/") {
@@ -136,11 +138,13 @@ pub async fn guard_api(State(state): State<AppState>, req: Request, next: Next) 
     }
     let headers = req.headers();
     let site = headers.get("sec-fetch-site").map(|v| v.as_bytes());
-    let ours = match headers.get(header::ORIGIN) {
-        Some(origin) => origin.as_bytes() == state.config.app_origin().as_bytes(),
-        None => matches!(site, Some(b"same-origin" | b"none")),
-    };
-    if !ours || site == Some(b"cross-site") {
+    let by_token = super::auth::bearer_token(headers).is_some();
+    let ours = by_token
+        || match headers.get(header::ORIGIN) {
+            Some(origin) => origin.as_bytes() == state.config.app_origin().as_bytes(),
+            None => matches!(site, Some(b"same-origin" | b"none")),
+        };
+    if !ours || (!by_token && site == Some(b"cross-site")) {
         return AppError::forbidden(format!(
             "Requests from another site are refused: a write needs this site's Origin ({}).",
             state.config.app_origin()

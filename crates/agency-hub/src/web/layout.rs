@@ -131,6 +131,7 @@ fn nav_for(role: Role, store: bool) -> &'static [(&'static str, &'static str)] {
             ("/admin/activity", "Activity"),
             ("/admin/emails", "Emails"),
             ("/admin/jobs", "Jobs"),
+            ("/admin/integrations", "Integrations"),
             ("/admin/settings", "Settings"),
         ],
         Role::Manager => &[

@@ -12,5 +12,6 @@ pub mod layout;
 pub mod metrics;
 pub mod middleware;
 pub mod pages;
+pub mod proxy;
 pub mod rate;
 pub mod router;

@@ -52,6 +52,7 @@ pub fn build(state: AppState) -> Router {
         .fallback(|| async { AppError::not_found() })
         .layer(from_fn(csrf::guard_forms))
         .layer(from_fn_with_state(state.clone(), csrf::guard_api))
+        .layer(from_fn_with_state(state.clone(), super::auth::bearer))
         .layer(sessions)
         // Outside the session layer: these need no session.
         .route("/metrics", get(super::metrics::serve))
@@ -92,6 +93,7 @@ pub fn with_outer_layers(routes: Router<AppState>, state: AppState) -> Router {
         .layer(from_fn(super::metrics::track_http))
         .layer(
             ServiceBuilder::new()
+                .layer(from_fn_with_state(state.clone(), super::proxy::find_client))
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(request_span))
                 .layer(PropagateRequestIdLayer::new(request_id))
@@ -117,7 +119,14 @@ fn request_span(req: &axum::extract::Request) -> tracing::Span {
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-");
-    tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+    let client = req.extensions().get::<super::proxy::ClientAddr>();
+    let ip = client.map(|c| c.ip.to_string()).unwrap_or_default();
+    let scheme = if client.is_some_and(|c| c.https) {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id, client_ip = %ip, scheme)
 }
 
 // A route table: one line a route, read against the pages it names, so it stays whole.
@@ -142,6 +151,16 @@ fn page_routes() -> Router<AppState> {
         .route("/account/name", post(pages::account::rename))
         .route("/account/password", post(pages::account::change_password))
         .route("/account/invites", post(pages::account::invite))
+        .route(
+            "/account/tokens",
+            get(pages::tokens::show).post(pages::tokens::create),
+        )
+        .route("/account/tokens/{id}/revoke", post(pages::tokens::revoke))
+        .route("/admin/integrations", get(pages::tokens::admin))
+        .route(
+            "/admin/tokens/{id}/revoke",
+            post(pages::tokens::admin_revoke),
+        )
         .route(
             "/account/notifications",
             post(pages::account::set_message_email),

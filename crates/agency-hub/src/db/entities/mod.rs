@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod agency_settings;
+pub mod api_token;
 pub mod bundle_part;
 pub mod cart;
 pub mod cart_item;

@@ -31,6 +31,7 @@ mod m20261202_000026_reviews;
 mod m20261202_000027_recommendations;
 mod m20261202_000028_experiments;
 mod m20261202_000029_client_invites;
+mod m20261202_000030_integrations;
 
 pub struct Migrator;
 
@@ -67,6 +68,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000027_recommendations::Migration),
             Box::new(m20261202_000028_experiments::Migration),
             Box::new(m20261202_000029_client_invites::Migration),
+            Box::new(m20261202_000030_integrations::Migration),
         ]
     }
 }

@@ -1,4 +1,5 @@
-//! `GET /api/admin/jobs`: the job queue, for admins.
+//! Read-only operations for admins: the job queue (`GET /api/admin/jobs`) and the emails
+//! (`GET /api/emails`).
 
 use axum::extract::State;
 
@@ -36,6 +37,85 @@ pub async fn list(
     let (data, total) = jobs::list(&state.db, filter.status()?, page, per_page).await?;
     Ok(axum::Json(Paginated {
         data,
+        pagination: Pagination::new(page, per_page, total),
+    }))
+}
+
+/// An email the app sent or keeps.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailBody {
+    pub id: i64,
+    /// What it is about (order_confirmation, password_reset, …).
+    pub kind: String,
+    pub to: String,
+    pub subject: String,
+    /// queued, sent, stored (no SMTP configured) or failed.
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The plain-text body.
+    pub text: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct EmailQuery {
+    #[serde(default)]
+    status: String,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/emails",
+    tag = "admin",
+    summary = "Emails, newest first (read only)",
+    description = "Admins only. Token scope: `operations:read`.",
+    params(
+        ("status" = Option<String>, Query, description = "queued, sent, stored or failed"),
+        ("page" = Option<u64>, Query, description = "1-based page number"),
+        ("perPage" = Option<u64>, Query, description = "Page size, 1 to 200 (default 50)"),
+    ),
+    responses(
+        (status = 200, description = "One page of emails", body = Paginated<EmailBody>),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+    ),
+)]
+pub async fn emails(
+    State(state): State<AppState>,
+    RequireAdmin(_): RequireAdmin,
+    Query(q): Query<EmailQuery>,
+    Query(paging): Query<PageParams>,
+) -> AppResult<axum::Json<Paginated<EmailBody>>> {
+    use crate::db::entities::email::EmailStatus;
+    let status = match q.status.trim() {
+        "" => None,
+        raw => Some(EmailStatus::parse(raw).ok_or_else(|| {
+            crate::error::AppError::invalid(
+                "status",
+                format!("Unknown status '{raw}': use queued, sent, stored or failed."),
+            )
+        })?),
+    };
+    let (page, per_page) = (paging.page()?, paging.per_page(50, 200)?);
+    let (rows, total) = crate::notify::list(&state.db, status, page, per_page).await?;
+    Ok(axum::Json(Paginated {
+        data: rows
+            .into_iter()
+            .map(|e| EmailBody {
+                id: e.id,
+                kind: e.kind,
+                to: e.to_address,
+                subject: e.subject,
+                status: e.status.as_str().into(),
+                attempts: e.attempts,
+                last_error: e.last_error,
+                created_at: e.created_at,
+                sent_at: e.sent_at,
+                text: e.text,
+            })
+            .collect(),
         pagination: Pagination::new(page, per_page, total),
     }))
 }

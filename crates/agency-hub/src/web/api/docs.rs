@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use axum::Extension;
 use utoipa::Modify;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{Content, OpenApi, Ref, ResponseBuilder};
 
 use super::ErrorResponse;
@@ -19,7 +21,7 @@ use crate::web::router::SESSION_COOKIE;
 #[openapi(
     info(
         title = "Agency Hub API",
-        description = "The JSON API of Agency Hub. Sign in with `POST /api/session`; the session cookie authenticates the other calls. Writes need `Content-Type: application/json` and this site's `Origin` (or, from a browser without `Origin`, `Sec-Fetch-Site: same-origin`). Errors share one envelope; lists share one shape (see the schemas).",
+        description = "The JSON API of Agency Hub. Two ways in: an API token (made under Your account → API tokens) sent as `Authorization: Bearer ah_…`, acting as its owner within its scopes (`orders:read`, `services:write`, …: each operation names the one it needs; write includes read), at most `API_TOKEN_RATE_LIMIT` requests a minute (429 with `Retry-After` past it); or a browser's session from `POST /api/session`, whose writes need this site's `Origin` (or, without one, `Sec-Fetch-Site: same-origin`). Writes need `Content-Type: application/json`. Errors share one envelope (`error.fields` holds every field at fault when a whole body was checked); lists share one shape, paged by `page` or, where offered, by `cursor` (see the schemas).",
     ),
     components(schemas(ErrorResponse)),
     modifiers(&SessionCookie),
@@ -30,6 +32,7 @@ use crate::web::router::SESSION_COOKIE;
         (name = "saved", description = "The client company's services saved for later"),
         (name = "orders", description = "The client company's orders"),
         (name = "portal", description = "Working with the agency: messages, deliverables, notifications"),
+        (name = "staff", description = "The agency's work: orders, services and tasks, templates"),
         (name = "admin", description = "Administration"),
         (name = "stripe", description = "Stripe's calls to us"),
         (name = "docs", description = "This description"),
@@ -45,6 +48,10 @@ impl Modify for SessionCookie {
         components.add_security_scheme(
             "session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(SESSION_COOKIE))),
+        );
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
     }
 }
@@ -98,11 +105,21 @@ pub fn complete(doc: &mut OpenApi) {
                 );
             }
             if !public {
-                add("401", "Not signed in");
-                op.security = Some(vec![SecurityRequirement::new(
-                    "session",
-                    Vec::<String>::new(),
-                )]);
+                add(
+                    "401",
+                    "Not signed in, or the API token is not valid (revoked, expired)",
+                );
+                let mut ways = vec![SecurityRequirement::new("session", Vec::<String>::new())];
+                if let Ok(area) = crate::auth::tokens::Area::of_path(path) {
+                    let scope =
+                        area.map(|a| crate::auth::tokens::Scope { area: a, write }.to_string());
+                    ways.push(SecurityRequirement::new("token", scope));
+                    add(
+                        "429",
+                        "Too many requests with this API token (see `Retry-After`)",
+                    );
+                }
+                op.security = Some(ways);
             }
             if !public || (write && path != "/api/webhooks/stripe") {
                 add(

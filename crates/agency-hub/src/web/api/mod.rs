@@ -9,6 +9,10 @@ pub mod recommendations;
 pub mod reviews;
 pub mod saved;
 pub mod session;
+pub mod staff_clients;
+pub mod staff_orders;
+pub mod staff_services;
+pub mod staff_templates;
 pub mod store;
 pub mod webhook;
 
@@ -56,6 +60,21 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(session::create, session::delete))
         .routes(routes!(session::me))
         .routes(routes!(admin_jobs::list))
+        .routes(routes!(admin_jobs::emails))
+        .routes(routes!(staff_clients::list, staff_clients::create))
+        .routes(routes!(staff_clients::get, staff_clients::update))
+        .routes(routes!(staff_orders::list))
+        .routes(routes!(staff_orders::get))
+        .routes(routes!(staff_orders::add_note))
+        .routes(routes!(staff_orders::refund))
+        .routes(routes!(staff_orders::cancel))
+        .routes(routes!(staff_orders::rerun))
+        .routes(routes!(staff_services::list, staff_services::assign))
+        .routes(routes!(staff_services::get, staff_services::set_status))
+        .routes(routes!(staff_services::add_task))
+        .routes(routes!(staff_services::update_task))
+        .routes(routes!(staff_templates::list, staff_templates::create))
+        .routes(routes!(staff_templates::get, staff_templates::update))
         .routes(routes!(docs::openapi_json))
         .routes(routes!(docs::docs_page))
         .routes(routes!(webhook::receive))
@@ -82,13 +101,17 @@ pub struct Paginated<T> {
     pub pagination: Pagination,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Pagination {
     pub page: u64,
     pub per_page: u64,
     pub total_items: u64,
     pub total_pages: u64,
+    /// Where a list read by cursor goes on: pass it as `cursor` for the next page (absent on
+    /// the last). Stable when rows are added meanwhile, unlike page numbers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 impl Pagination {
@@ -98,7 +121,14 @@ impl Pagination {
             per_page,
             total_items,
             total_pages: total_items.div_ceil(per_page.max(1)),
+            next_cursor: None,
         }
+    }
+
+    /// Goes on after `last` (the page's last row's id) when another page follows.
+    pub fn with_cursor(mut self, has_next: bool, last: Option<i64>) -> Self {
+        self.next_cursor = last.filter(|_| has_next).map(|id| id.to_string());
+        self
     }
 
     pub fn has_prev(&self) -> bool {

@@ -150,9 +150,14 @@ pub async fn get(
     Path(id): Path<OrderId>,
 ) -> AppResult<axum::Json<OrderDetailBody>> {
     let d = orders::client_detail(&state.db, client_id, id).await?;
+    Ok(axum::Json(detail_body(&d)))
+}
+
+/// An order's detail as the API shows it (to its client and to staff).
+pub fn detail_body(d: &orders::Detail) -> OrderDetailBody {
     let o = &d.order;
     let units = d.items.iter().map(|i| i64::from(i.quantity)).sum();
-    Ok(axum::Json(OrderDetailBody {
+    OrderDetailBody {
         order: summary(o, units),
         lines: d
             .items
@@ -190,5 +195,5 @@ pub async fn get(
                 label: s.label.clone(),
             })
             .collect(),
-    }))
+    }
 }

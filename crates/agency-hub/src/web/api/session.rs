@@ -1,8 +1,6 @@
 //! `POST /api/session` signs in, `DELETE /api/session` signs out, `GET /api/me` says who.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -40,14 +38,14 @@ pub struct Credentials {
 pub async fn create(
     State(state): State<AppState>,
     session: Session,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    client: crate::web::proxy::ClientAddr,
     Json(body): Json<Credentials>,
 ) -> AppResult<axum::Json<CurrentUser>> {
     let user = auth::sign_in(
         &state.db,
         &body.email,
         &body.password,
-        &addr.ip().to_string(),
+        &client.ip.to_string(),
     )
     .await?;
     start_session(&session, user.id).await?;

@@ -119,6 +119,7 @@ impl OrdersQuery {
             search: self.q.trim().to_string(),
             sort,
             settled: false,
+            before: None,
         })
     }
 

@@ -1,10 +1,8 @@
 //! The sign-in page and signing out.
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -87,7 +85,7 @@ pub struct LoginForm {
 pub async fn login(
     State(state): State<AppState>,
     session: Session,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    client: crate::web::proxy::ClientAddr,
     ctx: PageCtx,
     Form(form): Form<LoginForm>,
 ) -> AppResult<Response> {
@@ -95,7 +93,7 @@ pub async fn login(
     let signed_in = if form.email.trim().is_empty() || form.password.is_empty() {
         Err(AppError::invalid("email", "Enter your email and password."))
     } else {
-        let ip = addr.ip().to_string();
+        let ip = client.ip.to_string();
         auth::sign_in(&state.db, &form.email, &form.password, &ip)
             .await
             .map_err(AppError::from)

@@ -25,6 +25,7 @@ pub mod search;
 pub mod services;
 pub mod store;
 pub mod subscriptions;
+pub mod tokens;
 
 use axum::response::Redirect;
 

@@ -48,7 +48,7 @@ pub struct FilterQuery {
 }
 
 impl FilterQuery {
-    fn parse(&self) -> AppResult<Filter> {
+    pub fn parse(&self) -> AppResult<Filter> {
         let status = match self.status.trim() {
             "" => None,
             raw => Some(ServiceStatus::parse(raw).ok_or_else(|| {
@@ -62,6 +62,7 @@ impl FilterQuery {
             client_id: optional_id("client", &self.client)?,
             status,
             template_id: optional_id("template", &self.template)?,
+            before: None,
         })
     }
 }
