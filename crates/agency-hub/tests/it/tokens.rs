@@ -104,7 +104,7 @@ async fn a_token_with_orders_read_lists_orders_and_gets_403_on_a_refund() {
     assert_eq!(res.status(), 201);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["notes"][0]["body"], "Synced to accounting.");
-    assert_eq!(body["notes"][0]["author"], "ADMIN user");
+    assert_eq!(body["notes"][0]["author"], "Admin user");
 
     // A token's scopes do not reach other areas.
     let res = with_token(&app, reqwest::Method::GET, "/api/templates", &write)
