@@ -171,6 +171,7 @@ async fn client_pages(app: &TestApp) -> Vec<String> {
         "/my/services",
         "/notifications",
         "/account",
+        "/account/tokens",
     ]
     .map(String::from)
     .into();
@@ -205,6 +206,7 @@ async fn manager_pages(app: &TestApp) -> Vec<String> {
         "/search?q=acme",
         "/notifications",
         "/account",
+        "/account/tokens",
     ]
     .map(String::from)
     .into();
@@ -238,8 +240,20 @@ async fn admin_pages(app: &TestApp) -> Vec<String> {
         .one(&app.db)
         .await
         .unwrap()
-        .unwrap()
-        .id;
+        .unwrap();
+    // A token in use, for the integrations page's list.
+    agency_hub::auth::tokens::create(
+        &app.db,
+        &agency_hub::auth::CurrentUser::from(ana.clone()),
+        &agency_hub::auth::tokens::TokenForm {
+            name: "Accounting sync".into(),
+            scopes: vec!["orders:read".into(), "services:write".into()],
+            expires_in_days: Some(90),
+        },
+    )
+    .await
+    .unwrap();
+    let ana = ana.id;
     let template = template_named(app, "Logo Design").await;
     let mail = email::Entity::find()
         .order_by_desc(email::Column::Id)
@@ -268,6 +282,7 @@ async fn admin_pages(app: &TestApp) -> Vec<String> {
         "/admin/activity",
         "/admin/emails",
         "/admin/jobs",
+        "/admin/integrations",
         "/admin/settings",
     ]
     .map(String::from)

@@ -639,7 +639,7 @@ async fn every_api_route_is_described_with_its_errors_and_every_described_path_i
             }
         }
     }
-    assert_eq!(operations, 38, "the API's operations, all described");
+    assert_eq!(operations, 59, "the API's operations, all described");
 
     // What the layers answer is in the document too (the fuzzing gate in .ci/run holds the
     // app to all of it): a write documents its body limit and its JSON, a route behind the
@@ -664,6 +664,17 @@ async fn every_api_route_is_described_with_its_errors_and_every_described_path_i
     assert!(op("/api/me", "get")["responses"]["401"].is_object());
     assert!(op("/api/me", "get")["security"].is_array());
     assert!(op("/api/openapi.json", "get")["security"].is_null());
+    // Each operation names the token scope it needs (and the token's 429).
+    let refund = op("/api/orders/{id}/refund", "post");
+    assert_eq!(
+        refund["security"],
+        json!([{"session": []}, {"token": ["orders:write"]}])
+    );
+    assert!(refund["responses"]["429"].is_object());
+    assert_eq!(
+        op("/api/orders", "get")["security"][1],
+        json!({"token": ["orders:read"]})
+    );
 
     // Every documented path is routed (not the fallback's 404).
     for path in paths.keys() {

@@ -256,6 +256,7 @@ pub async fn refund(
         (status = 403, description = "Not an admin", body = ErrorResponse),
         (status = 404, description = "No such order", body = ErrorResponse),
         (status = 409, description = "The order is not pending", body = ErrorResponse),
+        (status = 502, description = "Stripe refused or did not answer", body = ErrorResponse),
     ),
 )]
 pub async fn cancel(
@@ -279,6 +280,7 @@ pub async fn cancel(
         (status = 403, description = "Not an admin", body = ErrorResponse),
         (status = 404, description = "No such order", body = ErrorResponse),
         (status = 409, description = "The order has no Checkout Session", body = ErrorResponse),
+        (status = 502, description = "Stripe refused or did not answer", body = ErrorResponse),
     ),
 )]
 pub async fn rerun(

@@ -222,6 +222,7 @@ pub struct AssignInput {
     responses(
         (status = 201, description = "The new service", body = ServiceDetailBody),
         (status = 403, description = "Not staff", body = ErrorResponse),
+        (status = 409, description = "The change conflicts with the record's state", body = ErrorResponse),
     ),
 )]
 pub async fn assign(
@@ -338,6 +339,7 @@ pub struct TaskInput {
         (status = 201, description = "The new task", body = TaskBody),
         (status = 403, description = "Not staff", body = ErrorResponse),
         (status = 404, description = "No such service", body = ErrorResponse),
+        (status = 409, description = "The change conflicts with the record's state", body = ErrorResponse),
     ),
 )]
 pub async fn add_task(
@@ -387,6 +389,7 @@ fn camel_due(mut e: AppError) -> AppError {
         (status = 200, description = "The task", body = TaskBody),
         (status = 403, description = "Not staff", body = ErrorResponse),
         (status = 404, description = "No such service or task", body = ErrorResponse),
+        (status = 409, description = "The change conflicts with the record's state", body = ErrorResponse),
     ),
 )]
 pub async fn update_task(

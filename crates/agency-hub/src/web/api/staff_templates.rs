@@ -333,6 +333,7 @@ pub async fn get(
     responses(
         (status = 201, description = "The new template", body = TemplateBody),
         (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 409, description = "The change conflicts with the record's state", body = ErrorResponse),
     ),
 )]
 pub async fn create(
@@ -362,6 +363,7 @@ pub async fn create(
         (status = 200, description = "The template", body = TemplateBody),
         (status = 403, description = "Not an admin", body = ErrorResponse),
         (status = 404, description = "No such template", body = ErrorResponse),
+        (status = 409, description = "The change conflicts with the record's state", body = ErrorResponse),
     ),
 )]
 pub async fn update(
