@@ -10,7 +10,6 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::activity::{self, Actor, Subject};
 use crate::auth::CurrentUser;
@@ -209,10 +208,6 @@ impl TokenForm {
     }
 }
 
-fn hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
 fn scopes_text(scopes: &[Scope]) -> String {
     scopes
         .iter()
@@ -250,7 +245,7 @@ pub async fn create<C: ConnectionTrait>(
         user_id: Set(owner.id),
         name: Set(valid.name),
         prefix: Set(token[..11].to_string()),
-        token_hash: Set(hash(&token)),
+        token_hash: Set(super::users::token_hash(&token)),
         scopes: Set(scopes_text(&valid.scopes)),
         expires_at: Set(valid.expires_at),
         last_used_at: Set(None),
@@ -370,7 +365,7 @@ pub async fn authenticate<C: ConnectionTrait>(
 ) -> AppResult<Result<(api_token::Model, user::Model), Refused>> {
     let found = api_token::Entity::find()
         .find_also_related(user::Entity)
-        .filter(api_token::Column::TokenHash.eq(hash(token.trim())))
+        .filter(api_token::Column::TokenHash.eq(super::users::token_hash(token.trim())))
         .one(conn)
         .await?;
     let Some((row, Some(owner))) = found else {

@@ -300,7 +300,8 @@ pub const RESET_LIFETIME: chrono::Duration = chrono::Duration::hours(1);
 /// email: no one can flood a person's inbox through the form).
 const RESETS_AN_HOUR: u64 = 3;
 
-fn token_hash(token: &str) -> String {
+/// A secret token as kept: its SHA-256, hex (password links, API tokens).
+pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 

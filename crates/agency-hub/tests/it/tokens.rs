@@ -169,6 +169,24 @@ async fn a_clients_token_sees_only_its_company() {
         .map(|s| s["clientName"].as_str().unwrap())
         .collect();
     assert_eq!(clients, ["Acme Corp"; 3]);
+    // Two a page: by page number and by cursor, the third service is on the second page.
+    let get = |path: String| {
+        let req = with_token(&app, reqwest::Method::GET, &path, &token);
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let first = get("/api/services?perPage=2".into()).await;
+    assert_eq!(first["data"].as_array().unwrap().len(), 2);
+    let cursor = first["pagination"]["nextCursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by_page = get("/api/services?perPage=2&page=2".into()).await;
+    let by_cursor = get(format!("/api/services?perPage=2&cursor={cursor}")).await;
+    for rest in [&by_page, &by_cursor] {
+        assert_eq!(rest["data"].as_array().unwrap().len(), 1, "{rest}");
+        assert!(rest["pagination"]["nextCursor"].is_null(), "{rest}");
+    }
+    assert_eq!(by_page["data"][0]["id"], by_cursor["data"][0]["id"]);
 
     let res = with_token(
         &app,

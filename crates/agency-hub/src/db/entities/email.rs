@@ -31,6 +31,19 @@ impl EmailStatus {
         }
     }
 
+    /// A list's `?status=` filter: none when empty, a 400 naming it when unknown.
+    pub fn filter(raw: &str) -> Result<Option<Self>, crate::error::AppError> {
+        match raw.trim() {
+            "" => Ok(None),
+            raw => Self::parse(raw).map(Some).ok_or_else(|| {
+                crate::error::AppError::invalid(
+                    "status",
+                    format!("Unknown status '{raw}': use queued, sent, stored or failed."),
+                )
+            }),
+        }
+    }
+
     pub fn parse(raw: &str) -> Option<Self> {
         [Self::Queued, Self::Sent, Self::Stored, Self::Failed]
             .into_iter()

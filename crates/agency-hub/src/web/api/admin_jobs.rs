@@ -88,16 +88,7 @@ pub async fn emails(
     Query(q): Query<EmailQuery>,
     Query(paging): Query<PageParams>,
 ) -> AppResult<axum::Json<Paginated<EmailBody>>> {
-    use crate::db::entities::email::EmailStatus;
-    let status = match q.status.trim() {
-        "" => None,
-        raw => Some(EmailStatus::parse(raw).ok_or_else(|| {
-            crate::error::AppError::invalid(
-                "status",
-                format!("Unknown status '{raw}': use queued, sent, stored or failed."),
-            )
-        })?),
-    };
+    let status = crate::db::entities::email::EmailStatus::filter(&q.status)?;
     let (page, per_page) = (paging.page()?, paging.per_page(50, 200)?);
     let (rows, total) = crate::notify::list(&state.db, status, page, per_page).await?;
     Ok(axum::Json(Paginated {

@@ -137,11 +137,9 @@ pub async fn list(
     } else {
         paging.page()?
     };
-    // One more than the page tells whether another follows.
-    let (mut rows, total) =
-        services::list(&state.db, &filter, audience, page, per_page + 1).await?;
-    let has_next = rows.len() as u64 > per_page;
-    rows.truncate(per_page as usize);
+    // The total counts what the filter (and the cursor) leaves: more follows past this page.
+    let (rows, total) = services::list(&state.db, &filter, audience, page, per_page).await?;
+    let has_next = page * per_page < total;
     let last = rows.last().map(|r| r.service.id.get());
     Ok(axum::Json(Paginated {
         data: rows.iter().map(ServiceBody::from).collect(),

@@ -11,7 +11,7 @@ use tower_sessions::Session;
 
 use crate::AppState;
 use crate::db::entities::email::{self, EmailStatus};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::notify;
 use crate::web::api::Pagination;
 use crate::web::auth::RequireAdmin;
@@ -44,15 +44,7 @@ pub async fn list(
     Query(q): Query<StatusQuery>,
     Query(paging): Query<PageParams>,
 ) -> AppResult<EmailsPage> {
-    let status = match q.status.trim() {
-        "" => None,
-        raw => Some(EmailStatus::parse(raw).ok_or_else(|| {
-            AppError::invalid(
-                "status",
-                format!("Unknown status '{raw}': use queued, sent, stored or failed."),
-            )
-        })?),
-    };
+    let status = EmailStatus::filter(&q.status)?;
     let page = paging.page()?;
     let (emails, total) = notify::list(&state.db, status, page, PER_PAGE).await?;
     let status = status
