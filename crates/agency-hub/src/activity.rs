@@ -89,6 +89,12 @@ pub async fn record_many<C: ConnectionTrait>(
     conn: &C,
     rows: Vec<activity::ActiveModel>,
 ) -> Result<(), DbErr> {
+    // The changes endpoints subscribe to are sent as webhooks, queued in this transaction.
+    let events = rows
+        .iter()
+        .filter_map(crate::integrations::webhooks::Event::of_activity)
+        .collect();
+    crate::integrations::webhooks::emit(conn, events).await?;
     for chunk in rows.chunks(crate::db::ROWS_PER_INSERT) {
         activity::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(conn)
@@ -220,6 +226,7 @@ impl activity::Model {
             "order.reviewed" => "marked the order as reviewed".into(),
             "client.created" => format!("added client {}", text("name")),
             "client.updated" => format!("updated client {}", text("name")),
+            "client.exported" => format!("exported the data of client {}", text("name")),
             "user.created" => {
                 let role = crate::db::entities::user::Role::parse(field(d, "role"))
                     .map_or("user", |r| r.label());
@@ -243,6 +250,11 @@ impl activity::Model {
             "settings.changed" => "changed the agency's settings".into(),
             "token.created" => format!("made API token {}", quoted("name")),
             "token.revoked" => format!("revoked API token {}", quoted("name")),
+            "webhook.created" => format!("added webhook endpoint {}", text("url")),
+            "webhook.updated" => format!("edited webhook endpoint {}", text("url")),
+            "webhook.deleted" => format!("deleted webhook endpoint {}", text("url")),
+            "webhook.secret_rolled" => "rolled the webhook endpoint's signing secret".into(),
+            "webhook.resent" => format!("resent webhook event {}", text("event_id")),
             "subscription.started" => "started the subscription".into(),
             "subscription.changed" => format!("changed the subscription: {}", text("change")),
             "subscription.period_paid" => "received a period's payment".into(),
@@ -288,6 +300,10 @@ impl activity::Model {
             "experiment" => (
                 "/admin/experiments",
                 named("name").unwrap_or(format!("experiment #{id}")),
+            ),
+            "webhook_endpoint" => (
+                "/admin/webhooks",
+                named("url").unwrap_or(format!("webhook endpoint #{id}")),
             ),
             _ => return None,
         };

@@ -64,6 +64,7 @@ fn defaults(config: &Config) -> Settings {
         stripe_tax: config.stripe.automatic_tax,
         search_synonyms: String::new(),
         clients_invite: false,
+        webhooks_private_networks: false,
         updated_at: Utc::now(),
     }
 }
@@ -210,6 +211,7 @@ pub async fn save<C: ConnectionTrait>(
         stripe_tax: valid.stripe_tax,
         search_synonyms: valid.search_synonyms,
         clients_invite: valid.clients_invite,
+        webhooks_private_networks: before.webhooks_private_networks,
         updated_at: Utc::now(),
     };
     let mut changed = Vec::new();
@@ -256,6 +258,7 @@ pub async fn save<C: ConnectionTrait>(
         stripe_tax: Set(after.stripe_tax),
         search_synonyms: Set(after.search_synonyms.clone()),
         clients_invite: Set(after.clients_invite),
+        webhooks_private_networks: Set(after.webhooks_private_networks),
         updated_at: Set(after.updated_at),
     };
     agency_settings::Entity::insert(row)
@@ -303,4 +306,59 @@ pub async fn save<C: ConnectionTrait>(
             .filter(|k| Some(k) != after.logo_key.as_ref()),
     };
     Ok((after, unused))
+}
+
+/// Whether outbound webhooks may go to private and loopback addresses (off until an admin turns
+/// it on).
+pub async fn webhooks_private_networks<C: ConnectionTrait>(conn: &C) -> Result<bool, DbErr> {
+    use sea_orm::QuerySelect;
+    Ok(agency_settings::Entity::find_by_id(ID)
+        .select_only()
+        .column(agency_settings::Column::WebhooksPrivateNetworks)
+        .into_tuple::<bool>()
+        .one(conn)
+        .await?
+        .unwrap_or(false))
+}
+
+/// Allows or forbids webhooks to private and loopback addresses, logged when it changes.
+pub async fn set_webhooks_private_networks<C: ConnectionTrait>(
+    conn: &C,
+    config: &Config,
+    actor: &Actor,
+    allow: bool,
+) -> Result<(), DbErr> {
+    let before = get(conn, config).await?;
+    if before.webhooks_private_networks == allow {
+        return Ok(());
+    }
+    // Written whole when the row is new; otherwise only this choice changes.
+    let row = sea_orm::ActiveModelTrait::reset_all(agency_settings::ActiveModel::from(Settings {
+        webhooks_private_networks: allow,
+        updated_at: Utc::now(),
+        ..before
+    }));
+    agency_settings::Entity::insert(row)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(agency_settings::Column::Id)
+                .update_columns([
+                    agency_settings::Column::WebhooksPrivateNetworks,
+                    agency_settings::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    activity::record(
+        conn,
+        actor,
+        "settings.changed",
+        Subject {
+            entity_type: "settings",
+            entity_id: ID.into(),
+            client_id: None,
+        },
+        json!({ "fields": ["webhooks_private_networks"], "to": allow }),
+    )
+    .await
 }

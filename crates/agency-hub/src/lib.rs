@@ -19,6 +19,7 @@ pub mod engagement;
 pub mod error;
 pub mod files;
 pub mod ids;
+pub mod integrations;
 pub mod invoicing;
 pub mod jobs;
 pub mod metrics;
@@ -244,6 +245,7 @@ fn job_registry(
     mailer: &notify::Mailer,
     stripe: &stripe::StripeClient,
     storage: &files::Storage,
+    webhooks: integrations::webhooks::Sender,
 ) -> jobs::Registry {
     let outbox = notify::Outbox {
         db: db.clone(),
@@ -259,6 +261,7 @@ fn job_registry(
         .register::<subscriptions::MoveToPrice>((db.clone(), stripe.clone()))
         .register::<services::intake::Remind>(db.clone())
         .register::<conversations::Digest>(db.clone())
+        .register::<integrations::webhooks::Deliver>(webhooks)
 }
 
 impl App {
@@ -333,6 +336,12 @@ impl App {
             &mailer,
             &stripe_client,
             &storage,
+            // Webhook retries scale with the worker's own (a minute first, in production).
+            integrations::webhooks::Sender::new(
+                db.clone(),
+                config.app_url.clone(),
+                worker_config.backoff_base * 12,
+            )?,
         ));
         registry.check_queue(&db).await?;
         let token_rate = config.api_token_rate_limit;

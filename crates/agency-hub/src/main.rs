@@ -1,13 +1,16 @@
-//! The `agency-hub` command: serve (the default), migrate, seed-demo, user add.
+//! The `agency-hub` command: serve (the default), migrate, seed-demo, user add, backup,
+//! restore, export.
 
 use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use agency_hub::auth::{self, Email, NewUser};
 use agency_hub::clients;
 use agency_hub::config::{Config, LogFormat};
 use agency_hub::db::entities::user::Role;
-use agency_hub::{App, db, seed, telemetry};
+use agency_hub::integrations::backup;
+use agency_hub::{App, db, files, seed, telemetry};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
@@ -36,6 +39,30 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Copy the database to FILE while the app serves (SQLite; on PostgreSQL it shows the
+    /// pg_dump command to run).
+    Backup {
+        /// The copy to write: a new file.
+        file: PathBuf,
+    },
+    /// Copy a backup into the empty database DATABASE_URL names, then migrate it (SQLite; on
+    /// PostgreSQL it shows the pg_restore command to run).
+    Restore {
+        /// The backup to read.
+        file: PathBuf,
+    },
+    /// Write a ZIP of one client company's data (JSON and CSV, with its files and invoices).
+    Export(ExportArgs),
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// The company's name (case does not matter).
+    #[arg(long, value_name = "NAME")]
+    client: String,
+    /// Where to write it (default: COMPANY-export-DATE.zip here).
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -125,6 +152,13 @@ fn main() -> ExitCode {
             Command::Migrate => migrate(config).await.map_err(Err),
             Command::SeedDemo => seed_demo(config).await.map_err(Err),
             Command::User(UserCommand::Add(args)) => add_user(config, args).await,
+            Command::Backup { file } => {
+                copy(backup::backup(&config.database_url, &file).await).await
+            }
+            Command::Restore { file } => {
+                copy(backup::restore(&config.database_url, &file).await).await
+            }
+            Command::Export(args) => export(config, args).await.map_err(Err),
         }
     });
     match result {
@@ -182,6 +216,48 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
     let pending = db::pending_migrations(&conn).await?;
     db::migrate(&conn).await?;
     println!("Applied {pending} migration(s); the database is up to date.");
+    Ok(())
+}
+
+/// A backup's or restore's outcome: what was written, or (PostgreSQL) the commands to run.
+async fn copy(done: anyhow::Result<backup::Done>) -> Result<(), Result<UsageError, anyhow::Error>> {
+    match done {
+        Ok(backup::Done::Written(said)) => {
+            println!("{said}");
+            Ok(())
+        }
+        Ok(backup::Done::UseTheDatabaseTools(how)) => Err(Ok(UsageError(how))),
+        Err(e) => Err(Err(e)),
+    }
+}
+
+async fn export(config: Config, args: ExportArgs) -> anyhow::Result<()> {
+    use agency_hub::integrations::export;
+    let conn = db::connect(&config.database_url).await?;
+    let company = export::find_client(&conn, &args.client).await?;
+    let storage = files::Storage::open(&config.files.store)?;
+    let made = export::export(&conn, &config, &storage, company.id).await?;
+    let to = args
+        .output
+        .unwrap_or_else(|| PathBuf::from(&made.file_name));
+    if to.exists() {
+        anyhow::bail!("{} exists already: choose another --output", to.display());
+    }
+    tokio::fs::write(&to, &made.bytes)
+        .await
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", to.display()))?;
+    let counts: Vec<String> = made
+        .counts
+        .iter()
+        .map(|(name, n)| format!("{n} {}", name.replace('_', " ")))
+        .collect();
+    println!(
+        "Exported {} to {} ({} KB): {}.",
+        company.name,
+        to.display(),
+        made.bytes.len().div_ceil(1024),
+        counts.join(", ")
+    );
     Ok(())
 }
 

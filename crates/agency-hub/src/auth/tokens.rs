@@ -84,7 +84,7 @@ impl Area {
         Ok(Some(match first {
             "me" | "openapi.json" | "docs" => return Ok(None),
             "session" => return Err("An API token cannot start or end a session."),
-            "clients" => Area::Clients,
+            "clients" | "users" => Area::Clients,
             "templates" => Area::Templates,
             "services" | "tasks" | "files" | "notifications" => Area::Services,
             "orders" | "store" | "cart" | "saved" | "recommendations" => Area::Orders,

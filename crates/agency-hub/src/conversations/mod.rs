@@ -178,6 +178,19 @@ pub async fn post<C: ConnectionTrait>(
     if staff {
         inapp::follow(conn, service.id, author.id).await?;
     }
+    crate::integrations::webhooks::emit(
+        conn,
+        vec![crate::integrations::webhooks::Event {
+            kind: "message.created",
+            object: "message".into(),
+            id: m.id.into(),
+            client_id: Some(service.client_id),
+            actor: Some((author.id.get(), author.name.clone())),
+            details: serde_json::json!({"service_id": service.id, "internal": internal,
+                "from_staff": staff}),
+        }],
+    )
+    .await?;
     let title = if internal {
         format!("{} added an internal note on {}", author.name, service.name)
     } else {

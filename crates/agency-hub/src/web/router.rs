@@ -156,7 +156,29 @@ fn page_routes() -> Router<AppState> {
             get(pages::tokens::show).post(pages::tokens::create),
         )
         .route("/account/tokens/{id}/revoke", post(pages::tokens::revoke))
-        .route("/admin/integrations", get(pages::tokens::admin))
+        .route("/admin/integrations", get(pages::integrations::show))
+        .route(
+            "/admin/integrations/private-networks",
+            post(pages::integrations::set_private_networks),
+        )
+        .route("/admin/webhooks", post(pages::integrations::create))
+        .route("/admin/webhooks/new", get(pages::integrations::new))
+        .route(
+            "/admin/webhooks/{id}",
+            get(pages::integrations::show_endpoint).post(pages::integrations::update),
+        )
+        .route(
+            "/admin/webhooks/{id}/roll-secret",
+            post(pages::integrations::roll_secret),
+        )
+        .route(
+            "/admin/webhooks/{id}/delete",
+            post(pages::integrations::delete),
+        )
+        .route(
+            "/admin/webhooks/{id}/deliveries/{delivery_id}/resend",
+            post(pages::integrations::resend),
+        )
         .route(
             "/admin/tokens/{id}/revoke",
             post(pages::tokens::admin_revoke),
@@ -281,6 +303,10 @@ fn page_routes() -> Router<AppState> {
         .route(
             "/admin/clients/{id}",
             get(pages::admin_clients::show_edit).post(pages::admin_clients::update),
+        )
+        .route(
+            "/admin/clients/{id}/export",
+            post(pages::admin_clients::export),
         )
         .route(
             "/admin/users",

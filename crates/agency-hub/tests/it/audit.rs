@@ -226,6 +226,47 @@ async fn manager_pages(app: &TestApp) -> Vec<String> {
     pages
 }
 
+/// A webhook endpoint with a long address and a failed delivery in its log (its answer and
+/// body long enough to wrap on a phone); returns its id.
+async fn webhook_with_a_delivery(app: &TestApp) -> i64 {
+    use agency_hub::db::entities::webhook_delivery;
+    use sea_orm::ActiveValue::Set;
+    let endpoint = agency_hub::integrations::webhooks::create(
+        &app.db,
+        &agency_hub::activity::Actor::System,
+        agency_hub::integrations::webhooks::ValidEndpoint {
+            url:
+                "https://hooks.accounting-platform.example.com/v2/agency-hub/incoming/9f8e7d6c5b4a"
+                    .into(),
+            description: "Accounting".into(),
+            events: "order.paid order.refunded".into(),
+            enabled: true,
+        },
+    )
+    .await
+    .unwrap();
+    let now = chrono::Utc::now();
+    webhook_delivery::Entity::insert(webhook_delivery::ActiveModel {
+        endpoint_id: Set(endpoint.id),
+        event_id: Set("evt_0123456789abcdef0123456789abcdef".into()),
+        event_type: Set("order.paid".into()),
+        payload: Set(r#"{"id":"evt_0123456789abcdef0123456789abcdef","type":"order.paid","created":1764662400,"data":{"object":"order","id":1,"clientId":1,"actor":null,"details":{"orderNumber":"AH-2026-000001","totalMinor":49900,"currency":"USD","services":1}}}"#.into()),
+        status: Set(webhook_delivery::DeliveryStatus::Pending),
+        attempts: Set(2),
+        last_attempt_at: Set(Some(now)),
+        next_attempt_at: Set(Some(now + chrono::Duration::minutes(2))),
+        response_code: Set(Some(502)),
+        response_body: Set(Some("<html><head><title>502 Bad Gateway</title></head><body>upstream_connect_error_or_disconnect/reset_before_headers</body></html>".into())),
+        duration_ms: Set(Some(131)),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec(&app.db)
+    .await
+    .unwrap();
+    endpoint.id
+}
+
 /// The pages only an admin has.
 async fn admin_pages(app: &TestApp) -> Vec<String> {
     let acme = client::Entity::find()
@@ -254,6 +295,7 @@ async fn admin_pages(app: &TestApp) -> Vec<String> {
     .await
     .unwrap();
     let ana = ana.id;
+    let hook = webhook_with_a_delivery(app).await;
     let template = template_named(app, "Logo Design").await;
     let mail = email::Entity::find()
         .order_by_desc(email::Column::Id)
@@ -283,6 +325,7 @@ async fn admin_pages(app: &TestApp) -> Vec<String> {
         "/admin/emails",
         "/admin/jobs",
         "/admin/integrations",
+        "/admin/webhooks/new",
         "/admin/settings",
     ]
     .map(String::from)
@@ -296,6 +339,7 @@ async fn admin_pages(app: &TestApp) -> Vec<String> {
         format!("/admin/templates/{template}"),
         format!("/admin/emails/{mail}"),
         format!("/admin/experiments/{test}"),
+        format!("/admin/webhooks/{hook}"),
     ]);
     pages
 }

@@ -8,13 +8,13 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::harness::TestDb;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
-fn run(db_url: &str, env: &[(&str, &str)], args: &[&str], stdin: &str) -> Run {
+pub(crate) fn run(db_url: &str, env: &[(&str, &str)], args: &[&str], stdin: &str) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_agency-hub"));
     cmd.args(args)

@@ -4,6 +4,7 @@
 mod admin;
 mod audit;
 mod auth;
+mod backup;
 mod browser;
 mod bundles;
 mod checkout;
@@ -42,4 +43,5 @@ mod tax;
 mod together;
 mod tokens;
 mod web;
+mod webhooks;
 mod wishlist;

@@ -1229,3 +1229,93 @@ async fn renewals_arriving_together_with_other_events_each_get_their_outcome_onc
     assert_eq!(again, [Handled::Duplicate; 3]);
     assert_eq!(reports_of(&app, renewed.id).await.len(), 1);
 }
+
+#[tokio::test]
+async fn the_api_lists_subscriptions_by_scope_and_an_admin_token_cancels_one() {
+    let mut app = spawn_app().await;
+    retainer_in_cart(&app, 1, 0).await;
+    let (order_id, url) = start_checkout(&app).await;
+    assert_eq!(pay(&url, "4242 4242 4242 4242").await.status(), 303);
+    wait_for_order(&app, order_id, OrderStatus::Completed).await;
+    let sub = subscription_when(&app, "active with its period", |s| {
+        s.current_period_end.is_some()
+    })
+    .await;
+    let base = app.url("");
+    let send = |token: &str, method: reqwest::Method, path: &str| {
+        crate::harness::browser()
+            .request(method, format!("{base}{path}"))
+            .header("Authorization", format!("Bearer {token}"))
+    };
+
+    // The client's token sees its company's subscription, not the staff's actions.
+    let mine = crate::tokens::make_token(&app, &[("subscriptions", "write")]).await;
+    let res = send(&mine, reqwest::Method::GET, "/api/subscriptions")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["data"][0]["id"], sub.id.get());
+    assert_eq!(body["data"][0]["name"], "Website Care");
+    let res = send(
+        &mine,
+        reqwest::Method::POST,
+        &format!("/api/subscriptions/{}/actions", sub.id),
+    )
+    .json(&json!({"action": "cancel"}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 403);
+
+    crate::orders::as_admin(&mut app).await;
+    let admin = crate::tokens::make_token(&app, &[("subscriptions", "write")]).await;
+    let list = |query: &'static str| {
+        send(
+            &admin,
+            reqwest::Method::GET,
+            &format!("/api/subscriptions{query}"),
+        )
+        .send()
+    };
+    let body: Value = list("?status=active").await.unwrap().json().await.unwrap();
+    assert_eq!(body["pagination"]["totalItems"], 1);
+    assert_eq!(body["data"][0]["clientName"], "Acme Corp");
+    let body: Value = list("?status=canceled")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["pagination"]["totalItems"], 0);
+    let res = list("?status=sleeping").await.unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["field"], "status");
+
+    let act = |action: &'static str| {
+        send(
+            &admin,
+            reqwest::Method::POST,
+            &format!("/api/subscriptions/{}/actions", sub.id),
+        )
+        .json(&json!({ "action": action }))
+        .send()
+    };
+    let res = act("explode").await.unwrap();
+    assert_eq!(res.status(), 400);
+    let res = act("cancel").await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["cancelAtPeriodEnd"], true);
+    assert_eq!(body["invoices"].as_array().unwrap().len(), 1);
+    let stored = subscription::Entity::find_by_id(sub.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.cancel_at_period_end, "Stripe's answer was recorded");
+    // Twice is a conflict, not a second call.
+    assert_eq!(act("cancel").await.unwrap().status(), 409);
+}

@@ -422,3 +422,142 @@ async fn the_staff_api_makes_a_template_assigns_it_and_completes_its_tasks() {
         "the log reads it"
     );
 }
+
+#[tokio::test]
+async fn the_staff_api_adds_and_deactivates_people_archives_templates_and_deletes_tasks() {
+    let app = spawn_app().await;
+    app.signed_in_as(Role::Admin).await;
+    let acme = crate::fixtures::company(&app.db, "Acme Corp").await;
+    let template = crate::fixtures::template(
+        &app.db,
+        "Brand audit",
+        &[("Interview", None, true), ("Report", None, true)],
+    )
+    .await;
+    let service = crate::fixtures::service(&app.db, &template, &acme).await;
+    let token = make_token(
+        &app,
+        &[
+            ("clients", "write"),
+            ("templates", "write"),
+            ("services", "write"),
+        ],
+    )
+    .await;
+    let send = |method: reqwest::Method, path: &str, body: Value| {
+        with_token(&app, method, path, &token).json(&body).send()
+    };
+
+    // A person, checked as the form checks them, welcomed by email.
+    let res = send(
+        reqwest::Method::POST,
+        "/api/users",
+        json!({"email": "not-an-email", "name": "", "role": "owner"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    let fields = body["error"]["fields"].as_object().unwrap();
+    for field in ["email", "name", "role"] {
+        assert!(fields.contains_key(field), "{field} in {fields:?}");
+    }
+    let res = send(
+        reqwest::Method::POST,
+        "/api/users",
+        json!({"email": "dana@acme.example", "name": "Dana Scully", "role": "client", "clientId": acme.id}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 201);
+    let dana: Value = res.json().await.unwrap();
+    assert_eq!(dana["clientName"], "Acme Corp");
+    assert_eq!(dana["role"], "CLIENT");
+    let welcome = crate::orders::emails_of_kind(&app, "welcome").await;
+    assert!(welcome.iter().any(|e| e.to_address == "dana@acme.example"));
+    let res = send(
+        reqwest::Method::POST,
+        "/api/users",
+        json!({"email": "DANA@acme.example", "name": "Dana again", "role": "client", "clientId": acme.id}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 409);
+
+    let res = send(
+        reqwest::Method::PATCH,
+        &format!("/api/users/{}", dana["id"]),
+        json!({"active": false}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["active"], false);
+    let res = send(reqwest::Method::GET, "/api/users", json!({}))
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    let listed = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "dana@acme.example")
+        .unwrap()
+        .clone();
+    assert_eq!(listed["active"], false);
+
+    // A task deleted, a template archived.
+    let tasks =
+        agency_hub::services::tasks(&app.db, service.id, agency_hub::services::Audience::Staff)
+            .await
+            .unwrap();
+    let res = send(
+        reqwest::Method::DELETE,
+        &format!("/api/services/{}/tasks/{}", service.id, tasks[0].id),
+        json!({}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 204);
+    let left =
+        agency_hub::services::tasks(&app.db, service.id, agency_hub::services::Audience::Staff)
+            .await
+            .unwrap();
+    assert_eq!(left.len(), tasks.len() - 1);
+    let res = send(
+        reqwest::Method::DELETE,
+        &format!("/api/services/{}/tasks/{}", service.id, tasks[0].id),
+        json!({}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = send(
+        reqwest::Method::POST,
+        &format!("/api/templates/{}/archive", template.id),
+        json!({"archived": true}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["archived"], true);
+
+    let logged: Vec<String> = activity::Entity::find()
+        .order_by_asc(activity::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    for action in [
+        "user.created",
+        "user.deactivated",
+        "task.deleted",
+        "template.archived",
+    ] {
+        assert!(logged.iter().any(|a| a == action), "{action} in {logged:?}");
+    }
+}

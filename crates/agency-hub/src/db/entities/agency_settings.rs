@@ -22,6 +22,8 @@ pub struct Model {
     pub search_synonyms: String,
     /// Clients may invite teammates to their company.
     pub clients_invite: bool,
+    /// Outbound webhooks may go to private and loopback addresses (`webhooks::guard`).
+    pub webhooks_private_networks: bool,
     pub updated_at: DateTimeUtc,
 }
 

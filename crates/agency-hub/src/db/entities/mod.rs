@@ -32,3 +32,5 @@ pub mod subscription;
 pub mod subscription_invoice;
 pub mod task;
 pub mod user;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;

@@ -12,6 +12,7 @@ mod password_reset;
 mod payment_failed;
 mod refund_issued;
 mod subscription;
+mod webhook_disabled;
 mod welcome;
 
 pub use answers_needed::AnswersNeeded;
@@ -24,6 +25,7 @@ pub use password_reset::PasswordReset;
 pub use payment_failed::PaymentFailed;
 pub use refund_issued::RefundIssued;
 pub use subscription::{SubscriptionEvent, SubscriptionNotice};
+pub use webhook_disabled::WebhookDisabled;
 pub use welcome::Welcome;
 
 use serde::{Deserialize, Serialize};
@@ -70,6 +72,8 @@ pub enum Message {
     NewMessages(NewMessages),
     /// "Forgot password": a one-time link to choose a new one.
     PasswordReset(PasswordReset),
+    /// To the endpoint's admin: a webhook endpoint failed for three days and was turned off.
+    WebhookDisabled(WebhookDisabled),
 }
 
 /// An email ready to send.
@@ -118,6 +122,7 @@ impl Message {
             Self::AnswersNeeded(_) => "answers_needed",
             Self::NewMessages(_) => "new_messages",
             Self::PasswordReset(_) => "password_reset",
+            Self::WebhookDisabled(_) => "webhook_disabled",
         }
     }
 
@@ -144,6 +149,7 @@ impl Message {
             Self::AnswersNeeded(m) => m,
             Self::NewMessages(m) => m,
             Self::PasswordReset(m) => m,
+            Self::WebhookDisabled(m) => m,
         }
     }
 }
@@ -392,5 +398,20 @@ mod tests {
         let r = message.render(&config()).unwrap();
         assert_eq!(r.subject, "Order AH-1 was refunded $499.00");
         both(&r, "https://portal.example.com/admin/orders/42");
+    }
+
+    #[test]
+    fn the_webhook_disabled_email_names_the_endpoint_and_links_its_log() {
+        let r = Message::WebhookDisabled(WebhookDisabled {
+            endpoint_id: 7,
+            url: "https://hooks.example.com/in".into(),
+            reason: "Failing since 2026-11-29 09:00 UTC; the last answer was HTTP 500".into(),
+        })
+        .render(&config())
+        .unwrap();
+        assert_eq!(r.subject, "A webhook endpoint was turned off");
+        both(&r, "https://hooks.example.com/in");
+        both(&r, "the last answer was HTTP 500");
+        both(&r, "https://portal.example.com/admin/webhooks/7");
     }
 }

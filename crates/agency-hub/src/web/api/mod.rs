@@ -12,7 +12,10 @@ pub mod session;
 pub mod staff_clients;
 pub mod staff_orders;
 pub mod staff_services;
+pub mod staff_subscriptions;
 pub mod staff_templates;
+pub mod staff_users;
+pub mod staff_webhooks;
 pub mod store;
 pub mod webhook;
 
@@ -72,9 +75,27 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(staff_services::list, staff_services::assign))
         .routes(routes!(staff_services::get, staff_services::set_status))
         .routes(routes!(staff_services::add_task))
-        .routes(routes!(staff_services::update_task))
+        .routes(routes!(
+            staff_services::update_task,
+            staff_services::delete_task
+        ))
         .routes(routes!(staff_templates::list, staff_templates::create))
         .routes(routes!(staff_templates::get, staff_templates::update))
+        .routes(routes!(staff_templates::archive))
+        .routes(routes!(staff_users::list, staff_users::create))
+        .routes(routes!(staff_users::set_active))
+        .routes(routes!(staff_subscriptions::list))
+        .routes(routes!(staff_subscriptions::get))
+        .routes(routes!(staff_subscriptions::act))
+        .routes(routes!(staff_webhooks::list, staff_webhooks::create))
+        .routes(routes!(
+            staff_webhooks::get,
+            staff_webhooks::update,
+            staff_webhooks::delete
+        ))
+        .routes(routes!(staff_webhooks::roll_secret))
+        .routes(routes!(staff_webhooks::deliveries))
+        .routes(routes!(staff_webhooks::resend))
         .routes(routes!(docs::openapi_json))
         .routes(routes!(docs::docs_page))
         .routes(routes!(webhook::receive))

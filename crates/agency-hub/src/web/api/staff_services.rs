@@ -449,3 +449,36 @@ pub async fn update_task(
         .await?;
     Ok(axum::Json(TaskBody::from(&task)))
 }
+
+#[utoipa::path(
+    delete,
+    path = "/api/services/{id}/tasks/{taskId}",
+    tag = "staff",
+    summary = "Deletes a task",
+    description = "Logged in the activity log. Staff only. Token scope: `services:write`.",
+    params(
+        ("id" = i64, Path, description = "The service's id"),
+        ("taskId" = i64, Path, description = "The task's id"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Not staff", body = ErrorResponse),
+        (status = 404, description = "No such service or task", body = ErrorResponse),
+        (status = 409, description = "The change conflicts with the record's state", body = ErrorResponse),
+    ),
+)]
+pub async fn delete_task(
+    State(state): State<AppState>,
+    RequireStaff(user): RequireStaff,
+    Path((id, task_id)): Path<(ServiceId, i64)>,
+) -> AppResult<axum::http::StatusCode> {
+    let actor = Actor::from(&user);
+    state
+        .db
+        .in_transaction(async |txn| {
+            let service = services::get(txn, id).await?;
+            services::tasks::delete(txn, &actor, &service, task_id).await
+        })
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

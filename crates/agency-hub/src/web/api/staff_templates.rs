@@ -382,3 +382,40 @@ pub async fn update(
     state.store.changed().await;
     Ok(axum::Json(TemplateBody::from(&saved)))
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"archived": true}))]
+pub struct ArchiveInput {
+    /// true archives it (off the store, no longer assignable; services keep it), false
+    /// restores it.
+    pub archived: bool,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/templates/{id}/archive",
+    tag = "staff",
+    summary = "Archives or restores a template",
+    description = "An archived template leaves the store and can no longer be assigned; bundles that hold it stop selling too. Admins only. Token scope: `templates:write`.",
+    params(("id" = i64, Path, description = "The template's id")),
+    request_body = ArchiveInput,
+    responses(
+        (status = 200, description = "The template", body = TemplateBody),
+        (status = 403, description = "Not an admin", body = ErrorResponse),
+        (status = 404, description = "No such template", body = ErrorResponse),
+    ),
+)]
+pub async fn archive(
+    State(state): State<AppState>,
+    RequireAdmin(admin): RequireAdmin,
+    Path(id): Path<TemplateId>,
+    Json(input): Json<ArchiveInput>,
+) -> AppResult<axum::Json<TemplateBody>> {
+    let actor = Actor::from(&admin);
+    let saved = state
+        .db
+        .in_transaction(async |txn| catalog::set_archived(txn, &actor, id, input.archived).await)
+        .await?;
+    state.store.changed().await;
+    Ok(axum::Json(TemplateBody::from(&saved)))
+}

@@ -288,3 +288,37 @@ pub async fn update(
     }
     save(&state, &admin, &session, ctx, Some(id), fields.into()).await
 }
+
+/// The company's data as a ZIP download (see `integrations::export`), logged.
+pub async fn export(
+    State(state): State<AppState>,
+    RequireAdmin(admin): RequireAdmin,
+    Path(id): Path<ClientId>,
+) -> AppResult<Response> {
+    use crate::integrations::export;
+    use axum::http::header;
+    let company = clients::get(&state.db, id).await?;
+    let made = export::export(&state.db, &state.config, &state.storage, id)
+        .await
+        .map_err(crate::error::AppError::internal)?;
+    let actor = Actor::from(&admin);
+    state
+        .db
+        .in_transaction(async |txn| {
+            export::record(txn, &actor, &company, made.bytes.len())
+                .await
+                .map_err(crate::error::AppError::from)
+        })
+        .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}\"", made.file_name),
+            ),
+        ],
+        made.bytes,
+    )
+        .into_response())
+}

@@ -278,15 +278,6 @@ pub async fn export_csv(
         .into_response())
 }
 
-/// A spreadsheet runs a cell that starts with one of these as a formula: keep it text.
-fn cell(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    }
-}
-
 fn csv_chunk(
     rows: &[OrderRow],
     answers: &std::collections::HashMap<crate::ids::OrderId, String>,
@@ -316,9 +307,9 @@ fn csv_chunk(
         let o = &r.order;
         let m = |minor: i64| o.money(minor).plain();
         w.write_record([
-            cell(&o.order_number),
+            crate::integrations::export::spreadsheet_safe(&o.order_number),
             o.created_at.to_rfc3339(),
-            cell(&r.client_name),
+            crate::integrations::export::spreadsheet_safe(&r.client_name),
             o.status.as_str().to_string(),
             o.payment_status.as_str().to_string(),
             r.units.to_string(),
@@ -330,7 +321,9 @@ fn csv_chunk(
             m(o.refunded_minor),
             o.paid_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
             o.payment_method.clone().unwrap_or_default(),
-            cell(answers.get(&o.id).map_or("", String::as_str)),
+            crate::integrations::export::spreadsheet_safe(
+                answers.get(&o.id).map_or("", String::as_str),
+            ),
         ])?;
     }
     Ok(Bytes::from(w.into_inner()?))

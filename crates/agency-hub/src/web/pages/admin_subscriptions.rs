@@ -36,6 +36,11 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
+    /// The list's filter (the page's and the API's).
+    pub fn filter(&self) -> AppResult<listing::Filter> {
+        listing::Filter::parse(&self.status, &self.client, &self.template, &self.q)
+    }
+
     fn encoded(&self) -> String {
         let pairs: Vec<(&str, &str)> = [
             ("status", &self.status),
@@ -81,7 +86,7 @@ pub async fn list(
     Query(q): Query<ListQuery>,
     Query(paging): Query<PageParams>,
 ) -> AppResult<ListPage> {
-    let filter = listing::Filter::parse(&q.status, &q.client, &q.template, &q.q)?;
+    let filter = q.filter()?;
     let page = paging.page()?;
     let (rows, total) = listing::page(&state.db, &filter, page).await?;
     let templates = listing::recurring_templates(&state.db).await?;

@@ -17,6 +17,7 @@ pub mod admin_users;
 pub mod auth;
 pub mod dashboard;
 pub mod files;
+pub mod integrations;
 pub mod notifications;
 pub mod orders;
 pub mod password;

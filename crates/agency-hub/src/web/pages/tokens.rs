@@ -1,5 +1,5 @@
-//! API tokens: everyone's own (`/account/tokens`: make one, see it once, revoke), and every
-//! live token for admins (`/admin/integrations`).
+//! API tokens: everyone's own (`/account/tokens`: make one, see it once, revoke), and an
+//! admin's revoke of anyone's (listed on `/admin/integrations`).
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -25,7 +25,7 @@ pub struct TokenRow {
 }
 
 impl TokenRow {
-    fn new(token: api_token::Model, owner: Option<user::Model>) -> Self {
+    pub(crate) fn new(token: api_token::Model, owner: Option<user::Model>) -> Self {
         let state = if token.revoked_at.is_some() {
             "Revoked"
         } else if token.expires_at <= chrono::Utc::now() {
@@ -224,25 +224,4 @@ async fn revoke_then(
     )
     .await?;
     Ok(Redirect::to(back).into_response())
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "admin/integrations.html")]
-pub struct IntegrationsPage {
-    ctx: PageCtx,
-    tokens: Vec<TokenRow>,
-}
-
-/// The admin's view of integrations: every live token, with its owner.
-pub async fn admin(
-    State(state): State<AppState>,
-    RequireAdmin(_): RequireAdmin,
-    ctx: PageCtx,
-) -> AppResult<IntegrationsPage> {
-    let tokens = tokens::all_live(&state.db)
-        .await?
-        .into_iter()
-        .map(|(t, owner)| TokenRow::new(t, owner))
-        .collect();
-    Ok(IntegrationsPage { ctx, tokens })
 }
