@@ -236,16 +236,30 @@ async fn export(config: Config, args: ExportArgs) -> anyhow::Result<()> {
     let conn = db::connect(&config.database_url).await?;
     let company = export::find_client(&conn, &args.client).await?;
     let storage = files::Storage::open(&config.files.store)?;
-    let made = export::export(&conn, &config, &storage, company.id).await?;
     let to = args
         .output
-        .unwrap_or_else(|| PathBuf::from(&made.file_name));
-    if to.exists() {
-        anyhow::bail!("{} exists already: choose another --output", to.display());
-    }
-    tokio::fs::write(&to, &made.bytes)
-        .await
-        .map_err(|e| anyhow::anyhow!("writing {}: {e}", to.display()))?;
+        .unwrap_or_else(|| PathBuf::from(export::file_name(&company)));
+    let path = to.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+    })
+    .await?
+    .map_err(|e| anyhow::anyhow!("writing {}: {e} (choose another --output)", to.display()))?;
+    let made = match export::export(&conn, &config, &storage, company.id, out).await {
+        Ok(made) => made,
+        Err(e) => {
+            // No half-written ZIP is left behind.
+            let _ = tokio::task::spawn_blocking({
+                let to = to.clone();
+                move || std::fs::remove_file(to)
+            })
+            .await;
+            return Err(e);
+        }
+    };
     let counts: Vec<String> = made
         .counts
         .iter()
@@ -255,9 +269,15 @@ async fn export(config: Config, args: ExportArgs) -> anyhow::Result<()> {
         "Exported {} to {} ({} KB): {}.",
         company.name,
         to.display(),
-        made.bytes.len().div_ceil(1024),
+        made.size.div_ceil(1024),
         counts.join(", ")
     );
+    if !made.missing.is_empty() {
+        println!(
+            "{} file(s) missing from the file store were left out (listed in its README.txt).",
+            made.missing.len()
+        );
+    }
     Ok(())
 }
 

@@ -84,12 +84,15 @@ impl Area {
         Ok(Some(match first {
             "me" | "openapi.json" | "docs" => return Ok(None),
             "session" => return Err("An API token cannot start or end a session."),
-            "clients" | "users" => Area::Clients,
+            "clients" => Area::Clients,
             "templates" => Area::Templates,
             "services" | "tasks" | "files" | "notifications" => Area::Services,
             "orders" | "store" | "cart" | "saved" | "recommendations" => Area::Orders,
             "subscriptions" => Area::Subscriptions,
-            "admin" | "emails" | "jobs" | "activity" | "webhook-endpoints" => Area::Operations,
+            // People include the staff: making an admin is an operations matter.
+            "admin" | "emails" | "jobs" | "activity" | "webhook-endpoints" | "users" => {
+                Area::Operations
+            }
             _ => return Err("API tokens cannot use this address."),
         }))
     }

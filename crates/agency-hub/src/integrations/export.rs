@@ -11,7 +11,7 @@
 //! Every query is bounded by the company's id (directly, or through its services and orders),
 //! so no other company's row can come along.
 
-use std::io::{Cursor, Write};
+use std::io::Write;
 
 use anyhow::Context;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
@@ -304,75 +304,156 @@ pub async fn find_client<C: ConnectionTrait>(
     found.with_context(|| format!("there is no client company named '{}'", name.trim()))
 }
 
-/// The export: its file name and the ZIP's bytes.
-pub struct Export {
-    pub file_name: String,
-    pub bytes: Vec<u8>,
-    /// Rows by table, for the summary.
-    pub counts: Vec<(&'static str, usize)>,
+/// A new temporary file for an export, already unlinked: it lives as long as its handle, and
+/// nothing is left behind whatever happens.
+pub async fn temp_file() -> anyhow::Result<std::fs::File> {
+    tokio::task::spawn_blocking(|| {
+        let path = std::env::temp_dir().join(format!(
+            "agency-hub-export-{}.zip",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        std::fs::remove_file(&path)?;
+        Ok(file)
+    })
+    .await?
 }
 
-/// Builds the ZIP of the company `client_id`.
+/// What an export wrote.
+pub struct Export {
+    /// The name to give the file: `acme-corp-export-2026-12-02.zip`.
+    pub file_name: String,
+    /// The ZIP, written and synced, its cursor wherever the writing left it.
+    pub file: std::fs::File,
+    pub size: u64,
+    /// Rows by table, for the summary.
+    pub counts: Vec<(&'static str, usize)>,
+    /// Files the store no longer had (listed in the ZIP's README.txt).
+    pub missing: Vec<String>,
+}
+
+/// One entry of the ZIP, on its way to the writer.
+enum Entry {
+    /// Text (JSON, CSV): deflated.
+    Text(String, Vec<u8>),
+    /// Files as uploaded, PDFs: most are compressed already.
+    Stored(String, bytes::Bytes),
+}
+
+/// Writes the ZIP of the company `client_id` into `out` (a new file). The database and the file
+/// store are read here, one entry at a time; a blocking thread compresses and writes, so
+/// neither the runtime's threads nor the memory carry the whole export.
 pub async fn export(
     db: &Db,
     config: &Config,
     storage: &Storage,
     client_id: ClientId,
+    out: std::fs::File,
 ) -> anyhow::Result<Export> {
     let company = crate::clients::get(db, client_id)
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Entry>(2);
+    let writer = tokio::task::spawn_blocking(move || -> anyhow::Result<(std::fs::File, u64)> {
+        let mut zip = ZipWriter::new(std::io::BufWriter::new(out));
+        while let Some(entry) = rx.blocking_recv() {
+            let (name, data, method): (String, &[u8], _) = match &entry {
+                Entry::Text(name, data) => (name.clone(), data, CompressionMethod::Deflated),
+                Entry::Stored(name, data) => (name.clone(), data, CompressionMethod::Stored),
+            };
+            zip.start_file(
+                name,
+                SimpleFileOptions::default().compression_method(method),
+            )?;
+            zip.write_all(data)?;
+        }
+        let file = zip.finish()?.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        let size = file.metadata()?.len();
+        Ok((file, size))
+    });
+    let read = entries(db, config, storage, &company, &tx).await;
+    drop(tx);
+    // The writer's failure explains a read stopped by it.
+    let (file, size) = writer.await.context("the ZIP writer stopped")??;
+    let (counts, missing) = read?;
+    Ok(Export {
+        file_name: file_name(&company),
+        file,
+        size,
+        counts,
+        missing,
+    })
+}
+
+/// Reads each entry and hands it to the writer: the tables, the files, the invoices, then a
+/// README. Returns the rows by table and the files missing from the store.
+async fn entries(
+    db: &Db,
+    config: &Config,
+    storage: &Storage,
+    company: &client::Model,
+    tx: &tokio::sync::mpsc::Sender<Entry>,
+) -> anyhow::Result<(Vec<(&'static str, usize)>, Vec<String>)> {
+    let send = async |entry: Entry| {
+        tx.send(entry)
+            .await
+            .map_err(|_| anyhow::anyhow!("the ZIP writer stopped"))
+    };
     let backend = db.get_database_backend();
-    let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
-    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
     let mut counts = Vec::new();
     let mut files = Vec::new();
-    for part in parts(client_id.get()) {
+    for part in parts(company.id.get()) {
         let rows = JsonValue::find_by_statement(backend.build(&part.query))
             .all(db)
             .await
             .with_context(|| format!("reading {}", part.name))?;
-        if part.name == "files" {
-            files = rows.clone();
-        }
         counts.push((part.name, rows.len()));
-        let rows: Vec<Value> = rows
-            .into_iter()
-            .map(|mut r| {
-                if let Some(map) = r.as_object_mut() {
-                    // Where the file is in the ZIP, not in our store.
-                    if map.remove("storage_key").is_some() {
-                        let path = zip_path_of(map);
-                        map.insert("path".into(), Value::String(path));
-                    }
-                }
-                r
-            })
-            .collect();
-        zip.start_file(format!("{}.json", part.name), options)?;
-        zip.write_all(&serde_json::to_vec_pretty(&rows)?)?;
-        zip.start_file(format!("{}.csv", part.name), options)?;
-        zip.write_all(&csv_of(part.columns, &rows)?)?;
+        let mut rows: Vec<Value> = rows.into_iter().map(same_on_both_databases).collect();
+        for row in &mut rows {
+            let Some(map) = row.as_object_mut() else {
+                continue;
+            };
+            // Where the file is in the ZIP, not in our store.
+            if let Some(Value::String(key)) = map.remove("storage_key") {
+                let path = zip_path_of(map);
+                map.insert("path".into(), Value::String(path.clone()));
+                files.push((key, path));
+            }
+        }
+        send(Entry::Text(
+            format!("{}.json", part.name),
+            serde_json::to_vec_pretty(&rows)?,
+        ))
+        .await?;
+        send(Entry::Text(
+            format!("{}.csv", part.name),
+            csv_of(part.columns, &rows)?,
+        ))
+        .await?;
     }
-    // The files themselves, as they were uploaded (stored: most are compressed already).
-    let stored = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
-    for f in &files {
-        let (Some(key), Some(map)) = (f.get("storage_key").and_then(Value::as_str), f.as_object())
-        else {
-            continue;
+    let mut missing = Vec::new();
+    for (key, path) in files {
+        let got = match storage.get(&key).await {
+            Ok(got) => got.bytes().await.map_err(anyhow::Error::from),
+            Err(e) => Err(e),
         };
-        let bytes = storage
-            .get(key)
-            .await?
-            .bytes()
-            .await
-            .with_context(|| format!("reading the file {key}"))?;
-        zip.start_file(zip_path_of(map), stored)?;
-        zip.write_all(&bytes)?;
+        match got {
+            Ok(bytes) => send(Entry::Stored(path, bytes)).await?,
+            Err(e) => {
+                tracing::warn!(error = format!("{e:#}"), file = %path, "a file of the export is missing from the store");
+                missing.push(path);
+            }
+        }
     }
     // Our invoices and credit notes, as the client downloads them.
     let invoiced = order::Entity::find()
-        .filter(order::Column::ClientId.eq(client_id))
+        .filter(order::Column::ClientId.eq(company.id))
         .filter(order::Column::InvoiceNumber.is_not_null())
         .all(db)
         .await?;
@@ -388,13 +469,57 @@ pub async fn export(
             let pdf = crate::invoicing::pdf(db, config, storage, o, number.as_deref())
                 .await
                 .map_err(|e| anyhow::anyhow!("the invoice of {}: {}", o.order_number, e.message))?;
-            zip.start_file(format!("invoices/{}", pdf.file_name), stored)?;
-            zip.write_all(&pdf.bytes)?;
+            send(Entry::Stored(
+                format!("invoices/{}", pdf.file_name),
+                pdf.bytes.into(),
+            ))
+            .await?;
         }
     }
-    let bytes = zip.finish()?.into_inner();
-    let slug: String = company
-        .name
+    send(Entry::Text(
+        "README.txt".into(),
+        readme(company, &counts, &missing).into_bytes(),
+    ))
+    .await?;
+    Ok((counts, missing))
+}
+
+/// What the ZIP holds, in words, for whoever opens it.
+fn readme(company: &client::Model, counts: &[(&str, usize)], missing: &[String]) -> String {
+    let mut text = format!(
+        "The data of {} in the portal, exported on {}.\n\n\
+         Each table is here twice: NAME.json (an array of objects) and NAME.csv (one row each).\n\
+         Amounts are in minor units (cents) of their currency; times are UTC.\n\
+         files/ holds the files of the messages and services; invoices/ the invoices and credit notes.\n\n",
+        company.name,
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
+    );
+    for (name, n) in counts {
+        text.push_str(&format!("{name}: {n} rows\n"));
+    }
+    if !missing.is_empty() {
+        text.push_str(
+            "\nThese files could not be read from the file store and are not included:\n",
+        );
+        for m in missing {
+            text.push_str(&format!("{m}\n"));
+        }
+    }
+    text
+}
+
+/// `acme-corp-export-2026-12-02.zip`.
+pub fn file_name(company: &client::Model) -> String {
+    format!(
+        "{}-export-{}.zip",
+        slug(&company.name),
+        chrono::Utc::now().format("%Y-%m-%d")
+    )
+}
+
+/// The company's name as a file name's start: `acme-corp`.
+fn slug(name: &str) -> String {
+    let slug = name
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
@@ -408,15 +533,59 @@ pub async fn export(
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join("-");
-    Ok(Export {
-        file_name: format!(
-            "{}-export-{}.zip",
-            if slug.is_empty() { "client" } else { &slug },
-            chrono::Utc::now().format("%Y-%m-%d")
-        ),
-        bytes,
-        counts,
-    })
+    if slug.is_empty() {
+        "client".into()
+    } else {
+        slug
+    }
+}
+
+/// The columns SQLite keeps as text or integers, as PostgreSQL gives them: times as RFC 3339
+/// in UTC, flags as booleans, JSON as JSON.
+fn same_on_both_databases(row: Value) -> Value {
+    const FLAGS: [&str; 3] = ["active", "from_staff", "cancel_at_period_end"];
+    const JSON: [&str; 1] = ["intake"];
+    const TIMES: [&str; 5] = [
+        "period_start",
+        "period_end",
+        "current_period_start",
+        "current_period_end",
+        "trial_end",
+    ];
+    let Value::Object(map) = row else {
+        return row;
+    };
+    Value::Object(
+        map.into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Value::Number(n) if FLAGS.contains(&k.as_str()) => {
+                        Value::Bool(n.as_i64() != Some(0))
+                    }
+                    Value::String(s) if JSON.contains(&k.as_str()) => {
+                        serde_json::from_str(&s).unwrap_or(Value::String(s))
+                    }
+                    Value::String(s) if k.ends_with("_at") || TIMES.contains(&k.as_str()) => {
+                        Value::String(utc(&s).unwrap_or(s))
+                    }
+                    other => other,
+                };
+                (k, v)
+            })
+            .collect(),
+    )
+}
+
+/// A stored time as RFC 3339 in UTC, to the second.
+fn utc(raw: &str) -> Option<String> {
+    let parsed = chrono::DateTime::parse_from_rfc3339(raw)
+        .or_else(|_| chrono::DateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S%.f%:z"))
+        .ok()?;
+    Some(
+        parsed
+            .with_timezone(&chrono::Utc)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )
 }
 
 /// `files/{id}-{name}`, the name kept to safe characters.
@@ -471,7 +640,7 @@ pub async fn record<C: ConnectionTrait>(
     conn: &C,
     actor: &crate::activity::Actor,
     company: &client::Model,
-    bytes: usize,
+    bytes: u64,
 ) -> Result<(), sea_orm::DbErr> {
     crate::activity::record(
         conn,
@@ -485,4 +654,36 @@ pub async fn record<C: ConnectionTrait>(
         serde_json::json!({"name": company.name, "bytes": bytes}),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sqlite_values_read_as_postgresql_gives_them() {
+        let row = same_on_both_databases(json!({
+            "active": 1, "from_staff": 0, "intake": "{\"q\":\"a\"}",
+            "created_at": "2026-12-02 17:14:32.123456+00:00",
+            "period_end": "2026-12-31T00:00:00Z", "name": "Acme", "rating": 5,
+        }));
+        assert_eq!(
+            row,
+            json!({"active": true, "from_staff": false, "intake": {"q": "a"},
+                "created_at": "2026-12-02T17:14:32Z", "period_end": "2026-12-31T00:00:00Z",
+                "name": "Acme", "rating": 5})
+        );
+        // What PostgreSQL gives stays as it is.
+        let pg =
+            json!({"active": true, "intake": {"q": "a"}, "created_at": "2026-12-02T17:14:32Z"});
+        assert_eq!(same_on_both_databases(pg.clone()), pg);
+    }
+
+    #[test]
+    fn file_names_are_slugs() {
+        assert_eq!(slug("Acme Corp"), "acme-corp");
+        assert_eq!(slug("  Café & Co. "), "caf-co");
+        assert_eq!(slug("日本"), "client");
+    }
 }

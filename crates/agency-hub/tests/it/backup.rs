@@ -385,6 +385,9 @@ async fn a_companys_export_holds_its_data_and_no_one_elses() {
             assert!(!text.contains(never), "{name} holds {never:?}");
         }
     }
+    let readme = String::from_utf8(entries["README.txt"].clone()).unwrap();
+    assert!(readme.contains("The data of Acme Corp"), "{readme}");
+    assert!(readme.contains("messages: 1 rows"), "{readme}");
     let page = app.page("/admin/activity").await;
     assert!(page.contains("exported the data of client Acme Corp"));
 
@@ -420,6 +423,27 @@ async fn a_companys_export_holds_its_data_and_no_one_elses() {
         from_cli.keys().collect::<Vec<_>>(),
         entries.keys().collect::<Vec<_>>()
     );
+    // A file gone from the store is left out and named; the rest is exported.
+    let key = agency_hub::db::entities::file::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .storage_key;
+    app.state.storage.delete(&key).await.unwrap();
+    let res = app
+        .post_form(&format!("/admin/clients/{}/export", order.client_id), &[])
+        .await;
+    assert_eq!(res.status(), 200);
+    let without = unzip(&res.bytes().await.unwrap());
+    assert!(!without.contains_key(&file_path));
+    let readme = String::from_utf8(without["README.txt"].clone()).unwrap();
+    assert!(
+        readme.contains("could not be read") && readme.contains(&file_path),
+        "{readme}"
+    );
+    assert_eq!(without.len(), entries.len() - 1);
+
     let said = tokio::task::spawn_blocking(move || {
         run(
             &url,

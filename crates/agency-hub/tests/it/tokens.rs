@@ -435,10 +435,18 @@ async fn the_staff_api_adds_and_deactivates_people_archives_templates_and_delete
     )
     .await;
     let service = crate::fixtures::service(&app.db, &template, &acme).await;
+    // People (staff included) are operations: a clients token cannot make an admin.
+    let clients_only = make_token(&app, &[("clients", "write")]).await;
+    let res = with_token(&app, reqwest::Method::POST, "/api/users", &clients_only)
+        .json(&json!({"email": "eve@example.com", "name": "Eve", "role": "admin", "password": "a-good-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
     let token = make_token(
         &app,
         &[
-            ("clients", "write"),
+            ("operations", "write"),
             ("templates", "write"),
             ("services", "write"),
         ],

@@ -438,6 +438,18 @@ async fn an_endpoint_failing_for_three_days_is_turned_off_and_its_admin_emailed(
     let rolled: Value = res.json().await.unwrap();
     let new_secret = rolled["secret"].as_str().unwrap().to_string();
     assert_ne!(new_secret, old_secret);
+    // Reading it back shows no secret.
+    let res = with_token(
+        reqwest::Method::GET,
+        &format!("/api/webhook-endpoints/{id}"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let read: Value = res.json().await.unwrap();
+    assert!(read.get("secret").is_none(), "{read}");
+    assert_eq!(read["description"], "CRM");
     let until: chrono::DateTime<chrono::Utc> = rolled["previousSecretExpiresAt"]
         .as_str()
         .unwrap()
@@ -505,6 +517,19 @@ async fn an_endpoint_failing_for_three_days_is_turned_off_and_its_admin_emailed(
         .await
         .unwrap();
     assert_eq!(res.status(), 409);
+    // A change that leaves `enabled` out keeps it off.
+    let res = with_token(
+        reqwest::Method::PUT,
+        &format!("/api/webhook-endpoints/{id}"),
+    )
+    .json(&json!({"url": receiver.url, "events": ["client.created"], "description": "CRM v2"}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let kept: Value = res.json().await.unwrap();
+    assert_eq!(kept["enabled"], false);
+    assert_eq!(kept["description"], "CRM v2");
     let res = with_token(
         reqwest::Method::PUT,
         &format!("/api/webhook-endpoints/{id}"),

@@ -351,13 +351,30 @@ async fn record<C: ConnectionTrait>(
         .filter(webhook_endpoint::Column::Id.eq(endpoint.id))
         .exec(conn)
         .await?;
-    match endpoint.failing_since {
-        Some(since) if now - since >= GIVE_UP_AFTER => {
-            turn_off(conn, endpoint, since, &answer).await?;
-        }
-        _ => {}
+    if let Some(since) = failing_too_long(endpoint.failing_since, now, next, delivery.created_at) {
+        turn_off(conn, endpoint, since, &answer).await?;
     }
     Ok(())
+}
+
+/// How soon after its event a delivery's first attempt is made, at the latest, for the
+/// endpoint's failures to count from the event.
+const FIRST_ATTEMPT_WITHIN: chrono::Duration = chrono::Duration::hours(1);
+
+/// Since when the endpoint has failed, when that is three days (so it is to be turned off):
+/// a failure three days after the first one with no success between, or the last attempt of
+/// an event that has failed since it was sent (its retries end a little short of three days,
+/// so the first rule alone would never turn off an endpoint that had one event to send).
+fn failing_too_long(
+    failing_since: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    next_attempt: Option<DateTime<Utc>>,
+    event_created: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let since = failing_since?;
+    let given_up = next_attempt.is_none();
+    (now - since >= GIVE_UP_AFTER || (given_up && since <= event_created + FIRST_ATTEMPT_WITHIN))
+        .then_some(since)
 }
 
 /// Turns the endpoint off and emails its admin (every admin when its author is gone).
@@ -423,4 +440,73 @@ async fn turn_off<C: ConnectionTrait>(
         .collect();
     notify::enqueue_many(conn, emails).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endpoint_is_turned_off_after_three_days_of_failures() {
+        let t0 = Utc::now();
+        let day = chrono::Duration::days(1);
+        // Three days since the first failure, whatever the event.
+        assert_eq!(
+            failing_too_long(Some(t0), t0 + day * 3, Some(t0 + day * 4), t0 + day * 3),
+            Some(t0)
+        );
+        // An event's last attempt, failing since it was sent.
+        let last = t0 + chrono::Duration::hours(70);
+        assert_eq!(failing_too_long(Some(t0), last, None, t0), Some(t0));
+        // Not while its retries go on, nor when the failures began after it (a resend of an
+        // old event), nor without failures.
+        assert_eq!(failing_too_long(Some(t0), last, Some(last + day), t0), None);
+        assert_eq!(
+            failing_too_long(Some(t0), t0 + day, None, t0 - day * 5),
+            None
+        );
+        assert_eq!(failing_too_long(None, last, None, t0), None);
+    }
+
+    #[test]
+    fn a_rotation_signs_with_both_secrets_for_a_day() {
+        let now = Utc::now();
+        let endpoint = webhook_endpoint::Model {
+            id: 1,
+            url: "https://hooks.example.com/".into(),
+            description: String::new(),
+            events: "order.paid".into(),
+            secret: "whsec_new".into(),
+            previous_secret: Some("whsec_old".into()),
+            previous_secret_expires_at: Some(now + chrono::Duration::hours(24)),
+            enabled: true,
+            disabled_reason: None,
+            failing_since: None,
+            created_by: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let body = br#"{"id":"evt_1"}"#;
+        let both = signature(&endpoint, now.timestamp(), body);
+        let secrets = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        for secret in ["whsec_new", "whsec_old"] {
+            assert_eq!(
+                crate::stripe::signature::verify(
+                    body,
+                    Some(&both),
+                    &secrets(&[secret]),
+                    now.timestamp()
+                ),
+                Ok(())
+            );
+        }
+        // A day later, the new one only.
+        let later = (now + chrono::Duration::hours(25)).timestamp();
+        let one = signature(&endpoint, later, body);
+        assert_eq!(one.matches("v1=").count(), 1);
+        assert!(
+            crate::stripe::signature::verify(body, Some(&one), &secrets(&["whsec_old"]), later)
+                .is_err()
+        );
+    }
 }

@@ -83,15 +83,12 @@ impl Class {
 fn classify(ip: IpAddr) -> Class {
     match ip {
         IpAddr::V4(v4) => classify_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => classify_v4(v4),
-            None => classify_v6(v6),
-        },
+        IpAddr::V6(v6) => classify_v6(v6),
     }
 }
 
 fn classify_v4(ip: Ipv4Addr) -> Class {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     if ip.is_loopback() {
         Class::Loopback
     } else if ip.is_link_local() {
@@ -102,7 +99,15 @@ fn classify_v4(ip: Ipv4Addr) -> Class {
         || (a == 198 && (b == 18 || b == 19))
     {
         Class::Private
-    } else if ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() || a == 0 || a >= 240 {
+    } else if ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        || a >= 240
+        // IETF protocol assignments (192.0.0.0/24).
+        || (a, b, c) == (192, 0, 0)
+    {
         Class::Reserved
     } else {
         Class::Public
@@ -110,14 +115,43 @@ fn classify_v4(ip: Ipv4Addr) -> Class {
 }
 
 fn classify_v6(ip: Ipv6Addr) -> Class {
-    let first = ip.segments()[0];
+    let s = ip.segments();
+    // The IPv4 address inside, where the IPv6 one carries one to it: IPv4-mapped
+    // (::ffff:0:0/96), IPv4-compatible (::/96, not :: and ::1), NAT64 (64:ff9b::/96), 6to4
+    // (2002::/16). Each is judged as that IPv4 address.
+    let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return classify_v4(v4);
+    }
+    if s[..6] == [0; 6] && !ip.is_unspecified() && !ip.is_loopback() {
+        return classify_v4(embedded(s[6], s[7]));
+    }
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return classify_v4(embedded(s[6], s[7]));
+    }
+    if s[0] == 0x2002 {
+        return classify_v4(embedded(s[1], s[2]));
+    }
+    let first = s[0];
     if ip.is_loopback() {
         Class::Loopback
     } else if first & 0xffc0 == 0xfe80 {
         Class::LinkLocal
-    } else if first & 0xfe00 == 0xfc00 {
+    } else if first & 0xfe00 == 0xfc00
+        // Site-local (fec0::/10, deprecated) and local-use NAT64 (64:ff9b:1::/48).
+        || first & 0xffc0 == 0xfec0
+        || s[..3] == [0x64, 0xff9b, 1]
+    {
         Class::Private
-    } else if ip.is_unspecified() || ip.is_multicast() {
+    } else if ip.is_unspecified()
+        || ip.is_multicast()
+        // Discard-only (100::/64), Teredo (2001::/32, an IPv4 address hidden inside),
+        // documentation (2001:db8::/32, 3fff::/20).
+        || s[..4] == [0x100, 0, 0, 0]
+        || s[..2] == [0x2001, 0]
+        || s[..2] == [0x2001, 0xdb8]
+        || first & 0xfff0 == 0x3ff0
+    {
         Class::Reserved
     } else {
         Class::Public
@@ -247,13 +281,34 @@ mod tests {
             "fd00::1",
             "::ffff:10.0.0.1",
             "::",
+            // IPv4 inside IPv6: NAT64, IPv4-compatible, 6to4.
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::a00:1",
+            "::a9fe:a9fe",
+            "2002:a9fe:a9fe::1",
+            "2002:7f00:1::",
+            "64:ff9b:1::1",
+            "fec0::1",
+            "2001:db8::1",
+            "2001:0:4136:e378::1",
+            "100::1",
+            "192.0.0.8",
+            "192.0.2.10",
+            "198.51.100.7",
         ] {
             assert!(
                 strict.refuses(refused.parse().unwrap()).is_some(),
                 "{refused} passed"
             );
         }
-        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "172.32.0.1"] {
+        for public in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "172.32.0.1",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+        ] {
             assert_eq!(strict.refuses(public.parse().unwrap()), None, "{public}");
         }
         let open = Policy::new(&app("https://portal.example.com"), true);

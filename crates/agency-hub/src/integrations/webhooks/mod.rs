@@ -491,15 +491,23 @@ pub async fn resend<C: ConnectionTrait>(
         ));
     }
     let now = Utc::now();
-    webhook_delivery::Entity::update_many()
+    let queued = webhook_delivery::Entity::update_many()
         .col_expr(
             webhook_delivery::Column::Status,
             Expr::value(DeliveryStatus::Pending),
         )
         .col_expr(webhook_delivery::Column::NextAttemptAt, Expr::value(now))
         .filter(webhook_delivery::Column::Id.eq(delivery.id))
+        // Only if no attempt was recorded since it was read: the job below makes the next
+        // one, and an attempt recorded meanwhile would make it stand down.
+        .filter(webhook_delivery::Column::Attempts.eq(delivery.attempts))
         .exec(conn)
         .await?;
+    if queued.rows_affected == 0 {
+        return Err(AppError::conflict(
+            "An attempt of this delivery was just made: look at its log and resend again if needed.",
+        ));
+    }
     // The attempt after the last one made; a retry already scheduled for that number finds
     // it made and stands down.
     Deliver::resend_job(delivery.id, delivery.attempts + 1)

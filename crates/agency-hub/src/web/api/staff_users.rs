@@ -62,7 +62,7 @@ async fn body(state: &AppState, u: &user::Model) -> AppResult<UserBody> {
     path = "/api/users",
     tag = "staff",
     summary = "Everyone who signs in, by name",
-    description = "Admins only. Token scope: `clients:read`.",
+    description = "Admins only. Token scope: `operations:read`.",
     params(
         ("page" = Option<u64>, Query, description = "1-based page number"),
         ("perPage" = Option<u64>, Query, description = "Page size, 1 to 200 (default 50)"),
@@ -112,7 +112,7 @@ pub struct UserInput {
     path = "/api/users",
     tag = "staff",
     summary = "Adds a person who signs in",
-    description = "Checked as the New user form checks it; they are emailed a welcome (with a link to set their password when none is given). Admins only. Token scope: `clients:write`.",
+    description = "Checked as the New user form checks it; they are emailed a welcome (with a link to set their password when none is given). Admins only. Token scope: `operations:write`.",
     request_body = UserInput,
     responses(
         (status = 201, description = "The new user", body = UserBody),
@@ -169,7 +169,7 @@ pub struct UserChange {
     path = "/api/users/{id}",
     tag = "staff",
     summary = "Deactivates or reactivates a user",
-    description = "Nobody deactivates themselves. Admins only. Token scope: `clients:write`.",
+    description = "Nobody deactivates themselves. Admins only. Token scope: `operations:write`.",
     params(("id" = i64, Path, description = "The user's id")),
     request_body = UserChange,
     responses(

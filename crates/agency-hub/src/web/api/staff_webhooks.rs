@@ -28,11 +28,23 @@ pub struct EndpointBody {
     /// Why it is off, when it is (an admin, or three days of failures).
     pub disabled_reason: Option<String>,
     pub failing_since: Option<DateTime<Utc>>,
-    /// The signing secret (`whsec_…`).
-    pub secret: String,
+    /// The signing secret (`whsec_…`): in the answers that make it (a new endpoint, a rolled
+    /// secret) only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
     /// The secret before the last rotation, and until when it signs too.
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+}
+
+impl EndpointBody {
+    /// The endpoint with its secret, for the answers that make one.
+    fn with_secret(e: &webhook_endpoint::Model) -> Self {
+        Self {
+            secret: Some(e.secret.clone()),
+            ..Self::from(e)
+        }
+    }
 }
 
 impl From<&webhook_endpoint::Model> for EndpointBody {
@@ -45,7 +57,7 @@ impl From<&webhook_endpoint::Model> for EndpointBody {
             enabled: e.enabled,
             disabled_reason: e.disabled_reason.clone(),
             failing_since: e.failing_since,
-            secret: e.secret.clone(),
+            secret: None,
             previous_secret_expires_at: e.previous_secret_expires_at.filter(|at| *at > Utc::now()),
             created_at: e.created_at,
         }
@@ -105,25 +117,26 @@ pub struct EndpointInput {
     /// subscription.ended, message.created.
     #[serde(default)]
     pub events: Vec<String>,
-    /// On unless false.
+    /// On unless false (a change that leaves it out keeps it as it is).
     #[serde(default)]
     pub enabled: Option<bool>,
 }
 
 impl EndpointInput {
-    fn form(self) -> EndpointForm {
+    /// The form; `enabled` left out is `enabled_now` (on for a new endpoint).
+    fn form(self, enabled_now: bool) -> EndpointForm {
         EndpointForm {
             url: self.url,
             description: self.description,
             events: self.events,
-            enabled: self.enabled.unwrap_or(true),
+            enabled: self.enabled.unwrap_or(enabled_now),
         }
     }
 }
 
-async fn valid(state: &AppState, input: EndpointInput) -> AppResult<webhooks::ValidEndpoint> {
+async fn valid(state: &AppState, form: EndpointForm) -> AppResult<webhooks::ValidEndpoint> {
     let policy = webhooks::policy(&state.db, &state.config).await?;
-    Ok(input.form().validate(policy, &state.config).await?)
+    Ok(form.validate(policy, &state.config).await?)
 }
 
 #[utoipa::path(
@@ -133,7 +146,7 @@ async fn valid(state: &AppState, input: EndpointInput) -> AppResult<webhooks::Va
     summary = "Every webhook endpoint",
     description = "Admins only. Token scope: `operations:read`.",
     responses(
-        (status = 200, description = "The endpoints", body = Vec<EndpointBody>),
+        (status = 200, description = "The endpoints (without their secrets)", body = Vec<EndpointBody>),
         (status = 403, description = "Not an admin", body = ErrorResponse),
     ),
 )]
@@ -164,13 +177,16 @@ pub async fn create(
     RequireAdmin(admin): RequireAdmin,
     Json(input): Json<EndpointInput>,
 ) -> AppResult<(StatusCode, axum::Json<EndpointBody>)> {
-    let valid = valid(&state, input).await?;
+    let valid = valid(&state, input.form(true)).await?;
     let actor = Actor::from(&admin);
     let made = state
         .db
         .in_transaction(async |txn| webhooks::create(txn, &actor, valid).await)
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(EndpointBody::from(&made))))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(EndpointBody::with_secret(&made)),
+    ))
 }
 
 #[utoipa::path(
@@ -216,8 +232,8 @@ pub async fn update(
     Path(id): Path<i64>,
     Json(input): Json<EndpointInput>,
 ) -> AppResult<axum::Json<EndpointBody>> {
-    webhooks::get(&state.db, id).await?;
-    let valid = valid(&state, input).await?;
+    let current = webhooks::get(&state.db, id).await?;
+    let valid = valid(&state, input.form(current.enabled)).await?;
     let actor = Actor::from(&admin);
     let saved = state
         .db
@@ -275,7 +291,7 @@ pub async fn roll_secret(
         .db
         .in_transaction(async |txn| webhooks::roll_secret(txn, &actor, id).await)
         .await?;
-    Ok(axum::Json(EndpointBody::from(&rolled)))
+    Ok(axum::Json(EndpointBody::with_secret(&rolled)))
 }
 
 #[utoipa::path(

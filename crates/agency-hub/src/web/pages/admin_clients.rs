@@ -10,7 +10,7 @@ use tower_sessions::Session;
 use crate::AppState;
 use crate::activity::Actor;
 use crate::clients::{self, ClientForm, ClientRow};
-use crate::error::{AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors};
 use crate::ids::ClientId;
 use crate::money::Currency;
 use crate::web::auth::RequireAdmin;
@@ -297,28 +297,39 @@ pub async fn export(
 ) -> AppResult<Response> {
     use crate::integrations::export;
     use axum::http::header;
+    use std::io::Seek;
     let company = clients::get(&state.db, id).await?;
-    let made = export::export(&state.db, &state.config, &state.storage, id)
+    let file = export::temp_file().await.map_err(AppError::internal)?;
+    let made = export::export(&state.db, &state.config, &state.storage, id, file)
         .await
-        .map_err(crate::error::AppError::internal)?;
+        .map_err(AppError::internal)?;
     let actor = Actor::from(&admin);
     state
         .db
         .in_transaction(async |txn| {
-            export::record(txn, &actor, &company, made.bytes.len())
+            export::record(txn, &actor, &company, made.size)
                 .await
-                .map_err(crate::error::AppError::from)
+                .map_err(AppError::from)
         })
         .await?;
+    let mut file = made.file;
+    let file = tokio::task::spawn_blocking(move || file.rewind().map(|()| file))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(AppError::internal)?;
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(
+        tokio::fs::File::from_std(file),
+    ));
     Ok((
         [
             (header::CONTENT_TYPE, "application/zip".to_string()),
+            (header::CONTENT_LENGTH, made.size.to_string()),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{}\"", made.file_name),
             ),
         ],
-        made.bytes,
+        body,
     )
         .into_response())
 }
