@@ -27,16 +27,35 @@ pub struct UserRow {
     pub client_name: Option<String>,
 }
 
-/// One page of users by name, and the total: three queries.
+/// One page of users by name (those after the user `after`, when given), and the total: three
+/// queries (four after a user).
 pub async fn list<C: ConnectionTrait>(
     conn: &C,
+    after: Option<UserId>,
     page: u64,
     per_page: u64,
 ) -> Result<(Vec<UserRow>, u64), DbErr> {
-    let pages = user::Entity::find()
+    let mut query = user::Entity::find()
         .order_by_asc(user::Column::Name)
-        .order_by_asc(user::Column::Id)
-        .paginate(conn, per_page);
+        .order_by_asc(user::Column::Id);
+    if let Some(after) = after {
+        // By (name, id), as the list runs: the people added since stay out of the way.
+        let name = user::Entity::find_by_id(after)
+            .one(conn)
+            .await?
+            .map(|u| u.name)
+            .unwrap_or_default();
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(user::Column::Name.gt(name.clone()))
+                .add(
+                    sea_orm::Condition::all()
+                        .add(user::Column::Name.eq(name))
+                        .add(user::Column::Id.gt(after)),
+                ),
+        );
+    }
+    let pages = query.paginate(conn, per_page);
     let total = pages.num_items().await?;
     let users = pages.fetch_page(page.saturating_sub(1)).await?;
     let ids: Vec<ClientId> = users.iter().filter_map(|u| u.client_id).collect();

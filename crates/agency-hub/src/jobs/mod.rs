@@ -563,10 +563,12 @@ pub async fn waiting_by_kind<C: ConnectionTrait>(conn: &C) -> Result<Vec<(String
         .await
 }
 
-/// Jobs, newest first, optionally of one status; one page of them and the total.
+/// Jobs, newest first, optionally of one status (and older than the job `before`); one page of
+/// them and the total.
 pub async fn list<C: ConnectionTrait>(
     conn: &C,
     status: Option<JobStatus>,
+    before: Option<i64>,
     page: u64,
     per_page: u64,
 ) -> Result<(Vec<JobView>, u64), DbErr> {
@@ -574,6 +576,9 @@ pub async fn list<C: ConnectionTrait>(
     let mut query = job::Entity::find().order_by_desc(job::Column::Id);
     if let Some(status) = status {
         query = query.filter(job::Column::Status.eq(status));
+    }
+    if let Some(before) = before {
+        query = query.filter(job::Column::Id.lt(before));
     }
     let paginator = query.paginate(conn, per_page);
     let total = paginator.num_items().await?;

@@ -344,18 +344,21 @@ pub async fn get<C: ConnectionTrait>(conn: &C, id: i64) -> crate::error::AppResu
         .ok_or_else(crate::error::AppError::not_found)
 }
 
-/// Recent emails, newest first, optionally of one status.
+/// Recent emails, newest first (by id: in the order they were queued), optionally of one
+/// status and older than the email `before`.
 pub async fn list<C: ConnectionTrait>(
     conn: &C,
     status: Option<EmailStatus>,
+    before: Option<i64>,
     page: u64,
     per_page: u64,
 ) -> Result<(Vec<email::Model>, u64), DbErr> {
-    let mut q = email::Entity::find()
-        .order_by_desc(email::Column::CreatedAt)
-        .order_by_desc(email::Column::Id);
+    let mut q = email::Entity::find().order_by_desc(email::Column::Id);
     if let Some(s) = status {
         q = q.filter(email::Column::Status.eq(s));
+    }
+    if let Some(before) = before {
+        q = q.filter(email::Column::Id.lt(before));
     }
     let pages = q.paginate(conn, per_page);
     let total = pages.num_items().await?;

@@ -515,6 +515,41 @@ async fn the_staff_api_adds_and_deactivates_people_archives_templates_and_delete
         .clone();
     assert_eq!(listed["active"], false);
 
+    // The people read by cursor, by name, unmoved by someone added before them.
+    let page = |query: String| {
+        let path = format!("/api/users{query}");
+        let req = with_token(&app, reqwest::Method::GET, &path, &token);
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let names = |p: &Value| -> Vec<String> {
+        p["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let first = page("?perPage=1".into()).await;
+    let cursor = first["pagination"]["nextCursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = send(
+        reqwest::Method::POST,
+        "/api/users",
+        json!({"email": "aaron@example.com", "name": "Aaron Aardvark", "role": "manager"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 201);
+    let second = page(format!("?perPage=1&cursor={cursor}")).await;
+    let everyone = names(&page("?perPage=50".into()).await);
+    let at = everyone
+        .iter()
+        .position(|n| *n == names(&first)[0])
+        .unwrap();
+    assert_eq!(names(&second)[0], everyone[at + 1], "{everyone:?}");
+
     // A task deleted, a template archived.
     let tasks =
         agency_hub::services::tasks(&app.db, service.id, agency_hub::services::Audience::Staff)

@@ -305,6 +305,65 @@ async fn staff_changes_reach_the_endpoints_that_asked_for_them() {
     assert_eq!(done["data"]["actor"]["userId"], admin.id.get());
     assert!(deliveries(&app, quiet.id).await.is_empty());
     assert!(other.hits().is_empty());
+
+    // The log reads by cursor, unmoved by what arrives meanwhile.
+    let log = |query: String| {
+        let path = format!("/api/webhook-endpoints/{}/deliveries{query}", endpoint.id);
+        let req = app.api(reqwest::Method::GET, &path);
+        async move {
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    let first = log("?perPage=2".into()).await;
+    let ids = |page: &Value| -> Vec<i64> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_i64().unwrap())
+            .collect()
+    };
+    let cursor = first["pagination"]["nextCursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = app
+        .post_json("/api/clients", &json!({"name": "Umbrella"}))
+        .await;
+    assert_eq!(res.status(), 201);
+    receiver.wait_for(6).await;
+    let second = log(format!("?perPage=2&cursor={cursor}")).await;
+    let all: Vec<i64> = deliveries(&app, endpoint.id)
+        .await
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    let mut newest_first = all.clone();
+    newest_first.sort_unstable_by(|a, b| b.cmp(a));
+    // Six now; the first page was the newest two of five, the second the next two.
+    assert_eq!(ids(&first), newest_first[1..3]);
+    assert_eq!(ids(&second), newest_first[3..5]);
+    let cursor = second["pagination"]["nextCursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let third = log(format!("?perPage=2&cursor={cursor}")).await;
+    assert_eq!(ids(&third), newest_first[5..]);
+    assert!(third["pagination"].get("nextCursor").is_none(), "{third}");
+    let res = app
+        .api(
+            reqwest::Method::GET,
+            &format!(
+                "/api/webhook-endpoints/{}/deliveries?cursor=abc",
+                endpoint.id
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
 }
 
 #[tokio::test]

@@ -457,17 +457,22 @@ pub async fn roll_secret<C: ConnectionTrait>(
     Ok(after)
 }
 
-/// One page of an endpoint's deliveries, newest first, and their number.
+/// One page of an endpoint's deliveries, newest first (older than the delivery `before`), and
+/// their number.
 pub async fn deliveries<C: ConnectionTrait>(
     conn: &C,
     endpoint_id: i64,
+    before: Option<i64>,
     page: u64,
     per_page: u64,
 ) -> Result<(Vec<webhook_delivery::Model>, u64), DbErr> {
-    let pages = webhook_delivery::Entity::find()
+    let mut query = webhook_delivery::Entity::find()
         .filter(webhook_delivery::Column::EndpointId.eq(endpoint_id))
-        .order_by_desc(webhook_delivery::Column::Id)
-        .paginate(conn, per_page);
+        .order_by_desc(webhook_delivery::Column::Id);
+    if let Some(before) = before {
+        query = query.filter(webhook_delivery::Column::Id.lt(before));
+    }
+    let pages = query.paginate(conn, per_page);
     let total = pages.num_items().await?;
     Ok((pages.fetch_page(page.saturating_sub(1)).await?, total))
 }

@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 
-use super::{ErrorResponse, Paginated, Pagination};
+use super::{CursorParam, ErrorResponse, Paginated, Pagination};
 use crate::AppState;
 use crate::error::AppResult;
 use crate::jobs::{self, JobFilter, JobView};
@@ -19,6 +19,7 @@ use crate::web::extract::{PageParams, Query};
         ("status" = Option<String>, Query, description = "queued, running, done or dead"),
         ("page" = Option<u64>, Query, description = "1-based page number"),
         ("perPage" = Option<u64>, Query, description = "Page size, 1 to 200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "Go on after this `nextCursor` (stable while rows arrive)"),
     ),
     responses(
         (status = 200, description = "One page of jobs", body = Paginated<JobView>),
@@ -32,12 +33,14 @@ pub async fn list(
     RequireAdmin(_): RequireAdmin,
     Query(filter): Query<JobFilter>,
     Query(paging): Query<PageParams>,
+    Query(cursor): Query<CursorParam>,
 ) -> AppResult<axum::Json<Paginated<JobView>>> {
-    let (page, per_page) = (paging.page()?, paging.per_page(50, 200)?);
-    let (data, total) = jobs::list(&state.db, filter.status()?, page, per_page).await?;
+    let (page, per_page, after) = cursor.window(&paging, 50, 200)?;
+    let (data, total) = jobs::list(&state.db, filter.status()?, after, page, per_page).await?;
+    let last = data.last().map(|j| j.id);
     Ok(axum::Json(Paginated {
         data,
-        pagination: Pagination::new(page, per_page, total),
+        pagination: Pagination::with_next(page, per_page, total, last),
     }))
 }
 
@@ -76,6 +79,7 @@ pub struct EmailQuery {
         ("status" = Option<String>, Query, description = "queued, sent, stored or failed"),
         ("page" = Option<u64>, Query, description = "1-based page number"),
         ("perPage" = Option<u64>, Query, description = "Page size, 1 to 200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "Go on after this `nextCursor` (stable while rows arrive)"),
     ),
     responses(
         (status = 200, description = "One page of emails", body = Paginated<EmailBody>),
@@ -87,10 +91,12 @@ pub async fn emails(
     RequireAdmin(_): RequireAdmin,
     Query(q): Query<EmailQuery>,
     Query(paging): Query<PageParams>,
+    Query(cursor): Query<CursorParam>,
 ) -> AppResult<axum::Json<Paginated<EmailBody>>> {
     let status = crate::db::entities::email::EmailStatus::filter(&q.status)?;
-    let (page, per_page) = (paging.page()?, paging.per_page(50, 200)?);
-    let (rows, total) = crate::notify::list(&state.db, status, page, per_page).await?;
+    let (page, per_page, after) = cursor.window(&paging, 50, 200)?;
+    let (rows, total) = crate::notify::list(&state.db, status, after, page, per_page).await?;
+    let last = rows.last().map(|e| e.id);
     Ok(axum::Json(Paginated {
         data: rows
             .into_iter()
@@ -107,6 +113,6 @@ pub async fn emails(
                 text: e.text,
             })
             .collect(),
-        pagination: Pagination::new(page, per_page, total),
+        pagination: Pagination::with_next(page, per_page, total, last),
     }))
 }

@@ -21,13 +21,14 @@ pub mod webhook;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::error::ErrorBody;
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::web::extract::PageParams;
 use crate::web::middleware;
 
 /// Every `/api` route, each registered with its `#[utoipa::path]` description: the router and
@@ -109,6 +110,42 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(store)
 }
 
+/// `?cursor=`: a list read from where the previous page ended (the staff's long lists).
+#[derive(Debug, Default, Deserialize)]
+pub struct CursorParam {
+    /// A `nextCursor` from the previous page.
+    pub cursor: Option<String>,
+}
+
+impl CursorParam {
+    /// The id the cursor names.
+    pub fn id(&self) -> AppResult<Option<i64>> {
+        match self.cursor.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(raw) => raw.parse::<i64>().map(Some).map_err(|_| {
+                AppError::invalid(
+                    "cursor",
+                    format!("'{raw}' is not a cursor: pass a nextCursor as it came."),
+                )
+            }),
+        }
+    }
+
+    /// Which rows to read: `(page, per_page, after)`, where `after` is the cursor's row (the
+    /// page is then 1: the list goes on from there, and its total counts what is left).
+    pub fn window(
+        &self,
+        paging: &PageParams,
+        default: u64,
+        max: u64,
+    ) -> AppResult<(u64, u64, Option<i64>)> {
+        let after = self.id()?;
+        let per_page = paging.per_page(default, max)?;
+        let page = if after.is_some() { 1 } else { paging.page()? };
+        Ok((page, per_page, after))
+    }
+}
+
 /// Every error: `{"error": {"code", "message", "field"}}` (see docs/API.md for the codes).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorResponse {
@@ -144,6 +181,14 @@ impl Pagination {
             total_pages: total_items.div_ceil(per_page.max(1)),
             next_cursor: None,
         }
+    }
+
+    /// A page of a list that also reads by cursor: its `nextCursor` is the page's last row's id,
+    /// when more follows.
+    pub fn with_next(page: u64, per_page: u64, total: u64, last: Option<i64>) -> Self {
+        let p = Self::new(page, per_page, total);
+        let more = p.has_next();
+        p.with_cursor(more, last)
     }
 
     /// Goes on after `last` (the page's last row's id) when another page follows.

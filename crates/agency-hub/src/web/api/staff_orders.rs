@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::CursorParam;
 use super::orders::{OrderDetailBody, OrderSummary, detail_body};
 use super::{ErrorResponse, Paginated, Pagination};
 use crate::AppState;
@@ -20,27 +21,6 @@ use crate::web::pages::admin_orders::OrdersQuery;
 
 /// The largest page of orders.
 const MAX_PER_PAGE: u64 = 200;
-
-#[derive(Debug, Deserialize)]
-pub struct CursorParam {
-    /// A `nextCursor` from the previous page.
-    pub cursor: Option<String>,
-}
-
-impl CursorParam {
-    /// The id the cursor names.
-    pub fn id(&self) -> AppResult<Option<i64>> {
-        match self.cursor.as_deref().map(str::trim) {
-            None | Some("") => Ok(None),
-            Some(raw) => raw.parse::<i64>().map(Some).map_err(|_| {
-                AppError::invalid(
-                    "cursor",
-                    format!("'{raw}' is not a cursor: pass a nextCursor as it came."),
-                )
-            }),
-        }
-    }
-}
 
 #[utoipa::path(
     get,
@@ -74,13 +54,8 @@ pub async fn list(
     Query(cursor): Query<CursorParam>,
 ) -> AppResult<axum::Json<Paginated<OrderSummary>>> {
     let mut filter = query.filter()?;
-    filter.before = cursor.id()?.map(OrderId);
-    let per_page = paging.per_page(50, MAX_PER_PAGE)?;
-    let page = if filter.before.is_some() {
-        1
-    } else {
-        paging.page()?
-    };
+    let (page, per_page, after) = cursor.window(&paging, 50, MAX_PER_PAGE)?;
+    filter.before = after.map(OrderId);
     let listed = listing::admin_page(&state.db, &filter, page, per_page, true).await?;
     let last = listed.rows.last().map(|r| r.order.id.get());
     // Cursor pages count what is left after the cursor; pages count the whole list.

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::staff_orders::CursorParam;
+use super::CursorParam;
 use super::{ErrorResponse, Paginated, Pagination};
 use crate::AppState;
 use crate::activity::Actor;
@@ -130,20 +130,14 @@ pub async fn list(
         (Role::Client, None) => return Err(AppError::forbidden("Your account has no company.")),
         _ => Audience::Staff,
     };
-    filter.before = cursor.id()?.map(ServiceId);
-    let per_page = paging.per_page(25, 200)?;
-    let page = if filter.before.is_some() {
-        1
-    } else {
-        paging.page()?
-    };
+    let (page, per_page, after) = cursor.window(&paging, 25, 200)?;
+    filter.before = after.map(ServiceId);
     // The total counts what the filter (and the cursor) leaves: more follows past this page.
     let (rows, total) = services::list(&state.db, &filter, audience, page, per_page).await?;
-    let has_next = page * per_page < total;
     let last = rows.last().map(|r| r.service.id.get());
     Ok(axum::Json(Paginated {
         data: rows.iter().map(ServiceBody::from).collect(),
-        pagination: Pagination::new(page, per_page, total).with_cursor(has_next, last),
+        pagination: Pagination::with_next(page, per_page, total, last),
     }))
 }
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ErrorResponse, Paginated, Pagination};
+use super::{CursorParam, ErrorResponse, Paginated, Pagination};
 use crate::AppState;
 use crate::activity::Actor;
 use crate::auth::password;
@@ -66,6 +66,7 @@ async fn body(state: &AppState, u: &user::Model) -> AppResult<UserBody> {
     params(
         ("page" = Option<u64>, Query, description = "1-based page number"),
         ("perPage" = Option<u64>, Query, description = "Page size, 1 to 200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "Go on after this `nextCursor` (stable while rows arrive)"),
     ),
     responses(
         (status = 200, description = "One page of people", body = Paginated<UserBody>),
@@ -76,15 +77,17 @@ pub async fn list(
     State(state): State<AppState>,
     RequireAdmin(_): RequireAdmin,
     Query(paging): Query<PageParams>,
+    Query(cursor): Query<CursorParam>,
 ) -> AppResult<axum::Json<Paginated<UserBody>>> {
-    let (page, per_page) = (paging.page()?, paging.per_page(50, 200)?);
-    let (rows, total) = users::list(&state.db, page, per_page).await?;
+    let (page, per_page, after) = cursor.window(&paging, 50, 200)?;
+    let (rows, total) = users::list(&state.db, after.map(UserId), page, per_page).await?;
+    let last = rows.last().map(|r| r.user.id.get());
     Ok(axum::Json(Paginated {
         data: rows
             .into_iter()
             .map(|r| UserBody::new(&r.user, r.client_name))
             .collect(),
-        pagination: Pagination::new(page, per_page, total),
+        pagination: Pagination::with_next(page, per_page, total, last),
     }))
 }
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ErrorResponse, Paginated, Pagination};
+use super::{CursorParam, ErrorResponse, Paginated, Pagination};
 use crate::AppState;
 use crate::activity::Actor;
 use crate::db::entities::{webhook_delivery, webhook_endpoint};
@@ -304,6 +304,7 @@ pub async fn roll_secret(
         ("id" = i64, Path, description = "The endpoint's id"),
         ("page" = Option<u64>, Query, description = "1-based page number"),
         ("perPage" = Option<u64>, Query, description = "Page size, 1 to 200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "Go on after this `nextCursor` (stable while rows arrive)"),
     ),
     responses(
         (status = 200, description = "One page of deliveries", body = Paginated<DeliveryBody>),
@@ -316,13 +317,15 @@ pub async fn deliveries(
     RequireAdmin(_): RequireAdmin,
     Path(id): Path<i64>,
     Query(paging): Query<PageParams>,
+    Query(cursor): Query<CursorParam>,
 ) -> AppResult<axum::Json<Paginated<DeliveryBody>>> {
     webhooks::get(&state.db, id).await?;
-    let (page, per_page) = (paging.page()?, paging.per_page(50, 200)?);
-    let (rows, total) = webhooks::deliveries(&state.db, id, page, per_page).await?;
+    let (page, per_page, after) = cursor.window(&paging, 50, 200)?;
+    let (rows, total) = webhooks::deliveries(&state.db, id, after, page, per_page).await?;
+    let last = rows.last().map(|d| d.id);
     Ok(axum::Json(Paginated {
         data: rows.into_iter().map(DeliveryBody::from).collect(),
-        pagination: Pagination::new(page, per_page, total),
+        pagination: Pagination::with_next(page, per_page, total, last),
     }))
 }
 

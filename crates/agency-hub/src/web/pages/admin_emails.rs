@@ -46,7 +46,7 @@ pub async fn list(
 ) -> AppResult<EmailsPage> {
     let status = EmailStatus::filter(&q.status)?;
     let page = paging.page()?;
-    let (emails, total) = notify::list(&state.db, status, page, PER_PAGE).await?;
+    let (emails, total) = notify::list(&state.db, status, None, page, PER_PAGE).await?;
     let status = status
         .map(EmailStatus::as_str)
         .unwrap_or_default()

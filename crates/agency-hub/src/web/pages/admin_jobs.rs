@@ -34,7 +34,7 @@ pub async fn list(
 ) -> AppResult<JobsPage> {
     let status = filter.status()?;
     let (page, per_page) = (paging.page()?, paging.per_page(50, 200)?);
-    let (jobs, total) = jobs::list(&state.db, status, page, per_page).await?;
+    let (jobs, total) = jobs::list(&state.db, status, None, page, per_page).await?;
     let status = status
         .map(JobStatus::as_str)
         .unwrap_or_default()

@@ -39,7 +39,7 @@ pub async fn list(
     Query(paging): Query<PageParams>,
 ) -> AppResult<UsersPage> {
     let page = paging.page()?;
-    let (rows, total) = users::list(&state.db, page, PER_PAGE).await?;
+    let (rows, total) = users::list(&state.db, None, page, PER_PAGE).await?;
     Ok(UsersPage {
         ctx,
         rows,

@@ -208,7 +208,7 @@ async fn with_log(
     paging: &PageParams,
 ) -> AppResult<EndpointPage> {
     let (number, per_page) = (paging.page()?, paging.per_page(25, 100)?);
-    let (rows, total) = webhooks::deliveries(&state.db, id, number, per_page).await?;
+    let (rows, total) = webhooks::deliveries(&state.db, id, None, number, per_page).await?;
     page.deliveries = rows;
     page.pagination = Pagination::new(number, per_page, total);
     Ok(page)
