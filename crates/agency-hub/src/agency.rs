@@ -27,26 +27,29 @@ pub async fn get<C: ConnectionTrait>(conn: &C, config: &Config) -> Result<Settin
         .unwrap_or_else(|| defaults(config)))
 }
 
+/// One setting as saved, if the row exists (one column read).
+async fn saved<C: ConnectionTrait, T: sea_orm::TryGetableMany>(
+    conn: &C,
+    column: agency_settings::Column,
+) -> Result<Option<T>, DbErr> {
+    use sea_orm::QuerySelect;
+    agency_settings::Entity::find_by_id(ID)
+        .select_only()
+        .column(column)
+        .into_tuple::<T>()
+        .one(conn)
+        .await
+}
+
 /// The store search's synonyms as saved (none until an admin writes some).
 pub async fn synonyms<C: ConnectionTrait>(conn: &C) -> Result<Synonyms, DbErr> {
-    use sea_orm::QuerySelect;
-    let raw: Option<String> = agency_settings::Entity::find_by_id(ID)
-        .select_only()
-        .column(agency_settings::Column::SearchSynonyms)
-        .into_tuple()
-        .one(conn)
-        .await?;
+    let raw: Option<String> = saved(conn, agency_settings::Column::SearchSynonyms).await?;
     Ok(Synonyms::read(&raw.unwrap_or_default()))
 }
 
 /// The currency new client companies pay in (USD until an admin chooses).
 pub async fn default_currency<C: ConnectionTrait>(conn: &C) -> Result<Currency, DbErr> {
-    use sea_orm::QuerySelect;
-    Ok(agency_settings::Entity::find_by_id(ID)
-        .select_only()
-        .column(agency_settings::Column::DefaultCurrency)
-        .into_tuple::<Currency>()
-        .one(conn)
+    Ok(saved(conn, agency_settings::Column::DefaultCurrency)
         .await?
         .unwrap_or_default())
 }
@@ -311,14 +314,11 @@ pub async fn save<C: ConnectionTrait>(
 /// Whether outbound webhooks may go to private and loopback addresses (off until an admin turns
 /// it on).
 pub async fn webhooks_private_networks<C: ConnectionTrait>(conn: &C) -> Result<bool, DbErr> {
-    use sea_orm::QuerySelect;
-    Ok(agency_settings::Entity::find_by_id(ID)
-        .select_only()
-        .column(agency_settings::Column::WebhooksPrivateNetworks)
-        .into_tuple::<bool>()
-        .one(conn)
-        .await?
-        .unwrap_or(false))
+    Ok(
+        saved(conn, agency_settings::Column::WebhooksPrivateNetworks)
+            .await?
+            .unwrap_or(false),
+    )
 }
 
 /// Allows or forbids webhooks to private and loopback addresses, logged when it changes.

@@ -10,6 +10,8 @@ use std::time::Duration;
 use agency_hub::db::entities::user::Role;
 use agency_hub::db::entities::webhook_delivery::{self, DeliveryStatus};
 use agency_hub::db::entities::webhook_endpoint;
+use agency_hub::integrations::webhooks::{Deliver, Sender};
+use agency_hub::jobs::Job;
 use axum::http::{HeaderMap, StatusCode};
 use hmac::{Hmac, KeyInit, Mac};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
@@ -184,6 +186,22 @@ async fn a_purchase_sends_a_signed_order_paid_retried_until_the_receiver_takes_i
     assert_eq!(delivery.response_body.as_deref(), Some("answer 200"));
     assert!(delivery.duration_ms.is_some());
     assert_eq!(receiver.hits().len(), 3, "one success, nothing after it");
+    // The last attempt's job run again (its worker died before it ended) sends nothing more.
+    let sender = Sender::new(
+        app.db.clone(),
+        url::Url::parse(&app.url("/")).unwrap(),
+        Duration::from_millis(50),
+    )
+    .unwrap();
+    Deliver {
+        delivery_id: delivery.id,
+        attempt: 3,
+    }
+    .run(&sender, 2)
+    .await
+    .unwrap();
+    assert_eq!(receiver.hits().len(), 3, "a job run twice sends once");
+    assert_eq!(settled(&app, endpoint.id, 3).await, delivery);
     let ep = webhook_endpoint::Entity::find_by_id(endpoint.id)
         .one(&app.db)
         .await
@@ -570,6 +588,15 @@ async fn an_endpoint_failing_for_three_days_is_turned_off_and_its_admin_emailed(
         "/api/webhook-endpoints/{id}/deliveries/{}/resend",
         delivery.id
     );
+    let res = with_token(
+        reqwest::Method::POST,
+        &format!("/api/webhook-endpoints/{id}/deliveries/999999/resend"),
+    )
+    .json(&json!({}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 404, "no such delivery of this endpoint");
     let res = with_token(reqwest::Method::POST, &resend)
         .json(&json!({}))
         .send()

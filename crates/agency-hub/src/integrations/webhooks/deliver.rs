@@ -119,13 +119,26 @@ impl Job for Deliver {
         else {
             return Ok(());
         };
+        if !endpoint.enabled {
+            // Nothing is sent to it: the delivery ends, its last answer kept.
+            webhook_delivery::Entity::update_many()
+                .col_expr(
+                    webhook_delivery::Column::Status,
+                    Expr::value(DeliveryStatus::Failed),
+                )
+                .col_expr(
+                    webhook_delivery::Column::NextAttemptAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .filter(webhook_delivery::Column::Id.eq(delivery.id))
+                .filter(webhook_delivery::Column::Attempts.eq(delivery.attempts))
+                .exec(&env.db)
+                .await?;
+            return Ok(());
+        }
         let now = Utc::now();
-        let answer = if endpoint.enabled {
-            let private = crate::agency::webhooks_private_networks(&env.db).await?;
-            send(env, &endpoint, &delivery, private, now).await
-        } else {
-            Answer::not_sent("The endpoint is turned off.")
-        };
+        let private = crate::agency::webhooks_private_networks(&env.db).await?;
+        let answer = send(env, &endpoint, &delivery, private, now).await;
         env.db
             .in_transaction(async |txn| {
                 record(txn, env, &endpoint, &delivery, self.attempt, answer, now).await
@@ -139,21 +152,11 @@ impl Job for Deliver {
 struct Answer {
     code: Option<i32>,
     body: String,
+    /// None when the address rule stopped it before it went out.
     took: Option<Duration>,
-    /// No attempt was made (the endpoint is off): the delivery fails now, not later.
-    sent: bool,
 }
 
 impl Answer {
-    fn not_sent(why: &str) -> Self {
-        Self {
-            code: None,
-            body: why.to_string(),
-            took: None,
-            sent: false,
-        }
-    }
-
     fn succeeded(&self) -> bool {
         self.code.is_some_and(|c| (200..300).contains(&c))
     }
@@ -190,8 +193,9 @@ async fn send(
         Ok(url) => url,
         Err(why) => {
             return Answer {
-                sent: true,
-                ..Answer::not_sent(&format!("Not sent: {why}"))
+                code: None,
+                body: format!("Not sent: {why}"),
+                took: None,
             };
         }
     };
@@ -235,7 +239,6 @@ async fn send(
         code,
         body,
         took: Some(started.elapsed()),
-        sent: true,
     }
 }
 
@@ -262,23 +265,6 @@ async fn record<C: ConnectionTrait>(
     answer: Answer,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    if !answer.sent {
-        // Nothing was sent (the endpoint is off): the delivery ends, its last answer kept.
-        webhook_delivery::Entity::update_many()
-            .col_expr(
-                webhook_delivery::Column::Status,
-                Expr::value(DeliveryStatus::Failed),
-            )
-            .col_expr(
-                webhook_delivery::Column::NextAttemptAt,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .filter(webhook_delivery::Column::Id.eq(delivery.id))
-            .filter(webhook_delivery::Column::Attempts.eq(attempt - 1))
-            .exec(conn)
-            .await?;
-        return Ok(());
-    }
     let ok = answer.succeeded();
     let next = (!ok)
         .then(|| now + env.backoff(attempt))

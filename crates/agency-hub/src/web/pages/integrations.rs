@@ -61,21 +61,23 @@ pub async fn set_private_networks(
         _ => return Err(AppError::invalid("allow", "Choose on or off.")),
     };
     let actor = Actor::from(&admin);
-    state
-        .db
-        .in_transaction(async |txn| {
-            crate::agency::set_webhooks_private_networks(txn, &state.config, &actor, allow)
-                .await
-                .map_err(AppError::from)
-        })
-        .await?;
     let said = if allow {
         "Webhooks may now go to private and loopback addresses."
     } else {
         "Webhooks go to public addresses only."
     };
-    flash(&session, FlashKind::Success, said).await?;
-    Ok(Redirect::to("/admin/integrations"))
+    change_then(
+        &state,
+        &session,
+        async |txn| {
+            crate::agency::set_webhooks_private_networks(txn, &state.config, &actor, allow)
+                .await
+                .map_err(AppError::from)
+        },
+        said,
+        "/admin/integrations",
+    )
+    .await
 }
 
 fn field(fields: &[(String, String)], name: &str) -> Option<String> {
@@ -253,12 +255,28 @@ pub async fn update(
         }
     };
     let actor = Actor::from(&admin);
-    state
-        .db
-        .in_transaction(async |txn| webhooks::update(txn, &actor, id, valid).await)
-        .await?;
-    flash(&session, FlashKind::Success, "Endpoint saved.").await?;
-    Ok(Redirect::to(&format!("/admin/webhooks/{id}")).into_response())
+    Ok(change_then(
+        &state,
+        &session,
+        async |txn| webhooks::update(txn, &actor, id, valid).await,
+        "Endpoint saved.",
+        &format!("/admin/webhooks/{id}"),
+    )
+    .await?
+    .into_response())
+}
+
+/// Makes one change to an endpoint, says so, and goes to `to`.
+async fn change_then<T>(
+    state: &AppState,
+    session: &Session,
+    change: impl AsyncFnOnce(&crate::db::Txn) -> AppResult<T>,
+    said: &str,
+    to: &str,
+) -> AppResult<Redirect> {
+    state.db.in_transaction(change).await?;
+    flash(session, FlashKind::Success, said).await?;
+    Ok(Redirect::to(to))
 }
 
 pub async fn roll_secret(
@@ -268,17 +286,14 @@ pub async fn roll_secret(
     Path(id): Path<i64>,
 ) -> AppResult<Redirect> {
     let actor = Actor::from(&admin);
-    state
-        .db
-        .in_transaction(async |txn| webhooks::roll_secret(txn, &actor, id).await)
-        .await?;
-    flash(
+    change_then(
+        &state,
         &session,
-        FlashKind::Success,
+        async |txn| webhooks::roll_secret(txn, &actor, id).await,
         "New signing secret made. Deliveries carry a signature under the old one too for 24 hours: update the receiver before then.",
+        &format!("/admin/webhooks/{id}"),
     )
-    .await?;
-    Ok(Redirect::to(&format!("/admin/webhooks/{id}")))
+    .await
 }
 
 pub async fn delete(
@@ -288,17 +303,14 @@ pub async fn delete(
     Path(id): Path<i64>,
 ) -> AppResult<Redirect> {
     let actor = Actor::from(&admin);
-    state
-        .db
-        .in_transaction(async |txn| webhooks::delete(txn, &actor, id).await)
-        .await?;
-    flash(
+    change_then(
+        &state,
         &session,
-        FlashKind::Success,
+        async |txn| webhooks::delete(txn, &actor, id).await,
         "Endpoint deleted, with its log.",
+        "/admin/integrations",
     )
-    .await?;
-    Ok(Redirect::to("/admin/integrations"))
+    .await
 }
 
 pub async fn resend(
