@@ -9,7 +9,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde_json::json;
 
 use super::fulfil::{self, Outcome};
-use super::refunds::{self, Applied};
+use super::refunds;
 use crate::activity::{self, Actor, Subject};
 use crate::db::Db;
 use crate::db::entities::order::{self, OrderStatus, PaymentStatus};
@@ -104,7 +104,8 @@ pub async fn cancellable<C: ConnectionTrait>(
 
 /// Refunds `amount` through Stripe and applies it at once (the `charge.refunded` event that
 /// follows finds it applied, or applies it if it comes first), cancelling the services staff
-/// chose (`cancel`). Returns what changed.
+/// chose (`cancel`). Returns the names of the services it cancelled, whichever of this call and
+/// the event applied the refund.
 pub async fn refund(
     db: &Db,
     stripe: &StripeClient,
@@ -113,7 +114,7 @@ pub async fn refund(
     amount: i64,
     reason: &str,
     cancel: &[ServiceId],
-) -> AppResult<Option<Applied>> {
+) -> AppResult<Vec<String>> {
     let order = find(db, id).await?;
     check_refund(&order, amount, reason)?;
     cancellable(db, &order, cancel).await?;
@@ -144,23 +145,28 @@ pub async fn refund(
         cancel,
     )
     .await?;
-    if applied.is_none() && !cancel.is_empty() {
+    let cancelled = match applied {
+        Some(applied) => applied.cancelled,
         // Stripe's event applied the refund first (without staff's choice): the services chosen
         // are cancelled here.
-        let names = refunds::cancel_chosen(&txn, &locked, cancel, Utc::now()).await?;
-        if !names.is_empty() {
-            activity::record(
-                &txn,
-                actor,
-                "order.services_cancelled",
-                subject(&locked),
-                json!({"order_number": locked.order_number, "cancelled": names}),
-            )
-            .await?;
+        None if !cancel.is_empty() => {
+            let names = refunds::cancel_chosen(&txn, &locked, cancel, Utc::now()).await?;
+            if !names.is_empty() {
+                activity::record(
+                    &txn,
+                    actor,
+                    "order.services_cancelled",
+                    subject(&locked),
+                    json!({"order_number": locked.order_number, "cancelled": names}),
+                )
+                .await?;
+            }
+            names
         }
-    }
+        None => Vec::new(),
+    };
     txn.commit().await?;
-    Ok(applied)
+    Ok(cancelled)
 }
 
 /// Cancels a pending order: its Checkout Session is expired first, so it can no longer be paid.

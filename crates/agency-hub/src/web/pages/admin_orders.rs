@@ -588,14 +588,13 @@ pub async fn refund(
     .await;
     settle(
         refunded,
-        async |applied| {
+        async |cancelled| {
             tracing::info!(
                 order.id = id.get(),
                 user.id = admin.id.get(),
                 amount_minor = amount.minor,
                 "refund made"
             );
-            let cancelled = applied.map(|a| a.cancelled).unwrap_or_default();
             let message = if cancelled.is_empty() {
                 format!("Refunded {}.", amount.display())
             } else {
